@@ -1,0 +1,1 @@
+"""One module per log format; `registry` detects which one a log uses."""
