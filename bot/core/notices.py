@@ -1,0 +1,40 @@
+"""What the core wants said: structured notices that `bot/messages` turns into text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.core.estimator import EtaEstimate
+
+SEVERITIES = ("info", "warning", "critical")
+
+
+@dataclass(frozen=True, slots=True)
+class EvalNotice:
+    """One evaluation finished."""
+
+    run: str
+    iter: int | None
+    train_loss: float | None
+    val_loss: float | None
+    best_val_loss: float | None  # best so far, this eval included
+    best_iter: int | None
+    previous_best: float | None  # best before this eval (None for the first)
+    eta: EtaEstimate
+    finish_at_s: float | None  # wall-clock epoch seconds
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """Something went wrong (or an informational run event); sent once per occurrence."""
+
+    run: str
+    type: str  # oom, nan, crash, started, finished, ... (see replay --jsonl)
+    severity: str  # one of SEVERITIES
+    iter: int | None
+    t_s: float
+    evidence: dict[str, float | int | str] = field(default_factory=dict)
+    eta_change_s: float | None = None
+
+
+Notice = EvalNotice | Alert

@@ -1,0 +1,146 @@
+"""RunState: everything etagram knows about one run, folded from its events."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from bot.core.clock import RunClock
+from bot.core.detectors import Detectors
+from bot.core.estimator import Estimator, EtaEstimate
+from bot.core.events import Checkpoint, ErrorText, Eval, Event, Progress, RunConfig, TrainingEnd
+from bot.core.notices import EvalNotice, Notice
+
+HISTORY_POINTS = 2000  # loss-curve points kept for /plot; older ones are thinned out
+
+
+@dataclass(frozen=True, slots=True)
+class EvalRecord:
+    iter: int | None
+    t_s: float
+    train_loss: float | None
+    val_loss: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    iter: int
+    t_s: float
+    loss: float | None
+
+
+class RunState:
+    """One run. `apply` folds an event and returns what should be said about it."""
+
+    def __init__(self, name: str, total_iters: int | None = None) -> None:
+        self.name = name
+        self.user_total_iters = total_iters
+        self.config: dict[str, int | float | str] = {}
+        self.iter: int | None = None
+        self.line_total: int | None = None  # total printed on progress lines
+        self.loss: float | None = None
+        self.t_s = 0.0
+        self.last_progress_wall_s: float | None = None
+        self.evals: list[EvalRecord] = []
+        self.best: EvalRecord | None = None
+        self.checkpoints = 0
+        self.errors: list[ErrorText] = []
+        self.ended: TrainingEnd | None = None
+        self.resumes = 0
+        self.history: list[Point] = []
+        self._stride = 1  # keep every n-th progress point in history
+        self._seen = 0
+        self.clock = RunClock()
+        self.estimator = Estimator()
+        self.detectors = Detectors(name)
+
+    @property
+    def total_iters(self) -> int | None:
+        """Given by the user, else printed on progress lines, else from the config dump."""
+        if self.user_total_iters:
+            return self.user_total_iters
+        if self.line_total:
+            return self.line_total
+        value = self.config.get("max_iters")
+        return int(value) if isinstance(value, int | float) and value > 0 else None
+
+    @property
+    def eval_interval(self) -> int | None:
+        value = self.config.get("eval_interval")
+        return int(value) if isinstance(value, int | float) and value > 0 else None
+
+    def apply(self, ev: Event, wall_s: float) -> list[Notice]:
+        """Fold one event received at wall-clock time wall_s."""
+        notices: list[Notice] = []
+        if isinstance(ev, Progress):
+            self._progress(ev, wall_s)
+        elif isinstance(ev, Eval):
+            notices.append(self._eval(ev, wall_s))
+        elif isinstance(ev, Checkpoint):
+            self.checkpoints += 1
+            self.estimator.on_checkpoint()
+        elif isinstance(ev, RunConfig):
+            self.config.update(ev.values)
+        elif isinstance(ev, ErrorText):
+            self.errors = [*self.errors[-19:], ev]
+        elif isinstance(ev, TrainingEnd):
+            self.ended = ev
+        notices.extend(self.detectors.check(ev, self.iter, self.t_s))
+        return notices
+
+    def _progress(self, ev: Progress, wall_s: float) -> None:
+        if self.iter is not None and ev.iter < self.iter:
+            self.resumes += 1
+        self.t_s = self.clock.advance(ev, wall_s)
+        self.iter, self.last_progress_wall_s = ev.iter, wall_s
+        if ev.total:
+            self.line_total = ev.total
+        if ev.loss is not None:
+            self.loss = ev.loss
+        self.estimator.on_progress(ev.iter, self.t_s)
+        self._remember(Point(ev.iter, self.t_s, ev.loss))
+
+    def _remember(self, point: Point) -> None:
+        """Bounded history: when full, drop every other point and keep half as many."""
+        self._seen += 1
+        if self._seen % self._stride:
+            return
+        self.history.append(point)
+        if len(self.history) >= HISTORY_POINTS:
+            self.history = self.history[::2]
+            self._stride *= 2
+
+    def _eval(self, ev: Eval, wall_s: float) -> EvalNotice:
+        it = ev.iter if ev.iter is not None else self.iter
+        record = EvalRecord(it, self.t_s, ev.train_loss, ev.val_loss)
+        self.evals.append(record)
+        self.estimator.on_eval(it)
+        previous = self.best.val_loss if self.best else None
+        if (
+            ev.val_loss is not None
+            and math.isfinite(ev.val_loss)
+            and (previous is None or ev.val_loss < previous)
+        ):
+            self.best = record
+        eta = self.eta()
+        return EvalNotice(
+            self.name,
+            it,
+            ev.train_loss,
+            ev.val_loss,
+            self.best.val_loss if self.best else None,
+            self.best.iter if self.best else None,
+            previous,
+            eta,
+            self.finish_at(eta, wall_s),
+        )
+
+    def eta(self) -> EtaEstimate:
+        return self.estimator.estimate(self.total_iters, self.eval_interval)
+
+    def finish_at(self, eta: EtaEstimate, now_wall_s: float) -> float | None:
+        """Wall-clock finish: the estimate counts from the last progress line, not from now."""
+        if eta.remaining_s is None:
+            return None
+        start = self.last_progress_wall_s if self.last_progress_wall_s is not None else now_wall_s
+        return start + eta.remaining_s
