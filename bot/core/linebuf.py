@@ -6,7 +6,9 @@ of its own. Empty lines carry nothing for a parser and are dropped; this is also
 
 Bytes are decoded as UTF-8 with replacement, only up to the last terminator of a chunk: a
 multi-byte character split across chunks stays as bytes until it is whole. A line longer than
-`max_line` is cut to `max_line` and the rest of it is skipped without being held in memory.
+`max_line` characters is cut to `max_line` and the rest of it is skipped without being held in
+memory: an unfinished line keeps at most `4 * max_line` bytes, which always decode to at least
+`max_line` characters, so the cut does not depend on how the input was chunked.
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ MAX_LINE = 64 * 1024
 class LineBuffer:
     """Incremental line splitter; `feed` and `flush` never raise."""
 
-    __slots__ = ("_max_line", "_pending", "_skipping", "_held", "_total")
+    __slots__ = ("_max_line", "_keep", "_pending", "_skipping", "_held", "_total")
 
     def __init__(self, max_line: int = MAX_LINE) -> None:
         self._max_line = max_line
-        self._pending = b""  # start of the unfinished line, at most max_line bytes
+        self._keep = 4 * max_line + 4
+        self._pending = b""  # start of the unfinished line, at most `_keep` bytes
         self._skipping = False  # the unfinished line overflowed: drop bytes until a terminator
         self._held = 0  # bytes of the unfinished line seen so far (kept or dropped)
         self._total = 0
@@ -50,7 +53,7 @@ class LineBuffer:
         first: list[str] = []
         if self._skipping:
             # The overflowed line ends at the first terminator of this chunk.
-            first = [_decode(self._pending)]
+            first = [self._decode(self._pending)]
             head = head[_first_terminator(head) :]
             self._pending, self._skipping = b"", False
         elif self._pending:
@@ -66,13 +69,13 @@ class LineBuffer:
         """Return the unfinished line, if any, as a line (at end of input)."""
         line = self._pending
         self._pending, self._skipping, self._held = b"", False, 0
-        return [_decode(line)] if line else []
+        return [self._decode(line)] if line else []
 
     def _hold(self, data: bytes) -> None:
         self._held += len(data)
         if self._skipping:
             return
-        room = self._max_line - len(self._pending)
+        room = self._keep - len(self._pending)
         if len(data) > room:
             self._pending += data[:room]
             self._skipping = True
@@ -80,7 +83,7 @@ class LineBuffer:
             self._pending += data
 
     def _split(self, head: bytes) -> list[str]:
-        text = _decode(head)
+        text = head.decode("utf-8", "replace")
         if "\r" in text:
             text = text.replace("\r", "\n")
         parts = text.split("\n")
@@ -89,9 +92,8 @@ class LineBuffer:
             parts = [p[: self._max_line] for p in parts]
         return [p for p in parts if p]
 
-
-def _decode(data: bytes) -> str:
-    return data.decode("utf-8", "replace")
+    def _decode(self, line: bytes) -> str:
+        return line.decode("utf-8", "replace")[: self._max_line]
 
 
 def _first_terminator(data: bytes) -> int:
