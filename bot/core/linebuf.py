@@ -4,15 +4,14 @@
 of its own. Empty lines carry nothing for a parser and are dropped; this is also what makes a
 `\\r\\n` pair one terminator even when the `\\r` ends one chunk and the `\\n` starts the next.
 
-Bytes are decoded as UTF-8 with replacement, only up to the last terminator of a chunk: a
-multi-byte character split across chunks stays as bytes until it is whole. A line longer than
-`max_line` characters is cut to `max_line` and the rest of it is skipped without being held in
-memory: an unfinished line keeps at most `4 * max_line` bytes, which always decode to at least
-`max_line` characters, so the cut does not depend on how the input was chunked.
+Bytes are decoded as UTF-8 with replacement by an incremental decoder, so a multi-byte
+character split across chunks decodes whole. A line longer than `max_line` characters is cut to
+`max_line` and the rest of it is skipped without being held in memory.
 """
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Iterator
 from typing import BinaryIO
 
@@ -22,13 +21,13 @@ MAX_LINE = 64 * 1024
 class LineBuffer:
     """Incremental line splitter; `feed` and `flush` never raise."""
 
-    __slots__ = ("_max_line", "_keep", "_pending", "_skipping", "_held", "_total")
+    __slots__ = ("_max_line", "_decoder", "_pending", "_skipping", "_held", "_total")
 
     def __init__(self, max_line: int = MAX_LINE) -> None:
         self._max_line = max_line
-        self._keep = 4 * max_line + 4
-        self._pending = b""  # start of the unfinished line, at most `_keep` bytes
-        self._skipping = False  # the unfinished line overflowed: drop bytes until a terminator
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._pending = ""  # start of the unfinished line, at most max_line characters
+        self._skipping = False  # the unfinished line overflowed: drop text until a terminator
         self._held = 0  # bytes of the unfinished line seen so far (kept or dropped)
         self._total = 0
 
@@ -45,60 +44,45 @@ class LineBuffer:
     def feed(self, data: bytes) -> list[str]:
         """Add bytes; return the lines they complete, in order."""
         self._total += len(data)
+        text = self._decoder.decode(data)
+        # Terminators are ASCII, so the last one in the bytes is the last one in the text.
         cut = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
         if cut == 0:
-            self._hold(data)
+            self._held += len(data)
+            self._hold(text)
             return []
-        head = data[:cut] if cut < len(data) else data
-        first: list[str] = []
-        if self._skipping:
-            # The overflowed line ends at the first terminator of this chunk.
-            first = [self._decode(self._pending)]
-            head = head[_first_terminator(head) :]
-            self._pending, self._skipping = b"", False
-        elif self._pending:
-            head = self._pending + head
-            self._pending = b""
-        self._held = 0
-        lines = first + self._split(head)
-        if cut < len(data):
-            self._hold(data[cut:])
-        return lines
-
-    def flush(self) -> list[str]:
-        """Return the unfinished line, if any, as a line (at end of input)."""
-        line = self._pending
-        self._pending, self._skipping, self._held = b"", False, 0
-        return [self._decode(line)] if line else []
-
-    def _hold(self, data: bytes) -> None:
-        self._held += len(data)
-        if self._skipping:
-            return
-        room = self._keep - len(self._pending)
-        if len(data) > room:
-            self._pending += data[:room]
-            self._skipping = True
-        else:
-            self._pending += data
-
-    def _split(self, head: bytes) -> list[str]:
-        text = head.decode("utf-8", "replace")
+        self._held = len(data) - cut
         if "\r" in text:
             text = text.replace("\r", "\n")
         parts = text.split("\n")
+        tail = parts.pop()
+        # The first part ends the line held so far; an overflowed one is already cut.
+        if self._skipping:
+            parts[0] = self._pending
+        elif self._pending:
+            parts[0] = self._pending + parts[0]
+        self._pending, self._skipping = "", False
+        self._hold(tail)
+        limit = self._max_line
         # A chunk's text is longer than any line in it, so most chunks skip the per-line check.
-        if len(text) > self._max_line and max(map(len, parts)) > self._max_line:
-            parts = [p[: self._max_line] for p in parts]
-        return [p for p in parts if p]
+        if len(text) + len(parts[0]) > limit and max(map(len, parts)) > limit:
+            parts = [p[:limit] for p in parts]
+        return list(filter(None, parts))
 
-    def _decode(self, line: bytes) -> str:
-        return line.decode("utf-8", "replace")[: self._max_line]
+    def flush(self) -> list[str]:
+        """Return the unfinished line, if any, as a line (at end of input)."""
+        self._hold(self._decoder.decode(b"", final=True))
+        line = self._pending
+        self._pending, self._skipping, self._held = "", False, 0
+        return [line] if line else []
 
-
-def _first_terminator(data: bytes) -> int:
-    positions = [i for i in (data.find(b"\n"), data.find(b"\r")) if i >= 0]
-    return min(positions)
+    def _hold(self, text: str) -> None:
+        if self._skipping or not text:
+            return
+        self._pending += text
+        if len(self._pending) > self._max_line:
+            self._pending = self._pending[: self._max_line]
+            self._skipping = True
 
 
 def iter_lines(f: BinaryIO, chunk_size: int = 1 << 20) -> Iterator[str]:

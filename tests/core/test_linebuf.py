@@ -67,7 +67,7 @@ def test_long_line_is_capped_without_holding_it() -> None:
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert peak < 1 << 20  # the cap's worth, not the 10 MB line
+    assert peak < 3 << 20  # one decoded chunk and the cap, not the 10 MB line
     assert lines == ["x" * MAX_LINE, "next"]
     assert buf.consumed == 10 * (1 << 20) + 10
 
