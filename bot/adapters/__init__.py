@@ -1,0 +1,1 @@
+"""Adapters: one small module per outside thing (NVML, log tail, store, Telegram, ...)."""
