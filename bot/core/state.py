@@ -32,9 +32,12 @@ class Point:
 class RunState:
     """One run. `apply` folds an event and returns what should be said about it."""
 
-    def __init__(self, name: str, total_iters: int | None = None) -> None:
+    def __init__(
+        self, name: str, total_iters: int | None = None, eval_interval: int | None = None
+    ) -> None:
         self.name = name
-        self.user_total_iters = total_iters
+        self.user_total_iters = total_iters  # given by the user: wins over the log
+        self.user_eval_interval = eval_interval
         self.config: dict[str, int | float | str] = {}
         self.iter: int | None = None
         self.line_total: int | None = None  # total printed on progress lines
@@ -66,6 +69,8 @@ class RunState:
 
     @property
     def eval_interval(self) -> int | None:
+        if self.user_eval_interval:
+            return self.user_eval_interval
         value = self.config.get("eval_interval")
         return int(value) if isinstance(value, int | float) and value > 0 else None
 

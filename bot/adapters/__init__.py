@@ -1,0 +1,1 @@
+"""Thin asyncio edges around outside things: one small module per thing."""

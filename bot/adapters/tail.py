@@ -1,0 +1,303 @@
+"""Follow a growing log file, the way Fluent Bit tail, Filebeat or Vector's file source do.
+
+- Starts at the beginning, at the end (`from_start=False`) or at a saved checkpoint.
+- Hands out complete lines only (see `bot.core.linebuf`): a partial line waits for its end.
+- Rename-and-recreate rotation (the path now names another inode, or the open file was
+  deleted): the old file is read to its end, then the new one from its start.
+- Copy-truncate (the file shrank, or its first bytes changed): read again from the start.
+  Lines the writer appended after our last read and before the truncation are in the copy
+  only; every log shipper loses those, as nothing can tell them apart.
+- A missing file is waited for, and so is a deleted one until it is recreated.
+- After a restart from a checkpoint whose file was rotated meanwhile, the rotated file is
+  found by inode beside the log (`train.log.1`, ...) and finished first.
+
+Wake-ups come from inotify through `watchfiles`, with a poll every `poll_interval_s` as a
+safety net (inotify misses events on network and some container filesystems).
+`benchmarks/follow_latency.py` measures both: inotify delivers a line in a few milliseconds,
+polling alone in up to `poll_interval_s`.
+
+Known limits, shared with the shippers above: a checkpoint stores (device, inode, offset), so
+a file deleted and recreated with a reused inode while etagram was stopped is resumed at the
+old offset if it is long enough; a writer that keeps appending to a renamed file after the
+new one appears loses those lines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import AsyncIterator
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+from watchfiles import awatch
+
+from bot.core.linebuf import LineBuffer
+
+log = logging.getLogger(__name__)
+
+CHUNK_SIZE = 1 << 20
+# Bytes from the start of the file that identify it; a change means it was truncated and
+# rewritten between two reads, even if it already grew past the old offset.
+_FINGERPRINT = 64
+# watchfiles groups events: it yields once no new event came for `step` ms, or after
+# `debounce` ms while events keep coming (a busy log would otherwise wait 1.6 s).
+_WATCH_DEBOUNCE_MS = 20
+_WATCH_STEP_MS = 5
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where to resume: `offset` counts bytes consumed into complete lines."""
+
+    device: int
+    inode: int
+    offset: int
+
+
+class OffsetStore(Protocol):
+    async def load_offset(self, path: str) -> Position | None: ...
+
+    async def save_offset(self, path: str, pos: Position) -> None: ...
+
+
+class _Cursor:
+    """The blocking side of the follower: every method runs in a worker thread."""
+
+    def __init__(self, path: Path, start: Position | None, from_start: bool) -> None:
+        self._path = path
+        self._start = start
+        self._skip_existing = not from_start and start is None
+        self._file: BinaryIO | None = None
+        self._dev = self._ino = 0
+        self._base = 0  # file offset where the line buffer started
+        self._read = 0  # file offset of the next read
+        self._buf = LineBuffer()
+        self._fingerprint = b""
+        self._waiting = False
+
+    @property
+    def position(self) -> Position | None:
+        if self._file is None:
+            return self._start
+        return Position(self._dev, self._ino, self._base + self._buf.consumed)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+    def step(self) -> tuple[list[str], bool]:
+        """Read one chunk; return the lines it completes and whether to call again at once."""
+        opened = self._file is not None or self._open()
+        self._skip_existing = False  # only a file present at start has old content to skip
+        if not opened:
+            return [], False
+        if self._truncated():
+            log.info("%s was truncated; reading it again from the start", self._path)
+            self._reset(0)
+        data = self._read_chunk()
+        if data:
+            return self._buf.feed(data), True
+        return self._at_eof()
+
+    def _open(self) -> bool:
+        file = self._open_rotated_start() if self._start else None
+        try:
+            file = file or open(self._path, "rb")  # noqa: SIM115 - held across steps
+        except FileNotFoundError:
+            self._log_wait("waiting for %s to appear")
+            return False
+        except OSError as exc:
+            self._log_wait(f"cannot open %s yet ({exc}); retrying")
+            return False
+        st = os.fstat(file.fileno())
+        self._file, self._dev, self._ino = file, st.st_dev, st.st_ino
+        offset = self._initial_offset(st.st_size)
+        self._start, self._waiting = None, False
+        self._reset(offset)
+        log.info("following %s from byte %d", file.name, offset)
+        return True
+
+    def _open_rotated_start(self) -> BinaryIO | None:
+        """The file the checkpoint points into, if it was renamed beside the log."""
+        assert self._start is not None
+        want = (self._start.device, self._start.inode)
+        try:
+            st = os.stat(self._path)
+            if (st.st_dev, st.st_ino) == want:
+                return None
+        except OSError:
+            pass
+        try:
+            for entry in os.scandir(self._path.parent):
+                if entry.name.startswith(self._path.name) and entry.name != self._path.name:
+                    est = entry.stat(follow_symlinks=False)
+                    if (est.st_dev, est.st_ino) == want:
+                        log.info("resuming in rotated file %s", entry.path)
+                        return open(entry.path, "rb")  # noqa: SIM115 - held across steps
+        except OSError:
+            pass
+        return None
+
+    def _initial_offset(self, size: int) -> int:
+        start = self._start
+        if start and (start.device, start.inode) == (self._dev, self._ino):
+            if start.offset <= size:
+                return start.offset
+            log.info("%s is shorter than its checkpoint; reading it from the start", self._path)
+        elif start:
+            log.info("%s is not the checkpointed file; reading it from the start", self._path)
+        return size if self._skip_existing else 0
+
+    def _reset(self, offset: int) -> None:
+        assert self._file is not None
+        self._file.seek(offset)
+        self._base = self._read = offset
+        self._buf = LineBuffer()
+        self._fingerprint = os.pread(self._file.fileno(), min(offset, _FINGERPRINT), 0)
+
+    def _read_chunk(self) -> bytes:
+        assert self._file is not None
+        data = self._file.read(CHUNK_SIZE)
+        if self._read < _FINGERPRINT:
+            self._fingerprint += data[: _FINGERPRINT - self._read]
+        self._read += len(data)
+        return data
+
+    def _truncated(self) -> bool:
+        assert self._file is not None
+        fd = self._file.fileno()
+        if os.fstat(fd).st_size < self._read:
+            return True
+        fp = self._fingerprint
+        return bool(fp) and os.pread(fd, len(fp), 0) != fp
+
+    def _at_eof(self) -> tuple[list[str], bool]:
+        assert self._file is not None
+        try:
+            st = os.stat(self._path)
+        except FileNotFoundError:
+            self._log_wait("%s was removed; waiting for it to be recreated")
+            return [], False
+        except OSError:
+            return [], False
+        deleted = os.fstat(self._file.fileno()).st_nlink == 0
+        if not deleted and (st.st_dev, st.st_ino) == (self._dev, self._ino):
+            return [], False
+        # Rotated: finish the old file (the writer may have appended since our last read).
+        lines: list[str] = []
+        while data := self._read_chunk():
+            lines += self._buf.feed(data)
+        lines += self._buf.flush()
+        self._file.close()
+        self._file = None
+        log.info("%s was rotated; following the new file", self._path)
+        self._open()
+        return lines, True
+
+    def _log_wait(self, message: str) -> None:
+        if not self._waiting:
+            log.info(message, self._path)
+            self._waiting = True
+
+
+class LogFollower:
+    """Async follower of one log file; `lines()` yields batches of complete lines, in order.
+
+    Checkpoints are at-least-once: the position after a batch is saved (at most every
+    `checkpoint_every_s`, and on stop) only once the consumer asks for the next batch, so a
+    crash may hand the last batch out again but never skips one. After `stop()` the pending
+    `lines()` iteration ends cleanly, having saved the position. One follower runs once.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        store: OffsetStore | None = None,
+        from_start: bool = True,
+        poll_interval_s: float = 0.25,
+        checkpoint_every_s: float = 1.0,
+        use_inotify: bool = True,
+    ) -> None:
+        self._path = Path(path)
+        self._key = str(self._path.absolute())
+        self._store = store
+        self._from_start = from_start
+        self._poll_interval_s = poll_interval_s
+        self._checkpoint_every_s = checkpoint_every_s
+        self._use_inotify = use_inotify
+        self._stopped = False
+        self._wake = asyncio.Event()
+        self._delivered: Position | None = None
+        self._saved: Position | None = None
+
+    @property
+    def position(self) -> Position | None:
+        """Position after the last batch the consumer has finished with."""
+        return self._delivered
+
+    def stop(self) -> None:
+        self._stopped = True
+        self._wake.set()
+
+    async def lines(self) -> AsyncIterator[list[str]]:
+        if self._store is not None:
+            self._delivered = self._saved = await self._store.load_offset(self._key)
+        cursor = _Cursor(self._path, self._delivered, self._from_start)
+        watcher = asyncio.create_task(self._watch()) if self._use_inotify else None
+        last_save = time.monotonic()
+        try:
+            while not self._stopped:
+                self._wake.clear()
+                batch, more = await asyncio.to_thread(cursor.step)
+                if batch:
+                    yield batch
+                self._delivered = cursor.position
+                if time.monotonic() - last_save >= self._checkpoint_every_s:
+                    await self._checkpoint()
+                    last_save = time.monotonic()
+                if not more and not self._stopped:
+                    with suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self._poll_interval_s)
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+                with suppress(asyncio.CancelledError):
+                    await watcher
+            await self._checkpoint()
+            await asyncio.to_thread(cursor.close)
+
+    async def _checkpoint(self) -> None:
+        pos = self._delivered
+        if self._store is None or pos is None or pos == self._saved:
+            return
+        try:
+            await self._store.save_offset(self._key, pos)
+        except Exception as exc:  # a failing store must not stop the follower
+            log.warning("could not save the offset of %s: %s", self._path, exc)
+            return
+        self._saved = pos
+
+    async def _watch(self) -> None:
+        name = self._path.name
+        try:
+            async for _ in awatch(
+                self._path.parent,
+                watch_filter=lambda _change, changed: os.path.basename(changed) == name,
+                debounce=_WATCH_DEBOUNCE_MS,
+                step=_WATCH_STEP_MS,
+                recursive=False,
+            ):
+                self._wake.set()
+        except (OSError, RuntimeError) as exc:
+            log.info(
+                "no file notifications for %s (%s); polling every %.2f s",
+                self._path,
+                exc,
+                self._poll_interval_s,
+            )

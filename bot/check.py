@@ -1,0 +1,97 @@
+"""`etagram check`: what is configured, and whether each outside thing answers."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+from telegram import Bot
+from telegram.error import InvalidToken, TelegramError
+
+from bot.adapters.nvml import NvmlSampler
+from bot.config import Config
+
+Report = Callable[[bool | None, str, str], None]
+
+
+async def run_check(config: Config, out: TextIO) -> int:
+    """Print the report; 0 when everything configured works, 1 otherwise."""
+    problems = 0
+
+    def line(ok: bool | None, what: str, detail: str) -> None:
+        nonlocal problems
+        mark = {True: "ok  ", False: "FAIL", None: "--  "}[ok]
+        problems += ok is False
+        out.write(f"[{mark}] {what:<14} {detail}\n")
+
+    line(True, "language", config.language)
+    line(True, "time zone", config.timezone or "the machine's local zone")
+    line(*_state_path(config.resolved_state_path()))
+    line(*_nvml())
+    if not config.token:
+        line(None, "telegram", "no token: messages go to the console only "
+             "(set ETAGRAM_TELEGRAM_TOKEN)")
+    else:
+        await _telegram(config, line)
+    out.write("\nall good\n" if not problems else f"\n{problems} problem(s)\n")
+    return 1 if problems else 0
+
+
+def _state_path(path: Path) -> tuple[bool, str, str]:
+    directory = path.parent
+    probe = directory if directory.exists() else directory.parent
+    writable = os.access(probe, os.W_OK)
+    return writable, "state database", f"{path}" + ("" if writable else " (not writable)")
+
+
+def _nvml() -> tuple[bool | None, str, str]:
+    sampler = NvmlSampler()
+    try:
+        snap = sampler.sample()
+    finally:
+        sampler.shutdown()
+    if snap.error:
+        return None, "NVML", f"not available: {snap.error} (GPU telemetry off)"
+    names = ", ".join(f"{g.index}: {g.name}" for g in snap.gpus)
+    return True, "NVML", f"{len(snap.gpus)} GPU(s): {names}"
+
+
+async def _telegram(config: Config, report: Report) -> None:
+    bot = Bot(config.token, base_url=config.api_base_url)
+    try:
+        async with bot:
+            me = await bot.get_me()
+            report(True, "telegram", f"bot @{me.username} answers at {_host(config.api_base_url)}")
+            seen = await _recent_chats(bot)
+    except InvalidToken:
+        report(False, "telegram", "the token was rejected: copy it again from @BotFather")
+        return
+    except TelegramError as exc:
+        report(False, "telegram", f"cannot reach the Bot API: {exc}")
+        return
+    allowed = set(config.allowed_chat_ids)
+    report(bool(allowed) or None, "allowed chats",
+           ", ".join(map(str, sorted(allowed))) or "none: nobody gets pushes; add your chat id")
+    for chat_id, title in sorted(seen.items()):
+        state = "allowed" if chat_id in allowed else "NOT allowed: add it to allowed_chat_ids"
+        report(None, "chat seen", f"{chat_id} ({title}): {state}")
+
+
+async def _recent_chats(bot: Bot) -> dict[int, str]:
+    """Chats that wrote to the bot lately, so a new user learns their chat id."""
+    chats: dict[int, str] = {}
+    try:
+        updates = await bot.get_updates(timeout=0)
+    except TelegramError:
+        return chats  # another etagram is polling: not an error of the config
+    for update in updates:
+        chat = update.effective_chat
+        if chat is not None:
+            chats[chat.id] = chat.title or chat.username or chat.first_name or chat.type
+    return chats
+
+
+def _host(url: str) -> str:
+    return url.split("//", 1)[-1].split("/", 1)[0]

@@ -1,0 +1,232 @@
+"""`etagram` command line: parses arguments, loads the config, hands over to the service."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from bot import __version__
+from bot.config import Config, ConfigError, load_config
+
+log = logging.getLogger("etagram")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="etagram",
+        description="Watch an ML training run from the outside; ETA, alerts and Telegram.",
+    )
+    parser.add_argument("--version", action="version", version=f"etagram {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_)
+        if name != "replay":
+            p.add_argument("--config", metavar="FILE", help="TOML configuration file")
+        return p
+
+    watch = command("watch", "follow a training log (it may not exist yet) and notify")
+    watch.add_argument("logs", nargs="+", metavar="LOG", help="log file(s) to follow")
+    _run_options(watch)
+
+    run = command("run", "start a training command, tee its output to a log, and monitor it")
+    run.add_argument("--log", metavar="FILE", help="where to write the output (default: a "
+                     "file named after the command, in the current directory)")
+    _run_options(run)
+    run.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD ARGS",
+                     help="the training command, after --")
+
+    demo = command("demo", "replay a simulated nanoGPT run with simulated GPU telemetry")
+    demo.add_argument("--speed", type=_positive_float, default=10.0,
+                      help="how many times faster than real time (default 10)")
+
+    replay = command("replay", "read a finished log at full speed; print JSON lines")
+    replay.add_argument("log", metavar="LOG")
+    replay.add_argument("--jsonl", action="store_true", required=True,
+                        help="one JSON object per line (the only output format)")
+    replay.add_argument("--max-iters", type=_positive_int, metavar="N")
+    replay.add_argument("--eval-interval", type=_positive_int, metavar="N")
+    replay.add_argument("--format", metavar="NAME", help="log format (default: detect)")
+
+    command("check", "validate the config, the token, the chats and NVML; print a report")
+    return parser
+
+
+def _run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--name", help="run name shown in messages (default: the log's file name)")
+    p.add_argument("--format", metavar="NAME", help="log format (default: detect)")
+    p.add_argument("--max-iters", type=_positive_int, metavar="N",
+                   help="total iterations, when the log does not say")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive whole number")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive number")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "replay":
+        return _replay(args)
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"etagram: config error: {exc}", file=sys.stderr)
+        return 2
+    _setup_logging(config)
+    handler: Callable[[argparse.Namespace, Config], int] = {
+        "watch": _watch, "run": _run, "demo": _demo, "check": _check,
+    }[args.command]
+    try:
+        return handler(args, config)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _setup_logging(config: Config) -> None:
+    logging.basicConfig(
+        level=config.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if config.token:
+        from bot.adapters.redact import install_token_redaction
+
+        install_token_redaction(config.token)
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from bot.replay import replay
+
+    path = Path(args.log)
+    if not path.is_file():
+        print(f"etagram: replay: {path}: no such file", file=sys.stderr)
+        return 2
+    try:
+        replay(path, sys.stdout, fmt=args.format, max_iters=args.max_iters,
+               eval_interval=args.eval_interval)
+    except BrokenPipeError:
+        pass
+    except ValueError as exc:  # an unknown --format
+        print(f"etagram: replay: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _specs(args: argparse.Namespace, paths: list[Path]) -> list[Any]:
+    from bot.service import RunSpec
+
+    names = [args.name] if args.name and len(paths) == 1 else [p.name for p in paths]
+    return [RunSpec(n, p, args.format, args.max_iters) for n, p in zip(names, paths, strict=True)]
+
+
+def _serve(service: Any, extra: Coroutine[Any, Any, int] | None = None) -> int:
+    """Run the service until a signal (or until `extra` finishes); its exit code."""
+
+    async def main() -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, service.stop)
+        serving = asyncio.create_task(service.serve())
+        code = 0
+        if extra is not None:
+            code = await extra
+            service.stop()
+        await serving
+        return code
+
+    return asyncio.run(main())
+
+
+def _gpu_source(config: Config) -> Any:
+    from bot.adapters.nvml import NvmlSampler
+
+    return NvmlSampler()
+
+
+def _watch(args: argparse.Namespace, config: Config) -> int:
+    from bot.service import Service
+
+    service = Service(config, _specs(args, [Path(p) for p in args.logs]), gpu=_gpu_source(config))
+    return _serve(service)
+
+
+def _run(args: argparse.Namespace, config: Config) -> int:
+    from bot.adapters.process import run_command
+    from bot.service import Service
+
+    argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+    if not argv:
+        print("etagram: run: no command given; expected: etagram run -- CMD ARGS", file=sys.stderr)
+        return 2
+    log_path = Path(args.log or f"{Path(argv[0]).stem}-{time.strftime('%Y%m%d-%H%M%S')}.log")
+    spec = _specs(args, [log_path])[0]
+    service = Service(config, [spec], gpu=_gpu_source(config))
+
+    async def child() -> int:
+        code = await run_command(argv, log_path, on_start=service.set_pid)
+        await service.end_run(spec.name, code)
+        return code
+
+    return _serve(service, child())
+
+
+def _demo(args: argparse.Namespace, config: Config) -> int:
+    from bot.demo import DemoRun
+    from bot.service import RunSpec, Service
+    from bot.adapters.gpu_sim import demo_gpu
+
+    workdir = Path(tempfile.mkdtemp(prefix="etagram-demo-"))
+    if not config.state_path:
+        config = _replace(config, state_path=str(workdir / "state.sqlite3"))
+    log_path = workdir / "train.log"
+    spec = RunSpec(f"demo-{time.strftime('%H%M%S')}", log_path, "nanogpt")
+    gpu = demo_gpu(DemoRun(), args.speed)
+    service = Service(config, [spec], gpu=gpu)
+    print(f"etagram demo: a simulated nanoGPT run at {args.speed:g}x, log {log_path}\n")
+
+    async def child() -> int:
+        with log_path.open("wb") as out:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot.demo", "--speed", str(args.speed), stdout=out
+            )
+            code = await proc.wait()
+        await service.end_run(spec.name, code)
+        return 0
+
+    return _serve(service, child())
+
+
+def _replace(config: Config, **changes: Any) -> Config:
+    import dataclasses
+
+    return dataclasses.replace(config, **changes)
+
+
+def _check(args: argparse.Namespace, config: Config) -> int:
+    from bot.check import run_check
+
+    return asyncio.run(run_check(config, sys.stdout))

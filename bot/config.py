@@ -1,0 +1,224 @@
+"""Configuration: a TOML file, then `ETAGRAM_*` environment variables on top.
+
+Every key is declared once in `KEYS` (its TOML place, its variable, its parser and default);
+`config.example.toml` documents them all and a test checks the two agree.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
+LANGUAGES = ("fr", "en", "both")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class ConfigError(ValueError):
+    """A bad configuration value; its message is one line naming the key and what is expected."""
+
+
+@dataclass(frozen=True)
+class Config:
+    token: str = ""
+    api_base_url: str = DEFAULT_API_BASE_URL
+    allowed_chat_ids: tuple[int, ...] = ()
+    language: str = "en"
+    timezone: str = ""  # "" = the machine's local zone
+    state_path: str = ""  # "" = $XDG_STATE_HOME/etagram/state.sqlite3
+    gpu_interval_s: float = 5.0
+    log_level: str = "INFO"
+    max_iters: int = 0  # 0 = read it from the log
+    log_format: str = ""  # "" = detect
+    memory_pressure_pct: float = 97.0
+    slowdown_pct: float = 15.0
+    slowdown_min_s: float = 120.0
+    stall_factor: float = 10.0
+    stall_floor_s: float = 600.0
+    loss_spike_z: float = 8.0
+    milestones_pct: tuple[int, ...] = (25, 50, 75)
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return bool(self.token)
+
+    def resolved_state_path(self) -> Path:
+        if self.state_path:
+            return Path(self.state_path).expanduser()
+        base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+        return Path(base) / "etagram" / "state.sqlite3"
+
+
+def _positive(kind: Callable[[str], float]) -> Callable[[Any], float]:
+    def parse(value: Any) -> float:
+        number = kind(str(value))
+        if number <= 0:
+            raise ValueError
+        return number
+
+    return parse
+
+
+def _chat_ids(value: Any) -> tuple[int, ...]:
+    items = value if isinstance(value, list) else str(value).replace(";", ",").split(",")
+    return tuple(int(str(item).strip()) for item in items if str(item).strip())
+
+
+def _choice(options: tuple[str, ...], transform: Callable[[str], str]) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        text = transform(str(value).strip())
+        if text not in options:
+            raise ValueError
+        return text
+
+    return parse
+
+
+def _timezone(value: Any) -> str:
+    text = str(value).strip()
+    if text:
+        try:
+            ZoneInfo(text)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError from exc
+    return text
+
+
+def _url(value: Any) -> str:
+    text = str(value).strip()
+    if not text.startswith(("http://", "https://")):
+        raise ValueError
+    return text
+
+
+def _percent_list(value: Any) -> tuple[int, ...]:
+    items = value if isinstance(value, list) else str(value).split(",")
+    numbers = tuple(int(str(item).strip()) for item in items if str(item).strip())
+    if any(not 0 < n < 100 for n in numbers):
+        raise ValueError
+    return numbers
+
+
+def _nonnegative_int(value: Any) -> int:
+    number = int(str(value))
+    if number < 0:
+        raise ValueError
+    return number
+
+
+@dataclass(frozen=True)
+class Key:
+    attr: str
+    toml: tuple[str, str]  # (table, key)
+    env: str
+    parse: Callable[[Any], Any]
+    expected: str
+
+
+KEYS = (
+    Key("token", ("telegram", "token"), "ETAGRAM_TELEGRAM_TOKEN", str, "a bot token from BotFather"),
+    Key("api_base_url", ("telegram", "api_base_url"), "ETAGRAM_TELEGRAM_API_BASE_URL", _url,
+        "an http(s) URL such as https://api.telegram.org/bot"),
+    Key("allowed_chat_ids", ("telegram", "allowed_chat_ids"), "ETAGRAM_TELEGRAM_ALLOWED_CHAT_IDS",
+        _chat_ids, "comma-separated integer chat ids"),
+    Key("language", ("general", "language"), "ETAGRAM_LANGUAGE",
+        _choice(LANGUAGES, str.lower), "fr, en or both"),
+    Key("timezone", ("general", "timezone"), "ETAGRAM_TIMEZONE", _timezone,
+        "an IANA time zone such as Europe/Paris"),
+    Key("state_path", ("general", "state_path"), "ETAGRAM_STATE_PATH", str, "a file path"),
+    Key("log_level", ("general", "log_level"), "ETAGRAM_LOG_LEVEL",
+        _choice(LOG_LEVELS, str.upper), "DEBUG, INFO, WARNING or ERROR"),
+    Key("max_iters", ("run", "max_iters"), "ETAGRAM_MAX_ITERS", _nonnegative_int,
+        "a whole number of iterations (0 = read it from the log)"),
+    Key("log_format", ("run", "format"), "ETAGRAM_FORMAT", str, "a log format name"),
+    Key("gpu_interval_s", ("gpu", "interval_s"), "ETAGRAM_GPU_INTERVAL_S", _positive(float),
+        "a positive number of seconds"),
+    Key("memory_pressure_pct", ("alerts", "memory_pressure_pct"),
+        "ETAGRAM_MEMORY_PRESSURE_PCT", _positive(float), "a percentage such as 97"),
+    Key("slowdown_pct", ("alerts", "slowdown_pct"), "ETAGRAM_SLOWDOWN_PCT", _positive(float),
+        "a percentage such as 15"),
+    Key("slowdown_min_s", ("alerts", "slowdown_min_s"), "ETAGRAM_SLOWDOWN_MIN_S",
+        _positive(float), "a positive number of seconds"),
+    Key("stall_factor", ("alerts", "stall_factor"), "ETAGRAM_STALL_FACTOR", _positive(float),
+        "a positive number (times the usual gap between progress lines)"),
+    Key("stall_floor_s", ("alerts", "stall_floor_s"), "ETAGRAM_STALL_FLOOR_S", _positive(float),
+        "a positive number of seconds"),
+    Key("loss_spike_z", ("alerts", "loss_spike_z"), "ETAGRAM_LOSS_SPIKE_Z", _positive(float),
+        "a positive robust z-score such as 8"),
+    Key("milestones_pct", ("notify", "milestones_pct"), "ETAGRAM_MILESTONES_PCT", _percent_list,
+        "a list of percentages between 0 and 100, such as [25, 50, 75]"),
+)
+
+
+def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Read the TOML file (if any), then the environment; raise ConfigError on a bad value."""
+    env = os.environ if env is None else env
+    table = _read_toml(Path(path)) if path else {}
+    _reject_unknown(table)
+    values: dict[str, Any] = {}
+    for key in KEYS:
+        section, name = key.toml
+        raw_file = table.get(section, {}).get(name)
+        if raw_file is not None:
+            values[key.attr] = _parse(key, raw_file, f"{section}.{name}")
+        if key.env in env and env[key.env] != "":
+            values[key.attr] = _parse(key, env[key.env], key.env)
+    token_file = table.get("telegram", {}).get("token_file") or env.get("ETAGRAM_TELEGRAM_TOKEN_FILE")
+    if token_file and not values.get("token"):
+        values["token"] = _read_token_file(Path(str(token_file)).expanduser())
+    return Config(**values)
+
+
+def _parse(key: Key, raw: Any, where: str) -> Any:
+    try:
+        return key.parse(raw)
+    except (ValueError, TypeError):
+        shown = "<hidden>" if key.attr == "token" else repr(raw)
+        raise ConfigError(f"{where} = {shown}: expected {key.expected}") from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path}: not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: not valid TOML ({exc})") from None
+
+
+def _reject_unknown(table: dict[str, Any]) -> None:
+    """A typo in a key must not be silently ignored."""
+    known: dict[str, set[str]] = {}
+    for key in KEYS:
+        known.setdefault(key.toml[0], set()).add(key.toml[1])
+    known["telegram"].add("token_file")
+    for section, entries in table.items():
+        if section not in known:
+            raise ConfigError(f"[{section}]: unknown section; expected one of {sorted(known)}")
+        if not isinstance(entries, dict):
+            raise ConfigError(f"{section}: expected a [{section}] table")
+        for name in entries:
+            if name not in known[section]:
+                raise ConfigError(
+                    f"{section}.{name}: unknown key; expected one of {sorted(known[section])}"
+                )
+
+
+def _read_token_file(path: Path) -> str:
+    try:
+        mode = path.stat().st_mode
+        text = path.read_text().strip()
+    except OSError as exc:
+        raise ConfigError(f"telegram.token_file {path}: cannot be read ({exc.strerror})") from None
+    if mode & 0o077:
+        raise ConfigError(
+            f"telegram.token_file {path}: readable by others (mode {mode & 0o777:o}); "
+            "expected chmod 600"
+        )
+    return text

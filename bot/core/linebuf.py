@@ -1,0 +1,93 @@
+"""Split a byte stream into text lines, the way a terminal user would see them.
+
+`\\n`, `\\r\\n` and a bare `\\r` all end a line, so each tqdm redraw (`\\r 45%|...`) is a line
+of its own. Empty lines carry nothing for a parser and are dropped; this is also what makes a
+`\\r\\n` pair one terminator even when the `\\r` ends one chunk and the `\\n` starts the next.
+
+Bytes are decoded as UTF-8 with replacement by an incremental decoder, so a multi-byte
+character split across chunks decodes whole. A line longer than `max_line` characters is cut to
+`max_line` and the rest of it is skipped without being held in memory.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Iterator
+from typing import BinaryIO
+
+MAX_LINE = 64 * 1024
+
+
+class LineBuffer:
+    """Incremental line splitter; `feed` and `flush` never raise."""
+
+    __slots__ = ("_max_line", "_decoder", "_pending", "_skipping", "_held", "_total")
+
+    def __init__(self, max_line: int = MAX_LINE) -> None:
+        self._max_line = max_line
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._pending = ""  # start of the unfinished line, at most max_line characters
+        self._skipping = False  # the unfinished line overflowed: drop text until a terminator
+        self._held = 0  # bytes of the unfinished line seen so far (kept or dropped)
+        self._total = 0
+
+    @property
+    def consumed(self) -> int:
+        """Bytes fed so far that belong to complete lines (a safe resume offset)."""
+        return self._total - self._held
+
+    @property
+    def pending(self) -> int:
+        """Bytes of the unfinished line seen so far."""
+        return self._held
+
+    def feed(self, data: bytes) -> list[str]:
+        """Add bytes; return the lines they complete, in order."""
+        self._total += len(data)
+        text = self._decoder.decode(data)
+        # Terminators are ASCII, so the last one in the bytes is the last one in the text.
+        cut = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
+        if cut == 0:
+            self._held += len(data)
+            self._hold(text)
+            return []
+        self._held = len(data) - cut
+        if "\r" in text:
+            text = text.replace("\r", "\n")
+        parts = text.split("\n")
+        tail = parts.pop()
+        # The first part ends the line held so far; an overflowed one is already cut.
+        if self._skipping:
+            parts[0] = self._pending
+        elif self._pending:
+            parts[0] = self._pending + parts[0]
+        self._pending, self._skipping = "", False
+        self._hold(tail)
+        limit = self._max_line
+        # A chunk's text is longer than any line in it, so most chunks skip the per-line check.
+        if len(text) + len(parts[0]) > limit and max(map(len, parts)) > limit:
+            parts = [p[:limit] for p in parts]
+        return list(filter(None, parts))
+
+    def flush(self) -> list[str]:
+        """Return the unfinished line, if any, as a line (at end of input)."""
+        self._hold(self._decoder.decode(b"", final=True))
+        line = self._pending
+        self._pending, self._skipping, self._held = "", False, 0
+        return [line] if line else []
+
+    def _hold(self, text: str) -> None:
+        if self._skipping or not text:
+            return
+        self._pending += text
+        if len(self._pending) > self._max_line:
+            self._pending = self._pending[: self._max_line]
+            self._skipping = True
+
+
+def iter_lines(f: BinaryIO, chunk_size: int = 1 << 20) -> Iterator[str]:
+    """Yield the lines of a binary file, reading it `chunk_size` bytes at a time."""
+    buf = LineBuffer()
+    while chunk := f.read(chunk_size):
+        yield from buf.feed(chunk)
+    yield from buf.flush()

@@ -1,0 +1,37 @@
+"""One followed run: its parser and its state. Lines in, notices out; still pure."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from bot.core.events import Event, TrainingEnd
+from bot.core.notices import Notice
+from bot.core.parsers.registry import make_parser
+from bot.core.state import RunState
+
+
+class RunMonitor:
+    """Parses a run's log lines and folds them into its RunState."""
+
+    def __init__(
+        self,
+        name: str,
+        fmt: str | None = None,
+        total_iters: int | None = None,
+        eval_interval: int | None = None,
+    ) -> None:
+        self.parser = make_parser(fmt)
+        self.state = RunState(name, total_iters, eval_interval)
+
+    def feed(self, lines: Iterable[str], wall_s: float) -> list[tuple[Event, list[Notice]]]:
+        """Each event the lines produced, with the notices it caused."""
+        out: list[tuple[Event, list[Notice]]] = []
+        for line in lines:
+            for ev in self.parser.feed(line):
+                out.append((ev, self.state.apply(ev, wall_s)))
+        return out
+
+    def end(self, exit_code: int | None, wall_s: float) -> list[Notice]:
+        """The launched process exited."""
+        reason = "exit" if exit_code == 0 else "crash"
+        return self.state.apply(TrainingEnd(exit_code, reason), wall_s)

@@ -1,0 +1,115 @@
+"""What every parser is, and the small text helpers they share.
+
+A parser is fed one log line at a time (already split on `\\n`, `\\r\\n` and bare `\\r`, and
+decoded as UTF-8 with errors="replace") and returns the events that line carries. Parsers are
+pure: they never read a clock or a file, and they never raise on any input.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Protocol
+
+from bot.core.events import Event
+
+# Lines can be megabytes of garbage: nothing past this is looked at.
+MAX_LINE_CHARS = 64 * 1024
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]")
+
+
+class LineParser(Protocol):
+    """One log format, fed line by line."""
+
+    name: str
+
+    def feed(self, line: str) -> list[Event]:
+        """Return the events `line` (without its terminator) carries, maybe none."""
+        ...
+
+
+def clean(line: str) -> str:
+    """Drop ANSI escapes (tqdm's ESC[A cursor moves, colours) and NULs, strip blanks."""
+    if len(line) > MAX_LINE_CHARS:
+        line = line[:MAX_LINE_CHARS]
+    if "\x1b" in line:
+        line = _ANSI.sub("", line)
+    if "\x00" in line:
+        line = line.replace("\x00", "")
+    return line.strip()
+
+
+def to_float(text: str) -> float | None:
+    """`1.23`, `1e-4`, `nan`, `-inf` -> float; anything else -> None."""
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def to_int(text: str) -> int | None:
+    try:
+        return int(text)
+    except ValueError:
+        value = to_float(text)
+        if value is None or not math.isfinite(value) or value != int(value):
+            return None
+        return int(value)
+
+
+_CLOCK = re.compile(r"^(?:(\d+) days?, )?(\d+):(\d\d)(?::(\d\d))?(?:\.(\d+))?$")
+
+
+def clock_seconds(text: str) -> float | None:
+    """`02:10` (mm:ss), `1:02:10` (h:mm:ss), `1 day, 2:03:04` -> seconds; else None."""
+    match = _CLOCK.match(text.strip())
+    if match is None:
+        return None
+    days, first, second, third, frac = match.groups()
+    if third is None:  # mm:ss
+        seconds = int(first) * 60 + int(second)
+    else:
+        seconds = int(first) * 3600 + int(second) * 60 + int(third)
+    if days:
+        seconds += int(days) * 86400
+    return seconds + (float("0." + frac) if frac else 0.0)
+
+
+_TIMESTAMP = re.compile(
+    r"(\d{4})[-/](\d\d)[-/](\d\d)[ T](\d\d):(\d\d):(\d\d)(?:[,.](\d{1,6}))?"
+    r"(Z|[+-]\d\d:?\d\d)?"
+)
+
+
+def timestamp_seconds(text: str) -> float | None:
+    """Epoch seconds of the first `YYYY-MM-DD HH:MM:SS[,mmm]` date in `text`.
+
+    A naive timestamp is read as UTC: the run clock only needs differences, and the parser
+    must not depend on the machine's time zone.
+    """
+    match = _TIMESTAMP.search(text)
+    return None if match is None else timestamp_from_match(match)
+
+
+def timestamp_from_match(match: re.Match[str]) -> float | None:
+    year, month, day, hour, minute, second, frac, zone = match.groups()
+    try:
+        moment = datetime(
+            int(year), int(month), int(day), int(hour), int(minute), int(second), tzinfo=UTC
+        )
+    except ValueError:
+        return None
+    seconds = moment.timestamp() + (float("0." + frac) if frac else 0.0)
+    if zone and zone != "Z":
+        sign = 1 if zone[0] == "+" else -1
+        digits = zone[1:].replace(":", "")
+        seconds -= sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
+    return seconds
+
+
+def count_matching(head: Sequence[str], pattern: re.Pattern[str]) -> int:
+    """How many of `head` (cleaned) match `pattern`: the detectors' common measure."""
+    return sum(1 for line in head if pattern.search(clean(line)))

@@ -1,0 +1,106 @@
+"""The demo trainer: prints exactly what nanoGPT's `train.py` prints, in accelerated time.
+
+`etagram demo` starts this as a child process writing to a log file and follows that file as
+it would a real run's. The run: the reference scenario shortened (2,000 iterations, an eval
+every 250 with 200 eval batches, ~170 ms per iteration), a thermal slowdown episode in the
+middle, and a CUDA out-of-memory crash near the end, so a new user sees the alerts too.
+
+    python -m bot.demo --speed 10 > train.log
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TextIO
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    max_iters: int = 2000
+    eval_interval: int = 250
+    eval_iters: int = 200
+    log_interval: int = 10
+    step_s: float = 0.170
+    eval_step_s: float = 5.8
+    thermal_from: int = 1000  # iterations during which the GPU throttles
+    thermal_to: int = 1400
+    thermal_factor: float = 1.22
+    oom_at: int | None = 1830
+
+
+CONFIG_LINES = """Overriding config with config/train_shakespeare.py:
+# demo run printed by etagram
+out_dir = 'out-demo'
+eval_interval = {eval_interval}
+eval_iters = {eval_iters}
+log_interval = {log_interval}
+batch_size = 12
+block_size = 1024
+gradient_accumulation_steps = 40
+max_iters = {max_iters}
+tokens per iteration will be: 491,520
+found vocab_size = 50304 (inside data/openwebtext/meta.pkl)
+Initializing a new model from scratch
+number of parameters: 123.59M
+compiling the model... (takes a ~minute)"""
+
+OOM_LINES = """Traceback (most recent call last):
+  File "train.py", line 297, in <module>
+    logits, loss = model(X, Y)
+torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 1.50 GiB. GPU 0 has a total \
+capacity of 11.72 GiB of which 1.02 GiB is free. Including non-PyTorch memory, this process \
+has 10.68 GiB memory in use."""
+
+
+def write_run(
+    out: TextIO,
+    run: DemoRun,
+    speed: float,
+    sleep: Callable[[float], None] = time.sleep,
+    seed: int = 1,
+) -> int:
+    """Print the run to `out`, sleeping each step's time divided by `speed`; the exit code."""
+    rng = random.Random(seed)
+    print(CONFIG_LINES.format(**vars(run)), file=out, flush=True)
+    loss, pending_s = 10.9, 0.0
+    for it in range(run.max_iters + 1):
+        dt = run.step_s * rng.uniform(0.988, 1.094)
+        if run.thermal_from <= it < run.thermal_to:
+            dt *= run.thermal_factor
+        if it % run.eval_interval == 0:
+            val = loss + 0.08 + rng.uniform(-0.02, 0.02)
+            print(f"step {it}: train loss {loss:.4f}, val loss {val:.4f}", file=out, flush=True)
+            if it > 0:
+                print("saving checkpoint to out-demo", file=out, flush=True)
+            dt = run.eval_step_s * rng.uniform(0.98, 1.03)
+        pending_s += dt
+        loss = max(2.8, loss * 0.9985 + rng.uniform(-0.01, 0.01))
+        if run.oom_at is not None and it == run.oom_at:
+            sleep(pending_s / speed)
+            print(OOM_LINES, file=out, flush=True)
+            return 1
+        if it % run.log_interval == 0:
+            sleep(pending_s / speed)
+            pending_s = 0.0
+            mfu = 31.0 * run.step_s / dt
+            print(f"iter {it}: loss {loss:.4f}, time {dt * 1000:.2f}ms, mfu {mfu:.2f}%",
+                  file=out, flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--speed", type=float, default=10.0)
+    parser.add_argument("--no-oom", action="store_true")
+    args = parser.parse_args(argv)
+    run = DemoRun(oom_at=None) if args.no_oom else DemoRun()
+    return write_run(sys.stdout, run, args.speed)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,69 @@
+"""`etagram replay LOG --jsonl`: a finished log through the core at full speed.
+
+One JSON object per line (schema in DESIGN.md): `progress` for every progress line with the
+estimate made from the lines up to it, `eval`, `alert`, and `end` last.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import IO, Any
+
+from bot.core.events import Eval, Event, Progress
+from bot.core.linebuf import iter_lines
+from bot.core.monitor import RunMonitor
+from bot.core.notices import Alert, Notice
+from bot.core.state import RunState
+
+
+def replay(
+    path: Path,
+    out: IO[str],
+    *,
+    fmt: str | None = None,
+    max_iters: int | None = None,
+    eval_interval: int | None = None,
+) -> None:
+    """Write the JSON lines for the log at `path` to `out`."""
+    monitor = RunMonitor(path.name, fmt, max_iters, eval_interval)
+    state = monitor.state
+    write = out.write
+    with path.open("rb") as f:
+        for line in iter_lines(f):
+            for ev, notices in monitor.feed((line,), 0.0):
+                for obj in _objects(ev, notices, state):
+                    write(json.dumps(obj, separators=(",", ":")) + "\n")
+    end = {"kind": "end", "t_s": _num(state.t_s), "iter": state.iter}
+    write(json.dumps(end, separators=(",", ":")) + "\n")
+
+
+def _objects(ev: Event, notices: list[Notice], state: RunState) -> list[dict[str, Any]]:
+    objs: list[dict[str, Any]] = []
+    if isinstance(ev, Progress):
+        eta = state.eta()
+        objs.append({
+            "kind": "progress", "iter": ev.iter, "max_iters": state.total_iters,
+            "t_s": _num(state.t_s), "eta_s": _num(eta.remaining_s),
+            "eta_low_s": _num(eta.low_s), "eta_high_s": _num(eta.high_s),
+        })
+    elif isinstance(ev, Eval):
+        last = state.evals[-1]
+        objs.append({
+            "kind": "eval", "iter": last.iter, "t_s": _num(state.t_s),
+            "train_loss": _num(ev.train_loss), "val_loss": _num(ev.val_loss),
+        })
+    objs.extend(
+        {"kind": "alert", "type": n.type, "iter": n.iter, "t_s": _num(n.t_s)}
+        for n in notices
+        if isinstance(n, Alert)
+    )
+    return objs
+
+
+def _num(value: float | None) -> float | None:
+    """JSON has no NaN: a non-finite number is written as null."""
+    if value is None or not math.isfinite(value):
+        return None
+    return round(value, 3)
