@@ -1,12 +1,13 @@
 """How close etagram's remaining-time estimate is to the truth, on real training logs.
 
 For every run listed in ../shared/logs/ETA_MANIFEST.json (relative to the repository root),
-the log is replayed through the real parser and `RunState` exactly as `etagram replay` does
-(`apply(event, wall_s=0.0)`, so the run clock comes from the log alone). At the first progress
-line past 10, 25, 50, 75 and 90 % of the run's final clock, the estimate made from the lines
-so far is compared with the true remaining time (final t_s - t_s there), next to tqdm's EMA
-estimator, the elapsed/done extrapolation, and the ETA the trainer printed itself (tqdm's
-`<mm:ss`, LLaMA-Factory's `remaining_time`) where the format has one.
+the log is replayed exactly as `etagram replay` does it (`iter_lines`, then `RunMonitor`:
+the real parser and `RunState`, with wall_s=0.0 so the run clock comes from the log alone).
+At the first progress line past 10, 25, 50, 75 and 90 % of the run's final clock, the
+estimate made from the lines so far is compared with the true remaining time (final t_s -
+t_s there), next to tqdm's EMA estimator, the elapsed/done extrapolation, and the ETA the
+trainer printed itself (tqdm's `<mm:ss`, LLaMA-Factory's `remaining_time`) where the format
+has one.
 
     python benchmarks/eta_accuracy.py [--per-run] [--logs DIR]
 
@@ -19,10 +20,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import statistics
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,14 +30,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.baselines import ElapsedOverDone, TqdmEma  # noqa: E402
-from bot.core.events import Event, Progress  # noqa: E402
-from bot.core.parsers.registry import make_parser  # noqa: E402
-from bot.core.state import RunState  # noqa: E402
+from bot.core.events import Progress  # noqa: E402
+from bot.core.linebuf import iter_lines  # noqa: E402
+from bot.core.monitor import RunMonitor  # noqa: E402
+from bot.core.parsers.registry import FORMATS  # noqa: E402
 
 LOGS = ROOT.parent / "shared" / "logs"
 FRACTIONS = (0.10, 0.25, 0.50, 0.75, 0.90)
 METHODS = ("etagram", "tqdm EMA", "elapsed/done", "printed ETA")
-_LINE_END = re.compile(rb"\r\n|\r|\n")
 
 
 @dataclass(slots=True)
@@ -59,33 +59,29 @@ class Score:
     covered: bool | None = None
 
 
-def events_of(path: Path, fmt: str) -> Iterator[Event]:
-    """The events of a whole log file, read with the parser for its format."""
-    parser = make_parser(fmt)
-    for raw in _LINE_END.split(path.read_bytes()):
-        yield from parser.feed(raw.decode("utf-8", errors="replace"))
-
-
-def replay(name: str, events: Iterable[Event]) -> list[Point]:
-    """Feed the events to a RunState and the baselines; one Point per progress line."""
-    state = RunState(name)
+def replay(name: str, fmt: str, lines: Iterable[str]) -> list[Point]:
+    """Feed the lines to a RunMonitor and the baselines; one Point per progress line."""
+    monitor = RunMonitor(name, fmt)
+    state = monitor.state
     tqdm, linear = TqdmEma(), ElapsedOverDone()
     points: list[Point] = []
-    for ev in events:
-        restarts = state.clock.restarts
-        state.apply(ev, 0.0)
-        if not isinstance(ev, Progress):
-            continue
-        tqdm.update(ev.iter, state.t_s)
-        linear.update(ev.iter, state.t_s, restarted=state.clock.restarts > restarts)
-        eta, total = state.eta(), state.total_iters
-        estimates = {
-            "etagram": eta.remaining_s,
-            "tqdm EMA": tqdm.remaining(total),
-            "elapsed/done": linear.remaining(total),
-            "printed ETA": ev.remaining_s,
-        }
-        points.append(Point(state.t_s, estimates, eta.low_s, eta.high_s))
+    for line in lines:
+        # What RunMonitor.feed does, one event at a time so the state is read after each.
+        for ev in monitor.parser.feed(line):
+            restarts = state.clock.restarts
+            state.apply(ev, 0.0)
+            if not isinstance(ev, Progress):
+                continue
+            tqdm.update(ev.iter, state.t_s)
+            linear.update(ev.iter, state.t_s, restarted=state.clock.restarts > restarts)
+            eta, total = state.eta(), state.total_iters
+            estimates = {
+                "etagram": eta.remaining_s,
+                "tqdm EMA": tqdm.remaining(total),
+                "elapsed/done": linear.remaining(total),
+                "printed ETA": ev.remaining_s,
+            }
+            points.append(Point(state.t_s, estimates, eta.low_s, eta.high_s))
     return points
 
 
@@ -157,12 +153,11 @@ def main(argv: list[str] | None = None) -> int:
     scores: list[Score] = []
     for entry in json.loads(manifest.read_text()):
         name, fmt = entry["file"], entry["format"]
-        try:
-            make_parser(fmt)
-        except ValueError:
+        if fmt not in FORMATS:
             print(f"skipped {name}: no parser for format {fmt!r} yet")
             continue
-        scores += score(name, replay(name, events_of(args.logs / name, fmt)))
+        with (args.logs / name).open("rb") as f:
+            scores += score(name, replay(name, fmt, iter_lines(f)))
     runs = len({s.run for s in scores})
     print(f"\n{runs} runs, {len(scores)} points; absolute error in % of the true remaining time\n")
     print(table(scores))
