@@ -17,7 +17,9 @@ How the ordinary step time is learned (`StepTimer`):
 - a steady drift (modded-nanogpt's attention window grows, so each step is slower than the
   last) is followed by a trend fitted since the last change, extrapolated no further ahead
   than it was observed;
-- the first interval after the start or a resume is warm-up (compile, data loader start).
+- the first interval after the start or a resume is warm-up (compile, data loader start);
+  a resume is the iteration or the clock going back, or the iteration leaping forward far
+  faster than the step time allows (a run restarted from a later checkpoint).
 
 An interval that holds an eval or a checkpoint is not ordinary: its excess over the step time
 is that event's cost. An unexplained pause is kept aside: an eval reported later (a trainer
@@ -219,7 +221,7 @@ class Estimator:
         start, gap, span = self._last[0], it - self._last[0], t_s - self._last[1]
         if gap == 0:
             return  # a redraw of the same iteration: its time belongs to the next interval
-        if gap < 0 or span < 0:
+        if gap < 0 or span < 0 or self._is_jump(gap, span):
             self._resume(it, t_s)
             return
         self._last = (it, t_s)
@@ -258,6 +260,12 @@ class Estimator:
         self._record_evals(self._pending, None)
         self._pending, self._pause, self._open, self._warm = [], None, (0, 0.0), False
         self.timer.reset()
+
+    def _is_jump(self, gap: int, span: float) -> bool:
+        """Far more iterations than the time allows: resumed from a later checkpoint."""
+        step = self.timer.step_s
+        slack = 2 * (self._resolution_s or 0.0)
+        return step is not None and gap * step > PAUSE_FACTOR * (span + slack)
 
     def _is_pause(self, gap: int, span: float) -> bool:
         step = self.timer.step_s
