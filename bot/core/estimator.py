@@ -100,7 +100,7 @@ class StepTimer:
             (i, s) for (i, s), r in zip(self._blocks, rates, strict=True) if _near(r, median)
         ]
         self.step_s = sum(s for _, s in ordinary) / sum(i for i, _ in ordinary)
-        self.spread = statistics.median(abs(r / median - 1) for r in rates)
+        self.spread = statistics.median(abs(r / median - 1) for r in rates) if median else 0.0
         window = sum(i for i, _ in self._blocks)
         self._centre = end_iter - window / 2
 
@@ -181,6 +181,15 @@ class Recurring:
         if len(seen) == 1 and first_iter is not None and seen[0] > 2 * max(0, first_iter):
             return seen[0]
         return None
+
+    def left(self, done: int, total: int, interval: int | None) -> int:
+        """How many are still to come in (done, total]: every `interval` after the last one
+        seen, or at the multiples of `interval` (nanoGPT's `iter_num % eval_interval == 0`,
+        0 and max_iters included) when none was seen."""
+        if not interval or interval <= 0:
+            return 0
+        anchor = self.iters[-1] if self.iters else 0
+        return max(0, (total - anchor) // interval - (done - anchor) // interval)
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,7 +323,7 @@ class Estimator:
 
     def _add(self, gap: int, span: float, it: int) -> None:
         iters, secs = self._open[0] + gap, self._open[1] + span
-        if secs < BLOCK_RESOLUTIONS * (self._resolution_s or 0.0):
+        if self._resolution_s is None or secs < BLOCK_RESOLUTIONS * self._resolution_s:
             self._open = (iters, secs)
             return
         self._open = (0, 0.0)
@@ -355,14 +364,17 @@ class Estimator:
         left = max(0, total_iters - done)
         steps_s = left * (self.timer.mean_step(done, left) or step)
         interval = self.eval_interval(eval_interval)
-        evals_left = _multiples_in(done, total_iters, interval)
+        evals_left = self.evals.left(done, total_iters, interval)
         eval_cost = self.evals.cost_s()
-        ckpt_interval = interval if checkpoint_every_eval else self.checkpoints.interval(None)
-        ckpts_left = _multiples_in(done, total_iters, ckpt_interval)
+        ckpt_every = self.checkpoints.interval(self._first_iter)
+        ckpts_left = self.checkpoints.left(done, total_iters, ckpt_every)
+        if checkpoint_every_eval:
+            ckpts_left = evals_left
         ckpt_cost = self.checkpoints.cost_s()
         if ckpt_cost is None:
             ckpts_left = 0
-        pauses_left = _multiples_in(done, total_iters, self.pauses.interval(self._first_iter))
+        pause_every = self.pauses.interval(self._first_iter)
+        pauses_left = self.pauses.left(done, total_iters, pause_every)
         evals_s = evals_left * (eval_cost or 0.0)
         ckpts_s = ckpts_left * (ckpt_cost or 0.0)
         pauses_s = pauses_left * (self.pauses.cost_s() or 0.0)
@@ -388,10 +400,3 @@ def _near(rate: float, median: float) -> bool:
 def _merge(a: tuple[float, float, int], b: tuple[float, float, int]) -> tuple[float, float, int]:
     w = a[2] + b[2]
     return (a[0] * a[2] + b[0] * b[2]) / w, (a[1] * a[2] + b[1] * b[2]) / w, w
-
-
-def _multiples_in(done: int, total: int, interval: int | None) -> int:
-    """Events still to come: multiples of `interval` in (done, total], as nanoGPT does."""
-    if not interval or interval <= 0:
-        return 0
-    return max(0, total // interval - done // interval)
