@@ -40,7 +40,8 @@ TRIM = 1.5  # blocks off the median by more than this factor are not ordinary
 CHANGE_BLOCKS = 4  # consecutive blocks on one side of the estimate that mean a new speed
 CHANGE_MIN = 0.08  # ... by at least this fraction (more when blocks are noisier)
 TREND_POINTS = 256  # coarse history kept for the trend (merged in pairs when full)
-TREND_SIGNIFICANCE = 2.0  # a drift over the fitted span must exceed this many residual sd
+TREND_BINS = 6  # the trend's points are grouped in this many bins to judge its scatter
+TREND_SIGNIFICANCE = 3.0  # the drift over the fitted span must exceed this many scatters
 TREND_REACH = 1.0  # extrapolate the trend at most this many times the span it was seen over
 PAUSE_FACTOR = 3.0  # an interval this many times its expected duration is a pause
 PAUSE_SHARE = 0.25  # a pause longer than this share of the training before it is a one-off
@@ -139,22 +140,16 @@ class StepTimer:
             return 0.0, 0.0
         half = (self._history[0][0] + self._history[-1][0]) / 2
         points = [p for p in self._history if p[0] >= half and _near(p[1], self.step_s)]
-        if len(points) < 2 * CHANGE_BLOCKS:
+        if len(points) < 2 * TREND_BINS:
             return 0.0, 0.0
-        weight = sum(w for _, _, w in points)
-        mx = sum(x * w for x, _, w in points) / weight
-        my = sum(y * w for _, y, w in points) / weight
-        sxx = sum(w * (x - mx) ** 2 for x, _, w in points)
-        sxy = sum(w * (x - mx) * (y - my) for x, y, w in points)
-        if sxx <= 0:
-            return 0.0, 0.0
-        slope, span = sxy / sxx, points[-1][0] - points[0][0]
-        residual = (sum(w * (y - my - slope * (x - mx)) ** 2 for x, y, w in points) / weight) ** 0.5
-        # Fluctuations (data-dependent step times) fit a line too: only a drift that
-        # dwarfs the scatter around it is one.
-        if abs(slope) * span < TREND_SIGNIFICANCE * residual:
-            return 0.0, 0.0
-        return slope, span
+        slope, span, scatter = _fit(_bins(points))
+        # Data-dependent phases fit a line too: the slope counts in proportion to how much
+        # the drift it makes over the span dwarfs the scatter of the bins around the line.
+        # Bins, not points: noise from one block to the next averages out in a bin, slow
+        # phases do not.
+        drift2 = (slope * span) ** 2
+        noise2 = (TREND_SIGNIFICANCE * scatter) ** 2
+        return (slope * drift2 / (drift2 + noise2) if drift2 else 0.0), span
 
 
 class Recurring:
@@ -391,6 +386,33 @@ class Estimator:
         horizon = min(10.0, steps_s / self.elapsed_s) if self.elapsed_s > 0 else 10.0
         sigma = RANGE_BASE + RANGE_DRIFT * horizon**0.5 + self.timer.spread / 4
         return max(0.0, remaining * (1 - Z80 * sigma)), remaining * (1 + Z80 * sigma)
+
+
+def _bins(points: list[tuple[float, float, int]]) -> list[tuple[float, float, int]]:
+    """`TREND_BINS` consecutive groups of points, each merged into one."""
+    size = len(points) // TREND_BINS
+    merged = []
+    for k in range(TREND_BINS):
+        chunk = points[k * size : (k + 1) * size if k < TREND_BINS - 1 else len(points)]
+        point = chunk[0]
+        for other in chunk[1:]:
+            point = _merge(point, other)
+        merged.append(point)
+    return merged
+
+
+def _fit(points: list[tuple[float, float, int]]) -> tuple[float, float, float]:
+    """Weighted least squares of rate on iteration: slope, span of iterations, and the
+    weighted root-mean-square scatter around the line."""
+    weight = sum(w for _, _, w in points)
+    mx = sum(x * w for x, _, w in points) / weight
+    my = sum(y * w for _, y, w in points) / weight
+    sxx = sum(w * (x - mx) ** 2 for x, _, w in points)
+    if sxx <= 0:
+        return 0.0, 0.0, 0.0
+    slope = sum(w * (x - mx) * (y - my) for x, y, w in points) / sxx
+    scatter = sum(w * (y - my - slope * (x - mx)) ** 2 for x, y, w in points) / weight
+    return slope, points[-1][0] - points[0][0], scatter**0.5
 
 
 def _near(rate: float, median: float) -> bool:
