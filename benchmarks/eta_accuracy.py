@@ -126,6 +126,11 @@ def table(scores: list[Score]) -> str:
         covered = [s.covered for s in group if s.covered is not None]
         coverage = f"{sum(covered) / len(covered):6.0%}" if covered else "     -"
         lines.append(f"{label:>8} {len(group):>3} | " + " | ".join(cells) + f" | {coverage}")
+    printed = [s for s in scores if s.errors_pct.get("printed ETA") is not None]
+    ours = [e for s in printed if (e := s.errors_pct.get("etagram")) is not None]
+    theirs = [e for s in printed if (e := s.errors_pct.get("printed ETA")) is not None]
+    lines.append(f"\non the {len(printed)} points where the log printed its own ETA (median, p90):")
+    lines.append(f"  etagram {_stats(ours)}   printed ETA {_stats(theirs)}")
     return "\n".join(lines)
 
 
