@@ -39,7 +39,7 @@ BLOCK_RESOLUTIONS = 20  # a block spans at least this many clock resolutions
 TRIM = 1.5  # blocks off the median by more than this factor are not ordinary
 CHANGE_BLOCKS = 4  # consecutive blocks on one side of the estimate that mean a new speed
 CHANGE_MIN = 0.08  # ... by at least this fraction (more when blocks are noisier)
-TREND_POINTS = 256  # coarse history kept for the trend (merged in pairs when full)
+TREND_POINTS = 256  # coarse history kept for the trend (merged in pairs when full; even)
 TREND_BINS = 6  # the trend's points are grouped in this many bins to judge its scatter
 TREND_SIGNIFICANCE = 3.0  # the drift over the fitted span must exceed this many scatters
 TREND_REACH = 1.0  # extrapolate the trend at most this many times the span it was seen over
@@ -84,6 +84,7 @@ class StepTimer:
         self._blocks: deque[tuple[int, float]] = deque(maxlen=WINDOW_BLOCKS)
         self._centre = 0.0  # iteration the recent window's step time stands for
         self._history: list[tuple[float, float, int]] = []  # (mid iter, rate, iters)
+        self._trend_now = (0.0, 0.0)  # (slope, span fitted over), refreshed per block
 
     def add(self, iters: int, secs: float, end_iter: int) -> None:
         """One block of ordinary iterations ending at `end_iter`."""
@@ -104,16 +105,18 @@ class StepTimer:
         self.spread = statistics.median(abs(r / median - 1) for r in rates) if median else 0.0
         window = sum(i for i, _ in self._blocks)
         self._centre = end_iter - window / 2
+        self._trend_now = self._trend()
 
     def reset(self) -> None:
         """A resume: the trend's iteration axis no longer holds."""
         self._history.clear()
+        self._trend_now = (0.0, 0.0)
 
     def mean_step(self, now: int, left: int) -> float | None:
         """Expected mean step time over the next `left` iterations, with the trend."""
         if self.step_s is None:
             return None
-        slope, seen = self._trend()
+        slope, seen = self._trend_now
         ahead = min(left / 2, TREND_REACH * seen)
         return max(self.step_s / 2, self.step_s + slope * (now - self._centre + ahead))
 
@@ -128,7 +131,7 @@ class StepTimer:
     def _remember(self, mid: float, rate: float, iters: int) -> None:
         self._history.append((mid, rate, iters))
         if len(self._history) >= TREND_POINTS:
-            pairs = zip(self._history[::2], self._history[1::2], strict=False)
+            pairs = zip(self._history[::2], self._history[1::2], strict=True)
             self._history = [_merge(a, b) for a, b in pairs]
 
     def _trend(self) -> tuple[float, float]:
