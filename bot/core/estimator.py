@@ -73,6 +73,7 @@ class EtaEstimate:
     checkpoints_s: float = 0.0  # checkpoints_left x checkpoint_cost_s
     pauses_s: float = 0.0  # other recurring pauses (unreported evals, epoch ends)
     eval_interval: int | None = None  # configured, or learned from the evals seen
+    printed_s: float | None = None  # the trainer's own ETA on its last progress line, if any
 
 
 class StepTimer:
@@ -216,12 +217,15 @@ class Estimator:
         self._pending: list[tuple[str, int | None]] = []
         self._pause: _Pause | None = None  # latest unexplained pause, until an eval claims it
         self._since_pause_s = 0.0  # run clock at the end of the last pause (or the start)
+        self._printed_s: float | None = None
 
     # -- observations -------------------------------------------------------------------
 
-    def on_progress(self, it: int, t_s: float) -> None:
-        """An iteration finished at run-clock time t_s."""
+    def on_progress(self, it: int, t_s: float, printed_s: float | None = None) -> None:
+        """An iteration finished at run-clock time t_s; `printed_s` is the remaining time
+        the trainer printed on that line (tqdm, LLaMA-Factory), kept to show beside ours."""
         self.elapsed_s = max(self.elapsed_s, t_s)
+        self._printed_s = printed_s
         if self._last is None:
             self._last, self._first_iter, self._since_pause_s = (it, t_s), it, t_s
             return
@@ -239,7 +243,7 @@ class Estimator:
             self._warm = True  # compile time, data loader start-up: not ordinary
             self._record_evals(pending, None)
         elif pending:
-            self._learn_cost(pending, start, gap, span)
+            self._learn_cost(pending, gap, span)
         elif self._is_pause(gap, span):
             self._new_pause(_Pause(start, span - gap * (self.timer.step_s or 0.0), t_s))
         else:
@@ -289,9 +293,7 @@ class Estimator:
             self.pauses.seen(pause.iter)
             self.pauses.costs_s.append(pause.excess_s)
 
-    def _learn_cost(
-        self, pending: list[tuple[str, int | None]], start: int, gap: int, span: float
-    ) -> None:
+    def _learn_cost(self, pending: list[tuple[str, int | None]], gap: int, span: float) -> None:
         """Cost of the events pending over this interval: its excess over ordinary steps."""
         pause, self._pause = self._pause, None
         step = self.timer.step_s
@@ -357,7 +359,7 @@ class Estimator:
         if done is None or total_iters is None or step is None:
             return EtaEstimate(
                 done, total_iters, None, step, 0, None, 0, None, None, None, None,
-                self.elapsed_s, missing or ("progress",),
+                self.elapsed_s, missing or ("progress",), printed_s=self._printed_s,
             )  # fmt: skip
         left = max(0, total_iters - done)
         steps_s = left * (self.timer.mean_step(done, left) or step)
@@ -381,7 +383,7 @@ class Estimator:
         return EtaEstimate(
             done, total_iters, left, step, evals_left, eval_cost, ckpts_left, ckpt_cost,
             remaining, low, high, self.elapsed_s, missing, steps_s, evals_s, ckpts_s,
-            pauses_s, interval,
+            pauses_s, interval, self._printed_s,
         )  # fmt: skip
 
     def _range(self, remaining: float, steps_s: float) -> tuple[float, float]:

@@ -272,3 +272,11 @@ def test_never_negative_or_inverted(
         if eta.remaining_s is not None:
             sane(eta)
             assert eta.remaining_s < 1e12
+
+
+def test_printed_eta_is_passed_through() -> None:
+    est = Estimator()
+    est.on_progress(10, 0.0, printed_s=3600.0)
+    assert est.estimate(100).printed_s == 3600.0
+    est.on_progress(20, 10.0)
+    assert est.estimate(100).printed_s is None
