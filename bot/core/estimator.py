@@ -30,6 +30,7 @@ claims recur like evals do when they are modest; a pause longer than the trainin
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import deque
 from dataclasses import dataclass
@@ -224,6 +225,8 @@ class Estimator:
     def on_progress(self, it: int, t_s: float, printed_s: float | None = None) -> None:
         """An iteration finished at run-clock time t_s; `printed_s` is the remaining time
         the trainer printed on that line (tqdm, LLaMA-Factory), kept to show beside ours."""
+        if not math.isfinite(t_s):
+            return  # a garbled clock reading carries nothing
         self.elapsed_s = max(self.elapsed_s, t_s)
         self._printed_s = printed_s
         if self._last is None:

@@ -218,6 +218,16 @@ def test_clock_going_backwards() -> None:
     sane(eta)
 
 
+def test_garbled_clock_reading_is_ignored() -> None:
+    est, t = steady(0.2, 1000)
+    est.on_progress(1000, float("nan"))
+    est.on_progress(1001, float("inf"))
+    feed(est, 1000, 10, 0.2, t + 0.2)
+    eta = est.estimate(2000)
+    assert eta.remaining_s == pytest.approx(991 * 0.2, rel=0.01)
+    sane(eta)
+
+
 def test_past_the_total() -> None:
     est, _ = steady(0.2, 1000)
     eta = est.estimate(500)
