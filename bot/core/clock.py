@@ -14,6 +14,8 @@ it was. A smaller step back (two writers, rounding) is held at the current time.
 
 from __future__ import annotations
 
+import math
+
 from bot.core.events import Progress
 
 SPIKE_FACTOR = 3.0  # a printed dt this many times the typical one is an eval/save iteration
@@ -35,6 +37,8 @@ class RunClock:
     def advance(self, ev: Progress, wall_s: float) -> float:
         """Fold one progress event and return its run-clock time."""
         source, reading = _reading(ev, wall_s)
+        if not math.isfinite(reading):
+            return self.t_s  # a garbled reading moves nothing
         if source == "dt":
             self._source = "dt"
             self.t_s += self._dt_advance(ev)

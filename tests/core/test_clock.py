@@ -86,3 +86,11 @@ def test_switch_of_source_keeps_time_continuous() -> None:
     clock.advance(Progress(2), 1010.0)
     assert clock.advance(Progress(3, elapsed_s=500.0), 1020.0) == 10.0
     assert clock.advance(Progress(4, elapsed_s=505.0), 1030.0) == 15.0
+
+
+def test_garbled_readings_move_nothing() -> None:
+    clock = RunClock()
+    evs = [Progress(1, elapsed_s=float("nan")), Progress(2, elapsed_s=10.0)]
+    evs += [Progress(3, elapsed_s=float("inf")), Progress(4, elapsed_s=12.0)]
+    evs += [Progress(5, dt_s=float("nan"))]
+    assert times(clock, evs) == [0.0, 0.0, 0.0, 2.0, 2.0]
