@@ -43,17 +43,28 @@ def _objects(ev: Event, notices: list[Notice], state: RunState) -> list[dict[str
     objs: list[dict[str, Any]] = []
     if isinstance(ev, Progress):
         eta = state.eta()
-        objs.append({
-            "kind": "progress", "iter": ev.iter, "max_iters": state.total_iters,
-            "t_s": _num(state.t_s), "eta_s": _num(eta.remaining_s),
-            "eta_low_s": _num(eta.low_s), "eta_high_s": _num(eta.high_s),
-        })
+        objs.append(
+            {
+                "kind": "progress",
+                "iter": ev.iter,
+                "max_iters": state.total_iters,
+                "t_s": _num(state.t_s),
+                "eta_s": _num(eta.remaining_s),
+                "eta_low_s": _num(eta.low_s),
+                "eta_high_s": _num(eta.high_s),
+            }
+        )
     elif isinstance(ev, Eval):
         last = state.evals[-1]
-        objs.append({
-            "kind": "eval", "iter": last.iter, "t_s": _num(state.t_s),
-            "train_loss": _num(ev.train_loss), "val_loss": _num(ev.val_loss),
-        })
+        objs.append(
+            {
+                "kind": "eval",
+                "iter": last.iter,
+                "t_s": _num(state.t_s),
+                "train_loss": _num(ev.train_loss),
+                "val_loss": _num(ev.val_loss),
+            }
+        )
     objs.extend(
         {"kind": "alert", "type": n.type, "iter": n.iter, "t_s": _num(n.t_s)}
         for n in notices

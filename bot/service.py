@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from telegram.error import Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 
 from bot import messages
@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 SHUTDOWN_TIMEOUT_S = 10.0
 OUTBOX_IDLE_S = 1.0
+OFFSET_SAVE_S = 1.0  # at most one offset checkpoint per second per log
 END_DRAIN_S = 5.0  # how long the last lines of an exited process may take to be read
 
 
@@ -68,8 +69,11 @@ class Service:
         self.config = config
         self.runs = runs
         self.monitors = {
-            spec.name: RunMonitor(spec.name, spec.fmt or config.log_format or None,
-                                  spec.total_iters or config.max_iters or None)
+            spec.name: RunMonitor(
+                spec.name,
+                spec.fmt or config.log_format or None,
+                spec.total_iters or config.max_iters or None,
+            )
             for spec in runs
         }
         self.allowed_chat_ids = frozenset(config.allowed_chat_ids)
@@ -168,8 +172,10 @@ class Service:
         try:
             await app.initialize()
         except InvalidToken:
-            log.error("Telegram rejected the bot token: check ETAGRAM_TELEGRAM_TOKEN; "
-                      "going on with the console only")
+            log.error(
+                "Telegram rejected the bot token: check ETAGRAM_TELEGRAM_TOKEN; "
+                "going on with the console only"
+            )
             return
         except NetworkError as exc:
             log.error("cannot reach Telegram (%s): console only until restarted", exc)
@@ -191,8 +197,12 @@ class Service:
     def _start_jobs(self) -> None:
         if self.gpu is not None:
             self._scheduler.add_job(
-                self._sample_gpu, "interval", seconds=self.config.gpu_interval_s,
-                max_instances=1, coalesce=True, next_run_time=_now_dt(),
+                self._sample_gpu,
+                "interval",
+                seconds=self.config.gpu_interval_s,
+                max_instances=1,
+                coalesce=True,
+                next_run_time=_now_dt(),
             )
         self._scheduler.start()
 
@@ -216,14 +226,18 @@ class Service:
         async for batch in follower.lines():
             results = monitor.feed(batch, self.now())
             pos = follower.position
-            catching_up = pos is not None and pos.offset <= silent_until and (
-                saved is None or (pos.device, pos.inode) == (saved.device, saved.inode)
+            catching_up = (
+                pos is not None
+                and pos.offset <= silent_until
+                and (saved is None or (pos.device, pos.inode) == (saved.device, saved.inode))
             )
             for _, notices in results:
                 await self.notify(spec.name, notices, catching_up=catching_up)
-            if pos is not None and self.now() - last_save >= 1.0:
+            if pos is not None and self.now() - last_save >= OFFSET_SAVE_S:
                 await self.store.save_offset(path, pos)
                 last_save = self.now()
+        if follower.position is not None:
+            await self.store.save_offset(path, follower.position)
 
     async def notify(self, run: str, notices: list[Notice], *, catching_up: bool = False) -> None:
         """Render each notice for each chat and queue it; alerts even while catching up."""
@@ -247,8 +261,9 @@ class Service:
         self._outbox_wakeup.set()
 
     async def _console_ctx(self) -> messages.Ctx:
-        return messages.Ctx(lang=self.config.language,
-                            tz=self.config.timezone or _local_zone(), now_s=self.now())
+        return messages.Ctx(
+            lang=self.config.language, tz=self.config.timezone or _local_zone(), now_s=self.now()
+        )
 
     # Outbox --------------------------------------------------------------------------------
     async def _send_outbox(self) -> None:
@@ -279,7 +294,7 @@ class Service:
         except Forbidden as exc:
             log.warning("chat %s does not accept messages (%s): dropped", item.chat_id, exc)
         except NetworkError as exc:
-            delay = min(300.0, 2.0 ** item.attempts) * (0.5 + random.random())
+            delay = min(300.0, 2.0**item.attempts) * (0.5 + random.random())
             log.warning("Telegram unreachable (%s): retry in %.0f s", exc, delay)
             await self.store.postpone(item.id, self.now() + delay)
             return False

@@ -128,9 +128,7 @@ class Store:
         )
         async with self._db.execute(sql, (now_s, limit)) as cur:
             rows = await cur.fetchall()
-        return [
-            OutboxItem(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7]) for r in rows
-        ]
+        return [OutboxItem(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7]) for r in rows]
 
     async def mark_sent(self, item_id: int, now_s: float) -> None:
         await self._db.execute("UPDATE outbox SET sent_s = ? WHERE id = ?", (now_s, item_id))
