@@ -275,7 +275,8 @@ async def test_faults_can_target_methods(bot: Bot, stub: BotApiStub) -> None:
 async def test_wrong_token_is_invalid(stub: BotApiStub) -> None:
     bad = Bot("987654321:AAWrongWrongWrongWrongWrongWrong00000", base_url=stub.base_url)
     with pytest.raises(InvalidToken):
-        await bad.initialize()
+        async with bad:  # closes its HTTP client on the way out
+            pass
     assert stub.sent[-1].status == 401
 
 
