@@ -24,6 +24,7 @@ constructor logs the URL). Redacted text shows ``<token>``. Non-string values gi
 """
 
 import logging
+import re
 import urllib.parse
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -40,6 +41,7 @@ class TokenRedactingFilter(logging.Filter):
     def __init__(self, tokens: Iterable[str] = ()) -> None:
         super().__init__()
         self._secrets: list[str] = []
+        self._pattern: re.Pattern[str] | None = None
         for token in tokens:
             self.add_token(token)
 
@@ -49,19 +51,20 @@ class TokenRedactingFilter(logging.Filter):
         if len(secret) >= _MIN_SECRET_LEN:
             forms.append(secret)  # catches the secret however the URL around it was encoded
         new = [form for form in forms if form and form not in self._secrets]
+        if not new:
+            return  # an empty pattern would match everywhere
         # Longest first, so the whole token is replaced before its secret part alone.
         self._secrets = sorted(self._secrets + new, key=len, reverse=True)
+        self._pattern = re.compile("|".join(map(re.escape, self._secrets)))
 
     def redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, REDACTED)
-        return text
+        return text if self._pattern is None else self._pattern.sub(REDACTED, text)
 
     def _leaks(self, text: str) -> bool:
-        return any(secret in text for secret in self._secrets)
+        return self._pattern is not None and self._pattern.search(text) is not None
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self._secrets:
+        if self._pattern is not None:
             self._redact_message(record)
             self._redact_exception(record)
             for name, value in vars(record).items():

@@ -141,5 +141,6 @@ def test_filter_never_raises_on_bad_arguments() -> None:
 
 
 def test_short_or_empty_tokens_do_not_mangle_logs() -> None:
+    assert TokenRedactingFilter([""]).redact("abc") == "abc"
     redactor = TokenRedactingFilter(["", "1:ab"])
     assert redactor.redact("1:ab abc 1") == "<token> abc 1"
