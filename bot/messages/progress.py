@@ -1,0 +1,259 @@
+"""Texts about a run's progress: `/eta`, `/status`, eval pushes and the outage digest."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.core.estimator import EtaEstimate
+from bot.core.notices import EvalNotice
+from bot.core.state import RunState
+from bot.messages.gpu import gpu_lines
+from bot.messages.lang import Tr, compose, finite
+from bot.messages.markup import Html, bold, code, join
+from bot.messages.types import Ctx, GpuSnapshotLike
+
+EMOJI_ETA = "⏱️"
+EMOJI_STATUS = "📊"
+EMOJI_EVAL = "📈"
+BAR_WIDTH = 16
+STALE_S = 60.0  # no progress line for this long is worth saying in /status
+DIGEST_MAX = 12  # evals listed one by one in a digest; older ones are counted
+
+
+def head(emoji: str, run: str) -> Html:
+    return Html(f"{emoji} {bold(run)}")
+
+
+# --- /eta ---------------------------------------------------------------------------------
+
+
+def eta_text(state: RunState, ctx: Ctx) -> str:
+    """The full breakdown, laid out like the reference analysis."""
+    eta = state.eta()
+    finish_at = state.finish_at(eta, ctx.now_s)
+    return compose(
+        ctx, head(EMOJI_ETA, state.name), lambda tr: _eta_body(tr, state, eta, finish_at)
+    )
+
+
+def _eta_body(tr: Tr, state: RunState, eta: EtaEstimate, finish_at: float | None) -> Html:
+    if state.ended is not None:
+        return _ended(tr, state, eta)
+    if eta.iters_done is None:
+        return tr.t("eta.no_progress")
+    if eta.remaining_s is None:
+        return _partial(tr, eta)
+    return join(
+        [
+            _iters_line(tr, eta),
+            _pause_line(tr, "eta.steps", eta.iters_left or 0, eta.step_s),
+            _pause_line(tr, "eta.evals", eta.evals_left, eta.eval_cost_s),
+            _pause_line(tr, "eta.checkpoints", eta.checkpoints_left, eta.checkpoint_cost_s),
+            tr.t("eta.total", total=tr.dur(eta.remaining_s), spread=_spread(tr, eta)),
+            tr.t("eta.finish", finish=tr.finish(finish_at), zone=tr.tz_label()),
+        ]
+    )
+
+
+def _iters_line(tr: Tr, eta: EtaEstimate) -> Html:
+    done, total = eta.iters_done or 0, eta.total_iters or 0
+    pct = 100 * done / total if total > 0 else 0.0
+    return tr.t("eta.iters", done=done, total=total, pct=tr.pct(min(pct, 100.0), 1))
+
+
+def _pause_line(tr: Tr, key: str, count: int, each_s: float | None) -> Html:
+    """`38 évaluations restantes × 5,8 s ≈ 3 min 40`; nothing when none is left."""
+    if count <= 0:
+        return Html("")
+    if not finite(each_s):
+        return tr.plural(f"{key}_unmeasured", count)
+    assert each_s is not None
+    return tr.plural(key, count, each=tr.dur(each_s), total=tr.dur(count * each_s))
+
+
+def _spread(tr: Tr, eta: EtaEstimate) -> Html:
+    spread = tr.dur_range(eta.low_s, eta.high_s)
+    return Html(f" ({spread})") if spread else Html("")
+
+
+def _partial(tr: Tr, eta: EtaEstimate) -> Html:
+    """What is known when the total or the step time is not: and what to do about it."""
+    lines = [tr.plural("eta.done_only", eta.iters_done or 0)]
+    if finite(eta.step_s):
+        lines.append(tr.t("eta.step_only", step=tr.dur(eta.step_s)))
+    if "total_iters" in eta.missing or eta.total_iters is None:
+        lines.append(tr.t("eta.no_total", flag=code("--max-iters N")))
+    else:
+        lines.append(tr.t("eta.no_step"))
+    return join(lines)
+
+
+def _ended(tr: Tr, state: RunState, eta: EtaEstimate) -> Html:
+    it = state.iter if state.iter is not None else 0
+    return tr.t("eta.ended", iter=it, elapsed=tr.dur(eta.elapsed_s))
+
+
+# --- /status ------------------------------------------------------------------------------
+
+
+def status_text(state: RunState, gpu: GpuSnapshotLike | None, ctx: Ctx) -> str:
+    """One screen: progress bar, loss, best val loss, finish, GPUs."""
+    eta = state.eta()
+    finish_at = state.finish_at(eta, ctx.now_s)
+    return compose(
+        ctx,
+        head(EMOJI_STATUS, state.name),
+        lambda tr: _status_body(tr, state, eta, finish_at, gpu),
+        lambda tr: _bar(tr, eta),
+    )
+
+
+def _bar(tr: Tr, eta: EtaEstimate) -> Html:
+    if not eta.total_iters or eta.iters_done is None:
+        return Html("")
+    frac = max(0.0, min(1.0, eta.iters_done / eta.total_iters))
+    full = round(frac * BAR_WIDTH)
+    bar = "█" * full + "░" * (BAR_WIDTH - full)
+    return Html(f"<code>{bar}</code> {tr.pct(100 * frac, 1)}")
+
+
+def _status_body(
+    tr: Tr, state: RunState, eta: EtaEstimate, finish_at: float | None, gpu: GpuSnapshotLike | None
+) -> Html:
+    if state.iter is None:
+        return tr.t("run.no_progress")
+    lines = [_where(tr, state), _best(tr, state)]
+    if state.ended is not None:
+        lines.append(_ended(tr, state, eta))
+    elif eta.remaining_s is not None:
+        lines.append(tr.finish(finish_at, tr.dur_range(eta.low_s, eta.high_s)))
+    else:
+        lines.append(tr.t("status.no_eta"))
+    lines.extend(gpu_lines(tr, gpu))
+    lines.append(_staleness(tr, state))
+    return join(lines)
+
+
+def _where(tr: Tr, state: RunState) -> Html:
+    it = state.iter or 0
+    at = tr.t("status.iter_of", iter=it, total=state.total_iters) if state.total_iters else None
+    where = at or tr.t("status.iter", iter=it)
+    if state.loss is None:
+        return where
+    return Html(f"{where} · {tr.t('status.loss', loss=tr.loss(state.loss))}")
+
+
+def _best(tr: Tr, state: RunState) -> Html:
+    best = state.best
+    if best is None or best.val_loss is None:
+        return Html("")
+    if best.iter is None:
+        return tr.t("status.best", loss=tr.loss(best.val_loss))
+    return tr.t("status.best_at", loss=tr.loss(best.val_loss), iter=best.iter)
+
+
+def _staleness(tr: Tr, state: RunState) -> Html:
+    last = state.last_progress_wall_s
+    if state.ended is not None or not finite(last) or not finite(tr.ctx.now_s):
+        return Html("")
+    assert last is not None
+    silent = tr.ctx.now_s - last
+    return tr.t("status.silent", ago=tr.dur(silent)) if silent >= STALE_S else Html("")
+
+
+# --- eval pushes --------------------------------------------------------------------------
+
+
+def eval_text(n: EvalNotice, ctx: Ctx) -> str:
+    """One short message per eval: val loss, best and its delta, finish."""
+    return compose(ctx, head(EMOJI_EVAL, n.run), lambda tr: _eval_body(tr, n))
+
+
+def _eval_body(tr: Tr, n: EvalNotice) -> Html:
+    title = tr.t("eval.at", iter=n.iter) if n.iter is not None else tr.t("eval.title")
+    finish = tr.finish(n.finish_at_s) if n.eta.remaining_s is not None else Html("")
+    return join([title, _losses(tr, n), _record(tr, n), finish])
+
+
+def _losses(tr: Tr, n: EvalNotice) -> Html:
+    parts = []
+    if n.val_loss is not None:
+        parts.append(tr.t("eval.val", loss=tr.loss(n.val_loss)))
+    if n.train_loss is not None:
+        parts.append(tr.t("eval.train", loss=tr.loss(n.train_loss)))
+    return Html(" · ".join(parts))
+
+
+def _record(tr: Tr, n: EvalNotice) -> Html:
+    """New best and by how much, or how far from the best."""
+    val, best, prev = n.val_loss, n.best_val_loss, n.previous_best
+    if not finite(val) or not finite(best):
+        return Html("")
+    assert val is not None and best is not None
+    if val <= best and finite(prev):
+        assert prev is not None
+        return tr.t("eval.new_best", delta=tr.signed(val - prev, 4), previous=tr.loss(prev))
+    if val <= best:
+        return Html("")
+    if n.best_iter is None:
+        return tr.t("eval.behind", best=tr.loss(best), delta=tr.signed(val - best, 4))
+    return tr.t(
+        "eval.behind_at", best=tr.loss(best), iter=n.best_iter, delta=tr.signed(val - best, 4)
+    )
+
+
+def digest_text(notices: Sequence[EvalNotice], ctx: Ctx) -> str:
+    """Evals that waited in the outbox, folded into one message."""
+    runs = sorted({n.run for n in notices})
+    title = runs[0] if len(runs) == 1 else ", ".join(runs)
+    return compose(ctx, head(EMOJI_EVAL, title), lambda tr: _digest_body(tr, notices, len(runs)))
+
+
+def _digest_body(tr: Tr, notices: Sequence[EvalNotice], runs: int) -> Html:
+    if not notices:
+        return tr.t("digest.empty")
+    shown = notices[-DIGEST_MAX:]
+    lines = [tr.plural("digest.title", len(notices))]
+    if len(notices) > len(shown):
+        lines.append(tr.plural("digest.older", len(notices) - len(shown)))
+    lines.extend(_digest_line(tr, n, runs > 1) for n in shown)
+    last = notices[-1]
+    if finite(last.best_val_loss):
+        lines.append(_best_of(tr, last))
+    if last.eta.remaining_s is not None:
+        lines.append(tr.finish(last.finish_at_s))
+    return join(lines)
+
+
+def _digest_line(tr: Tr, n: EvalNotice, with_run: bool) -> Html:
+    it = tr.t("digest.iter", iter=n.iter) if n.iter is not None else tr.t("eval.title")
+    loss = tr.t("eval.val", loss=tr.loss(n.val_loss))
+    run = Html(f"{bold(n.run)} ") if with_run else Html("")
+    return tr.t("digest.line", run=run, iter=it, loss=loss)
+
+
+def _best_of(tr: Tr, n: EvalNotice) -> Html:
+    if n.best_iter is None:
+        return tr.t("status.best", loss=tr.loss(n.best_val_loss))
+    return tr.t("status.best_at", loss=tr.loss(n.best_val_loss), iter=n.best_iter)
+
+
+# --- /runs ---------------------------------------------------------------------------------
+
+
+def runs_text(runs: Sequence[RunState], selected: str | None, ctx: Ctx) -> str:
+    """The runs followed, where each stands, and which one this chat reads."""
+    if not runs:
+        return compose(ctx, Html(""), lambda tr: tr.t("run.none"))
+    return compose(ctx, Html(""), lambda tr: _runs_body(tr, runs, selected))
+
+
+def _runs_body(tr: Tr, runs: Sequence[RunState], selected: str | None) -> Html:
+    lines = [tr.t("runs.title")]
+    for state in runs:
+        where = _where(tr, state) if state.iter is not None else tr.t("run.no_progress")
+        line = tr.t("runs.line", run=bold(state.name), where=where)
+        lines.append(tr.t("runs.selected", line=line) if state.name == selected else line)
+    if len(runs) > 1:
+        lines.append(tr.t("runs.pick"))
+    return join(lines)
