@@ -87,8 +87,10 @@ async def test_watch_pushes_one_message_per_eval_and_answers(
         assert refusal.chat_id == STRANGER
         assert "gpt2" not in (refusal.text or "") and str(STRANGER) in (refusal.text or "")
 
+        n = len(stub.sent)
         await append(log, nanogpt_lines(450, 610))
-        await stub.wait_for(lambda c: c.method == "sendMessage" and "600" in (c.text or ""))
+        last = await stub.wait_for(lambda c: c.method == "sendMessage" and c.silent, since=n)
+        assert "600" in (last.text or "") and "itération" in (last.text or "")
     finally:
         service.stop()
         await asyncio.wait_for(serving, 15)

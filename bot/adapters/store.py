@@ -102,7 +102,8 @@ class Store:
 
     async def save_prefs(self, chat_id: int, prefs: dict[str, Any]) -> None:
         await self._db.execute(
-            "INSERT INTO prefs VALUES (?, ?) ON CONFLICT(chat_id) DO UPDATE SET data = excluded.data",
+            "INSERT INTO prefs VALUES (?, ?) "
+            "ON CONFLICT(chat_id) DO UPDATE SET data = excluded.data",
             (chat_id, json.dumps(prefs, sort_keys=True)),
         )
         await self._db.commit()
