@@ -83,7 +83,7 @@ from typing import Any, Literal, get_args
 from aiohttp import web
 
 FaultMode = Literal["500", "429", "hang", "drop", "lost_reply"]
-DEFAULT_TOKEN = "123456789:AAHstub-Token_for-tests0123456789abcd"
+DEFAULT_TOKEN = "123456789:AAH-stub-token-for-tests"  # not token-shaped on purpose
 
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
