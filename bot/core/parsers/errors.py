@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 
-from bot.core.events import ErrorText
+from bot.core.events import ErrorText, Event
 
 # Long lines are cut: the alert shows the start of the line, the numbers are in `details`.
 MAX_TEXT_CHARS = 500
@@ -90,6 +90,14 @@ def scan(line: str) -> ErrorText | None:
     if _EXCEPTION.match(line):
         return ErrorText("error", text)
     return None
+
+
+def with_errors(events: list[Event], line: str) -> list[Event]:
+    """`events` plus the failure `line` reports, if any (a progress line cut by a kill counts)."""
+    error = scan(line)
+    if error is not None:
+        events.append(error)
+    return events
 
 
 def _oom_details(line: str) -> dict[str, float | str]:

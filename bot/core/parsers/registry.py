@@ -19,16 +19,19 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 
 from bot.core.events import ErrorText, Event
-from bot.core.parsers import errors, nanogpt
+from bot.core.parsers import errors, hf, llmc, modded, nanogpt
 from bot.core.parsers.base import LineParser, clean
 
 HEAD_LINES = 200
 QUIET_LINES = 50
 CERTAIN = 10
 
-_MODULES: tuple[ModuleType, ...] = (nanogpt,)
+_MODULES: tuple[ModuleType, ...] = (nanogpt, llmc, modded, hf)
 _FACTORIES: dict[str, Callable[[], LineParser]] = {
     nanogpt.NAME: nanogpt.NanoGptParser,
+    llmc.NAME: llmc.LlmcParser,
+    modded.NAME: modded.ModdedParser,
+    hf.NAME: hf.HfParser,
 }
 _SCORERS: dict[str, Callable[[str], int]] = {m.NAME: m.score for m in _MODULES}
 
