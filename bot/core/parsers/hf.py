@@ -30,7 +30,7 @@ import re
 from bot.core.events import Checkpoint, ErrorText, Eval, Event, Progress, RunConfig, TrainingEnd
 from bot.core.parsers import errors
 from bot.core.parsers.bars import BarTracker, bar_progress, find_bars
-from bot.core.parsers.base import clean, to_float
+from bot.core.parsers.base import clean, number
 
 NAME = "hf"
 
@@ -84,13 +84,13 @@ class HfParser:
         if step is None:
             return []
         if "eval_loss" in values:
-            return [Eval(step, val_loss=_number(values.get("eval_loss")))]
+            return [Eval(step, val_loss=number(values.get("eval_loss")))]
         return [
             Progress(
                 step,
                 total=self._bars.total,
-                loss=_number(values.get("loss")),
-                epoch=_number(values.get("epoch")),
+                loss=number(values.get("loss")),
+                epoch=number(values.get("epoch")),
             )
         ]
 
@@ -118,12 +118,3 @@ def _literal_dict(text: str) -> dict[object, object] | None:
     except (ValueError, SyntaxError, MemoryError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
-
-
-def _number(value: object) -> float | None:
-    """Old transformers print numbers, recent ones quoted strings (`'0.7417'`)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    return to_float(value) if isinstance(value, str) else None

@@ -6,10 +6,16 @@ highest total (ties go to the earlier format in `FORMATS`).
 
 `make_parser(None)` returns an `AutoParser`: it holds lines back until a format is certain
 (one line scoring 10) or `HEAD_LINES` lines have arrived, then replays them to the chosen
-parser, so no event is lost. Failure lines (`ErrorText`) are not held back: an OOM in the
-first lines of a log must be reported even if the log never grows. If the chosen parser then
-understands nothing for `QUIET_LINES` lines while another format prints a line it alone
-prints, the log has switched format (a resume with another script) and the parser follows.
+parser, so no event is lost; `flush()` decides at once (call it at the end of a finished log,
+or when a followed log stays idle). Failure lines (`ErrorText`) are not held back: an OOM in
+the first lines of a log must be reported even if the log never grows.
+
+Format switches (a resume with another script, or a head too short to tell): each non-blank
+line the current parser does not understand is scored by every format; the parser switches
+when such a line is certain for another format, or after `QUIET_LINES` such lines in a row,
+provided the other format scores more than the current one over those recent lines. A switch
+after quiet lines replays them to the new parser; a switch on a certain line replays that
+line only.
 """
 
 from __future__ import annotations
@@ -19,24 +25,52 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 
 from bot.core.events import ErrorText, Event
-from bot.core.parsers import errors, hf, llmc, modded, nanogpt
+from bot.core.parsers import (
+    errors,
+    generic,
+    hf,
+    lightning,
+    llamafactory,
+    llmc,
+    modded,
+    nanogpt,
+    tqdm_generic,
+    trainer_state,
+)
 from bot.core.parsers.base import LineParser, clean
 
 HEAD_LINES = 200
 QUIET_LINES = 50
 CERTAIN = 10
 
-_MODULES: tuple[ModuleType, ...] = (nanogpt, llmc, modded, hf)
+# Order matters for ties: a format that understands a superset of another's lines (tqdm:
+# bars and generic lines; hf: bars and the Trainer's dicts) comes after it.
+_MODULES: tuple[ModuleType, ...] = (
+    nanogpt,
+    llmc,
+    modded,
+    llamafactory,
+    trainer_state,
+    lightning,
+    generic,
+    tqdm_generic,
+    hf,
+)
 _FACTORIES: dict[str, Callable[[], LineParser]] = {
     nanogpt.NAME: nanogpt.NanoGptParser,
     llmc.NAME: llmc.LlmcParser,
     modded.NAME: modded.ModdedParser,
     hf.NAME: hf.HfParser,
+    llamafactory.NAME: llamafactory.LlamaFactoryParser,
+    trainer_state.NAME: trainer_state.TrainerStateParser,
+    lightning.NAME: lightning.LightningParser,
+    tqdm_generic.NAME: tqdm_generic.TqdmParser,
+    generic.NAME: generic.GenericParser,
 }
 _SCORERS: dict[str, Callable[[str], int]] = {m.NAME: m.score for m in _MODULES}
 
 FORMATS: tuple[str, ...] = tuple(m.NAME for m in _MODULES)
-FALLBACK = nanogpt.NAME
+FALLBACK = generic.NAME
 
 
 def detect(head: Sequence[str]) -> str | None:
@@ -70,11 +104,12 @@ def _best(totals: dict[str, int]) -> str | None:
     return best if totals[best] > 0 else None
 
 
+def _scores(line: str) -> dict[str, int]:
+    return {name: scorer(line) for name, scorer in _SCORERS.items()}
+
+
 def _certain_format(line: str) -> str | None:
-    for name, scorer in _SCORERS.items():
-        if scorer(line) >= CERTAIN:
-            return name
-    return None
+    return next((name for name, scorer in _SCORERS.items() if scorer(line) >= CERTAIN), None)
 
 
 class AutoParser:
@@ -85,7 +120,7 @@ class AutoParser:
         self._head: list[str] = []
         self._parser: LineParser | None = None
         self._quiet = 0
-        self._recent: deque[str] = deque(maxlen=QUIET_LINES)
+        self._window: deque[tuple[str, dict[str, int]]] = deque(maxlen=QUIET_LINES)
 
     @property
     def format(self) -> str | None:
@@ -99,11 +134,11 @@ class AutoParser:
         if any(not isinstance(event, ErrorText) for event in events):
             self._quiet = 0
             return events
+        cleaned = clean(line)
+        if not cleaned:  # blank lines (half of a tqdm log's) say nothing about the format
+            return events
         self._quiet += 1
-        self._recent.append(line)
-        if self._quiet > QUIET_LINES:
-            events += self._maybe_switch(clean(line))
-        return events
+        return events + self._maybe_switch(self._parser.name, line, cleaned)
 
     def flush(self) -> list[Event]:
         """Decide now with the lines held back (end of a finished log, or an idle one)."""
@@ -114,8 +149,7 @@ class AutoParser:
     def _feed_head(self, line: str) -> list[Event]:
         self._head.append(line)
         cleaned = clean(line)
-        certain = _certain_format(cleaned)
-        if certain is not None or len(self._head) >= HEAD_LINES:
+        if _certain_format(cleaned) is not None or len(self._head) >= HEAD_LINES:
             return self._choose(detect(self._head) or FALLBACK)
         error = errors.scan(cleaned)
         return [] if error is None else [error]
@@ -126,17 +160,29 @@ class AutoParser:
         events: list[Event] = []
         for line in head[:-1]:  # their errors were reported as they came
             events += [e for e in self._parser.feed(line) if not isinstance(e, ErrorText)]
-        events += self._parser.feed(head[-1])
-        return events
+        return events + self._parser.feed(head[-1])
 
-    def _maybe_switch(self, line: str) -> list[Event]:
-        certain = _certain_format(line)
-        if certain is None or self._parser is None or certain == self._parser.name:
+    def _maybe_switch(self, current: str, line: str, cleaned: str) -> list[Event]:
+        """Switch to the format that understands the lines the current one does not: on a line
+        only that format prints, or after `QUIET_LINES` lines where it scores best."""
+        scores = _scores(cleaned)
+        self._window.append((line, scores))
+        candidate = next(
+            (name for name, score in scores.items() if score >= CERTAIN and name != current), None
+        )
+        if candidate is None and self._quiet < QUIET_LINES:
             return []
-        self._parser = make_parser(certain)
-        self._quiet = 0
-        recent, self._recent = list(self._recent), deque(maxlen=QUIET_LINES)
+        totals = {name: sum(s[name] for _, s in self._window) for name in FORMATS}
+        replay = [line]
+        if candidate is None:
+            candidate = max(FORMATS, key=lambda name: totals[name])
+            # Lines nobody understood: the new format's lines among them are not lost.
+            replay = [old for old, _ in self._window]
+        if totals[candidate] < CERTAIN or totals[candidate] <= totals[current]:
+            return []
+        # On a certain line, only that line is replayed: the lines before it may be bars the
+        # new parser would mistake for training (an evaluation bar the old one ignored).
+        self._parser, self._quiet = make_parser(candidate), 0
+        self._window.clear()
         # The old parser already reported these lines' errors.
-        return [
-            e for line in recent for e in self._parser.feed(line) if not isinstance(e, ErrorText)
-        ]
+        return [e for old in replay for e in self._parser.feed(old) if not isinstance(e, ErrorText)]
