@@ -70,6 +70,7 @@ _FACTORIES: dict[str, Callable[[], LineParser]] = {
 _SCORERS: dict[str, Callable[[str], int]] = {m.NAME: m.score for m in _MODULES}
 
 FORMATS: tuple[str, ...] = tuple(m.NAME for m in _MODULES)
+DOCUMENT_FORMATS = frozenset({trainer_state.NAME})
 FALLBACK = generic.NAME
 
 
@@ -89,6 +90,22 @@ def make_parser(fmt: str | None = None) -> LineParser:
     if factory is None:
         raise ValueError(f"unknown log format {fmt!r}; known: {', '.join(FORMATS)}")
     return factory()
+
+
+def is_document_format(fmt: str) -> bool:
+    """True for a format written as one whole document, rewritten in place (trainer_state):
+    its parser's `feed_document(text)` takes the whole file each time it changes."""
+    return fmt in DOCUMENT_FORMATS
+
+
+def detect_path(path: str) -> str | None:
+    """The format a file's name alone tells (`trainer_state.json`), else None."""
+    name = path.replace("\\", "/").rsplit("/", 1)[-1]
+    if name == "trainer_state.json":
+        return trainer_state.NAME
+    if name == "trainer_log.jsonl":
+        return llamafactory.NAME
+    return None
 
 
 def _totals(lines: Sequence[str]) -> dict[str, int]:
@@ -120,7 +137,8 @@ class AutoParser:
         self._head: list[str] = []
         self._parser: LineParser | None = None
         self._quiet = 0
-        self._window: deque[tuple[str, dict[str, int]]] = deque(maxlen=QUIET_LINES)
+        self._window: deque[tuple[str, dict[str, int]]] = deque()
+        self._totals = dict.fromkeys(FORMATS, 0)  # the window's scores, kept up to date
 
     @property
     def format(self) -> str | None:
@@ -135,7 +153,9 @@ class AutoParser:
             self._quiet = 0
             return events
         cleaned = clean(line)
-        if not cleaned:  # blank lines (half of a tqdm log's) say nothing about the format
+        # Blank lines (half of a tqdm log's) say nothing about the format; a document format
+        # understands nothing until its document closes.
+        if not cleaned or self._parser.name in DOCUMENT_FORMATS:
             return events
         self._quiet += 1
         return events + self._maybe_switch(self._parser.name, line, cleaned)
@@ -165,14 +185,13 @@ class AutoParser:
     def _maybe_switch(self, current: str, line: str, cleaned: str) -> list[Event]:
         """Switch to the format that understands the lines the current one does not: on a line
         only that format prints, or after `QUIET_LINES` lines where it scores best."""
-        scores = _scores(cleaned)
-        self._window.append((line, scores))
+        scores = self._remember(line, cleaned)
         candidate = next(
             (name for name, score in scores.items() if score >= CERTAIN and name != current), None
         )
         if candidate is None and self._quiet < QUIET_LINES:
             return []
-        totals = {name: sum(s[name] for _, s in self._window) for name in FORMATS}
+        totals = self._totals
         replay = [line]
         if candidate is None:
             candidate = max(FORMATS, key=lambda name: totals[name])
@@ -184,5 +203,16 @@ class AutoParser:
         # new parser would mistake for training (an evaluation bar the old one ignored).
         self._parser, self._quiet = make_parser(candidate), 0
         self._window.clear()
+        self._totals = dict.fromkeys(FORMATS, 0)
         # The old parser already reported these lines' errors.
         return [e for old in replay for e in self._parser.feed(old) if not isinstance(e, ErrorText)]
+
+    def _remember(self, line: str, cleaned: str) -> dict[str, int]:
+        scores = _scores(cleaned)
+        self._window.append((line, scores))
+        for name, score in scores.items():
+            self._totals[name] += score
+        if len(self._window) > QUIET_LINES:
+            for name, score in self._window.popleft()[1].items():
+                self._totals[name] -= score
+        return scores
