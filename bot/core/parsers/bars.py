@@ -83,7 +83,9 @@ class BarTracker:
     - otherwise it is a bar nested in training or drawn after it, the evaluation bar, and is
       ignored (even once the training bar has finished: the final evaluation draws one).
 
-    A redraw identical to the previous one (tqdm repeats a bar after a printed line) is skipped.
+    The outer bar's first draw (at 0) is reported as progress 0 of its own total: nothing tells
+    it from a training bar until the inner bar starts. A redraw identical to the previous one
+    (tqdm repeats a bar after a printed line) is skipped.
     """
 
     def __init__(self) -> None:

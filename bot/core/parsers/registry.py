@@ -167,20 +167,24 @@ class AutoParser:
         return self._choose(detect(self._head) or FALLBACK)
 
     def _feed_head(self, line: str) -> list[Event]:
-        self._head.append(line)
         cleaned = clean(line)
-        if _certain_format(cleaned) is not None or len(self._head) >= HEAD_LINES:
-            return self._choose(detect(self._head) or FALLBACK)
+        if _certain_format(cleaned) is not None or len(self._head) + 1 >= HEAD_LINES:
+            return self._choose(detect([*self._head, line]) or FALLBACK, line)
+        self._head.append(line)
         error = errors.scan(cleaned)
         return [] if error is None else [error]
 
-    def _choose(self, fmt: str) -> list[Event]:
+    def _choose(self, fmt: str, new_line: str | None = None) -> list[Event]:
+        """Pick `fmt` and replay the held lines; the failures in them were already reported,
+        those of `new_line` (the line that decided) were not."""
         head, self._head = self._head, []
         self._parser = make_parser(fmt)
         events: list[Event] = []
-        for line in head[:-1]:  # their errors were reported as they came
+        for line in head:
             events += [e for e in self._parser.feed(line) if not isinstance(e, ErrorText)]
-        return events + self._parser.feed(head[-1])
+        if new_line is not None:
+            events += self._parser.feed(new_line)
+        return events
 
     def _maybe_switch(self, current: str, line: str, cleaned: str) -> list[Event]:
         """Switch to the format that understands the lines the current one does not: on a line
