@@ -50,6 +50,7 @@ _ITER = re.compile(r"^iter (\d+): loss (\S+?), time (\d+(?:\.\d+)?)ms")
 _EVAL = re.compile(r"^step (\d+): train loss (\S+?), val loss (\S+?)(?:,|$|\s)")
 _CONFIG = re.compile(r"^(?:Overriding: )?(\w+) = ([^#]+?)\s*(?:#.*)?$")
 _TOKENS = re.compile(r"^tokens per iteration will be: ([\d,]+)")
+_CONFIG_FILE = re.compile(r"^Overriding config with (\S+?):?$")
 _SAVING = "saving checkpoint to "
 
 
@@ -106,6 +107,10 @@ class NanoGptParser:
             config = self._config(line)
             if config is not None:
                 return [config]
+        elif line.startswith("Overriding config with "):
+            match = _CONFIG_FILE.match(line)
+            if match is not None:
+                return [RunConfig({"config_file": match.group(1)})]
         elif line.startswith("tokens per iteration"):
             match = _TOKENS.match(line)
             if match is not None:

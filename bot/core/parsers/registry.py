@@ -37,7 +37,7 @@ from bot.core.parsers import (
     tqdm_generic,
     trainer_state,
 )
-from bot.core.parsers.base import LineParser, clean
+from bot.core.parsers.base import MAX_LINE_CHARS, LineParser, clean
 
 HEAD_LINES = 200
 QUIET_LINES = 50
@@ -149,7 +149,7 @@ class AutoParser:
         if self._parser is None:
             return self._feed_head(line)
         events = self._parser.feed(line)
-        if any(not isinstance(event, ErrorText) for event in events):
+        if events and (len(events) > 1 or not isinstance(events[0], ErrorText)):
             self._quiet = 0
             return events
         cleaned = clean(line)
@@ -167,6 +167,7 @@ class AutoParser:
         return self._choose(detect(self._head) or FALLBACK)
 
     def _feed_head(self, line: str) -> list[Event]:
+        line = line[:MAX_LINE_CHARS]  # held lines are bounded in size too
         cleaned = clean(line)
         if _certain_format(cleaned) is not None or len(self._head) + 1 >= HEAD_LINES:
             return self._choose(detect([*self._head, line]) or FALLBACK, line)
@@ -213,7 +214,7 @@ class AutoParser:
 
     def _remember(self, line: str, cleaned: str) -> dict[str, int]:
         scores = _scores(cleaned)
-        self._window.append((line, scores))
+        self._window.append((line[:MAX_LINE_CHARS], scores))
         for name, score in scores.items():
             self._totals[name] += score
         if len(self._window) > QUIET_LINES:

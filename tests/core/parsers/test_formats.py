@@ -49,6 +49,7 @@ def test_nanogpt_reference_scenario() -> None:
         if isinstance(e, RunConfig):
             config.update(e.values)
     assert config == {
+        "config_file": "config/train_gpt2.py",
         "eval_interval": 500,
         "eval_iters": 200,
         "log_interval": 1,
