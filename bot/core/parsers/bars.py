@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from bot.core.events import Event, Progress
 from bot.core.parsers.base import clock_seconds
@@ -36,7 +37,9 @@ class Bar:
     postfix: dict[str, str]
 
 
-def find_bars(line: str) -> list[Bar]:
+# Several scorers ask about the same line in a row during detection.
+@lru_cache(maxsize=4)
+def find_bars(line: str) -> tuple[Bar, ...]:
     """Every bar drawn in `line` (a cleaned line), left to right."""
     bars: list[Bar] = []
     start = line.find("%|")
@@ -45,7 +48,7 @@ def find_bars(line: str) -> list[Bar]:
         if match is not None:
             bars.append(_bar(line, start, match))
         start = line.find("%|", start + 2)
-    return bars
+    return tuple(bars)
 
 
 def _bar(line: str, pct_end: int, match: re.Match[str]) -> Bar:

@@ -11,9 +11,10 @@ Only `Epoch N` bars are training. The bar restarts each epoch, so the iteration 
 batch count `N x batches_per_epoch + n` (batches per epoch = the bar's total; in Lightning
 1.x that total also counts the validation batches). The number of epochs is not printed, so
 `total` is left unknown; `epoch` is `N + n / total`. The elapsed time restarts with each bar:
-`elapsed_s` adds the previous epochs' last elapsed time. The loss is the postfix `loss` (or
-`train_loss`, `train_loss_step`); a new `val_loss` (or `val/loss`) value in the postfix is an
-`Eval` at that point.
+`elapsed_s` adds the previous epochs' last elapsed time. Lightning redraws each batch twice
+(the counter, then the new postfix): one `Progress` per batch. The loss is the postfix `loss`
+(or `train_loss`, `train_loss_step`, `train_total_loss`, else the first other non-validation
+`*loss*` key); a new `val_loss` (or `val/loss`) value in the postfix is an `Eval` there.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from bot.core.parsers.base import clean, to_float
 NAME = "lightning"
 
 _EPOCH_DESC = re.compile(r"^Epoch (\d+)$")
-_LOSS_KEYS = ("loss", "train_loss", "train_loss_step", "train_loss_epoch")
+_LOSS_KEYS = ("loss", "train_loss", "train_loss_step", "train_total_loss")
 _VAL_KEYS = ("val_loss", "val/loss", "valid_loss", "val_loss_epoch")
 
 
@@ -58,9 +59,11 @@ class LightningParser:
 
     def _bar(self, bar: Bar) -> list[Event]:
         match = _EPOCH_DESC.match(bar.desc)
-        if match is None or bar == self._last:
+        if match is None:
             return []
-        self._last = bar
+        last, self._last = self._last, bar
+        if last is not None and (last.desc, last.n) == (bar.desc, bar.n):
+            return self._eval(bar, int(match.group(1)) * bar.total + bar.n)
         epoch = int(match.group(1))
         if self._epoch is not None and epoch != self._epoch:
             # A lower epoch is a restart: its clock starts again too.
@@ -68,20 +71,24 @@ class LightningParser:
         self._epoch = epoch
         self._last_elapsed_s = bar.elapsed_s or 0.0
         step = epoch * bar.total + bar.n
-        events: list[Event] = [
-            Progress(
-                step,
-                loss=_first(bar.postfix, _LOSS_KEYS),
-                elapsed_s=None if bar.elapsed_s is None else self._offset_s + bar.elapsed_s,
-                epoch=epoch + bar.n / bar.total if bar.total else float(epoch),
-            )
-        ]
+        progress = Progress(
+            step,
+            loss=_train_loss(bar.postfix),
+            elapsed_s=None if bar.elapsed_s is None else self._offset_s + bar.elapsed_s,
+            epoch=epoch + bar.n / bar.total if bar.total else float(epoch),
+        )
+        return [progress, *self._eval(bar, step)]
+
+    def _eval(self, bar: Bar, step: int) -> list[Event]:
         val = next((bar.postfix[k] for k in _VAL_KEYS if k in bar.postfix), None)
-        if val is not None and val != self._val:
-            self._val = val
-            events.append(Eval(step, val_loss=to_float(val)))
-        return events
+        if val is None or val == self._val:
+            return []
+        self._val = val
+        return [Eval(step, val_loss=to_float(val))]
 
 
-def _first(postfix: dict[str, str], keys: tuple[str, ...]) -> float | None:
-    return next((to_float(postfix[k]) for k in keys if k in postfix), None)
+def _train_loss(postfix: dict[str, str]) -> float | None:
+    key = next((k for k in _LOSS_KEYS if k in postfix), None)
+    if key is None:  # e.g. `train_total_loss` among several `train_*_loss_step`
+        key = next((k for k in postfix if "loss" in k and not k.startswith("val")), None)
+    return None if key is None else to_float(postfix[key])

@@ -104,7 +104,7 @@ CASES = [
     Expected(
         "lightning_TengFeiyang01_EAGNet_train.out",
         "lightning",
-        2451,
+        1226,
         0,
         1225,
         ("killed", "traceback"),
