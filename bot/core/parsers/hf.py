@@ -30,7 +30,7 @@ import re
 from bot.core.events import Checkpoint, ErrorText, Eval, Event, Progress, RunConfig, TrainingEnd
 from bot.core.parsers import errors
 from bot.core.parsers.bars import BarTracker, bar_progress, find_bars
-from bot.core.parsers.base import clean, number
+from bot.core.parsers.base import clean, number, timestamp_seconds
 
 NAME = "hf"
 
@@ -38,12 +38,16 @@ _TOTAL_STEPS = re.compile(r"Total optimization steps = ([\d,]+)")
 _EPOCHS = re.compile(r"Num Epochs = ([\d,]+)")
 _SAVING = re.compile(r"Saving model checkpoint to (\S+)")
 _STEP_IN_PATH = re.compile(r"checkpoint-(\d+)")
-_DICT_KEYS = ("{'loss'", "{'eval_loss'", "{'train_runtime'")
+_DICT_KEYS = ("'loss'", "'eval_loss'", "'train_runtime'")
+
+
+def _is_metrics_dict(text: str) -> bool:
+    return text.startswith("{'") and any(key in text for key in _DICT_KEYS)
 
 
 def score(line: str) -> int:
     """10 for the Trainer's metric dicts and banners; 2 for a bar without description."""
-    if line.startswith(_DICT_KEYS) or "***** Running training *****" in line:
+    if _is_metrics_dict(line) or "***** Running training *****" in line:
         return 10
     if "Total optimization steps" in line:
         return 10
@@ -73,7 +77,7 @@ class HfParser:
         return events
 
     def _dict(self, text: str) -> list[Event]:
-        if not text.startswith(_DICT_KEYS):
+        if not _is_metrics_dict(text):
             return []
         values = _literal_dict(text)
         if values is None:
@@ -107,7 +111,8 @@ class HfParser:
         if match := _SAVING.search(line):
             in_path = _STEP_IN_PATH.search(match.group(1))
             step = int(in_path.group(1)) if in_path else self._bars.step
-            return [Checkpoint(step, path=match.group(1))]
+            stamp = timestamp_seconds(line[: match.start()])
+            return [Checkpoint(step, path=match.group(1), timestamp_s=stamp)]
         return []
 
 

@@ -206,7 +206,7 @@ def test_hf_total_optimization_steps_names_the_training_bar() -> None:
         "07/15/2023 15:32:06 - INFO - pet.core.trainer -"
         " Saving model checkpoint to out/checkpoint-1000"
     )
-    assert checkpoint == Checkpoint(1000, path="out/checkpoint-1000")
+    assert checkpoint == Checkpoint(1000, path="out/checkpoint-1000", timestamp_s=1689435126.0)
 
 
 def test_llamafactory_entries() -> None:
