@@ -37,7 +37,7 @@ from bot.core.parsers import (
     tqdm_generic,
     trainer_state,
 )
-from bot.core.parsers.base import MAX_LINE_CHARS, LineParser, clean
+from bot.core.parsers.base import MAX_LINE_CHARS, DocumentParser, LineParser, clean
 
 HEAD_LINES = 200
 QUIET_LINES = 50
@@ -94,8 +94,16 @@ def make_parser(fmt: str | None = None) -> LineParser:
 
 def is_document_format(fmt: str) -> bool:
     """True for a format written as one whole document, rewritten in place (trainer_state):
-    its parser's `feed_document(text)` takes the whole file each time it changes."""
+    read it whole each time it changes, with `make_document_parser`."""
     return fmt in DOCUMENT_FORMATS
+
+
+def make_document_parser(fmt: str) -> DocumentParser:
+    """The parser whose `feed_document(text)` takes the whole file each time it changes and
+    returns only what is new. Raises ValueError for a format that is not a document format."""
+    if fmt != trainer_state.NAME:
+        raise ValueError(f"{fmt!r} is not a document format; known: {', '.join(DOCUMENT_FORMATS)}")
+    return trainer_state.TrainerStateParser()
 
 
 def detect_path(path: str) -> str | None:
