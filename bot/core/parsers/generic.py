@@ -44,7 +44,9 @@ _EPOCH = re.compile(r"(?i)\bepoch" + _SEP + r"(\d+)(?:\s*/\s*(\d+))?")
 _BATCH = re.compile(r"(?i)\bbatch" + _SEP + r"(\d+)(?:\s*/\s*(\d+))?")
 _VAL = re.compile(r"(?i)\b(?:val(?:idation)?|eval)[ _]?loss" + _SEP + _NUM)
 _TRAIN = re.compile(
-    r"(?i)(?<![\w/])(?<!val )(?<!validation )(?<!eval )(?:train(?:ing)?[ _])?loss" + _SEP + _NUM
+    r"(?i)(?<![\w/])(?<!val )(?<!validation )(?<!eval )(?<!test )(?:train(?:ing)?[ _])?loss"
+    + _SEP
+    + _NUM
 )
 _CHECKPOINT = re.compile(
     r"(?i)(?:sav(?:ed?|ing) (?:model )?checkpoint|checkpoint saved)(?: to)?\s*(\S*)"

@@ -275,6 +275,7 @@ def test_nested_tqdm_counts_batches_across_epochs() -> None:
     lines += [
         " 33%|███▎      | 1/3 [00:05<00:10,  5.00s/it]Train Loss: 1.82, Acc: 34.8%",
         "Val Loss: 1.77, Acc: 38.4%",
+        "Test Loss: 3.99, Acc: 10.4%",
         "  0%|          | 0/4 [00:00<?, ?it/s]\x1b[A",
         " 25%|██▌       | 1/4 [00:01<00:03,  1.00it/s]\x1b[A",
     ]
