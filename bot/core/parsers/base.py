@@ -84,17 +84,26 @@ _CLOCK = re.compile(r"^(?:(\d+) days?, )?(\d+):(\d\d)(?::(\d\d))?(?:\.(\d+))?$")
 
 def clock_seconds(text: str) -> float | None:
     """`02:10` (mm:ss), `1:02:10` (h:mm:ss), `1 day, 2:03:04` -> seconds; else None."""
+    parts = text.split(":")
+    if text[:1].isdigit():  # tqdm's usual `mm:ss` / `h:mm:ss`, without the regex
+        try:
+            if len(parts) == 2:
+                return float(int(parts[0]) * 60 + int(parts[1]))
+            if len(parts) == 3:
+                return float(int(parts[0]) * 3600 + int(parts[1]) * 60 + int(parts[2]))
+        except ValueError:
+            pass  # `1 day, 2:03:04`, fractions: the regex below
     match = _CLOCK.match(text.strip())
     if match is None:
         return None
     days, first, second, third, frac = match.groups()
     if third is None:  # mm:ss
-        seconds = int(first) * 60 + int(second)
+        total = int(first) * 60 + int(second)
     else:
-        seconds = int(first) * 3600 + int(second) * 60 + int(third)
+        total = int(first) * 3600 + int(second) * 60 + int(third)
     if days:
-        seconds += int(days) * 86400
-    return seconds + (float("0." + frac) if frac else 0.0)
+        total += int(days) * 86400
+    return total + (float("0." + frac) if frac else 0.0)
 
 
 _TIMESTAMP = re.compile(
