@@ -1,13 +1,15 @@
 """Which format a log is in, and the parser for it.
 
 `detect(head)` scores the first lines of a log with every format's `score(line)` (10 for a
-line only that format prints, 1 for a hint, 0 otherwise) and returns the format with the
-highest total (ties go to the earlier format in `FORMATS`).
+line only that format prints, 1 to 3 for a hint such as a config line or a tqdm bar, 0
+otherwise) and returns the format with the highest total (ties go to the earlier format in
+`FORMATS`), or None when nothing matches.
 
 `make_parser(None)` returns an `AutoParser`: it holds lines back until a format is certain
 (one line scoring 10) or `HEAD_LINES` lines have arrived, then replays them to the chosen
-parser, so no event is lost; `flush()` decides at once (call it at the end of a finished log,
-or when a followed log stays idle). Failure lines (`ErrorText`) are not held back: an OOM in
+parser (`generic` when nothing matched), so no event is lost; `.format` tells the choice;
+`flush()` decides at once (call it at the end of a finished log, or when a followed log
+stays idle). Failure lines (`ErrorText`) are not held back: an OOM in
 the first lines of a log must be reported even if the log never grows.
 
 Format switches (a resume with another script, or a head too short to tell): each non-blank
