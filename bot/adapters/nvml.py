@@ -109,13 +109,13 @@ class NvmlQuery:
 
         Raises NvmlUnavailable when NVML is unusable and GpuLost when the GPU is gone.
         """
-        self._ensure_init()
         if name in self._missing:
             return None
         func = getattr(pynvml, name, None)
         if func is None:
             self._mark_missing(name, "absent from the installed nvidia-ml-py")
             return None
+        self._ensure_init()
         try:
             value = func(*args)
         except (pynvml.NVMLError_FunctionNotFound, pynvml.NVMLLibraryMismatchError):
@@ -149,14 +149,17 @@ class NvmlQuery:
     def _ensure_init(self) -> None:
         if self._initialized:
             return
+        failure = None
         with self._lock:
             if self._initialized:
                 return
             try:
                 pynvml.nvmlInit()
+                self._initialized = True
             except pynvml.NVMLError as err:
-                raise self._unavailable("nvmlInit", err) from err
-            self._initialized = True
+                failure = err
+        if failure is not None:  # raised outside the lock: logging it takes the lock again
+            raise self._unavailable("nvmlInit", failure) from failure
         log.debug("NVML started")
 
     def _failed(self, name: str, err: Any) -> None:
