@@ -16,6 +16,7 @@
  *   I.procs pid:bytes,pid:bytes
  * Without $FAKE_NVML_STATE or a readable file, nvmlInit returns DRIVER_NOT_LOADED.
  * A function named in -DOMIT_<name> at build time is left out, as in an older driver.
+ * fake_nvml_calls() returns how many NVML functions were called, for benchmarks.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +59,9 @@ static struct fail fails[MAX_FAILS];
 static int gpu_count, nfails, init_error, initialized;
 static char driver[80];
 static struct stat loaded;
+static unsigned long long calls;
+
+unsigned long long fake_nvml_calls(void) { return calls; }
 
 static void defaults(void) {
     gpu_count = 1;
@@ -138,8 +142,9 @@ static void parse_line(char *line) {
     }
 }
 
-/* Returns 0 when the state file could not be read. */
+/* Returns 0 when the state file could not be read. Every query starts here. */
 static int refresh(void) {
+    calls++;
     const char *path = getenv("FAKE_NVML_STATE");
     struct stat now;
     if (!path || stat(path, &now) != 0) return 0;
