@@ -261,6 +261,16 @@ def test_shutdown_then_sample_starts_nvml_again(library: Path, state: Path, spaw
     assert again["error"] is None and again["gpus"][0]["utilization_pct"] == 100
 
 
+def test_samples_from_many_threads_at_once(library: Path, state: Path, spawn: Any) -> None:
+    write_state(state, [FakeGpu(procs=[(4242, 1 << 30)])] * 8)
+    sampler = spawn(library, state)
+    reference = sampler.sample()
+    distinct = sampler.command("threads 8")["distinct"]
+    sampler.finish()
+
+    assert [json.loads(snapshot) for snapshot in distinct] == [reference]
+
+
 def _real_nvml_present() -> bool:
     try:
         ctypes.CDLL("libnvidia-ml.so.1")

@@ -1,7 +1,8 @@
 """Runs NvmlSampler in its own process (so LD_LIBRARY_PATH can point at the stand-in).
 
 Reads commands from stdin, one a line: `sample` prints the snapshot as one JSON line on
-stdout, `shutdown` shuts the sampler down. Logs go to stderr, one record a line.
+stdout, `shutdown` shuts the sampler down, `threads N` samples from N threads at once and
+prints the snapshots' distinct JSON forms. Logs go to stderr, one record a line.
 Run from the repository root: `python -m tests.nvml_stub.run_sampler`.
 """
 
@@ -11,6 +12,7 @@ import dataclasses
 import json
 import logging
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bot.adapters.nvml import NvmlSampler
@@ -41,6 +43,15 @@ def main() -> None:
         elif command.strip() == "shutdown":
             sampler.shutdown()
             print("{}", flush=True)
+        elif command.startswith("threads "):
+            print(json.dumps(from_threads(sampler, int(command.split()[1]))), flush=True)
+
+
+def from_threads(sampler: NvmlSampler, threads: int) -> dict[str, list[str]]:
+    """As the service's worker threads would: many samples at once, none must break."""
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        snapshots = list(pool.map(lambda _: to_json(sampler.sample()), range(threads * 25)))
+    return {"distinct": sorted(set(snapshots))}
 
 
 if __name__ == "__main__":
