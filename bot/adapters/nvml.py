@@ -53,6 +53,9 @@ _PROCESSES = (
     "nvmlDeviceGetComputeRunningProcesses_v2",
 )
 
+# Raised by pynvml's unversioned wrappers instead of "function not found" (nvidia-ml-py 12+).
+_MISMATCH = getattr(pynvml, "NVMLLibraryMismatchError", pynvml.NVMLError_FunctionNotFound)
+
 # NVML errors after which no GPU can be read at all; NVML is started again on the next sample.
 _FATAL = {
     pynvml.NVML_ERROR_LIBRARY_NOT_FOUND: ERROR_LIBRARY_NOT_FOUND,
@@ -118,7 +121,7 @@ class NvmlQuery:
         self._ensure_init()
         try:
             value = func(*args)
-        except (pynvml.NVMLError_FunctionNotFound, pynvml.NVMLLibraryMismatchError):
+        except (pynvml.NVMLError_FunctionNotFound, _MISMATCH):
             self._mark_missing(name, "absent from the NVML library (older driver)")
             return None
         except pynvml.NVMLError as err:
