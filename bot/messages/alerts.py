@@ -45,7 +45,8 @@ def alert_text(a: Alert, ctx: Ctx) -> str:
 def _body(tr: Tr, a: Alert) -> Html:
     known = a.type in KNOWN
     title = tr.t(f"alert.{a.type}") if known else tr.t("alert.generic", type=code(a.type))
-    where = tr.t("alert.at_iter", iter=a.iter) if a.iter is not None else Html("")
+    where_key = "alert.since_iter" if a.type == "stall" else "alert.at_iter"
+    where = tr.t(where_key, iter=a.iter) if a.iter is not None else Html("")
     facts = FACTS.get(a.type, _no_facts)(tr, a.evidence, a)
     lines = [Html(f"<b>{title}</b>{where}"), *facts, _cost(tr, a.eta_change_s)]
     if known and f"try.{a.type}" in tr.messages:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import string
 
-from bot.messages.lang import CATALOGS, Tr, compose, finite
+from bot.messages.lang import CATALOGS, Tr, compose, on_calendar
 from bot.messages.markup import Html, code, join
 from bot.messages.types import Ctx
 
@@ -108,7 +108,7 @@ def mute_text(ctx: Ctx, until_s: float | None) -> str:
 
 
 def _mute(tr: Tr, until_s: float | None) -> Html:
-    if not finite(until_s):
+    if not on_calendar(until_s) or not on_calendar(tr.ctx.now_s):
         return tr.t("ack.muted_forever")
     assert until_s is not None
     return tr.t("ack.muted_until", rel=tr.dur(until_s - tr.ctx.now_s), when=tr.when(until_s))

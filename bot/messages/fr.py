@@ -47,6 +47,8 @@ _MESSAGES = {
     "pattern.clock12_oclock": "h'" + _NB + "h'" + _NB + "a",
     "pattern.date": "EEEE d MMMM",
     "pattern.date_year": "EEEE d MMMM y",
+    "pattern.date_first": "EEEE d'er' MMMM",
+    "pattern.date_first_year": "EEEE d'er' MMMM y",
     # finish time
     "when.today": "vers {time}",
     "when.tomorrow": "demain vers {time}",
@@ -54,6 +56,7 @@ _MESSAGES = {
     "finish.unknown": "Heure de fin inconnue",
     "finish.far": "Fin dans plus de 10" + _NB + "ans",
     "finish.now": "Fin imminente (prévue {when})",
+    "finish.late": "Fin prévue {when}, déjà dépassée",
     "finish.in": "Fin dans {rel}, {when}",
     "tz.utc": "UTC",
     "tz.city": "heure de {city}",
@@ -99,6 +102,9 @@ _MESSAGES = {
     "runs.title": "Entraînements suivis :",
     "runs.line": "• {run} : {where}",
     "runs.selected": "{line} (choisi)",
+    "runs.iter_of": "itération {iter} / {total}",
+    "runs.iter": "itération {iter}",
+    "runs.no_progress": "pas encore de progression",
     "runs.pick": "Choisissez avec les boutons ci-dessous.",
     # /status
     "status.no_eta": "Heure de fin pas encore calculable (/eta dit pourquoi)",
@@ -158,6 +164,7 @@ _MESSAGES = {
     "alert.finished": "Entraînement terminé",
     "alert.generic": "Alerte {type}",
     "alert.at_iter": " à l'itération {iter}",
+    "alert.since_iter": " depuis l'itération {iter}",
     "fact.gpu": "GPU {gpu}.",
     "fact.oom_tried_gpu": "Allocation de {size} refusée sur le GPU {gpu}.",
     "fact.oom_tried": "Allocation de {size} refusée.",
@@ -172,7 +179,7 @@ _MESSAGES = {
     "fact.reasons": "Raisons données par le pilote : {reasons}.",
     "fact.power": "Consommation de {power} pour une limite de {limit}.",
     "fact.step_was": "Une itération prend {step} au lieu de {base}.",
-    "fact.silent": "Aucune ligne de progression depuis {dur}.",
+    "fact.silent": "Rien de nouveau dans le log depuis {dur}.",
     "fact.exit_code": "Le processus s'est terminé avec le code {code}.",
     "fact.error": "Erreur : {error}",
     "fact.gpu_lost": "Le GPU {gpu} ne répond plus au pilote.",
@@ -216,7 +223,7 @@ _MESSAGES = {
         "<code>nvidia-smi</code>) et écrit-il toujours dans ce log ?"
     ),
     "try.crash": (
-        "La fin du log donne la trace complète ; une fois corrigé, reprenez depuis la "
+        "La fin du log donne la trace complète ; une fois le problème réglé, reprenez depuis la "
         "dernière sauvegarde."
     ),
     "try.gpu_lost": (

@@ -134,10 +134,13 @@ def _status_body(
     return join(lines)
 
 
-def _where(tr: Tr, state: RunState) -> Html:
-    it = state.iter or 0
-    at = tr.t("status.iter_of", iter=it, total=state.total_iters) if state.total_iters else None
-    where = at or tr.t("status.iter", iter=it)
+def _where(tr: Tr, state: RunState, prefix: str = "status") -> Html:
+    """`Itération 1 300 / 20 000 · loss 1,2345`; `prefix` "runs" for the lower-case form."""
+    it, total = state.iter or 0, state.total_iters
+    if total:
+        where = tr.t(f"{prefix}.iter_of", iter=it, total=total)
+    else:
+        where = tr.t(f"{prefix}.iter", iter=it)
     if state.loss is None:
         return where
     return Html(f"{where} · {tr.t('status.loss', loss=tr.loss(state.loss))}")
@@ -251,7 +254,7 @@ def runs_text(runs: Sequence[RunState], selected: str | None, ctx: Ctx) -> str:
 def _runs_body(tr: Tr, runs: Sequence[RunState], selected: str | None) -> Html:
     lines = [tr.t("runs.title")]
     for state in runs:
-        where = _where(tr, state) if state.iter is not None else tr.t("run.no_progress")
+        where = _where(tr, state, "runs") if state.iter is not None else tr.t("runs.no_progress")
         line = tr.t("runs.line", run=bold(state.name), where=where)
         lines.append(tr.t("runs.selected", line=line) if state.name == selected else line)
     if len(runs) > 1:
