@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from bot.core.notices import Alert
 from bot.messages.gpu import reasons_text
 from bot.messages.lang import Tr, compose, finite
-from bot.messages.markup import Html, bold, code, join
+from bot.messages.markup import NAME_CHARS, VALUE_CHARS, Html, clip, code, join, name
 from bot.messages.types import Ctx
 
 SEVERITY_EMOJI = {"info": "ℹ️", "warning": "⚠️", "critical": "🚨"}
@@ -32,19 +32,22 @@ KNOWN = [
     "finished",
 ]
 NEGLIGIBLE_S = 30.0  # an ETA change below this is not worth a line
-ERROR_CHARS = 300  # an error line longer than this is cut in the message
 
 Evidence = Mapping[str, float | int | str]
 
 
 def alert_text(a: Alert, ctx: Ctx) -> str:
     emoji = SEVERITY_EMOJI.get(a.severity, SEVERITY_EMOJI["warning"])
-    return compose(ctx, Html(f"{emoji} {bold(a.run)}"), lambda tr: _body(tr, a))
+    return compose(ctx, Html(f"{emoji} {name(a.run)}"), lambda tr: _body(tr, a))
 
 
 def _body(tr: Tr, a: Alert) -> Html:
     known = a.type in KNOWN
-    title = tr.t(f"alert.{a.type}") if known else tr.t("alert.generic", type=code(a.type))
+    title = (
+        tr.t(f"alert.{a.type}")
+        if known
+        else tr.t("alert.generic", type=code(clip(a.type, NAME_CHARS)))
+    )
     where_key = "alert.since_iter" if a.type == "stall" else "alert.at_iter"
     where = tr.t(where_key, iter=a.iter) if a.iter is not None else Html("")
     facts = FACTS.get(a.type, _no_facts)(tr, a.evidence, a)
@@ -203,8 +206,7 @@ def _crash(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
     error = ev.get("error")
     if isinstance(error, str) and error.strip():
         text = error.strip()
-        cut = text if len(text) <= ERROR_CHARS else text[: ERROR_CHARS - 1] + "…"
-        facts.append(tr.t("fact.error", error=code(cut)))
+        facts.append(tr.t("fact.error", error=code(clip(text, VALUE_CHARS))))
     return facts
 
 

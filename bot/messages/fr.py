@@ -120,11 +120,13 @@ _MESSAGES = {
     "eval.val": "val loss {loss}",
     "eval.train": "train loss {loss}",
     "eval.new_best": "Nouveau minimum : {delta} par rapport au précédent ({previous})",
-    "eval.behind": "Pas mieux que le minimum, {best} ({delta})",
-    "eval.behind_at": "Pas mieux que le minimum, {best} à l'itération {iter} ({delta})",
+    "eval.behind": "Pas d'amélioration : le minimum reste {best}, écart {delta}",
+    "eval.behind_at": (
+        "Pas d'amélioration : le minimum reste {best} (itération {iter}), écart {delta}"
+    ),
     "digest.empty": "Aucune évaluation en attente.",
-    "digest.title.one": "{n} évaluation pendant la coupure :",
-    "digest.title.other": "{n} évaluations pendant la coupure :",
+    "digest.title.one": "{n} évaluation pendant que Telegram était injoignable :",
+    "digest.title.other": "{n} évaluations pendant que Telegram était injoignable :",
     "digest.older.one": "… et {n} plus ancienne",
     "digest.older.other": "… et {n} plus anciennes",
     "digest.iter": "itération {iter}",
@@ -135,19 +137,20 @@ _MESSAGES = {
     "gpu.empty": "Aucun GPU visible.",
     "gpu.all_ok": "Aucun ralentissement signalé par le pilote.",
     "gpu.lost": "GPU {gpu} : ne répond plus",
-    "gpu.throttled": "GPU {gpu} ralenti : {reasons}",
-    "gpu.temp_vs": "{temp} pour un seuil de {limit}",
+    "gpu.throttled": "GPU {gpu} bridé : {reasons}.",
+    "gpu.temp_vs": "{temp} (seuil de ralentissement {limit})",
+    "gpu.details": "{details}.",
     "gpu.clock_pct": "horloge à {pct} du maximum",
     "gpu.line": "GPU {gpu} : {util}, {used} / {total}" + _NB + "Gio, {temp}",
-    "gpu.slowed": "ralenti ({reasons})",
+    "gpu.slowed": "bridé ({reasons})",
     "gpu.summary": "{n} GPU : {util} en moyenne, {temp} au plus chaud",
-    "gpu.n_slowed.one": "{n} ralenti",
-    "gpu.n_slowed.other": "{n} ralentis",
-    "reason.hw_slowdown": "ralentissement matériel",
-    "reason.hw_thermal": "thermique (matériel)",
-    "reason.sw_thermal": "thermique (logiciel)",
+    "gpu.n_slowed.one": "{n} bridé",
+    "gpu.n_slowed.other": "{n} bridés",
+    "reason.hw_slowdown": "signal de ralentissement matériel",
+    "reason.hw_thermal": "limite thermique matérielle",
+    "reason.sw_thermal": "limite thermique logicielle",
     "reason.sw_power_cap": "plafond de puissance",
-    "reason.hw_power_brake": "frein de puissance (matériel)",
+    "reason.hw_power_brake": "frein de puissance matériel",
     # alerts: title, then facts, cost and what to try
     "alert.oom": "Mémoire GPU épuisée (OOM)",
     "alert.nan": "Loss invalide",
@@ -172,8 +175,8 @@ _MESSAGES = {
     "fact.loss_is": "La loss vaut {loss}.",
     "fact.loss_not_finite": "La loss n'est plus un nombre fini.",
     "fact.loss_vs": "Loss à {loss}, pour {ref} d'habitude.",
-    "fact.slowed": "Ralenti de {pct}.",
-    "fact.slowed_for": "Ralenti de {pct} depuis {dur}.",
+    "fact.slowed": "L'entraînement est ralenti de {pct}.",
+    "fact.slowed_for": "L'entraînement est ralenti de {pct} depuis {dur}.",
     "fact.temp": "Température : {temp}.",
     "fact.gpu_temp": "GPU {gpu} à {temp}.",
     "fact.reasons": "Raisons données par le pilote : {reasons}.",
@@ -207,8 +210,8 @@ _MESSAGES = {
         "gradient (<code>grad_clip</code>)."
     ),
     "try.thermal": (
-        "À essayer : améliorer la ventilation, nettoyer filtres et radiateurs, ou baisser la "
-        "limite de puissance (<code>nvidia-smi -pl</code>)."
+        "À essayer : améliorer la ventilation, nettoyer les filtres et les radiateurs, ou "
+        "baisser la limite de puissance (<code>nvidia-smi -pl</code>)."
     ),
     "try.power": (
         "À vérifier : la limite de puissance (<code>nvidia-smi -q -d POWER</code>) et "

@@ -46,7 +46,7 @@ def zone(name: str) -> ZoneInfo:
     """The chat's zone; a name zoneinfo does not know falls back to UTC."""
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a path
         return ZoneInfo("UTC")
 
 

@@ -9,7 +9,7 @@ from bot.core.notices import EvalNotice
 from bot.core.state import RunState
 from bot.messages.gpu import gpu_lines
 from bot.messages.lang import Tr, compose, finite
-from bot.messages.markup import Html, bold, code, join
+from bot.messages.markup import Html, code, join, name
 from bot.messages.types import Ctx, GpuSnapshotLike
 
 EMOJI_ETA = "⏱️"
@@ -21,7 +21,7 @@ DIGEST_MAX = 12  # evals listed one by one in a digest; older ones are counted
 
 
 def head(emoji: str, run: str) -> Html:
-    return Html(f"{emoji} {bold(run)}")
+    return Html(f"{emoji} {name(run)}")
 
 
 # --- /eta ---------------------------------------------------------------------------------
@@ -126,12 +126,24 @@ def _status_body(
     if state.ended is not None:
         lines.append(_ended(tr, state, eta))
     elif eta.remaining_s is not None:
-        lines.append(tr.finish(finish_at, tr.dur_range(eta.low_s, eta.high_s)))
+        lines.append(tr.finish(finish_at, _spread_from_now(tr, eta, finish_at)))
     else:
         lines.append(tr.t("status.no_eta"))
     lines.extend(gpu_lines(tr, gpu))
     lines.append(_staleness(tr, state))
     return join(lines)
+
+
+def _spread_from_now(tr: Tr, eta: EtaEstimate, finish_at: float | None) -> str:
+    """The range counts from the last progress line; shift it to count from now, as the
+    relative finish does."""
+    low, high, remaining = eta.low_s, eta.high_s, eta.remaining_s
+    if low is None or high is None or remaining is None or finish_at is None:
+        return ""
+    since = tr.ctx.now_s - (finish_at - remaining)
+    if not finite(since):
+        return ""
+    return tr.dur_range(max(0.0, low - since), max(0.0, high - since))
 
 
 def _where(tr: Tr, state: RunState, prefix: str = "status") -> Html:
@@ -231,7 +243,7 @@ def _digest_body(tr: Tr, notices: Sequence[EvalNotice], runs: int) -> Html:
 def _digest_line(tr: Tr, n: EvalNotice, with_run: bool) -> Html:
     it = tr.t("digest.iter", iter=n.iter) if n.iter is not None else tr.t("eval.title")
     loss = tr.t("eval.val", loss=tr.loss(n.val_loss))
-    run = Html(f"{bold(n.run)} ") if with_run else Html("")
+    run = Html(f"{name(n.run)} ") if with_run else Html("")
     return tr.t("digest.line", run=run, iter=it, loss=loss)
 
 
@@ -255,7 +267,7 @@ def _runs_body(tr: Tr, runs: Sequence[RunState], selected: str | None) -> Html:
     lines = [tr.t("runs.title")]
     for state in runs:
         where = _where(tr, state, "runs") if state.iter is not None else tr.t("runs.no_progress")
-        line = tr.t("runs.line", run=bold(state.name), where=where)
+        line = tr.t("runs.line", run=name(state.name), where=where)
         lines.append(tr.t("runs.selected", line=line) if state.name == selected else line)
     if len(runs) > 1:
         lines.append(tr.t("runs.pick"))

@@ -103,6 +103,7 @@ class Snapshot:
 
 
 ONE_GPU = Snapshot(NOW, (Gpu(0),))
+HOT_GPU = Snapshot(NOW, (Gpu(0, temperature_c=88.0, reasons=frozenset({"sw_thermal"})),))
 TWO_GPUS = Snapshot(
     NOW,
     (
@@ -144,6 +145,7 @@ EVAL_WORSE = _eval(1.4800, 2000, 1.4697, 1500, 1.4697)
 UNKNOWN_TOTAL = EtaEstimate(
     1300, None, None, 0.170, 0, None, 0, None, None, None, None, 228.0, ("total_iters",)
 )
+NO_STEP = EtaEstimate(1, 20000, None, None, 0, None, 0, None, None, None, None, 0.4, ("step_time",))
 TOMORROW = EtaEstimate(
     1300,
     200000,
@@ -208,6 +210,7 @@ CRASH = Alert(
     228.0,
     {"exit_code": 1, "error": "TypeError: unsupported operand type(s) for +: 'int' and 'NoneType'"},
 )
+STARTED = Alert(RUN, "started", "info", 0, 0.0, {"total_iters": 20000, "eta_s": 3560.0})
 NAN = Alert(RUN, "nan", "critical", 1300, 228.0, {"loss": "nan"})
 STALL = Alert(RUN, "stall", "warning", 1300, 228.0, {"silent_s": 720.0})
 
@@ -245,6 +248,13 @@ SCENARIOS = [
     ),
     Scenario("eta_ended", lambda c: eta_text(_ended_run(), c)),
     Scenario("status_reference", lambda c: status_text(reference_run(), ONE_GPU, c)),
+    Scenario(
+        "status_stale_throttled",
+        lambda c: status_text(reference_run(), HOT_GPU, c),
+        now_s=NOW + 320,
+    ),
+    Scenario("eta_no_step_time", lambda c: eta_text(reference_run(NO_STEP), c)),
+    Scenario("alert_started", lambda c: alert_text(STARTED, c)),
     Scenario("eval_new_best", lambda c: eval_text(EVAL_BEST, c)),
     Scenario("eval_not_best", lambda c: eval_text(EVAL_WORSE, c)),
     Scenario("digest", lambda c: digest_text([EVAL_BEST, EVAL_WORSE], c)),

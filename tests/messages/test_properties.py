@@ -30,7 +30,18 @@ from tests.messages import checks
 from tests.messages.scenarios import NOW, FixedRun, Gpu, Snapshot
 
 HOSTILE = st.sampled_from(
-    ["<script>alert(1)</script>", "a & b", "</b>", "{n}", "%s", "None", "<b>", "\u202e", ""]
+    [
+        "<script>alert(1)</script>",
+        "a & b",
+        "</b>",
+        "{n}",
+        "%s",
+        "None",
+        "<b>",
+        "\u202e",
+        "",
+        "x" * 5000,
+    ]
 )
 TEXT = st.one_of(HOSTILE, st.text(max_size=40))
 FLOAT = st.one_of(
