@@ -13,6 +13,7 @@ from bot.core.notices import Alert
 from bot.messages.gpu import reasons_text
 from bot.messages.lang import Tr, compose, finite
 from bot.messages.markup import NAME_CHARS, VALUE_CHARS, Html, clip, code, join, name
+from bot.messages.progress import best_line
 from bot.messages.types import Ctx
 
 SEVERITY_EMOJI = {"info": "ℹ️", "warning": "⚠️", "critical": "🚨"}
@@ -250,10 +251,9 @@ def _finished(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
     if elapsed is not None:
         facts.append(tr.t("fact.elapsed", dur=tr.dur(elapsed)))
     best, best_iter = number(ev, "best_val_loss"), number(ev, "best_iter")
-    if best is not None and best_iter is not None and 0 <= best_iter < 1e15:
-        facts.append(tr.t("status.best_at", loss=tr.loss(best), iter=int(best_iter)))
-    elif best is not None:
-        facts.append(tr.t("status.best", loss=tr.loss(best)))
+    if best is not None:
+        it = int(best_iter) if best_iter is not None and 0 <= best_iter < 1e15 else None
+        facts.append(best_line(tr, best, it))
     error = number(ev, "first_eta_error_pct")
     if error is not None:
         sign = "+" if error > 0 else ""  # negative numbers carry their own sign

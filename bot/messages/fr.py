@@ -75,6 +75,12 @@ _MESSAGES = {
     "eta.checkpoints.other": "{n} sauvegardes restantes × {each} ≈ {total}",
     "eta.checkpoints_unmeasured.one": "{n} sauvegarde restante, durée pas encore mesurée",
     "eta.checkpoints_unmeasured.other": "{n} sauvegardes restantes, durée pas encore mesurée",
+    "eta.steps_negligible.one": "{n} restante, durée négligeable",
+    "eta.steps_negligible.other": "{n} restantes, durée négligeable",
+    "eta.evals_negligible.one": "{n} évaluation restante, durée négligeable",
+    "eta.evals_negligible.other": "{n} évaluations restantes, durée négligeable",
+    "eta.checkpoints_negligible.one": "{n} sauvegarde restante, durée négligeable",
+    "eta.checkpoints_negligible.other": "{n} sauvegardes restantes, durée négligeable",
     "eta.total": "Total ≈ {total}{spread}",
     "eta.finish": "{finish} ({zone})",
     "eta.no_progress": (

@@ -84,8 +84,6 @@ class Tr:
     def _value(self, value: Value) -> str:
         if isinstance(value, Html):
             return value
-        if isinstance(value, bool):
-            return esc(value)
         if isinstance(value, int):
             return self.num(value)
         return esc(value)

@@ -17,6 +17,7 @@ EMOJI_STATUS = "📊"
 EMOJI_EVAL = "📈"
 BAR_WIDTH = 16
 STALE_S = 60.0  # no progress line for this long is worth saying in /status
+NEGLIGIBLE_S = 0.5  # a pause total below this reads "negligible" rather than "× 0 s ≈ 0 s"
 DIGEST_MAX = 12  # evals listed one by one in a digest; older ones are counted
 
 
@@ -68,6 +69,8 @@ def _pause_line(tr: Tr, key: str, count: int, each_s: float | None) -> Html:
     if not finite(each_s):
         return tr.plural(f"{key}_unmeasured", count)
     assert each_s is not None
+    if count * each_s < NEGLIGIBLE_S:
+        return tr.plural(f"{key}_negligible", count)
     return tr.plural(key, count, each=tr.dur(each_s), total=tr.dur(count * each_s))
 
 
@@ -162,9 +165,14 @@ def _best(tr: Tr, state: RunState) -> Html:
     best = state.best
     if best is None or best.val_loss is None:
         return Html("")
-    if best.iter is None:
-        return tr.t("status.best", loss=tr.loss(best.val_loss))
-    return tr.t("status.best_at", loss=tr.loss(best.val_loss), iter=best.iter)
+    return best_line(tr, best.val_loss, best.iter)
+
+
+def best_line(tr: Tr, loss: float | None, it: int | None) -> Html:
+    """`Meilleure val loss : 1,4697 (itération 1 500)`."""
+    if it is None:
+        return tr.t("status.best", loss=tr.loss(loss))
+    return tr.t("status.best_at", loss=tr.loss(loss), iter=it)
 
 
 def _staleness(tr: Tr, state: RunState) -> Html:
@@ -234,7 +242,7 @@ def _digest_body(tr: Tr, notices: Sequence[EvalNotice], runs: int) -> Html:
     lines.extend(_digest_line(tr, n, runs > 1) for n in shown)
     last = notices[-1]
     if finite(last.best_val_loss):
-        lines.append(_best_of(tr, last))
+        lines.append(best_line(tr, last.best_val_loss, last.best_iter))
     if last.eta.remaining_s is not None:
         lines.append(tr.finish(last.finish_at_s))
     return join(lines)
@@ -245,12 +253,6 @@ def _digest_line(tr: Tr, n: EvalNotice, with_run: bool) -> Html:
     loss = tr.t("eval.val", loss=tr.loss(n.val_loss))
     run = Html(f"{name(n.run)} ") if with_run else Html("")
     return tr.t("digest.line", run=run, iter=it, loss=loss)
-
-
-def _best_of(tr: Tr, n: EvalNotice) -> Html:
-    if n.best_iter is None:
-        return tr.t("status.best", loss=tr.loss(n.best_val_loss))
-    return tr.t("status.best_at", loss=tr.loss(n.best_val_loss), iter=n.best_iter)
 
 
 # --- /runs ---------------------------------------------------------------------------------
