@@ -178,12 +178,22 @@ def _thermal(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
     return [*_slowed(tr, ev), *_temperature(tr, ev), *_reasons(tr, ev)]
 
 
+def _about_gpu(tr: Tr, ev: Evidence, fragment: Html | None) -> Html:
+    """`GPU 0 : mémoire utilisée à 97 %.`, or the fragment alone as a sentence."""
+    gpu = _gpu(ev)
+    if fragment is None:
+        return _on_gpu(tr, ev)
+    if gpu is None:
+        return tr.t("fact.alone", fact=Html(fragment[:1].upper() + fragment[1:]))
+    return tr.t("fact.on_gpu", gpu=gpu, fact=fragment)
+
+
 def _power(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
     watts, limit = number(ev, "power_w"), number(ev, "power_limit_w", "limit_w")
-    facts = [*_slowed(tr, ev), _on_gpu(tr, ev)]
+    power = None
     if watts is not None and limit is not None:
-        facts.append(tr.t("fact.power", power=tr.unit(watts, "W"), limit=tr.unit(limit, "W")))
-    return [*facts, *_reasons(tr, ev)]
+        power = tr.t("fact.power", power=tr.unit(watts, "W"), limit=tr.unit(limit, "W"))
+    return [*_slowed(tr, ev), _about_gpu(tr, ev, power), *_reasons(tr, ev)]
 
 
 def _slowdown(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
@@ -224,14 +234,12 @@ def _memory(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
     pct = number(ev, "used_pct")
     if pct is None and used is not None and total:
         pct = 100 * used / total
-    facts = [_on_gpu(tr, ev)]
+    memory = None
     if pct is not None and used is not None and total is not None:
-        facts.append(
-            tr.t("fact.memory", pct=tr.pct(pct), used=_mib(tr, used), total=_mib(tr, total))
-        )
+        memory = tr.t("fact.memory", pct=tr.pct(pct), used=_mib(tr, used), total=_mib(tr, total))
     elif pct is not None:
-        facts.append(tr.t("fact.memory_pct", pct=tr.pct(pct)))
-    return facts
+        memory = tr.t("fact.memory_pct", pct=tr.pct(pct))
+    return [_about_gpu(tr, ev, memory)]
 
 
 def _started(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:

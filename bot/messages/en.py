@@ -135,7 +135,7 @@ MESSAGES: dict[str, str] = {
     "alert.nan": "Invalid loss",
     "alert.loss_spike": "Loss spike",
     "alert.thermal": "Thermal slowdown",
-    "alert.power": "Power capping",
+    "alert.power": "Power limit reached",
     "alert.slowdown": "Training slowed down",
     "alert.stall": "No more progress",
     "alert.crash": "Training crashed",
@@ -159,14 +159,16 @@ MESSAGES: dict[str, str] = {
     "fact.temp": "Temperature: {temp}.",
     "fact.gpu_temp": "GPU {gpu} at {temp}.",
     "fact.reasons": "Reasons given by the driver: {reasons}.",
-    "fact.power": "Drawing {power} against a {limit} limit.",
+    "fact.alone": "{fact}.",
+    "fact.on_gpu": "GPU {gpu}: {fact}.",
+    "fact.power": "drawing {power} against a {limit} limit",
     "fact.step_was": "One iteration takes {step} instead of {base}.",
     "fact.silent": "Nothing new in the log for {dur}.",
     "fact.exit_code": "The process exited with code {code}.",
     "fact.error": "Error: {error}",
     "fact.gpu_lost": "GPU {gpu} no longer answers the driver.",
-    "fact.memory": "Memory {pct} used ({used} of {total}).",
-    "fact.memory_pct": "Memory {pct} used.",
+    "fact.memory": "memory {pct} used ({used} of {total})",
+    "fact.memory_pct": "memory {pct} used",
     "fact.total_iters": "{total} iterations planned.",
     "fact.first_eta": "First estimate: {eta}.",
     "fact.elapsed": "Total time: {dur}.",
@@ -211,8 +213,8 @@ MESSAGES: dict[str, str] = {
         "needs a reboot."
     ),
     "try.memory_pressure": (
-        "An OOM is near: lower <code>batch_size</code> or raise "
-        "<code>gradient_accumulation_steps</code> before it hits."
+        "An OOM is near. To avoid it: lower <code>batch_size</code> or raise "
+        "<code>gradient_accumulation_steps</code>."
     ),
     # commands (setMyCommands: plain text, no HTML)
     "cmd.start": "Start and check access",

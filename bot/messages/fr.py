@@ -162,7 +162,7 @@ _MESSAGES = {
     "alert.nan": "Loss invalide",
     "alert.loss_spike": "Pic de loss",
     "alert.thermal": "Ralentissement thermique",
-    "alert.power": "Bridage par la puissance",
+    "alert.power": "Limite de puissance atteinte",
     "alert.slowdown": "Entraînement ralenti",
     "alert.stall": "Plus aucune progression",
     "alert.crash": "Entraînement arrêté sur une erreur",
@@ -186,14 +186,16 @@ _MESSAGES = {
     "fact.temp": "Température : {temp}.",
     "fact.gpu_temp": "GPU {gpu} à {temp}.",
     "fact.reasons": "Raisons données par le pilote : {reasons}.",
-    "fact.power": "Consommation de {power} pour une limite de {limit}.",
+    "fact.alone": "{fact}.",
+    "fact.on_gpu": "GPU {gpu} : {fact}.",
+    "fact.power": "consommation de {power} pour une limite de {limit}",
     "fact.step_was": "Une itération prend {step} au lieu de {base}.",
     "fact.silent": "Rien de nouveau dans le log depuis {dur}.",
     "fact.exit_code": "Le processus s'est terminé avec le code {code}.",
     "fact.error": "Erreur : {error}",
     "fact.gpu_lost": "Le GPU {gpu} ne répond plus au pilote.",
-    "fact.memory": "Mémoire utilisée à {pct} ({used} sur {total}).",
-    "fact.memory_pct": "Mémoire utilisée à {pct}.",
+    "fact.memory": "mémoire utilisée à {pct} ({used} sur {total})",
+    "fact.memory_pct": "mémoire utilisée à {pct}",
     "fact.total_iters": "{total} itérations prévues.",
     "fact.first_eta": "Première estimation : {eta}.",
     "fact.elapsed": "Durée totale : {dur}.",
@@ -240,8 +242,8 @@ _MESSAGES = {
         "souvent redémarrer la machine."
     ),
     "try.memory_pressure": (
-        "Un OOM approche : baisser <code>batch_size</code> ou augmenter "
-        "<code>gradient_accumulation_steps</code> avant qu'il n'arrive."
+        "Un OOM approche. Pour l'éviter : baisser <code>batch_size</code> ou augmenter "
+        "<code>gradient_accumulation_steps</code>."
     ),
     # commands (setMyCommands: plain text, no HTML)
     "cmd.start": "Démarrer et vérifier l'accès",

@@ -211,6 +211,25 @@ CRASH = Alert(
     {"exit_code": 1, "error": "TypeError: unsupported operand type(s) for +: 'int' and 'NoneType'"},
 )
 STARTED = Alert(RUN, "started", "info", 0, 0.0, {"total_iters": 20000, "eta_s": 3560.0})
+SLOWDOWN = Alert(
+    RUN,
+    "slowdown",
+    "warning",
+    1300,
+    228.0,
+    {"slowdown_pct": 35, "minutes": 12, "step_s": 0.23, "baseline_s": 0.17},
+    eta_change_s=1100.0,
+)
+MEMORY = Alert(
+    RUN,
+    "memory_pressure",
+    "warning",
+    1300,
+    228.0,
+    {"gpu": 0, "used_mib": 11_900.0, "total_mib": 12_282.0},
+)
+GPU_LOST = Alert(RUN, "gpu_lost", "critical", 1300, 228.0, {"gpu": 1})
+RESUMED = Alert(RUN, "resumed", "info", 1000, 0.0, {})
 NAN = Alert(RUN, "nan", "critical", 1300, 228.0, {"loss": "nan"})
 STALL = Alert(RUN, "stall", "warning", 1300, 228.0, {"silent_s": 720.0})
 
@@ -264,6 +283,10 @@ SCENARIOS = [
     Scenario("alert_crash", lambda c: alert_text(CRASH, c)),
     Scenario("alert_nan", lambda c: alert_text(NAN, c)),
     Scenario("alert_stall", lambda c: alert_text(STALL, c)),
+    Scenario("alert_slowdown", lambda c: alert_text(SLOWDOWN, c)),
+    Scenario("alert_memory_pressure", lambda c: alert_text(MEMORY, c)),
+    Scenario("alert_gpu_lost", lambda c: alert_text(GPU_LOST, c)),
+    Scenario("alert_resumed", lambda c: alert_text(RESUMED, c)),
     Scenario("gpu_two", lambda c: gpu_text(TWO_GPUS, c)),
     Scenario("help", help_text),
     Scenario("start", lambda c: start_text(c, 123456789, True)),

@@ -63,6 +63,11 @@ def test_every_key_the_code_names_exists() -> None:
     plural = set(re.findall(r'\.plural\(\s*"([a-z0-9_.]+)"', code))
     built = {f"alert.{k}" for k in KNOWN} | {f"reason.{r}" for r in REASONS}
     built |= {f"cmd.{c}" for c in COMMANDS}
+    plural |= {
+        f"eta.{kind}{variant}"
+        for kind in ("steps", "evals", "checkpoints")
+        for variant in ("", "_unmeasured", "_negligible")
+    }
     keys = set(CATALOGS["en"])
     assert literal - keys == set()
     assert built - keys == set()
