@@ -16,10 +16,12 @@ safety net (inotify misses events on network and some container filesystems).
 `benchmarks/follow_latency.py` measures both: inotify delivers a line in a few milliseconds,
 polling alone in up to `poll_interval_s`.
 
-Known limits, shared with the shippers above: a checkpoint stores (device, inode, offset), so
-a file deleted and recreated with a reused inode while etagram was stopped is resumed at the
-old offset if it is long enough; a writer that keeps appending to a renamed file after the
-new one appears loses those lines.
+Known limits, shared with the shippers above: a checkpoint stores (device, inode, offset), so a
+file truncated, or deleted and recreated with a reused inode, while etagram was stopped is
+resumed at the old offset if it has grown past it again; one path is followed, not a glob, so
+a file rotated away before the follower opened it (two rotations within one poll, or during a
+stop) is skipped, and so are lines a writer appends to a renamed file after the new one has
+appeared and the old one has been read to its end.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ from watchfiles import awatch
 from bot.core.linebuf import LineBuffer
 
 log = logging.getLogger(__name__)
+# watchfiles reports every batch of changes at INFO: one line per write of the training log.
+logging.getLogger("watchfiles.main").setLevel(logging.WARNING)
 
 CHUNK_SIZE = 1 << 20
 # Bytes from the start of the file that identify it; a change means it was truncated and
