@@ -96,6 +96,17 @@ class _Cursor:
 
     def step(self) -> tuple[list[str], bool]:
         """Read one chunk; return the lines it completes and whether to call again at once."""
+        try:
+            return self._step()
+        except OSError as exc:
+            # A read error (NFS hiccup, permissions changed): reopen later at the last line end.
+            log.warning("cannot read %s (%s); retrying", self._path, exc)
+            self._start = self.position
+            self.close()
+            self._file = None
+            return [], False
+
+    def _step(self) -> tuple[list[str], bool]:
         opened = self._file is not None or self._open()
         self._skip_existing = False  # only a file present at start has old content to skip
         if not opened:

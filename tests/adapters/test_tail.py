@@ -228,3 +228,29 @@ async def test_polling_only_mode(tmp_path: Path) -> None:
     log.write_bytes(b"x\n")
     assert await batch == ["x"]
     await reader.close()
+
+
+async def test_a_path_that_cannot_be_opened_yet_is_retried(tmp_path: Path) -> None:
+    log = tmp_path / "train.log"
+    log.mkdir()  # something else holds the name for now
+    reader = Reader(log, poll_interval_s=0.02)
+    batch = asyncio.ensure_future(reader.next_batch())
+    await asyncio.sleep(0.2)
+    log.rmdir()
+    log.write_bytes(b"ok\n")
+    assert await batch == ["ok"]
+    await reader.close()
+
+
+async def test_checkpoints_wait_for_the_interval_or_the_stop(tmp_path: Path) -> None:
+    log = tmp_path / "train.log"
+    store = MemoryStore()
+    log.write_bytes(b"a\n")
+    reader = Reader(log, store, checkpoint_every_s=3600.0)
+    await reader.until(1)
+    append(log, b"b\n")
+    await reader.until(2)
+    assert store.saved == {}
+    await reader.close()
+    (pos,) = store.saved.values()
+    assert pos.offset == 4 and pos.inode == log.stat().st_ino
