@@ -9,7 +9,9 @@ The child runs in its own process group and etagram forwards SIGINT and SIGTERM 
 with a shared group, Ctrl-C would reach a Python trainer twice (from the terminal and from
 etagram) and interrupt its own KeyboardInterrupt handler. The price is that the child cannot
 read from the terminal, which a training job does not do. If etagram is killed outright the
-training keeps running.
+training keeps running. The forwarding handlers replace the loop's own SIGINT/SIGTERM handlers
+while the child runs and are removed when it has exited: a caller with handlers of its own
+installs them again afterwards.
 """
 
 from __future__ import annotations

@@ -108,3 +108,10 @@ async def test_not_executable_returns_126(tmp_path: Path) -> None:
 async def test_empty_command_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no command"):
         await run_command([], tmp_path / "run.log")
+
+
+async def test_on_start_gets_the_child_pid(tmp_path: Path) -> None:
+    log = tmp_path / "run.log"
+    pids: list[int] = []
+    await run_command(python("import os; print(os.getpid())"), log, pids.append, echo=io.BytesIO())
+    assert pids == [int(log.read_text())]
