@@ -240,7 +240,7 @@ class LogFollower:
         use_inotify: bool = True,
     ) -> None:
         self._path = Path(path)
-        self._key = str(self._path.absolute())
+        self._key = str(self._path.resolve())  # the key the service uses for this log too
         self._store = store
         self._from_start = from_start
         self._poll_interval_s = poll_interval_s
