@@ -50,8 +50,8 @@ CHUNK_SIZE = 1 << 20
 _FINGERPRINT = 64
 # watchfiles groups events: it yields once no new event came for `step` ms, or after
 # `debounce` ms while events keep coming (a busy log would otherwise wait 1.6 s).
-_WATCH_DEBOUNCE_MS = 20
-_WATCH_STEP_MS = 5
+_WATCH_DEBOUNCE_MS = 30
+_WATCH_STEP_MS = 10
 
 
 @dataclass(frozen=True)
