@@ -9,7 +9,8 @@ same run and on the same file:
 - `iter_lines(f)` (`bot.core.linebuf`: terminators, UTF-8 decoding, line cap),
 - `iter_lines(f)` feeding `make_parser(fmt).feed(line)` (skipped if the parsers are absent).
 
-Each column is the best of `--repeat` runs (the least disturbed by other processes).
+Each column is the best of `--repeat` runs, in CPU time of this process (user + system):
+on a shared machine, wall time mostly measures the other processes.
 
     python benchmarks/catchup_speed.py [--mb 200] [--source LOG] [--format NAME] [--repeat 3]
 """
@@ -106,9 +107,9 @@ def best_time(path: Path, loop: Callable[[BinaryIO], int], repeat: int) -> tuple
     best, lines = float("inf"), 0
     for _ in range(repeat):
         with open(path, "rb") as f:
-            start = time.perf_counter()
+            start = time.process_time()
             lines = loop(f)
-            best = min(best, time.perf_counter() - start)
+            best = min(best, time.process_time() - start)
     return best, lines
 
 
