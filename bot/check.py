@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
@@ -31,8 +32,11 @@ async def run_check(config: Config, out: TextIO) -> int:
     line(*_state_path(config.resolved_state_path()))
     line(*_nvml())
     if not config.token:
-        line(None, "telegram", "no token: messages go to the console only "
-             "(set ETAGRAM_TELEGRAM_TOKEN)")
+        line(
+            None,
+            "telegram",
+            "no token: messages go to the console only (set ETAGRAM_TELEGRAM_TOKEN)",
+        )
     else:
         await _telegram(config, line)
     out.write("\nall good\n" if not problems else f"\n{problems} problem(s)\n")
@@ -47,7 +51,7 @@ def _state_path(path: Path) -> tuple[bool, str, str]:
 
 
 def _nvml() -> tuple[bool | None, str, str]:
-    sampler = NvmlSampler()
+    sampler = NvmlSampler(time.time)
     try:
         snap = sampler.sample()
     finally:
@@ -72,8 +76,11 @@ async def _telegram(config: Config, report: Report) -> None:
         report(False, "telegram", f"cannot reach the Bot API: {exc}")
         return
     allowed = set(config.allowed_chat_ids)
-    report(bool(allowed) or None, "allowed chats",
-           ", ".join(map(str, sorted(allowed))) or "none: nobody gets pushes; add your chat id")
+    report(
+        bool(allowed) or None,
+        "allowed chats",
+        ", ".join(map(str, sorted(allowed))) or "none: nobody gets pushes; add your chat id",
+    )
     for chat_id, title in sorted(seen.items()):
         state = "allowed" if chat_id in allowed else "NOT allowed: add it to allowed_chat_ids"
         report(None, "chat seen", f"{chat_id} ({title}): {state}")

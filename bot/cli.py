@@ -38,20 +38,36 @@ def build_parser() -> argparse.ArgumentParser:
     _run_options(watch)
 
     run = command("run", "start a training command, tee its output to a log, and monitor it")
-    run.add_argument("--log", metavar="FILE", help="where to write the output (default: a "
-                     "file named after the command, in the current directory)")
+    run.add_argument(
+        "--log",
+        metavar="FILE",
+        help="where to write the output (default: a "
+        "file named after the command, in the current directory)",
+    )
     _run_options(run)
-    run.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD ARGS",
-                     help="the training command, after --")
+    run.add_argument(
+        "argv",
+        nargs=argparse.REMAINDER,
+        metavar="-- CMD ARGS",
+        help="the training command, after --",
+    )
 
     demo = command("demo", "replay a simulated nanoGPT run with simulated GPU telemetry")
-    demo.add_argument("--speed", type=_positive_float, default=10.0,
-                      help="how many times faster than real time (default 10)")
+    demo.add_argument(
+        "--speed",
+        type=_positive_float,
+        default=10.0,
+        help="how many times faster than real time (default 10)",
+    )
 
     replay = command("replay", "read a finished log at full speed; print JSON lines")
     replay.add_argument("log", metavar="LOG")
-    replay.add_argument("--jsonl", action="store_true", required=True,
-                        help="one JSON object per line (the only output format)")
+    replay.add_argument(
+        "--jsonl",
+        action="store_true",
+        required=True,
+        help="one JSON object per line (the only output format)",
+    )
     replay.add_argument("--max-iters", type=_positive_int, metavar="N")
     replay.add_argument("--eval-interval", type=_positive_int, metavar="N")
     replay.add_argument("--format", metavar="NAME", help="log format (default: detect)")
@@ -63,8 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
 def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", help="run name shown in messages (default: the log's file name)")
     p.add_argument("--format", metavar="NAME", help="log format (default: detect)")
-    p.add_argument("--max-iters", type=_positive_int, metavar="N",
-                   help="total iterations, when the log does not say")
+    p.add_argument(
+        "--max-iters",
+        type=_positive_int,
+        metavar="N",
+        help="total iterations, when the log does not say",
+    )
 
 
 def _positive_int(text: str) -> int:
@@ -98,7 +118,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     _setup_logging(config)
     handler: Callable[[argparse.Namespace, Config], int] = {
-        "watch": _watch, "run": _run, "demo": _demo, "check": _check,
+        "watch": _watch,
+        "run": _run,
+        "demo": _demo,
+        "check": _check,
     }[args.command]
     try:
         return handler(args, config)
@@ -112,6 +135,10 @@ def _setup_logging(config: Config) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if config.log_level != "DEBUG":
+        # Their INFO lines (each file change, each job run) drown etagram's own.
+        for chatty in ("watchfiles", "apscheduler", "httpx", "httpcore"):
+            logging.getLogger(chatty).setLevel(logging.WARNING)
     if config.token:
         from bot.adapters.redact import install_token_redaction
 
@@ -126,8 +153,13 @@ def _replay(args: argparse.Namespace) -> int:
         print(f"etagram: replay: {path}: no such file", file=sys.stderr)
         return 2
     try:
-        replay(path, sys.stdout, fmt=args.format, max_iters=args.max_iters,
-               eval_interval=args.eval_interval)
+        replay(
+            path,
+            sys.stdout,
+            fmt=args.format,
+            max_iters=args.max_iters,
+            eval_interval=args.eval_interval,
+        )
     except BrokenPipeError:
         pass
     except ValueError as exc:  # an unknown --format
@@ -164,7 +196,7 @@ def _serve(service: Any, extra: Coroutine[Any, Any, int] | None = None) -> int:
 def _gpu_source(config: Config) -> Any:
     from bot.adapters.nvml import NvmlSampler
 
-    return NvmlSampler()
+    return NvmlSampler(time.time)
 
 
 def _watch(args: argparse.Namespace, config: Config) -> int:
@@ -197,14 +229,13 @@ def _run(args: argparse.Namespace, config: Config) -> int:
 def _demo(args: argparse.Namespace, config: Config) -> int:
     from bot.demo import DemoRun
     from bot.service import RunSpec, Service
-    from bot.adapters.gpu_sim import demo_gpu
 
     workdir = Path(tempfile.mkdtemp(prefix="etagram-demo-"))
     if not config.state_path:
         config = _replace(config, state_path=str(workdir / "state.sqlite3"))
     log_path = workdir / "train.log"
     spec = RunSpec(f"demo-{time.strftime('%H%M%S')}", log_path, "nanogpt")
-    gpu = demo_gpu(DemoRun(), args.speed)
+    gpu = _demo_gpu(DemoRun(), args.speed)
     service = Service(config, [spec], gpu=gpu)
     print(f"etagram demo: a simulated nanoGPT run at {args.speed:g}x, log {log_path}\n")
 
@@ -218,6 +249,22 @@ def _demo(args: argparse.Namespace, config: Config) -> int:
         return 0
 
     return _serve(service, child())
+
+
+def _demo_gpu(run: Any, speed: float) -> Any:
+    """A simulated RTX 4070 whose thermal episode and OOM line up with the demo trainer's."""
+    from bot.adapters.gpu_sim import Episode, Scenario, SimulatedGpu
+
+    def run_time_at(it: int) -> float:  # seconds of training time at iteration `it`
+        evals = it // run.eval_interval + 1
+        return float(it * run.step_s + evals * (run.eval_step_s - run.step_s))
+
+    scenario = Scenario(
+        thermal=Episode(run_time_at(run.thermal_from), run_time_at(run.thermal_to)),
+        oom_at_s=run_time_at(run.oom_at) if run.oom_at is not None else None,
+    )
+    start = time.time()
+    return SimulatedGpu(lambda: (time.time() - start) * speed, scenario)
 
 
 def _replace(config: Config, **changes: Any) -> Config:

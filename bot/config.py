@@ -121,37 +121,109 @@ class Key:
 
 
 KEYS = (
-    Key("token", ("telegram", "token"), "ETAGRAM_TELEGRAM_TOKEN", str, "a bot token from BotFather"),
-    Key("api_base_url", ("telegram", "api_base_url"), "ETAGRAM_TELEGRAM_API_BASE_URL", _url,
-        "an http(s) URL such as https://api.telegram.org/bot"),
-    Key("allowed_chat_ids", ("telegram", "allowed_chat_ids"), "ETAGRAM_TELEGRAM_ALLOWED_CHAT_IDS",
-        _chat_ids, "comma-separated integer chat ids"),
-    Key("language", ("general", "language"), "ETAGRAM_LANGUAGE",
-        _choice(LANGUAGES, str.lower), "fr, en or both"),
-    Key("timezone", ("general", "timezone"), "ETAGRAM_TIMEZONE", _timezone,
-        "an IANA time zone such as Europe/Paris"),
+    Key(
+        "token", ("telegram", "token"), "ETAGRAM_TELEGRAM_TOKEN", str, "a bot token from BotFather"
+    ),
+    Key(
+        "api_base_url",
+        ("telegram", "api_base_url"),
+        "ETAGRAM_TELEGRAM_API_BASE_URL",
+        _url,
+        "an http(s) URL such as https://api.telegram.org/bot",
+    ),
+    Key(
+        "allowed_chat_ids",
+        ("telegram", "allowed_chat_ids"),
+        "ETAGRAM_TELEGRAM_ALLOWED_CHAT_IDS",
+        _chat_ids,
+        "comma-separated integer chat ids",
+    ),
+    Key(
+        "language",
+        ("general", "language"),
+        "ETAGRAM_LANGUAGE",
+        _choice(LANGUAGES, str.lower),
+        "fr, en or both",
+    ),
+    Key(
+        "timezone",
+        ("general", "timezone"),
+        "ETAGRAM_TIMEZONE",
+        _timezone,
+        "an IANA time zone such as Europe/Paris",
+    ),
     Key("state_path", ("general", "state_path"), "ETAGRAM_STATE_PATH", str, "a file path"),
-    Key("log_level", ("general", "log_level"), "ETAGRAM_LOG_LEVEL",
-        _choice(LOG_LEVELS, str.upper), "DEBUG, INFO, WARNING or ERROR"),
-    Key("max_iters", ("run", "max_iters"), "ETAGRAM_MAX_ITERS", _nonnegative_int,
-        "a whole number of iterations (0 = read it from the log)"),
+    Key(
+        "log_level",
+        ("general", "log_level"),
+        "ETAGRAM_LOG_LEVEL",
+        _choice(LOG_LEVELS, str.upper),
+        "DEBUG, INFO, WARNING or ERROR",
+    ),
+    Key(
+        "max_iters",
+        ("run", "max_iters"),
+        "ETAGRAM_MAX_ITERS",
+        _nonnegative_int,
+        "a whole number of iterations (0 = read it from the log)",
+    ),
     Key("log_format", ("run", "format"), "ETAGRAM_FORMAT", str, "a log format name"),
-    Key("gpu_interval_s", ("gpu", "interval_s"), "ETAGRAM_GPU_INTERVAL_S", _positive(float),
-        "a positive number of seconds"),
-    Key("memory_pressure_pct", ("alerts", "memory_pressure_pct"),
-        "ETAGRAM_MEMORY_PRESSURE_PCT", _positive(float), "a percentage such as 97"),
-    Key("slowdown_pct", ("alerts", "slowdown_pct"), "ETAGRAM_SLOWDOWN_PCT", _positive(float),
-        "a percentage such as 15"),
-    Key("slowdown_min_s", ("alerts", "slowdown_min_s"), "ETAGRAM_SLOWDOWN_MIN_S",
-        _positive(float), "a positive number of seconds"),
-    Key("stall_factor", ("alerts", "stall_factor"), "ETAGRAM_STALL_FACTOR", _positive(float),
-        "a positive number (times the usual gap between progress lines)"),
-    Key("stall_floor_s", ("alerts", "stall_floor_s"), "ETAGRAM_STALL_FLOOR_S", _positive(float),
-        "a positive number of seconds"),
-    Key("loss_spike_z", ("alerts", "loss_spike_z"), "ETAGRAM_LOSS_SPIKE_Z", _positive(float),
-        "a positive robust z-score such as 8"),
-    Key("milestones_pct", ("notify", "milestones_pct"), "ETAGRAM_MILESTONES_PCT", _percent_list,
-        "a list of percentages between 0 and 100, such as [25, 50, 75]"),
+    Key(
+        "gpu_interval_s",
+        ("gpu", "interval_s"),
+        "ETAGRAM_GPU_INTERVAL_S",
+        _positive(float),
+        "a positive number of seconds",
+    ),
+    Key(
+        "memory_pressure_pct",
+        ("alerts", "memory_pressure_pct"),
+        "ETAGRAM_MEMORY_PRESSURE_PCT",
+        _positive(float),
+        "a percentage such as 97",
+    ),
+    Key(
+        "slowdown_pct",
+        ("alerts", "slowdown_pct"),
+        "ETAGRAM_SLOWDOWN_PCT",
+        _positive(float),
+        "a percentage such as 15",
+    ),
+    Key(
+        "slowdown_min_s",
+        ("alerts", "slowdown_min_s"),
+        "ETAGRAM_SLOWDOWN_MIN_S",
+        _positive(float),
+        "a positive number of seconds",
+    ),
+    Key(
+        "stall_factor",
+        ("alerts", "stall_factor"),
+        "ETAGRAM_STALL_FACTOR",
+        _positive(float),
+        "a positive number (times the usual gap between progress lines)",
+    ),
+    Key(
+        "stall_floor_s",
+        ("alerts", "stall_floor_s"),
+        "ETAGRAM_STALL_FLOOR_S",
+        _positive(float),
+        "a positive number of seconds",
+    ),
+    Key(
+        "loss_spike_z",
+        ("alerts", "loss_spike_z"),
+        "ETAGRAM_LOSS_SPIKE_Z",
+        _positive(float),
+        "a positive robust z-score such as 8",
+    ),
+    Key(
+        "milestones_pct",
+        ("notify", "milestones_pct"),
+        "ETAGRAM_MILESTONES_PCT",
+        _percent_list,
+        "a list of percentages between 0 and 100, such as [25, 50, 75]",
+    ),
 )
 
 
@@ -168,7 +240,9 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
             values[key.attr] = _parse(key, raw_file, f"{section}.{name}")
         if key.env in env and env[key.env] != "":
             values[key.attr] = _parse(key, env[key.env], key.env)
-    token_file = table.get("telegram", {}).get("token_file") or env.get("ETAGRAM_TELEGRAM_TOKEN_FILE")
+    token_file = table.get("telegram", {}).get("token_file") or env.get(
+        "ETAGRAM_TELEGRAM_TOKEN_FILE"
+    )
     if token_file and not values.get("token"):
         values["token"] = _read_token_file(Path(str(token_file)).expanduser())
     return Config(**values)

@@ -88,8 +88,11 @@ def write_run(
             sleep(pending_s / speed)
             pending_s = 0.0
             mfu = 31.0 * run.step_s / dt
-            print(f"iter {it}: loss {loss:.4f}, time {dt * 1000:.2f}ms, mfu {mfu:.2f}%",
-                  file=out, flush=True)
+            print(
+                f"iter {it}: loss {loss:.4f}, time {dt * 1000:.2f}ms, mfu {mfu:.2f}%",
+                file=out,
+                flush=True,
+            )
     return 0
 
 

@@ -13,7 +13,7 @@ from typing import IO, Any
 
 from bot.core.events import Eval, Event, Progress
 from bot.core.linebuf import iter_lines
-from bot.core.monitor import RunMonitor
+from bot.core.monitor import Folded, RunMonitor
 from bot.core.notices import Alert, Notice
 from bot.core.state import RunState
 
@@ -29,31 +29,46 @@ def replay(
     """Write the JSON lines for the log at `path` to `out`."""
     monitor = RunMonitor(path.name, fmt, max_iters, eval_interval)
     state = monitor.state
-    write = out.write
+
+    def emit(folded: Folded) -> None:
+        for ev, notices in folded:
+            for obj in _objects(ev, notices, state):
+                out.write(json.dumps(obj, separators=(",", ":")) + "\n")
+
     with path.open("rb") as f:
         for line in iter_lines(f):
-            for ev, notices in monitor.feed((line,), 0.0):
-                for obj in _objects(ev, notices, state):
-                    write(json.dumps(obj, separators=(",", ":")) + "\n")
+            emit(monitor.feed((line,), 0.0))
+    emit(monitor.flush(0.0))  # a short log whose format was never certain
     end = {"kind": "end", "t_s": _num(state.t_s), "iter": state.iter}
-    write(json.dumps(end, separators=(",", ":")) + "\n")
+    out.write(json.dumps(end, separators=(",", ":")) + "\n")
 
 
 def _objects(ev: Event, notices: list[Notice], state: RunState) -> list[dict[str, Any]]:
     objs: list[dict[str, Any]] = []
     if isinstance(ev, Progress):
         eta = state.eta()
-        objs.append({
-            "kind": "progress", "iter": ev.iter, "max_iters": state.total_iters,
-            "t_s": _num(state.t_s), "eta_s": _num(eta.remaining_s),
-            "eta_low_s": _num(eta.low_s), "eta_high_s": _num(eta.high_s),
-        })
+        objs.append(
+            {
+                "kind": "progress",
+                "iter": ev.iter,
+                "max_iters": state.total_iters,
+                "t_s": _num(state.t_s),
+                "eta_s": _num(eta.remaining_s),
+                "eta_low_s": _num(eta.low_s),
+                "eta_high_s": _num(eta.high_s),
+            }
+        )
     elif isinstance(ev, Eval):
         last = state.evals[-1]
-        objs.append({
-            "kind": "eval", "iter": last.iter, "t_s": _num(state.t_s),
-            "train_loss": _num(ev.train_loss), "val_loss": _num(ev.val_loss),
-        })
+        objs.append(
+            {
+                "kind": "eval",
+                "iter": last.iter,
+                "t_s": _num(state.t_s),
+                "train_loss": _num(ev.train_loss),
+                "val_loss": _num(ev.val_loss),
+            }
+        )
     objs.extend(
         {"kind": "alert", "type": n.type, "iter": n.iter, "t_s": _num(n.t_s)}
         for n in notices

@@ -14,11 +14,15 @@ Usage::
             .base_file_url(stub.base_file_url)
             .build()
         )
-        ...  # start the application and its updater (polling)
+        async with app:
+            await app.start()
+            await app.updater.start_polling(poll_interval=0.0, timeout=1)
         n = len(stub.sent)
         stub.push_message(42, "/eta", language_code="fr")
-        reply = await stub.wait_for(lambda c: c.method == "sendMessage", since=n)
-        assert reply.params["chat_id"] == 42
+            reply = await stub.wait_for(lambda c: c.method == "sendMessage", since=n)
+            assert reply.params["chat_id"] == 42 and reply.result["message_id"] == 2
+            await app.updater.stop()
+            await app.stop()
 
 Test-facing API of :class:`BotApiStub`:
 
@@ -29,9 +33,10 @@ Test-facing API of :class:`BotApiStub`:
   queues any raw update (hostile input). A text starting with ``/`` gets its ``bot_command``
   entity, as Telegram sends it.
 - ``sent``: every call the bot made, in order, as :class:`SentCall` (method, decoded params,
-  uploaded files, ``time.monotonic()`` time, HTTP status, result). ``getUpdates`` polls are not
-  recorded. Calls refused by an injected fault or by a limit are recorded too, with their status
-  (``0`` when no answer was sent: ``hang``/``drop``); ``SentCall.ok`` tells delivered ones.
+  uploaded files, ``time.monotonic()`` time, HTTP status, result as Telegram returns it, error
+  description). ``getUpdates`` polls are not recorded. Calls refused by an injected fault or by
+  a check are recorded too, with their status (``0`` when no answer was sent: ``hang``,
+  ``drop``, ``lost_reply``); ``SentCall.ok`` tells the ones the bot saw succeed.
 - ``messages_to(chat_id)``: delivered sendMessage/sendPhoto/edit* calls to that chat.
 - ``await wait_for(predicate_or_method_name, timeout=5.0, since=0)``: the first recorded call at
   index ``since`` or later that matches, waiting for it if needed (``TimeoutError`` otherwise).
@@ -56,7 +61,8 @@ identical content ("message is not modified"), editing/deleting/pinning an unkno
 answering an unknown or already answered callback query. The HTML check is deliberately
 stricter than Telegram for ``&``: a bare ``&`` that does not start an entity is refused, so
 tests catch values that were not escaped. MarkdownV2 is not checked. Chats are created on
-first use (positive id: private, negative: group, ``-100...``: supergroup).
+first use (positive id: private, negative: group, ``-100...``: supergroup). Malformed
+parameters get a 400, never a server crash.
 """
 
 from __future__ import annotations
@@ -77,7 +83,7 @@ from typing import Any, Literal, get_args
 from aiohttp import web
 
 FaultMode = Literal["500", "429", "hang", "drop", "lost_reply"]
-DEFAULT_TOKEN = "123456789:AAHstub-Token_for-tests0123456789abcd"
+DEFAULT_TOKEN = "123456789:AAH-stub-token-for-tests"  # not token-shaped on purpose
 
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
@@ -190,10 +196,17 @@ class _Chat:
     pinned: list[int] = field(default_factory=list)
     next_message_id: int = 1
     blocked: bool = False
+    username: str = "user"
 
     def as_json(self) -> dict[str, Any]:
         if self.type == "private":
-            return {"id": self.id, "type": "private", "first_name": "User", "username": "user"}
+            name = self.username
+            return {
+                "id": self.id,
+                "type": "private",
+                "first_name": name.capitalize(),
+                "username": name,
+            }
         return {"id": self.id, "type": self.type, "title": f"Group {self.id}"}
 
     def new_message_id(self) -> int:
@@ -383,6 +396,8 @@ class BotApiStub:
         username: str = "alice",
     ) -> int:
         chat = self._chat(chat_id, chat_type)
+        if chat.type == "private" and user_id in (None, chat_id):
+            chat.username = username
         user = self._user(chat, user_id, language_code, username)
         message: dict[str, Any] = {
             "message_id": chat.new_message_id(),
@@ -412,11 +427,15 @@ class BotApiStub:
         chat = self._chat(chat_id)
         query_id = str(next(self._query_ids))
         self._open_queries.add(query_id)
-        message = chat.messages.get(message_id) or {
-            "chat": chat.as_json(),
-            "message_id": message_id,
-            "date": 0,
-        }
+        message = (
+            _public(chat.messages[message_id])
+            if message_id in chat.messages
+            else {
+                "chat": chat.as_json(),
+                "message_id": message_id,
+                "date": 0,
+            }
+        )
         query = {
             "id": query_id,
             "from": self._user(chat, user_id, language_code, "alice"),
@@ -457,7 +476,7 @@ class BotApiStub:
 
     def chat_messages(self, chat_id: int) -> list[dict[str, Any]]:
         """Messages currently in the chat (sent by the bot or pushed), oldest first."""
-        return list(self._chat(chat_id).messages.values())
+        return [_public(m) for m in self._chat(chat_id).messages.values()]
 
     def pinned_message_id(self, chat_id: int) -> int | None:
         pinned = self._chat(chat_id).pinned
@@ -509,11 +528,9 @@ class BotApiStub:
             if request.match_info["token"] != self.token:
                 raise ApiError(401, "Unauthorized")
             if method.lower() == "getupdates":
-                return _ok(await self._get_updates(params))
-            handler = self._handlers.get(method.lower())
-            if handler is None:
-                raise ApiError(404, "Not Found")
-            result = handler(params, files)
+                result: Any = await self._get_updates(params)
+            else:
+                result = self._call(method, params, files)
         except ApiError as err:
             self._record(method, params, files, err.code, description=err.description)
             return _error(err)
@@ -522,6 +539,15 @@ class BotApiStub:
             return _drop(request)
         self._record(method, params, files, 200, result=result)
         return _ok(result)
+
+    def _call(self, method: str, params: dict[str, Any], files: dict[str, bytes]) -> Any:
+        handler = self._handlers.get(method.lower())
+        if handler is None:
+            raise ApiError(404, "Not Found")
+        try:
+            return handler(params, files)
+        except (ValueError, TypeError, KeyError) as err:  # malformed parameters
+            raise ApiError(400, f"Bad Request: {err}") from err
 
     async def _inject(
         self,
@@ -540,13 +566,11 @@ class BotApiStub:
                 {"retry_after": fault.retry_after},
             )
         else:
-            if method.lower() != "getupdates":
-                self._record(method, params, files, 0, description=fault.mode)
+            self._record(method, params, files, 0, description=fault.mode)
             if fault.mode == "hang":
                 await self._hang(fault)
             return _drop(request)
-        if method.lower() != "getupdates":
-            self._record(method, params, files, err.code, description=err.description)
+        self._record(method, params, files, err.code, description=err.description)
         return _error(err)
 
     async def _hang(self, fault: _Fault) -> None:
@@ -598,6 +622,8 @@ class BotApiStub:
         result: Any = None,
         description: str = "",
     ) -> None:
+        if method.lower() == "getupdates":
+            return  # polling would drown the calls that tests look at
         call = SentCall(method, params, files, time.monotonic(), status, result, description)
         self.sent.append(call)
         self._new_call.set()

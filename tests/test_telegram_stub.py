@@ -273,9 +273,10 @@ async def test_faults_can_target_methods(bot: Bot, stub: BotApiStub) -> None:
 
 
 async def test_wrong_token_is_invalid(stub: BotApiStub) -> None:
-    bad = Bot("987654321:AAWrongWrongWrongWrongWrongWrong00000", base_url=stub.base_url)
+    bad = Bot("987654321:AA-wrong-token", base_url=stub.base_url)
     with pytest.raises(InvalidToken):
-        await bad.initialize()
+        async with bad:  # closes its HTTP client on the way out
+            pass
     assert stub.sent[-1].status == 401
 
 
@@ -346,3 +347,43 @@ def test_parse_html_accepts_telegram_markup() -> None:
 def test_unknown_fault_mode_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown fault mode"):
         BotApiStub().fail("teapot")  # type: ignore[arg-type]
+
+
+async def test_polling_recovers_after_an_outage(stub: BotApiStub) -> None:
+    async def eta(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.effective_message is not None
+        await update.effective_message.reply_text("back")
+
+    app = build_app(stub)
+    app.add_handler(CommandHandler("eta", eta))
+    async with polling(app):
+        stub.fail("500", methods={"getUpdates"}, times=2)
+        stub.push_message(CHAT, "/eta")
+        reply = await stub.wait_for("sendMessage", timeout=10)
+    assert reply.params["text"] == "back"
+
+
+async def test_stop_releases_hanging_requests(bot: Bot, stub: BotApiStub) -> None:
+    stub.fail("hang")
+    call = asyncio.create_task(bot.send_message(CHAT, "stuck", read_timeout=30))
+    await stub.wait_for(lambda c: c.status == 0)
+    await asyncio.wait_for(stub.stop(), 5)
+    with pytest.raises(NetworkError):
+        await asyncio.wait_for(call, 5)
+
+
+@pytest.mark.filterwarnings("ignore:Please use:telegram.warnings.PTBUserWarning")
+async def test_malformed_parameters_get_400(bot: Bot, stub: BotApiStub) -> None:
+    with pytest.raises(BadRequest):
+        await bot.do_api_request("editMessageText", api_kwargs={"chat_id": CHAT, "message_id": "x"})
+    with pytest.raises(BadRequest, match="(?i)chat not found"):
+        await bot.do_api_request("sendMessage", api_kwargs={"chat_id": "@nobody", "text": "hi"})
+
+
+async def test_raw_updates_reach_the_bot(bot: Bot, stub: BotApiStub) -> None:
+    update_id = stub.push_update(
+        {"message": {"message_id": 1, "date": 0, "chat": {"id": CHAT, "type": "private"}}}
+    )
+    (update,) = await bot.get_updates()
+    assert update.update_id == update_id and update.message is not None
+    assert update.message.text is None

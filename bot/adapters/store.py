@@ -102,7 +102,8 @@ class Store:
 
     async def save_prefs(self, chat_id: int, prefs: dict[str, Any]) -> None:
         await self._db.execute(
-            "INSERT INTO prefs VALUES (?, ?) ON CONFLICT(chat_id) DO UPDATE SET data = excluded.data",
+            "INSERT INTO prefs VALUES (?, ?) "
+            "ON CONFLICT(chat_id) DO UPDATE SET data = excluded.data",
             (chat_id, json.dumps(prefs, sort_keys=True)),
         )
         await self._db.commit()
@@ -128,9 +129,7 @@ class Store:
         )
         async with self._db.execute(sql, (now_s, limit)) as cur:
             rows = await cur.fetchall()
-        return [
-            OutboxItem(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7]) for r in rows
-        ]
+        return [OutboxItem(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7]) for r in rows]
 
     async def mark_sent(self, item_id: int, now_s: float) -> None:
         await self._db.execute("UPDATE outbox SET sent_s = ? WHERE id = ?", (now_s, item_id))

@@ -30,7 +30,9 @@ class Backend(Protocol):
     def gpu_snapshot(self) -> Any: ...
 
 
-def build_application(token: str, base_url: str, backend: Backend) -> Application[Any, Any, Any, Any, Any, Any]:
+def build_application(
+    token: str, base_url: str, backend: Backend
+) -> Application[Any, Any, Any, Any, Any, Any]:
     """The Application with every handler; the service starts and stops it."""
     file_url = base_url[: -len("/bot")] + "/file/bot" if base_url.endswith("/bot") else base_url
     app = (

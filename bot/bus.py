@@ -1,0 +1,73 @@
+"""The bus between what produces input (log followers, GPU samplers, launched processes) and
+what holds the state (the core, the notifier).
+
+On one machine it is an asyncio queue in the process; past one machine, Redis Streams carry
+the same messages from `etagram agent`s to one `etagram hub`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.core.gpu import GpuSnapshot
+
+
+@dataclass(frozen=True, slots=True)
+class LogLines:
+    """Complete lines of a run's log, read at `wall_s`.
+
+    `replayed`: lines an earlier etagram already handled (before the saved offset), or the
+    backlog of a log that was already long when first followed: they rebuild the state but
+    cause no eval message (alerts still go out).
+    """
+
+    run: str
+    lines: tuple[str, ...]
+    wall_s: float
+    replayed: bool = False
+    host: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class GpuReport:
+    """One NVML snapshot of a host's GPUs."""
+
+    host: str
+    snapshot: GpuSnapshot
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessExit:
+    """The training process etagram launched for `run` exited."""
+
+    run: str
+    exit_code: int | None
+    wall_s: float
+
+
+Message = LogLines | GpuReport | ProcessExit
+
+
+class Bus(Protocol):
+    async def publish(self, msg: Message) -> None: ...
+    def messages(self) -> AsyncIterator[Message]: ...
+
+
+class LocalBus:
+    """One process: an unbounded asyncio queue (followers never wait on the core)."""
+
+    def __init__(self) -> None:
+        self._queue: asyncio.Queue[Message] = asyncio.Queue()
+
+    async def publish(self, msg: Message) -> None:
+        self._queue.put_nowait(msg)
+
+    async def messages(self) -> AsyncIterator[Message]:
+        while True:
+            yield await self._queue.get()
+
+    def idle(self) -> bool:
+        return self._queue.empty()

@@ -1,0 +1,45 @@
+"""Every user-facing text etagram sends, in French, English or both (Telegram HTML).
+
+Renderers take structured data (RunState, notices, GPU snapshots) and a `Ctx` (language,
+time zone, clock preference, the wall clock now) and return one message.
+"""
+
+from bot.messages.alerts import alert_text
+from bot.messages.chat import (
+    ack_text,
+    button_label,
+    command_descriptions,
+    error_text,
+    help_text,
+    mute_text,
+    no_run_text,
+    refusal_text,
+    start_text,
+)
+from bot.messages.gpu import gpu_text
+from bot.messages.markup import to_plain
+from bot.messages.progress import digest_text, eta_text, eval_text, runs_text, status_text
+from bot.messages.types import Ctx, GpuSampleLike, GpuSnapshotLike
+
+__all__ = [
+    "Ctx",
+    "GpuSampleLike",
+    "GpuSnapshotLike",
+    "ack_text",
+    "alert_text",
+    "button_label",
+    "command_descriptions",
+    "digest_text",
+    "error_text",
+    "eta_text",
+    "eval_text",
+    "gpu_text",
+    "help_text",
+    "mute_text",
+    "no_run_text",
+    "refusal_text",
+    "runs_text",
+    "start_text",
+    "status_text",
+    "to_plain",
+]

@@ -1,0 +1,285 @@
+"""Alert texts: what happened, where, what it costs, what to try.
+
+Evidence dictionaries come from detectors whose keys may grow: each known key becomes a
+sentence when present, unknown keys are ignored, and a raw dict is never printed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+
+from bot.core.notices import Alert
+from bot.messages.gpu import reasons_text
+from bot.messages.lang import Tr, compose, finite
+from bot.messages.markup import NAME_CHARS, VALUE_CHARS, Html, clip, code, join, name
+from bot.messages.progress import best_line
+from bot.messages.types import Ctx
+
+SEVERITY_EMOJI = {"info": "ℹ️", "warning": "⚠️", "critical": "🚨"}
+KNOWN = [
+    "oom",
+    "nan",
+    "loss_spike",
+    "thermal",
+    "power",
+    "slowdown",
+    "stall",
+    "crash",
+    "gpu_lost",
+    "memory_pressure",
+    "started",
+    "resumed",
+    "finished",
+]
+NEGLIGIBLE_S = 30.0  # an ETA change below this is not worth a line
+
+Evidence = Mapping[str, float | int | str]
+
+
+def alert_text(a: Alert, ctx: Ctx) -> str:
+    emoji = SEVERITY_EMOJI.get(a.severity, SEVERITY_EMOJI["warning"])
+    return compose(ctx, Html(f"{emoji} {name(a.run)}"), lambda tr: _body(tr, a))
+
+
+def _body(tr: Tr, a: Alert) -> Html:
+    known = a.type in KNOWN
+    title = (
+        tr.t(f"alert.{a.type}")
+        if known
+        else tr.t("alert.generic", type=code(clip(a.type, NAME_CHARS)))
+    )
+    where_key = "alert.since_iter" if a.type == "stall" else "alert.at_iter"
+    where = tr.t(where_key, iter=a.iter) if a.iter is not None else Html("")
+    facts = FACTS.get(a.type, _no_facts)(tr, a.evidence, a)
+    lines = [Html(f"<b>{title}</b>{where}"), *facts, _cost(tr, a.eta_change_s)]
+    if known and f"try.{a.type}" in tr.messages:
+        lines.append(tr.t(f"try.{a.type}"))
+    return join(lines)
+
+
+def _cost(tr: Tr, change_s: float | None) -> Html:
+    if not finite(change_s):
+        return Html("")
+    assert change_s is not None
+    if abs(change_s) < NEGLIGIBLE_S:
+        return tr.t("cost.negligible")
+    key = "cost.later" if change_s > 0 else "cost.earlier"
+    return tr.t(key, delta=tr.dur(abs(change_s)))
+
+
+# --- evidence ------------------------------------------------------------------------------
+
+
+def number(ev: Evidence, *keys: str) -> float | None:
+    """The first of `keys` present as a finite number (numbers sent as text included)."""
+    for key in keys:
+        value = ev.get(key)
+        if isinstance(value, bool):
+            continue
+        try:
+            x = float(value) if isinstance(value, int | float | str) else math.nan
+        except ValueError:
+            continue
+        if math.isfinite(x):
+            return x
+    return None
+
+
+def _gpu(ev: Evidence) -> int | None:
+    x = number(ev, "gpu", "gpu_index")
+    return int(x) if x is not None and 0 <= x < 1e6 else None
+
+
+def _mib(tr: Tr, mib: float) -> Html:
+    if mib >= 1024:
+        return tr.t("unit.gib", n=tr.dec(mib / 1024, 1, trim=True))
+    return tr.t("unit.mib", n=tr.dec(mib, 0))
+
+
+def _on_gpu(tr: Tr, ev: Evidence) -> Html:
+    gpu = _gpu(ev)
+    return tr.t("fact.gpu", gpu=gpu) if gpu is not None else Html("")
+
+
+def _no_facts(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
+    return [_on_gpu(tr, ev)]
+
+
+def _oom(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
+    tried, total = number(ev, "tried_mib"), number(ev, "total_gib")
+    gpu = _gpu(ev)
+    facts = []
+    if tried is not None:
+        size = _mib(tr, tried)
+        facts.append(
+            tr.t("fact.oom_tried_gpu", size=size, gpu=gpu)
+            if gpu is not None
+            else tr.t("fact.oom_tried", size=size)
+        )
+    elif gpu is not None:
+        facts.append(tr.t("fact.gpu", gpu=gpu))
+    if total is not None:
+        facts.append(tr.t("fact.gpu_capacity", size=_mib(tr, total * 1024)))
+    return facts
+
+
+def _nan(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
+    value = ev.get("loss")
+    x = number(ev, "loss")
+    if x is None and isinstance(value, str):
+        x = _special_float(value)
+    return [tr.t("fact.loss_is", loss=tr.dec(x, 4) if x is not None else tr.t("value.not_finite"))]
+
+
+def _special_float(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _spike(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
+    loss, ref = number(ev, "loss"), number(ev, "median", "baseline", "reference")
+    if loss is None:
+        return []
+    if ref is None:
+        return [tr.t("fact.loss_is", loss=tr.loss(loss))]
+    return [tr.t("fact.loss_vs", loss=tr.loss(loss), ref=tr.loss(ref))]
+
+
+def _slowed(tr: Tr, ev: Evidence) -> list[Html]:
+    pct, minutes = number(ev, "slowdown_pct"), number(ev, "minutes")
+    if pct is None:
+        return []
+    if minutes is None:
+        return [tr.t("fact.slowed", pct=tr.pct(pct))]
+    return [tr.t("fact.slowed_for", pct=tr.pct(pct), dur=tr.dur(minutes * 60))]
+
+
+def _temperature(tr: Tr, ev: Evidence) -> list[Html]:
+    gpu, temp = _gpu(ev), number(ev, "temperature_c")
+    if temp is None:
+        return [_on_gpu(tr, ev)]
+    celsius = tr.unit(temp, "°C")
+    if gpu is None:
+        return [tr.t("fact.temp", temp=celsius)]
+    return [tr.t("fact.gpu_temp", gpu=gpu, temp=celsius)]
+
+
+def _reasons(tr: Tr, ev: Evidence) -> list[Html]:
+    reasons = ev.get("reasons")
+    if not isinstance(reasons, str) or not reasons.strip():
+        return []
+    return [tr.t("fact.reasons", reasons=reasons_text(tr, reasons))]
+
+
+def _thermal(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
+    return [*_slowed(tr, ev), *_temperature(tr, ev), *_reasons(tr, ev)]
+
+
+def _about_gpu(tr: Tr, ev: Evidence, fragment: Html | None) -> Html:
+    """`GPU 0 : mémoire utilisée à 97 %.`, or the fragment alone as a sentence."""
+    gpu = _gpu(ev)
+    if fragment is None:
+        return _on_gpu(tr, ev)
+    if gpu is None:
+        return tr.t("fact.alone", fact=Html(fragment[:1].upper() + fragment[1:]))
+    return tr.t("fact.on_gpu", gpu=gpu, fact=fragment)
+
+
+def _power(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
+    watts, limit = number(ev, "power_w"), number(ev, "power_limit_w", "limit_w")
+    power = None
+    if watts is not None and limit is not None:
+        power = tr.t("fact.power", power=tr.unit(watts, "W"), limit=tr.unit(limit, "W"))
+    return [*_slowed(tr, ev), _about_gpu(tr, ev, power), *_reasons(tr, ev)]
+
+
+def _slowdown(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
+    step, base = number(ev, "step_s"), number(ev, "baseline_s", "baseline_step_s")
+    facts = _slowed(tr, ev)
+    if step is not None and base is not None:
+        facts.append(tr.t("fact.step_was", step=tr.dur(step), base=tr.dur(base)))
+    return facts
+
+
+def _stall(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
+    silent = number(ev, "silent_s")
+    return [tr.t("fact.silent", dur=tr.dur(silent))] if silent is not None else []
+
+
+def _crash(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
+    facts = []
+    exit_code = number(ev, "exit_code")
+    if exit_code is not None and abs(exit_code) < 1e6:
+        facts.append(tr.t("fact.exit_code", code=code(int(exit_code))))
+    error = ev.get("error")
+    if isinstance(error, str) and error.strip():
+        text = error.strip()
+        facts.append(tr.t("fact.error", error=code(clip(text, VALUE_CHARS))))
+    return facts
+
+
+def _gpu_lost(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
+    gpu = _gpu(ev)
+    return [tr.t("fact.gpu_lost", gpu=gpu)] if gpu is not None else []
+
+
+def _memory(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
+    used, total = (
+        number(ev, "used_mib", "memory_used_mib"),
+        number(ev, "total_mib", "memory_total_mib"),
+    )
+    pct = number(ev, "used_pct")
+    if pct is None and used is not None and total:
+        pct = 100 * used / total
+    memory = None
+    if pct is not None and used is not None and total is not None:
+        memory = tr.t("fact.memory", pct=tr.pct(pct), used=_mib(tr, used), total=_mib(tr, total))
+    elif pct is not None:
+        memory = tr.t("fact.memory_pct", pct=tr.pct(pct))
+    return [_about_gpu(tr, ev, memory)]
+
+
+def _started(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
+    facts = []
+    total = number(ev, "total_iters", "max_iters")
+    if total is not None and 0 < total < 1e15:
+        facts.append(tr.t("fact.total_iters", total=int(total)))
+    eta = number(ev, "eta_s", "remaining_s")
+    if eta is not None:
+        facts.append(tr.t("fact.first_eta", eta=tr.dur(eta)))
+    return facts
+
+
+def _finished(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
+    facts = []
+    elapsed = number(ev, "elapsed_s")
+    if elapsed is not None:
+        facts.append(tr.t("fact.elapsed", dur=tr.dur(elapsed)))
+    best, best_iter = number(ev, "best_val_loss"), number(ev, "best_iter")
+    if best is not None:
+        it = int(best_iter) if best_iter is not None and 0 <= best_iter < 1e15 else None
+        facts.append(best_line(tr, best, it))
+    error = number(ev, "first_eta_error_pct")
+    if error is not None:
+        sign = "+" if error > 0 else ""  # negative numbers carry their own sign
+        facts.append(tr.t("fact.first_eta_error", pct=Html(sign + tr.pct(error))))
+    return facts
+
+
+FACTS: dict[str, Callable[[Tr, Evidence, Alert], list[Html]]] = {
+    "oom": _oom,
+    "nan": _nan,
+    "loss_spike": _spike,
+    "thermal": _thermal,
+    "power": _power,
+    "slowdown": _slowdown,
+    "stall": _stall,
+    "crash": _crash,
+    "gpu_lost": _gpu_lost,
+    "memory_pressure": _memory,
+    "started": _started,
+    "finished": _finished,
+}

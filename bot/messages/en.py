@@ -1,0 +1,287 @@
+"""English catalog: the same keys and placeholders as `bot/messages/fr.py` (see there why
+catalogs are Python modules). Numbers and their units are tied with no-break spaces."""
+
+from __future__ import annotations
+
+_NB = "\u00a0"
+
+MESSAGES: dict[str, str] = {
+    # values and units
+    "value.unknown": "?",
+    "value.not_finite": "not finite",
+    "unit.pct": "{n}%",
+    "unit.mib": "{n}" + _NB + "MiB",
+    "unit.gib": "{n}" + _NB + "GiB",
+    # durations
+    "dur.forever": "over 10 years",
+    "dur.min_s": "{m}" + _NB + "min" + _NB + "{s}" + _NB + "s",
+    "dur.min": "{m}" + _NB + "min",
+    "dur.h_min": "{h}" + _NB + "h" + _NB + "{m}" + _NB + "min",
+    "dur.h": "{h}" + _NB + "h",
+    "dur.d.one": "{n}" + _NB + "day",
+    "dur.d.other": "{n}" + _NB + "days",
+    "dur.d_h.one": "{n}" + _NB + "day {h}" + _NB + "h",
+    "dur.d_h.other": "{n}" + _NB + "days {h}" + _NB + "h",
+    # Babel patterns
+    "pattern.clock24": "HH:mm",
+    "pattern.clock24_oclock": "HH:mm",
+    "pattern.clock12": "h:mm" + _NB + "a",
+    "pattern.clock12_oclock": "h" + _NB + "a",
+    "pattern.date": "EEEE, MMMM d",
+    "pattern.date_year": "EEEE, MMMM d, y",
+    "pattern.date_first": "EEEE, MMMM d",
+    "pattern.date_first_year": "EEEE, MMMM d, y",
+    # finish time
+    "when.today": "around {time}",
+    "when.tomorrow": "tomorrow around {time}",
+    "when.date": "{date}, around {time}",
+    "finish.unknown": "Finish time unknown",
+    "finish.far": "Done in over 10 years",
+    "finish.now": "Finishing any moment now (expected {when})",
+    "finish.late": "Finish expected {when}, now overdue",
+    "finish.in": "Done in {rel}, {when}",
+    "tz.utc": "UTC",
+    "tz.city": "{city} time",
+    "tz.city_elided": "{city} time",
+    # /eta
+    "eta.iters": "{done} / {total} iterations ({pct})",
+    "eta.steps.one": "{n} left × {each} ≈ {total}",
+    "eta.steps.other": "{n} left × {each} ≈ {total}",
+    "eta.steps_unmeasured.one": "{n} left, step time not measured yet",
+    "eta.steps_unmeasured.other": "{n} left, step time not measured yet",
+    "eta.evals.one": "{n} eval left × {each} ≈ {total}",
+    "eta.evals.other": "{n} evals left × {each} ≈ {total}",
+    "eta.evals_unmeasured.one": "{n} eval left, duration not measured yet",
+    "eta.evals_unmeasured.other": "{n} evals left, duration not measured yet",
+    "eta.checkpoints.one": "{n} checkpoint left × {each} ≈ {total}",
+    "eta.checkpoints.other": "{n} checkpoints left × {each} ≈ {total}",
+    "eta.checkpoints_unmeasured.one": "{n} checkpoint left, duration not measured yet",
+    "eta.checkpoints_unmeasured.other": "{n} checkpoints left, duration not measured yet",
+    "eta.steps_negligible.one": "{n} left, negligible time",
+    "eta.steps_negligible.other": "{n} left, negligible time",
+    "eta.evals_negligible.one": "{n} eval left, negligible time",
+    "eta.evals_negligible.other": "{n} evals left, negligible time",
+    "eta.checkpoints_negligible.one": "{n} checkpoint left, negligible time",
+    "eta.checkpoints_negligible.other": "{n} checkpoints left, negligible time",
+    "eta.total": "Total ≈ {total}{spread}",
+    "eta.finish": "{finish} ({zone})",
+    "eta.no_progress": "No progress line yet: the estimate starts with the first iterations.",
+    "eta.done_only.one": "{n} iteration done",
+    "eta.done_only.other": "{n} iterations done",
+    "eta.step_only": "{step} per iteration",
+    "eta.no_total": (
+        "Total number of iterations unknown: restart etagram with {flag} to get a finish time."
+    ),
+    "eta.no_step": "Step time not measured yet: at least two progress lines are needed.",
+    "eta.ended": "Training ended at iteration {iter}, after {elapsed}.",
+    # runs
+    "run.no_progress": "No progress line yet for this run.",
+    "run.none": (
+        "Nothing to show yet: no run has written a progress line. On the training machine, "
+        "start <code>etagram watch LOG</code> or <code>etagram run -- CMD</code>."
+    ),
+    "runs.title": "Runs followed:",
+    "runs.line": "• {run}: {where}",
+    "runs.selected": "{line} (selected)",
+    "runs.iter_of": "iteration {iter} / {total}",
+    "runs.iter": "iteration {iter}",
+    "runs.no_progress": "no progress yet",
+    "runs.pick": "Pick one with the buttons below.",
+    # /status
+    "status.no_eta": "No finish time yet (/eta says why)",
+    "status.iter_of": "Iteration {iter} / {total}",
+    "status.iter": "Iteration {iter}",
+    "status.loss": "loss {loss}",
+    "status.best": "Best val loss: {loss}",
+    "status.best_at": "Best val loss: {loss} (iteration {iter})",
+    "status.silent": "No new progress line for {ago}",
+    # evals
+    "eval.at": "Eval at iteration {iter}",
+    "eval.title": "Eval",
+    "eval.val": "val loss {loss}",
+    "eval.train": "train loss {loss}",
+    "eval.new_best": "New best: {delta} from the previous one ({previous})",
+    "eval.behind": "No improvement: the best is still {best}, gap {delta}",
+    "eval.behind_at": "No improvement: the best is still {best} (iteration {iter}), gap {delta}",
+    "digest.empty": "No pending evals.",
+    "digest.title.one": "{n} eval while Telegram was unreachable:",
+    "digest.title.other": "{n} evals while Telegram was unreachable:",
+    "digest.older.one": "… and {n} older one",
+    "digest.older.other": "… and {n} older ones",
+    "digest.iter": "iteration {iter}",
+    "digest.line": "• {run}{iter}: {loss}",
+    # GPUs
+    "gpu.none": "No GPU readings (NVML unavailable, or sampling turned off).",
+    "gpu.error": "Could not read the GPUs: {error}",
+    "gpu.empty": "No GPU visible.",
+    "gpu.all_ok": "No slowdown reported by the driver.",
+    "gpu.lost": "GPU {gpu}: not responding",
+    "gpu.throttled": "GPU {gpu} throttled: {reasons}.",
+    "gpu.temp_vs": "{temp} (slowdown threshold {limit})",
+    "gpu.details": "{details}.",
+    "gpu.clock_pct": "clock at {pct} of max",
+    "gpu.line": "GPU {gpu}: {util}, {used} / {total}" + _NB + "GiB, {temp}",
+    "gpu.slowed": "throttled ({reasons})",
+    "gpu.summary": "{n} GPUs: {util} on average, hottest {temp}",
+    "gpu.n_slowed.one": "{n} throttled",
+    "gpu.n_slowed.other": "{n} throttled",
+    "reason.hw_slowdown": "hardware slowdown signal",
+    "reason.hw_thermal": "hardware thermal limit",
+    "reason.sw_thermal": "software thermal limit",
+    "reason.sw_power_cap": "power cap",
+    "reason.hw_power_brake": "hardware power brake",
+    # alerts
+    "alert.oom": "CUDA out of memory",
+    "alert.nan": "Invalid loss",
+    "alert.loss_spike": "Loss spike",
+    "alert.thermal": "Thermal slowdown",
+    "alert.power": "Power limit reached",
+    "alert.slowdown": "Training slowed down",
+    "alert.stall": "No more progress",
+    "alert.crash": "Training crashed",
+    "alert.gpu_lost": "GPU lost",
+    "alert.memory_pressure": "GPU memory almost full",
+    "alert.started": "Training started",
+    "alert.resumed": "Training resumed",
+    "alert.finished": "Training finished",
+    "alert.generic": "Alert {type}",
+    "alert.at_iter": " at iteration {iter}",
+    "alert.since_iter": " since iteration {iter}",
+    "fact.gpu": "GPU {gpu}.",
+    "fact.oom_tried_gpu": "Failed to allocate {size} on GPU {gpu}.",
+    "fact.oom_tried": "Failed to allocate {size}.",
+    "fact.gpu_capacity": "Total GPU capacity: {size}.",
+    "fact.loss_is": "The loss is {loss}.",
+    "fact.loss_not_finite": "The loss is no longer a finite number.",
+    "fact.loss_vs": "Loss at {loss}, usually around {ref}.",
+    "fact.slowed": "Training is {pct} slower.",
+    "fact.slowed_for": "Training has been {pct} slower for {dur}.",
+    "fact.temp": "Temperature: {temp}.",
+    "fact.gpu_temp": "GPU {gpu} at {temp}.",
+    "fact.reasons": "Reasons given by the driver: {reasons}.",
+    "fact.alone": "{fact}.",
+    "fact.on_gpu": "GPU {gpu}: {fact}.",
+    "fact.power": "drawing {power} against a {limit} limit",
+    "fact.step_was": "One iteration takes {step} instead of {base}.",
+    "fact.silent": "Nothing new in the log for {dur}.",
+    "fact.exit_code": "The process exited with code {code}.",
+    "fact.error": "Error: {error}",
+    "fact.gpu_lost": "GPU {gpu} no longer answers the driver.",
+    "fact.memory": "memory {pct} used ({used} of {total})",
+    "fact.memory_pct": "memory {pct} used",
+    "fact.total_iters": "{total} iterations planned.",
+    "fact.first_eta": "First estimate: {eta}.",
+    "fact.elapsed": "Total time: {dur}.",
+    "fact.first_eta_error": "The first estimate was off by {pct}.",
+    "cost.negligible": "No noticeable effect on the finish time so far.",
+    "cost.later": "Cost: finish pushed back by about {delta}.",
+    "cost.earlier": "Finish brought forward by about {delta}.",
+    "try.oom": (
+        "Try: lower <code>batch_size</code> or <code>block_size</code>, raise "
+        "<code>gradient_accumulation_steps</code> to keep the same effective batch, turn on "
+        "activation checkpointing."
+    ),
+    "try.nan": (
+        "Try: lower the learning rate, clip gradients (<code>grad_clip</code>), use bf16 "
+        "rather than fp16, check the last batch of data."
+    ),
+    "try.loss_spike": (
+        "Often transient. If it happens again: lower the learning rate or clip gradients "
+        "(<code>grad_clip</code>)."
+    ),
+    "try.thermal": (
+        "Try: improve airflow, clean dust filters and heatsinks, or lower the power limit "
+        "(<code>nvidia-smi -pl</code>)."
+    ),
+    "try.power": (
+        "Check the power limit (<code>nvidia-smi -q -d POWER</code>) and the machine's power "
+        "supply."
+    ),
+    "try.slowdown": (
+        "Check other processes on the GPU (<code>nvidia-smi</code>), data loading (CPU, disk) "
+        "and temperature."
+    ),
+    "try.stall": (
+        "Check that the process is still alive (<code>ps</code>, <code>nvidia-smi</code>) and "
+        "still writes to this log."
+    ),
+    "try.crash": (
+        "The end of the log has the full traceback; once fixed, resume from the last checkpoint."
+    ),
+    "try.gpu_lost": (
+        "Check <code>nvidia-smi</code> and <code>dmesg</code> (Xid errors); the machine often "
+        "needs a reboot."
+    ),
+    "try.memory_pressure": (
+        "An OOM is near. To avoid it: lower <code>batch_size</code> or raise "
+        "<code>gradient_accumulation_steps</code>."
+    ),
+    # commands (setMyCommands: plain text, no HTML)
+    "cmd.start": "Start and check access",
+    "cmd.help": "Help and command list",
+    "cmd.eta": "Estimated finish time, in detail",
+    "cmd.status": "Where the run stands, on one screen",
+    "cmd.gpu": "GPU table",
+    "cmd.plot": "Loss curves (image)",
+    "cmd.runs": "Runs followed, and pick one",
+    "cmd.lang": "Message language",
+    "cmd.tz": "Time zone for the times shown",
+    "cmd.mute": "Mute notifications for a while",
+    "cmd.unmute": "Turn notifications back on",
+    "cmd.evals": "Choose which evals are pushed",
+    "cmd.live": "Live status message, kept up to date",
+    "cmd.subscribe": "Get notifications in this chat",
+    "cmd.unsubscribe": "Stop notifications in this chat",
+    "help.intro": "I watch your training run and estimate when it will finish. Commands:",
+    "help.examples": (
+        "Examples: <code>/lang both</code>, <code>/tz Europe/Paris</code>, "
+        "<code>/mute 2h</code>, <code>/evals every 2</code>."
+    ),
+    "help.buttons": "The buttons under /eta and /status refresh the message in place.",
+    "start.welcome": (
+        "Hello! This chat is allowed: evals and alerts will come here. Try /eta or /status, "
+        "and /help for the rest."
+    ),
+    "refusal": (
+        "This chat is not allowed. To get access, the bot's owner must add its id {chat_id} "
+        "to <code>allowed_chat_ids</code>."
+    ),
+    "button.refresh": "Refresh",
+    "button.plot": "Plot",
+    "button.mute_1h": "Mute 1" + _NB + "h",
+    # errors and acknowledgements (values arrive in <code>)
+    "error.generic": "Could not do that right now ({key}).",
+    "error.bad_tz": "Unknown time zone: {value}. Example: <code>/tz Europe/Paris</code>.",
+    "error.bad_lang": (
+        "Unknown language: {value}. Choose <code>/lang fr</code>, <code>/lang en</code> or "
+        "<code>/lang both</code>."
+    ),
+    "error.bad_mute": (
+        "Could not read that duration: {value}. Examples: <code>/mute 30m</code>, "
+        "<code>/mute 2h</code>, <code>/mute 1d</code>."
+    ),
+    "error.bad_evals": (
+        "Could not read that setting: {value}. Choose <code>/evals all</code>, "
+        "<code>/evals best</code>, <code>/evals every 5</code> or <code>/evals off</code>."
+    ),
+    "error.unknown_run": "No run named {value}. /runs lists them.",
+    "error.stale_button": "This button has expired: send the command again.",
+    "error.no_data": "Not enough data yet for this command.",
+    "error.plot_failed": "Could not draw the curves right now.",
+    "ack.generic": "Done ({key}).",
+    "ack.lang_set": "Messages will be in English.",
+    "ack.tz_set": "Time zone set: {tz}.",
+    "ack.unmuted": "Notifications back on.",
+    "ack.muted_until": (
+        "Notifications muted for {rel} (back {when}). Critical alerts still get through."
+    ),
+    "ack.muted_forever": "Notifications muted until /unmute. Critical alerts still get through.",
+    "ack.evals_all": "You will get every eval.",
+    "ack.evals_best": "You will get only the evals that set a new best.",
+    "ack.evals_every": "You will get one eval in {n}.",
+    "ack.evals_off": "No more eval messages; alerts still come.",
+    "ack.subscribed": "This chat will get evals and alerts.",
+    "ack.unsubscribed": "This chat will get no more notifications. /subscribe to come back.",
+    "ack.live_on": "Live status message: it will be kept up to date in place.",
+    "ack.run_selected": "Run followed in this chat: {run}.",
+}

@@ -1,0 +1,324 @@
+"""French catalog.
+
+Catalogs are one Python module per language rather than gettext .po/.mo files: the texts are
+composed from structured pieces (plural forms picked with Babel's CLDR rules, Babel date
+patterns, HTML fragments), a module is type-checked and needs no compile step nor package
+data, and `tests/messages` checks that both modules define the same keys with the same
+placeholders. A translator edits one dict; keys are namespaced by message kind.
+
+French typography: a narrow no-break space (U+202F) before `:` `;` `!` `?` is put in by
+`_typography` below, so the texts can be written and read with ordinary spaces; numbers and
+their units are tied with no-break spaces (U+00A0) so that a phone never splits them.
+"""
+
+from __future__ import annotations
+
+import re
+
+_NB = "\u00a0"
+
+
+def _typography(text: str) -> str:
+    """Ordinary space (or none) before a high punctuation sign becomes U+202F, outside tags."""
+    return re.sub(r"(?<=[^\s/(])\s?([:;!?])(?=\s|$|<)", "\u202f\\1", text)
+
+
+_MESSAGES = {
+    # values and units
+    "value.unknown": "?",
+    "value.not_finite": "non finie",
+    "unit.pct": "{n}" + _NB + "%",
+    "unit.mib": "{n}" + _NB + "Mio",
+    "unit.gib": "{n}" + _NB + "Gio",
+    # durations
+    "dur.forever": "plus de 10" + _NB + "ans",
+    "dur.min_s": "{m}" + _NB + "min" + _NB + "{s}",
+    "dur.min": "{m}" + _NB + "min",
+    "dur.h_min": "{h}" + _NB + "h" + _NB + "{m}",
+    "dur.h": "{h}" + _NB + "h",
+    "dur.d.one": "{n}" + _NB + "jour",
+    "dur.d.other": "{n}" + _NB + "jours",
+    "dur.d_h.one": "{n}" + _NB + "jour {h}" + _NB + "h",
+    "dur.d_h.other": "{n}" + _NB + "jours {h}" + _NB + "h",
+    # Babel patterns: French writes 3 h 27 in a sentence (see bot/messages/lang.py)
+    "pattern.clock24": "H'" + _NB + "h" + _NB + "'mm",
+    "pattern.clock24_oclock": "H'" + _NB + "h'",
+    "pattern.clock12": "h'" + _NB + "h" + _NB + "'mm" + _NB + "a",
+    "pattern.clock12_oclock": "h'" + _NB + "h'" + _NB + "a",
+    "pattern.date": "EEEE d MMMM",
+    "pattern.date_year": "EEEE d MMMM y",
+    "pattern.date_first": "EEEE d'er' MMMM",
+    "pattern.date_first_year": "EEEE d'er' MMMM y",
+    # finish time
+    "when.today": "vers {time}",
+    "when.tomorrow": "demain vers {time}",
+    "when.date": "{date} vers {time}",
+    "finish.unknown": "Heure de fin inconnue",
+    "finish.far": "Fin dans plus de 10" + _NB + "ans",
+    "finish.now": "Fin imminente (prévue {when})",
+    "finish.late": "Fin prévue {when}, déjà dépassée",
+    "finish.in": "Fin dans {rel}, {when}",
+    "tz.utc": "UTC",
+    "tz.city": "heure de {city}",
+    "tz.city_elided": "heure d'{city}",
+    # /eta
+    "eta.iters": "{done} / {total} itérations ({pct})",
+    "eta.steps.one": "{n} restante × {each} ≈ {total}",
+    "eta.steps.other": "{n} restantes × {each} ≈ {total}",
+    "eta.steps_unmeasured.one": "{n} restante, durée pas encore mesurée",
+    "eta.steps_unmeasured.other": "{n} restantes, durée pas encore mesurée",
+    "eta.evals.one": "{n} évaluation restante × {each} ≈ {total}",
+    "eta.evals.other": "{n} évaluations restantes × {each} ≈ {total}",
+    "eta.evals_unmeasured.one": "{n} évaluation restante, durée pas encore mesurée",
+    "eta.evals_unmeasured.other": "{n} évaluations restantes, durée pas encore mesurée",
+    "eta.checkpoints.one": "{n} sauvegarde restante × {each} ≈ {total}",
+    "eta.checkpoints.other": "{n} sauvegardes restantes × {each} ≈ {total}",
+    "eta.checkpoints_unmeasured.one": "{n} sauvegarde restante, durée pas encore mesurée",
+    "eta.checkpoints_unmeasured.other": "{n} sauvegardes restantes, durée pas encore mesurée",
+    "eta.steps_negligible.one": "{n} restante, durée négligeable",
+    "eta.steps_negligible.other": "{n} restantes, durée négligeable",
+    "eta.evals_negligible.one": "{n} évaluation restante, durée négligeable",
+    "eta.evals_negligible.other": "{n} évaluations restantes, durée négligeable",
+    "eta.checkpoints_negligible.one": "{n} sauvegarde restante, durée négligeable",
+    "eta.checkpoints_negligible.other": "{n} sauvegardes restantes, durée négligeable",
+    "eta.total": "Total ≈ {total}{spread}",
+    "eta.finish": "{finish} ({zone})",
+    "eta.no_progress": (
+        "Pas encore de ligne de progression : l'estimation commencera avec les premières "
+        "itérations."
+    ),
+    "eta.done_only.one": "{n} itération faite",
+    "eta.done_only.other": "{n} itérations faites",
+    "eta.step_only": "{step} par itération",
+    "eta.no_total": (
+        "Nombre total d'itérations inconnu : relancez etagram avec {flag} pour avoir une "
+        "heure de fin."
+    ),
+    "eta.no_step": (
+        "Durée d'une itération pas encore mesurée : il faut au moins deux lignes de progression."
+    ),
+    "eta.ended": "Entraînement terminé à l'itération {iter}, après {elapsed}.",
+    # runs
+    "run.no_progress": "Pas encore de ligne de progression pour cet entraînement.",
+    "run.none": (
+        "Rien à montrer pour l'instant : aucun entraînement n'a encore écrit de ligne de "
+        "progression. Sur la machine d'entraînement, lancez <code>etagram watch LOG</code> ou "
+        "<code>etagram run -- CMD</code>."
+    ),
+    "runs.title": "Entraînements suivis :",
+    "runs.line": "• {run} : {where}",
+    "runs.selected": "{line} (choisi)",
+    "runs.iter_of": "itération {iter} / {total}",
+    "runs.iter": "itération {iter}",
+    "runs.no_progress": "pas encore de progression",
+    "runs.pick": "Choisissez avec les boutons ci-dessous.",
+    # /status
+    "status.no_eta": "Heure de fin pas encore calculable (/eta dit pourquoi)",
+    "status.iter_of": "Itération {iter} / {total}",
+    "status.iter": "Itération {iter}",
+    "status.loss": "loss {loss}",
+    "status.best": "Meilleure val loss : {loss}",
+    "status.best_at": "Meilleure val loss : {loss} (itération {iter})",
+    "status.silent": "Aucune nouvelle ligne de progression depuis {ago}",
+    # evals
+    "eval.at": "Évaluation à l'itération {iter}",
+    "eval.title": "Évaluation",
+    "eval.val": "val loss {loss}",
+    "eval.train": "train loss {loss}",
+    "eval.new_best": "Nouveau minimum : {delta} par rapport au précédent ({previous})",
+    "eval.behind": "Pas d'amélioration : le minimum reste {best}, écart {delta}",
+    "eval.behind_at": (
+        "Pas d'amélioration : le minimum reste {best} (itération {iter}), écart {delta}"
+    ),
+    "digest.empty": "Aucune évaluation en attente.",
+    "digest.title.one": "{n} évaluation pendant que Telegram était injoignable :",
+    "digest.title.other": "{n} évaluations pendant que Telegram était injoignable :",
+    "digest.older.one": "… et {n} plus ancienne",
+    "digest.older.other": "… et {n} plus anciennes",
+    "digest.iter": "itération {iter}",
+    "digest.line": "• {run}{iter} : {loss}",
+    # GPUs
+    "gpu.none": "Pas de mesure GPU (NVML indisponible, ou mesure désactivée).",
+    "gpu.error": "Lecture des GPU impossible : {error}",
+    "gpu.empty": "Aucun GPU visible.",
+    "gpu.all_ok": "Aucun ralentissement signalé par le pilote.",
+    "gpu.lost": "GPU {gpu} : ne répond plus",
+    "gpu.throttled": "GPU {gpu} bridé : {reasons}.",
+    "gpu.temp_vs": "{temp} (seuil de ralentissement {limit})",
+    "gpu.details": "{details}.",
+    "gpu.clock_pct": "horloge à {pct} du maximum",
+    "gpu.line": "GPU {gpu} : {util}, {used} / {total}" + _NB + "Gio, {temp}",
+    "gpu.slowed": "bridé ({reasons})",
+    "gpu.summary": "{n} GPU : {util} en moyenne, {temp} au plus chaud",
+    "gpu.n_slowed.one": "{n} bridé",
+    "gpu.n_slowed.other": "{n} bridés",
+    "reason.hw_slowdown": "signal de ralentissement matériel",
+    "reason.hw_thermal": "limite thermique matérielle",
+    "reason.sw_thermal": "limite thermique logicielle",
+    "reason.sw_power_cap": "plafond de puissance",
+    "reason.hw_power_brake": "frein de puissance matériel",
+    # alerts: title, then facts, cost and what to try
+    "alert.oom": "Mémoire GPU épuisée (OOM)",
+    "alert.nan": "Loss invalide",
+    "alert.loss_spike": "Pic de loss",
+    "alert.thermal": "Ralentissement thermique",
+    "alert.power": "Limite de puissance atteinte",
+    "alert.slowdown": "Entraînement ralenti",
+    "alert.stall": "Plus aucune progression",
+    "alert.crash": "Entraînement arrêté sur une erreur",
+    "alert.gpu_lost": "GPU perdu",
+    "alert.memory_pressure": "Mémoire GPU presque pleine",
+    "alert.started": "Entraînement démarré",
+    "alert.resumed": "Entraînement repris",
+    "alert.finished": "Entraînement terminé",
+    "alert.generic": "Alerte {type}",
+    "alert.at_iter": " à l'itération {iter}",
+    "alert.since_iter": " depuis l'itération {iter}",
+    "fact.gpu": "GPU {gpu}.",
+    "fact.oom_tried_gpu": "Allocation de {size} refusée sur le GPU {gpu}.",
+    "fact.oom_tried": "Allocation de {size} refusée.",
+    "fact.gpu_capacity": "Capacité totale du GPU : {size}.",
+    "fact.loss_is": "La loss vaut {loss}.",
+    "fact.loss_not_finite": "La loss n'est plus un nombre fini.",
+    "fact.loss_vs": "Loss à {loss}, pour {ref} d'habitude.",
+    "fact.slowed": "L'entraînement est ralenti de {pct}.",
+    "fact.slowed_for": "L'entraînement est ralenti de {pct} depuis {dur}.",
+    "fact.temp": "Température : {temp}.",
+    "fact.gpu_temp": "GPU {gpu} à {temp}.",
+    "fact.reasons": "Raisons données par le pilote : {reasons}.",
+    "fact.alone": "{fact}.",
+    "fact.on_gpu": "GPU {gpu} : {fact}.",
+    "fact.power": "consommation de {power} pour une limite de {limit}",
+    "fact.step_was": "Une itération prend {step} au lieu de {base}.",
+    "fact.silent": "Rien de nouveau dans le log depuis {dur}.",
+    "fact.exit_code": "Le processus s'est terminé avec le code {code}.",
+    "fact.error": "Erreur : {error}",
+    "fact.gpu_lost": "Le GPU {gpu} ne répond plus au pilote.",
+    "fact.memory": "mémoire utilisée à {pct} ({used} sur {total})",
+    "fact.memory_pct": "mémoire utilisée à {pct}",
+    "fact.total_iters": "{total} itérations prévues.",
+    "fact.first_eta": "Première estimation : {eta}.",
+    "fact.elapsed": "Durée totale : {dur}.",
+    "fact.first_eta_error": "Écart de la première estimation : {pct}.",
+    "cost.negligible": "Pas d'effet notable sur l'heure de fin pour l'instant.",
+    "cost.later": "Coût : fin repoussée d'environ {delta}.",
+    "cost.earlier": "Fin avancée d'environ {delta}.",
+    "try.oom": (
+        "À essayer : baisser <code>batch_size</code> ou <code>block_size</code>, augmenter "
+        "<code>gradient_accumulation_steps</code> pour garder le même batch effectif, activer "
+        "le recalcul des activations (<i>activation checkpointing</i>)."
+    ),
+    "try.nan": (
+        "À essayer : baisser le learning rate, limiter la norme du gradient "
+        "(<code>grad_clip</code>), passer en bf16 si vous êtes en fp16, vérifier le dernier "
+        "lot de données."
+    ),
+    "try.loss_spike": (
+        "Souvent passager. S'il se répète : baisser le learning rate ou limiter la norme du "
+        "gradient (<code>grad_clip</code>)."
+    ),
+    "try.thermal": (
+        "À essayer : améliorer la ventilation, nettoyer les filtres et les radiateurs, ou "
+        "baisser la limite de puissance (<code>nvidia-smi -pl</code>)."
+    ),
+    "try.power": (
+        "À vérifier : la limite de puissance (<code>nvidia-smi -q -d POWER</code>) et "
+        "l'alimentation de la machine."
+    ),
+    "try.slowdown": (
+        "À vérifier : les autres processus sur le GPU (<code>nvidia-smi</code>), le chargement "
+        "des données (processeur, disque), la température."
+    ),
+    "try.stall": (
+        "À vérifier : le processus tourne-t-il encore (<code>ps</code>, "
+        "<code>nvidia-smi</code>) et écrit-il toujours dans ce log ?"
+    ),
+    "try.crash": (
+        "La fin du log donne la trace complète ; une fois le problème réglé, reprenez depuis la "
+        "dernière sauvegarde."
+    ),
+    "try.gpu_lost": (
+        "À vérifier : <code>nvidia-smi</code> et <code>dmesg</code> (erreurs Xid) ; il faut "
+        "souvent redémarrer la machine."
+    ),
+    "try.memory_pressure": (
+        "Un OOM approche. Pour l'éviter : baisser <code>batch_size</code> ou augmenter "
+        "<code>gradient_accumulation_steps</code>."
+    ),
+    # commands (setMyCommands: plain text, no HTML)
+    "cmd.start": "Démarrer et vérifier l'accès",
+    "cmd.help": "Aide et liste des commandes",
+    "cmd.eta": "Heure de fin estimée, en détail",
+    "cmd.status": "Où en est l'entraînement, en un écran",
+    "cmd.gpu": "État des GPU",
+    "cmd.plot": "Courbes de loss (image)",
+    "cmd.runs": "Entraînements suivis, et choix de l'un d'eux",
+    "cmd.lang": "Langue des messages",
+    "cmd.tz": "Fuseau horaire des heures affichées",
+    "cmd.mute": "Couper les notifications un moment",
+    "cmd.unmute": "Réactiver les notifications",
+    "cmd.evals": "Choisir les évaluations envoyées",
+    "cmd.live": "Message d'état mis à jour en direct",
+    "cmd.subscribe": "Recevoir les notifications ici",
+    "cmd.unsubscribe": "Ne plus recevoir les notifications ici",
+    "help.intro": ("Je surveille votre entraînement et j'estime son heure de fin. Commandes :"),
+    "help.examples": (
+        "Exemples : <code>/lang both</code>, <code>/tz Europe/Paris</code>, "
+        "<code>/mute 2h</code>, <code>/evals every 2</code>."
+    ),
+    "help.buttons": "Les boutons sous /eta et /status actualisent le message sur place.",
+    "start.welcome": (
+        "Bonjour ! Ce chat est autorisé : les évaluations et les alertes arriveront ici. "
+        "Essayez /eta ou /status, et /help pour le reste."
+    ),
+    "refusal": (
+        "Ce chat n'est pas autorisé. Pour y avoir accès, le propriétaire du bot doit ajouter "
+        "son identifiant {chat_id} à <code>allowed_chat_ids</code>."
+    ),
+    "button.refresh": "Actualiser",
+    "button.plot": "Courbe",
+    "button.mute_1h": "Silence 1" + _NB + "h",
+    # errors and acknowledgements (values arrive in <code>)
+    "error.generic": "Impossible pour l'instant ({key}).",
+    "error.bad_tz": "Fuseau horaire inconnu : {value}. Exemple : <code>/tz Europe/Paris</code>.",
+    "error.bad_lang": (
+        "Langue inconnue : {value}. Au choix : <code>/lang fr</code>, <code>/lang en</code> "
+        "ou <code>/lang both</code>."
+    ),
+    "error.bad_mute": (
+        "Durée non comprise : {value}. Exemples : <code>/mute 30m</code>, "
+        "<code>/mute 2h</code>, <code>/mute 1d</code>."
+    ),
+    "error.bad_evals": (
+        "Réglage non compris : {value}. Au choix : <code>/evals all</code>, "
+        "<code>/evals best</code>, <code>/evals every 5</code> ou <code>/evals off</code>."
+    ),
+    "error.unknown_run": "Aucun entraînement nommé {value}. /runs donne la liste.",
+    "error.stale_button": "Ce bouton a expiré : renvoyez la commande.",
+    "error.no_data": "Pas encore assez de données pour cette commande.",
+    "error.plot_failed": "Impossible de tracer les courbes pour l'instant.",
+    "ack.generic": "C'est fait ({key}).",
+    "ack.lang_set": "Les messages seront en français.",
+    "ack.tz_set": "Fuseau horaire enregistré : {tz}.",
+    "ack.unmuted": "Notifications réactivées.",
+    "ack.muted_until": (
+        "Notifications coupées pendant {rel} (reprise {when}). Les alertes critiques passent "
+        "quand même."
+    ),
+    "ack.muted_forever": (
+        "Notifications coupées jusqu'à /unmute. Les alertes critiques passent quand même."
+    ),
+    "ack.evals_all": "Vous recevrez chaque évaluation.",
+    "ack.evals_best": "Vous recevrez seulement les évaluations qui battent le minimum.",
+    "ack.evals_every": "Vous recevrez une évaluation sur {n}.",
+    "ack.evals_off": "Plus d'évaluations envoyées ; les alertes continuent.",
+    "ack.subscribed": "Ce chat recevra les évaluations et les alertes.",
+    "ack.unsubscribed": "Ce chat ne recevra plus de notifications. /subscribe pour revenir.",
+    "ack.live_on": "Message d'état en direct : il sera mis à jour sur place.",
+    "ack.run_selected": "Entraînement suivi dans ce chat : {run}.",
+}
+
+MESSAGES: dict[str, str] = {
+    key: text if key.startswith(("pattern.", "cmd.")) else _typography(text)
+    for key, text in _MESSAGES.items()
+}

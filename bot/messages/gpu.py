@@ -1,0 +1,162 @@
+"""GPU texts: the `/gpu` table and the one-line summaries that `/status` shows.
+
+The table holds only figures and units that read the same in both languages (%, MiB, °C,
+MHz, W, as nvidia-smi prints them), so `both` mode shows it once; the words about it
+(slowdown reasons, a lost GPU) follow in each language.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from babel.lists import format_list
+
+from bot.messages.lang import Tr, compose, finite
+from bot.messages.markup import NAME_CHARS, VALUE_CHARS, Html, clip, code, esc, join
+from bot.messages.types import Ctx, GpuSampleLike, GpuSnapshotLike
+
+EMOJI_GPU = "🖥️"
+GPU_NAME_CHARS = 32
+MAX_UNKNOWN = 5  # unknown slowdown reason names shown; a flood of them says nothing more
+STATUS_GPUS = 4  # /status lists this many GPUs one by one, and sums up the rest
+REASONS = ("hw_slowdown", "hw_thermal", "sw_thermal", "sw_power_cap", "hw_power_brake")
+
+
+def gpu_text(snap: GpuSnapshotLike | None, ctx: Ctx) -> str:
+    """Per-GPU table: utilisation, memory, temperature, clocks, power, slowdown reasons."""
+    gpus = snap.gpus if snap is not None and snap.error is None else ()
+    table = (lambda tr: _table(tr, gpus)) if gpus else None
+    return compose(ctx, Html(f"{EMOJI_GPU} <b>GPU</b>"), lambda tr: _notes(tr, snap), table)
+
+
+def _table(tr: Tr, gpus: Sequence[GpuSampleLike]) -> Html:
+    rows = []
+    for g in gpus:
+        rows.append(f"{g.index} · {clip(g.name or '?', GPU_NAME_CHARS)}")
+        if g.lost:
+            rows.append("  ✖")
+            continue
+        rows.append(
+            "  "
+            + " · ".join(
+                [
+                    _pair(g.utilization_pct, None, "%"),
+                    _pair(g.memory_used_mib, g.memory_total_mib, "MiB"),
+                    _pair(g.temperature_c, None, "°C"),
+                ]
+            )
+        )
+        power = _pair(_watts(g.power_mw), _watts(g.power_limit_mw), "W")
+        rows.append(f"  {_pair(g.sm_clock_mhz, g.max_sm_clock_mhz, 'MHz')} · {power}")
+    return Html(f"<pre>{esc(chr(10).join(rows))}</pre>")
+
+
+def _watts(mw: float | None) -> float | None:
+    return mw / 1000 if finite(mw) and mw is not None else None
+
+
+def _pair(value: float | None, limit: float | None, unit: str) -> str:
+    """`6656/12282 MiB`, `88 °C`, `? W`: integers, no grouping, the same in every language."""
+    text = _int(value) if limit is None else f"{_int(value)}/{_int(limit)}"
+    return f"{text} {unit}" if unit != "%" else f"{text}%"
+
+
+def _int(x: float | None) -> str:
+    if x is None or not finite(x) or abs(x) >= 1e12:
+        return "?"
+    return str(round(x))
+
+
+def _notes(tr: Tr, snap: GpuSnapshotLike | None) -> Html:
+    if snap is None:
+        return tr.t("gpu.none")
+    if snap.error is not None:
+        return tr.t("gpu.error", error=code(clip(snap.error, VALUE_CHARS)))
+    if not snap.gpus:
+        return tr.t("gpu.empty")
+    notes = [note for g in snap.gpus if (note := _note(tr, g))]
+    return join(notes) if notes else tr.t("gpu.all_ok")
+
+
+def _note(tr: Tr, g: GpuSampleLike) -> Html:
+    """What is wrong with one GPU, in words; empty when nothing is."""
+    if g.lost:
+        return tr.t("gpu.lost", gpu=g.index)
+    if not g.reasons:
+        return Html("")
+    throttled = tr.t("gpu.throttled", gpu=g.index, reasons=reasons_text(tr, g.reasons))
+    details = []
+    if finite(g.temperature_c) and finite(g.slowdown_temp_c):
+        details.append(
+            tr.t(
+                "gpu.temp_vs",
+                temp=_celsius(tr, g.temperature_c),
+                limit=_celsius(tr, g.slowdown_temp_c),
+            )
+        )
+    if finite(g.sm_clock_mhz) and finite(g.max_sm_clock_mhz) and g.max_sm_clock_mhz:
+        assert g.sm_clock_mhz is not None
+        details.append(tr.t("gpu.clock_pct", pct=tr.pct(100 * g.sm_clock_mhz / g.max_sm_clock_mhz)))
+    if not details:
+        return throttled
+    return Html(f"{throttled}\n{tr.t('gpu.details', details=join(details, ', '))}")
+
+
+def _celsius(tr: Tr, c: float | None) -> Html:
+    return tr.unit(c, "°C")
+
+
+def reasons_text(tr: Tr, reasons: frozenset[str] | set[str] | str) -> Html:
+    """Slowdown reasons in words, known ones in a fixed order, unknown ones as code."""
+    names = set(reasons.split(",")) if isinstance(reasons, str) else set(reasons)
+    names = {n.strip() for n in names if n.strip()}
+    known = [tr.t(f"reason.{r}") for r in REASONS if r in names]
+    unknown = [code(clip(r, NAME_CHARS)) for r in sorted(names - set(REASONS))][:MAX_UNKNOWN]
+    return _list(tr, known + unknown)
+
+
+def _list(tr: Tr, items: list[Html]) -> Html:
+    """`a, b et c` / `a, b and c`, with Babel's list patterns (items are already markup)."""
+    return Html(format_list(list(items), locale=tr.locale)) if items else Html("")
+
+
+def gpu_lines(tr: Tr, snap: GpuSnapshotLike | None) -> list[Html]:
+    """`/status` summary: one short line per GPU, or one line for many."""
+    if snap is None or snap.error is not None or not snap.gpus:
+        return []
+    gpus = list(snap.gpus)
+    if len(gpus) > STATUS_GPUS:
+        return [_summary(tr, gpus)]
+    return [_line(tr, g) for g in gpus]
+
+
+def _line(tr: Tr, g: GpuSampleLike) -> Html:
+    if g.lost:
+        return tr.t("gpu.lost", gpu=g.index)
+    used = _gib(g.memory_used_mib)
+    total = _gib(g.memory_total_mib)
+    line = tr.t(
+        "gpu.line",
+        gpu=g.index,
+        util=tr.pct(g.utilization_pct),
+        used=tr.dec(used, 1, trim=True),
+        total=tr.dec(total, 1, trim=True),
+        temp=_celsius(tr, g.temperature_c),
+    )
+    if g.reasons:
+        return Html(f"{line} ⚠️ {tr.t('gpu.slowed', reasons=reasons_text(tr, g.reasons))}")
+    return line
+
+
+def _gib(mib: float | None) -> float | None:
+    return mib / 1024 if mib is not None and finite(mib) else None
+
+
+def _summary(tr: Tr, gpus: list[GpuSampleLike]) -> Html:
+    utils = [g.utilization_pct for g in gpus if finite(g.utilization_pct)]
+    temps = [g.temperature_c for g in gpus if finite(g.temperature_c)]
+    mean_util = sum(u for u in utils if u is not None) / len(utils) if utils else None
+    hottest = max((t for t in temps if t is not None), default=None)
+    slowed = sum(1 for g in gpus if g.reasons or g.lost)
+    line = tr.t("gpu.summary", n=len(gpus), util=tr.pct(mean_util), temp=_celsius(tr, hottest))
+    return Html(f"{line}, {tr.plural('gpu.n_slowed', slowed)}") if slowed else line

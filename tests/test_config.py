@@ -1,0 +1,73 @@
+import os
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from bot.config import KEYS, Config, ConfigError, load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "config.example.toml"
+
+
+def test_example_documents_every_key_and_loads() -> None:
+    table = tomllib.loads(EXAMPLE.read_text())
+    for key in KEYS:
+        section, name = key.toml
+        assert name in table.get(section, {}), f"{section}.{name} missing from the example"
+        assert key.env in EXAMPLE.read_text(), f"{key.env} not documented"
+    assert load_config(EXAMPLE, env={}) == Config()
+
+
+def test_environment_overrides_file(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[general]\nlanguage = "fr"\ntimezone = "Europe/Paris"\n')
+    env = {
+        "ETAGRAM_LANGUAGE": "both",
+        "ETAGRAM_TELEGRAM_ALLOWED_CHAT_IDS": "12, -100200",
+        "ETAGRAM_TELEGRAM_API_BASE_URL": "http://127.0.0.1:8081/bot",
+        "ETAGRAM_GPU_INTERVAL_S": "2",
+        "ETAGRAM_LOG_LEVEL": "debug",
+        "ETAGRAM_STATE_PATH": str(tmp_path / "s.db"),
+    }
+    cfg = load_config(path, env=env)
+    assert cfg.language == "both" and cfg.timezone == "Europe/Paris"
+    assert cfg.allowed_chat_ids == (12, -100200)
+    assert cfg.api_base_url == "http://127.0.0.1:8081/bot"
+    assert cfg.gpu_interval_s == 2.0 and cfg.log_level == "DEBUG"
+    assert cfg.resolved_state_path() == tmp_path / "s.db"
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "expected"),
+    [
+        ('[general]\nlanguge = "fr"\n', {}, "general.languge: unknown key"),
+        ("[generl]\n", {}, "[generl]: unknown section"),
+        ("[general\n", {}, "not valid TOML"),
+        ('[general]\nlanguage = "de"\n', {}, "general.language = 'de': expected fr, en or both"),
+        ("", {"ETAGRAM_TIMEZONE": "Mars/Olympus"}, "ETAGRAM_TIMEZONE = 'Mars/Olympus'"),
+        ("", {"ETAGRAM_GPU_INTERVAL_S": "-1"}, "expected a positive number of seconds"),
+        ("", {"ETAGRAM_TELEGRAM_ALLOWED_CHAT_IDS": "me"}, "expected comma-separated integer"),
+        ("", {"ETAGRAM_TELEGRAM_API_BASE_URL": "ftp://x"}, "expected an http(s) URL"),
+    ],
+)
+def test_bad_values_name_the_key(
+    tmp_path: Path, text: str, env: dict[str, str], expected: str
+) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env=env)
+    message = str(info.value)
+    assert expected in message and "\n" not in message
+
+
+def test_token_file_must_be_private(tmp_path: Path) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("123:abc\n")
+    os.chmod(token_file, 0o644)
+    env = {"ETAGRAM_TELEGRAM_TOKEN_FILE": str(token_file)}
+    with pytest.raises(ConfigError, match="chmod 600"):
+        load_config(None, env=env)
+    os.chmod(token_file, 0o600)
+    assert load_config(None, env=env).token == "123:abc"
