@@ -25,22 +25,27 @@ from telegram.error import InvalidToken, NetworkError, TelegramError
 from bot import messages
 from bot.adapters.console import Console
 from bot.adapters.outbox import OutboxSender
+from bot.adapters.plot import plot_data, render_png
 from bot.adapters.redact import install_token_redaction
 from bot.adapters.store import OutboxItem, Store
 from bot.adapters.tail import LogFollower
-from bot.adapters.telegram import build_application, register_commands
+from bot.adapters.telegram import build_application, register_commands, send_text
 from bot.bus import GpuReport, LocalBus, LogLines, Message, ProcessExit
 from bot.config import Config
 from bot.core.gpu import GpuSnapshot
 from bot.core.monitor import RunMonitor
-from bot.core.notices import Alert, EvalNotice, Notice
+from bot.core.notices import Alert, Notice
+from bot.core.prefs import ChatPrefs
 from bot.core.state import RunState
+from bot.messages import bot_ui
+from bot.notify import Notifier, render
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_TIMEOUT_S = 10.0
 OFFSET_SAVE_S = 1.0  # at most one offset checkpoint per second per log
 END_DRAIN_S = 5.0  # how long the last lines of an exited process may take to be read
+LIVE_TICK_S = 5.0  # how often live messages are looked at (each is edited less often)
 
 
 class GpuSource(Protocol):
@@ -85,6 +90,13 @@ class Service:
         self.pids: set[int] = set()
         self.stop_event = asyncio.Event()
         self._scheduler = AsyncIOScheduler()
+        self.notifier = Notifier(
+            self.allowed_chat_ids,
+            language=config.language,
+            timezone=config.timezone or _local_zone(),
+            now=now,
+            milestones_pct=config.milestones_pct,
+        )
 
     def _monitor(self, spec: RunSpec) -> RunMonitor:
         fmt = spec.fmt or self.config.log_format or None
@@ -92,22 +104,23 @@ class Service:
 
     # Backend for the bot handlers ----------------------------------------------------------
     async def ctx_for(self, chat_id: int) -> messages.Ctx:
-        prefs = await self.store.load_prefs(chat_id) if self.store else {}
-        return messages.Ctx(
-            lang=prefs.get("lang", self.config.language),
-            tz=prefs.get("tz", self.config.timezone or _local_zone()),
-            now_s=self.now(),
-        )
+        return await self.notifier.ctx(chat_id)
 
-    async def set_pref(self, chat_id: int, key: str, value: Any) -> None:
-        assert self.store is not None
-        prefs = await self.store.load_prefs(chat_id)
-        prefs[key] = value
-        await self.store.save_prefs(chat_id, prefs)
+    async def prefs(self, chat_id: int) -> ChatPrefs:
+        return await self.notifier.prefs(chat_id)
 
-    def current_run(self, chat_id: int) -> RunState | None:
-        """The run a chat looks at: the most recently active one."""
-        states = [m.state for m in self.monitors.values()]
+    async def save_prefs(self, chat_id: int, prefs: ChatPrefs) -> None:
+        await self.notifier.save(chat_id, prefs)
+
+    def run_states(self) -> list[RunState]:
+        return [m.state for m in self.monitors.values()]
+
+    async def run_for(self, chat_id: int) -> RunState | None:
+        """The run a chat looks at: the one it picked in /runs, else the most recently active."""
+        chosen = (await self.prefs(chat_id)).run
+        if chosen in self.monitors:
+            return self.monitors[chosen].state
+        states = self.run_states()
         active = [s for s in states if s.last_progress_wall_s is not None]
         if not active:
             return states[0] if states else None
@@ -115,6 +128,26 @@ class Service:
 
     def gpu_snapshot(self) -> GpuSnapshot | None:
         return self.latest_gpu
+
+    async def plot(self, chat_id: int, ctx: messages.Ctx) -> tuple[bytes, str] | None:
+        """The /plot picture of the chat's run and its caption; None without data."""
+        run = await self.run_for(chat_id)
+        if run is None:
+            return None
+        data = plot_data(run, list(self.notifier.temps), self.now(), bot_ui.plot_labels(ctx))
+        if data.empty:
+            return None
+        return await render_png(data), bot_ui.plot_caption(run, ctx)
+
+    async def start_live(self, chat_id: int) -> None:
+        await self.notifier.show_live(self.app.bot, chat_id, self._live_text)
+
+    async def stop_live(self, chat_id: int) -> None:
+        await self.notifier.stop_live(self.app.bot, chat_id)
+
+    async def _live_text(self, chat_id: int, ctx: messages.Ctx) -> str | None:
+        run = await self.run_for(chat_id)
+        return bot_ui.live_text(run, self.latest_gpu, ctx) if run else None
 
     # Launched processes --------------------------------------------------------------------
     def set_pid(self, pid: int) -> None:
@@ -138,6 +171,7 @@ class Service:
     async def serve(self) -> None:
         """Run until `stop()`; then shut down within SHUTDOWN_TIMEOUT_S."""
         self.store = await Store.open(self.config.resolved_state_path())
+        self.notifier.store = self.store
         tasks = [asyncio.create_task(self._consume(), name="consume")]
         tasks += [asyncio.create_task(self._follow(spec), name=spec.name) for spec in self.runs]
         try:
@@ -188,6 +222,7 @@ class Service:
         self.app = app
         assert self.store is not None
         self.sender = OutboxSender(self.store, self._send, self.now)
+        self.notifier.sender = self.sender
         await app.start()
         assert app.updater is not None
         await app.updater.start_polling()
@@ -202,9 +237,7 @@ class Service:
         await self.app.shutdown()
 
     async def _send(self, item: OutboxItem) -> None:
-        await self.app.bot.send_message(
-            item.chat_id, item.text, parse_mode="HTML", disable_notification=item.silent
-        )
+        await send_text(self.app.bot, item.chat_id, item.text, silent=item.silent)
 
     def _start_jobs(self) -> None:
         if self.gpu is not None:
@@ -215,6 +248,15 @@ class Service:
                 max_instances=1,
                 coalesce=True,
                 next_run_time=dt.datetime.now(dt.UTC),
+            )
+        if self.app is not None:
+            self._scheduler.add_job(
+                self.notifier.refresh_live,
+                "interval",
+                args=(self.app.bot, self._live_text),
+                seconds=LIVE_TICK_S,
+                max_instances=1,
+                coalesce=True,
             )
         self._scheduler.start()
 
@@ -257,43 +299,28 @@ class Service:
         """Fold one bus message into the state and say what must be said."""
         if isinstance(msg, GpuReport):
             self.latest_gpu = msg.snapshot
+            self.notifier.on_gpu(msg.snapshot)
         elif isinstance(msg, LogLines):
-            for _, notices in self.monitors[msg.run].feed(msg.lines, msg.wall_s):
-                await self.notify(msg.run, notices, replayed=msg.replayed)
+            fed = self.monitors[msg.run].feed(msg.lines, msg.wall_s)
+            notices = [notice for _, batch in fed for notice in batch]
+            await self.notify(msg.run, notices, replayed=msg.replayed)
         elif isinstance(msg, ProcessExit):
             await self.notify(msg.run, self.monitors[msg.run].end(msg.exit_code, msg.wall_s))
 
     async def notify(self, run: str, notices: list[Notice], *, replayed: bool = False) -> None:
-        """Render each notice for each chat and queue it; alerts even when replayed."""
-        for notice in notices:
-            if replayed and not isinstance(notice, Alert):
+        """Show each push on the console and queue it for the chats that want it; when
+        replayed, only the core's alerts."""
+        state = self.monitors[run].state
+        for push in self.notifier.expand(state, notices, replayed=replayed):
+            if replayed and not isinstance(push, Alert):
                 continue
-            await self._deliver(run, notice)
-
-    async def _deliver(self, run: str, notice: Notice) -> None:
-        assert self.store is not None
-        kind = "eval" if isinstance(notice, EvalNotice) else "alert"
-        ident = notice.iter if isinstance(notice, EvalNotice) else f"{notice.type}:{notice.iter}"
-        self.console.show(run, _render(notice, await self._console_ctx()), self.now())
-        if self.sender is None:
-            return
-        for chat_id in sorted(self.allowed_chat_ids):
-            text = _render(notice, await self.ctx_for(chat_id))
-            silent = kind == "eval" or (isinstance(notice, Alert) and notice.severity == "info")
-            key = f"{run}:{kind}:{ident}:{chat_id}"
-            await self.store.enqueue(key, chat_id, kind, text, silent=silent, now_s=self.now())
-        self.sender.wake()
+            self.console.show(run, render(push, await self._console_ctx()), self.now())
+            await self.notifier.deliver(state, push)
 
     async def _console_ctx(self) -> messages.Ctx:
         return messages.Ctx(
             lang=self.config.language, tz=self.config.timezone or _local_zone(), now_s=self.now()
         )
-
-
-def _render(notice: Notice, ctx: messages.Ctx) -> str:
-    if isinstance(notice, EvalNotice):
-        return messages.eval_text(notice, ctx)
-    return messages.alert_text(notice, ctx)
 
 
 def _size(path: Path) -> int:

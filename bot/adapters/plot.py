@@ -131,7 +131,9 @@ def render(data: PlotData) -> bytes:
     if data.temps:
         temp_ax.legend(loc="upper left")
     else:
-        temp_ax.text(0.5, 0.5, labels.no_temp, ha="center", va="center", transform=temp_ax.transAxes)
+        temp_ax.text(
+            0.5, 0.5, labels.no_temp, ha="center", va="center", transform=temp_ax.transAxes
+        )
     temp_ax.set_ylabel(labels.temp)
     temp_ax.set_xlabel(labels.minutes)
     temp_ax.grid(alpha=0.3)

@@ -45,8 +45,7 @@ _FR = {
 _EN = {
     "ui.milestone": "{pct} of the run done",
     "ui.mute_too_long": (
-        "Too long: {value}. At most {max}; <code>/mute</code> with no duration mutes until "
-        "/unmute."
+        "Too long: {value}. At most {max}; <code>/mute</code> with no duration mutes until /unmute."
     ),
     "ui.live_off": "Live status message stopped.",
     "ui.tz_current": "Time zone: {tz} ({zone}). To change it: <code>/tz Europe/Paris</code>.",
@@ -161,9 +160,7 @@ def plot_caption(state: RunState, ctx: Ctx) -> str:
         it = state.iter or 0
         total = state.total_iters
         where = (
-            tr.t("status.iter_of", iter=it, total=total)
-            if total
-            else tr.t("status.iter", iter=it)
+            tr.t("status.iter_of", iter=it, total=total) if total else tr.t("status.iter", iter=it)
         )
         best = state.best
         if best is None or best.val_loss is None:
