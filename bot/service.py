@@ -277,12 +277,18 @@ class Service:
         self.followers[spec.name] = follower
         last_save = 0.0
         async for batch in follower.lines():
-            pos = follower.position
-            replayed = (
-                pos is not None
-                and pos.offset <= replay_until
-                and (saved is None or (pos.device, pos.inode) == (saved.device, saved.inode))
+            pos = follower.position  # where this batch starts; None: the file's beginning
+            start = pos.offset if pos is not None else 0
+            same_file = (
+                pos is None
+                or saved is None
+                or (pos.device, pos.inode)
+                == (
+                    saved.device,
+                    saved.inode,
+                )
             )
+            replayed = start < replay_until and same_file
             await self.bus.publish(LogLines(spec.name, tuple(batch), self.now(), replayed))
             if pos is not None and self.now() - last_save >= OFFSET_SAVE_S:
                 await self.store.save_offset(path, pos)
