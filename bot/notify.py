@@ -98,12 +98,16 @@ class Notifier:
 
     # Preferences --------------------------------------------------------------------------
     async def prefs(self, chat_id: int) -> ChatPrefs:
+        if chat_id not in self.allowed_chat_ids:
+            return ChatPrefs()  # strangers have none, and must not fill the cache
         if chat_id not in self._prefs:
             stored = await self.store.load_prefs(chat_id) if self.store else {}
             self._prefs[chat_id] = ChatPrefs.from_dict(stored)
         return self._prefs[chat_id]
 
     async def save(self, chat_id: int, prefs: ChatPrefs) -> None:
+        if chat_id not in self.allowed_chat_ids:
+            raise ValueError(f"chat {chat_id} is not allowed")
         self._prefs[chat_id] = prefs
         if self.store is not None:
             await self.store.save_prefs(chat_id, prefs.to_dict())
@@ -116,7 +120,11 @@ class Notifier:
 
     # GPU temperatures for /plot ------------------------------------------------------------
     def on_gpu(self, snapshot: GpuSnapshot) -> None:
-        readings = [(g.index, float(g.temperature_c)) for g in snapshot.gpus if g.temperature_c]
+        readings = [
+            (g.index, float(g.temperature_c))
+            for g in snapshot.gpus
+            if g.temperature_c is not None and not g.lost
+        ]
         if readings:
             self.temps.append((snapshot.taken_at_s, readings))
 
@@ -174,7 +182,10 @@ class Notifier:
         if prefs.muted(self.now()):
             return False
         if isinstance(push, EvalNotice):
-            new_best = push.val_loss is not None and push.best_iter == push.iter
+            val, previous = push.val_loss, push.previous_best
+            new_best = (
+                val is not None and math.isfinite(val) and (previous is None or val < previous)
+            )
             return prefs.evals.wants(_ordinal(state, push.iter), new_best)
         return True
 
@@ -207,15 +218,21 @@ class Notifier:
             except TelegramError as exc:  # the next tick tries again
                 log.warning("live message for chat %s not updated (%s)", chat_id, exc)
 
-    async def show_live(self, bot: Bot, chat_id: int, render_live: LiveRender) -> None:
-        """Edit the chat's live message, or send (and pin) a new one."""
+    async def show_live(
+        self, bot: Bot, chat_id: int, render_live: LiveRender, *, fresh: bool = False
+    ) -> None:
+        """Edit the chat's live message, or send (and pin) a new one; `fresh`: a new one
+        in any case (/live again), the old one unpinned."""
         prefs = await self.prefs(chat_id)
         text = await render_live(chat_id, await self.ctx(chat_id, prefs))
         if text is None:
             return
         text = fit(text)
         self._live_at[chat_id] = self.now()
-        if prefs.live and prefs.live_message_id is not None:
+        if fresh and prefs.live_message_id is not None:
+            with contextlib.suppress(TelegramError):
+                await bot.unpin_chat_message(chat_id, prefs.live_message_id)
+        elif prefs.live and prefs.live_message_id is not None:
             if text == self._live_text.get(chat_id):
                 return
             if await self._edit_live(bot, chat_id, prefs.live_message_id, text):

@@ -140,12 +140,13 @@ class Service:
         return await render_png(data), bot_ui.plot_caption(run, ctx)
 
     async def start_live(self, chat_id: int) -> None:
-        await self.notifier.show_live(self.app.bot, chat_id, self._live_text)
+        await self.notifier.show_live(self.app.bot, chat_id, self.live_text, fresh=True)
 
     async def stop_live(self, chat_id: int) -> None:
         await self.notifier.stop_live(self.app.bot, chat_id)
 
-    async def _live_text(self, chat_id: int, ctx: messages.Ctx) -> str | None:
+    async def live_text(self, chat_id: int, ctx: messages.Ctx) -> str | None:
+        """The live message of a chat: its run's status, and when it was brought up to date."""
         run = await self.run_for(chat_id)
         return bot_ui.live_text(run, self.latest_gpu, ctx) if run else None
 
@@ -253,7 +254,7 @@ class Service:
             self._scheduler.add_job(
                 self.notifier.refresh_live,
                 "interval",
-                args=(self.app.bot, self._live_text),
+                args=(self.app.bot, self.live_text),
                 seconds=LIVE_TICK_S,
                 max_instances=1,
                 coalesce=True,

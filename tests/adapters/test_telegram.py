@@ -318,18 +318,18 @@ async def test_live_message_is_pinned_edited_and_recreated(bot: Bot) -> None:
 
     await bot.grow(nanogpt_lines(310, 410))
     n = len(bot.stub.sent)
-    await notifier.refresh_live(bot.service.app.bot, bot.service._live_text)
+    await notifier.refresh_live(bot.service.app.bot, bot.service.live_text)
     edit = await bot.stub.wait_for("editMessageText", since=n)
     assert edit.ok and edit.params["message_id"] == first_id and "400 / 600" in (edit.text or "")
 
     n = len(bot.stub.sent)
-    await notifier.refresh_live(bot.service.app.bot, bot.service._live_text)  # same text
+    await notifier.refresh_live(bot.service.app.bot, bot.service.live_text)  # same text
     assert not [c for c in bot.stub.sent[n:] if c.method == "editMessageText"]
 
     bot.stub.delete_by_user(OWNER, first_id)
     await bot.grow(nanogpt_lines(410, 450))
     n = len(bot.stub.sent)
-    await notifier.refresh_live(bot.service.app.bot, bot.service._live_text)
+    await notifier.refresh_live(bot.service.app.bot, bot.service.live_text)
     again = await bot.stub.wait_for(lambda c: _to(c, OWNER), since=n)
     assert again.ok and again.result["message_id"] != first_id
     assert bot.stub.pinned_message_id(OWNER) == again.result["message_id"]
@@ -390,3 +390,34 @@ async def test_429_is_retried_after_the_delay(bot: Bot) -> None:
     reply = await bot.stub.wait_for(lambda c: _to(c, OWNER) and c.ok, since=n, timeout=10)
     refused = [c for c in bot.stub.sent[n:] if c.status == 429]
     assert len(refused) == 1 and reply.time - refused[0].time >= 0.9
+
+
+async def test_live_again_sends_a_fresh_pinned_message(bot: Bot) -> None:
+    first = await bot.ask(OWNER, "/live")  # the acknowledgement, then the live message
+    await until(lambda: bot.stub.pinned_message_id(OWNER) is not None)
+    old = bot.stub.pinned_message_id(OWNER)
+    assert "kept up to date" in (first.text or "")
+    bot.stub.push_message(OWNER, "/live")
+    await until(lambda: bot.stub.pinned_message_id(OWNER) not in (None, old))
+    unpins = [c for c in bot.stub.sent if c.method == "unpinChatMessage" and c.ok]
+    assert [c.params["message_id"] for c in unpins] == [old]
+
+
+# --- pushes ---------------------------------------------------------------------------------
+
+
+async def test_pushes_follow_the_chat_settings(bot: Bot) -> None:
+    await bot.ask(OWNER, "/evals off")
+    await bot.ask(GROUP, "/lang fr", chat_type="supergroup", user_id=77)
+    n = len(bot.stub.sent)
+    await bot.grow(nanogpt_lines(310, 460))  # an eval at 400, past 75 % at 450
+    milestone = await bot.stub.wait_for(
+        lambda c: _to(c, OWNER) and "75%" in (c.text or ""), since=n
+    )
+    assert milestone.silent
+    group_eval = await bot.stub.wait_for(
+        lambda c: _to(c, GROUP) and "Évaluation à l'itération 400" in (c.text or ""), since=n
+    )
+    assert group_eval.silent
+    await bot.stub.wait_for(lambda c: _to(c, GROUP) and "75" in (c.text or ""), since=n)
+    assert not [c for c in bot.stub.sent[n:] if _to(c, OWNER) and "Eval" in (c.text or "")]
