@@ -280,16 +280,12 @@ class Service:
         async for batch in follower.lines():
             pos = follower.position  # where this batch starts; None: the file's beginning
             start = pos.offset if pos is not None else 0
-            same_file = (
-                pos is None
-                or saved is None
-                or (pos.device, pos.inode)
-                == (
-                    saved.device,
-                    saved.inode,
-                )
+            rotated = (
+                pos is not None
+                and saved is not None
+                and (pos.device, pos.inode) != (saved.device, saved.inode)
             )
-            replayed = start < replay_until and same_file
+            replayed = start < replay_until and not rotated
             await self.bus.publish(LogLines(spec.name, tuple(batch), self.now(), replayed))
             if pos is not None and self.now() - last_save >= OFFSET_SAVE_S:
                 await self.store.save_offset(path, pos)
