@@ -450,7 +450,7 @@ async def _set(
         return
     await backend.save_prefs(chat_id, prefs)
     ctx = await backend.ctx_for(chat_id)
-    await _reply(update, context, messages.ack_text(ack, ctx, tz=ctx.tz))
+    await _reply(update, context, messages.ack_text(ack, ctx, tz=ctx.tz))  # tz: for tz_set
 
 
 def _pref_error(exc: PrefError, ctx: messages.Ctx) -> str:

@@ -421,3 +421,28 @@ async def test_pushes_follow_the_chat_settings(bot: Bot) -> None:
     assert group_eval.silent
     await bot.stub.wait_for(lambda c: _to(c, GROUP) and "75" in (c.text or ""), since=n)
     assert not [c for c in bot.stub.sent[n:] if _to(c, OWNER) and "Eval" in (c.text or "")]
+
+
+HOSTILE = [
+    "/tz " + "Europe/" * 700,
+    "/tz ../../etc/passwd",
+    "/mute \u0000\u202e2h",
+    "/mute 1" + "0" * 300 + "d",
+    "/evals every 99999999999999999999999",
+    "/evals every -1",
+    "/lang <script>&amp;",
+    "/live sometime",
+    "/runs and more",
+    "/eta " + "💥" * 2000,
+]
+
+
+async def test_hostile_arguments_get_an_answer_and_raise_nothing(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR)
+    for command in HOSTILE:
+        reply = await bot.ask(OWNER, command)
+        assert reply.ok, (command[:40], reply.description)
+        assert len(reply.text or "") < 1000
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
