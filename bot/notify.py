@@ -113,7 +113,8 @@ class Notifier:
             await self.store.save_prefs(chat_id, prefs.to_dict())
 
     async def ctx(self, chat_id: int, prefs: ChatPrefs | None = None) -> messages.Ctx:
-        prefs = prefs or await self.prefs(chat_id)
+        if prefs is None:
+            prefs = await self.prefs(chat_id)
         return messages.Ctx(
             lang=prefs.lang or self.language, tz=prefs.tz or self.timezone, now_s=self.now()
         )
