@@ -57,13 +57,14 @@ class Bus(Protocol):
 
 
 class LocalBus:
-    """One process: an unbounded asyncio queue (followers never wait on the core)."""
+    """One process: a bounded asyncio queue. A follower catching up on a long log waits for
+    the core rather than filling memory (the log file itself is the buffer)."""
 
-    def __init__(self) -> None:
-        self._queue: asyncio.Queue[Message] = asyncio.Queue()
+    def __init__(self, maxsize: int = 256) -> None:
+        self._queue: asyncio.Queue[Message] = asyncio.Queue(maxsize)
 
     async def publish(self, msg: Message) -> None:
-        self._queue.put_nowait(msg)
+        await self._queue.put(msg)
 
     async def messages(self) -> AsyncIterator[Message]:
         while True:

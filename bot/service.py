@@ -25,22 +25,29 @@ from telegram.error import InvalidToken, NetworkError, TelegramError
 from bot import messages
 from bot.adapters.console import Console
 from bot.adapters.outbox import OutboxSender
+from bot.adapters.plot import plot_data, render_png
 from bot.adapters.redact import install_token_redaction
 from bot.adapters.store import OutboxItem, Store
-from bot.adapters.tail import LogFollower
-from bot.adapters.telegram import build_application, register_commands
+from bot.adapters.tail import LogFollower, Position
+from bot.adapters.telegram import build_application, register_commands, send_text
 from bot.bus import GpuReport, LocalBus, LogLines, Message, ProcessExit
 from bot.config import Config
 from bot.core.gpu import GpuSnapshot
+from bot.core.linebuf import LineBuffer
 from bot.core.monitor import RunMonitor
-from bot.core.notices import Alert, EvalNotice, Notice
+from bot.core.notices import Alert, Notice
+from bot.core.prefs import ChatPrefs
 from bot.core.state import RunState
+from bot.messages import bot_ui
+from bot.notify import Notifier, render
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_TIMEOUT_S = 10.0
 OFFSET_SAVE_S = 1.0  # at most one offset checkpoint per second per log
+BACKLOG_CHUNK = 1 << 20
 END_DRAIN_S = 5.0  # how long the last lines of an exited process may take to be read
+LIVE_TICK_S = 5.0  # how often live messages are looked at (each is edited less often)
 
 
 class GpuSource(Protocol):
@@ -85,6 +92,13 @@ class Service:
         self.pids: set[int] = set()
         self.stop_event = asyncio.Event()
         self._scheduler = AsyncIOScheduler()
+        self.notifier = Notifier(
+            self.allowed_chat_ids,
+            language=config.language,
+            timezone=config.timezone or _local_zone(),
+            now=now,
+            milestones_pct=config.milestones_pct,
+        )
 
     def _monitor(self, spec: RunSpec) -> RunMonitor:
         fmt = spec.fmt or self.config.log_format or None
@@ -92,22 +106,23 @@ class Service:
 
     # Backend for the bot handlers ----------------------------------------------------------
     async def ctx_for(self, chat_id: int) -> messages.Ctx:
-        prefs = await self.store.load_prefs(chat_id) if self.store else {}
-        return messages.Ctx(
-            lang=prefs.get("lang", self.config.language),
-            tz=prefs.get("tz", self.config.timezone or _local_zone()),
-            now_s=self.now(),
-        )
+        return await self.notifier.ctx(chat_id)
 
-    async def set_pref(self, chat_id: int, key: str, value: Any) -> None:
-        assert self.store is not None
-        prefs = await self.store.load_prefs(chat_id)
-        prefs[key] = value
-        await self.store.save_prefs(chat_id, prefs)
+    async def prefs(self, chat_id: int) -> ChatPrefs:
+        return await self.notifier.prefs(chat_id)
 
-    def current_run(self, chat_id: int) -> RunState | None:
-        """The run a chat looks at: the most recently active one."""
-        states = [m.state for m in self.monitors.values()]
+    async def save_prefs(self, chat_id: int, prefs: ChatPrefs) -> None:
+        await self.notifier.save(chat_id, prefs)
+
+    def run_states(self) -> list[RunState]:
+        return [m.state for m in self.monitors.values()]
+
+    async def run_for(self, chat_id: int) -> RunState | None:
+        """The run a chat looks at: the one it picked in /runs, else the most recently active."""
+        chosen = (await self.prefs(chat_id)).run
+        if chosen in self.monitors:
+            return self.monitors[chosen].state
+        states = self.run_states()
         active = [s for s in states if s.last_progress_wall_s is not None]
         if not active:
             return states[0] if states else None
@@ -115,6 +130,27 @@ class Service:
 
     def gpu_snapshot(self) -> GpuSnapshot | None:
         return self.latest_gpu
+
+    async def plot(self, chat_id: int, ctx: messages.Ctx) -> tuple[bytes, str] | None:
+        """The /plot picture of the chat's run and its caption; None without data."""
+        run = await self.run_for(chat_id)
+        if run is None:
+            return None
+        data = plot_data(run, list(self.notifier.temps), self.now(), bot_ui.plot_labels(ctx))
+        if data.empty:
+            return None
+        return await render_png(data), bot_ui.plot_caption(run, ctx)
+
+    async def start_live(self, chat_id: int) -> None:
+        await self.notifier.show_live(self.app.bot, chat_id, self.live_text, fresh=True)
+
+    async def stop_live(self, chat_id: int) -> None:
+        await self.notifier.stop_live(self.app.bot, chat_id)
+
+    async def live_text(self, chat_id: int, ctx: messages.Ctx) -> str | None:
+        """The live message of a chat: its run's status, and when it was brought up to date."""
+        run = await self.run_for(chat_id)
+        return bot_ui.live_text(run, self.latest_gpu, ctx) if run else None
 
     # Launched processes --------------------------------------------------------------------
     def set_pid(self, pid: int) -> None:
@@ -138,11 +174,16 @@ class Service:
     async def serve(self) -> None:
         """Run until `stop()`; then shut down within SHUTDOWN_TIMEOUT_S."""
         self.store = await Store.open(self.config.resolved_state_path())
+        self.notifier.store = self.store
+        sizes = {spec.name: _size(spec.path) for spec in self.runs}  # the backlog at start-up
         tasks: list[asyncio.Task[None]] = []
         try:
             await self._start_bot()
             tasks.append(asyncio.create_task(self._consume(), name="consume"))
-            tasks += [asyncio.create_task(self._follow(spec), name=spec.name) for spec in self.runs]
+            tasks += [
+                asyncio.create_task(self._follow(spec, sizes[spec.name]), name=spec.name)
+                for spec in self.runs
+            ]
             self._start_jobs()
             if self.sender is not None:
                 tasks.append(asyncio.create_task(self.sender.run(), name="outbox"))
@@ -189,6 +230,7 @@ class Service:
         self.app = app
         assert self.store is not None
         self.sender = OutboxSender(self.store, self._send, self.now)
+        self.notifier.sender = self.sender
         await app.start()
         assert app.updater is not None
         await app.updater.start_polling()
@@ -203,9 +245,7 @@ class Service:
         await self.app.shutdown()
 
     async def _send(self, item: OutboxItem) -> None:
-        await self.app.bot.send_message(
-            item.chat_id, item.text, parse_mode="HTML", disable_notification=item.silent
-        )
+        await send_text(self.app.bot, item.chat_id, item.text, silent=item.silent)
 
     def _start_jobs(self) -> None:
         if self.gpu is not None:
@@ -217,6 +257,15 @@ class Service:
                 coalesce=True,
                 next_run_time=dt.datetime.now(dt.UTC),
             )
+        if self.app is not None:
+            self._scheduler.add_job(
+                self.notifier.refresh_live,
+                "interval",
+                args=(self.app.bot, self.live_text),
+                seconds=LIVE_TICK_S,
+                max_instances=1,
+                coalesce=True,
+            )
         self._scheduler.start()
 
     # Producers -----------------------------------------------------------------------------
@@ -225,29 +274,39 @@ class Service:
         snapshot = await asyncio.to_thread(self.gpu.sample)
         await self.bus.publish(GpuReport("", snapshot))
 
-    async def _follow(self, spec: RunSpec) -> None:
-        """Publish a log's lines. Lines a previous etagram already handled (before the saved
-        offset), or the backlog of a log first followed when already long, are `replayed`."""
+    async def _follow(self, spec: RunSpec, size_at_start: int) -> None:
+        """Publish a log's lines: first its backlog, silently, then what is written next."""
         assert self.store is not None
-        path = str(spec.path.absolute())
-        saved = await self.store.load_offset(path)
-        replay_until = saved.offset if saved else _size(spec.path)
-        follower = LogFollower(spec.path, from_start=True)
+        await self._replay_backlog(spec, size_at_start)
+        follower = LogFollower(spec.path, store=self.store, checkpoint_every_s=OFFSET_SAVE_S)
         self.followers[spec.name] = follower
-        last_save = 0.0
         async for batch in follower.lines():
-            pos = follower.batch_end
-            replayed = (
-                pos is not None
-                and pos.offset <= replay_until
-                and (saved is None or (pos.device, pos.inode) == (saved.device, saved.inode))
-            )
-            await self.bus.publish(LogLines(spec.name, tuple(batch), self.now(), replayed))
-            if pos is not None and self.now() - last_save >= OFFSET_SAVE_S:
-                await self.store.save_offset(path, pos)
-                last_save = self.now()
-        if follower.position is not None:
-            await self.store.save_offset(path, follower.position)
+            await self.bus.publish(LogLines(spec.name, tuple(batch), self.now()))
+
+    async def _replay_backlog(self, spec: RunSpec, size_at_start: int) -> None:
+        """Read, as `replayed` lines, what an earlier etagram already handled (up to its saved
+        offset) or, on a first watch, what the log already held: they rebuild the run's state
+        but cause no eval message. Then save where the follower goes on from."""
+        assert self.store is not None
+        key = str(spec.path.resolve())
+        saved = await self.store.load_offset(key)
+        try:
+            f = spec.path.open("rb")
+        except OSError:
+            return  # not there yet: the follower waits for it
+        with f:
+            st = os.fstat(f.fileno())
+            if saved is not None and (saved.device, saved.inode) != (st.st_dev, st.st_ino):
+                return  # rotated while we were away: the follower finishes the old file first
+            end = saved.offset if saved is not None else size_at_start
+            buf, done = LineBuffer(), 0
+            while done < end and (
+                chunk := await asyncio.to_thread(f.read, min(BACKLOG_CHUNK, end - done))
+            ):
+                done += len(chunk)
+                if lines := buf.feed(chunk):
+                    await self.bus.publish(LogLines(spec.name, tuple(lines), self.now(), True))
+        await self.store.save_offset(key, Position(st.st_dev, st.st_ino, buf.consumed))
 
     # Consumer ------------------------------------------------------------------------------
     async def _consume(self) -> None:
@@ -258,43 +317,28 @@ class Service:
         """Fold one bus message into the state and say what must be said."""
         if isinstance(msg, GpuReport):
             self.latest_gpu = msg.snapshot
+            self.notifier.on_gpu(msg.snapshot)
         elif isinstance(msg, LogLines):
-            for _, notices in self.monitors[msg.run].feed(msg.lines, msg.wall_s):
-                await self.notify(msg.run, notices, replayed=msg.replayed)
+            fed = self.monitors[msg.run].feed(msg.lines, msg.wall_s)
+            notices = [notice for _, batch in fed for notice in batch]
+            await self.notify(msg.run, notices, replayed=msg.replayed)
         elif isinstance(msg, ProcessExit):
             await self.notify(msg.run, self.monitors[msg.run].end(msg.exit_code, msg.wall_s))
 
     async def notify(self, run: str, notices: list[Notice], *, replayed: bool = False) -> None:
-        """Render each notice for each chat and queue it; alerts even when replayed."""
-        for notice in notices:
-            if replayed and not isinstance(notice, Alert):
+        """Show each push on the console and queue it for the chats that want it; when
+        replayed, only the core's alerts."""
+        state = self.monitors[run].state
+        for push in self.notifier.expand(state, notices, replayed=replayed):
+            if replayed and not isinstance(push, Alert):
                 continue
-            await self._deliver(run, notice)
-
-    async def _deliver(self, run: str, notice: Notice) -> None:
-        assert self.store is not None
-        kind = "eval" if isinstance(notice, EvalNotice) else "alert"
-        ident = notice.iter if isinstance(notice, EvalNotice) else f"{notice.type}:{notice.iter}"
-        self.console.show(run, _render(notice, await self._console_ctx()), self.now())
-        if self.sender is None:
-            return
-        for chat_id in sorted(self.allowed_chat_ids):
-            text = _render(notice, await self.ctx_for(chat_id))
-            silent = kind == "eval" or (isinstance(notice, Alert) and notice.severity == "info")
-            key = f"{run}:{kind}:{ident}:{chat_id}"
-            await self.store.enqueue(key, chat_id, kind, text, silent=silent, now_s=self.now())
-        self.sender.wake()
+            self.console.show(run, render(push, await self._console_ctx()), self.now())
+            await self.notifier.deliver(state, push)
 
     async def _console_ctx(self) -> messages.Ctx:
         return messages.Ctx(
             lang=self.config.language, tz=self.config.timezone or _local_zone(), now_s=self.now()
         )
-
-
-def _render(notice: Notice, ctx: messages.Ctx) -> str:
-    if isinstance(notice, EvalNotice):
-        return messages.eval_text(notice, ctx)
-    return messages.alert_text(notice, ctx)
 
 
 def _size(path: Path) -> int:

@@ -14,6 +14,7 @@ from bot.service import RunSpec, Service
 from tests.telegram_stub import BotApiStub
 
 OWNER, STRANGER = 4242, 666
+EVAL = "📈"  # eval messages start with it (milestones and run start are pushed too)
 
 HEADER = """Overriding config with config/train_gpt2.py:
 max_iters = 600
@@ -89,14 +90,16 @@ async def test_watch_pushes_one_message_per_eval_and_answers(
 
         n = len(stub.sent)
         await append(log, nanogpt_lines(450, 610))
-        last = await stub.wait_for(lambda c: c.method == "sendMessage" and c.silent, since=n)
+        last = await stub.wait_for(
+            lambda c: c.method == "sendMessage" and c.silent and EVAL in (c.text or ""), since=n
+        )
         assert "600" in (last.text or "") and "itération" in (last.text or "")
     finally:
         service.stop()
         await asyncio.wait_for(serving, 15)
 
     pushes = [c for c in stub.messages_to(OWNER) if c.silent]
-    evals = [c.text for c in pushes]
+    evals = [c.text for c in pushes if EVAL in (c.text or "")]
     assert len(evals) == 4, evals  # iterations 0, 200, 400 and 600: one message each
     assert not [c for c in stub.messages_to(STRANGER) if c.silent]
     assert stub.token not in "".join(str(c.params) for c in stub.sent)
@@ -113,5 +116,5 @@ async def test_restart_sends_nothing_twice(stub: BotApiStub, tmp_path: Path) -> 
         await asyncio.sleep(1.5)
         service.stop()
         await asyncio.wait_for(serving, 15)
-    texts = [c.text for c in stub.messages_to(OWNER)]
+    texts = [c.text for c in stub.messages_to(OWNER) if EVAL in (c.text or "")]
     assert len(texts) == 3, texts  # evals 0, 200 and 400, each once across the restart

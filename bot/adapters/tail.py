@@ -249,18 +249,12 @@ class LogFollower:
         self._stopped = False
         self._wake = asyncio.Event()
         self._delivered: Position | None = None
-        self._handed_out: Position | None = None
         self._saved: Position | None = None
 
     @property
     def position(self) -> Position | None:
         """Position after the last batch the consumer has finished with."""
         return self._delivered
-
-    @property
-    def batch_end(self) -> Position | None:
-        """Position right after the batch last handed out (while the consumer holds it)."""
-        return self._handed_out
 
     def stop(self) -> None:
         self._stopped = True
@@ -277,7 +271,6 @@ class LogFollower:
                 self._wake.clear()
                 batch, more = await asyncio.to_thread(cursor.step)
                 if batch:
-                    self._handed_out = cursor.position
                     yield batch
                 self._delivered = cursor.position
                 if time.monotonic() - last_save >= self._checkpoint_every_s:

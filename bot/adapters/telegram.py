@@ -1,33 +1,85 @@
-"""Telegram, through python-telegram-bot: command handlers, and the sender the outbox uses.
+"""Telegram, through python-telegram-bot: commands, buttons, and sending long texts.
 
 One `async def` per command, all wiring in `build_application` (like PTB's timerbot example).
-Handlers only read state through the `Backend` and render through `bot.messages`.
+Handlers read state through the `Backend`, parse arguments with `bot.core.prefs`, and render
+through `bot.messages`. Only chats in `allowed_chat_ids` (users or groups) see run data;
+any other chat gets a short refusal, and the attempt is logged with its chat id.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
-from telegram import BotCommand, Update
-from telegram.constants import ParseMode
-from telegram.ext import AIORateLimiter, Application, CommandHandler, ContextTypes, filters
+from telegram import (
+    Bot,
+    BotCommand,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+)
+from telegram.constants import ChatAction, ParseMode
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    filters,
+)
 
 from bot import messages
+from bot.core.gpu import GpuSnapshot
+from bot.core.prefs import (
+    MAX_MUTE_S,
+    Callback,
+    CallbackError,
+    ChatPrefs,
+    EvalsMode,
+    PrefError,
+    parse_callback,
+    parse_duration,
+    parse_evals,
+    parse_lang,
+    parse_tz,
+    run_token,
+)
 from bot.core.state import RunState
+from bot.messages import bot_ui
+from bot.messages.markup import to_plain
 
 log = logging.getLogger(__name__)
+
+MAX_TEXT = 4096
+MAX_CAPTION = 1024
+MAX_ANSWER = 200  # answerCallbackQuery text
+_TAG = re.compile(r"<(/?)(b|i|code|pre)>")
+_CUT_MARGIN = 64  # room for the tags closed and reopened where a long text is cut
 
 
 class Backend(Protocol):
     """What the handlers need from the service."""
 
     allowed_chat_ids: frozenset[int]
+    now: Callable[[], float]
 
     async def ctx_for(self, chat_id: int) -> messages.Ctx: ...
-    async def set_pref(self, chat_id: int, key: str, value: Any) -> None: ...
-    def current_run(self, chat_id: int) -> RunState | None: ...
-    def gpu_snapshot(self) -> Any: ...
+    async def prefs(self, chat_id: int) -> ChatPrefs: ...
+    async def save_prefs(self, chat_id: int, prefs: ChatPrefs) -> None: ...
+    async def run_for(self, chat_id: int) -> RunState | None: ...
+    def run_states(self) -> list[RunState]: ...
+    def gpu_snapshot(self) -> GpuSnapshot | None: ...
+    async def plot(self, chat_id: int, ctx: messages.Ctx) -> tuple[bytes, str] | None: ...
+    async def start_live(self, chat_id: int) -> None: ...
+    async def stop_live(self, chat_id: int) -> None: ...
+
+
+Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
 
 
 def build_application(
@@ -46,22 +98,13 @@ def build_application(
     )
     app.bot_data["backend"] = backend
     allowed = filters.Chat(chat_id=list(backend.allowed_chat_ids))
-    for name, handler in (
-        ("start", start),
-        ("help", help_command),
-        ("eta", eta),
-        ("status", status),
-        ("gpu", gpu),
-        ("lang", lang),
-    ):
+    for name, handler in COMMANDS.items():
         app.add_handler(CommandHandler(name, handler, filters=allowed))
     app.add_handler(CommandHandler("start", start_stranger, filters=~allowed))
-    app.add_handler(CommandHandler(_ALL_COMMANDS, refuse, filters=~allowed))
+    app.add_handler(CommandHandler([c for c in COMMANDS if c != "start"], refuse, filters=~allowed))
+    app.add_handler(CallbackQueryHandler(on_button))
     app.add_error_handler(on_error)
     return app
-
-
-_ALL_COMMANDS = ["help", "eta", "status", "gpu", "plot", "runs", "lang", "tz", "mute", "unmute"]
 
 
 async def register_commands(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -74,81 +117,463 @@ async def register_commands(app: Application[Any, Any, Any, Any, Any, Any]) -> N
     )
 
 
+# --- long texts ----------------------------------------------------------------------------
+
+
+def split_html(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """Telegram-HTML `text` in messages of at most `limit` characters, cut at line ends.
+
+    Tags open where a cut falls are closed there and opened again in the next part; a line
+    too long by itself is cut between tags and entities.
+    """
+    if _units(text) <= limit:
+        return [text]
+    budget = limit - _CUT_MARGIN
+    chunks: list[str] = []
+    current, stack = "", list[str]()
+    for line in text.split("\n"):
+        pieces = [line] if _units(line) <= budget // 2 else _atoms(line, budget // 4)
+        for i, piece in enumerate(pieces):
+            sep = "\n" if i == 0 and current else ""
+            if current and _units(current) + len(sep) + _units(piece) > budget:
+                chunks.append(current + _close(stack))
+                current, sep = _reopen(stack), ""
+            current += sep + piece
+            stack = _track(stack, piece)
+    chunks.append(current + _close(stack))
+    return [chunk for chunk in chunks if to_plain(chunk).strip()]
+
+
+def fit(text: str, limit: int = MAX_TEXT) -> str:
+    """The first part of `text` that fits (a caption, an edited message)."""
+    parts = split_html(text, limit)
+    return parts[0] if parts else text[:limit]
+
+
+def _units(text: str) -> int:
+    """Length as Telegram counts it (UTF-16 code units), an upper bound of the visible text."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _atoms(line: str, size: int) -> list[str]:
+    """A long line as tags, entities and runs of at most `size` other characters."""
+    return re.findall(rf"<[^<>]*>|&#?\w+;|[^<&]{{1,{size}}}|[<&]", line)
+
+
+def _track(stack: list[str], piece: str) -> list[str]:
+    stack = list(stack)
+    for closing, name in _TAG.findall(piece):
+        if not closing:
+            stack.append(name)
+        elif stack and stack[-1] == name:
+            stack.pop()
+    return stack
+
+
+def _close(stack: list[str]) -> str:
+    return "".join(f"</{name}>" for name in reversed(stack))
+
+
+def _reopen(stack: list[str]) -> str:
+    return "".join(f"<{name}>" for name in stack)
+
+
+async def send_text(
+    bot: Bot,
+    chat_id: int,
+    text: str,
+    *,
+    silent: bool = False,
+    markup: InlineKeyboardMarkup | None = None,
+) -> Message | None:
+    """Send `text`, split if needed; the buttons go under the last part."""
+    parts = split_html(text)
+    sent = None
+    for n, part in enumerate(parts, 1):
+        sent = await bot.send_message(
+            chat_id,
+            part,
+            parse_mode=ParseMode.HTML,
+            disable_notification=silent,
+            reply_markup=markup if n == len(parts) else None,
+        )
+    return sent
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
 def _backend(context: ContextTypes.DEFAULT_TYPE) -> Backend:
     backend: Backend = context.application.bot_data["backend"]
     return backend
 
 
-async def _reply(update: Update, text: str) -> None:
-    if update.effective_message is not None:
-        await update.effective_message.reply_text(text, parse_mode=ParseMode.HTML)
+def _chat_id(update: Update) -> int:
+    return update.effective_chat.id if update.effective_chat else 0
+
+
+async def _reply(
+    update: Update,
+    context: ContextTypes.DEFAULT_TYPE,
+    text: str,
+    markup: InlineKeyboardMarkup | None = None,
+) -> None:
+    if update.effective_chat is not None:
+        await send_text(context.bot, update.effective_chat.id, text, markup=markup)
 
 
 async def _chat(update: Update, context: ContextTypes.DEFAULT_TYPE) -> tuple[int, messages.Ctx]:
-    chat_id = update.effective_chat.id if update.effective_chat else 0
+    chat_id = _chat_id(update)
     return chat_id, await _backend(context).ctx_for(chat_id)
 
 
-async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Greet an allowed chat and say what the bot does."""
-    chat_id, ctx = await _chat(update, context)
-    await _reply(update, messages.start_text(ctx, chat_id, allowed=True))
+def _arg(context: ContextTypes.DEFAULT_TYPE) -> str:
+    return " ".join(context.args or [])
+
+
+def _keyboard(view: str, lang: str) -> InlineKeyboardMarkup:
+    """Refresh (the same view), Plot, Mute 1 h."""
+    buttons = [
+        (messages.button_label("refresh", lang), Callback(view)),
+        (messages.button_label("plot", lang), Callback("plot")),
+        (messages.button_label("mute_1h", lang), Callback("mute", "1h")),
+    ]
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(label, callback_data=cb.encode()) for label, cb in buttons]]
+    )
+
+
+def _runs_keyboard(runs: list[RunState], selected: str | None) -> InlineKeyboardMarkup | None:
+    if len(runs) < 2:
+        return None
+    rows = [
+        [
+            InlineKeyboardButton(
+                ("✓ " if state.name == selected else "") + state.name[:48],
+                callback_data=Callback("run", run_token(state.name)).encode(),
+            )
+        ]
+        for state in runs
+    ]
+    return InlineKeyboardMarkup(rows)
+
+
+async def _view(backend: Backend, chat_id: int, view: str, ctx: messages.Ctx) -> str:
+    """The text of /eta or /status for this chat's run."""
+    run = await backend.run_for(chat_id)
+    if run is None:
+        return messages.no_run_text(ctx)
+    if view == "eta":
+        return messages.eta_text(run, ctx)
+    return messages.status_text(run, backend.gpu_snapshot(), ctx)
+
+
+# --- strangers -----------------------------------------------------------------------------
 
 
 async def start_stranger(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Tell a chat that is not allowed its id, so the owner can add it; no run data."""
     chat_id, ctx = await _chat(update, context)
-    log.warning("chat %s is not in allowed_chat_ids; it asked /start", chat_id)
-    await _reply(update, messages.start_text(ctx, chat_id, allowed=False))
+    log.warning("chat %s is not in allowed_chat_ids; it sent /start", chat_id)
+    await _reply(update, context, messages.start_text(ctx, chat_id, allowed=False))
 
 
 async def refuse(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Refuse a command from a chat that is not allowed; no run data."""
     chat_id, ctx = await _chat(update, context)
     log.warning("refused a command from chat %s (not in allowed_chat_ids)", chat_id)
-    await _reply(update, messages.refusal_text(ctx, chat_id))
+    await _reply(update, context, messages.refusal_text(ctx, chat_id))
+
+
+# --- commands ------------------------------------------------------------------------------
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Greet an allowed chat and say what the bot does."""
+    chat_id, ctx = await _chat(update, context)
+    await _reply(update, context, messages.start_text(ctx, chat_id, allowed=True))
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """List the commands."""
     _, ctx = await _chat(update, context)
-    await _reply(update, messages.help_text(ctx))
+    await _reply(update, context, messages.help_text(ctx))
 
 
 async def eta(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """The full ETA breakdown of the chat's run."""
+    """The full ETA breakdown of the chat's run, with buttons."""
     chat_id, ctx = await _chat(update, context)
-    run = _backend(context).current_run(chat_id)
-    await _reply(update, messages.eta_text(run, ctx) if run else messages.no_run_text(ctx))
+    text = await _view(_backend(context), chat_id, "eta", ctx)
+    await _reply(update, context, text, _keyboard("eta", ctx.lang))
 
 
 async def status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """One screen: progress, loss, best val loss, ETA, GPUs."""
+    """One screen: progress, loss, best val loss, ETA, GPUs; with buttons."""
     chat_id, ctx = await _chat(update, context)
-    backend = _backend(context)
-    run = backend.current_run(chat_id)
-    text = messages.status_text(run, backend.gpu_snapshot(), ctx) if run else None
-    await _reply(update, text or messages.no_run_text(ctx))
+    text = await _view(_backend(context), chat_id, "status", ctx)
+    await _reply(update, context, text, _keyboard("status", ctx.lang))
 
 
 async def gpu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """The per-GPU table."""
     _, ctx = await _chat(update, context)
-    await _reply(update, messages.gpu_text(_backend(context).gpu_snapshot(), ctx))
+    await _reply(update, context, messages.gpu_text(_backend(context).gpu_snapshot(), ctx))
+
+
+async def plot(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The loss curves, step time and GPU temperature as a picture."""
+    chat_id, ctx = await _chat(update, context)
+    await _send_plot(context, chat_id, ctx)
+
+
+async def _send_plot(context: ContextTypes.DEFAULT_TYPE, chat_id: int, ctx: messages.Ctx) -> None:
+    await context.bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO)
+    try:
+        made = await _backend(context).plot(chat_id, ctx)
+    except Exception:  # a drawing bug must not cost the user an answer
+        log.exception("plot failed for chat %s", chat_id)
+        await send_text(context.bot, chat_id, messages.error_text("plot_failed", ctx))
+        return
+    if made is None:
+        await send_text(context.bot, chat_id, messages.error_text("no_data", ctx))
+        return
+    png, caption = made
+    await context.bot.send_photo(
+        chat_id, png, caption=fit(caption, MAX_CAPTION), parse_mode=ParseMode.HTML
+    )
+
+
+async def runs(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The runs followed; buttons pick the one this chat reads."""
+    chat_id, ctx = await _chat(update, context)
+    backend = _backend(context)
+    states = backend.run_states()
+    selected = await backend.run_for(chat_id)
+    name = selected.name if selected else None
+    await _reply(
+        update, context, messages.runs_text(states, name, ctx), _runs_keyboard(states, name)
+    )
 
 
 async def lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Choose the chat's language: /lang fr|en|both."""
-    chat_id, ctx = await _chat(update, context)
-    choice = (context.args or [""])[0].lower()
-    if choice not in ("fr", "en", "both"):
-        await _reply(update, messages.error_text("lang", ctx, value=choice))
+    """/lang fr|en|both."""
+    await _set(update, context, lambda p, arg: p.with_(lang=parse_lang(arg)), "lang_set")
+
+
+async def tz(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/tz Europe/Paris; alone, the zone in use."""
+    if not context.args:
+        _, ctx = await _chat(update, context)
+        await _reply(update, context, bot_ui.tz_current_text(ctx))
         return
-    await _backend(context).set_pref(chat_id, "lang", choice)
-    _, ctx = await _chat(update, context)
-    await _reply(update, messages.help_text(ctx))
+    await _set(update, context, lambda p, arg: p.with_(tz=parse_tz(arg)), "tz_set")
+
+
+async def mute(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/mute 2h (90m, 1d, at most a week); alone, until /unmute."""
+    chat_id, ctx = await _chat(update, context)
+    arg = _arg(context)
+    try:
+        seconds = parse_duration(arg) if arg else None
+    except PrefError as exc:
+        await _reply(update, context, _pref_error(exc, ctx))
+        return
+    await _reply(update, context, await _mute(_backend(context), chat_id, seconds))
+
+
+async def _mute(backend: Backend, chat_id: int, seconds: float | None) -> str:
+    until = backend.now() + seconds if seconds is not None else float("inf")
+    prefs = await backend.prefs(chat_id)
+    await backend.save_prefs(chat_id, prefs.with_(muted_until_s=until))
+    ctx = await backend.ctx_for(chat_id)
+    return messages.mute_text(ctx, until if seconds is not None else None)
+
+
+async def unmute(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await _set(update, context, lambda p, _: p.with_(muted_until_s=None), "unmuted")
+
+
+async def evals(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/evals all|best|every N|off; alone, the current setting."""
+    chat_id, ctx = await _chat(update, context)
+    backend = _backend(context)
+    prefs = await backend.prefs(chat_id)
+    if context.args:
+        try:
+            prefs = prefs.with_(evals=parse_evals(list(context.args)))
+        except PrefError as exc:
+            await _reply(update, context, _pref_error(exc, ctx))
+            return
+        await backend.save_prefs(chat_id, prefs)
+    await _reply(update, context, _evals_ack(prefs.evals, ctx))
+
+
+def _evals_ack(mode: EvalsMode, ctx: messages.Ctx) -> str:
+    if mode.mode == "every":
+        return messages.ack_text("evals_every", ctx, n=mode.every)
+    return messages.ack_text(f"evals_{mode.mode}", ctx)
+
+
+async def live(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/live: one status message kept up to date (and pinned); /live off stops it."""
+    chat_id, ctx = await _chat(update, context)
+    backend = _backend(context)
+    if _arg(context).lower() == "off":
+        await backend.stop_live(chat_id)
+        await _reply(update, context, bot_ui.live_off_text(ctx))
+        return
+    await _reply(update, context, messages.ack_text("live_on", ctx))
+    await backend.start_live(chat_id)
+
+
+async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await _set(update, context, lambda p, _: p.with_(subscribed=True), "subscribed")
+
+
+async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await _set(update, context, lambda p, _: p.with_(subscribed=False), "unsubscribed")
+
+
+async def _set(
+    update: Update,
+    context: ContextTypes.DEFAULT_TYPE,
+    change: Callable[[ChatPrefs, str], ChatPrefs],
+    ack: str,
+) -> None:
+    """Apply a preference change made from the command's argument, then acknowledge it in
+    the chat's (possibly new) language; a bad argument gets its one-line error."""
+    chat_id, ctx = await _chat(update, context)
+    backend = _backend(context)
+    try:
+        prefs = change(await backend.prefs(chat_id), _arg(context))
+    except PrefError as exc:
+        await _reply(update, context, _pref_error(exc, ctx))
+        return
+    await backend.save_prefs(chat_id, prefs)
+    ctx = await backend.ctx_for(chat_id)
+    await _reply(update, context, messages.ack_text(ack, ctx, tz=ctx.tz))  # tz: for tz_set
+
+
+def _pref_error(exc: PrefError, ctx: messages.Ctx) -> str:
+    if exc.key == "mute_too_long":
+        return bot_ui.mute_too_long_text(ctx, exc.value, MAX_MUTE_S)
+    return messages.error_text(exc.key, ctx, value=exc.value or "?")
+
+
+COMMANDS: dict[str, Handler] = {
+    "start": start,
+    "help": help_command,
+    "eta": eta,
+    "status": status,
+    "gpu": gpu,
+    "plot": plot,
+    "runs": runs,
+    "lang": lang,
+    "tz": tz,
+    "mute": mute,
+    "unmute": unmute,
+    "evals": evals,
+    "live": live,
+    "subscribe": subscribe,
+    "unsubscribe": unsubscribe,
+}
+
+
+# --- buttons -------------------------------------------------------------------------------
+
+
+async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A pressed inline button: checked like a command, then acted on."""
+    query = update.callback_query
+    if query is None:
+        return
+    chat_id, ctx = await _chat(update, context)
+    backend = _backend(context)
+    if chat_id not in backend.allowed_chat_ids:
+        log.warning("refused a button from chat %s (not in allowed_chat_ids)", chat_id)
+        await _toast(query, messages.refusal_text(ctx, chat_id))
+        return
+    try:
+        button = parse_callback(query.data)
+    except CallbackError as exc:
+        log.info("%s button data from chat %s", exc.kind, chat_id)
+        await _toast(query, messages.error_text("stale_button", ctx))
+        return
+    if button.action in ("eta", "status"):
+        await _refresh(query, backend, chat_id, button.action, ctx)
+    elif button.action == "plot":
+        await query.answer()
+        await _send_plot(context, chat_id, ctx)
+    elif button.action == "mute":
+        await _mute_button(query, context, chat_id, button.arg, ctx)
+    else:
+        await _pick_run(query, backend, chat_id, button.arg, ctx)
+
+
+async def _toast(query: CallbackQuery, text: str) -> None:
+    """A short notice over the chat (answerCallbackQuery), plain text."""
+    plain = to_plain(text).strip()
+    await query.answer(plain if len(plain) <= MAX_ANSWER else plain[: MAX_ANSWER - 1] + "…")
+
+
+async def _edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None) -> bool:
+    """Edit the button's message in place; False when that message is gone."""
+    try:
+        await query.edit_message_text(fit(text), parse_mode=ParseMode.HTML, reply_markup=markup)
+    except BadRequest as exc:
+        if "not modified" not in exc.message.lower():  # same text: already up to date
+            log.info("cannot edit the message of a button (%s)", exc)
+            return False
+    return True
+
+
+async def _refresh(
+    query: CallbackQuery, backend: Backend, chat_id: int, view: str, ctx: messages.Ctx
+) -> None:
+    text = await _view(backend, chat_id, view, ctx)
+    if await _edit(query, text, _keyboard(view, ctx.lang)):
+        await query.answer()
+    else:
+        await _toast(query, messages.error_text("stale_button", ctx))
+
+
+async def _mute_button(
+    query: CallbackQuery,
+    context: ContextTypes.DEFAULT_TYPE,
+    chat_id: int,
+    arg: str,
+    ctx: messages.Ctx,
+) -> None:
+    try:
+        seconds = parse_duration(arg)
+    except PrefError:
+        await _toast(query, messages.error_text("stale_button", ctx))
+        return
+    text = await _mute(_backend(context), chat_id, seconds)
+    await query.answer()
+    await send_text(context.bot, chat_id, text)
+
+
+async def _pick_run(
+    query: CallbackQuery, backend: Backend, chat_id: int, token: str, ctx: messages.Ctx
+) -> None:
+    states = backend.run_states()
+    chosen = next((s for s in states if run_token(s.name) == token), None)
+    if chosen is None:  # a run no longer followed
+        await _toast(query, messages.error_text("stale_button", ctx))
+        return
+    prefs = await backend.prefs(chat_id)
+    await backend.save_prefs(chat_id, prefs.with_(run=chosen.name))
+    await _edit(
+        query,
+        messages.runs_text(states, chosen.name, ctx),
+        _runs_keyboard(states, chosen.name),
+    )
+    await _toast(query, messages.ack_text("run_selected", ctx, run=chosen.name))
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log a handler's exception; the bot keeps answering."""
+    if isinstance(context.error, TelegramError):
+        log.warning("Telegram error while handling an update: %s", context.error)
+        return
     log.error("error while handling an update: %s", context.error, exc_info=context.error)

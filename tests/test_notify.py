@@ -1,0 +1,180 @@
+"""The push policy: who gets which notice, how loudly; milestones and run start derived from
+the state; bounded GPU temperature history."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.adapters.outbox import OutboxSender
+from bot.adapters.store import OutboxItem, Store
+from bot.core.events import Eval, Progress, TrainingEnd
+from bot.core.gpu import GpuSample, GpuSnapshot
+from bot.core.notices import Alert, Notice
+from bot.core.prefs import ChatPrefs, EvalsMode
+from bot.core.state import RunState
+from bot.notify import TEMP_SAMPLES, Milestone, Notifier, is_silent
+
+A, B = 1, 2
+NOW = 1_700_000_000.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = NOW
+
+    def __call__(self) -> float:
+        return self.t
+
+
+async def _no_send(item: OutboxItem) -> None:
+    raise AssertionError("nothing is sent in these tests")
+
+
+@pytest.fixture
+async def notifier() -> AsyncIterator[Notifier]:
+    store = await Store.open(":memory:")
+    clock = Clock()
+    n = Notifier([A, B], language="en", timezone="Europe/Paris", now=clock)
+    n.store, n.sender = store, OutboxSender(store, _no_send, clock)
+    yield n
+    await store.close()
+
+
+def run_to(state: RunState, stop: int, start: int = 0, every_eval: int = 100) -> list[Notice]:
+    """Fold nanoGPT-like events for iterations [start, stop) into `state`."""
+    notices: list[Notice] = []
+    for it in range(start, stop, 10):
+        if it % every_eval == 0:
+            notices += state.apply(Eval(it, 3.0 - it / 1000, 3.1 - (it % 300) / 1000), NOW)
+        notices += state.apply(Progress(it, loss=3.0, dt_s=0.17), NOW)
+    return notices
+
+
+async def queued(n: Notifier) -> list[OutboxItem]:
+    assert n.store is not None
+    return await n.store.pending(math.inf, limit=1000)
+
+
+async def test_evals_follow_each_chat_setting(notifier: Notifier) -> None:
+    await notifier.save(B, ChatPrefs(evals=EvalsMode("every", 2)))
+    state = RunState("gpt2", 1000)
+    for push in notifier.expand(state, run_to(state, 610), replayed=False):
+        await notifier.deliver(state, push)
+    items = await queued(notifier)
+    evals = {(i.chat_id, i.key.split(":")[2]) for i in items if i.kind == "eval"}
+    assert {it for chat, it in evals if chat == A} == {
+        "0",
+        "100",
+        "200",
+        "300",
+        "400",
+        "500",
+        "600",
+    }
+    assert {it for chat, it in evals if chat == B} == {"100", "300", "500"}  # the 2nd, 4th, 6th
+
+
+async def test_best_only_and_off(notifier: Notifier) -> None:
+    await notifier.save(A, ChatPrefs(evals=EvalsMode("best")))
+    await notifier.save(B, ChatPrefs(evals=EvalsMode("off")))
+    state = RunState("gpt2", 1000)
+    for push in notifier.expand(state, run_to(state, 610), replayed=False):
+        await notifier.deliver(state, push)
+    items = await queued(notifier)
+    # val loss 3.1 - (it % 300)/1000: new bests at 0, 100, 200 only
+    assert sorted(i.key for i in items if i.kind == "eval") == [
+        "gpt2:eval:0:1", "gpt2:eval:100:1", "gpt2:eval:200:1"
+    ]  # fmt: skip
+    assert [i for i in items if i.chat_id == B and i.kind == "eval"] == []
+    assert [i for i in items if i.chat_id == B and i.kind == "milestone"]  # the rest still comes
+
+
+async def test_muted_chats_get_only_critical_alerts(notifier: Notifier) -> None:
+    await notifier.save(A, ChatPrefs(muted_until_s=NOW + 3600))
+    await notifier.save(B, ChatPrefs(subscribed=False))
+    state = RunState("gpt2", 1000)
+    oom = Alert("gpt2", "oom", "critical", 5, 1.0)
+    slow = Alert("gpt2", "slowdown", "warning", 5, 1.0)
+    for push in [*notifier.expand(state, run_to(state, 300), replayed=False), oom, slow]:
+        await notifier.deliver(state, push)
+    items = await queued(notifier)
+    assert [(i.chat_id, i.kind, i.silent) for i in items] == [(A, "alert", False)]
+    assert "out of memory" in items[0].text
+
+    notifier.now.t = NOW + 3601  # type: ignore[attr-defined]
+    await notifier.deliver(state, slow)
+    assert [i.key for i in await queued(notifier)][-1] == "gpt2:alert:slowdown:5:1"
+
+
+async def test_milestones_start_and_finish(notifier: Notifier) -> None:
+    state = RunState("gpt2", 1000)
+    pushes = notifier.expand(state, run_to(state, 260), replayed=False)
+    pushes += notifier.expand(state, run_to(state, 560, 260), replayed=False)
+    pushes += notifier.expand(state, run_to(state, 570, 560), replayed=False)  # nothing new
+    started = [p for p in pushes if isinstance(p, Alert) and p.type == "started"]
+    assert len(started) == 1 and started[0].evidence["total_iters"] == 1000
+    assert [p.pct for p in pushes if isinstance(p, Milestone)] == [25, 50]
+    assert all(is_silent(p) for p in pushes)
+
+    end = state.apply(TrainingEnd(0, "completed"), NOW)
+    (finished,) = notifier.expand(state, end, replayed=False)
+    assert isinstance(finished, Alert) and finished.type == "finished"
+    assert finished.evidence["best_iter"] == 200 and "first_eta_error_pct" in finished.evidence
+    for push in pushes + [finished]:
+        await notifier.deliver(state, push)
+    texts = [i.text for i in await queued(notifier) if i.chat_id == A]
+    assert any("25% of the run done" in t for t in texts)
+    assert any("Total time" in t and "first estimate was off" in t for t in texts)
+
+
+async def test_a_backlog_crossing_several_milestones_makes_one_message(notifier: Notifier) -> None:
+    state = RunState("gpt2", 1000)
+    run_to(state, 100)
+    notifier.expand(state, [], replayed=False)
+    pushes = notifier.expand(state, run_to(state, 800, 100), replayed=False)
+    assert [p.pct for p in pushes if isinstance(p, Milestone)] == [75]
+
+
+async def test_replayed_lines_push_nothing_but_the_core_alerts(notifier: Notifier) -> None:
+    state = RunState("gpt2", 1000)
+    oom = Alert("gpt2", "oom", "critical", 5, 1.0)
+    pushes = notifier.expand(state, [*run_to(state, 600), oom], replayed=True)
+    assert not [p for p in pushes if isinstance(p, Milestone)]
+    assert not [p for p in pushes if isinstance(p, Alert) and p.type == "started"]
+    assert not notifier.expand(state, run_to(state, 610, 600), replayed=False)[:-1]
+
+
+async def test_the_same_push_is_queued_once(notifier: Notifier) -> None:
+    state = RunState("gpt2", 1000)
+    pushes = notifier.expand(state, run_to(state, 300), replayed=False)
+    for _ in range(2):
+        for push in pushes:
+            await notifier.deliver(state, push)
+    keys = [i.key for i in await queued(notifier)]
+    assert len(keys) == len(set(keys)) == 2 * len(pushes)
+
+
+async def test_prefs_persist_and_languages_apply(notifier: Notifier) -> None:
+    await notifier.save(A, ChatPrefs(lang="fr", tz="Asia/Tokyo"))
+    assert notifier.store is not None
+    assert (await notifier.store.load_prefs(A))["lang"] == "fr"
+    ctx = await notifier.ctx(A)
+    assert (ctx.lang, ctx.tz) == ("fr", "Asia/Tokyo")
+    assert (await notifier.ctx(B)).lang == "en"
+    state = RunState("gpt2", 1000)
+    for push in notifier.expand(state, run_to(state, 10), replayed=False):
+        await notifier.deliver(state, push)
+    by_chat = {i.chat_id: i.text for i in await queued(notifier) if i.kind == "eval"}
+    assert "Évaluation" in by_chat[A] and "Eval at" in by_chat[B]
+
+
+def test_gpu_temperature_history_is_bounded(notifier: Notifier) -> None:
+    for k in range(TEMP_SAMPLES + 50):
+        gpus = (GpuSample(0, temperature_c=60 + k % 5), GpuSample(1, lost=True))
+        notifier.on_gpu(GpuSnapshot(NOW + k, gpus))
+    notifier.on_gpu(GpuSnapshot(NOW, error="library_not_found"))
+    assert len(notifier.temps) == TEMP_SAMPLES
+    assert notifier.temps[-1] == (NOW + TEMP_SAMPLES + 49, [(0, 64.0)])
