@@ -179,9 +179,7 @@ def _serve(service: Any, extra: Coroutine[Any, Any, int] | None = None) -> int:
     """Run the service until a signal (or until `extra` finishes); its exit code."""
 
     async def main() -> int:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, service.stop)
+        _stop_on_signals(service)
         serving = asyncio.create_task(service.serve())
         code = 0
         if extra is not None:
@@ -191,6 +189,12 @@ def _serve(service: Any, extra: Coroutine[Any, Any, int] | None = None) -> int:
         return code
 
     return asyncio.run(main())
+
+
+def _stop_on_signals(service: Any) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, service.stop)
 
 
 def _gpu_source(config: Config) -> Any:
@@ -220,6 +224,7 @@ def _run(args: argparse.Namespace, config: Config) -> int:
 
     async def child() -> int:
         code = await run_command(argv, log_path, on_start=service.set_pid)
+        _stop_on_signals(service)  # run_command removed its own handlers, not ours
         await service.end_run(spec.name, code)
         return code
 

@@ -42,6 +42,8 @@ class Config:
     stall_floor_s: float = 600.0
     loss_spike_z: float = 8.0
     milestones_pct: tuple[int, ...] = (25, 50, 75)
+    critical_alerts: tuple[str, ...] = ("oom", "crash", "nan", "gpu_lost")
+    live_every_s: float = 30.0
 
     @property
     def telegram_enabled(self) -> bool:
@@ -102,6 +104,14 @@ def _percent_list(value: Any) -> tuple[int, ...]:
     if any(not 0 < n < 100 for n in numbers):
         raise ValueError
     return numbers
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    items = value if isinstance(value, list) else str(value).split(",")
+    names = tuple(str(item).strip().lower() for item in items if str(item).strip())
+    if any(not name.replace("_", "").isalpha() for name in names):
+        raise ValueError
+    return names
 
 
 def _nonnegative_int(value: Any) -> int:

@@ -98,6 +98,8 @@ class Service:
             timezone=config.timezone or _local_zone(),
             now=now,
             milestones_pct=config.milestones_pct,
+            critical=frozenset(config.critical_alerts),
+            live_every_s=config.live_every_s,
         )
 
     def _monitor(self, spec: RunSpec) -> RunMonitor:
