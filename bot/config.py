@@ -234,6 +234,20 @@ KEYS = (
         _percent_list,
         "a list of percentages between 0 and 100, such as [25, 50, 75]",
     ),
+    Key(
+        "critical_alerts",
+        ("notify", "critical_alerts"),
+        "ETAGRAM_CRITICAL_ALERTS",
+        _names,
+        'a list of alert types, such as ["oom", "crash"]',
+    ),
+    Key(
+        "live_every_s",
+        ("notify", "live_every_s"),
+        "ETAGRAM_LIVE_EVERY_S",
+        _positive(float),
+        "a positive number of seconds",
+    ),
 )
 
 
