@@ -76,7 +76,7 @@ def test_ranges() -> None:
     assert tr("en").dur_range(None, 40000) == ""
     # Narrower than the rounding: no "(3–3)", but seconds when they tell the two apart.
     assert tr("en").dur_range(200, 200.4) == ""
-    assert plain(tr("en").dur_range(190, 215)) == "3 min 10 s – 3 min 35 s"
+    assert plain(tr("en").dur_range(190, 205)) == "3 min 10 s – 3 min 25 s"
 
 
 def at(hour: int, minute: int, day: int = 28) -> float:
