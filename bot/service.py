@@ -31,6 +31,7 @@ from bot.adapters.tail import LogFollower
 from bot.adapters.telegram import build_application, register_commands
 from bot.bus import GpuReport, LocalBus, LogLines, Message, ProcessExit
 from bot.config import Config
+from bot.core.detectors import Detectors, Thresholds
 from bot.core.gpu import GpuSnapshot
 from bot.core.monitor import RunMonitor
 from bot.core.notices import Alert, EvalNotice, Notice
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 SHUTDOWN_TIMEOUT_S = 10.0
 OFFSET_SAVE_S = 1.0  # at most one offset checkpoint per second per log
 END_DRAIN_S = 5.0  # how long the last lines of an exited process may take to be read
+TICK_S = 5.0  # how often the time-based checks (stall, a traceback then silence) run
 
 
 class GpuSource(Protocol):
@@ -88,7 +90,9 @@ class Service:
 
     def _monitor(self, spec: RunSpec) -> RunMonitor:
         fmt = spec.fmt or self.config.log_format or None
-        return RunMonitor(spec.name, fmt, spec.total_iters or self.config.max_iters or None)
+        monitor = RunMonitor(spec.name, fmt, spec.total_iters or self.config.max_iters or None)
+        monitor.state.detectors = Detectors(spec.name, Thresholds.from_config(self.config))
+        return monitor
 
     # Backend for the bot handlers ----------------------------------------------------------
     async def ctx_for(self, chat_id: int) -> messages.Ctx:
@@ -216,7 +220,14 @@ class Service:
                 coalesce=True,
                 next_run_time=dt.datetime.now(dt.UTC),
             )
+        self._scheduler.add_job(
+            self._tick, "interval", seconds=TICK_S, max_instances=1, coalesce=True
+        )
         self._scheduler.start()
+
+    async def _tick(self) -> None:
+        for name, monitor in self.monitors.items():
+            await self.notify(name, monitor.state.tick(self.now()))
 
     # Producers -----------------------------------------------------------------------------
     async def _sample_gpu(self) -> None:
@@ -257,6 +268,10 @@ class Service:
         """Fold one bus message into the state and say what must be said."""
         if isinstance(msg, GpuReport):
             self.latest_gpu = msg.snapshot
+            for name, monitor in self.monitors.items():
+                await self.notify(
+                    name, monitor.state.apply_gpu(msg.snapshot, msg.snapshot.taken_at_s)
+                )
         elif isinstance(msg, LogLines):
             for _, notices in self.monitors[msg.run].feed(msg.lines, msg.wall_s):
                 await self.notify(msg.run, notices, replayed=msg.replayed)

@@ -78,7 +78,7 @@ CHUNK_MIN_S = 10.0  # step time is measured over chunks of at least this much ru
 CHUNK_MIN_ITERS = 20  # and this many iterations: batch lengths vary, one step says little
 WARMUP_INTERVALS = 2  # the first intervals of a session (compilation, caches) are skipped
 BASELINE_CHUNKS = 60
-MIN_BASELINE_CHUNKS = 8
+MIN_BASELINE_CHUNKS = 5
 MIN_SLOW_CHUNKS = 3
 RECOVERY_CHUNKS = 3
 
@@ -626,7 +626,7 @@ class _Slowdown:
     def __init__(self, pct: float, min_s: float) -> None:
         self.pct = pct
         self.min_s = min_s
-        self.chunk_s = max(CHUNK_MIN_S, min_s / 8)
+        self.chunk_s = max(CHUNK_MIN_S, min_s / 12)
         self.baseline: deque[float] = deque(maxlen=BASELINE_CHUNKS)
         self.reset()
 
