@@ -182,8 +182,9 @@ class Detectors:
             alerts += self._resumed(ev, state)
         if inc.open and (inc.iter is None or ev.iter > inc.iter):
             alerts += self._close_incident(state, confirmed=False)  # training went on
+        stalled = "stall" in self._active
         self._clear("stall")
-        life.step(ev.iter, wall_s)
+        life.step(ev.iter, wall_s, survived=not stalled)
         self._watch_first_eta(state)
         alerts += self._losses(ev, state)
         alerts += self._step_time(ev, state, wall_s)
@@ -524,12 +525,13 @@ class _Lifecycle:
         self.high = 0
         self.over = False
 
-    def step(self, it: int, wall_s: float) -> None:
+    def step(self, it: int, wall_s: float, *, survived: bool) -> None:
+        """A progress line; `survived` is False after a pause that was reported as a stall."""
         if self.last_iter is not None and it > self.last_iter:
             self._gaps.append(it - self.last_iter)
         if self.last_wall_s is not None and wall_s > self.last_wall_s:
             gap_s = wall_s - self.last_wall_s
-            if len(self._intervals) >= 3:
+            if survived and len(self._intervals) >= 3:
                 self.longest_gap_s = max(self.longest_gap_s, gap_s)
             self._intervals.append(gap_s)
         self.first = False
