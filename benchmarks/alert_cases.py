@@ -228,10 +228,11 @@ def gpu_snapshot(wall_s: float, reasons: frozenset[str] = frozenset()) -> GpuSna
     return GpuSnapshot(wall_s, (gpu,))
 
 
-def demo_alerts(run: DemoRun, reasons: frozenset[str] | None) -> list[Alert]:
-    """The demo trainer's log through the core, wall clock = run clock (speed 1), with a fake
-    GPU sampled every 5 s that shows `reasons` while the throttled iterations run (no GPU at
-    all when `reasons` is None); the launched process's exit at the end."""
+def demo_alerts(run: DemoRun, reasons: frozenset[str] | None, speed: float = 1.0) -> list[Alert]:
+    """The demo trainer's log through the core at `speed` (wall clock = run clock / speed),
+    with a fake GPU sampled every 5 wall-clock seconds that shows `reasons` while the
+    throttled iterations run (no GPU at all when `reasons` is None); the launched process's
+    exit at the end."""
     out = io.StringIO()
     code = write_run(out, run, speed=1.0, sleep=lambda _: None)
     monitor = RunMonitor("demo", "nanogpt")
@@ -239,14 +240,14 @@ def demo_alerts(run: DemoRun, reasons: frozenset[str] | None) -> list[Alert]:
     alerts: list[Alert] = []
     next_sample = 0.0
     for line in out.getvalue().splitlines():
-        for _, notices in monitor.feed((line,), state.t_s):
+        for _, notices in monitor.feed((line,), state.t_s / speed):
             alerts += [n for n in notices if isinstance(n, Alert)]
-        while reasons is not None and state.t_s >= next_sample:
+        while reasons is not None and state.t_s / speed >= next_sample:
             throttled = state.iter is not None and run.thermal_from <= state.iter < run.thermal_to
             snapshot = gpu_snapshot(next_sample, reasons if throttled else frozenset())
             alerts += [n for n in state.apply_gpu(snapshot, next_sample) if isinstance(n, Alert)]
             next_sample += GPU_EVERY_S
-    alerts += [n for n in monitor.end(code, state.t_s) if isinstance(n, Alert)]
+    alerts += [n for n in monitor.end(code, state.t_s / speed) if isinstance(n, Alert)]
     return alerts
 
 
@@ -302,6 +303,13 @@ GENERATED_CASES = [
         (("thermal", _DETECTED_AT),),
         _info("started", "finished", "recovered"),
         "iterations 600-1350 22 % slower; GPU 88 °C with sw_thermal",
+    ),
+    GeneratedCase(
+        "demo at 10x as `etagram demo` runs it",
+        lambda: demo_alerts(replace(DEMO, oom_at=1830), _THERMAL, speed=10.0),
+        (("thermal", _DETECTED_AT), ("oom", 1820)),
+        _info("started", "recovered"),
+        "GPU sampled every 5 s of wall clock: 3 samples in the episode",
     ),
     GeneratedCase(
         "demo power episode + fake NVML (sw_power_cap)",

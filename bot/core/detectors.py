@@ -72,7 +72,6 @@ STALL_PAUSE_FACTOR = 1.5  # a pause as long as one already survived is not a sta
 MEMORY_SAMPLES = 3  # snapshots in a row above the threshold before memory_pressure
 MEMORY_CLEAR_PCT = 2.0  # hysteresis below the threshold
 GPU_HISTORY = 720  # snapshots kept to explain a slowdown
-GPU_SLACK_S = 30.0  # a snapshot this much before a slowdown began still explains it
 GPU_EVIDENCE_SHARE = 0.3  # share of the episode's snapshots that must show the reason
 CHUNK_MIN_S = 10.0  # step time is measured over chunks of at least this much run clock
 CHUNK_MIN_ITERS = 20  # and this many iterations: batch lengths vary, one step says little
@@ -259,6 +258,8 @@ class Detectors:
 
     # Failures ------------------------------------------------------------------------------
     def _error(self, ev: ErrorText, state: RunState, wall_s: float) -> list[Alert]:
+        if ev.kind == "nccl" and "NCCL WARN" in ev.text:
+            return []  # NCCL prints warnings it recovers from; a fatal one brings a traceback
         inc = self._incident
         inc.touch(state.iter, state.t_s, wall_s)
         if ev.kind == "oom":
@@ -406,13 +407,10 @@ class Detectors:
         if change is None:
             return []
         kind, evidence = self._explain(change)
-        if change.recovered:
-            key = f"recovered:{kind}"
+        if change.recovered:  # once per episode by construction: no cool-down needed
             self._clear("slowdown")
             evidence["recovered"] = 1
-            alerts = self._fire(key, kind, INFO, ev.iter, state.t_s, evidence, change.lost_s)
-            self._clear(key)
-            return alerts
+            return [Alert(self.run, kind, INFO, ev.iter, state.t_s, evidence, change.lost_s)]
         eta_change = change.lost_s
         total = state.total_iters
         if total is not None and total > ev.iter:
@@ -735,7 +733,9 @@ class _GpuWatch:
 
     def cause(self, since_wall_s: float) -> tuple[str, GpuSample | None]:
         """The reason NVML showed during the episode, and the GPU that shows it best."""
-        seen = [s for w, s in self.history if w >= since_wall_s - GPU_SLACK_S]
+        before = [s for w, s in self.history if w < since_wall_s][-1:]
+        # The snapshot just before the slowdown counts: heat comes before the clocks drop.
+        seen = before + [s for w, s in self.history if w >= since_wall_s]
         if not seen:
             return "slowdown", None
         for kind, test in (("thermal", is_thermal_limited), ("power", is_power_limited)):
