@@ -589,10 +589,13 @@ class _LossWatch:
         """True: a spike; False: clearly normal; None: in between or too few points."""
         verdict: bool | None = None
         if len(self.window) >= self.min_points:
-            self.median = statistics.median(self.window)
-            mad = statistics.median(abs(x - self.median) for x in self.window)
-            scale = max(1.4826 * mad, SPIKE_REL_FLOOR * abs(self.median), 1e-12)
-            self.z = (loss - self.median) / scale
+            self.median = _median(sorted(self.window))
+            if loss <= self.median:  # only upward jumps matter: skip the MAD (a hot path)
+                self.z = 0.0
+            else:
+                mad = _median(sorted([abs(x - self.median) for x in self.window]))
+                scale = max(1.4826 * mad, SPIKE_REL_FLOOR * abs(self.median), 1e-12)
+                self.z = (loss - self.median) / scale
             if self.z > self.z_threshold:
                 verdict = True
             elif self.z < self.z_threshold / 2:
@@ -600,6 +603,11 @@ class _LossWatch:
         if not verdict:  # a spike must not become its own baseline
             self.window.append(loss)
         return verdict
+
+
+def _median(ordered: list[float]) -> float:
+    n = len(ordered)
+    return (ordered[n // 2] + ordered[(n - 1) // 2]) / 2
 
 
 @dataclass(frozen=True, slots=True)
