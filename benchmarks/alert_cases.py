@@ -398,34 +398,35 @@ def _fmt(alerts: Expected | Got) -> str:
     return ", ".join(f"{t}@{where(i)}" for t, i in alerts) or "-"
 
 
-def table() -> list[tuple[str, str, str, str, str]]:
-    """(case, expected, got, informational, verdict) for every case that can run here."""
-    rows: list[tuple[str, str, str, str, str]] = []
+Row = tuple[str, str, str, str, str, str]
+
+
+def table() -> list[Row]:
+    """(case, expected, got, informational, verdict, note) for every case."""
+    rows: list[Row] = []
     for case in REAL_CASES:
         path = SHARED_LOGS / case.file
         if not path.is_file() or case.fmt not in FORMATS:
             why = "no log" if not path.is_file() else f"no {case.fmt} parser"
-            rows.append((case.file, _fmt(case.alerts), "", "", f"skipped ({why})"))
+            rows.append((case.file, _fmt(case.alerts), "", "", f"skipped ({why})", case.note))
             continue
         got = replay_alerts(path)
-        rows.append(_row(case.file, case.alerts, case.info, got))
+        rows.append(_row(case.file, case.alerts, case.info, got, case.note))
     for gen in GENERATED_CASES:
-        rows.append(_row(gen.name, gen.alerts, gen.info, gen.make()))
+        rows.append(_row(gen.name, gen.alerts, gen.info, gen.make(), gen.note))
     return rows
 
 
-def _row(
-    name: str, expected: Expected, info: frozenset[str], got: list[Alert]
-) -> tuple[str, str, str, str, str]:
+def _row(name: str, expected: Expected, info: frozenset[str], got: list[Alert], note: str) -> Row:
     ok = matches(expected, problems(got)) and info_types(got) == info
     infos = ", ".join(sorted(info_types(got))) or "-"
-    return name, _fmt(expected), _fmt(problems(got)), infos, "ok" if ok else "WRONG"
+    return name, _fmt(expected), _fmt(problems(got)), infos, "ok" if ok else "WRONG", note
 
 
 def main() -> int:
     rows = table()
-    print("| case | expected (type@iteration) | got | informational | verdict |")
-    print("|---|---|---|---|---|")
+    print("| case | expected (type@iteration) | got | informational | verdict | note |")
+    print("|---|---|---|---|---|---|")
     for row in rows:
         print("| " + " | ".join(row) + " |")
     wrong = sum(1 for row in rows if row[4] == "WRONG")
