@@ -135,6 +135,10 @@ def _setup_logging(config: Config) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if config.log_level != "DEBUG":
+        # Their INFO lines (each file change, each job run) drown etagram's own.
+        for chatty in ("watchfiles", "apscheduler", "httpx", "httpcore"):
+            logging.getLogger(chatty).setLevel(logging.WARNING)
     if config.token:
         from bot.adapters.redact import install_token_redaction
 
@@ -223,7 +227,6 @@ def _run(args: argparse.Namespace, config: Config) -> int:
 
 
 def _demo(args: argparse.Namespace, config: Config) -> int:
-    from bot.adapters.gpu_sim import demo_gpu
     from bot.demo import DemoRun
     from bot.service import RunSpec, Service
 
@@ -232,7 +235,7 @@ def _demo(args: argparse.Namespace, config: Config) -> int:
         config = _replace(config, state_path=str(workdir / "state.sqlite3"))
     log_path = workdir / "train.log"
     spec = RunSpec(f"demo-{time.strftime('%H%M%S')}", log_path, "nanogpt")
-    gpu = demo_gpu(DemoRun(), args.speed)
+    gpu = _demo_gpu(DemoRun(), args.speed)
     service = Service(config, [spec], gpu=gpu)
     print(f"etagram demo: a simulated nanoGPT run at {args.speed:g}x, log {log_path}\n")
 
@@ -246,6 +249,22 @@ def _demo(args: argparse.Namespace, config: Config) -> int:
         return 0
 
     return _serve(service, child())
+
+
+def _demo_gpu(run: Any, speed: float) -> Any:
+    """A simulated RTX 4070 whose thermal episode and OOM line up with the demo trainer's."""
+    from bot.adapters.gpu_sim import Episode, Scenario, SimulatedGpu
+
+    def run_time_at(it: int) -> float:  # seconds of training time at iteration `it`
+        evals = it // run.eval_interval + 1
+        return float(it * run.step_s + evals * (run.eval_step_s - run.step_s))
+
+    scenario = Scenario(
+        thermal=Episode(run_time_at(run.thermal_from), run_time_at(run.thermal_to)),
+        oom_at_s=run_time_at(run.oom_at) if run.oom_at is not None else None,
+    )
+    start = time.time()
+    return SimulatedGpu(lambda: (time.time() - start) * speed, scenario)
 
 
 def _replace(config: Config, **changes: Any) -> Config:

@@ -13,7 +13,7 @@ from typing import IO, Any
 
 from bot.core.events import Eval, Event, Progress
 from bot.core.linebuf import iter_lines
-from bot.core.monitor import RunMonitor
+from bot.core.monitor import Folded, RunMonitor
 from bot.core.notices import Alert, Notice
 from bot.core.state import RunState
 
@@ -29,14 +29,18 @@ def replay(
     """Write the JSON lines for the log at `path` to `out`."""
     monitor = RunMonitor(path.name, fmt, max_iters, eval_interval)
     state = monitor.state
-    write = out.write
+
+    def emit(folded: Folded) -> None:
+        for ev, notices in folded:
+            for obj in _objects(ev, notices, state):
+                out.write(json.dumps(obj, separators=(",", ":")) + "\n")
+
     with path.open("rb") as f:
         for line in iter_lines(f):
-            for ev, notices in monitor.feed((line,), 0.0):
-                for obj in _objects(ev, notices, state):
-                    write(json.dumps(obj, separators=(",", ":")) + "\n")
+            emit(monitor.feed((line,), 0.0))
+    emit(monitor.flush(0.0))  # a short log whose format was never certain
     end = {"kind": "end", "t_s": _num(state.t_s), "iter": state.iter}
-    write(json.dumps(end, separators=(",", ":")) + "\n")
+    out.write(json.dumps(end, separators=(",", ":")) + "\n")
 
 
 def _objects(ev: Event, notices: list[Notice], state: RunState) -> list[dict[str, Any]]:

@@ -142,10 +142,11 @@ class Service:
     async def serve(self) -> None:
         """Run until `stop()`; then shut down within SHUTDOWN_TIMEOUT_S."""
         self.store = await Store.open(self.config.resolved_state_path())
-        tasks = [asyncio.create_task(self._consume(), name="consume")]
-        tasks += [asyncio.create_task(self._follow(spec), name=spec.name) for spec in self.runs]
+        tasks: list[asyncio.Task[None]] = []
         try:
             await self._start_bot()
+            tasks.append(asyncio.create_task(self._consume(), name="consume"))
+            tasks += [asyncio.create_task(self._follow(spec), name=spec.name) for spec in self.runs]
             self._start_jobs()
             if self.sender is not None:
                 tasks.append(asyncio.create_task(self.sender.run(), name="outbox"))
@@ -239,14 +240,14 @@ class Service:
         """Publish a log's lines. Lines a previous etagram already handled (before the saved
         offset), or the backlog of a log first followed when already long, are `replayed`."""
         assert self.store is not None
-        path = str(spec.path.resolve())
+        path = str(spec.path.absolute())
         saved = await self.store.load_offset(path)
         replay_until = saved.offset if saved else _size(spec.path)
         follower = LogFollower(spec.path, from_start=True)
         self.followers[spec.name] = follower
         last_save = 0.0
         async for batch in follower.lines():
-            pos = follower.position
+            pos = follower.batch_end
             replayed = (
                 pos is not None
                 and pos.offset <= replay_until

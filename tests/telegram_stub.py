@@ -14,11 +14,15 @@ Usage::
             .base_file_url(stub.base_file_url)
             .build()
         )
-        ...  # start the application and its updater (polling)
+        async with app:
+            await app.start()
+            await app.updater.start_polling(poll_interval=0.0, timeout=1)
         n = len(stub.sent)
         stub.push_message(42, "/eta", language_code="fr")
-        reply = await stub.wait_for(lambda c: c.method == "sendMessage", since=n)
-        assert reply.params["chat_id"] == 42
+            reply = await stub.wait_for(lambda c: c.method == "sendMessage", since=n)
+            assert reply.params["chat_id"] == 42 and reply.result["message_id"] == 2
+            await app.updater.stop()
+            await app.stop()
 
 Test-facing API of :class:`BotApiStub`:
 
@@ -29,9 +33,10 @@ Test-facing API of :class:`BotApiStub`:
   queues any raw update (hostile input). A text starting with ``/`` gets its ``bot_command``
   entity, as Telegram sends it.
 - ``sent``: every call the bot made, in order, as :class:`SentCall` (method, decoded params,
-  uploaded files, ``time.monotonic()`` time, HTTP status, result). ``getUpdates`` polls are not
-  recorded. Calls refused by an injected fault or by a limit are recorded too, with their status
-  (``0`` when no answer was sent: ``hang``/``drop``); ``SentCall.ok`` tells delivered ones.
+  uploaded files, ``time.monotonic()`` time, HTTP status, result as Telegram returns it, error
+  description). ``getUpdates`` polls are not recorded. Calls refused by an injected fault or by
+  a check are recorded too, with their status (``0`` when no answer was sent: ``hang``,
+  ``drop``, ``lost_reply``); ``SentCall.ok`` tells the ones the bot saw succeed.
 - ``messages_to(chat_id)``: delivered sendMessage/sendPhoto/edit* calls to that chat.
 - ``await wait_for(predicate_or_method_name, timeout=5.0, since=0)``: the first recorded call at
   index ``since`` or later that matches, waiting for it if needed (``TimeoutError`` otherwise).
@@ -56,7 +61,8 @@ identical content ("message is not modified"), editing/deleting/pinning an unkno
 answering an unknown or already answered callback query. The HTML check is deliberately
 stricter than Telegram for ``&``: a bare ``&`` that does not start an entity is refused, so
 tests catch values that were not escaped. MarkdownV2 is not checked. Chats are created on
-first use (positive id: private, negative: group, ``-100...``: supergroup).
+first use (positive id: private, negative: group, ``-100...``: supergroup). Malformed
+parameters get a 400, never a server crash.
 """
 
 from __future__ import annotations
@@ -77,7 +83,7 @@ from typing import Any, Literal, get_args
 from aiohttp import web
 
 FaultMode = Literal["500", "429", "hang", "drop", "lost_reply"]
-DEFAULT_TOKEN = "123456789:AAHstub-Token_for-tests0123456789abcd"
+DEFAULT_TOKEN = "123456789:AAH-stub-token-for-tests"  # not token-shaped on purpose
 
 MAX_TEXT = 4096
 MAX_CAPTION = 1024

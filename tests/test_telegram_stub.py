@@ -273,7 +273,7 @@ async def test_faults_can_target_methods(bot: Bot, stub: BotApiStub) -> None:
 
 
 async def test_wrong_token_is_invalid(stub: BotApiStub) -> None:
-    bad = Bot("987654321:AAWrongWrongWrongWrongWrongWrong00000", base_url=stub.base_url)
+    bad = Bot("987654321:AA-wrong-token", base_url=stub.base_url)
     with pytest.raises(InvalidToken):
         async with bad:  # closes its HTTP client on the way out
             pass

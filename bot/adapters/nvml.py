@@ -53,6 +53,9 @@ _PROCESSES = (
     "nvmlDeviceGetComputeRunningProcesses_v2",
 )
 
+# Raised by pynvml's unversioned wrappers instead of "function not found" (nvidia-ml-py 12+).
+_MISMATCH = getattr(pynvml, "NVMLLibraryMismatchError", pynvml.NVMLError_FunctionNotFound)
+
 # NVML errors after which no GPU can be read at all; NVML is started again on the next sample.
 _FATAL = {
     pynvml.NVML_ERROR_LIBRARY_NOT_FOUND: ERROR_LIBRARY_NOT_FOUND,
@@ -109,16 +112,16 @@ class NvmlQuery:
 
         Raises NvmlUnavailable when NVML is unusable and GpuLost when the GPU is gone.
         """
-        self._ensure_init()
         if name in self._missing:
             return None
         func = getattr(pynvml, name, None)
         if func is None:
             self._mark_missing(name, "absent from the installed nvidia-ml-py")
             return None
+        self._ensure_init()
         try:
             value = func(*args)
-        except (pynvml.NVMLError_FunctionNotFound, pynvml.NVMLLibraryMismatchError):
+        except (pynvml.NVMLError_FunctionNotFound, _MISMATCH):
             self._mark_missing(name, "absent from the NVML library (older driver)")
             return None
         except pynvml.NVMLError as err:
@@ -149,14 +152,17 @@ class NvmlQuery:
     def _ensure_init(self) -> None:
         if self._initialized:
             return
+        failure = None
         with self._lock:
             if self._initialized:
                 return
             try:
                 pynvml.nvmlInit()
+                self._initialized = True
             except pynvml.NVMLError as err:
-                raise self._unavailable("nvmlInit", err) from err
-            self._initialized = True
+                failure = err
+        if failure is not None:  # raised outside the lock: logging it takes the lock again
+            raise self._unavailable("nvmlInit", failure) from failure
         log.debug("NVML started")
 
     def _failed(self, name: str, err: Any) -> None:

@@ -9,7 +9,9 @@ The child runs in its own process group and etagram forwards SIGINT and SIGTERM 
 with a shared group, Ctrl-C would reach a Python trainer twice (from the terminal and from
 etagram) and interrupt its own KeyboardInterrupt handler. The price is that the child cannot
 read from the terminal, which a training job does not do. If etagram is killed outright the
-training keeps running.
+training keeps running. The forwarding handlers replace the loop's own SIGINT/SIGTERM handlers
+while the child runs and are removed when it has exited: a caller with handlers of its own
+installs them again afterwards.
 """
 
 from __future__ import annotations
@@ -42,8 +44,10 @@ async def run_command(
     """Run `argv` to completion; return its exit code, 128+N if signal N killed it.
 
     A command that cannot be started returns 127 (not found) or 126 (not executable), as a
-    shell would, after logging why.
+    shell would, after logging why. An empty `argv` is a ValueError (the CLI rejects it).
     """
+    if not argv:
+        raise ValueError("no command to run")
     out = echo if echo is not None else sys.stdout.buffer
     log_path.parent.mkdir(parents=True, exist_ok=True)
     # Opened first: a log that cannot be written is an error before anything runs.
@@ -64,10 +68,10 @@ async def _run(
             process_group=0,
         )
     except FileNotFoundError:
-        log.error("command not found: %s", argv[0] if argv else "(empty)")
+        log.error("command not found: %s", argv[0])
         return 127
-    except (PermissionError, IndexError, OSError) as exc:
-        log.error("cannot start %s: %s", argv[:1], exc)
+    except OSError as exc:
+        log.error("cannot start %s: %s", argv[0], exc)
         return 126
     if on_start is not None:
         on_start(proc.pid)

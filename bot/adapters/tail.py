@@ -16,10 +16,12 @@ safety net (inotify misses events on network and some container filesystems).
 `benchmarks/follow_latency.py` measures both: inotify delivers a line in a few milliseconds,
 polling alone in up to `poll_interval_s`.
 
-Known limits, shared with the shippers above: a checkpoint stores (device, inode, offset), so
-a file deleted and recreated with a reused inode while etagram was stopped is resumed at the
-old offset if it is long enough; a writer that keeps appending to a renamed file after the
-new one appears loses those lines.
+Known limits, shared with the shippers above: a checkpoint stores (device, inode, offset), so a
+file truncated, or deleted and recreated with a reused inode, while etagram was stopped is
+resumed at the old offset if it has grown past it again; one path is followed, not a glob, so
+a file rotated away before the follower opened it (two rotations within one poll, or during a
+stop) is skipped, and so are lines a writer appends to a renamed file after the new one has
+appeared and the old one has been read to its end.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ from watchfiles import awatch
 from bot.core.linebuf import LineBuffer
 
 log = logging.getLogger(__name__)
+# watchfiles reports every batch of changes at INFO: one line per write of the training log.
+logging.getLogger("watchfiles.main").setLevel(logging.WARNING)
 
 CHUNK_SIZE = 1 << 20
 # Bytes from the start of the file that identify it; a change means it was truncated and
@@ -46,8 +50,8 @@ CHUNK_SIZE = 1 << 20
 _FINGERPRINT = 64
 # watchfiles groups events: it yields once no new event came for `step` ms, or after
 # `debounce` ms while events keep coming (a busy log would otherwise wait 1.6 s).
-_WATCH_DEBOUNCE_MS = 20
-_WATCH_STEP_MS = 5
+_WATCH_DEBOUNCE_MS = 30
+_WATCH_STEP_MS = 10
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,17 @@ class _Cursor:
 
     def step(self) -> tuple[list[str], bool]:
         """Read one chunk; return the lines it completes and whether to call again at once."""
+        try:
+            return self._step()
+        except OSError as exc:
+            # A read error (NFS hiccup, permissions changed): reopen later at the last line end.
+            log.warning("cannot read %s (%s); retrying", self._path, exc)
+            self._start = self.position
+            self.close()
+            self._file = None
+            return [], False
+
+    def _step(self) -> tuple[list[str], bool]:
         opened = self._file is not None or self._open()
         self._skip_existing = False  # only a file present at start has old content to skip
         if not opened:
@@ -225,7 +240,7 @@ class LogFollower:
         use_inotify: bool = True,
     ) -> None:
         self._path = Path(path)
-        self._key = str(self._path.absolute())
+        self._key = str(self._path.resolve())  # the key the service uses for this log too
         self._store = store
         self._from_start = from_start
         self._poll_interval_s = poll_interval_s
@@ -234,12 +249,18 @@ class LogFollower:
         self._stopped = False
         self._wake = asyncio.Event()
         self._delivered: Position | None = None
+        self._handed_out: Position | None = None
         self._saved: Position | None = None
 
     @property
     def position(self) -> Position | None:
         """Position after the last batch the consumer has finished with."""
         return self._delivered
+
+    @property
+    def batch_end(self) -> Position | None:
+        """Position right after the batch last handed out (while the consumer holds it)."""
+        return self._handed_out
 
     def stop(self) -> None:
         self._stopped = True
@@ -256,6 +277,7 @@ class LogFollower:
                 self._wake.clear()
                 batch, more = await asyncio.to_thread(cursor.step)
                 if batch:
+                    self._handed_out = cursor.position
                     yield batch
                 self._delivered = cursor.position
                 if time.monotonic() - last_save >= self._checkpoint_every_s:

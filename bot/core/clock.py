@@ -5,11 +5,19 @@ Formats carry time in one of three ways, in this order of trust:
 - a wall-clock timestamp on the line (Python logging);
 - per-iteration durations (nanoGPT `time`, llm.c `dt`), summed.
 When none is printed, the time the line reached etagram stands in (live only).
+
+The clock never runs backwards. A cumulative reading that falls to less than half of the
+previous one is a restart of that clock (modded-nanogpt restarts `train_time` after its
+warm-up steps; a resumed run restarts `elapsed_time`): the run clock then goes on from where
+it was. A smaller step back (two writers, rounding) is held at the current time.
 """
 
 from __future__ import annotations
 
 from bot.core.events import Progress
+
+SPIKE_FACTOR = 3.0  # a printed dt this many times the typical one is an eval/save iteration
+TYPICAL_WEIGHT = 0.1  # how fast the typical dt follows the printed ones
 
 
 class RunClock:
@@ -17,30 +25,40 @@ class RunClock:
 
     def __init__(self) -> None:
         self.t_s = 0.0
-        self._origin: float | None = None  # the first reading of whichever source is used
+        self.restarts = 0  # times a cumulative clock started again from (near) zero
+        self._origin: float | None = None  # reading that maps to t_s = 0 for the current source
         self._source: str | None = None
+        self._last_reading: float | None = None
         self._last_iter: int | None = None
         self._typical_dt_s: float | None = None
 
     def advance(self, ev: Progress, wall_s: float) -> float:
         """Fold one progress event and return its run-clock time."""
         source, reading = _reading(ev, wall_s)
-        if self._source != source and source != "dt":
-            # First reading of a cumulative source (or a switch to one): keep t_s continuous.
-            self._source = source
-            self._origin = reading - self.t_s if self._last_iter is not None else reading
-        elif source == "dt":
-            self._source = "dt"
         if source == "dt":
+            self._source = "dt"
             self.t_s += self._dt_advance(ev)
-        elif self._origin is not None:
-            self.t_s = max(self.t_s, reading - self._origin)
+        else:
+            self._advance_cumulative(source, reading)
         self._last_iter = ev.iter
         return self.t_s
+
+    def _advance_cumulative(self, source: str, reading: float) -> None:
+        if self._source != source or self._origin is None or self._last_reading is None:
+            # First reading of this source (or a switch to it): keep t_s continuous.
+            self._source = source
+            self._origin = reading - self.t_s
+        elif reading < 0.5 * self._last_reading:
+            # The clock restarted from zero at the previous line.
+            self.restarts += 1
+            self._origin = -self.t_s
+        self._last_reading = reading
+        self.t_s = max(self.t_s, reading - self._origin)
 
     def _dt_advance(self, ev: Progress) -> float:
         """Seconds covered since the last line: this iteration's dt, plus unprinted ones."""
         assert ev.dt_s is not None
+        dt = max(0.0, ev.dt_s)
         if self._last_iter is None:
             return 0.0
         gap = ev.iter - self._last_iter
@@ -48,11 +66,10 @@ class RunClock:
             return 0.0
         # The printed dt is one iteration's; an eval iteration's dt must not be spread over
         # the unprinted ordinary iterations around it, so those get the typical duration.
-        typical = self._typical_dt_s if self._typical_dt_s is not None else ev.dt_s
-        advance = ev.dt_s + (gap - 1) * typical
-        if self._typical_dt_s is None or ev.dt_s < 3 * self._typical_dt_s:
-            prev = self._typical_dt_s if self._typical_dt_s is not None else ev.dt_s
-            self._typical_dt_s = 0.9 * prev + 0.1 * ev.dt_s
+        typical = self._typical_dt_s if self._typical_dt_s is not None else dt
+        advance = dt + (gap - 1) * typical
+        if self._typical_dt_s is None or dt < SPIKE_FACTOR * self._typical_dt_s:
+            self._typical_dt_s = (1 - TYPICAL_WEIGHT) * typical + TYPICAL_WEIGHT * dt
         return advance
 
 

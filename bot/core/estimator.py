@@ -3,6 +3,29 @@
 The reference analysis (DESIGN.md) done by hand: iterations left x ordinary step time, plus
 evals left x eval cost, plus checkpoints left x checkpoint cost; a range around it; a finish
 time on the user's clock. Everything here is a pure function of what was observed.
+
+How the ordinary step time is learned (`StepTimer`):
+- progress intervals are pooled into blocks long enough to dwarf the clock's resolution
+  (tqdm and LLaMA-Factory print whole seconds), so a block's rate is no rounding artefact;
+- the step time is a trimmed mean of the recent blocks: their total time over their total
+  iterations, leaving out blocks off the median by more than a factor `TRIM`. One slow block
+  (a stall, a 10x iteration) is dropped; rounding, which cancels out over consecutive blocks,
+  is not;
+- when the last `CHANGE_BLOCKS` blocks all sit on the same side of the estimate by more than
+  the blocks' usual spread, the run changed speed (throttling, another job on the GPU): the
+  older blocks are forgotten;
+- a steady drift (modded-nanogpt's attention window grows, so each step is slower than the
+  last) is followed by a trend fitted since the last change, extrapolated no further ahead
+  than it was observed;
+- the first interval after the start or a resume is warm-up (compile, data loader start);
+  a resume is the iteration or the clock going back, or the iteration leaping forward far
+  faster than the step time allows (a run restarted from a later checkpoint).
+
+An interval that holds an eval or a checkpoint is not ordinary: its excess over the step time
+is that event's cost. An unexplained pause is kept aside: an eval reported later (a trainer
+whose stdout is buffered prints it after the pause) claims it as its cost. Pauses no eval
+claims recur like evals do when they are modest; a pause longer than the training before it
+(a run paused for an hour) is a one-off and does not count for the future.
 """
 
 from __future__ import annotations
@@ -11,7 +34,20 @@ import statistics
 from collections import deque
 from dataclasses import dataclass
 
-WINDOW = 200  # recent ordinary intervals kept for the step-time statistics
+WINDOW_BLOCKS = 40  # recent blocks the step time is computed from
+BLOCK_RESOLUTIONS = 20  # a block spans at least this many clock resolutions
+TRIM = 1.5  # blocks off the median by more than this factor are not ordinary
+CHANGE_BLOCKS = 4  # consecutive blocks on one side of the estimate that mean a new speed
+CHANGE_MIN = 0.08  # ... by at least this fraction (more when blocks are noisier)
+TREND_POINTS = 256  # coarse history kept for the trend (merged in pairs when full)
+TREND_SIGNIFICANCE = 2.0  # a drift over the fitted span must exceed this many residual sd
+TREND_REACH = 1.0  # extrapolate the trend at most this many times the span it was seen over
+PAUSE_FACTOR = 3.0  # an interval this many times its expected duration is a pause
+PAUSE_SHARE = 0.25  # a pause longer than this share of the training before it is a one-off
+KEPT = 10  # recent eval/checkpoint/pause occurrences kept
+Z80 = 1.2816  # the 90th percentile of a standard normal: 10-90 % range is +-Z80 sigma
+RANGE_BASE = 0.005  # relative uncertainty of the remaining time, whatever the horizon
+RANGE_DRIFT = 0.01  # ... growing with the square root of the horizon / elapsed ratio
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,65 +66,281 @@ class EtaEstimate:
     low_s: float | None  # 10th percentile of the remaining time
     high_s: float | None  # 90th percentile
     elapsed_s: float  # run clock so far
-    missing: tuple[str, ...] = ()  # "total_iters", "step_time"
+    missing: tuple[str, ...] = ()  # "total_iters", "step_time", "progress"
+    steps_s: float | None = None  # the ordinary iterations' share of remaining_s
+    evals_s: float = 0.0  # evals_left x eval_cost_s
+    checkpoints_s: float = 0.0  # checkpoints_left x checkpoint_cost_s
+    pauses_s: float = 0.0  # other recurring pauses (unreported evals, epoch ends)
+    eval_interval: int | None = None  # configured, or learned from the evals seen
+
+
+class StepTimer:
+    """Robust ordinary step time from (iterations, seconds) blocks."""
+
+    def __init__(self) -> None:
+        self.step_s: float | None = None
+        self.spread = 0.0  # median relative deviation of the recent block rates
+        self._blocks: deque[tuple[int, float]] = deque(maxlen=WINDOW_BLOCKS)
+        self._centre = 0.0  # iteration the recent window's step time stands for
+        self._history: list[tuple[float, float, int]] = []  # (mid iter, rate, iters)
+
+    def add(self, iters: int, secs: float, end_iter: int) -> None:
+        """One block of ordinary iterations ending at `end_iter`."""
+        self._blocks.append((iters, secs))
+        self._remember(end_iter - iters / 2, secs / iters, iters)
+        rates = [s / i for i, s in self._blocks]
+        if self._changed(rates):
+            kept = list(self._blocks)[-CHANGE_BLOCKS:]
+            self._blocks.clear()
+            self._blocks.extend(kept)
+            self._history = self._history[-CHANGE_BLOCKS:]
+            rates = rates[-CHANGE_BLOCKS:]
+        median = statistics.median(rates)
+        ordinary = [
+            (i, s) for (i, s), r in zip(self._blocks, rates, strict=True) if _near(r, median)
+        ]
+        self.step_s = sum(s for _, s in ordinary) / sum(i for i, _ in ordinary)
+        self.spread = statistics.median(abs(r / median - 1) for r in rates) if median else 0.0
+        window = sum(i for i, _ in self._blocks)
+        self._centre = end_iter - window / 2
+
+    def reset(self) -> None:
+        """A resume: the trend's iteration axis no longer holds."""
+        self._history.clear()
+
+    def mean_step(self, now: int, left: int) -> float | None:
+        """Expected mean step time over the next `left` iterations, with the trend."""
+        if self.step_s is None:
+            return None
+        slope, seen = self._trend()
+        ahead = min(left / 2, TREND_REACH * seen)
+        return max(self.step_s / 2, self.step_s + slope * (now - self._centre + ahead))
+
+    def _changed(self, rates: list[float]) -> bool:
+        step = self.step_s
+        if not step or len(rates) <= 2 * CHANGE_BLOCKS:
+            return False
+        threshold = max(CHANGE_MIN, 3 * self.spread)
+        recent = [r / step - 1 for r in rates[-CHANGE_BLOCKS:]]
+        return all(d > threshold for d in recent) or all(d < -threshold for d in recent)
+
+    def _remember(self, mid: float, rate: float, iters: int) -> None:
+        self._history.append((mid, rate, iters))
+        if len(self._history) >= TREND_POINTS:
+            pairs = zip(self._history[::2], self._history[1::2], strict=False)
+            self._history = [_merge(a, b) for a, b in pairs]
+
+    def _trend(self) -> tuple[float, float]:
+        """Weighted least-squares slope (seconds per iteration, per iteration) of the
+        ordinary block rates over the later half of the history since the last change, and
+        the span of iterations it was fitted over. The later half only: a run that settles
+        after its first minutes has a level shift behind it, not a trend ahead."""
+        if len(self._history) < 4 * CHANGE_BLOCKS or self.step_s is None:
+            return 0.0, 0.0
+        half = (self._history[0][0] + self._history[-1][0]) / 2
+        points = [p for p in self._history if p[0] >= half and _near(p[1], self.step_s)]
+        if len(points) < 2 * CHANGE_BLOCKS:
+            return 0.0, 0.0
+        weight = sum(w for _, _, w in points)
+        mx = sum(x * w for x, _, w in points) / weight
+        my = sum(y * w for _, y, w in points) / weight
+        sxx = sum(w * (x - mx) ** 2 for x, _, w in points)
+        sxy = sum(w * (x - mx) * (y - my) for x, y, w in points)
+        if sxx <= 0:
+            return 0.0, 0.0
+        slope, span = sxy / sxx, points[-1][0] - points[0][0]
+        residual = (sum(w * (y - my - slope * (x - mx)) ** 2 for x, y, w in points) / weight) ** 0.5
+        # Fluctuations (data-dependent step times) fit a line too: only a drift that
+        # dwarfs the scatter around it is one.
+        if abs(slope) * span < TREND_SIGNIFICANCE * residual:
+            return 0.0, 0.0
+        return slope, span
+
+
+class Recurring:
+    """An event that comes back every so many iterations (eval, checkpoint, pause)."""
+
+    def __init__(self) -> None:
+        self.iters: deque[int] = deque(maxlen=KEPT)
+        self.costs_s: deque[float] = deque(maxlen=KEPT)
+
+    def seen(self, it: int | None) -> None:
+        if it is not None and (not self.iters or it > self.iters[-1]):
+            self.iters.append(it)
+
+    def cost_s(self) -> float | None:
+        return statistics.median(self.costs_s) if self.costs_s else None
+
+    def interval(self, first_iter: int | None) -> int | None:
+        """The median gap between the ones seen, or the iteration of the only one seen
+        when the run was followed from its start."""
+        seen = sorted(set(self.iters))
+        gaps = [b - a for a, b in zip(seen, seen[1:], strict=False)]
+        if gaps:
+            return int(statistics.median(gaps)) or None
+        if len(seen) == 1 and first_iter is not None and seen[0] > 2 * max(0, first_iter):
+            return seen[0]
+        return None
+
+    def left(self, done: int, total: int, interval: int | None) -> int:
+        """How many are still to come in (done, total]: every `interval` after the last one
+        seen, or at the multiples of `interval` (nanoGPT's `iter_num % eval_interval == 0`,
+        0 and max_iters included) when none was seen."""
+        if not interval or interval <= 0:
+            return 0
+        anchor = self.iters[-1] if self.iters else 0
+        return max(0, (total - anchor) // interval - (done - anchor) // interval)
+
+
+@dataclass(frozen=True, slots=True)
+class _Pause:
+    iter: int  # the last iteration before it
+    excess_s: float
+    t_s: float  # run clock when it ended
 
 
 class Estimator:
     """Accumulates timing observations; `estimate()` answers from them alone."""
 
     def __init__(self) -> None:
-        self._last: tuple[int, float] | None = None  # (iter, t_s) of the last progress line
-        self._per_iter_s: deque[float] = deque(maxlen=WINDOW)
-        self._eval_costs_s: deque[float] = deque(maxlen=20)
-        self._ckpt_costs_s: deque[float] = deque(maxlen=20)
-        self._pending: list[str] = []  # "eval"/"checkpoint" seen since the last progress line
-        self._eval_iters: list[int] = []
         self.elapsed_s = 0.0
+        self.resumes = 0
+        self.timer = StepTimer()
+        self.evals = Recurring()
+        self.checkpoints = Recurring()
+        self.pauses = Recurring()  # unexplained ones no eval claimed
+        self._first_iter: int | None = None
+        self._last: tuple[int, float] | None = None  # (iter, t_s) of the last progress line
+        self._warm = False  # the current segment's warm-up interval is behind us
+        self._resolution_s: float | None = None  # smallest positive interval seen
+        self._open = (0, 0.0)  # (iterations, seconds) of the block being filled
+        # ("eval" | "checkpoint", iteration) seen since the last progress line
+        self._pending: list[tuple[str, int | None]] = []
+        self._pause: _Pause | None = None  # latest unexplained pause, until an eval claims it
+        self._since_pause_s = 0.0  # run clock at the end of the last pause (or the start)
+
+    # -- observations -------------------------------------------------------------------
 
     def on_progress(self, it: int, t_s: float) -> None:
         """An iteration finished at run-clock time t_s."""
         self.elapsed_s = max(self.elapsed_s, t_s)
-        last, self._last = self._last, (it, t_s)
-        pauses, self._pending = self._pending, []
-        if last is None or it <= last[0] or t_s < last[1]:
-            return  # first line, or a resume: no interval to learn from
-        gap, span = it - last[0], t_s - last[1]
-        if not pauses:
-            self._per_iter_s.append(span / gap)
+        if self._last is None:
+            self._last, self._first_iter, self._since_pause_s = (it, t_s), it, t_s
             return
-        step = self.step_s()
-        if step is None:
+        start, gap, span = self._last[0], it - self._last[0], t_s - self._last[1]
+        if gap == 0:
+            return  # a redraw of the same iteration: its time belongs to the next interval
+        if gap < 0 or span < 0 or self._is_jump(gap, span):
+            self._resume(it, t_s)
             return
-        extra = max(0.0, span - gap * step) / len(pauses)
-        costs = self._eval_costs_s if "eval" in pauses else self._ckpt_costs_s
-        costs.append(extra)
+        self._last = (it, t_s)
+        if span > 0:
+            self._resolution_s = min(span, self._resolution_s or span)
+        pending, self._pending = self._pending, []
+        if not self._warm:
+            self._warm = True  # compile time, data loader start-up: not ordinary
+            self._record_evals(pending, None)
+        elif pending:
+            self._learn_cost(pending, start, gap, span)
+        elif self._is_pause(gap, span):
+            self._new_pause(_Pause(start, span - gap * (self.timer.step_s or 0.0), t_s))
+        else:
+            self._add(gap, span, it)
 
     def on_eval(self, it: int | None) -> None:
-        """An evaluation ran; its pause shows in the next progress interval."""
-        self._pending.append("eval")
-        if it is not None and (not self._eval_iters or it > self._eval_iters[-1]):
-            self._eval_iters.append(it)
+        """An evaluation ran; its pause shows in the next progress interval, or (when the
+        trainer printed the result late) it was the last unexplained pause."""
+        self._pending.append(("eval", it if it is not None else self._last_iter()))
 
-    def on_checkpoint(self) -> None:
+    def on_checkpoint(self, it: int | None = None) -> None:
         """A checkpoint was saved; its pause shows in the next progress interval."""
-        if "eval" not in self._pending:  # a save right after an eval shares its interval
-            self._pending.append("checkpoint")
+        it = it if it is not None else self._last_iter()
+        self.checkpoints.seen(it)
+        if not any(kind == "eval" for kind, _ in self._pending):
+            self._pending.append(("checkpoint", it))  # after an eval, it shares its pause
+
+    def _last_iter(self) -> int | None:
+        return self._last[0] if self._last else None
+
+    def _resume(self, it: int, t_s: float) -> None:
+        """The iteration or the clock went back: a resume. Nothing to learn across it."""
+        self.resumes += 1
+        self._last = (it, t_s)
+        self._record_evals(self._pending, None)
+        self._pending, self._pause, self._open, self._warm = [], None, (0, 0.0), False
+        self.timer.reset()
+
+    def _is_jump(self, gap: int, span: float) -> bool:
+        """Far more iterations than the time allows: resumed from a later checkpoint."""
+        step = self.timer.step_s
+        slack = 2 * (self._resolution_s or 0.0)
+        return step is not None and gap * step > PAUSE_FACTOR * (span + slack)
+
+    def _is_pause(self, gap: int, span: float) -> bool:
+        step = self.timer.step_s
+        return step is not None and span > PAUSE_FACTOR * gap * step + 2 * (
+            self._resolution_s or 0.0
+        )
+
+    def _new_pause(self, pause: _Pause) -> None:
+        """Keep it for a late eval to claim; count it as recurring if it is modest."""
+        self._pause = pause
+        trained_s = pause.t_s - pause.excess_s - self._since_pause_s
+        self._since_pause_s = pause.t_s
+        if pause.excess_s <= PAUSE_SHARE * trained_s:
+            self.pauses.seen(pause.iter)
+            self.pauses.costs_s.append(pause.excess_s)
+
+    def _learn_cost(
+        self, pending: list[tuple[str, int | None]], start: int, gap: int, span: float
+    ) -> None:
+        """Cost of the events pending over this interval: its excess over ordinary steps."""
+        pause, self._pause = self._pause, None
+        step = self.timer.step_s
+        if step is None:
+            self._record_evals(pending, None)
+            return
+        extra = max(0.0, span - gap * step)
+        if not any(kind == "eval" for kind, _ in pending):
+            self.checkpoints.costs_s.append(extra)
+            return
+        late = pause if pause is not None and not self._is_pause(gap, span) else None
+        if late is not None:
+            self._unclaim(late)
+        self.evals.costs_s.append(late.excess_s if late else extra)
+        self._record_evals(pending, late.iter if late else None)
+
+    def _unclaim(self, pause: _Pause) -> None:
+        """The pause was an eval's after all: it no longer counts as an unexplained one."""
+        if self.pauses.iters and self.pauses.iters[-1] == pause.iter:
+            self.pauses.iters.pop()
+            self.pauses.costs_s.pop()
+
+    def _record_evals(self, pending: list[tuple[str, int | None]], at: int | None) -> None:
+        for kind, reported in pending:
+            if kind == "eval":
+                self.evals.seen(at if at is not None else reported)
+
+    def _add(self, gap: int, span: float, it: int) -> None:
+        iters, secs = self._open[0] + gap, self._open[1] + span
+        if self._resolution_s is None or secs < BLOCK_RESOLUTIONS * self._resolution_s:
+            self._open = (iters, secs)
+            return
+        self._open = (0, 0.0)
+        self.timer.add(iters, secs, it)
 
     def step_s(self) -> float | None:
-        """Robust ordinary step time: the median of recent per-iteration durations."""
-        if not self._per_iter_s:
-            return None
-        recent = list(self._per_iter_s)[-50:]
-        return statistics.median(recent)
+        """Robust ordinary step time (seconds per iteration), None before any interval."""
+        if self.timer.step_s is not None:
+            return self.timer.step_s
+        iters, secs = self._open
+        return secs / iters if iters and secs > 0 else None
 
     def eval_interval(self, configured: int | None) -> int | None:
         """The configured interval, else the spacing of the evals seen so far."""
-        if configured:
-            return configured
-        if len(self._eval_iters) >= 3:
-            gaps = [b - a for a, b in zip(self._eval_iters, self._eval_iters[1:], strict=False)]
-            return int(statistics.median(gaps)) or None
-        return None
+        return configured or self.evals.interval(self._first_iter)
+
+    # -- the answer -----------------------------------------------------------------------
 
     def estimate(
         self,
@@ -97,7 +349,7 @@ class Estimator:
         checkpoint_every_eval: bool = False,
     ) -> EtaEstimate:
         """The estimate made from what was observed so far."""
-        done = self._last[0] if self._last else None
+        done = self._last_iter()
         step = self.step_s()
         missing = tuple(
             name
@@ -106,60 +358,45 @@ class Estimator:
         )
         if done is None or total_iters is None or step is None:
             return EtaEstimate(
-                done,
-                total_iters,
-                None,
-                step,
-                0,
-                None,
-                0,
-                None,
-                None,
-                None,
-                None,
-                self.elapsed_s,
-                missing or ("progress",),
-            )
+                done, total_iters, None, step, 0, None, 0, None, None, None, None,
+                self.elapsed_s, missing or ("progress",),
+            )  # fmt: skip
         left = max(0, total_iters - done)
+        steps_s = left * (self.timer.mean_step(done, left) or step)
         interval = self.eval_interval(eval_interval)
-        evals_left = _multiples_in(done, total_iters, interval)
-        eval_cost = _mean(self._eval_costs_s)
-        ckpts_left = evals_left if checkpoint_every_eval or self._ckpt_costs_s else 0
-        ckpt_cost = _mean(self._ckpt_costs_s)
-        remaining = left * step + evals_left * (eval_cost or 0.0) + ckpts_left * (ckpt_cost or 0.0)
-        low, high = self._range(remaining, left, step)
+        evals_left = self.evals.left(done, total_iters, interval)
+        eval_cost = self.evals.cost_s()
+        ckpt_every = self.checkpoints.interval(self._first_iter)
+        ckpts_left = self.checkpoints.left(done, total_iters, ckpt_every)
+        if checkpoint_every_eval:
+            ckpts_left = evals_left
+        ckpt_cost = self.checkpoints.cost_s()
+        if ckpt_cost is None:
+            ckpts_left = 0
+        pause_every = self.pauses.interval(self._first_iter)
+        pauses_left = self.pauses.left(done, total_iters, pause_every)
+        evals_s = evals_left * (eval_cost or 0.0)
+        ckpts_s = ckpts_left * (ckpt_cost or 0.0)
+        pauses_s = pauses_left * (self.pauses.cost_s() or 0.0)
+        remaining = steps_s + evals_s + ckpts_s + pauses_s
+        low, high = self._range(remaining, steps_s)
         return EtaEstimate(
-            done,
-            total_iters,
-            left,
-            step,
-            evals_left,
-            eval_cost,
-            ckpts_left,
-            ckpt_cost,
-            remaining,
-            low,
-            high,
-            self.elapsed_s,
-            missing,
-        )
+            done, total_iters, left, step, evals_left, eval_cost, ckpts_left, ckpt_cost,
+            remaining, low, high, self.elapsed_s, missing, steps_s, evals_s, ckpts_s,
+            pauses_s, interval,
+        )  # fmt: skip
 
-    def _range(self, remaining: float, left: int, step: float) -> tuple[float, float]:
-        """10-90 % range from the spread of recent step times, wider when data is scarce."""
-        recent = sorted(list(self._per_iter_s)[-50:])
-        q10 = recent[len(recent) // 10] / step
-        q90 = recent[(len(recent) * 9) // 10] / step
-        # Few observations, long horizon: the step time can still drift.
-        drift = 0.02 + 0.5 / (len(self._per_iter_s) ** 0.5)
-        return remaining * max(0.0, min(q10, 1.0) - drift), remaining * (max(q90, 1.0) + drift)
+    def _range(self, remaining: float, steps_s: float) -> tuple[float, float]:
+        """10-90 % range: the step time may drift more, the longer the time left."""
+        horizon = min(10.0, steps_s / self.elapsed_s) if self.elapsed_s > 0 else 10.0
+        sigma = RANGE_BASE + RANGE_DRIFT * horizon**0.5 + self.timer.spread / 4
+        return max(0.0, remaining * (1 - Z80 * sigma)), remaining * (1 + Z80 * sigma)
 
 
-def _multiples_in(done: int, total: int, interval: int | None) -> int:
-    """Evals still to run: multiples of `interval` in (done, total], as nanoGPT does."""
-    if not interval or interval <= 0:
-        return 0
-    return total // interval - done // interval
+def _near(rate: float, median: float) -> bool:
+    return median / TRIM <= rate <= median * TRIM
 
 
-def _mean(values: deque[float]) -> float | None:
-    return statistics.fmean(values) if values else None
+def _merge(a: tuple[float, float, int], b: tuple[float, float, int]) -> tuple[float, float, int]:
+    w = a[2] + b[2]
+    return (a[0] * a[2] + b[0] * b[2]) / w, (a[1] * a[2] + b[1] * b[2]) / w, w

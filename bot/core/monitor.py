@@ -6,8 +6,10 @@ from collections.abc import Iterable
 
 from bot.core.events import Event, TrainingEnd
 from bot.core.notices import Notice
-from bot.core.parsers.registry import make_parser
+from bot.core.parsers.registry import AutoParser, make_parser
 from bot.core.state import RunState
+
+Folded = list[tuple[Event, list[Notice]]]  # each event, with the notices it caused
 
 
 class RunMonitor:
@@ -23,13 +25,17 @@ class RunMonitor:
         self.parser = make_parser(fmt)
         self.state = RunState(name, total_iters, eval_interval)
 
-    def feed(self, lines: Iterable[str], wall_s: float) -> list[tuple[Event, list[Notice]]]:
-        """Each event the lines produced, with the notices it caused."""
-        out: list[tuple[Event, list[Notice]]] = []
-        for line in lines:
-            for ev in self.parser.feed(line):
-                out.append((ev, self.state.apply(ev, wall_s)))
-        return out
+    def feed(self, lines: Iterable[str], wall_s: float) -> Folded:
+        """Parse lines received at wall-clock time wall_s and fold their events."""
+        return [
+            (ev, self.state.apply(ev, wall_s)) for line in lines for ev in self.parser.feed(line)
+        ]
+
+    def flush(self, wall_s: float) -> Folded:
+        """Let an auto-detecting parser decide with the lines it still holds back (at the end
+        of a finished log, or when a followed log goes quiet before its format is certain)."""
+        events = self.parser.flush() if isinstance(self.parser, AutoParser) else []
+        return [(ev, self.state.apply(ev, wall_s)) for ev in events]
 
     def end(self, exit_code: int | None, wall_s: float) -> list[Notice]:
         """The launched process exited."""

@@ -12,7 +12,8 @@ from collections.abc import Callable, Mapping
 from bot.core.notices import Alert
 from bot.messages.gpu import reasons_text
 from bot.messages.lang import Tr, compose, finite
-from bot.messages.markup import Html, bold, code, join
+from bot.messages.markup import NAME_CHARS, VALUE_CHARS, Html, clip, code, join, name
+from bot.messages.progress import best_line
 from bot.messages.types import Ctx
 
 SEVERITY_EMOJI = {"info": "ℹ️", "warning": "⚠️", "critical": "🚨"}
@@ -32,20 +33,24 @@ KNOWN = [
     "finished",
 ]
 NEGLIGIBLE_S = 30.0  # an ETA change below this is not worth a line
-ERROR_CHARS = 300  # an error line longer than this is cut in the message
 
 Evidence = Mapping[str, float | int | str]
 
 
 def alert_text(a: Alert, ctx: Ctx) -> str:
     emoji = SEVERITY_EMOJI.get(a.severity, SEVERITY_EMOJI["warning"])
-    return compose(ctx, Html(f"{emoji} {bold(a.run)}"), lambda tr: _body(tr, a))
+    return compose(ctx, Html(f"{emoji} {name(a.run)}"), lambda tr: _body(tr, a))
 
 
 def _body(tr: Tr, a: Alert) -> Html:
     known = a.type in KNOWN
-    title = tr.t(f"alert.{a.type}") if known else tr.t("alert.generic", type=code(a.type))
-    where = tr.t("alert.at_iter", iter=a.iter) if a.iter is not None else Html("")
+    title = (
+        tr.t(f"alert.{a.type}")
+        if known
+        else tr.t("alert.generic", type=code(clip(a.type, NAME_CHARS)))
+    )
+    where_key = "alert.since_iter" if a.type == "stall" else "alert.at_iter"
+    where = tr.t(where_key, iter=a.iter) if a.iter is not None else Html("")
     facts = FACTS.get(a.type, _no_facts)(tr, a.evidence, a)
     lines = [Html(f"<b>{title}</b>{where}"), *facts, _cost(tr, a.eta_change_s)]
     if known and f"try.{a.type}" in tr.messages:
@@ -173,12 +178,22 @@ def _thermal(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
     return [*_slowed(tr, ev), *_temperature(tr, ev), *_reasons(tr, ev)]
 
 
+def _about_gpu(tr: Tr, ev: Evidence, fragment: Html | None) -> Html:
+    """`GPU 0 : mémoire utilisée à 97 %.`, or the fragment alone as a sentence."""
+    gpu = _gpu(ev)
+    if fragment is None:
+        return _on_gpu(tr, ev)
+    if gpu is None:
+        return tr.t("fact.alone", fact=Html(fragment[:1].upper() + fragment[1:]))
+    return tr.t("fact.on_gpu", gpu=gpu, fact=fragment)
+
+
 def _power(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
     watts, limit = number(ev, "power_w"), number(ev, "power_limit_w", "limit_w")
-    facts = [*_slowed(tr, ev), _on_gpu(tr, ev)]
+    power = None
     if watts is not None and limit is not None:
-        facts.append(tr.t("fact.power", power=tr.unit(watts, "W"), limit=tr.unit(limit, "W")))
-    return [*facts, *_reasons(tr, ev)]
+        power = tr.t("fact.power", power=tr.unit(watts, "W"), limit=tr.unit(limit, "W"))
+    return [*_slowed(tr, ev), _about_gpu(tr, ev, power), *_reasons(tr, ev)]
 
 
 def _slowdown(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
@@ -202,8 +217,7 @@ def _crash(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
     error = ev.get("error")
     if isinstance(error, str) and error.strip():
         text = error.strip()
-        cut = text if len(text) <= ERROR_CHARS else text[: ERROR_CHARS - 1] + "…"
-        facts.append(tr.t("fact.error", error=code(cut)))
+        facts.append(tr.t("fact.error", error=code(clip(text, VALUE_CHARS))))
     return facts
 
 
@@ -220,14 +234,12 @@ def _memory(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
     pct = number(ev, "used_pct")
     if pct is None and used is not None and total:
         pct = 100 * used / total
-    facts = [_on_gpu(tr, ev)]
+    memory = None
     if pct is not None and used is not None and total is not None:
-        facts.append(
-            tr.t("fact.memory", pct=tr.pct(pct), used=_mib(tr, used), total=_mib(tr, total))
-        )
+        memory = tr.t("fact.memory", pct=tr.pct(pct), used=_mib(tr, used), total=_mib(tr, total))
     elif pct is not None:
-        facts.append(tr.t("fact.memory_pct", pct=tr.pct(pct)))
-    return facts
+        memory = tr.t("fact.memory_pct", pct=tr.pct(pct))
+    return [_about_gpu(tr, ev, memory)]
 
 
 def _started(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
@@ -247,10 +259,9 @@ def _finished(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
     if elapsed is not None:
         facts.append(tr.t("fact.elapsed", dur=tr.dur(elapsed)))
     best, best_iter = number(ev, "best_val_loss"), number(ev, "best_iter")
-    if best is not None and best_iter is not None and 0 <= best_iter < 1e15:
-        facts.append(tr.t("status.best_at", loss=tr.loss(best), iter=int(best_iter)))
-    elif best is not None:
-        facts.append(tr.t("status.best", loss=tr.loss(best)))
+    if best is not None:
+        it = int(best_iter) if best_iter is not None and 0 <= best_iter < 1e15 else None
+        facts.append(best_line(tr, best, it))
     error = number(ev, "first_eta_error_pct")
     if error is not None:
         sign = "+" if error > 0 else ""  # negative numbers carry their own sign

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import string
 
-from bot.messages.lang import CATALOGS, Tr, compose, finite
-from bot.messages.markup import Html, code, join
+from bot.messages.lang import CATALOGS, Tr, compose, on_calendar
+from bot.messages.markup import NAME_CHARS, VALUE_CHARS, Html, clip, code, join
 from bot.messages.types import Ctx
 
 COMMANDS = [
@@ -88,12 +88,16 @@ def ack_text(key: str, ctx: Ctx, **values: str | int) -> str:
 def _line(tr: Tr, kind: str, key: str, values: dict[str, str | int]) -> Html:
     full = f"{kind}.{key}"
     if full not in tr.messages:
-        return tr.t(f"{kind}.generic", key=code(key))
+        return tr.t(f"{kind}.generic", key=code(clip(key, NAME_CHARS)))
     placeholders = _placeholders(tr.messages[full])
     filled: dict[str, Html | str | int] = {name: "?" for name in placeholders}
     # Words a user typed go in <code>; counts are formatted as numbers.
     filled.update(
-        {k: v if isinstance(v, int) else code(v) for k, v in values.items() if k in placeholders}
+        {
+            k: v if isinstance(v, int) else code(clip(str(v), VALUE_CHARS))
+            for k, v in values.items()
+            if k in placeholders
+        }
     )
     return tr.t(full, **filled)
 
@@ -108,7 +112,7 @@ def mute_text(ctx: Ctx, until_s: float | None) -> str:
 
 
 def _mute(tr: Tr, until_s: float | None) -> Html:
-    if not finite(until_s):
+    if not on_calendar(until_s) or not on_calendar(tr.ctx.now_s):
         return tr.t("ack.muted_forever")
     assert until_s is not None
     return tr.t("ack.muted_until", rel=tr.dur(until_s - tr.ctx.now_s), when=tr.when(until_s))

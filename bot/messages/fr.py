@@ -47,6 +47,8 @@ _MESSAGES = {
     "pattern.clock12_oclock": "h'" + _NB + "h'" + _NB + "a",
     "pattern.date": "EEEE d MMMM",
     "pattern.date_year": "EEEE d MMMM y",
+    "pattern.date_first": "EEEE d'er' MMMM",
+    "pattern.date_first_year": "EEEE d'er' MMMM y",
     # finish time
     "when.today": "vers {time}",
     "when.tomorrow": "demain vers {time}",
@@ -54,6 +56,7 @@ _MESSAGES = {
     "finish.unknown": "Heure de fin inconnue",
     "finish.far": "Fin dans plus de 10" + _NB + "ans",
     "finish.now": "Fin imminente (prévue {when})",
+    "finish.late": "Fin prévue {when}, déjà dépassée",
     "finish.in": "Fin dans {rel}, {when}",
     "tz.utc": "UTC",
     "tz.city": "heure de {city}",
@@ -72,6 +75,12 @@ _MESSAGES = {
     "eta.checkpoints.other": "{n} sauvegardes restantes × {each} ≈ {total}",
     "eta.checkpoints_unmeasured.one": "{n} sauvegarde restante, durée pas encore mesurée",
     "eta.checkpoints_unmeasured.other": "{n} sauvegardes restantes, durée pas encore mesurée",
+    "eta.steps_negligible.one": "{n} restante, durée négligeable",
+    "eta.steps_negligible.other": "{n} restantes, durée négligeable",
+    "eta.evals_negligible.one": "{n} évaluation restante, durée négligeable",
+    "eta.evals_negligible.other": "{n} évaluations restantes, durée négligeable",
+    "eta.checkpoints_negligible.one": "{n} sauvegarde restante, durée négligeable",
+    "eta.checkpoints_negligible.other": "{n} sauvegardes restantes, durée négligeable",
     "eta.total": "Total ≈ {total}{spread}",
     "eta.finish": "{finish} ({zone})",
     "eta.no_progress": (
@@ -99,6 +108,9 @@ _MESSAGES = {
     "runs.title": "Entraînements suivis :",
     "runs.line": "• {run} : {where}",
     "runs.selected": "{line} (choisi)",
+    "runs.iter_of": "itération {iter} / {total}",
+    "runs.iter": "itération {iter}",
+    "runs.no_progress": "pas encore de progression",
     "runs.pick": "Choisissez avec les boutons ci-dessous.",
     # /status
     "status.no_eta": "Heure de fin pas encore calculable (/eta dit pourquoi)",
@@ -114,11 +126,13 @@ _MESSAGES = {
     "eval.val": "val loss {loss}",
     "eval.train": "train loss {loss}",
     "eval.new_best": "Nouveau minimum : {delta} par rapport au précédent ({previous})",
-    "eval.behind": "Pas mieux que le minimum, {best} ({delta})",
-    "eval.behind_at": "Pas mieux que le minimum, {best} à l'itération {iter} ({delta})",
+    "eval.behind": "Pas d'amélioration : le minimum reste {best}, écart {delta}",
+    "eval.behind_at": (
+        "Pas d'amélioration : le minimum reste {best} (itération {iter}), écart {delta}"
+    ),
     "digest.empty": "Aucune évaluation en attente.",
-    "digest.title.one": "{n} évaluation pendant la coupure :",
-    "digest.title.other": "{n} évaluations pendant la coupure :",
+    "digest.title.one": "{n} évaluation pendant que Telegram était injoignable :",
+    "digest.title.other": "{n} évaluations pendant que Telegram était injoignable :",
     "digest.older.one": "… et {n} plus ancienne",
     "digest.older.other": "… et {n} plus anciennes",
     "digest.iter": "itération {iter}",
@@ -129,25 +143,26 @@ _MESSAGES = {
     "gpu.empty": "Aucun GPU visible.",
     "gpu.all_ok": "Aucun ralentissement signalé par le pilote.",
     "gpu.lost": "GPU {gpu} : ne répond plus",
-    "gpu.throttled": "GPU {gpu} ralenti : {reasons}",
-    "gpu.temp_vs": "{temp} pour un seuil de {limit}",
+    "gpu.throttled": "GPU {gpu} bridé : {reasons}.",
+    "gpu.temp_vs": "{temp} (seuil de ralentissement {limit})",
+    "gpu.details": "{details}.",
     "gpu.clock_pct": "horloge à {pct} du maximum",
     "gpu.line": "GPU {gpu} : {util}, {used} / {total}" + _NB + "Gio, {temp}",
-    "gpu.slowed": "ralenti ({reasons})",
+    "gpu.slowed": "bridé ({reasons})",
     "gpu.summary": "{n} GPU : {util} en moyenne, {temp} au plus chaud",
-    "gpu.n_slowed.one": "{n} ralenti",
-    "gpu.n_slowed.other": "{n} ralentis",
-    "reason.hw_slowdown": "ralentissement matériel",
-    "reason.hw_thermal": "thermique (matériel)",
-    "reason.sw_thermal": "thermique (logiciel)",
+    "gpu.n_slowed.one": "{n} bridé",
+    "gpu.n_slowed.other": "{n} bridés",
+    "reason.hw_slowdown": "signal de ralentissement matériel",
+    "reason.hw_thermal": "limite thermique matérielle",
+    "reason.sw_thermal": "limite thermique logicielle",
     "reason.sw_power_cap": "plafond de puissance",
-    "reason.hw_power_brake": "frein de puissance (matériel)",
+    "reason.hw_power_brake": "frein de puissance matériel",
     # alerts: title, then facts, cost and what to try
     "alert.oom": "Mémoire GPU épuisée (OOM)",
     "alert.nan": "Loss invalide",
     "alert.loss_spike": "Pic de loss",
     "alert.thermal": "Ralentissement thermique",
-    "alert.power": "Bridage par la puissance",
+    "alert.power": "Limite de puissance atteinte",
     "alert.slowdown": "Entraînement ralenti",
     "alert.stall": "Plus aucune progression",
     "alert.crash": "Entraînement arrêté sur une erreur",
@@ -158,6 +173,7 @@ _MESSAGES = {
     "alert.finished": "Entraînement terminé",
     "alert.generic": "Alerte {type}",
     "alert.at_iter": " à l'itération {iter}",
+    "alert.since_iter": " depuis l'itération {iter}",
     "fact.gpu": "GPU {gpu}.",
     "fact.oom_tried_gpu": "Allocation de {size} refusée sur le GPU {gpu}.",
     "fact.oom_tried": "Allocation de {size} refusée.",
@@ -165,19 +181,21 @@ _MESSAGES = {
     "fact.loss_is": "La loss vaut {loss}.",
     "fact.loss_not_finite": "La loss n'est plus un nombre fini.",
     "fact.loss_vs": "Loss à {loss}, pour {ref} d'habitude.",
-    "fact.slowed": "Ralenti de {pct}.",
-    "fact.slowed_for": "Ralenti de {pct} depuis {dur}.",
+    "fact.slowed": "L'entraînement est ralenti de {pct}.",
+    "fact.slowed_for": "L'entraînement est ralenti de {pct} depuis {dur}.",
     "fact.temp": "Température : {temp}.",
     "fact.gpu_temp": "GPU {gpu} à {temp}.",
     "fact.reasons": "Raisons données par le pilote : {reasons}.",
-    "fact.power": "Consommation de {power} pour une limite de {limit}.",
+    "fact.alone": "{fact}.",
+    "fact.on_gpu": "GPU {gpu} : {fact}.",
+    "fact.power": "consommation de {power} pour une limite de {limit}",
     "fact.step_was": "Une itération prend {step} au lieu de {base}.",
-    "fact.silent": "Aucune ligne de progression depuis {dur}.",
+    "fact.silent": "Rien de nouveau dans le log depuis {dur}.",
     "fact.exit_code": "Le processus s'est terminé avec le code {code}.",
     "fact.error": "Erreur : {error}",
     "fact.gpu_lost": "Le GPU {gpu} ne répond plus au pilote.",
-    "fact.memory": "Mémoire utilisée à {pct} ({used} sur {total}).",
-    "fact.memory_pct": "Mémoire utilisée à {pct}.",
+    "fact.memory": "mémoire utilisée à {pct} ({used} sur {total})",
+    "fact.memory_pct": "mémoire utilisée à {pct}",
     "fact.total_iters": "{total} itérations prévues.",
     "fact.first_eta": "Première estimation : {eta}.",
     "fact.elapsed": "Durée totale : {dur}.",
@@ -200,8 +218,8 @@ _MESSAGES = {
         "gradient (<code>grad_clip</code>)."
     ),
     "try.thermal": (
-        "À essayer : améliorer la ventilation, nettoyer filtres et radiateurs, ou baisser la "
-        "limite de puissance (<code>nvidia-smi -pl</code>)."
+        "À essayer : améliorer la ventilation, nettoyer les filtres et les radiateurs, ou "
+        "baisser la limite de puissance (<code>nvidia-smi -pl</code>)."
     ),
     "try.power": (
         "À vérifier : la limite de puissance (<code>nvidia-smi -q -d POWER</code>) et "
@@ -216,7 +234,7 @@ _MESSAGES = {
         "<code>nvidia-smi</code>) et écrit-il toujours dans ce log ?"
     ),
     "try.crash": (
-        "La fin du log donne la trace complète ; une fois corrigé, reprenez depuis la "
+        "La fin du log donne la trace complète ; une fois le problème réglé, reprenez depuis la "
         "dernière sauvegarde."
     ),
     "try.gpu_lost": (
@@ -224,8 +242,8 @@ _MESSAGES = {
         "souvent redémarrer la machine."
     ),
     "try.memory_pressure": (
-        "Un OOM approche : baisser <code>batch_size</code> ou augmenter "
-        "<code>gradient_accumulation_steps</code> avant qu'il n'arrive."
+        "Un OOM approche. Pour l'éviter : baisser <code>batch_size</code> ou augmenter "
+        "<code>gradient_accumulation_steps</code>."
     ),
     # commands (setMyCommands: plain text, no HTML)
     "cmd.start": "Démarrer et vérifier l'accès",

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from babel.lists import format_list
+
 from bot.messages.lang import Tr, compose, finite
-from bot.messages.markup import Html, code, esc, join
+from bot.messages.markup import NAME_CHARS, VALUE_CHARS, Html, clip, code, esc, join
 from bot.messages.types import Ctx, GpuSampleLike, GpuSnapshotLike
 
 EMOJI_GPU = "🖥️"
+GPU_NAME_CHARS = 32
+MAX_UNKNOWN = 5  # unknown slowdown reason names shown; a flood of them says nothing more
 STATUS_GPUS = 4  # /status lists this many GPUs one by one, and sums up the rest
 REASONS = ("hw_slowdown", "hw_thermal", "sw_thermal", "sw_power_cap", "hw_power_brake")
 
@@ -28,7 +32,7 @@ def gpu_text(snap: GpuSnapshotLike | None, ctx: Ctx) -> str:
 def _table(tr: Tr, gpus: Sequence[GpuSampleLike]) -> Html:
     rows = []
     for g in gpus:
-        rows.append(f"{g.index} · {g.name or '?'}")
+        rows.append(f"{g.index} · {clip(g.name or '?', GPU_NAME_CHARS)}")
         if g.lost:
             rows.append("  ✖")
             continue
@@ -67,7 +71,7 @@ def _notes(tr: Tr, snap: GpuSnapshotLike | None) -> Html:
     if snap is None:
         return tr.t("gpu.none")
     if snap.error is not None:
-        return tr.t("gpu.error", error=code(snap.error))
+        return tr.t("gpu.error", error=code(clip(snap.error, VALUE_CHARS)))
     if not snap.gpus:
         return tr.t("gpu.empty")
     notes = [note for g in snap.gpus if (note := _note(tr, g))]
@@ -80,7 +84,8 @@ def _note(tr: Tr, g: GpuSampleLike) -> Html:
         return tr.t("gpu.lost", gpu=g.index)
     if not g.reasons:
         return Html("")
-    details = [tr.t("gpu.throttled", gpu=g.index, reasons=reasons_text(tr, g.reasons))]
+    throttled = tr.t("gpu.throttled", gpu=g.index, reasons=reasons_text(tr, g.reasons))
+    details = []
     if finite(g.temperature_c) and finite(g.slowdown_temp_c):
         details.append(
             tr.t(
@@ -92,7 +97,9 @@ def _note(tr: Tr, g: GpuSampleLike) -> Html:
     if finite(g.sm_clock_mhz) and finite(g.max_sm_clock_mhz) and g.max_sm_clock_mhz:
         assert g.sm_clock_mhz is not None
         details.append(tr.t("gpu.clock_pct", pct=tr.pct(100 * g.sm_clock_mhz / g.max_sm_clock_mhz)))
-    return join(details, ", ")
+    if not details:
+        return throttled
+    return Html(f"{throttled}\n{tr.t('gpu.details', details=join(details, ', '))}")
 
 
 def _celsius(tr: Tr, c: float | None) -> Html:
@@ -104,8 +111,13 @@ def reasons_text(tr: Tr, reasons: frozenset[str] | set[str] | str) -> Html:
     names = set(reasons.split(",")) if isinstance(reasons, str) else set(reasons)
     names = {n.strip() for n in names if n.strip()}
     known = [tr.t(f"reason.{r}") for r in REASONS if r in names]
-    unknown = [code(r) for r in sorted(names - set(REASONS))]
-    return Html(", ".join(known + unknown))
+    unknown = [code(clip(r, NAME_CHARS)) for r in sorted(names - set(REASONS))][:MAX_UNKNOWN]
+    return _list(tr, known + unknown)
+
+
+def _list(tr: Tr, items: list[Html]) -> Html:
+    """`a, b et c` / `a, b and c`, with Babel's list patterns (items are already markup)."""
+    return Html(format_list(list(items), locale=tr.locale)) if items else Html("")
 
 
 def gpu_lines(tr: Tr, snap: GpuSnapshotLike | None) -> list[Html]:

@@ -31,6 +31,8 @@ LANGS: dict[str, tuple[str, ...]] = {"fr": ("fr",), "en": ("en",), "both": ("fr"
 NBSP = "\u00a0"
 LIMIT = 1e15  # beyond this a value is nonsense for a human; shown in scientific notation
 FOREVER_S = 10 * 365 * 86400.0
+LATE_S = 60.0  # a finish this far in the past is overdue, no longer imminent
+LAST_EPOCH_S = 253_370_764_800.0  # 9998-12-31: a day's margin for any zone
 
 Value = Html | str | int
 
@@ -44,12 +46,17 @@ def zone(name: str) -> ZoneInfo:
     """The chat's zone; a name zoneinfo does not know falls back to UTC."""
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a path
         return ZoneInfo("UTC")
 
 
 def finite(x: float | None) -> bool:
     return x is not None and math.isfinite(x)
+
+
+def on_calendar(epoch_s: float | None) -> bool:
+    """An epoch a calendar can show (years 1970 to 9998): anything else is a broken clock."""
+    return epoch_s is not None and math.isfinite(epoch_s) and 0 <= epoch_s <= LAST_EPOCH_S
 
 
 class Tr:
@@ -77,8 +84,6 @@ class Tr:
     def _value(self, value: Value) -> str:
         if isinstance(value, Html):
             return value
-        if isinstance(value, bool):
-            return esc(value)
         if isinstance(value, int):
             return self.num(value)
         return esc(value)
@@ -190,19 +195,25 @@ class Tr:
             return self.t("when.today", time=time)
         if day == today + timedelta(days=1):
             return self.t("when.tomorrow", time=time)
-        pattern = "pattern.date" if day.year == today.year else "pattern.date_year"
+        # French writes the first of the month 1er
+        pattern = "pattern.date_first" if day.day == 1 else "pattern.date"
+        pattern += "" if day.year == today.year else "_year"
         date = esc(format_datetime(self.local(epoch_s), self.messages[pattern], locale=self.locale))
         return self.t("when.date", date=date, time=time)
 
     def finish(self, finish_at_s: float | None, spread: str = "") -> Html:
         """Relative and absolute finish: `Fin dans 57 min (50–65), vers 3 h 27`."""
-        if not finite(finish_at_s) or not finite(self.ctx.now_s):
+        if not on_calendar(self.ctx.now_s) or not finite(finish_at_s):
             return self.t("finish.unknown")
         assert finish_at_s is not None
-        if abs(finish_at_s - self.ctx.now_s) >= FOREVER_S:
+        if finish_at_s - self.ctx.now_s >= FOREVER_S:
             return self.t("finish.far")
+        if not on_calendar(finish_at_s):
+            return self.t("finish.unknown")
         left = finish_at_s - self.ctx.now_s
         when = self.when(finish_at_s)
+        if left < -LATE_S:
+            return self.t("finish.late", when=when)
         if left < 30:
             return self.t("finish.now", when=when)
         rel = Html(f"{self.dur(left)} ({Html(spread)})") if spread else self.dur(left)

@@ -33,6 +33,20 @@ def bold(value: object) -> Html:
     return Html(f"<b>{esc(value)}</b>")
 
 
+def clip(text: str, limit: int) -> str:
+    """A name cut to `limit` characters: a runaway value must not fill a phone screen."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+NAME_CHARS = 60
+VALUE_CHARS = 300  # an error line or a typed value shown back
+
+
+def name(value: str) -> Html:
+    """A run's name, bold and of bounded length."""
+    return bold(clip(value, NAME_CHARS))
+
+
 _TAG = re.compile(r"</?(?:b|i|code|pre)>")
 
 

@@ -9,7 +9,7 @@ from bot.core.notices import EvalNotice
 from bot.core.state import RunState
 from bot.messages.gpu import gpu_lines
 from bot.messages.lang import Tr, compose, finite
-from bot.messages.markup import Html, bold, code, join
+from bot.messages.markup import Html, code, join, name
 from bot.messages.types import Ctx, GpuSnapshotLike
 
 EMOJI_ETA = "⏱️"
@@ -17,11 +17,12 @@ EMOJI_STATUS = "📊"
 EMOJI_EVAL = "📈"
 BAR_WIDTH = 16
 STALE_S = 60.0  # no progress line for this long is worth saying in /status
+NEGLIGIBLE_S = 0.5  # a pause total below this reads "negligible" rather than "× 0 s ≈ 0 s"
 DIGEST_MAX = 12  # evals listed one by one in a digest; older ones are counted
 
 
 def head(emoji: str, run: str) -> Html:
-    return Html(f"{emoji} {bold(run)}")
+    return Html(f"{emoji} {name(run)}")
 
 
 # --- /eta ---------------------------------------------------------------------------------
@@ -68,6 +69,8 @@ def _pause_line(tr: Tr, key: str, count: int, each_s: float | None) -> Html:
     if not finite(each_s):
         return tr.plural(f"{key}_unmeasured", count)
     assert each_s is not None
+    if count * each_s < NEGLIGIBLE_S:
+        return tr.plural(f"{key}_negligible", count)
     return tr.plural(key, count, each=tr.dur(each_s), total=tr.dur(count * each_s))
 
 
@@ -126,7 +129,7 @@ def _status_body(
     if state.ended is not None:
         lines.append(_ended(tr, state, eta))
     elif eta.remaining_s is not None:
-        lines.append(tr.finish(finish_at, tr.dur_range(eta.low_s, eta.high_s)))
+        lines.append(tr.finish(finish_at, _spread_from_now(tr, eta, finish_at)))
     else:
         lines.append(tr.t("status.no_eta"))
     lines.extend(gpu_lines(tr, gpu))
@@ -134,10 +137,25 @@ def _status_body(
     return join(lines)
 
 
-def _where(tr: Tr, state: RunState) -> Html:
-    it = state.iter or 0
-    at = tr.t("status.iter_of", iter=it, total=state.total_iters) if state.total_iters else None
-    where = at or tr.t("status.iter", iter=it)
+def _spread_from_now(tr: Tr, eta: EtaEstimate, finish_at: float | None) -> str:
+    """The range counts from the last progress line; shift it to count from now, as the
+    relative finish does."""
+    low, high, remaining = eta.low_s, eta.high_s, eta.remaining_s
+    if low is None or high is None or remaining is None or finish_at is None:
+        return ""
+    since = tr.ctx.now_s - (finish_at - remaining)
+    if not finite(since):
+        return ""
+    return tr.dur_range(max(0.0, low - since), max(0.0, high - since))
+
+
+def _where(tr: Tr, state: RunState, prefix: str = "status") -> Html:
+    """`Itération 1 300 / 20 000 · loss 1,2345`; `prefix` "runs" for the lower-case form."""
+    it, total = state.iter or 0, state.total_iters
+    if total:
+        where = tr.t(f"{prefix}.iter_of", iter=it, total=total)
+    else:
+        where = tr.t(f"{prefix}.iter", iter=it)
     if state.loss is None:
         return where
     return Html(f"{where} · {tr.t('status.loss', loss=tr.loss(state.loss))}")
@@ -147,9 +165,14 @@ def _best(tr: Tr, state: RunState) -> Html:
     best = state.best
     if best is None or best.val_loss is None:
         return Html("")
-    if best.iter is None:
-        return tr.t("status.best", loss=tr.loss(best.val_loss))
-    return tr.t("status.best_at", loss=tr.loss(best.val_loss), iter=best.iter)
+    return best_line(tr, best.val_loss, best.iter)
+
+
+def best_line(tr: Tr, loss: float | None, it: int | None) -> Html:
+    """`Meilleure val loss : 1,4697 (itération 1 500)`."""
+    if it is None:
+        return tr.t("status.best", loss=tr.loss(loss))
+    return tr.t("status.best_at", loss=tr.loss(loss), iter=it)
 
 
 def _staleness(tr: Tr, state: RunState) -> Html:
@@ -219,7 +242,7 @@ def _digest_body(tr: Tr, notices: Sequence[EvalNotice], runs: int) -> Html:
     lines.extend(_digest_line(tr, n, runs > 1) for n in shown)
     last = notices[-1]
     if finite(last.best_val_loss):
-        lines.append(_best_of(tr, last))
+        lines.append(best_line(tr, last.best_val_loss, last.best_iter))
     if last.eta.remaining_s is not None:
         lines.append(tr.finish(last.finish_at_s))
     return join(lines)
@@ -228,14 +251,8 @@ def _digest_body(tr: Tr, notices: Sequence[EvalNotice], runs: int) -> Html:
 def _digest_line(tr: Tr, n: EvalNotice, with_run: bool) -> Html:
     it = tr.t("digest.iter", iter=n.iter) if n.iter is not None else tr.t("eval.title")
     loss = tr.t("eval.val", loss=tr.loss(n.val_loss))
-    run = Html(f"{bold(n.run)} ") if with_run else Html("")
+    run = Html(f"{name(n.run)} ") if with_run else Html("")
     return tr.t("digest.line", run=run, iter=it, loss=loss)
-
-
-def _best_of(tr: Tr, n: EvalNotice) -> Html:
-    if n.best_iter is None:
-        return tr.t("status.best", loss=tr.loss(n.best_val_loss))
-    return tr.t("status.best_at", loss=tr.loss(n.best_val_loss), iter=n.best_iter)
 
 
 # --- /runs ---------------------------------------------------------------------------------
@@ -251,8 +268,8 @@ def runs_text(runs: Sequence[RunState], selected: str | None, ctx: Ctx) -> str:
 def _runs_body(tr: Tr, runs: Sequence[RunState], selected: str | None) -> Html:
     lines = [tr.t("runs.title")]
     for state in runs:
-        where = _where(tr, state) if state.iter is not None else tr.t("run.no_progress")
-        line = tr.t("runs.line", run=bold(state.name), where=where)
+        where = _where(tr, state, "runs") if state.iter is not None else tr.t("runs.no_progress")
+        line = tr.t("runs.line", run=name(state.name), where=where)
         lines.append(tr.t("runs.selected", line=line) if state.name == selected else line)
     if len(runs) > 1:
         lines.append(tr.t("runs.pick"))

@@ -1,4 +1,5 @@
 import io
+import random
 import tracemalloc
 
 from hypothesis import given
@@ -99,3 +100,17 @@ def test_consumed_is_a_line_boundary(data: bytes) -> None:
     rest = LineBuffer()
     assert buf.consumed + buf.pending == len(data)
     assert rest.feed(data[buf.consumed :]) + rest.flush() == buf.flush()
+
+
+def test_large_inputs_split_like_small_ones() -> None:
+    rng = random.Random(7)
+    alphabet = [b"a", b"b", b" ", b"\n", b"\r", b"\r\n", "é".encode(), "→".encode(), b"\xff"]
+    data = b"".join(rng.choices(alphabet, weights=[30, 30, 10, 3, 1, 1, 2, 2, 1], k=300_000))
+    data += b"z" * 200_000 + b"\nend"  # an overflowing line across the internal slices
+    whole, whole_buf = feed_all([data], max_line=1000)
+    cuts = sorted(rng.sample(range(1, len(data)), 500))
+    chunks = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
+    pieces, pieces_buf = feed_all(chunks, max_line=1000)
+    assert pieces == whole
+    assert pieces_buf.consumed == whole_buf.consumed == len(data) - 3
+    assert pieces_buf.flush() == whole_buf.flush() == ["end"]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -28,6 +27,16 @@ class LineParser(Protocol):
 
     def feed(self, line: str) -> list[Event]:
         """Return the events `line` (without its terminator) carries, maybe none."""
+        ...
+
+
+class DocumentParser(Protocol):
+    """A format written as one whole document, rewritten in place (trainer_state.json)."""
+
+    name: str
+
+    def feed_document(self, text: str) -> list[Event]:
+        """The events of the whole current document that were not returned before."""
         ...
 
 
@@ -60,22 +69,41 @@ def to_int(text: str) -> int | None:
         return int(value)
 
 
+def number(value: object) -> float | None:
+    """A metric value from JSON or a Python dict: a number, or a number in a string
+    (recent transformers print `'loss': '1.015'`); booleans and anything else -> None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    return to_float(value) if isinstance(value, str) else None
+
+
 _CLOCK = re.compile(r"^(?:(\d+) days?, )?(\d+):(\d\d)(?::(\d\d))?(?:\.(\d+))?$")
 
 
 def clock_seconds(text: str) -> float | None:
     """`02:10` (mm:ss), `1:02:10` (h:mm:ss), `1 day, 2:03:04` -> seconds; else None."""
+    parts = text.split(":")
+    if text[:1].isdigit():  # tqdm's usual `mm:ss` / `h:mm:ss`, without the regex
+        try:
+            if len(parts) == 2:
+                return float(int(parts[0]) * 60 + int(parts[1]))
+            if len(parts) == 3:
+                return float(int(parts[0]) * 3600 + int(parts[1]) * 60 + int(parts[2]))
+        except ValueError:
+            pass  # `1 day, 2:03:04`, fractions: the regex below
     match = _CLOCK.match(text.strip())
     if match is None:
         return None
     days, first, second, third, frac = match.groups()
     if third is None:  # mm:ss
-        seconds = int(first) * 60 + int(second)
+        total = int(first) * 60 + int(second)
     else:
-        seconds = int(first) * 3600 + int(second) * 60 + int(third)
+        total = int(first) * 3600 + int(second) * 60 + int(third)
     if days:
-        seconds += int(days) * 86400
-    return seconds + (float("0." + frac) if frac else 0.0)
+        total += int(days) * 86400
+    return total + (float("0." + frac) if frac else 0.0)
 
 
 _TIMESTAMP = re.compile(
@@ -84,18 +112,36 @@ _TIMESTAMP = re.compile(
 )
 
 
+_US_TIMESTAMP = re.compile(r"(\d\d)/(\d\d)/(\d{4}) (\d\d):(\d\d):(\d\d)")
+
+
 def timestamp_seconds(text: str) -> float | None:
-    """Epoch seconds of the first `YYYY-MM-DD HH:MM:SS[,mmm]` date in `text`.
+    """Epoch seconds of the first `YYYY-MM-DD HH:MM:SS[,mmm][zone]` or `MM/DD/YYYY HH:MM:SS`
+    date in `text`.
 
     A naive timestamp is read as UTC: the run clock only needs differences, and the parser
     must not depend on the machine's time zone.
     """
     match = _TIMESTAMP.search(text)
-    return None if match is None else timestamp_from_match(match)
+    if match is not None:
+        return _epoch_seconds(*match.groups())
+    match = _US_TIMESTAMP.search(text)
+    if match is None:
+        return None
+    month, day, year, hour, minute, second = match.groups()
+    return _epoch_seconds(year, month, day, hour, minute, second, None, None)
 
 
-def timestamp_from_match(match: re.Match[str]) -> float | None:
-    year, month, day, hour, minute, second, frac, zone = match.groups()
+def _epoch_seconds(
+    year: str,
+    month: str,
+    day: str,
+    hour: str,
+    minute: str,
+    second: str,
+    frac: str | None,
+    zone: str | None,
+) -> float | None:
     try:
         moment = datetime(
             int(year), int(month), int(day), int(hour), int(minute), int(second), tzinfo=UTC
@@ -108,8 +154,3 @@ def timestamp_from_match(match: re.Match[str]) -> float | None:
         digits = zone[1:].replace(":", "")
         seconds -= sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
     return seconds
-
-
-def count_matching(head: Sequence[str], pattern: re.Pattern[str]) -> int:
-    """How many of `head` (cleaned) match `pattern`: the detectors' common measure."""
-    return sum(1 for line in head if pattern.search(clean(line)))

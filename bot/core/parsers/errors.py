@@ -14,7 +14,8 @@
 - `cancelled`: the batch system ended the job (`*** JOB 123 CANCELLED AT ... DUE TO TIME
   LIMIT ***`); `details["cause"]` is `time_limit` or `cancelled`.
 - `killed`: the process was killed (`Killed` from the shell, `killed by signal`).
-- `error`: an exception line at the start of a line (`TypeError: ...`, `ChildFailedError`,
+- `error`: an exception line at the start of a line (`TypeError: ...`, `[rank4]: TypeError:`,
+  `ChildFailedError`,
   `torch.distributed.elastic...ChildFailedError:`), usually the last line of a traceback.
 
 One failure prints several of these lines (an OOM traceback gives a `traceback`, then one
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 import re
 
-from bot.core.events import ErrorText
+from bot.core.events import ErrorText, Event
 
 # Long lines are cut: the alert shows the start of the line, the numbers are in `details`.
 MAX_TEXT_CHARS = 500
@@ -54,7 +55,10 @@ _NCCL = re.compile(
 _CUDA = re.compile(r"CUDA error: |CUDA_ERROR_\w+|cudaError\w+")
 _CANCELLED = re.compile(r"CANCELLED AT .*?(DUE TO TIME LIMIT)?|DUE TO TIME LIMIT")
 _KILLED = re.compile(r"(?:^|\s)Killed(?:\s|$|\.)|killed by signal")
-_EXCEPTION = re.compile(r"^(?:[\w.]+\.)?\w*(?:Error|Exception|Interrupt)(?::|$)")
+# `[rank3]: ` is how torchrun prefixes each rank's output.
+_EXCEPTION = re.compile(
+    r"^(?:\[rank\d+\]:\s*)?(?:[\w.]+\.)?\w*(?:Error|Exception|Interrupt)(?::|$)"
+)
 
 
 def scan(line: str) -> ErrorText | None:
@@ -90,6 +94,14 @@ def scan(line: str) -> ErrorText | None:
     if _EXCEPTION.match(line):
         return ErrorText("error", text)
     return None
+
+
+def with_errors(events: list[Event], line: str) -> list[Event]:
+    """`events` plus the failure `line` reports, if any (a progress line cut by a kill counts)."""
+    error = scan(line)
+    if error is not None:
+        events.append(error)
+    return events
 
 
 def _oom_details(line: str) -> dict[str, float | str]:

@@ -46,10 +46,11 @@ CONFIG_KEYS = frozenset(
     }
 )
 
-_ITER = re.compile(r"^iter (\d+): loss (\S+?), time ([\d.]+)ms")
+_ITER = re.compile(r"^iter (\d+): loss (\S+?), time (\d+(?:\.\d+)?)ms")
 _EVAL = re.compile(r"^step (\d+): train loss (\S+?), val loss (\S+?)(?:,|$|\s)")
 _CONFIG = re.compile(r"^(?:Overriding: )?(\w+) = ([^#]+?)\s*(?:#.*)?$")
 _TOKENS = re.compile(r"^tokens per iteration will be: ([\d,]+)")
+_CONFIG_FILE = re.compile(r"^Overriding config with (\S+?):?$")
 _SAVING = "saving checkpoint to "
 
 
@@ -88,7 +89,7 @@ class NanoGptParser:
         if line.startswith("iter "):
             event = self._progress(line)
             if event is not None:
-                return [event]
+                return errors.with_errors([event], line)
         elif line.startswith("step "):
             match = _EVAL.match(line)
             if match is not None:
@@ -106,23 +107,23 @@ class NanoGptParser:
             config = self._config(line)
             if config is not None:
                 return [config]
+        elif line.startswith("Overriding config with "):
+            match = _CONFIG_FILE.match(line)
+            if match is not None:
+                return [RunConfig({"config_file": match.group(1)})]
         elif line.startswith("tokens per iteration"):
             match = _TOKENS.match(line)
             if match is not None:
                 tokens = int(match.group(1).replace(",", ""))
                 return [RunConfig({"tokens_per_iter": tokens})]
-        error = errors.scan(line)
-        return [] if error is None else [error]
+        return errors.with_errors([], line)
 
     def _progress(self, line: str) -> Progress | None:
         match = _ITER.match(line)
         if match is None:
             return None
-        dt_ms = to_float(match.group(3))
         return Progress(
-            int(match.group(1)),
-            loss=to_float(match.group(2)),
-            dt_s=None if dt_ms is None else dt_ms / 1000,
+            int(match.group(1)), loss=to_float(match.group(2)), dt_s=float(match.group(3)) / 1000
         )
 
     def _config(self, line: str) -> RunConfig | None:

@@ -1,15 +1,23 @@
 """Which format a log is in, and the parser for it.
 
 `detect(head)` scores the first lines of a log with every format's `score(line)` (10 for a
-line only that format prints, 1 for a hint, 0 otherwise) and returns the format with the
-highest total (ties go to the earlier format in `FORMATS`).
+line only that format prints, 1 to 3 for a hint such as a config line or a tqdm bar, 0
+otherwise) and returns the format with the highest total (ties go to the earlier format in
+`FORMATS`), or None when nothing matches.
 
 `make_parser(None)` returns an `AutoParser`: it holds lines back until a format is certain
 (one line scoring 10) or `HEAD_LINES` lines have arrived, then replays them to the chosen
-parser, so no event is lost. Failure lines (`ErrorText`) are not held back: an OOM in the
-first lines of a log must be reported even if the log never grows. If the chosen parser then
-understands nothing for `QUIET_LINES` lines while another format prints a line it alone
-prints, the log has switched format (a resume with another script) and the parser follows.
+parser (`generic` when nothing matched), so no event is lost; `.format` tells the choice;
+`flush()` decides at once (call it at the end of a finished log, or when a followed log
+stays idle). Failure lines (`ErrorText`) are not held back: an OOM in
+the first lines of a log must be reported even if the log never grows.
+
+Format switches (a resume with another script, or a head too short to tell): each non-blank
+line the current parser does not understand is scored by every format; the parser switches
+when such a line is certain for another format, or after `QUIET_LINES` such lines in a row,
+provided the other format scores more than the current one over those recent lines. A switch
+after quiet lines replays them to the new parser; a switch on a certain line replays that
+line only.
 """
 
 from __future__ import annotations
@@ -19,21 +27,53 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 
 from bot.core.events import ErrorText, Event
-from bot.core.parsers import errors, nanogpt
-from bot.core.parsers.base import LineParser, clean
+from bot.core.parsers import (
+    errors,
+    generic,
+    hf,
+    lightning,
+    llamafactory,
+    llmc,
+    modded,
+    nanogpt,
+    tqdm_generic,
+    trainer_state,
+)
+from bot.core.parsers.base import MAX_LINE_CHARS, DocumentParser, LineParser, clean
 
 HEAD_LINES = 200
 QUIET_LINES = 50
 CERTAIN = 10
 
-_MODULES: tuple[ModuleType, ...] = (nanogpt,)
+# Order matters for ties: a format that understands a superset of another's lines (tqdm:
+# bars and generic lines; hf: bars and the Trainer's dicts) comes after it.
+_MODULES: tuple[ModuleType, ...] = (
+    nanogpt,
+    llmc,
+    modded,
+    llamafactory,
+    trainer_state,
+    lightning,
+    generic,
+    tqdm_generic,
+    hf,
+)
 _FACTORIES: dict[str, Callable[[], LineParser]] = {
     nanogpt.NAME: nanogpt.NanoGptParser,
+    llmc.NAME: llmc.LlmcParser,
+    modded.NAME: modded.ModdedParser,
+    hf.NAME: hf.HfParser,
+    llamafactory.NAME: llamafactory.LlamaFactoryParser,
+    trainer_state.NAME: trainer_state.TrainerStateParser,
+    lightning.NAME: lightning.LightningParser,
+    tqdm_generic.NAME: tqdm_generic.TqdmParser,
+    generic.NAME: generic.GenericParser,
 }
 _SCORERS: dict[str, Callable[[str], int]] = {m.NAME: m.score for m in _MODULES}
 
 FORMATS: tuple[str, ...] = tuple(m.NAME for m in _MODULES)
-FALLBACK = nanogpt.NAME
+DOCUMENT_FORMATS = frozenset({trainer_state.NAME})
+FALLBACK = generic.NAME
 
 
 def detect(head: Sequence[str]) -> str | None:
@@ -54,6 +94,30 @@ def make_parser(fmt: str | None = None) -> LineParser:
     return factory()
 
 
+def is_document_format(fmt: str) -> bool:
+    """True for a format written as one whole document, rewritten in place (trainer_state):
+    read it whole each time it changes, with `make_document_parser`."""
+    return fmt in DOCUMENT_FORMATS
+
+
+def make_document_parser(fmt: str) -> DocumentParser:
+    """The parser whose `feed_document(text)` takes the whole file each time it changes and
+    returns only what is new. Raises ValueError for a format that is not a document format."""
+    if fmt != trainer_state.NAME:
+        raise ValueError(f"{fmt!r} is not a document format; known: {', '.join(DOCUMENT_FORMATS)}")
+    return trainer_state.TrainerStateParser()
+
+
+def detect_path(path: str) -> str | None:
+    """The format a file's name alone tells (`trainer_state.json`), else None."""
+    name = path.replace("\\", "/").rsplit("/", 1)[-1]
+    if name == "trainer_state.json":
+        return trainer_state.NAME
+    if name == "trainer_log.jsonl":
+        return llamafactory.NAME
+    return None
+
+
 def _totals(lines: Sequence[str]) -> dict[str, int]:
     totals = dict.fromkeys(FORMATS, 0)
     for line in lines:
@@ -67,11 +131,12 @@ def _best(totals: dict[str, int]) -> str | None:
     return best if totals[best] > 0 else None
 
 
+def _scores(line: str) -> dict[str, int]:
+    return {name: scorer(line) for name, scorer in _SCORERS.items()}
+
+
 def _certain_format(line: str) -> str | None:
-    for name, scorer in _SCORERS.items():
-        if scorer(line) >= CERTAIN:
-            return name
-    return None
+    return next((name for name, scorer in _SCORERS.items() if scorer(line) >= CERTAIN), None)
 
 
 class AutoParser:
@@ -82,7 +147,8 @@ class AutoParser:
         self._head: list[str] = []
         self._parser: LineParser | None = None
         self._quiet = 0
-        self._recent: deque[str] = deque(maxlen=QUIET_LINES)
+        self._window: deque[tuple[str, dict[str, int]]] = deque()
+        self._totals = dict.fromkeys(FORMATS, 0)  # the window's scores, kept up to date
 
     @property
     def format(self) -> str | None:
@@ -93,14 +159,16 @@ class AutoParser:
         if self._parser is None:
             return self._feed_head(line)
         events = self._parser.feed(line)
-        if any(not isinstance(event, ErrorText) for event in events):
+        if events and (len(events) > 1 or not isinstance(events[0], ErrorText)):
             self._quiet = 0
             return events
+        cleaned = clean(line)
+        # Blank lines (half of a tqdm log's) say nothing about the format; a document format
+        # understands nothing until its document closes.
+        if not cleaned or self._parser.name in DOCUMENT_FORMATS:
+            return events
         self._quiet += 1
-        self._recent.append(line)
-        if self._quiet > QUIET_LINES:
-            events += self._maybe_switch(clean(line))
-        return events
+        return events + self._maybe_switch(self._parser.name, line, cleaned)
 
     def flush(self) -> list[Event]:
         """Decide now with the lines held back (end of a finished log, or an idle one)."""
@@ -109,31 +177,57 @@ class AutoParser:
         return self._choose(detect(self._head) or FALLBACK)
 
     def _feed_head(self, line: str) -> list[Event]:
-        self._head.append(line)
+        line = line[:MAX_LINE_CHARS]  # held lines are bounded in size too
         cleaned = clean(line)
-        certain = _certain_format(cleaned)
-        if certain is not None or len(self._head) >= HEAD_LINES:
-            return self._choose(detect(self._head) or FALLBACK)
+        if _certain_format(cleaned) is not None or len(self._head) + 1 >= HEAD_LINES:
+            return self._choose(detect([*self._head, line]) or FALLBACK, line)
+        self._head.append(line)
         error = errors.scan(cleaned)
         return [] if error is None else [error]
 
-    def _choose(self, fmt: str) -> list[Event]:
+    def _choose(self, fmt: str, new_line: str | None = None) -> list[Event]:
+        """Pick `fmt` and replay the held lines; the failures in them were already reported,
+        those of `new_line` (the line that decided) were not."""
         head, self._head = self._head, []
         self._parser = make_parser(fmt)
         events: list[Event] = []
-        for line in head[:-1]:  # their errors were reported as they came
+        for line in head:
             events += [e for e in self._parser.feed(line) if not isinstance(e, ErrorText)]
-        events += self._parser.feed(head[-1])
+        if new_line is not None:
+            events += self._parser.feed(new_line)
         return events
 
-    def _maybe_switch(self, line: str) -> list[Event]:
-        certain = _certain_format(line)
-        if certain is None or self._parser is None or certain == self._parser.name:
+    def _maybe_switch(self, current: str, line: str, cleaned: str) -> list[Event]:
+        """Switch to the format that understands the lines the current one does not: on a line
+        only that format prints, or after `QUIET_LINES` lines where it scores best."""
+        scores = self._remember(line, cleaned)
+        candidate = next(
+            (name for name, score in scores.items() if score >= CERTAIN and name != current), None
+        )
+        if candidate is None and self._quiet < QUIET_LINES:
             return []
-        self._parser = make_parser(certain)
-        self._quiet = 0
-        recent, self._recent = list(self._recent), deque(maxlen=QUIET_LINES)
+        totals = self._totals
+        replay = [line]
+        if candidate is None:
+            candidate = max(FORMATS, key=lambda name: totals[name])
+            # Lines nobody understood: the new format's lines among them are not lost.
+            replay = [old for old, _ in self._window]
+        if totals[candidate] < CERTAIN or totals[candidate] <= totals[current]:
+            return []
+        # On a certain line, only that line is replayed: the lines before it may be bars the
+        # new parser would mistake for training (an evaluation bar the old one ignored).
+        self._parser, self._quiet = make_parser(candidate), 0
+        self._window.clear()
+        self._totals = dict.fromkeys(FORMATS, 0)
         # The old parser already reported these lines' errors.
-        return [
-            e for line in recent for e in self._parser.feed(line) if not isinstance(e, ErrorText)
-        ]
+        return [e for old in replay for e in self._parser.feed(old) if not isinstance(e, ErrorText)]
+
+    def _remember(self, line: str, cleaned: str) -> dict[str, int]:
+        scores = _scores(cleaned)
+        self._window.append((line[:MAX_LINE_CHARS], scores))
+        for name, score in scores.items():
+            self._totals[name] += score
+        if len(self._window) > QUIET_LINES:
+            for name, score in self._window.popleft()[1].items():
+                self._totals[name] -= score
+        return scores

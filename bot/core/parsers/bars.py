@@ -1,0 +1,176 @@
+"""tqdm progress bars found in a line: the piece HF, Lightning and generic tqdm logs share.
+
+A bar as tqdm draws it (`{desc}: {percentage}%|{bar}| {n}/{total} [{elapsed}<{remaining},
+{rate}{postfix}]`), as in real logs:
+
+    45%|████▌     | 450/1000 [02:10<02:39,  3.45it/s]
+    Epoch 0:  31%|███       | 1225/3999 [1:07:35<2:33:03,  0.30it/s, v_num=29, loss=0.581]
+    Loading checkpoint shards: 100%|██████████| 7/7 [00:08<00:00,  1.20s/it]
+
+`desc` is the text before the percentage only when it ends with `:` (tqdm's own separator);
+other text before a bar is an unrelated message printed without a newline and is not a desc.
+Bars without a known total (`450it [02:10, 3.45it/s]`) are not reported.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from bot.core.events import Event, Progress
+from bot.core.parsers.base import clock_seconds
+
+_AFTER_PCT = re.compile(
+    r"%\|[^|]*\|\s*(\d+)/(\d+) \[(\d[\d:]*)<(\d[\d:]*|\?)(?:,\s*([^\],]*))?((?:,[^\]]*)?)\]"
+)
+_POSTFIX_ITEM = re.compile(r"(\w+)=([^,\s]+)")
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    desc: str
+    n: int
+    total: int
+    elapsed_s: float | None
+    remaining_s: float | None
+    postfix: dict[str, str]
+
+
+# Several scorers ask about the same line in a row during detection.
+@lru_cache(maxsize=4)
+def find_bars(line: str) -> tuple[Bar, ...]:
+    """Every bar drawn in `line` (a cleaned line), left to right."""
+    bars: list[Bar] = []
+    start = line.find("%|")
+    while start >= 0:
+        match = _AFTER_PCT.match(line, start)
+        if match is not None:
+            bars.append(_bar(line, start, match))
+        start = line.find("%|", start + 2)
+    return tuple(bars)
+
+
+def _bar(line: str, pct_end: int, match: re.Match[str]) -> Bar:
+    n, total, elapsed, remaining, _rate, postfix = match.groups()
+    before = line[:pct_end].rstrip("0123456789").rstrip()
+    desc = before[:-1].strip() if before.endswith(":") else ""
+    # The desc is what follows the previous bar or message on the same line.
+    cut = max(desc.rfind("]"), desc.rfind("|"))
+    if cut >= 0:
+        desc = desc[cut + 1 :].strip()
+    return Bar(
+        desc=desc,
+        n=int(n),
+        total=int(total),
+        elapsed_s=clock_seconds(elapsed),
+        remaining_s=None if remaining == "?" else clock_seconds(remaining),
+        postfix=dict(_POSTFIX_ITEM.findall(postfix)) if postfix else {},
+    )
+
+
+class BarTracker:
+    """Picks the training bar among all the bars of a log and turns its redraws into Progress.
+
+    Bars with a description (`Map: ...`, `Loading checkpoint shards: ...`) and bars of total 1
+    are never training. The first other bar is the training bar. When a bar with another total
+    appears:
+
+    - if the training bar never moved from 0 and the new bar starts at 0, the first was an
+      outer bar (epochs) and the new one is the inner bar (batches): progress is then counted
+      across epochs, `epochs_done x batches_per_epoch + n`, of `epochs x batches_per_epoch`,
+      and the elapsed time is the outer bar's (cumulative, redrawn after each epoch) plus the
+      inner bar's;
+    - if `open_to_new()` was called (a new session: a `Running training` banner, a crash),
+      the new bar becomes the training bar;
+    - otherwise it is a bar nested in training or drawn after it, the evaluation bar, and is
+      ignored (even once the training bar has finished: the final evaluation draws one).
+
+    The outer bar's first draw (at 0) is reported as progress 0 of its own total: nothing tells
+    it from a training bar until the inner bar starts. A redraw identical to the previous one
+    (tqdm repeats a bar after a printed line) is skipped.
+    """
+
+    def __init__(self) -> None:
+        self.total: int | None = None  # the training bar's total
+        self.step: int | None = None  # the last progress reported
+        self._fixed = False
+        self._open = True
+        self._last: Bar | None = None
+        self._moved = False
+        self._outer: Bar | None = None
+        self._epochs_done = 0
+
+    def fix_total(self, total: int) -> None:
+        """The log named the training bar's total (`Total optimization steps = N`)."""
+        self.total, self._fixed, self._open, self._last, self._outer = (
+            total,
+            True,
+            False,
+            None,
+            None,
+        )
+
+    def open_to_new(self) -> None:
+        """The next bar with a new total starts a new session."""
+        self._open, self._fixed = True, False
+
+    def feed(self, bar: Bar) -> Progress | None:
+        if bar.desc or bar.total <= 1 or bar == self._last:
+            return None
+        if self._outer is not None and bar.total == self._outer.total:
+            self._outer = bar
+            return None
+        if bar.total != self.total and not self._adopt(bar):
+            return None
+        return self._progress(bar)
+
+    def _adopt(self, bar: Bar) -> bool:
+        last = self._last
+        nested = bar.n == 0 and last is not None and not self._moved and not self._fixed
+        if nested and self._outer is None:
+            self._outer = last
+        elif self._open or self.total is None:
+            self._outer = None
+        else:
+            return False
+        self.total, self._open, self._last, self._moved, self._epochs_done = (
+            bar.total,
+            False,
+            None,
+            False,
+            0,
+        )
+        return True
+
+    def _progress(self, bar: Bar) -> Progress:
+        last, self._last = self._last, bar
+        self._open = False
+        if last is not None and bar.n != last.n:
+            self._moved = True
+        if self._outer is None:
+            self.step = bar.n
+            return Progress(
+                bar.n, total=bar.total, elapsed_s=bar.elapsed_s, remaining_s=bar.remaining_s
+            )
+        if last is not None and bar.n < last.n:
+            self._epochs_done += 1
+        epochs_done = max(self._epochs_done, self._outer.n)
+        outer_elapsed = self._outer.elapsed_s or 0.0
+        self.step = epochs_done * bar.total + bar.n
+        return Progress(
+            self.step,
+            total=self._outer.total * bar.total,
+            elapsed_s=None if bar.elapsed_s is None else outer_elapsed + bar.elapsed_s,
+            epoch=epochs_done + bar.n / bar.total,
+        )
+
+
+def bar_progress(tracker: BarTracker, line: str) -> list[Event]:
+    """The Progress events of the training bars drawn in `line`."""
+    events: list[Event] = []
+    for bar in find_bars(line):
+        progress = tracker.feed(bar)
+        if progress is not None:
+            events.append(progress)
+    return events

@@ -1,0 +1,94 @@
+"""PyTorch Lightning's progress bar (TQDMProgressBar) in a log.
+
+As in a real run:
+
+    Sanity Checking DataLoader 0: 100%|██████████| 2/2 [00:01<00:00,  1.52it/s]
+    Epoch 0:  31%|███       | 1225/3999 [1:07:35<2:33:03,  0.30it/s, v_num=29, loss=0.581]
+    Validation DataLoader 0:  40%|████      | 40/100 [00:10<00:15,  3.99it/s]
+    Epoch 1: 100%|██████████| 3999/3999 [3:40:12<00:00, 0.30it/s, loss=0.41, val_loss=0.52]
+
+Only `Epoch N` bars are training. The bar restarts each epoch, so the iteration is the global
+batch count `N x batches_per_epoch + n` (batches per epoch = the bar's total; in Lightning
+1.x that total also counts the validation batches). The number of epochs is not printed, so
+`total` is left unknown; `epoch` is `N + n / total`. The elapsed time restarts with each bar:
+`elapsed_s` adds the previous epochs' last elapsed time. Lightning redraws each batch twice
+(the counter, then the new postfix): one `Progress` per batch. The loss is the postfix `loss`
+(or `train_loss`, `train_loss_step`, `train_total_loss`, else the first other non-validation
+`*loss*` key); a new `val_loss` (or `val/loss`) value in the postfix is an `Eval` there.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot.core.events import Eval, Event, Progress
+from bot.core.parsers import errors
+from bot.core.parsers.bars import Bar, find_bars
+from bot.core.parsers.base import clean, to_float
+
+NAME = "lightning"
+
+_EPOCH_DESC = re.compile(r"^Epoch (\d+)$")
+_LOSS_KEYS = ("loss", "train_loss", "train_loss_step", "train_total_loss")
+_VAL_KEYS = ("val_loss", "val/loss", "valid_loss", "val_loss_epoch")
+
+
+def score(line: str) -> int:
+    if "Epoch " in line and "%|" in line:
+        return 10 if any(_EPOCH_DESC.match(bar.desc) for bar in find_bars(line)) else 0
+    return 0
+
+
+class LightningParser:
+    name = NAME
+
+    def __init__(self) -> None:
+        self._epoch: int | None = None
+        self._offset_s = 0.0
+        self._last_elapsed_s = 0.0
+        self._last: Bar | None = None
+        self._val: str | None = None
+
+    def feed(self, line: str) -> list[Event]:
+        line = clean(line)
+        events: list[Event] = []
+        if "%|" in line:
+            for bar in find_bars(line):
+                events += self._bar(bar)
+        return errors.with_errors(events, line)
+
+    def _bar(self, bar: Bar) -> list[Event]:
+        match = _EPOCH_DESC.match(bar.desc)
+        if match is None:
+            return []
+        last, self._last = self._last, bar
+        if last is not None and (last.desc, last.n) == (bar.desc, bar.n):
+            return self._eval(bar, int(match.group(1)) * bar.total + bar.n)
+        epoch = int(match.group(1))
+        if self._epoch is not None and epoch != self._epoch:
+            # A lower epoch is a restart: its clock starts again too.
+            self._offset_s = self._offset_s + self._last_elapsed_s if epoch > self._epoch else 0.0
+        self._epoch = epoch
+        self._last_elapsed_s = bar.elapsed_s or 0.0
+        step = epoch * bar.total + bar.n
+        progress = Progress(
+            step,
+            loss=_train_loss(bar.postfix),
+            elapsed_s=None if bar.elapsed_s is None else self._offset_s + bar.elapsed_s,
+            epoch=epoch + bar.n / bar.total if bar.total else float(epoch),
+        )
+        return [progress, *self._eval(bar, step)]
+
+    def _eval(self, bar: Bar, step: int) -> list[Event]:
+        val = next((bar.postfix[k] for k in _VAL_KEYS if k in bar.postfix), None)
+        if val is None or val == self._val:
+            return []
+        self._val = val
+        return [Eval(step, val_loss=to_float(val))]
+
+
+def _train_loss(postfix: dict[str, str]) -> float | None:
+    key = next((k for k in _LOSS_KEYS if k in postfix), None)
+    if key is None:  # e.g. `train_total_loss` among several `train_*_loss_step`
+        key = next((k for k in postfix if "loss" in k and not k.startswith("val")), None)
+    return None if key is None else to_float(postfix[key])

@@ -1,0 +1,256 @@
+"""Follower tests on real files; `MemoryStore` and `Reader` are shared with the soak test."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.adapters.tail import LogFollower, Position
+from bot.core.linebuf import MAX_LINE
+
+# Only guards against a hung test; nothing asserts on durations.
+STUCK_S = 15.0
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self.saved: dict[str, Position] = {}
+
+    async def load_offset(self, path: str) -> Position | None:
+        return self.saved.get(path)
+
+    async def save_offset(self, path: str, pos: Position) -> None:
+        self.saved[path] = pos
+
+
+class Reader:
+    """Drives one follower: `until` collects lines, `close` stops it cleanly."""
+
+    def __init__(self, path: Path, store: MemoryStore | None = None, **kwargs: object) -> None:
+        self.follower = LogFollower(path, store=store, **kwargs)  # type: ignore[arg-type]
+        self._batches: AsyncIterator[list[str]] = self.follower.lines()
+        self.lines: list[str] = []
+
+    async def next_batch(self) -> list[str]:
+        batch = await asyncio.wait_for(anext(self._batches), STUCK_S)
+        self.lines += batch
+        return batch
+
+    async def until(self, count: int) -> list[str]:
+        """Collect until `count` lines in all have been seen; return them."""
+        while len(self.lines) < count:
+            await self.next_batch()
+        return self.lines
+
+    async def close(self) -> None:
+        self.follower.stop()
+        async for batch in self._batches:  # ends at once: stop() was called
+            self.lines += batch
+
+
+def append(path: Path, data: bytes) -> None:
+    with open(path, "ab") as f:
+        f.write(data)
+
+
+async def test_reads_existing_lines_then_appends(tmp_path: Path) -> None:
+    log = tmp_path / "train.log"
+    log.write_bytes(b"iter 1\niter 2\n")
+    reader = Reader(log)
+    assert await reader.until(2) == ["iter 1", "iter 2"]
+    append(log, b"iter 3\n")
+    assert await reader.until(3) == ["iter 1", "iter 2", "iter 3"]
+    await reader.close()
+
+
+async def test_line_written_in_three_pieces_is_one_line(tmp_path: Path) -> None:
+    log = tmp_path / "train.log"
+    log.write_bytes(b"")
+    reader = Reader(log)
+    for piece in (b"iter 10: lo", b"ss 2.31", b"5, time 12.0ms\n"):
+        append(log, piece)
+        await asyncio.sleep(0.05)  # lets the follower see each piece on its own
+    append(log, b"iter 11\n")
+    assert await reader.until(2) == ["iter 10: loss 2.315, time 12.0ms", "iter 11"]
+    await reader.close()
+
+
+async def test_tqdm_redraws_invalid_utf8_and_a_10mb_line(tmp_path: Path) -> None:
+    log = tmp_path / "train.log"
+    log.write_bytes(b"\r 10%|#  | 1/10\r 20%|## | 2/10\nbad \xff\xfe\n")
+    append(log, b"z" * 10_000_000 + b"\nafter\n")
+    reader = Reader(log)
+    lines = await reader.until(5)
+    assert lines[:3] == [" 10%|#  | 1/10", " 20%|## | 2/10", "bad \ufffd\ufffd"]
+    assert lines[3] == "z" * MAX_LINE
+    assert lines[4:] == ["after"]
+    await reader.close()
+
+
+async def test_waits_for_a_file_that_appears_later(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.adapters.tail")
+    log = tmp_path / "later.log"
+    reader = Reader(log, poll_interval_s=0.05)
+    batch = asyncio.ensure_future(reader.next_batch())
+    await asyncio.sleep(0.3)
+    log.write_bytes(b"hello\n")
+    await batch
+    assert reader.lines == ["hello"]
+    assert sum("waiting for" in r.getMessage() for r in caplog.records) == 1
+    await reader.close()
+
+
+async def test_rename_rotation_finishes_the_old_file_first(tmp_path: Path) -> None:
+    log = tmp_path / "train.log"
+    log.write_bytes(b"old 1\n")
+    reader = Reader(log)
+    await reader.until(1)
+    with open(log, "ab") as old:
+        log.rename(tmp_path / "train.log.1")
+        # The writer still appends to the renamed file before switching.
+        old.write(b"old 2\nold 3 without newline")
+    log.write_bytes(b"new 1\n")
+    assert await reader.until(4) == ["old 1", "old 2", "old 3 without newline", "new 1"]
+    append(log, b"new 2\n")
+    assert (await reader.until(5))[-1] == "new 2"
+    await reader.close()
+
+
+async def test_copy_truncate_restarts_at_zero(tmp_path: Path) -> None:
+    log = tmp_path / "train.log"
+    log.write_bytes(b"line 1\nline 2\nline 3\n")
+    reader = Reader(log)
+    await reader.until(3)
+    shutil.copyfile(log, tmp_path / "train.log.1")
+    with open(log, "r+b") as f:
+        f.truncate(0)
+    append(log, b"line 4\n")
+    assert await reader.until(4) == ["line 1", "line 2", "line 3", "line 4"]
+    await reader.close()
+
+
+async def test_truncate_then_regrow_past_the_offset_is_seen(tmp_path: Path) -> None:
+    log = tmp_path / "train.log"
+    log.write_bytes(b"line 1\n")
+    reader = Reader(log, use_inotify=False, poll_interval_s=0.05)
+    await reader.until(1)
+    # Shrinks and grows past the old offset between two polls: the size alone cannot tell.
+    with open(log, "r+b") as f:
+        f.truncate(0)
+        f.write(b"line 2\nline 3\n")
+    assert await reader.until(3) == ["line 1", "line 2", "line 3"]
+    await reader.close()
+
+
+async def test_delete_and_recreate(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="bot.adapters.tail")
+    log = tmp_path / "train.log"
+    log.write_bytes(b"run 1\n")
+    reader = Reader(log, poll_interval_s=0.05)
+    await reader.until(1)
+    log.unlink()
+    batch = asyncio.ensure_future(reader.next_batch())
+    await asyncio.sleep(0.3)
+    log.write_bytes(b"run 2\n")
+    await batch
+    assert reader.lines == ["run 1", "run 2"]
+    assert any("recreated" in r.getMessage() for r in caplog.records)
+    await reader.close()
+
+
+async def test_restart_resumes_at_the_saved_offset(tmp_path: Path) -> None:
+    log = tmp_path / "train.log"
+    store = MemoryStore()
+    log.write_bytes(b"a\nb\npartial")
+    first = Reader(log, store)
+    assert await first.until(2) == ["a", "b"]
+    await first.close()
+    assert first.follower.position is not None and first.follower.position.offset == 4
+    append(log, b" line\nc\n")
+    second = Reader(log, store)
+    assert await second.until(2) == ["partial line", "c"]
+    await second.close()
+
+
+async def test_restart_after_a_rotation_while_stopped(tmp_path: Path) -> None:
+    log = tmp_path / "train.log"
+    store = MemoryStore()
+    log.write_bytes(b"a\n")
+    first = Reader(log, store)
+    await first.until(1)
+    await first.close()
+    append(log, b"b\n")
+    log.rename(tmp_path / "train.log.1")
+    log.write_bytes(b"c\n")
+    second = Reader(log, store)
+    assert await second.until(2) == ["b", "c"]
+    await second.close()
+
+
+async def test_unconfirmed_batch_is_delivered_again(tmp_path: Path) -> None:
+    log = tmp_path / "train.log"
+    store = MemoryStore()
+    log.write_bytes(b"a\n")
+    follower = LogFollower(log, store=store, checkpoint_every_s=0.0)
+    batches = follower.lines()
+    assert await anext(batches) == ["a"]
+    append(log, b"b\n")
+    assert await anext(batches) == ["b"]
+    await batches.aclose()  # a crash while handling ["b"]: it was never confirmed
+    again = Reader(log, store)
+    assert await again.until(1) == ["b"]
+    await again.close()
+
+
+async def test_from_end_skips_existing_content(tmp_path: Path) -> None:
+    log = tmp_path / "train.log"
+    log.write_bytes(b"old\n")
+    reader = Reader(log, from_start=False)
+    batch = asyncio.ensure_future(reader.next_batch())
+    await asyncio.sleep(0.2)
+    append(log, b"new\n")
+    assert await batch == ["new"]
+    await reader.close()
+
+
+async def test_polling_only_mode(tmp_path: Path) -> None:
+    log = tmp_path / "train.log"
+    reader = Reader(log, use_inotify=False, poll_interval_s=0.02)
+    batch = asyncio.ensure_future(reader.next_batch())
+    await asyncio.sleep(0.1)
+    log.write_bytes(b"x\n")
+    assert await batch == ["x"]
+    await reader.close()
+
+
+async def test_a_path_that_cannot_be_opened_yet_is_retried(tmp_path: Path) -> None:
+    log = tmp_path / "train.log"
+    log.mkdir()  # something else holds the name for now
+    reader = Reader(log, poll_interval_s=0.02)
+    batch = asyncio.ensure_future(reader.next_batch())
+    await asyncio.sleep(0.2)
+    log.rmdir()
+    log.write_bytes(b"ok\n")
+    assert await batch == ["ok"]
+    await reader.close()
+
+
+async def test_checkpoints_wait_for_the_interval_or_the_stop(tmp_path: Path) -> None:
+    log = tmp_path / "train.log"
+    store = MemoryStore()
+    log.write_bytes(b"a\n")
+    reader = Reader(log, store, checkpoint_every_s=3600.0)
+    await reader.until(1)
+    append(log, b"b\n")
+    await reader.until(2)
+    assert store.saved == {}
+    await reader.close()
+    (pos,) = store.saved.values()
+    assert pos.offset == 4 and pos.inode == log.stat().st_ino

@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+import pytest
+
+from bot.core.events import ErrorText, Eval, Progress
+from bot.core.parsers import registry
+from bot.core.parsers.registry import AutoParser, detect, make_parser
+from tests.core.parsers.helpers import feed_all
+from tests.core.parsers.test_formats import reference_nanogpt_log
+
+SAMPLES = {
+    "nanogpt": ["iter 10: loss 3.9133, time 6704.74ms, mfu 2.23%"],
+    "llmc": ["step     0 | loss: 10.955010 | lr 8.3916e-07 | norm: 15.3421 | dt: 23547.83ms"],
+    "modded": ["step:1/1393 train_time:17608ms step_avg:nanms"],
+    "llamafactory": ['{"current_steps": 10, "total_steps": 866, "loss": 1.0}'],
+    "trainer_state": ["{", '  "log_history": [', "  ]", "}"],
+    "lightning": ["Epoch 0:  31%|███       | 1225/3999 [1:07:35<2:33:03,  0.30it/s, loss=0.5]"],
+    "generic": ["2024-03-01 12:00:00,123 - INFO - step 5, loss 1.0"],
+    "tqdm": [" 45%|████▌     | 450/1000 [02:10<02:39,  3.45it/s]", "Val Loss: 1.0"],
+    "hf": ["{'loss': 1.23, 'learning_rate': 5e-05, 'epoch': 0.5}"],
+}
+
+
+def test_every_format_has_a_sample_and_a_parser() -> None:
+    assert set(SAMPLES) == set(registry.FORMATS)
+    for fmt in registry.FORMATS:
+        assert make_parser(fmt).name == fmt
+
+
+@pytest.mark.parametrize("fmt", list(SAMPLES))
+def test_detect(fmt: str) -> None:
+    assert detect(["some banner", *SAMPLES[fmt]]) == fmt
+
+
+def test_detect_nothing() -> None:
+    assert detect(["hello", "", "world"]) is None
+
+
+def test_unknown_format_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="unknown log format 'foo'; known: nanogpt, llmc"):
+        make_parser("foo")
+
+
+def test_document_formats() -> None:
+    assert registry.is_document_format("trainer_state")
+    assert not registry.is_document_format("hf")
+    assert registry.detect_path("/runs/out/checkpoint-500/trainer_state.json") == "trainer_state"
+    assert registry.detect_path("out/trainer_log.jsonl") == "llamafactory"
+    assert registry.detect_path("train.log") is None
+    document = registry.make_document_parser("trainer_state")
+    assert document.feed_document('{"log_history": [{"loss": 1.0, "step": 1}]}') == [
+        Progress(1, loss=1.0)
+    ]
+    with pytest.raises(ValueError, match="'hf' is not a document format"):
+        registry.make_document_parser("hf")
+
+
+def test_auto_parser_loses_nothing_held_back() -> None:
+    lines = reference_nanogpt_log(600)
+    assert feed_all(make_parser(None), lines) == feed_all(make_parser("nanogpt"), lines)
+
+
+def test_auto_parser_reports_failures_while_holding_lines_back() -> None:
+    parser = make_parser(None)
+    assert isinstance(parser, AutoParser)
+    assert parser.feed("loading model") == []
+    [oom] = parser.feed("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB.")
+    assert isinstance(oom, ErrorText) and oom.kind == "oom"
+    assert parser.format is None
+    assert parser.flush() == []  # the OOM is not reported twice
+    assert parser.format == "generic"
+
+
+def test_short_log_needs_flush() -> None:
+    parser = make_parser(None)
+    assert isinstance(parser, AutoParser)
+    assert parser.feed("Epoch 1, Batch 5, loss=0.5") == []
+    assert parser.flush() == [Progress(5, loss=0.5, epoch=1.0)]
+
+
+def test_log_switching_format_midway() -> None:
+    """A run resumed with another script: nanoGPT lines, then llm.c lines."""
+    lines = reference_nanogpt_log(100)
+    lines += ["resuming with train_gpt2.cu"]
+    lines += [
+        f"step {n:4d}/19560 | loss 3.5 (+nanz)| norm 1.0 (+nanz)| lr 1e-4 | 400.00 ms | 30% bf16"
+        " MFU | 1000 tok/s"
+        for n in range(101, 201)
+    ]
+    parser = make_parser(None)
+    events = feed_all(parser, lines)
+    assert [e.iter for e in events if isinstance(e, Progress)] == list(range(201))
+    assert parser.name == "auto" and isinstance(parser, AutoParser) and parser.format == "llmc"
+
+
+def test_switch_after_quiet_lines_keeps_them() -> None:
+    """No format in the head: the generic fallback runs, then a tqdm bar takes over."""
+    parser = make_parser(None)
+    lines = ["warming up"] * registry.HEAD_LINES
+    lines += [f" {n}%|          | {n}/100 [00:{n:02d}<01:00,  1.00it/s]" for n in range(60)]
+    events = feed_all(parser, lines)
+    assert [e.iter for e in events if isinstance(e, Progress)] == list(range(60))
+    assert isinstance(parser, AutoParser) and parser.format == "tqdm"
+
+
+def test_hf_dicts_after_a_bars_only_head_switch_to_hf() -> None:
+    parser = make_parser(None)
+    lines = [f" {n}%|          | {n}/100 [00:{n:02d}<01:00,  1.00it/s]" for n in range(30)]
+    lines += ["", "", *(["x"] * registry.HEAD_LINES)]
+    lines += ["{'loss': 1.5, 'epoch': 0.3}", " 30%|███       | 30/100 [00:30<01:00,  1.00it/s]"]
+    lines += ["{'eval_loss': 1.4, 'epoch': 0.3}"]
+    events = feed_all(parser, lines)
+    assert isinstance(parser, AutoParser) and parser.format == "hf"
+    assert events[-1] == Eval(30, val_loss=1.4)
+
+
+def test_huge_and_binary_lines() -> None:
+    parser = make_parser(None)
+    huge = "iter 1: loss 1.0, time 1.00ms " + "x" * 10_000_000
+    garbage = bytes(range(256)).decode("utf-8", errors="replace") * 100
+    assert feed_all(parser, [garbage, huge, "\x00" * 1000]) == [Progress(1, loss=1.0, dt_s=0.001)]

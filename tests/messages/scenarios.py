@@ -1,0 +1,304 @@
+"""Fixed situations rendered by the golden and quality tests, built from plain numbers.
+
+The reference is DESIGN.md's nanoGPT run: 1,300 of 20,000 iterations, 170 ms a step,
+38 evals left at 5.8 s each, ~3,400 s left (50-65 min), checked at 02:30 in Paris.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot.core.estimator import EtaEstimate
+from bot.core.events import TrainingEnd
+from bot.core.notices import Alert, EvalNotice
+from bot.core.state import EvalRecord, RunState
+from bot.messages import (
+    Ctx,
+    alert_text,
+    digest_text,
+    error_text,
+    eta_text,
+    eval_text,
+    gpu_text,
+    help_text,
+    mute_text,
+    no_run_text,
+    refusal_text,
+    runs_text,
+    start_text,
+    status_text,
+)
+
+PARIS = "Europe/Paris"
+NOW = datetime(2026, 11, 28, 2, 30, tzinfo=ZoneInfo(PARIS)).timestamp()  # a Saturday
+LATE_EVENING = datetime(2026, 11, 27, 22, 50, tzinfo=ZoneInfo(PARIS)).timestamp()
+RUN = "shakespeare-char"
+LANGS = ("fr", "en", "both")
+
+REFERENCE = EtaEstimate(
+    iters_done=1300,
+    total_iters=20000,
+    iters_left=18700,
+    step_s=0.170,
+    evals_left=38,
+    eval_cost_s=5.8,
+    checkpoints_left=0,
+    checkpoint_cost_s=None,
+    remaining_s=18700 * 0.170 + 38 * 5.8,
+    low_s=3000.0,
+    high_s=3900.0,
+    elapsed_s=228.0,
+)
+
+
+class FixedRun(RunState):
+    """A RunState whose estimate is given rather than learnt from a log."""
+
+    def __init__(self, name: str, eta: EtaEstimate) -> None:
+        super().__init__(name)
+        self._eta = eta
+
+    def eta(self) -> EtaEstimate:
+        return self._eta
+
+
+def reference_run(eta: EtaEstimate = REFERENCE, name: str = RUN, now: float = NOW) -> FixedRun:
+    run = FixedRun(name, eta)
+    run.iter = eta.iters_done
+    run.user_total_iters = eta.total_iters
+    run.loss = 1.2345
+    run.t_s = eta.elapsed_s
+    run.last_progress_wall_s = now
+    run.best = EvalRecord(1000, 180.0, 1.3012, 1.4697)
+    return run
+
+
+@dataclass(frozen=True)
+class Gpu:
+    index: int
+    name: str = "NVIDIA GeForce RTX 4070"
+    uuid: str = "GPU-0"
+    utilization_pct: float | None = 100.0
+    memory_used_mib: float | None = 6656.0
+    memory_total_mib: float | None = 12282.0
+    temperature_c: float | None = 71.0
+    slowdown_temp_c: float | None = 87.0
+    sm_clock_mhz: float | None = 2610.0
+    max_sm_clock_mhz: float | None = 2610.0
+    power_mw: float | None = 196_000.0
+    power_limit_mw: float | None = 200_000.0
+    reasons: frozenset[str] = frozenset()
+    processes: tuple[tuple[int, float], ...] = ()
+    lost: bool = False
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    taken_at_s: float
+    gpus: tuple[Gpu, ...] = ()
+    error: str | None = None
+
+
+ONE_GPU = Snapshot(NOW, (Gpu(0),))
+HOT_GPU = Snapshot(NOW, (Gpu(0, temperature_c=88.0, reasons=frozenset({"sw_thermal"})),))
+TWO_GPUS = Snapshot(
+    NOW,
+    (
+        Gpu(
+            0,
+            name="NVIDIA A100-SXM4-80GB",
+            memory_used_mib=61_440.0,
+            memory_total_mib=81_920.0,
+            temperature_c=64.0,
+            sm_clock_mhz=1410.0,
+            max_sm_clock_mhz=1410.0,
+            power_mw=398_000.0,
+            power_limit_mw=400_000.0,
+        ),
+        Gpu(
+            1,
+            name="NVIDIA A100-SXM4-80GB",
+            memory_used_mib=61_312.0,
+            memory_total_mib=81_920.0,
+            temperature_c=88.0,
+            sm_clock_mhz=1065.0,
+            max_sm_clock_mhz=1410.0,
+            power_mw=301_000.0,
+            power_limit_mw=400_000.0,
+            reasons=frozenset({"sw_thermal", "hw_thermal"}),
+        ),
+    ),
+)
+
+
+def _eval(val: float, it: int, best: float, best_iter: int, previous: float | None) -> EvalNotice:
+    eta = REFERENCE
+    return EvalNotice(RUN, it, val - 0.15, val, best, best_iter, previous, eta, NOW + 3400)
+
+
+EVAL_BEST = _eval(1.4697, 1500, 1.4697, 1500, 1.4820)
+EVAL_WORSE = _eval(1.4800, 2000, 1.4697, 1500, 1.4697)
+
+UNKNOWN_TOTAL = EtaEstimate(
+    1300, None, None, 0.170, 0, None, 0, None, None, None, None, 228.0, ("total_iters",)
+)
+NO_STEP = EtaEstimate(1, 20000, None, None, 0, None, 0, None, None, None, None, 0.4, ("step_time",))
+TOMORROW = EtaEstimate(
+    1300,
+    200000,
+    198700,
+    0.170,
+    398,
+    5.8,
+    0,
+    None,
+    198700 * 0.17 + 398 * 5.8,
+    33000.0,
+    40000.0,
+    228.0,
+)
+
+DAYS = EtaEstimate(
+    52000,
+    2_000_000,
+    1_948_000,
+    0.155,
+    975,
+    5.8,
+    195,
+    30.0,
+    1_948_000 * 0.155 + 975 * 5.8 + 195 * 30,
+    290_000.0,
+    340_000.0,
+    8060.0,
+)
+
+OOM = Alert(
+    RUN, "oom", "critical", 1300, 228.0, {"tried_mib": 512.0, "gpu_index": 0, "total_gib": 11.7}
+)
+THERMAL = Alert(
+    RUN,
+    "thermal",
+    "warning",
+    1300,
+    228.0,
+    {
+        "slowdown_pct": 18,
+        "minutes": 6,
+        "gpu": 1,
+        "temperature_c": 88,
+        "reasons": "sw_thermal,hw_thermal",
+    },
+    eta_change_s=540.0,
+)
+FINISHED = Alert(
+    RUN,
+    "finished",
+    "info",
+    20000,
+    3630.0,
+    {"elapsed_s": 3630.0, "best_val_loss": 1.4697, "best_iter": 4500, "first_eta_error_pct": 4.2},
+)
+CRASH = Alert(
+    RUN,
+    "crash",
+    "critical",
+    1300,
+    228.0,
+    {"exit_code": 1, "error": "TypeError: unsupported operand type(s) for +: 'int' and 'NoneType'"},
+)
+STARTED = Alert(RUN, "started", "info", 0, 0.0, {"total_iters": 20000, "eta_s": 3560.0})
+SLOWDOWN = Alert(
+    RUN,
+    "slowdown",
+    "warning",
+    1300,
+    228.0,
+    {"slowdown_pct": 35, "minutes": 12, "step_s": 0.23, "baseline_s": 0.17},
+    eta_change_s=1100.0,
+)
+MEMORY = Alert(
+    RUN,
+    "memory_pressure",
+    "warning",
+    1300,
+    228.0,
+    {"gpu": 0, "used_mib": 11_900.0, "total_mib": 12_282.0},
+)
+GPU_LOST = Alert(RUN, "gpu_lost", "critical", 1300, 228.0, {"gpu": 1})
+RESUMED = Alert(RUN, "resumed", "info", 1000, 0.0, {})
+NAN = Alert(RUN, "nan", "critical", 1300, 228.0, {"loss": "nan"})
+STALL = Alert(RUN, "stall", "warning", 1300, 228.0, {"silent_s": 720.0})
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    render: Callable[[Ctx], str]
+    tz: str = PARIS
+    now_s: float = NOW
+    langs: tuple[str, ...] = field(default=LANGS)
+    names: tuple[str, ...] = ()  # proper names in the text, not words to translate
+
+
+def _ended_run() -> FixedRun:
+    run = reference_run(REFERENCE)
+    run.iter = 20000
+    run.ended = TrainingEnd(0, "completed")
+    return run
+
+
+SCENARIOS = [
+    Scenario("eta_reference", lambda c: eta_text(reference_run(), c)),
+    Scenario("eta_unknown_total", lambda c: eta_text(reference_run(UNKNOWN_TOTAL), c)),
+    Scenario(
+        "eta_tomorrow",
+        lambda c: eta_text(reference_run(TOMORROW, now=c.now_s), c),
+        now_s=LATE_EVENING,
+    ),
+    Scenario(
+        "eta_next_week",
+        lambda c: eta_text(reference_run(DAYS), c),
+        tz="America/New_York",
+        names=("New York",),
+    ),
+    Scenario("eta_ended", lambda c: eta_text(_ended_run(), c)),
+    Scenario("status_reference", lambda c: status_text(reference_run(), ONE_GPU, c)),
+    Scenario(
+        "status_stale_throttled",
+        lambda c: status_text(reference_run(), HOT_GPU, c),
+        now_s=NOW + 320,
+    ),
+    Scenario("eta_no_step_time", lambda c: eta_text(reference_run(NO_STEP), c)),
+    Scenario("alert_started", lambda c: alert_text(STARTED, c)),
+    Scenario("eval_new_best", lambda c: eval_text(EVAL_BEST, c)),
+    Scenario("eval_not_best", lambda c: eval_text(EVAL_WORSE, c)),
+    Scenario("digest", lambda c: digest_text([EVAL_BEST, EVAL_WORSE], c)),
+    Scenario("alert_oom", lambda c: alert_text(OOM, c)),
+    Scenario("alert_thermal", lambda c: alert_text(THERMAL, c)),
+    Scenario("alert_finished", lambda c: alert_text(FINISHED, c)),
+    Scenario("alert_crash", lambda c: alert_text(CRASH, c)),
+    Scenario("alert_nan", lambda c: alert_text(NAN, c)),
+    Scenario("alert_stall", lambda c: alert_text(STALL, c)),
+    Scenario("alert_slowdown", lambda c: alert_text(SLOWDOWN, c)),
+    Scenario("alert_memory_pressure", lambda c: alert_text(MEMORY, c)),
+    Scenario("alert_gpu_lost", lambda c: alert_text(GPU_LOST, c)),
+    Scenario("alert_resumed", lambda c: alert_text(RESUMED, c)),
+    Scenario("gpu_two", lambda c: gpu_text(TWO_GPUS, c)),
+    Scenario("help", help_text),
+    Scenario("start", lambda c: start_text(c, 123456789, True)),
+    Scenario("refusal", lambda c: refusal_text(c, -1001234567890)),
+    Scenario("no_run", no_run_text),
+    Scenario(
+        "runs", lambda c: runs_text([reference_run(), reference_run(name="gpt2-124m")], RUN, c)
+    ),
+    Scenario("error_bad_tz", lambda c: error_text("bad_tz", c, value="Mars/Olympus")),
+    Scenario("mute", lambda c: mute_text(c, NOW + 2 * 3600)),
+]
+
+
+def ctx(lang: str, scenario: Scenario) -> Ctx:
+    return Ctx(lang=lang, tz=scenario.tz, now_s=scenario.now_s)

@@ -1,0 +1,126 @@
+"""The command line as a user (or a script) runs it: real subprocesses, real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_LOGS = ROOT.parent / "shared" / "logs"
+NANOGPT_LOG = SHARED_LOGS / "nanogpt_Eleftheria-99_nano-gpt-mitos_results.txt"
+
+
+def etagram(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("ETAGRAM_")}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def check_schema(objs: list[dict[str, object]]) -> None:
+    keys = {
+        "progress": {"kind", "iter", "max_iters", "t_s", "eta_s", "eta_low_s", "eta_high_s"},
+        "eval": {"kind", "iter", "t_s", "train_loss", "val_loss"},
+        "alert": {"kind", "type", "iter", "t_s"},
+        "end": {"kind", "t_s", "iter"},
+    }
+    for obj in objs:
+        assert set(obj) == keys[str(obj["kind"])], obj
+    assert objs[-1]["kind"] == "end" and sum(o["kind"] == "end" for o in objs) == 1
+    times = [o["t_s"] for o in objs if o["kind"] == "progress"]
+    assert times == sorted(times), "the run clock never goes backwards"
+    assert all(o["eta_s"] is None or o["eta_s"] >= 0 for o in objs if o["kind"] == "progress")
+
+
+@pytest.mark.skipif(not NANOGPT_LOG.exists(), reason="../shared/logs is not beside the repository")
+def test_replay_real_nanogpt_log() -> None:
+    result = etagram("replay", str(NANOGPT_LOG), "--jsonl")
+    assert result.returncode == 0, result.stderr
+    objs = [json.loads(line) for line in result.stdout.splitlines()]
+    check_schema(objs)
+    evals = [o for o in objs if o["kind"] == "eval"]
+    expected = NANOGPT_LOG.read_text().count("\nstep ")
+    assert len(evals) == expected == 21
+    assert objs[-1]["iter"] == 5000
+    assert {o["max_iters"] for o in objs if o["kind"] == "progress"} == {5000}
+
+
+def test_replay_generated_log_with_overrides(tmp_path: Path) -> None:
+    log = tmp_path / "train.log"
+    lines = []
+    for it in range(0, 1001, 10):
+        if it % 250 == 0:
+            lines.append(f"step {it}: train loss 2.0000, val loss 2.1000")
+        lines.append(
+            f"iter {it}: loss 2.0000, time {5800 if it % 250 == 0 else 170}.00ms, mfu 30.00%"
+        )
+    log.write_text("\n".join(lines) + "\n")
+    result = etagram("replay", str(log), "--jsonl", "--max-iters", "2000", "--eval-interval", "250")
+    assert result.returncode == 0, result.stderr
+    objs = [json.loads(line) for line in result.stdout.splitlines()]
+    check_schema(objs)
+    assert sum(o["kind"] == "eval" for o in objs) == 5
+    last = [o for o in objs if o["kind"] == "progress"][-1]
+    assert last["max_iters"] == 2000
+    # 1,000 iterations left at ~170 ms, 4 evals left at ~5.6 s extra each.
+    assert last["eta_s"] == pytest.approx(1000 * 0.170 + 4 * 5.63, rel=0.05)
+
+
+def test_replay_bad_input_is_one_line() -> None:
+    result = etagram("replay", "/nonexistent/train.log", "--jsonl")
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "no such file" in result.stderr
+    result = etagram("replay", str(ROOT / "README.md"), "--jsonl", "--max-iters", "-3")
+    assert result.returncode == 2 and "expected a positive whole number" in result.stderr
+
+
+def test_config_error_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    config = tmp_path / "etagram.toml"
+    config.write_text('[general]\nlangauge = "fr"\n')
+    result = etagram("check", "--config", str(config))
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "etagram: config error: general.langauge: unknown key; "
+        "expected one of ['language', 'log_level', 'state_path', 'timezone']"
+    )
+    result = etagram("check", env={"ETAGRAM_LANGUAGE": "de"})
+    assert "ETAGRAM_LANGUAGE = 'de': expected fr, en or both" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_check_without_token_or_gpu(tmp_path: Path) -> None:
+    result = etagram(
+        "check",
+        env={"ETAGRAM_STATE_PATH": str(tmp_path / "s.db"), "LD_LIBRARY_PATH": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no token" in result.stdout and "NVML" in result.stdout
+
+
+def test_run_tees_output_and_exits_with_the_child_code(tmp_path: Path) -> None:
+    log = tmp_path / "out.log"
+    script = (
+        "import sys\n"
+        "for i in range(0, 30, 10): print(f'iter {i}: loss 2.0000, time 170.00ms, mfu 30.00%')\n"
+        "print('step 30: train loss 1.9000, val loss 2.0000')\n"
+        "sys.exit(3)\n"
+    )
+    env = {"ETAGRAM_STATE_PATH": str(tmp_path / "s.db"), "LD_LIBRARY_PATH": str(tmp_path)}
+    result = etagram("run", "--log", str(log), "--", sys.executable, "-c", script, env=env)
+    assert result.returncode == 3, result.stderr
+    assert "iter 20: loss 2.0000" in result.stdout  # teed to the terminal
+    assert log.read_text().count("iter ") == 3  # and to the log
+    assert "exit code 3" in result.stdout or "code 3" in result.stdout  # the crash alert
