@@ -165,8 +165,7 @@ REAL_CASES = [
         "oom_gtseligas_lcn-llama_train.err",
         "tqdm",
         (("oom", None),),
-        _info(),
-        "OOM at step 0/1000 (the bar is held back by format detection: no iteration yet)",
+        note="OOM at step 0/1000: format detection holds the bar back, so no iteration yet",
     ),
     RealCase(
         "pylogging-nan_AdityaAshvin_ScalingDown_training.log",
@@ -187,6 +186,8 @@ def replay_alerts(path: Path) -> list[Alert]:
         for line in iter_lines(f):
             for _, notices in monitor.feed((line,), 0.0):
                 alerts += [n for n in notices if isinstance(n, Alert)]
+    for _, notices in monitor.flush(0.0):
+        alerts += [n for n in notices if isinstance(n, Alert)]
     alerts += [n for n in monitor.state.end_of_log() if isinstance(n, Alert)]
     return alerts
 
