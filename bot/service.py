@@ -269,10 +269,9 @@ class Service:
         """Fold one bus message into the state and say what must be said."""
         if isinstance(msg, GpuReport):
             self.latest_gpu = msg.snapshot
+            # Our clock, as for log lines: the demo's simulated GPU stamps its own time.
             for name, monitor in self.monitors.items():
-                await self.notify(
-                    name, monitor.state.apply_gpu(msg.snapshot, msg.snapshot.taken_at_s)
-                )
+                await self.notify(name, monitor.state.apply_gpu(msg.snapshot, self.now()))
         elif isinstance(msg, LogLines):
             for _, notices in self.monitors[msg.run].feed(msg.lines, msg.wall_s):
                 await self.notify(msg.run, notices, replayed=msg.replayed)
