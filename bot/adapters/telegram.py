@@ -74,6 +74,9 @@ class Backend(Protocol):
     async def run_for(self, chat_id: int) -> RunState | None: ...
     def run_states(self) -> list[RunState]: ...
     def gpu_snapshot(self) -> GpuSnapshot | None: ...
+
+    @property
+    def pids(self) -> set[int]: ...  # training processes etagram launched
     async def plot(self, chat_id: int, ctx: messages.Ctx) -> tuple[bytes, str] | None: ...
     async def start_live(self, chat_id: int) -> None: ...
     async def stop_live(self, chat_id: int) -> None: ...
@@ -316,7 +319,9 @@ async def status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def gpu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """The per-GPU table."""
     _, ctx = await _chat(update, context)
-    await _reply(update, context, messages.gpu_text(_backend(context).gpu_snapshot(), ctx))
+    backend = _backend(context)
+    text = messages.gpu_text(backend.gpu_snapshot(), ctx, backend.pids)
+    await _reply(update, context, text)
 
 
 async def plot(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
