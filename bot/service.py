@@ -25,7 +25,7 @@ from telegram.error import InvalidToken, NetworkError, TelegramError
 
 from bot import messages
 from bot.adapters.console import Console
-from bot.adapters.outbox import OutboxPolicy, OutboxSender
+from bot.adapters.outbox import DEFAULT_POLICY, OutboxPolicy, OutboxSender
 from bot.adapters.plot import plot_data, render_png
 from bot.adapters.redact import install_token_redaction
 from bot.adapters.store import Store
@@ -76,7 +76,7 @@ class Service:
         gpu: GpuSource | None = None,
         console: Console | None = None,
         now: Callable[[], float] = time.time,
-        outbox: OutboxPolicy = OutboxPolicy(),
+        outbox: OutboxPolicy = DEFAULT_POLICY,
     ) -> None:
         self.config = config
         self.outbox = outbox

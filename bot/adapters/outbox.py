@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from telegram.error import InvalidToken, NetworkError, RetryAfter, TelegramError
+from telegram.error import BadRequest, InvalidToken, NetworkError, RetryAfter, TelegramError
 
 from bot.adapters.store import OutboxItem, Store
 
@@ -65,6 +65,9 @@ class OutboxPolicy:
     idle_s: float = IDLE_S
 
 
+DEFAULT_POLICY = OutboxPolicy()
+
+
 @dataclass(frozen=True, slots=True)
 class _Unit:
     """One message to send: a row, or the evals folded into a digest."""
@@ -86,7 +89,7 @@ class OutboxSender:
         now: Callable[[], float],
         *,
         digest: Digest | None = None,
-        policy: OutboxPolicy = OutboxPolicy(),
+        policy: OutboxPolicy = DEFAULT_POLICY,
         jitter: Callable[[], float] = random.random,
     ) -> None:
         self._store = store
@@ -161,16 +164,22 @@ class OutboxSender:
         except RetryAfter as exc:
             await self._retry(chat_id, ids, exc, _seconds(exc.retry_after), uncertain=False)
             return False
+        except BadRequest as exc:  # a NetworkError subclass in python-telegram-bot
+            await self._refused(chat_id, unit, exc)
+            return True
         except (NetworkError, InvalidToken) as exc:  # TimedOut is a NetworkError
             await self._retry(chat_id, ids, exc, None, uncertain=_maybe_delivered(exc))
             return False
-        except TelegramError as exc:  # Forbidden (blocked), BadRequest, ChatMigrated...
-            log.error("outbox: Telegram refused %s for chat %s (%s)", _keys(unit), chat_id, exc)
-            await self._store.settle(ids, "refused", self._now())
+        except TelegramError as exc:  # Forbidden (blocked by the user), ChatMigrated...
+            await self._refused(chat_id, unit, exc)
             return True
         self._recovered(chat_id, unit)
         await self._store.settle(ids, "digest" if unit.digest else "sent", self._now())
         return True
+
+    async def _refused(self, chat_id: int, unit: _Unit, exc: Exception) -> None:
+        log.error("outbox: Telegram refused %s for chat %s (%s)", _keys(unit), chat_id, exc)
+        await self._store.settle([i.id for i in unit.items], "refused", self._now())
 
     async def _retry(
         self, chat_id: int, ids: list[int], exc: Exception, wait_s: float | None, *, uncertain: bool

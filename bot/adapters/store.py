@@ -48,6 +48,7 @@ MIGRATIONS: dict[int, str] = {
     ALTER TABLE outbox ADD COLUMN payload TEXT;
     ALTER TABLE outbox ADD COLUMN outcome TEXT;
     ALTER TABLE outbox ADD COLUMN uncertain INTEGER NOT NULL DEFAULT 0;
+    UPDATE outbox SET outcome = 'sent' WHERE sent_s IS NOT NULL;
     """,
 }
 DONE = ("sent", "digest", "expired", "refused")  # outcomes that end a row's life
@@ -93,7 +94,7 @@ class Store:
             await db.execute("PRAGMA synchronous=NORMAL")
             store = cls(db)
             await store._migrate()
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, StoreError) as exc:
             await db.close()
             raise StoreError(f"state database {where}: not usable ({_reason(exc)})") from None
         return store
