@@ -240,7 +240,12 @@ class Service:
         self.app = app
         assert self.store is not None
         self.sender = OutboxSender(
-            self.store, self._send, self.now, digest=self.notifier.digest, policy=self.outbox
+            self.store,
+            self._send,
+            self.now,
+            digest=self.notifier.digest,
+            probe=app.bot.get_me,
+            policy=self.outbox,
         )
         self.notifier.sender = self.sender
         await app.start()

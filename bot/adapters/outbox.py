@@ -22,8 +22,10 @@ What "sent once" can and cannot mean (Telegram has no idempotency key):
   is never sent again as the same message: it goes out inside a digest ("1 eval while
   Telegram was unreachable: ..."), so the user sees at worst a recap line, not a copy, and
   nothing is lost when it had not arrived. An uncertain alert or milestone is sent again:
-  an OOM alert shown twice is better than none. That duplicate, and a long text split in
-  parts whose first part arrived, are the residual risks.
+  an OOM alert shown twice is better than none. Before anything uncertain is sent again,
+  a cheap call (`probe`, getMe) must succeed: while replies keep getting lost, nothing is
+  re-sent, so an uncertain message is shown at most twice, not once per retry. That second
+  copy, and a long text split in parts whose first part arrived, are the residual risks.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ ROUTINE = frozenset({"eval", "milestone"})
 
 Send = Callable[[int, str, bool], Awaitable[None]]  # chat id, Telegram HTML, silent
 Digest = Callable[[int, list[str]], Awaitable[str]]  # chat id, eval payloads -> text
+Probe = Callable[[], Awaitable[object]]  # any call that succeeds only if Telegram answers
 # Connection errors raised before a byte of the request left: it cannot have been delivered.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
@@ -89,6 +92,7 @@ class OutboxSender:
         now: Callable[[], float],
         *,
         digest: Digest | None = None,
+        probe: Probe | None = None,
         policy: OutboxPolicy = DEFAULT_POLICY,
         jitter: Callable[[], float] = random.random,
     ) -> None:
@@ -96,6 +100,7 @@ class OutboxSender:
         self._send = send
         self._now = now
         self._digest = digest
+        self._probe = probe
         self.policy = policy
         self._jitter = jitter
         self._wakeup = asyncio.Event()
@@ -130,8 +135,21 @@ class OutboxSender:
 
     async def _drain_chat(self, chat_id: int, items: list[OutboxItem]) -> None:
         for unit in await self._plan(chat_id, items):
+            if any(i.uncertain for i in unit.items) and not await self._answers(chat_id):
+                return
             if not await self._deliver(chat_id, unit):
                 return
+
+    async def _answers(self, chat_id: int) -> bool:
+        """Whether Telegram answers now (always True without a probe)."""
+        if self._probe is None:
+            return True
+        try:
+            await self._probe()
+        except TelegramError as exc:
+            await self._retry(chat_id, [], exc, None, uncertain=False)
+            return False
+        return True
 
     async def _plan(self, chat_id: int, items: list[OutboxItem]) -> list[_Unit]:
         """The messages to send, in order: stale routine rows expired, evals folded."""
@@ -192,7 +210,8 @@ class OutboxSender:
         self._not_before[chat_id] = self._now() + wait_s
         level = logging.WARNING if failures == 0 else logging.DEBUG  # one line per outage
         log.log(level, "outbox: chat %s not reached (%s); retry in %.1f s", chat_id, exc, wait_s)
-        await self._store.failed(ids, uncertain=uncertain)
+        if ids:
+            await self._store.failed(ids, uncertain=uncertain)
 
     def _recovered(self, chat_id: int, unit: _Unit) -> None:
         failures = self._failures.pop(chat_id, 0)

@@ -257,3 +257,27 @@ async def test_other_telegram_errors_are_refusals(rig: Rig) -> None:
     rig.telegram.fail = lambda chat: TelegramError("odd")
     assert await rig.drain_at() == []
     assert (await rig.store.outcomes())["a1"] == "refused"
+
+
+async def test_nothing_uncertain_is_sent_again_until_telegram_answers(rig: Rig) -> None:
+    answers = False
+
+    async def probe() -> None:
+        if not answers:
+            raise network_error(httpx.RemoteProtocolError("closed"))
+
+    sender = OutboxSender(
+        rig.store, rig.telegram.send, rig.clock, probe=probe, policy=OutboxPolicy(max_age_s=600)
+    )
+    await rig.queue("a1", kind="alert")
+    rig.telegram.fail = lambda chat: network_error(httpx.ReadTimeout("no answer"))
+    await sender.drain()
+    rig.telegram.fail = lambda chat: None
+    for _ in range(3):
+        rig.clock.t += 600
+        await sender.drain()
+    assert rig.telegram.sent == []  # replies still lost: the alert waits
+    answers = True
+    rig.clock.t += 600
+    await sender.drain()
+    assert rig.telegram.sent == [(A, "a1")]
