@@ -26,6 +26,8 @@ What "sent once" can and cannot mean (Telegram has no idempotency key):
   a cheap call (`probe`, getMe) must succeed: while replies keep getting lost, nothing is
   re-sent, so an uncertain message is shown at most twice, not once per retry. That second
   copy, and a long text split in parts whose first part arrived, are the residual risks.
+- A row is marked in flight before its send: if etagram is killed before it learns the
+  outcome, the row is uncertain at the next start and follows the rule above.
 """
 
 from __future__ import annotations
@@ -177,6 +179,7 @@ class OutboxSender:
     async def _deliver(self, chat_id: int, unit: _Unit) -> bool:
         """Send one message; False when the chat must wait (the failure is recorded)."""
         ids = [item.id for item in unit.items]
+        await self._store.attempting(ids)
         try:
             await self._send(chat_id, unit.text, unit.silent)
         except RetryAfter as exc:

@@ -43,11 +43,14 @@ MIGRATIONS: dict[int, str] = {
     CREATE INDEX outbox_pending ON outbox (sent_s, chat_id, id);
     """,
     # v2: what folding needs (the notice as JSON), what happened to each row (`outcome`:
-    # sent, digest, expired, refused) and whether an attempt may have reached Telegram.
+    # sent, digest, expired, refused), whether an attempt may have reached Telegram
+    # (`uncertain`), and whether one was under way (`inflight`: still 1 after a kill -9
+    # in the middle of a send, which makes the row uncertain).
     2: """
     ALTER TABLE outbox ADD COLUMN payload TEXT;
     ALTER TABLE outbox ADD COLUMN outcome TEXT;
     ALTER TABLE outbox ADD COLUMN uncertain INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE outbox ADD COLUMN inflight INTEGER NOT NULL DEFAULT 0;
     UPDATE outbox SET outcome = 'sent' WHERE sent_s IS NOT NULL;
     """,
 }
@@ -178,7 +181,7 @@ class Store:
         """Every notification not yet dealt with, oldest first."""
         sql = (
             "SELECT id, key, chat_id, kind, text, silent, created_s, attempts, payload, "
-            "uncertain FROM outbox WHERE outcome IS NULL ORDER BY id"
+            "MAX(uncertain, inflight) FROM outbox WHERE outcome IS NULL ORDER BY id"
         )
         async with self._db.execute(sql) as cur:
             rows = await cur.fetchall()
@@ -194,15 +197,26 @@ class Store:
             raise ValueError(f"unknown outcome {outcome!r}")
         marks = ",".join("?" * len(item_ids))
         await self._write(
-            f"UPDATE outbox SET outcome = ?, sent_s = ? WHERE id IN ({marks})",  # noqa: S608
+            f"UPDATE outbox SET outcome = ?, sent_s = ?, inflight = 0 "  # noqa: S608
+            f"WHERE id IN ({marks})",
             (outcome, now_s, *item_ids),
         )
 
-    async def failed(self, item_ids: list[int], *, uncertain: bool) -> None:
-        """One more failed attempt; `uncertain`: it may have reached Telegram all the same."""
+    async def attempting(self, item_ids: list[int]) -> None:
+        """An attempt starts: if the process dies before `settle` or `failed`, the rows are
+        uncertain at the next start (Telegram may have taken the message)."""
         marks = ",".join("?" * len(item_ids))
         await self._write(
-            f"UPDATE outbox SET attempts = attempts + 1, "  # noqa: S608
+            f"UPDATE outbox SET attempts = attempts + 1, inflight = 1 "  # noqa: S608
+            f"WHERE id IN ({marks})",
+            tuple(item_ids),
+        )
+
+    async def failed(self, item_ids: list[int], *, uncertain: bool) -> None:
+        """The attempt failed; `uncertain`: it may have reached Telegram all the same."""
+        marks = ",".join("?" * len(item_ids))
+        await self._write(
+            f"UPDATE outbox SET inflight = 0, "  # noqa: S608
             f"uncertain = MAX(uncertain, ?) WHERE id IN ({marks})",
             (int(uncertain), *item_ids),
         )

@@ -73,7 +73,9 @@ async def test_settle_and_failed_attempts(tmp_path: Path) -> None:
         assert await store.enqueue("b", 1, "eval", "B", silent=True, now_s=2.0)
         assert not await store.enqueue("a", 1, "alert", "A", silent=False, now_s=3.0)
         a, b = await store.pending()
+        await store.attempting([a.id, b.id])
         await store.failed([b.id], uncertain=True)
+        await store.attempting([b.id])
         await store.failed([b.id], uncertain=False)  # once uncertain, always uncertain
         await store.settle([a.id], "sent", 4.0)
         (left,) = await store.pending()
@@ -113,3 +115,23 @@ async def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     db.close()
     with pytest.raises(StoreError, match="newer than this etagram"):
         await Store.open(path)
+
+
+async def test_a_send_cut_short_by_a_kill_leaves_the_row_uncertain(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    store = await Store.open(path)
+    await store.enqueue("a", 1, "alert", "A", silent=False, now_s=1.0)
+    await store.enqueue("b", 1, "alert", "B", silent=False, now_s=1.0)
+    a, b = await store.pending()
+    await store.attempting([a.id])
+    await store.attempting([b.id])
+    await store.failed([b.id], uncertain=False)  # b's attempt ended: surely not delivered
+    await store.close()  # a's attempt never ended (the process was killed)
+    store = await Store.open(path)
+    try:
+        assert [(i.key, i.uncertain) for i in await store.pending()] == [
+            ("a", True),
+            ("b", False),
+        ]
+    finally:
+        await store.close()
