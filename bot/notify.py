@@ -310,6 +310,8 @@ def _identity(push: Push) -> tuple[str, str]:
         return "eval", str(push.iter)
     if isinstance(push, Milestone):
         return "milestone", str(push.pct)
+    if push.type == "started":  # once per run; the iteration it is noticed at varies with
+        return "alert", "started"  # how the lines were batched (a restart re-reads them)
     return "alert", f"{push.type}:{push.iter}"
 
 
