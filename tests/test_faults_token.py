@@ -99,5 +99,5 @@ async def test_the_token_never_reaches_a_log_line(
 
 
 async def _until_settled(service: Service) -> None:
-    while not await settled(service, 190):
+    while not await settled(service, 100):
         await asyncio.sleep(0.05)
