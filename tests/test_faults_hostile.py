@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,10 +16,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot import messages
 from bot.adapters.console import Console
 from bot.adapters.store import StoreError
-from bot.adapters.telegram import COMMANDS
+from bot.adapters.telegram import COMMANDS, build_application
 from bot.config import Config
+from bot.core.prefs import ChatPrefs
 from bot.service import RunSpec, Service
 from tests.telegram_stub import BotApiStub
 from tests.test_faults import FAST, HEADER, OWNER, append, run_lines, settled
@@ -171,3 +174,65 @@ async def test_random_commands_and_buttons_raise_nothing(
 async def _until(check: object) -> None:
     while not await check():  # type: ignore[operator]
         await asyncio.sleep(0.05)
+
+
+class BrokenBackend:
+    """A backend with a bug in it: every run lookup raises."""
+
+    allowed_chat_ids = frozenset({OWNER})
+
+    def now(self) -> float:
+        return time.time()
+
+    async def ctx_for(self, chat_id: int) -> messages.Ctx:
+        return messages.Ctx(lang="en", now_s=time.time())
+
+    async def prefs(self, chat_id: int) -> ChatPrefs:
+        return ChatPrefs()
+
+    async def save_prefs(self, chat_id: int, prefs: ChatPrefs) -> None:
+        return None
+
+    async def run_for(self, chat_id: int) -> None:
+        raise RuntimeError("a bug")
+
+    def run_states(self) -> list[object]:
+        return []
+
+    def gpu_snapshot(self) -> None:
+        return None
+
+    async def plot(self, chat_id: int, ctx: messages.Ctx) -> None:
+        return None
+
+    async def start_live(self, chat_id: int) -> None:
+        return None
+
+    async def stop_live(self, chat_id: int) -> None:
+        return None
+
+
+async def test_a_handler_that_raises_gets_the_chat_an_answer_and_the_bot_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with BotApiStub() as stub:
+        app = build_application(stub.token, stub.base_url, BrokenBackend())  # type: ignore[arg-type]
+        async with app:
+            await app.start()
+            assert app.updater is not None
+            await app.updater.start_polling(poll_interval=0.0, timeout=1)
+            try:
+                for command in ("/eta", "/help"):
+                    n = len(stub.sent)
+                    stub.push_message(OWNER, command)
+                    reply = await stub.wait_for("sendMessage", since=n)
+                    assert reply.ok
+                    if command == "/eta":
+                        assert "Could not do that right now" in (reply.text or "")
+                n = len(stub.sent)
+                stub.push_message(STRANGER, "/eta")  # refused before any lookup: no error
+                assert "not" in ((await stub.wait_for("sendMessage", since=n)).text or "")
+            finally:
+                await app.updater.stop()
+                await app.stop()
+    assert "error while handling an update: a bug" in caplog.text
