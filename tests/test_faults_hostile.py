@@ -106,6 +106,10 @@ async def test_a_directory_as_log_path_is_waited_on_not_a_crash(
         n = len(stub.sent)
         stub.push_message(OWNER, "/status")
         assert (await stub.wait_for("sendMessage", since=n)).ok
+        for _ in range(100):
+            if "retrying" in caplog.text:
+                break
+            await asyncio.sleep(0.05)
         service.stop()
         await asyncio.wait_for(serving, 15)
     assert "cannot open" in caplog.text and "retrying" in caplog.text

@@ -6,10 +6,10 @@ it stays in the state database and survives restarts and outages. The rules:
 - Per chat, rows go out in the order they were queued; a chat stops at its first failure and
   is tried again after an exponential back-off with jitter (or Telegram's `retry_after`).
   Other chats are not held up.
-- Evals fold: when more than one eval waits for a chat (after an outage, or a restart that
-  found the log had grown), they go out as one digest (`bot.messages.digest_text`) placed
-  where the newest of them stood; every folded row is settled as `digest`. Alerts are always
-  sent one by one.
+- Evals fold: when more than one eval waits for a chat that Telegram failed to reach (its
+  queue holds a row already tried), they go out as one digest (`bot.messages.digest_text`,
+  "5 evals while Telegram was unreachable: ...") placed where the newest of them stood;
+  every folded row is settled as `digest`. Alerts are always sent one by one.
 - A routine row (eval, milestone) older than `max_age_s` is no longer news: it is settled as
   `expired` with a log line. An alert is delivered whatever its age (a log line says late).
 
@@ -157,7 +157,10 @@ class OutboxSender:
         """The messages to send, in order: stale routine rows expired, evals folded."""
         live = [item for item in items if await self._fresh(item)]
         evals = [i for i in live if i.kind == "eval" and i.payload is not None]
-        fold = self._digest is not None and (len(evals) > 1 or any(i.uncertain for i in evals))
+        waited = any(i.attempts for i in live)  # Telegram failed this chat: the evals waited
+        fold = self._digest is not None and (
+            (len(evals) > 1 and waited) or any(i.uncertain for i in evals)
+        )
         units: list[_Unit] = []
         for item in live:
             if not (fold and item in evals):

@@ -157,9 +157,10 @@ async def test_evals_waiting_together_fold_into_one_digest_alerts_do_not(rig: Ri
     }
 
 
-async def test_an_eval_alone_goes_out_as_itself(rig: Rig) -> None:
+async def test_evals_that_did_not_wait_go_out_as_themselves(rig: Rig) -> None:
     await rig.queue("e1")
-    assert await rig.drain_at() == [(A, "e1")]
+    await rig.queue("e2")
+    assert await rig.drain_at() == [(A, "e1"), (A, "e2")]
 
 
 @pytest.mark.parametrize(
