@@ -2,8 +2,9 @@
 Bot API stand-in, is killed while the run writes evals and alerts (once during an outage),
 then restarted; in the end every eval and alert is in the chat, evals exactly once.
 
-An alert whose send was cut by the kill may be shown twice (Telegram cannot tell whether it
-took the message; see bot/adapters/outbox.py): at most two copies, never none.
+Preferences survive too. An alert whose send was cut by the kill may be shown twice
+(Telegram cannot tell whether it took the message; see bot/adapters/outbox.py): at most two
+copies, never none.
 """
 
 from __future__ import annotations
@@ -78,6 +79,10 @@ async def run_kills(stub: BotApiStub, workdir: Path, seed: int = 8, kills: int =
     nan_at = frozenset(first + 150 for first, _ in chunks)
     for n, (first, stop) in enumerate(chunks):
         proc = await start(stub, workdir)
+        if n == 0:  # a preference set just before the first kill
+            sent = len(stub.sent)
+            stub.push_message(OWNER, "/tz Asia/Tokyo")
+            await stub.wait_for("sendMessage", since=sent)
         if n == 2:
             stub.fail("500", seconds=1.0)  # this kill falls in an outage
         lines = run_lines(first, stop, nan_at)
@@ -113,6 +118,9 @@ async def test_kill_9_at_random_points_loses_nothing_and_repeats_no_eval(
 ) -> None:
     result = await run_kills(stub, tmp_path)
     assert not result.lost, result
+    db = sqlite3.connect(tmp_path / "state.sqlite3")
+    assert "Asia/Tokyo" in db.execute("SELECT data FROM prefs").fetchone()[0]
+    db.close()
     assert result.most_copies <= 2, result
     shown = [str(m.get("text", "")) for m in stub.chat_messages(OWNER)]
     assert not [t for t in shown if "Eval at" in t and shown.count(t) > 1]

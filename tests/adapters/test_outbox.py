@@ -282,3 +282,18 @@ async def test_nothing_uncertain_is_sent_again_until_telegram_answers(rig: Rig) 
     rig.clock.t += 600
     await sender.drain()
     assert rig.telegram.sent == [(A, "a1")]
+
+
+async def test_evals_that_cannot_be_folded_go_out_one_by_one(rig: Rig) -> None:
+    async def broken(chat_id: int, payloads: list[str]) -> str:
+        raise ValueError("a payload from another version")
+
+    sender = OutboxSender(rig.store, rig.telegram.send, rig.clock, digest=broken)
+    await rig.queue("e1")
+    rig.telegram.fail = lambda chat: network_error(httpx.ReadTimeout("no answer"))
+    await sender.drain()
+    rig.telegram.fail = lambda chat: None
+    await rig.queue("e2")
+    rig.clock.t += 60
+    await sender.drain()
+    assert [t for _, t in rig.telegram.sent] == ["e1", "e2"]
