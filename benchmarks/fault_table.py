@@ -3,7 +3,7 @@ and what became of them, read from the chat as the Bot API stand-in shows it.
 
     python benchmarks/fault_table.py            # from the repository root
 
-Each outage scenario writes 5 evals and 3 NaN alerts while Telegram fails for 2 s (back-off
+Each outage scenario writes 5 evals and 3 OOM alerts while Telegram fails for 2 s (back-off
 capped at 1 s: the same sequence as a ten-minute outage with a five-minute cap), then one
 more eval; "no fault" is the baseline, run the same way. Columns (see tests/test_faults.py):
 delivered = in the chat as its own message or, for an eval, as a line of a digest;

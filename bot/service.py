@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 import os
@@ -81,7 +82,12 @@ class Service:
         outbox: OutboxPolicy = DEFAULT_POLICY,
     ) -> None:
         self.config = config
-        self.outbox = outbox
+        # The config's age limit, unless a caller (a test) passed a policy of its own.
+        self.outbox = (
+            outbox
+            if outbox is not DEFAULT_POLICY
+            else dataclasses.replace(outbox, max_age_s=config.outbox_max_age_s)
+        )
         self.runs = runs
         self.monitors = {spec.name: self._monitor(spec) for spec in runs}
         self.allowed_chat_ids = frozenset(config.allowed_chat_ids)

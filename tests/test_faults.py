@@ -38,18 +38,27 @@ DIGEST = "while Telegram was unreachable"
 _DIGEST_ITER = re.compile(r"iteration ([\d,]+):")
 
 
-def run_lines(start: int, stop: int, nan_at: frozenset[int] = frozenset()) -> list[str]:
-    """nanoGPT's output for iterations [start, stop): an eval every 100, NaN where asked."""
+def run_lines(start: int, stop: int, oom_at: frozenset[int] = frozenset()) -> list[str]:
+    """nanoGPT's output for iterations [start, stop): an eval every 100, and a CUDA OOM
+    right after the iterations in `oom_at` (training goes on after it: each OOM is a failure
+    of its own, one alert each)."""
     lines = []
     for it in range(start, stop, 10):
         if it % 100 == 0:
             lines.append(
                 f"step {it}: train loss {3 - it / 2000:.4f}, val loss {3.1 - it / 2000:.4f}"
             )
-        loss = "nan" if it in nan_at else f"{3 - it / 2000:.4f}"
         dt = 5800.0 if it % 100 == 0 else 170.0 + it % 7
-        lines.append(f"iter {it}: loss {loss}, time {dt:.2f}ms, mfu 30.00%")
+        lines.append(f"iter {it}: loss {3 - it / 2000:.4f}, time {dt:.2f}ms, mfu 30.00%")
+        if it in oom_at:
+            lines.append(OOM_LINE)
     return lines
+
+
+OOM_LINE = (
+    "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 20.00 MiB. "
+    "GPU 0 has a total capacity of 11.72 GiB of which 1.02 GiB is free."
+)
 
 
 def append(path: Path, lines: list[str]) -> None:
@@ -124,7 +133,7 @@ class Scenario:
     name: str
     fault: FaultMode | None
     evals: int = 5  # evals written during the outage
-    alerts: int = 3  # NaN alerts written during the outage
+    alerts: int = 3  # OOM alerts written during the outage
     outage_s: float = 2.0
     rotate: bool = False  # the log is rotated in the middle of the outage
     times: int | None = None  # the fault hits this many calls only (lost_reply)
@@ -153,10 +162,10 @@ async def run_scenario(stub: BotApiStub, workdir: Path, scenario: Scenario) -> T
                 methods=set(scenario.methods) if scenario.methods else None,
             )
         stop = 100 + 100 * scenario.evals
-        nan_at = frozenset(100 + 100 * k + 50 for k in range(scenario.alerts))
+        oom_at = frozenset(100 + 100 * k + 50 for k in range(scenario.alerts))
         middle = 100 + 100 * (scenario.evals // 2)
         for start, end in ((100, middle), (middle, stop)):
-            append(log, run_lines(start, end, nan_at))
+            append(log, run_lines(start, end, oom_at))
             await until(lambda e=end: caught_up(service, e - 10), 10, "lines read")
             if scenario.rotate and start == 100:
                 log.rename(log.with_name(RUN + ".1"))

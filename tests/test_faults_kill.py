@@ -76,7 +76,7 @@ async def run_kills(stub: BotApiStub, workdir: Path, seed: int = 8, kills: int =
     log = workdir / RUN
     append(log, HEADER)
     chunks = [(first, first + 200) for first in range(0, 200 * kills, 200)]
-    nan_at = frozenset(first + 150 for first, _ in chunks)
+    oom_at = frozenset(first + 150 for first, _ in chunks)
     for n, (first, stop) in enumerate(chunks):
         proc = await start(stub, workdir)
         if n == 0:  # a preference set just before the first kill
@@ -85,7 +85,7 @@ async def run_kills(stub: BotApiStub, workdir: Path, seed: int = 8, kills: int =
             await stub.wait_for("sendMessage", since=sent)
         if n == 2:
             stub.fail("500", seconds=1.0)  # this kill falls in an outage
-        lines = run_lines(first, stop, nan_at)
+        lines = run_lines(first, stop, oom_at)
         cut = rng.randrange(len(lines))
         append(log, lines[:cut])
         await asyncio.sleep(rng.uniform(0.0, 0.5))
@@ -98,7 +98,7 @@ async def run_kills(stub: BotApiStub, workdir: Path, seed: int = 8, kills: int =
     proc = await start(stub, workdir)
     try:
         expected = {f"{RUN}:eval:{it}:{OWNER}" for it in range(0, 200 * kills, 100)}
-        expected |= {f"{RUN}:alert:nan:{it}:{OWNER}" for it in nan_at}
+        expected |= {f"{RUN}:alert:oom:{it}:{OWNER}" for it in oom_at}
         deadline = time.monotonic() + 30
         while True:
             result = tally(stub, workdir / "state.sqlite3")
