@@ -29,7 +29,7 @@ import re
 
 from bot.core.events import Checkpoint, Eval, Event, Progress
 from bot.core.parsers import errors
-from bot.core.parsers.base import clean, number, timestamp_seconds, to_float, to_int
+from bot.core.parsers.base import FeedMany, clean, number, timestamp_seconds, to_float, to_int
 
 NAME = "generic"
 
@@ -77,7 +77,7 @@ def score(line: str) -> int:
     return 1 if _VAL.search(line) else 0
 
 
-class GenericParser:
+class GenericParser(FeedMany):
     name = NAME
 
     def __init__(self) -> None:
