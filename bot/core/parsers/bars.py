@@ -27,7 +27,9 @@ _AFTER_PCT = re.compile(
 _POSTFIX_ITEM = re.compile(r"(\w+)=([^,\s]+)")
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass sets each field through object.__setattr__, and a bar is built
+# per redraw (half the lines of a tqdm log). Bars are shared by `find_bars`' cache: read only.
+@dataclass(slots=True)
 class Bar:
     desc: str
     n: int

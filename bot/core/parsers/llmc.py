@@ -47,25 +47,10 @@ _DURATION = r"(\d+(?:\.\d+)?)"
 # trainer with ` | loss `, so at most one branch can match.
 _STEP = re.compile(
     r"^step\s+(\d+)(?:"
-    # llm.c; a line cut mid-write, without its time, still counts the step.
-    + r"/(\d+) \| loss\s+"
-    + _NUM
-    + r"(?:.*?\|\s*"
-    + _DURATION
-    + r" ms)?"
-    + r"| \| loss: "
-    + _NUM
-    + r".*?\| dt: "
-    + _DURATION
-    + r"ms(?:.*tok/sec: "
-    + _DURATION
-    + r")?"
-    + r"| \| loss "
-    + _NUM
-    + r".*?\| "
-    + _DURATION
-    + r"(k|M)? tok/s"
-    + r")"
+    rf"/(\d+) \| loss\s+{_NUM}(?:.*?\|\s*{_DURATION} ms)?"  # llm.c; no time: a line cut short
+    rf"| \| loss: {_NUM}.*?\| dt: {_DURATION}ms(?:.*tok/sec: {_DURATION})?"  # build-nanogpt
+    rf"| \| loss {_NUM}.*?\| {_DURATION}(k|M)? tok/s"  # the custom trainer
+    r")"
 )
 _MAIN_LOG = re.compile(r"^s:(\d+) (trl|tel):" + _NUM)
 _LLMC_VAL = re.compile(r"^val loss " + _NUM)
