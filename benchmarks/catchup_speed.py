@@ -7,6 +7,8 @@ then times, in the same run and on the same file:
 - `for line in f` on the file opened in binary mode (the baseline, `x bare` = 1),
 - `for line in f` in text mode (UTF-8, universal newlines: Python's own decoding reader),
 - `iter_lines(f)` (`bot.core.linebuf`: terminators, UTF-8 decoding, line cap),
+- `iter_lines(f)` building one `Progress(n)` per line and nothing else (`+Progress`): the
+  least a parser that returns an event per line can cost, whatever it parses,
 - `iter_lines(f)` through `make_parser(fmt).feed_many(lines)` per chunk of lines, as the
   service and replay do: the format named (`parse`) and auto-detected (`auto`).
 
@@ -37,9 +39,14 @@ from typing import BinaryIO
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bot.core.events import Progress  # noqa: E402
 from bot.core.linebuf import iter_lines  # noqa: E402
 
-SHARED_LOGS = ROOT.parent / "shared" / "logs"
+# ../shared/logs beside the repository; a worktree nested one level deeper finds it higher up.
+SHARED_LOGS = next(
+    (p / "shared" / "logs" for p in ROOT.parents if (p / "shared" / "logs").is_dir()),
+    ROOT.parent / "shared" / "logs",
+)
 # (row label, format, file in ../shared/logs): the biggest real log of each format.
 ROWS = (
     ("llm.c", "llmc", "llmc_HectorFCardenas_gpt2_train.11685414.log"),
@@ -111,6 +118,15 @@ def linebuf_loop(f: BinaryIO) -> tuple[int, int]:
     return count, 0
 
 
+def event_floor_loop(f: BinaryIO) -> tuple[int, int]:
+    """The frozen dataclass alone: one `Progress` per line, no parsing at all."""
+    count = 0
+    for _line in iter_lines(f):
+        Progress(count)
+        count += 1
+    return count, count
+
+
 def parser_loop(fmt: str | None) -> Loop:
     from bot.core.parsers.registry import make_parser
 
@@ -154,6 +170,7 @@ def columns(fmt: str | None) -> list[Column]:
         Column("bare", bare_loop),
         Column("text", text_loop),
         Column("iter_lines", linebuf_loop),
+        Column("+Progress", event_floor_loop),
     ]
     if fmt is not None:
         cols.append(Column(f"parse {fmt}", parser_loop(fmt)))
@@ -167,9 +184,9 @@ def header(cols: list[Column]) -> str:
     units = f"{'log':<16} {'MB':>6} {'lines':>10} {'MB/s':>8} {'lines/s':>12}"
     for col in cols[1:]:
         parse = col.name.startswith(("parse", "auto"))
-        width = 28 if parse else 7
+        width = 28 if parse else 10
         top += f" {col.name:>{width}}"
-        units += f" {'lines/s':>12} {'ev/line':>7} {'x bare':>7}" if parse else f" {'x bare':>7}"
+        units += f" {'lines/s':>12} {'ev/line':>7} {'x bare':>7}" if parse else f" {'x bare':>10}"
     return top + "\n" + units
 
 
@@ -181,8 +198,9 @@ def row(label: str, size: float, cols: list[Column], total: bool = False) -> str
     for col in cols[1:]:
         s, n, ev = col.totals if total else (col.seconds, col.lines, col.events)
         if col.name.startswith(("parse", "auto")):
-            text += f" {n / s:12,.0f} {ev / max(n, 1):7.2f}"
-        text += f" {s / seconds:7.2f}"
+            text += f" {n / s:12,.0f} {ev / max(n, 1):7.2f} {s / seconds:7.2f}"
+        else:
+            text += f" {s / seconds:10.2f}"
     return text
 
 
@@ -199,7 +217,7 @@ def run_rows(rows: list[tuple[str, str | None, bytes]], mb: int, repeat: int) ->
             size = path.stat().st_size
             total_size += size
             if explicit:
-                cols[3].loop = parser_loop(fmt)
+                cols[4].loop = parser_loop(fmt)
             for col in cols:
                 col.measure(path, repeat)
             print(row(label, size, cols), flush=True)
