@@ -55,20 +55,24 @@ def find_bars(line: str) -> tuple[Bar, ...]:
 
 def _bar(line: str, pct_end: int, match: re.Match[str]) -> Bar:
     n, total, elapsed, remaining, _rate, postfix = match.groups()
-    before = line[:pct_end].rstrip("0123456789").rstrip()
-    desc = before[:-1].strip() if before.endswith(":") else ""
-    # The desc is what follows the previous bar or message on the same line.
-    cut = max(desc.rfind("]"), desc.rfind("|"))
-    if cut >= 0:
-        desc = desc[cut + 1 :].strip()
     return Bar(
-        desc=desc,
+        desc=_desc(line, pct_end),
         n=int(n),
         total=int(total),
         elapsed_s=clock_seconds(elapsed),
         remaining_s=None if remaining == "?" else clock_seconds(remaining),
         postfix=dict(_POSTFIX_ITEM.findall(postfix)) if postfix else {},
     )
+
+
+def _desc(line: str, pct_end: int) -> str:
+    if line.rfind(":", 0, pct_end) < 0:  # the usual bar: no desc, nothing to cut
+        return ""
+    before = line[:pct_end].rstrip("0123456789").rstrip()
+    desc = before[:-1].strip() if before.endswith(":") else ""
+    # The desc is what follows the previous bar or message on the same line.
+    cut = max(desc.rfind("]"), desc.rfind("|"))
+    return desc[cut + 1 :].strip() if cut >= 0 else desc
 
 
 class BarTracker:

@@ -93,6 +93,8 @@ def to_int(text: str) -> int | None:
 def number(value: object) -> float | None:
     """A metric value from JSON or a Python dict: a number, or a number in a string
     (recent transformers print `'loss': '1.015'`); booleans and anything else -> None."""
+    if type(value) is float:  # the usual case, first: isinstance on a union is slow
+        return value
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
