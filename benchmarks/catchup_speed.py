@@ -10,13 +10,15 @@ then times, in the same run and on the same file:
 - `iter_lines(f)` building one `Progress(n)` per line and nothing else (`+Progress`): the
   least a parser that returns an event per line can cost, whatever it parses,
 - `iter_lines(f)` through `make_parser(fmt).feed_many(lines)` per chunk of lines, as the
-  service and replay do: the format named (`parse`) and auto-detected (`auto`).
+  service's `RunMonitor.feed` does: the format named (`parse`) and auto-detected (`auto`).
 
-Each column is the best of `--repeat` runs, in CPU time of this process (user + system): on a
-shared machine, wall time mostly measures the other processes. `x bare` is the column's time
-over the binary loop's; `ev/line` is how many events the parser returned per line (repeated
-logs make almost every line an event: each one costs a regex match, number parsing and the
-construction of a frozen dataclass). The last row adds up the times and sizes of all rows.
+Each column is the best of `--repeat` runs, taken in turn, in CPU time of this process (user +
+system): on a shared machine, wall time mostly measures the other processes. `x bare` is the
+column's time over the binary loop's; `lines` counts the binary loop's lines (`\n` only: a
+tqdm log has many more `\r` lines, which the text loop and `iter_lines` split); `ev/line` is
+how many events the parser returned per `iter_lines` line. Repeated training logs make almost
+every line an event, and each event costs at least a regex match, number parsing and the
+construction of a frozen dataclass. The last row adds up the times and sizes of all rows.
 
     python benchmarks/catchup_speed.py [--quick] [--mb 200] [--repeat 3]
     python benchmarks/catchup_speed.py --source LOG [--format NAME]   # one log only
@@ -151,13 +153,14 @@ class Column:
     events: int = 0
     totals: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])  # s, lines, events
 
-    def measure(self, path: Path, repeat: int) -> None:
-        self.seconds = float("inf")
-        for _ in range(repeat):
-            with open(path, "rb") as f:
-                start = time.process_time()
-                self.lines, self.events = self.loop(f)
-                self.seconds = min(self.seconds, time.process_time() - start)
+    def measure(self, path: Path) -> None:
+        """One more run; `seconds` keeps the best."""
+        with open(path, "rb") as f:
+            start = time.process_time()
+            self.lines, self.events = self.loop(f)
+            self.seconds = min(self.seconds, time.process_time() - start)
+
+    def add_to_totals(self) -> None:
         self.totals = [
             self.totals[0] + self.seconds,
             self.totals[1] + self.lines,
@@ -219,7 +222,14 @@ def run_rows(rows: list[tuple[str, str | None, bytes]], mb: int, repeat: int) ->
             if explicit:
                 cols[4].loop = parser_loop(fmt)
             for col in cols:
-                col.measure(path, repeat)
+                col.seconds = float("inf")
+            # Round robin: a burst of load elsewhere slows one run of each column, not one
+            # column's every run.
+            for _ in range(repeat):
+                for col in cols:
+                    col.measure(path)
+            for col in cols:
+                col.add_to_totals()
             print(row(label, size, cols), flush=True)
             path.unlink()
     if len(rows) > 1:
