@@ -69,6 +69,7 @@ def scan(line: str) -> ErrorText | None:
         or "Traceback" in line
         or "out of memory" in line
         or "ALLOC_FAILED" in line
+        or "CUDA_ERROR" in line
         or "NCCL" in line
         or "ANCELLED" in line
         or "illed" in line
