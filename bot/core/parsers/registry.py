@@ -17,7 +17,11 @@ line the current parser does not understand is scored by every format; the parse
 when such a line is certain for another format, or after `QUIET_LINES` such lines in a row,
 provided the other format scores more than the current one over those recent lines. A switch
 after quiet lines replays them to the new parser; a switch on a certain line replays that
-line only.
+line only. Lines with none of the words or prefixes any scorer needs to score above 0 skip the
+scorers: catch-up reads long stretches of them.
+
+`feed_many(lines)` returns what feeding the lines one by one returns, in one call (the service
+feeds each read's lines at once).
 """
 
 from __future__ import annotations
@@ -137,7 +141,7 @@ def _scores(line: str) -> dict[str, int]:
 
 # A line without any of these scores 0 for every format: unknown lines (HellaSwag counters,
 # banners, warnings) skip the nine scorers. Each scorer needs one of them to score above 0
-# (tests/core/parsers/test_registry.py checks it on real and generated lines).
+# (test_real_logs.py and test_properties.py check it on real and generated lines).
 _SCORE_PREFIXES = ("step", "iter ", "s:", "[eval]", "Overriding", "tokens per", "with open(", "{")
 _NO_SCORES = dict.fromkeys(FORMATS, 0)
 
@@ -248,10 +252,10 @@ class AutoParser:
             candidate = max(FORMATS, key=totals.__getitem__)
         if totals[candidate] < CERTAIN or totals[candidate] <= totals[current]:
             return []
-        # Lines nobody understood: the new format's lines among them are not lost.
-        replay = [line] if certain else [old for old, _ in self._window]
         # On a certain line, only that line is replayed: the lines before it may be bars the
-        # new parser would mistake for training (an evaluation bar the old one ignored).
+        # new parser would mistake for training (an evaluation bar the old one ignored). After
+        # quiet lines, the lines nobody understood are: the new format's lines are not lost.
+        replay = [line] if certain else [old for old, _ in self._window]
         self._parser, self._quiet = make_parser(candidate), 0
         self._window.clear()
         self._totals = dict.fromkeys(FORMATS, 0)
