@@ -121,6 +121,24 @@ def nvml_env(folder: Path, gpus: int) -> dict[str, str]:
     return {k: env[k] for k in ("LD_LIBRARY_PATH", "FAKE_NVML_STATE")}
 
 
+# `python -c PROFILED OUT ARGS...` runs `python -m bot ARGS...` under cProfile, counting the
+# main thread's CPU time (the event loop; waiting in epoll costs nothing), from the first
+# SIGUSR1 on, so that start-up is left out; the stats go to OUT when it exits.
+PROFILED = """
+import cProfile, runpy, signal, sys, time
+out, sys.argv = sys.argv[1], ["bot", *sys.argv[2:]]
+prof = cProfile.Profile(time.thread_time)
+signal.signal(signal.SIGUSR1, lambda *_: prof.enable())
+try:
+    runpy.run_module("bot", run_name="__main__", alter_sys=True)
+except SystemExit:
+    pass
+finally:
+    prof.disable()
+    prof.dump_stats(out)
+"""
+
+
 # etagram watch, as a user runs it --------------------------------------------------------------
 @contextlib.asynccontextmanager
 async def etagram_watch(
@@ -130,24 +148,29 @@ async def etagram_watch(
     *,
     extra_env: dict[str, str] | None = None,
     settle_s: float = 1.0,
+    profile_to: Path | None = None,
 ) -> AsyncIterator[asyncio.subprocess.Process]:
     """`python -m bot watch LOG...` talking to the stand-in server `stub`, chat CHAT allowed;
-    yields once the bot registered its commands and its followers had `settle_s` to start."""
+    yields once the bot registered its commands and its followers had `settle_s` to start.
+    `profile_to`: run it under cProfile, see PROFILED."""
+    # Not beside the logs: the follower watches their folder, and would wake on each write.
+    private = folder / "etagram"
+    private.mkdir(exist_ok=True)
     env = {
         **os.environ,
         "ETAGRAM_TELEGRAM_TOKEN": stub.token,
         "ETAGRAM_TELEGRAM_API_BASE_URL": stub.base_url,
         "ETAGRAM_TELEGRAM_ALLOWED_CHAT_IDS": str(CHAT),
-        "ETAGRAM_STATE_PATH": str(folder / "state.sqlite3"),
+        "ETAGRAM_STATE_PATH": str(private / "state.sqlite3"),
         "ETAGRAM_LOG_LEVEL": "WARNING",
         "ETAGRAM_TIMEZONE": "UTC",
         **(extra_env or {}),
     }
-    stderr = (folder / "etagram.stderr").open("wb")
+    stderr = (private / "stderr").open("wb")
+    profiler = ["-c", PROFILED, str(profile_to)] if profile_to else ["-m", "bot"]
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
-        "-m",
-        "bot",
+        *profiler,
         "watch",
         *map(str, logs),
         cwd=ROOT,
@@ -160,7 +183,7 @@ async def etagram_watch(
         await asyncio.sleep(settle_s)
         yield proc
     except BaseException:
-        print((folder / "etagram.stderr").read_text()[-3000:], file=sys.stderr)
+        print((private / "stderr").read_text()[-3000:], file=sys.stderr)
         raise
     finally:
         if proc.returncode is None:
@@ -179,6 +202,28 @@ async def stub_server() -> AsyncIterator[Any]:
 
     async with BotApiStub() as stub:
         yield stub
+
+
+def print_profile(path: Path, top: int = 15) -> None:
+    """The functions that took the most time of their own, as a table (% of the total)."""
+    import pstats
+
+    stats = pstats.Stats(str(path))
+    total = stats.total_tt  # type: ignore[attr-defined]
+    rows = sorted(stats.stats.items(), key=lambda kv: kv[1][2], reverse=True)[:top]  # type: ignore[attr-defined]
+    table(
+        ["function (own time)", "calls", "own s", "% total", "cumul. s"],
+        [
+            [
+                f"{Path(file).name}:{line} {name}",
+                calls,
+                f"{own:.3f}",
+                f"{100 * own / total:.1f}",
+                f"{cumul:.3f}",
+            ]
+            for (file, line, name), (_, calls, own, cumul, _) in rows
+        ],
+    )
 
 
 def temp_folder() -> tempfile.TemporaryDirectory[str]:

@@ -1,0 +1,179 @@
+"""Steady-state overhead: CPU and memory of `etagram watch` following a busy log while
+sampling 8 stand-in GPUs every 2 s, next to polling loops users run today, same run.
+
+Processes, all started together and measured over the same window (after a warm-up):
+- `etagram watch LOG` (a real subprocess, Telegram on, pointed at the Bot API stand-in),
+  the log written at `--rate` nanoGPT lines a second (an eval every 500 iterations),
+  ETAGRAM_GPU_INTERVAL_S=2, 8 GPUs from the stand-in libnvidia-ml.so.1;
+- a bare Python loop making the same NVML calls every 2 s (pynvml, nothing else);
+- `gpustat` queried every 2 s in a Python loop, when it is importable (it is not a
+  dependency: put it on PYTHONPATH to get that row).
+
+CPU is user + system time from /proc over the window, given as % of one core and extrapolated
+to CPU seconds per hour; RSS is the resident size at the end and its peak.
+
+    python benchmarks/steady_overhead.py [--seconds 60] [--full] [--profile]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._common import (  # noqa: E402
+    cpu_s,
+    etagram_watch,
+    machine,
+    nanogpt_header,
+    nvml_env,
+    parser,
+    print_profile,
+    progress_line,
+    rss_mb,
+    stub_server,
+    table,
+    temp_folder,
+)
+
+GPUS = 8
+INTERVAL_S = 2.0
+WARMUP_S = 5.0
+CHILD_FLAG = "--poll-child"
+ETAGRAM = "etagram watch (Telegram on)"
+
+
+def bare_nvml_poll() -> None:
+    """The NVML calls etagram's sampler makes for each GPU, written out by hand."""
+    import pynvml
+
+    pynvml.nvmlInit()
+    handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(pynvml.nvmlDeviceGetCount())]
+    while True:
+        for h in handles:
+            pynvml.nvmlDeviceGetUtilizationRates(h)
+            pynvml.nvmlDeviceGetMemoryInfo(h)
+            pynvml.nvmlDeviceGetCurrentClocksEventReasons(h)
+            pynvml.nvmlDeviceGetComputeRunningProcesses_v3(h)
+            pynvml.nvmlDeviceGetTemperatureV(h, pynvml.NVML_TEMPERATURE_GPU)
+            pynvml.nvmlDeviceGetClockInfo(h, pynvml.NVML_CLOCK_SM)
+            pynvml.nvmlDeviceGetPowerUsage(h)
+            pynvml.nvmlDeviceGetEnforcedPowerLimit(h)
+        time.sleep(INTERVAL_S)
+
+
+def gpustat_poll() -> None:
+    import gpustat
+
+    while True:
+        gpustat.new_query()
+        time.sleep(INTERVAL_S)
+
+
+async def write_log(path: Path, rate: float, stop: asyncio.Event) -> int:
+    """Append nanoGPT lines at `rate` a second (an eval every 500) until `stop`; lines written."""
+    loop = asyncio.get_running_loop()
+    start, it = loop.time(), 0
+    with path.open("a", buffering=1) as f:
+        while not stop.is_set():
+            if it % 500 == 0 and it:
+                f.write(f"step {it}: train loss 3.1000, val loss {3.2 - it / 1e6:.4f}\n")
+            f.write(progress_line(it))
+            it += 1
+            await asyncio.sleep(max(0.0, start + it / rate - loop.time()))
+    return it
+
+
+async def start_poller(kind: str, env: dict[str, str]) -> asyncio.subprocess.Process | str:
+    """A polling loop in its own process, or why it is skipped."""
+    if kind == "gpustat":
+        probe = await asyncio.create_subprocess_exec(sys.executable, "-c", "import gpustat")
+        if await probe.wait() != 0:
+            return "skipped: gpustat is not importable (pip install gpustat, on PYTHONPATH)"
+    return await asyncio.create_subprocess_exec(sys.executable, __file__, CHILD_FLAG, kind, env=env)
+
+
+async def measure(seconds: float, rate: float, profile: bool) -> None:
+    async with stub_server() as stub:
+        with temp_folder() as tmp:
+            folder = Path(tmp)
+            env = nvml_env(folder, GPUS)
+            log = folder / "train.log"
+            log.write_text(nanogpt_header(10_000_000, 500))
+            child_env = {**os.environ, **env}
+            pollers = {
+                "bare Python loop, same NVML calls": await start_poller("bare", child_env),
+                "gpustat.new_query() in a loop": await start_poller("gpustat", child_env),
+            }
+            stop = asyncio.Event()
+            writer = asyncio.create_task(write_log(log, rate, stop))
+            prof = (
+                Path(os.environ.get("ETAGRAM_BENCH_PROF", folder / "steady.prof"))
+                if profile
+                else None
+            )
+            extra = {**env, "ETAGRAM_GPU_INTERVAL_S": str(INTERVAL_S)}
+            try:
+                async with etagram_watch(
+                    stub, [log], folder, extra_env=extra, profile_to=prof
+                ) as p:
+                    await asyncio.sleep(WARMUP_S)
+                    if prof is not None:
+                        p.send_signal(signal.SIGUSR1)
+                    procs = {ETAGRAM: p.pid}
+                    procs |= {n: q.pid for n, q in pollers.items() if not isinstance(q, str)}
+                    before = {n: cpu_s(pid) for n, pid in procs.items()}
+                    t0 = time.monotonic()
+                    await asyncio.sleep(seconds)
+                    wall = time.monotonic() - t0
+                    used = {n: cpu_s(pid) - before[n] for n, pid in procs.items()}
+                    rss = {n: rss_mb(pid) for n, pid in procs.items()}
+                    calls = len(stub.sent)
+            finally:
+                stop.set()
+                lines = await writer
+                for q in pollers.values():
+                    if not isinstance(q, str):
+                        q.terminate()
+                        await q.wait()
+            print(
+                f"window {wall:.0f} s after a {WARMUP_S:.0f} s warm-up (extrapolated to an hour); "
+                f"{GPUS} stand-in GPUs sampled every {INTERVAL_S:g} s; log at {rate:g} lines/s "
+                f"({lines} lines written); {calls} Bot API calls besides getUpdates"
+            )
+            rows: list[list[object]] = []
+            for name in [ETAGRAM, *pollers]:
+                skipped = pollers.get(name)
+                if isinstance(skipped, str):
+                    rows.append([name, skipped, "", "", ""])
+                    continue
+                share = used[name] / wall
+                cells = [share * 3600, rss[name][0], rss[name][1]]
+                rows.append([name, f"{100 * share:.3f} %", *(f"{c:.1f}" for c in cells)])
+            table(["process", "CPU, % of one core", "CPU s/hour", "RSS MB", "peak RSS MB"], rows)
+            print("target: etagram under 1 % of one core, RSS under 100 MB")
+            if prof is not None:
+                print("\nprofile of etagram watch over the window (cProfile, main thread CPU):")
+                print_profile(prof)
+
+
+def main() -> None:
+    ap = parser(__doc__)
+    ap.add_argument("--seconds", type=float, default=60.0, help="measured window (--full: 600)")
+    ap.add_argument("--rate", type=float, default=20.0, help="log lines per second")
+    ap.add_argument("--profile", action="store_true", help="run etagram under cProfile")
+    args = ap.parse_args()
+    print(machine())
+    asyncio.run(measure(600.0 if args.full else args.seconds, args.rate, args.profile))
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == [CHILD_FLAG]:
+        (gpustat_poll if sys.argv[2] == "gpustat" else bare_nvml_poll)()
+    else:
+        main()
