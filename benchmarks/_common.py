@@ -39,9 +39,11 @@ def machine() -> str:
                 model = line.split(":", 1)[1].strip()
                 break
     ram_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    load = os.getloadavg()[0]  # other work on the machine makes wall times noisy
     return (
         f"machine: nproc {os.cpu_count()}, CPU {model}, RAM {ram_gb:.1f} GiB, "
-        f"Python {platform.python_version()}, {platform.system()} {platform.release()}"
+        f"Python {platform.python_version()}, {platform.system()} {platform.release()}; "
+        f"load average {load:.2f} at start"
     )
 
 
@@ -167,6 +169,7 @@ async def etagram_watch(
         **(extra_env or {}),
     }
     stderr = (private / "stderr").open("wb")
+    since = len(stub.sent)
     profiler = ["-c", PROFILED, str(profile_to)] if profile_to else ["-m", "bot"]
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -179,7 +182,7 @@ async def etagram_watch(
         stderr=stderr,
     )
     try:
-        await stub.wait_for("setMyCommands", timeout=60)
+        await stub.wait_for("setMyCommands", timeout=60, since=since)
         await asyncio.sleep(settle_s)
         yield proc
     except BaseException:
