@@ -1,9 +1,10 @@
 """`/eta` response time: the command queued at the Bot API stand-in server until the reply
-reaches it, for `etagram watch` (a real subprocess following a nanoGPT log) and, same run,
-for a bare python-telegram-bot echo bot (long polling, one CommandHandler answering "ok"):
-what any bot built on the same library pays before doing any work of its own.
+reaches it, for `etagram watch` (a real subprocess following a nanoGPT log) and, at the
+same time, for a bare python-telegram-bot echo bot (long polling, one CommandHandler
+answering "ok"): what any bot built on the same library pays before doing any work.
 
-Commands are sent one at a time, the next `--gap-ms` after the previous reply.
+Commands are sent one at a time, alternating between the two bots (each has its own
+stand-in server), the next `--gap-ms` after the previous reply.
 
     python benchmarks/eta_response.py [--commands 200] [--full: 1000]
 """
@@ -11,8 +12,10 @@ Commands are sent one at a time, the next `--gap-ms` after the previous reply.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +35,8 @@ from benchmarks._common import (  # noqa: E402
 )
 
 WARMUP = 5
+ECHO = "bare python-telegram-bot echo"
+ETAGRAM = "etagram watch: /eta"
 ECHO_FLAG = "--echo-child"
 
 
@@ -49,44 +54,52 @@ def run_echo_bot(token: str, base_url: str) -> None:
     app.run_polling()
 
 
-async def commands(stub: Any, count: int, gap_s: float) -> list[float]:
-    """Milliseconds from each /eta queued to the bot's reply received."""
-    latencies = []
-    for i in range(WARMUP + count):
-        since = len(stub.sent)
-        queued = time.monotonic()
-        stub.push_message(CHAT, "/eta")
-        reply = await stub.wait_for(
-            lambda c: c.method == "sendMessage" and c.chat_id == CHAT, timeout=10, since=since
-        )
-        if i >= WARMUP:
-            latencies.append((reply.time - queued) * 1e3)
-        await asyncio.sleep(gap_s)
-    return latencies
+async def one_command(stub: Any) -> float:
+    """Milliseconds from one /eta queued to the bot's reply received."""
+    since = len(stub.sent)
+    queued = time.monotonic()
+    stub.push_message(CHAT, "/eta")
+    reply = await stub.wait_for(
+        lambda c: c.method == "sendMessage" and c.chat_id == CHAT, timeout=10, since=since
+    )
+    return (reply.time - queued) * 1e3
+
+
+@contextlib.asynccontextmanager
+async def echo_bot(stub: Any) -> AsyncIterator[None]:
+    since = len(stub.sent)
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, ECHO_FLAG, stub.token, stub.base_url
+    )
+    try:
+        await stub.wait_for("deleteWebhook", timeout=60, since=since)
+        await asyncio.sleep(1.0)
+        yield
+    finally:
+        child.terminate()
+        await child.wait()
 
 
 async def measure(count: int, gap_s: float) -> dict[str, list[float]]:
-    out = {}
-    async with stub_server() as stub:
+    """Both bots run at once, each with its own stand-in server; the commands alternate
+    between them, so that other work on the machine hits both alike."""
+    async with stub_server() as echo_stub, stub_server() as stub, echo_bot(echo_stub):
         with temp_folder() as tmp:
-            since = len(stub.sent)
-            child = await asyncio.create_subprocess_exec(
-                sys.executable, __file__, ECHO_FLAG, stub.token, stub.base_url
-            )
-            try:
-                await stub.wait_for("deleteWebhook", timeout=60, since=since)
-                await asyncio.sleep(1.0)
-                out["bare python-telegram-bot echo"] = await commands(stub, count, gap_s)
-            finally:
-                child.terminate()
-                await child.wait()
             log = Path(tmp) / "train.log"
             lines = [progress_line(i, 4 - i / 5000) for i in range(3000)]
             for it in range(0, 3000, 500):
                 lines.insert(it + it // 500, f"step {it}: train loss 3.5, val loss 3.6\n")
             log.write_text(nanogpt_header(20_000, 500) + "".join(lines))
             async with etagram_watch(stub, [log], Path(tmp)):
-                out["etagram watch: /eta"] = await commands(stub, count, gap_s)
+                out: dict[str, list[float]] = {ECHO: [], ETAGRAM: []}
+                for i in range(WARMUP + count):
+                    for name, server in ((ECHO, echo_stub), (ETAGRAM, stub)):
+                        latency = await one_command(server)
+                        if i >= WARMUP:
+                            out[name].append(latency)
+                        await asyncio.sleep(gap_s)
+                last = stub.messages_to(CHAT)[-1].text or ""
+    print(f"etagram's last reply begins: {last.splitlines()[0][:80]!r}")
     return out
 
 
