@@ -207,22 +207,33 @@ async def stub_server() -> AsyncIterator[Any]:
         yield stub
 
 
-def print_profile(path: Path, top: int = 15) -> None:
-    """The functions that took the most time of their own, as a table (% of the total)."""
+def print_profile(path: Path, top: int = 15, *, cumulative_in: str | None = None) -> None:
+    """The functions that took the most time of their own, as a table (% of the total); with
+    `cumulative_in`, those under a path containing it, by time spent in them and their callees."""
     import pstats
 
     stats = pstats.Stats(str(path))
     total = stats.total_tt  # type: ignore[attr-defined]
-    rows = sorted(stats.stats.items(), key=lambda kv: kv[1][2], reverse=True)[:top]  # type: ignore[attr-defined]
+    entries = stats.stats.items()  # type: ignore[attr-defined]
+    column = 3 if cumulative_in else 2  # (calls, primitive calls, own, cumulative, callers)
+    if cumulative_in:
+        entries = [kv for kv in entries if cumulative_in in kv[0][0]]
+    rows = sorted(entries, key=lambda kv: kv[1][column], reverse=True)[:top]
     table(
-        ["function (own time)", "calls", "own s", "% total", "cumul. s"],
+        [
+            "function",
+            "calls",
+            "own s",
+            "cumul. s",
+            f"% total ({'cumul.' if cumulative_in else 'own'})",
+        ],
         [
             [
-                f"{Path(file).name}:{line} {name}",
+                f"{Path(file).parent.name}/{Path(file).name}:{line} {name}",
                 calls,
                 f"{own:.3f}",
-                f"{100 * own / total:.1f}",
                 f"{cumul:.3f}",
+                f"{100 * (cumul if cumulative_in else own) / total:.1f}",
             ]
             for (file, line, name), (_, calls, own, cumul, _) in rows
         ],

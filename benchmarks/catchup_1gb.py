@@ -125,6 +125,8 @@ def main() -> None:
             profiler.dump_stats(prof_path)
             print(f"\nprofile of the catch-up row over the first {args.profile_mb} MB (cProfile):")
             print_profile(prof_path, top=20)
+            print("\nthe same, etagram's own functions by cumulative time:")
+            print_profile(prof_path, 12, cumulative_in="/bot/")
 
 
 if __name__ == "__main__":
