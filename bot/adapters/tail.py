@@ -116,9 +116,7 @@ class _Cursor:
             self._reset(0)
         data = self._read_chunk()
         if data:
-            # A short read reached the end: the next wake-up or poll looks for more (and for a
-            # rotation), which saves a thread hand-off per write on a busy log.
-            return self._buf.feed(data), len(data) == CHUNK_SIZE
+            return self._buf.feed(data), True
         return self._at_eof()
 
     def _open(self) -> bool:
