@@ -229,7 +229,9 @@ def print_profile(path: Path, top: int = 15, *, cumulative_in: str | None = None
         ],
         [
             [
-                f"{Path(file).parent.name}/{Path(file).name}:{line} {name}",
+                name
+                if file == "~"
+                else f"{Path(file).parent.name}/{Path(file).name}:{line} {name}",
                 calls,
                 f"{own:.3f}",
                 f"{cumul:.3f}",

@@ -124,6 +124,10 @@ def report(calls: list[Any], polls: int, wall: float, speed: float, tqdm_note: s
     )
     print(f"etagram calls by method: {dict(ours)}; refused by the stand-in: {refused}")
     print(f"tqdm calls by method: {dict(theirs)} ({tqdm_note or 'no report'})")
+    kinds = collections.Counter(
+        _kind(c.text or "") for c in calls if c.chat_id == CHAT and c.method == "sendMessage"
+    )
+    print(f"etagram messages by their first words: {dict(kinds)}")
     rows = [
         ["etagram: messages from the log (send, pin)", events, f"{events / train_h:.0f}"],
         ["etagram: live message edits", edits, f"{edits * per_wall_h:.0f}"],
@@ -143,6 +147,13 @@ def report(calls: list[Any], polls: int, wall: float, speed: float, tqdm_note: s
         rows.append(["tqdm.contrib.telegram", 0, tqdm_note or "no calls"])
     table(["calls", "in the run", "per hour"], rows)
     print("target: about 100 an hour for etagram; Telegram allows ~1 message/s per chat")
+
+
+def _kind(text: str) -> str:
+    """A message's first words after the run name, for the summary: "Eval at", ..."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    line = lines[1] if len(lines) > 1 else (lines[0] if lines else "")
+    return " ".join(line.split()[:2])
 
 
 def main() -> None:
