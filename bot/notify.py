@@ -135,12 +135,12 @@ class Notifier:
         backlog (lines handled before a restart, or a log that was already long when first
         followed) rebuilds the state quietly: only its warnings and critical alerts go out."""
         memory = self._runs.setdefault(state.name, _RunMemory())
-        milestone = self._milestone(state, memory, state.eta())
+        milestone = self._milestone(state, memory)
         if replayed:
             return [n for n in notices if isinstance(n, Alert) and n.severity != "info"]
         return [milestone, *notices] if milestone is not None else list(notices)
 
-    def _milestone(self, state: RunState, memory: _RunMemory, eta: EtaEstimate) -> Milestone | None:
+    def _milestone(self, state: RunState, memory: _RunMemory) -> Milestone | None:
         total, it = state.total_iters, state.iter
         if not total or it is None or state.ended is not None:
             return None
@@ -149,6 +149,7 @@ class Notifier:
         memory.milestones.update(passed)
         if not new:
             return None
+        eta = state.eta()  # only now: this runs for every batch of lines
         finish = state.finish_at(eta, self.now())
         return Milestone(state.name, max(new), it, total, eta, finish)  # one message, not a flood
 
