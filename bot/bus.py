@@ -33,10 +33,11 @@ class LogLines:
 
 @dataclass(frozen=True, slots=True)
 class GpuReport:
-    """One NVML snapshot of a host's GPUs."""
+    """One NVML snapshot of a host's GPUs; `run`: the run they train ("" = every run)."""
 
     host: str
     snapshot: GpuSnapshot
+    run: str = ""
 
 
 @dataclass(frozen=True, slots=True)
