@@ -55,6 +55,8 @@ Message = LogLines | GpuReport | ProcessExit
 class Bus(Protocol):
     async def publish(self, msg: Message) -> None: ...
     def messages(self) -> AsyncIterator[Message]: ...
+    def idle(self) -> bool: ...  # everything published has been handed on
+    async def aclose(self) -> None: ...
 
 
 class LocalBus:
@@ -73,3 +75,6 @@ class LocalBus:
 
     def idle(self) -> bool:
         return self._queue.empty()
+
+    async def aclose(self) -> None:
+        pass
