@@ -177,7 +177,7 @@ class _Obj:
         return None if self.obj.get(key) is None else self.get(key, kind)
 
     def number(self, key: str) -> float:
-        value = self.obj.get(key)
+        value: Any = self.obj.get(key)
         if not (_is_int(value) or isinstance(value, float)) or not math.isfinite(value):
             raise WireError(f"{self.where}.{key}: expected a finite number, got {value!r:.40}")
         return float(value)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -154,9 +155,7 @@ class RedisBus:
         pending = await self._retrying(self._pending)
         start = "-"
         while True:
-            entries = await self._retrying(
-                lambda: self.redis.xrange(self.stream, start, last, count=self.batch)
-            )
+            entries = await self._retrying(functools.partial(self._range, start, last))
             for entry_id, fields in entries:
                 msg = _decode(entry_id, fields)
                 if msg is not None:
@@ -165,6 +164,10 @@ class RedisBus:
             if len(entries) < self.batch:
                 return
             start = "(" + entries[-1][0]
+
+    async def _range(self, start: str, end: str) -> list[tuple[str, dict[str, str]]]:
+        entries: Any = await self.redis.xrange(self.stream, start, end, count=self.batch)
+        return list(entries)
 
     async def _last_delivered(self) -> str:
         for group in await self.redis.xinfo_groups(self.stream):
