@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import signal
+import socket
 import sys
 import tempfile
 import time
@@ -73,6 +74,20 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--format", metavar="NAME", help="log format (default: detect)")
 
     command("check", "validate the config, the token, the chats and NVML; print a report")
+
+    agent = command("agent", "on a training node: follow logs, sample GPUs, publish to Redis")
+    agent.add_argument(
+        "logs", nargs="*", metavar="LOG", help="log file(s) to follow (none: GPUs only)"
+    )
+    agent.add_argument("--redis", required=True, metavar="URL", help="e.g. redis://hub:6379/0")
+    agent.add_argument("--run", metavar="NAME", help="the run (default: the log's file name)")
+    agent.add_argument("--host", default=socket.gethostname(), help="default: the host name")
+
+    hub = command("hub", "hold the runs' state and the Telegram bot; read what agents publish")
+    hub.add_argument("--redis", required=True, metavar="URL", help="e.g. redis://127.0.0.1:6379/0")
+    hub.add_argument(
+        "--metrics-port", type=_positive_int, metavar="PORT", help="serve Prometheus metrics"
+    )
     return parser
 
 
@@ -122,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         "run": _run,
         "demo": _demo,
         "check": _check,
+        "agent": _agent,
+        "hub": _hub,
     }[args.command]
     try:
         return handler(args, config)
@@ -282,3 +299,49 @@ def _check(args: argparse.Namespace, config: Config) -> int:
     from bot.check import run_check
 
     return asyncio.run(run_check(config, sys.stdout))
+
+
+def _redis_bus(url: str) -> Any:
+    """The Redis bus, or None after a one-line error (no `redis` package, a bad URL)."""
+    try:
+        from bot.adapters.redis_bus import RedisBus
+    except ImportError:
+        print("etagram: the Redis bus needs: pip install 'etagram[redis]'", file=sys.stderr)
+        return None
+    try:
+        return RedisBus(url)
+    except ValueError as exc:
+        print(f"etagram: --redis {url}: {exc}", file=sys.stderr)
+        return None
+
+
+def _agent(args: argparse.Namespace, config: Config) -> int:
+    from bot.service import RunSpec, Service
+
+    bus = _redis_bus(args.redis)
+    if bus is None:
+        return 2
+    paths = [Path(p) for p in args.logs]
+    names = [args.run] if args.run and len(paths) == 1 else [p.name for p in paths]
+    specs = [RunSpec(n, p) for n, p in zip(names, paths, strict=True)]
+    gpu_run = args.run or (names[0] if len(names) == 1 else "")
+    service = Service(
+        config,
+        specs,
+        gpu=_gpu_source(config),
+        bus=bus,
+        role="agent",
+        host=args.host,
+        gpu_run=gpu_run,
+    )
+    return _serve(service)
+
+
+def _hub(args: argparse.Namespace, config: Config) -> int:
+    from bot.service import Service
+
+    bus = _redis_bus(args.redis)
+    if bus is None:
+        return 2
+    service = Service(config, [], bus=bus, role="hub")
+    return _serve(service)

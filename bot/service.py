@@ -30,9 +30,10 @@ from bot.adapters.redact import install_token_redaction
 from bot.adapters.store import OutboxItem, Store
 from bot.adapters.tail import LogFollower, Position
 from bot.adapters.telegram import build_application, register_commands, send_text
-from bot.bus import GpuReport, LocalBus, LogLines, Message, ProcessExit
+from bot.bus import Bus, GpuReport, LocalBus, LogLines, Message, ProcessExit
 from bot.config import Config
 from bot.core.gpu import GpuSnapshot
+from bot.core.hosts import HostGpus
 from bot.core.linebuf import LineBuffer
 from bot.core.monitor import RunMonitor
 from bot.core.notices import Alert, Notice
@@ -75,19 +76,28 @@ class Service:
         gpu: GpuSource | None = None,
         console: Console | None = None,
         now: Callable[[], float] = time.time,
+        bus: Bus | None = None,
+        role: str = "embedded",
+        host: str = "",
+        gpu_run: str = "",
     ) -> None:
+        """`role`: "embedded" (one process does all), "agent" (follows and samples, publishes
+        to `bus`, tagged with `host`; its GPUs train `gpu_run`, "" = every run) or "hub"
+        (consumes `bus`, holds the state and the bot)."""
         self.config = config
         self.runs = runs
-        self.monitors = {spec.name: self._monitor(spec) for spec in runs}
+        self.role, self.host, self.gpu_run = role, host, gpu_run
+        self.monitors = {} if role == "agent" else {s.name: self._monitor(s) for s in runs}
         self.allowed_chat_ids = frozenset(config.allowed_chat_ids)
         self.gpu = gpu
         self.console = console or Console()
         self.now = now
-        self.bus = LocalBus()
+        self.bus: Bus = bus or LocalBus()
         self.store: Store | None = None
         self.sender: OutboxSender | None = None
         self.app: Any = None
         self.latest_gpu: GpuSnapshot | None = None
+        self.host_gpus = HostGpus()
         self.followers: dict[str, LogFollower] = {}
         self.pids: set[int] = set()
         self.stop_event = asyncio.Event()
@@ -180,8 +190,9 @@ class Service:
         sizes = {spec.name: _size(spec.path) for spec in self.runs}  # the backlog at start-up
         tasks: list[asyncio.Task[None]] = []
         try:
-            await self._start_bot()
-            tasks.append(asyncio.create_task(self._consume(), name="consume"))
+            if self.role != "agent":
+                await self._start_bot()
+                tasks.append(asyncio.create_task(self._consume(), name="consume"))
             tasks += [
                 asyncio.create_task(self._follow(spec, sizes[spec.name]), name=spec.name)
                 for spec in self.runs
@@ -204,7 +215,9 @@ class Service:
                 await asyncio.wait_for(self.sender.drain(), timeout=SHUTDOWN_TIMEOUT_S / 2)
         for task in tasks:
             task.cancel()
-        await asyncio.wait(tasks, timeout=SHUTDOWN_TIMEOUT_S)
+        if tasks:  # none on an agent for GPUs only
+            await asyncio.wait(tasks, timeout=SHUTDOWN_TIMEOUT_S)
+        await self.bus.aclose()
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
         if self.app is not None:
@@ -274,7 +287,7 @@ class Service:
     async def _sample_gpu(self) -> None:
         assert self.gpu is not None
         snapshot = await asyncio.to_thread(self.gpu.sample)
-        await self.bus.publish(GpuReport("", snapshot))
+        await self.bus.publish(GpuReport(self.host, snapshot, self.gpu_run))
 
     async def _follow(self, spec: RunSpec, size_at_start: int) -> None:
         """Publish a log's lines: first its backlog, silently, then what is written next."""
@@ -283,7 +296,7 @@ class Service:
         follower = LogFollower(spec.path, store=self.store, checkpoint_every_s=OFFSET_SAVE_S)
         self.followers[spec.name] = follower
         async for batch in follower.lines():
-            await self.bus.publish(LogLines(spec.name, tuple(batch), self.now()))
+            await self.bus.publish(LogLines(spec.name, tuple(batch), self.now(), host=self.host))
 
     async def _replay_backlog(self, spec: RunSpec, size_at_start: int) -> None:
         """Read, as `replayed` lines, what an earlier etagram already handled (up to its saved
@@ -307,7 +320,8 @@ class Service:
             ):
                 done += len(chunk)
                 if lines := buf.feed(chunk):
-                    await self.bus.publish(LogLines(spec.name, tuple(lines), self.now(), True))
+                    msg = LogLines(spec.name, tuple(lines), self.now(), True, self.host)
+                    await self.bus.publish(msg)
         await self.store.save_offset(key, Position(st.st_dev, st.st_ino, buf.consumed))
 
     # Consumer ------------------------------------------------------------------------------
@@ -318,14 +332,20 @@ class Service:
     async def handle(self, msg: Message) -> None:
         """Fold one bus message into the state and say what must be said."""
         if isinstance(msg, GpuReport):
-            self.latest_gpu = msg.snapshot
-            self.notifier.on_gpu(msg.snapshot)
+            self.latest_gpu = self.host_gpus.update(msg.host, msg.snapshot, msg.run)
+            self.notifier.on_gpu(self.latest_gpu)
         elif isinstance(msg, LogLines):
-            fed = self.monitors[msg.run].feed(msg.lines, msg.wall_s)
+            fed = self._monitor_of(msg.run).feed(msg.lines, msg.wall_s)
             notices = [notice for _, batch in fed for notice in batch]
             await self.notify(msg.run, notices, replayed=msg.replayed)
         elif isinstance(msg, ProcessExit):
-            await self.notify(msg.run, self.monitors[msg.run].end(msg.exit_code, msg.wall_s))
+            await self.notify(msg.run, self._monitor_of(msg.run).end(msg.exit_code, msg.wall_s))
+
+    def _monitor_of(self, run: str) -> RunMonitor:
+        """A hub meets its runs as their agents report them."""
+        if run not in self.monitors:
+            self.monitors[run] = self._monitor(RunSpec(run, Path(run)))
+        return self.monitors[run]
 
     async def notify(self, run: str, notices: list[Notice], *, replayed: bool = False) -> None:
         """Show each push on the console and queue it for the chats that want it; when

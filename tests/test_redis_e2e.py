@@ -1,0 +1,171 @@
+"""Past one machine, end to end: a real redis-server, a hub and two agents as separate
+processes on loopback, the Bot API stand-in in this process.
+
+One agent (node1) follows the training log; the other (node3) only has GPUs, one of which
+overheats (the NVML stand-in library, through LD_LIBRARY_PATH). The hub is stopped and
+started again mid-run: every eval message arrives once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.conftest import RedisServer
+from tests.nvml_stub import HW_THERMAL, SW_THERMAL, FakeGpu, NoCompiler, build, write_state
+from tests.telegram_stub import BotApiStub, SentCall
+from tests.test_service_e2e import EVAL, HEADER, OWNER, append, nanogpt_lines
+
+ROOT = Path(__file__).resolve().parents[1]
+DB = 1  # the other Redis tests use db 0
+WAIT_S = 30.0  # guards against a hang; not a speed claim
+COOL = [FakeGpu(temp=67), FakeGpu(temp=66)]
+HOT = [FakeGpu(temp=66), FakeGpu(temp=91, sm=2480, reasons=HW_THERMAL | SW_THERMAL)]
+
+
+class Etagram:
+    """`python -m bot ARGS` in its own process, its output in a file."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str], out: Path) -> None:
+        self.name, self.args, self.env, self.out = name, args, env, out
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.out.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "bot", *self.args],
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    def stop(self) -> int | None:
+        """SIGTERM, as systemd or SLURM would; its exit code."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        self.proc = None
+        return code
+
+
+@pytest.fixture
+async def stub() -> AsyncIterator[BotApiStub]:
+    async with BotApiStub() as server:
+        yield server
+
+
+@pytest.fixture
+def nvml_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    try:
+        return build(tmp_path_factory.getbasetemp() / "nvml")
+    except NoCompiler as exc:
+        pytest.skip(f"NVML stand-in library: {exc}")
+
+
+@pytest.fixture
+def processes() -> Iterator[list[Etagram]]:
+    started: list[Etagram] = []
+    yield started
+    for p in started:
+        p.stop()
+
+
+def base_env(tmp_path: Path, name: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ETAGRAM_")}
+    env.update(
+        ETAGRAM_STATE_PATH=str(tmp_path / f"{name}.sqlite3"),
+        ETAGRAM_LANGUAGE="en",
+        ETAGRAM_TIMEZONE="UTC",
+        ETAGRAM_GPU_INTERVAL_S="0.2",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def eval_at(it: int) -> Callable[[SentCall], bool]:
+    return lambda c: EVAL in (c.text or "") and f"Eval at iteration {it}\n" in (c.text or "")
+
+
+async def ask(stub: BotApiStub, command: str) -> str:
+    n = len(stub.sent)
+    stub.push_message(OWNER, command)
+    reply = await stub.wait_for("sendMessage", timeout=WAIT_S, since=n)
+    return reply.text or ""
+
+
+async def test_hub_and_two_agents_across_a_hub_restart(
+    redis_server: RedisServer,
+    stub: BotApiStub,
+    nvml_library: Path,
+    processes: list[Etagram],
+    tmp_path: Path,
+) -> None:
+    url = f"redis://127.0.0.1:{redis_server.port}/{DB}"
+    redis.Redis.from_url(url).flushdb()
+    log = tmp_path / "train.log"
+    log.write_text("\n".join(HEADER.splitlines()) + "\n")
+    hub_env = base_env(tmp_path, "hub")
+    hub_env.update(
+        ETAGRAM_TELEGRAM_TOKEN=stub.token,
+        ETAGRAM_TELEGRAM_API_BASE_URL=stub.base_url,
+        ETAGRAM_TELEGRAM_ALLOWED_CHAT_IDS=str(OWNER),
+    )
+    hub = Etagram("hub", ["hub", "--redis", url], hub_env, tmp_path / "hub.out")
+    agents = []
+    for host, logs in (("node1", [str(log)]), ("node3", [])):
+        nvml_state = tmp_path / f"{host}.nvml"
+        write_state(nvml_state, COOL)
+        env = base_env(tmp_path, host)
+        env.update(LD_LIBRARY_PATH=str(nvml_library), FAKE_NVML_STATE=str(nvml_state))
+        args = ["agent", "--redis", url, "--run", "gpt2", "--host", host, *logs]
+        agents.append(Etagram(host, args, env, tmp_path / f"{host}.out"))
+    processes += [hub, *agents]
+    for p in processes:
+        p.start()
+
+    await stub.wait_for("setMyCommands", timeout=WAIT_S)
+    await append(log, nanogpt_lines(0, 250))
+    await stub.wait_for(eval_at(200), WAIT_S)
+
+    write_state(tmp_path / "node3.nvml", HOT)
+    text = ""
+    for _ in range(50):  # until a snapshot of the hot GPU has reached the hub
+        text = await ask(stub, "/gpu")
+        if "91 °C" in text:
+            break
+        await asyncio.sleep(0.2)
+    assert "91 °C" in text and "67 °C" in text, text  # node3's hot GPU beside node1's
+
+    assert hub.stop() == 0
+    await append(log, nanogpt_lines(250, 450))  # the agent goes on; Redis keeps it
+    n = len(stub.sent)
+    hub.start()
+    await stub.wait_for("setMyCommands", timeout=WAIT_S, since=n)
+    await stub.wait_for(eval_at(400), WAIT_S)
+    await append(log, nanogpt_lines(450, 610))
+    await stub.wait_for(eval_at(600), WAIT_S)
+
+    status = await ask(stub, "/status")
+    assert "600" in status, status  # the restarted hub rebuilt the run from the stream
+    for p in processes:
+        assert p.stop() == 0, (tmp_path / f"{p.name}.out").read_text()[-3000:]
+
+    evals = [c.text or "" for c in stub.messages_to(OWNER) if EVAL in (c.text or "")]
+    assert len(evals) == 4, "\n---\n".join(
+        evals
+    )  # iterations 0, 200, 400 and 600: each once, none lost
