@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import glob
 import logging
+import os
 import signal
 import socket
 import sys
@@ -35,7 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     watch = command("watch", "follow a training log (it may not exist yet) and notify")
-    watch.add_argument("logs", nargs="+", metavar="LOG", help="log file(s) to follow")
+    watch.add_argument(
+        "logs",
+        nargs="*",
+        metavar="LOG",
+        help="log file(s) to follow, each as PATH or NAME=PATH; a quoted glob such as "
+        "'runs/*/train.log' follows every match (default: [run] logs in the config)",
+    )
     _run_options(watch)
 
     run = command("run", "start a training command, tee its output to a log, and monitor it")
@@ -185,11 +193,42 @@ def _replay(args: argparse.Namespace) -> int:
     return 0
 
 
-def _specs(args: argparse.Namespace, paths: list[Path]) -> list[Any]:
+def _watch_specs(args: argparse.Namespace, entries: list[str]) -> list[Any]:
+    """Runs to follow from `PATH`, `NAME=PATH` or glob entries; ValueError when one is bad."""
     from bot.service import RunSpec
 
-    names = [args.name] if args.name and len(paths) == 1 else [p.name for p in paths]
-    return [RunSpec(n, p, args.format, args.max_iters) for n, p in zip(names, paths, strict=True)]
+    named: list[tuple[str | None, Path]] = []
+    for entry in entries:
+        name, _, pattern = entry.rpartition("=") if "=" in entry else ("", "", entry)
+        if glob.has_magic(pattern):
+            matches = sorted(glob.glob(os.path.expanduser(pattern)))
+            if not matches:
+                raise ValueError(
+                    f"{pattern!r} matches no file yet; name the log itself to wait for it"
+                )
+            named += [(None, Path(m)) for m in matches]
+        else:
+            named.append((name or None, Path(pattern).expanduser()))
+    if args.name and len(named) == 1:
+        named = [(args.name, named[0][1])]
+    defaults = _unique_names([path for _, path in named])
+    specs = [
+        RunSpec(name or default, path, args.format, args.max_iters)
+        for (name, path), default in zip(named, defaults, strict=True)
+    ]
+    if len({s.name for s in specs}) != len(specs):
+        raise ValueError("two logs have the same run name; name them with NAME=PATH")
+    return specs
+
+
+def _unique_names(paths: list[Path]) -> list[str]:
+    """Each log's file name, with as many parent folders as it takes to tell them apart."""
+    depth = 1
+    while True:
+        names = ["/".join(p.absolute().parts[-depth:]) for p in paths]
+        if len(set(names)) == len(names) or depth > 8:
+            return names
+        depth += 1
 
 
 def _serve(service: Any, extra: Coroutine[Any, Any, int] | None = None) -> int:
@@ -223,20 +262,33 @@ def _gpu_source(config: Config) -> Any:
 def _watch(args: argparse.Namespace, config: Config) -> int:
     from bot.service import Service
 
-    service = Service(config, _specs(args, [Path(p) for p in args.logs]), gpu=_gpu_source(config))
+    entries = args.logs or list(config.logs)
+    if not entries:
+        print(
+            "etagram: watch: no log given; expected: etagram watch LOG… (or [run] logs "
+            "in the config)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        specs = _watch_specs(args, entries)
+    except ValueError as exc:
+        print(f"etagram: watch: {exc}", file=sys.stderr)
+        return 2
+    service = Service(config, specs, gpu=_gpu_source(config))
     return _serve(service)
 
 
 def _run(args: argparse.Namespace, config: Config) -> int:
     from bot.adapters.process import run_command
-    from bot.service import Service
+    from bot.service import RunSpec, Service
 
     argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
     if not argv:
         print("etagram: run: no command given; expected: etagram run -- CMD ARGS", file=sys.stderr)
         return 2
     log_path = Path(args.log or f"{Path(argv[0]).stem}-{time.strftime('%Y%m%d-%H%M%S')}.log")
-    spec = _specs(args, [log_path])[0]
+    spec = RunSpec(args.name or log_path.name, log_path, args.format, args.max_iters)
     service = Service(config, [spec], gpu=_gpu_source(config))
 
     async def child() -> int:

@@ -35,6 +35,7 @@ class Config:
     log_level: str = "INFO"
     max_iters: int = 0  # 0 = read it from the log
     log_format: str = ""  # "" = detect
+    logs: tuple[str, ...] = ()  # what `etagram watch` follows when given no LOG
     memory_pressure_pct: float = 97.0
     slowdown_pct: float = 15.0
     slowdown_min_s: float = 120.0
@@ -112,6 +113,11 @@ def _names(value: Any) -> tuple[str, ...]:
     if any(not name.replace("_", "").isalpha() for name in names):
         raise ValueError
     return names
+
+
+def _paths(value: Any) -> tuple[str, ...]:
+    items = value if isinstance(value, list) else str(value).split(",")
+    return tuple(str(item).strip() for item in items if str(item).strip())
 
 
 def _nonnegative_int(value: Any) -> int:
@@ -233,6 +239,13 @@ KEYS = (
         "ETAGRAM_MILESTONES_PCT",
         _percent_list,
         "a list of percentages between 0 and 100, such as [25, 50, 75]",
+    ),
+    Key(
+        "logs",
+        ("run", "logs"),
+        "ETAGRAM_LOGS",
+        _paths,
+        "a list of log paths (PATH, NAME=PATH or a glob)",
     ),
     Key(
         "critical_alerts",

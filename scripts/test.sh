@@ -2,6 +2,18 @@
 # Quick start, second command: set up a virtualenv with the test tools and run every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# The Redis tests start their own redis-server on a free loopback port and stop it at the end;
+# they need the Debian package. Without root (and without it) they are skipped with a reason.
+if ! command -v redis-server >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null
+  else
+    echo "note: redis-server is not installed (apt-get install redis-server): Redis tests will be skipped" >&2
+  fi
+fi
+
 python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e ".[test]"

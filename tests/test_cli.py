@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -124,3 +126,46 @@ def test_run_tees_output_and_exits_with_the_child_code(tmp_path: Path) -> None:
     assert "iter 20: loss 2.0000" in result.stdout  # teed to the terminal
     assert log.read_text().count("iter ") == 3  # and to the log
     assert "exit code 3" in result.stdout or "code 3" in result.stdout  # the crash alert
+
+
+def test_watch_follows_several_named_runs(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    env = {"ETAGRAM_STATE_PATH": str(tmp_path / "s.db"), "LD_LIBRARY_PATH": str(tmp_path)}
+    for run in ("a", "b"):
+        (tmp_path / run / "train.log").write_text("")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "watch",
+            str(tmp_path / "*" / "train.log"),
+            f"third={tmp_path / 'c.log'}",
+        ],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(3)
+        for log in (tmp_path / "a" / "train.log", tmp_path / "b" / "train.log", tmp_path / "c.log"):
+            with log.open("a") as f:
+                f.write("step 0: train loss 3.0000, val loss 3.1000\n")
+                f.write("iter 0: loss 3.0000, time 170.00ms, mfu 30.00%\n")
+        time.sleep(3)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    for name in ("a/train.log", "b/train.log", "third"):
+        assert f"] {name}\n" in out, out
+
+
+def test_watch_names_must_be_unique_and_globs_must_match(tmp_path: Path) -> None:
+    result = etagram("watch", f"x={tmp_path / 'a.log'}", f"x={tmp_path / 'b.log'}")
+    assert result.returncode == 2 and "same run name" in result.stderr
+    result = etagram("watch", str(tmp_path / "*.log"))
+    assert result.returncode == 2 and "matches no file yet" in result.stderr

@@ -26,6 +26,9 @@ from contextlib import suppress
 from pathlib import Path
 from typing import BinaryIO
 
+import aiofiles
+from aiofiles.threadpool.binary import AsyncFileIO
+
 log = logging.getLogger(__name__)
 
 _READ_SIZE = 1 << 16
@@ -50,13 +53,14 @@ async def run_command(
         raise ValueError("no command to run")
     out = echo if echo is not None else sys.stdout.buffer
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    # Opened first: a log that cannot be written is an error before anything runs.
-    with open(log_path, "ab", buffering=0) as sink:
+    # Opened first: a log that cannot be written is an error before anything runs. Writes go
+    # through aiofiles' thread: a log on network storage must not stall the event loop.
+    async with aiofiles.open(log_path, "ab", buffering=0) as sink:
         return await _run(argv, sink, out, on_start)
 
 
 async def _run(
-    argv: list[str], sink: BinaryIO, out: BinaryIO, on_start: Callable[[int], None] | None
+    argv: list[str], sink: AsyncFileIO, out: BinaryIO, on_start: Callable[[int], None] | None
 ) -> int:
     try:
         proc = await asyncio.create_subprocess_exec(
@@ -98,10 +102,10 @@ def _forward(proc: asyncio.subprocess.Process, sig: signal.Signals) -> None:
         proc.send_signal(sig)
 
 
-async def _tee(stream: asyncio.StreamReader, sink: BinaryIO, out: BinaryIO) -> None:
+async def _tee(stream: asyncio.StreamReader, sink: AsyncFileIO, out: BinaryIO) -> None:
     while data := await stream.read(_READ_SIZE):
-        # Both writes are small and local; the log first, as it is what gets parsed.
-        sink.write(data)
+        # The log first, as it is what gets parsed; then the terminal.
+        await sink.write(data)
         with suppress(OSError, ValueError):  # a closed terminal must not stop the log
             out.write(data)
             out.flush()

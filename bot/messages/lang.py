@@ -167,9 +167,13 @@ class Tr:
         if not (finite(low) and finite(high)):
             return Html("")
         assert low is not None and high is not None
-        if low >= 60 and high < 99.5 * 60:
-            return Html(f"{self.num(round(low / 60))}–{self.num(round(high / 60))}")
-        return Html(f"{self.dur(low)} – {self.dur(high)}")
+        low_min, high_min = round(low / 60), round(high / 60)
+        if low >= 60 and high < 99.5 * 60 and low_min != high_min:
+            return Html(f"{self.num(low_min)}–{self.num(high_min)}")
+        low_text, high_text = self.dur(low), self.dur(high)
+        if low_text == high_text:
+            return Html("")  # a range narrower than the rounding says nothing
+        return Html(f"{low_text} – {high_text}")
 
     # --- clock ---------------------------------------------------------------------------
 

@@ -111,10 +111,11 @@ async def consume(log: Path, rng: random.Random, seen: Counter[int], extra: list
             checkpoint_every_s=rng.choice((0.0, 0.05, 1.0)),
             use_inotify=rng.random() < 0.7,
         )
-        for _ in range(rng.randrange(1, 30)):
-            if len(seen) >= TOTAL:
-                break
-            for line in await reader.next_batch():
+        quota = rng.randrange(50, 400)  # lines, not batches: batch sizes depend on timing
+        while quota > 0 and len(seen) < TOTAL:
+            batch = await reader.next_batch()
+            quota -= len(batch)
+            for line in batch:
                 match = LINE.match(line)
                 if match:
                     seen[int(match.group(1))] += 1

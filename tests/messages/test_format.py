@@ -74,6 +74,9 @@ def test_ranges() -> None:
     assert tr("fr").dur_range(3000, 3900) == "50–65"
     assert plain(tr("en").dur_range(33000, 40000)) == "9 h 10 min – 11 h 10 min"
     assert tr("en").dur_range(None, 40000) == ""
+    # Narrower than the rounding: no "(3–3)", but seconds when they tell the two apart.
+    assert tr("en").dur_range(200, 200.4) == ""
+    assert plain(tr("en").dur_range(190, 205)) == "3 min 10 s – 3 min 25 s"
 
 
 def at(hour: int, minute: int, day: int = 28) -> float:
