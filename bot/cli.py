@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         "'runs/*/train.log' follows every match (default: [run] logs in the config)",
     )
     _run_options(watch)
+    _metrics_options(watch)
 
     run = command("run", "start a training command, tee its output to a log, and monitor it")
     run.add_argument(
@@ -93,10 +94,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     hub = command("hub", "hold the runs' state and the Telegram bot; read what agents publish")
     hub.add_argument("--redis", required=True, metavar="URL", help="e.g. redis://127.0.0.1:6379/0")
-    hub.add_argument(
-        "--metrics-port", type=_positive_int, metavar="PORT", help="serve Prometheus metrics"
-    )
+    _metrics_options(hub)
     return parser
+
+
+def _metrics_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--metrics-port",
+        type=_positive_int,
+        metavar="PORT",
+        help="serve Prometheus metrics on this port (needs the metrics extra)",
+    )
+    p.add_argument(
+        "--metrics-addr",
+        default="127.0.0.1",
+        metavar="ADDR",
+        help="address to serve them on (default 127.0.0.1; 0.0.0.0: every interface)",
+    )
+
+
+def _metrics(args: argparse.Namespace) -> tuple[str, int] | None:
+    return (args.metrics_addr, args.metrics_port) if args.metrics_port else None
 
 
 def _run_options(p: argparse.ArgumentParser) -> None:
@@ -275,7 +293,7 @@ def _watch(args: argparse.Namespace, config: Config) -> int:
     except ValueError as exc:
         print(f"etagram: watch: {exc}", file=sys.stderr)
         return 2
-    service = Service(config, specs, gpu=_gpu_source(config))
+    service = Service(config, specs, gpu=_gpu_source(config), metrics=_metrics(args))
     return _serve(service)
 
 
@@ -395,5 +413,5 @@ def _hub(args: argparse.Namespace, config: Config) -> int:
     bus = _redis_bus(args.redis)
     if bus is None:
         return 2
-    service = Service(config, [], bus=bus, role="hub")
+    service = Service(config, [], bus=bus, role="hub", metrics=_metrics(args))
     return _serve(service)

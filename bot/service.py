@@ -80,10 +80,12 @@ class Service:
         role: str = "embedded",
         host: str = "",
         gpu_run: str = "",
+        metrics: tuple[str, int] | None = None,
     ) -> None:
         """`role`: "embedded" (one process does all), "agent" (follows and samples, publishes
         to `bus`, tagged with `host`; its GPUs train `gpu_run`, "" = every run) or "hub"
-        (consumes `bus`, holds the state and the bot)."""
+        (consumes `bus`, holds the state and the bot). `metrics`: (address, port) where
+        Prometheus metrics are served."""
         self.config = config
         self.runs = runs
         self.role, self.host, self.gpu_run = role, host, gpu_run
@@ -98,6 +100,8 @@ class Service:
         self.app: Any = None
         self.latest_gpu: GpuSnapshot | None = None
         self.host_gpus = HostGpus()
+        self.metrics_at = metrics
+        self.metrics: Any = None
         self.followers: dict[str, LogFollower] = {}
         self.pids: set[int] = set()
         self.stop_event = asyncio.Event()
@@ -191,6 +195,7 @@ class Service:
         tasks: list[asyncio.Task[None]] = []
         try:
             if self.role != "agent":
+                self._serve_metrics()
                 await self._start_bot()
                 tasks.append(asyncio.create_task(self._consume(), name="consume"))
             tasks += [
@@ -218,6 +223,8 @@ class Service:
         if tasks:  # none on an agent for GPUs only
             await asyncio.wait(tasks, timeout=SHUTDOWN_TIMEOUT_S)
         await self.bus.aclose()
+        if self.metrics is not None:
+            self.metrics.close()
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
         if self.app is not None:
@@ -225,6 +232,19 @@ class Service:
                 await asyncio.wait_for(self._stop_bot(), timeout=SHUTDOWN_TIMEOUT_S)
         if self.store is not None:
             await self.store.close()
+
+    def _serve_metrics(self) -> None:
+        if self.metrics_at is None:
+            return
+        from bot.adapters.metrics import serve_metrics
+
+        addr, port = self.metrics_at
+        try:
+            self.metrics = serve_metrics(self, port, addr)
+        except OSError as exc:
+            log.error("cannot serve metrics on %s:%d (%s): going on without", addr, port, exc)
+            return
+        log.info("Prometheus metrics on http://%s:%d/metrics", addr, self.metrics.port)
 
     async def _start_bot(self) -> None:
         if not self.config.telegram_enabled:
