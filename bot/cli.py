@@ -346,14 +346,11 @@ def _demo(args: argparse.Namespace, config: Config) -> int:
 def _demo_gpu(run: Any, speed: float) -> Any:
     """A simulated RTX 4070 whose thermal episode and OOM line up with the demo trainer's."""
     from bot.adapters.gpu_sim import Episode, Scenario, SimulatedGpu
-
-    def run_time_at(it: int) -> float:  # seconds of training time at iteration `it`
-        evals = it // run.eval_interval + 1
-        return float(it * run.step_s + evals * (run.eval_step_s - run.step_s))
+    from bot.demo import run_clock_s
 
     scenario = Scenario(
-        thermal=Episode(run_time_at(run.thermal_from), run_time_at(run.thermal_to)),
-        oom_at_s=run_time_at(run.oom_at) if run.oom_at is not None else None,
+        thermal=Episode(run_clock_s(run, run.thermal_from), run_clock_s(run, run.thermal_to)),
+        oom_at_s=run_clock_s(run, run.oom_at) if run.oom_at is not None else None,
     )
     start = time.time()
     return SimulatedGpu(lambda: (time.time() - start) * speed, scenario)

@@ -3,7 +3,10 @@
 `etagram demo` starts this as a child process writing to a log file and follows that file as
 it would a real run's. The run: the reference scenario shortened (2,000 iterations, an eval
 every 250 with 200 eval batches, ~170 ms per iteration), a thermal slowdown episode in the
-middle, and a CUDA out-of-memory crash near the end, so a new user sees the alerts too.
+middle (iterations 22 % slower for ~2.7 min of run clock: long enough for the slowdown
+detector, which wants `slowdown_min_s` = 120 s, and followed by a recovery), and a CUDA
+out-of-memory crash near the end, so a new user sees the alerts too. `run_clock_s` tells the
+simulated GPU when the episode happens.
 
     python -m bot.demo --speed 10 > train.log
 """
@@ -27,8 +30,8 @@ class DemoRun:
     log_interval: int = 10
     step_s: float = 0.170
     eval_step_s: float = 5.8
-    thermal_from: int = 1000  # iterations during which the GPU throttles
-    thermal_to: int = 1400
+    thermal_from: int = 600  # iterations during which the GPU throttles
+    thermal_to: int = 1350
     thermal_factor: float = 1.22
     oom_at: int | None = 1830
 
@@ -55,6 +58,22 @@ OOM_LINES = """Traceback (most recent call last):
 torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 1.50 GiB. GPU 0 has a total \
 capacity of 11.72 GiB of which 1.02 GiB is free. Including non-PyTorch memory, this process \
 has 10.68 GiB memory in use."""
+
+
+MEAN_JITTER = (0.988 + 1.094) / 2  # the mean of the per-step noise factor below
+
+
+def run_clock_s(run: DemoRun, it: int) -> float:
+    """Expected run-clock seconds from iteration 0 to the start of iteration `it`.
+
+    Wall-clock seconds are this divided by the demo's speed; the simulated GPU uses it to
+    heat up exactly while iterations `thermal_from`..`thermal_to` run.
+    """
+    evals = sum(1 for i in range(min(it, run.max_iters + 1)) if i % run.eval_interval == 0)
+    slow = max(0, min(it, run.thermal_to) - run.thermal_from)
+    ordinary = it - evals
+    seconds = ordinary * run.step_s * MEAN_JITTER + evals * run.eval_step_s * 1.005
+    return seconds + slow * run.step_s * MEAN_JITTER * (run.thermal_factor - 1)
 
 
 def write_run(

@@ -64,7 +64,6 @@ LiveRender = Callable[[int, messages.Ctx], Awaitable[str | None]]
 @dataclass
 class _RunMemory:
     milestones: set[int] = dataclasses.field(default_factory=set)
-    first_eta: tuple[float, float] | None = None  # (run clock, remaining s) at the first ETA
 
 
 class Notifier:
@@ -131,23 +130,14 @@ class Notifier:
 
     # Notices ------------------------------------------------------------------------------
     def expand(self, state: RunState, notices: list[Notice], *, replayed: bool) -> list[Push]:
-        """The core's notices plus what this module derives from the state (start,
-        milestones), `finished` with the run's totals; derived pushes only when live."""
+        """The core's notices and the progress milestones derived from the state. A replayed
+        backlog (lines handled before a restart, or a log that was already long when first
+        followed) rebuilds the state quietly: only its warnings and critical alerts go out."""
         memory = self._runs.setdefault(state.name, _RunMemory())
-        derived: list[Push] = []
-        eta = state.eta()
-        if memory.first_eta is None and eta.remaining_s is not None:
-            memory.first_eta = (state.t_s, eta.remaining_s)
-            evidence: dict[str, float | int | str] = {
-                "eta_s": eta.remaining_s,
-                "total_iters": eta.total_iters or 0,
-            }
-            derived.append(Alert(state.name, "started", "info", state.iter, state.t_s, evidence))
-        milestone = self._milestone(state, memory, eta)
-        if milestone is not None:
-            derived.append(milestone)
-        pushes: list[Push] = [self._finished(state, memory, n) for n in notices]
-        return pushes if replayed else [*derived, *pushes]
+        milestone = self._milestone(state, memory, state.eta())
+        if replayed:
+            return [n for n in notices if isinstance(n, Alert) and n.severity != "info"]
+        return [milestone, *notices] if milestone is not None else list(notices)
 
     def _milestone(self, state: RunState, memory: _RunMemory, eta: EtaEstimate) -> Milestone | None:
         total, it = state.total_iters, state.iter
@@ -160,19 +150,6 @@ class Notifier:
             return None
         finish = state.finish_at(eta, self.now())
         return Milestone(state.name, max(new), it, total, eta, finish)  # one message, not a flood
-
-    def _finished(self, state: RunState, memory: _RunMemory, notice: Notice) -> Notice:
-        if not isinstance(notice, Alert) or notice.type != "finished":
-            return notice
-        evidence: dict[str, float | int | str] = {**notice.evidence, "elapsed_s": state.t_s}
-        if state.best is not None and state.best.val_loss is not None:
-            evidence["best_val_loss"] = state.best.val_loss
-            if state.best.iter is not None:
-                evidence["best_iter"] = state.best.iter
-        if memory.first_eta is not None and memory.first_eta[1] > 0:
-            t0, predicted = memory.first_eta
-            evidence["first_eta_error_pct"] = 100 * ((state.t_s - t0) - predicted) / predicted
-        return dataclasses.replace(notice, evidence=evidence)
 
     def wants(self, prefs: ChatPrefs, state: RunState, push: Push) -> bool:
         """Whether a chat with these preferences gets this push now."""

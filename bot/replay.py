@@ -39,6 +39,9 @@ def replay(
         for line in iter_lines(f):
             emit(monitor.feed((line,), 0.0))
     emit(monitor.flush(0.0))  # a short log whose format was never certain
+    for notice in state.end_of_log():  # a traceback that ends the log ended the run
+        if isinstance(notice, Alert):
+            out.write(json.dumps(_alert(notice), separators=(",", ":")) + "\n")
     end = {"kind": "end", "t_s": _num(state.t_s), "iter": state.iter}
     out.write(json.dumps(end, separators=(",", ":")) + "\n")
 
@@ -69,12 +72,12 @@ def _objects(ev: Event, notices: list[Notice], state: RunState) -> list[dict[str
                 "val_loss": _num(ev.val_loss),
             }
         )
-    objs.extend(
-        {"kind": "alert", "type": n.type, "iter": n.iter, "t_s": _num(n.t_s)}
-        for n in notices
-        if isinstance(n, Alert)
-    )
+    objs.extend(_alert(n) for n in notices if isinstance(n, Alert))
     return objs
+
+
+def _alert(n: Alert) -> dict[str, Any]:
+    return {"kind": "alert", "type": n.type, "iter": n.iter, "t_s": _num(n.t_s)}
 
 
 def _num(value: float | None) -> float | None:

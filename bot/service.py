@@ -32,11 +32,12 @@ from bot.adapters.tail import LogFollower, Position
 from bot.adapters.telegram import build_application, register_commands, send_text
 from bot.bus import Bus, GpuReport, LocalBus, LogLines, Message, ProcessExit
 from bot.config import Config
+from bot.core.detectors import Thresholds
 from bot.core.gpu import GpuSnapshot
 from bot.core.hosts import HostGpus
 from bot.core.linebuf import LineBuffer
 from bot.core.monitor import RunMonitor
-from bot.core.notices import Alert, Notice
+from bot.core.notices import Notice
 from bot.core.prefs import ChatPrefs
 from bot.core.state import RunState
 from bot.messages import bot_ui
@@ -49,6 +50,7 @@ OFFSET_SAVE_S = 1.0  # at most one offset checkpoint per second per log
 BACKLOG_CHUNK = 1 << 20
 END_DRAIN_S = 5.0  # how long the last lines of an exited process may take to be read
 LIVE_TICK_S = 5.0  # how often live messages are looked at (each is edited less often)
+TICK_S = 5.0  # how often the time-based checks (stall, a traceback then silence) run
 
 
 class GpuSource(Protocol):
@@ -118,7 +120,8 @@ class Service:
 
     def _monitor(self, spec: RunSpec) -> RunMonitor:
         fmt = spec.fmt or self.config.log_format or None
-        return RunMonitor(spec.name, fmt, spec.total_iters or self.config.max_iters or None)
+        total = spec.total_iters or self.config.max_iters or None
+        return RunMonitor(spec.name, fmt, total, thresholds=Thresholds.from_config(self.config))
 
     # Backend for the bot handlers ----------------------------------------------------------
     async def ctx_for(self, chat_id: int) -> messages.Ctx:
@@ -301,7 +304,14 @@ class Service:
                 max_instances=1,
                 coalesce=True,
             )
+        self._scheduler.add_job(
+            self._tick, "interval", seconds=TICK_S, max_instances=1, coalesce=True
+        )
         self._scheduler.start()
+
+    async def _tick(self) -> None:
+        for name, monitor in self.monitors.items():
+            await self.notify(name, monitor.state.tick(self.now()))
 
     # Producers -----------------------------------------------------------------------------
     async def _sample_gpu(self) -> None:
@@ -354,6 +364,13 @@ class Service:
         if isinstance(msg, GpuReport):
             self.latest_gpu = self.host_gpus.update(msg.host, msg.snapshot, msg.run)
             self.notifier.on_gpu(self.latest_gpu)
+            if msg.run:  # a node with GPUs only may report before the log's node
+                self._monitor_of(msg.run)
+            # Our clock, as for log lines: the demo's simulated GPU stamps its own time.
+            for name in self.host_gpus.runs(msg.host, list(self.monitors)):
+                seen = self.host_gpus.for_run(msg.host, msg.snapshot, name)
+                notices = self.monitors[name].state.apply_gpu(seen, self.now())
+                await self.notify(name, self.host_gpus.name_hosts(notices))
         elif isinstance(msg, LogLines):
             fed = self._monitor_of(msg.run).feed(msg.lines, msg.wall_s)
             notices = [notice for _, batch in fed for notice in batch]
@@ -368,12 +385,9 @@ class Service:
         return self.monitors[run]
 
     async def notify(self, run: str, notices: list[Notice], *, replayed: bool = False) -> None:
-        """Show each push on the console and queue it for the chats that want it; when
-        replayed, only the core's alerts."""
+        """Show each push on the console and queue it for the chats that want it."""
         state = self.monitors[run].state
         for push in self.notifier.expand(state, notices, replayed=replayed):
-            if replayed and not isinstance(push, Alert):
-                continue
             self.console.show(run, render(push, await self._console_ctx()), self.now())
             await self.notifier.deliver(state, push)
 

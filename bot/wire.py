@@ -110,7 +110,6 @@ def _sample_dict(g: GpuSample) -> dict[str, Any]:
     d["reasons"] = sorted(g.reasons)
     d["processes"] = [[p.pid, p.used_memory_mib] for p in g.processes]
     d["lost"] = g.lost
-    d["host"] = g.host
     return d
 
 
@@ -138,7 +137,6 @@ def _sample(o: _Obj) -> GpuSample:
         reasons=frozenset(reasons),
         processes=tuple(_process(p, f"{o.where}.processes") for p in o.get("processes", list)),
         lost=o.get("lost", bool),
-        host=o.get("host", str),
     )
 
 

@@ -2,8 +2,9 @@
 processes on loopback, the Bot API stand-in in this process.
 
 One agent (node1) follows the training log; the other (node3) only has GPUs, one of which
-overheats (the NVML stand-in library, through LD_LIBRARY_PATH). The hub is stopped and
-started again mid-run: every eval message arrives once.
+overheats (the NVML stand-in library, through LD_LIBRARY_PATH): one thermal alert names
+node3 and its GPU, `/gpu` and the Prometheus metrics show each host's GPUs. The hub is
+stopped and started again mid-run: every eval message arrives once, nothing twice.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
 import redis
 
-from tests.conftest import RedisServer
+from tests.conftest import RedisServer, free_port
 from tests.nvml_stub import HW_THERMAL, SW_THERMAL, FakeGpu, NoCompiler, build, write_state
 from tests.telegram_stub import BotApiStub, SentCall
 from tests.test_service_e2e import EVAL, HEADER, OWNER, append, nanogpt_lines
@@ -97,8 +99,17 @@ def base_env(tmp_path: Path, name: str) -> dict[str, str]:
     return env
 
 
+def thermal(c: SentCall) -> bool:
+    return "Thermal slowdown" in (c.text or "")
+
+
 def eval_at(it: int) -> Callable[[SentCall], bool]:
     return lambda c: EVAL in (c.text or "") and f"Eval at iteration {it}\n" in (c.text or "")
+
+
+def scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        return str(r.read().decode())
 
 
 async def ask(stub: BotApiStub, command: str) -> str:
@@ -124,8 +135,11 @@ async def test_hub_and_two_agents_across_a_hub_restart(
         ETAGRAM_TELEGRAM_TOKEN=stub.token,
         ETAGRAM_TELEGRAM_API_BASE_URL=stub.base_url,
         ETAGRAM_TELEGRAM_ALLOWED_CHAT_IDS=str(OWNER),
+        ETAGRAM_SLOWDOWN_MIN_S="1",  # a GPU hot for a second is worth a warning here
     )
-    hub = Etagram("hub", ["hub", "--redis", url], hub_env, tmp_path / "hub.out")
+    metrics_port = free_port()
+    hub_args = ["hub", "--redis", url, "--metrics-port", str(metrics_port)]
+    hub = Etagram("hub", hub_args, hub_env, tmp_path / "hub.out")
     agents = []
     for host, logs in (("node1", [str(log)]), ("node3", [])):
         nvml_state = tmp_path / f"{host}.nvml"
@@ -143,13 +157,12 @@ async def test_hub_and_two_agents_across_a_hub_restart(
     await stub.wait_for(eval_at(200), WAIT_S)
 
     write_state(tmp_path / "node3.nvml", HOT)
-    text = ""
-    for _ in range(50):  # until a snapshot of the hot GPU has reached the hub
-        text = await ask(stub, "/gpu")
-        if "91 °C" in text:
-            break
-        await asyncio.sleep(0.2)
-    assert "91 °C" in text and "67 °C" in text, text  # node3's hot GPU beside node1's
+    alert = (await stub.wait_for(thermal, WAIT_S)).text or ""
+    assert "91" in alert, alert
+    table = await ask(stub, "/gpu")
+    assert "91 °C" in table and "67 °C" in table, table  # node3's hot GPU beside node1's
+    metrics = await asyncio.to_thread(scrape, metrics_port)
+    assert 'etagram_gpu_temperature_celsius{gpu="1",host="node3",run="gpt2"} 91.0' in metrics
 
     assert hub.stop() == 0
     await append(log, nanogpt_lines(250, 450))  # the agent goes on; Redis keeps it
@@ -165,6 +178,7 @@ async def test_hub_and_two_agents_across_a_hub_restart(
     for p in processes:
         assert p.stop() == 0, (tmp_path / f"{p.name}.out").read_text()[-3000:]
 
+    assert len([c for c in stub.messages_to(OWNER) if thermal(c)]) == 1
     evals = [c.text or "" for c in stub.messages_to(OWNER) if EVAL in (c.text or "")]
     assert len(evals) == 4, "\n---\n".join(
         evals

@@ -34,7 +34,6 @@ samples = st.builds(
     reasons=st.frozensets(st.sampled_from(sorted(REASONS)) | text, max_size=4),
     processes=st.lists(st.builds(GpuProcess, st.integers(1, 2**22), small), max_size=3).map(tuple),
     lost=st.booleans(),
-    host=text,
 )
 snapshots = st.builds(
     GpuSnapshot,

@@ -21,7 +21,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from bot.core.gpu import REASONS, GpuSnapshot
-from bot.core.hosts import HostGpus
+from bot.core.hosts import HostGpus, host_of
 from bot.core.state import RunState
 
 SCRAPE_TIMEOUT_S = 5.0
@@ -66,8 +66,8 @@ def families(
             state.last_progress_wall_s,
         )
     for g in gpus.gpus if gpus is not None else ():
-        host = g.host or local_host
-        labels = [run_of.get(g.host, ""), host, str(g.index)]
+        host = host_of(g)
+        labels = [run_of.get(host, ""), host or local_host, str(g.index)]
         m.gpu("lost", "1 when the GPU fell off the bus", labels, int(g.lost))
         m.gpu("temperature_celsius", "GPU temperature", labels, g.temperature_c)
         m.gpu("slowdown_temperature_celsius", "Where the GPU slows down", labels, g.slowdown_temp_c)

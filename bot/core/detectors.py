@@ -1,67 +1,760 @@
-"""Alert detectors: pure functions of the events and the run state.
+"""Alert detectors: pure functions of the events, the GPU snapshots and the time passed in.
 
-Each condition fires once, and again only after it has cleared (a NaN loss that comes back
-after finite losses is a new alert; forty NaN lines in a row are one).
+`Detectors` holds one run's detector state. RunState calls it after folding each event
+(`on_event`), each GPU snapshot (`on_gpu`), each periodic tick (`on_tick`, for the checks
+that are about time passing) and at the end of a finished log (`on_end_of_log`).
+
+Rules that decide what is said (each alert is sent once; its condition must clear before
+the same type is sent again for the run):
+
+- `oom` (critical): the first OOM line of a failure, with the numbers it prints. One failure
+  prints a traceback, OOM lines (repeated by chained exceptions and by each rank) and a
+  `ChildFailedError`: these are one incident, closed when training advances again. A
+  wrapper line without numbers (`Caught OutOfMemoryError in replica 0`) is held until the
+  original OOM line that follows it, so the alert carries the numbers. A crash in an incident
+  that already has an OOM is folded into the OOM alert: no second critical alert.
+- `crash` (critical): a SLURM cancellation, a killed process, a CUDA error, a
+  `ChildFailedError` or a non-zero exit end the run at once. A Python traceback alone is
+  only a suspicion (handled exceptions print them too): it becomes a crash when the run
+  exits non-zero, restarts, stays silent for a grace period (`on_tick`), or when the log
+  ends there (`on_end_of_log`); training that advances clears it.
+- `nan` (critical): a non-finite training or eval loss. Intermittent NaNs are one condition:
+  it re-arms only after `NAN_REARM_POINTS` finite losses in a row.
+- `loss_spike` (warning): a robust z-score (median/MAD of the recent losses) above
+  `loss_spike_z`. A session that starts mid-run (a resume) is judged from its first loss.
+- `slowdown`/`thermal`/`power` (warning): the ordinary step time stays above the run's own
+  baseline by `slowdown_pct` for `slowdown_min_s` of run clock. It is `thermal` or `power`
+  only when NVML saw the matching clock event reasons during the episode; without NVML
+  evidence (replay, no GPU) it is `slowdown`. Recovery is said once (same type, `info`,
+  evidence `recovered`). Thermal reasons lasting `slowdown_min_s` with no slowdown give a
+  `thermal` warning without a cost.
+- `stall` (warning): no progress for max(stall_factor x the usual interval, the longest
+  pause already survived x 1.5, stall_floor_s) of wall clock.
+- `memory_pressure` (warning): a GPU above `memory_pressure_pct` for `MEMORY_SAMPLES`
+  snapshots in a row. `gpu_lost` (critical): NVML says a GPU fell off the bus.
+- `started`, `resumed`, `finished` (info): the first progress line (with the first ETA when
+  known), an iteration that jumps back, the last iteration or a clean exit.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
+from collections import deque
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
 
-from bot.core.events import ErrorText, Event, Progress, TrainingEnd
+from bot.core.events import Checkpoint, ErrorText, Eval, Event, Progress, TrainingEnd
+from bot.core.gpu import (
+    GpuSample,
+    GpuSnapshot,
+    is_power_limited,
+    is_thermal_limited,
+    memory_used_fraction,
+    sm_clock_ratio,
+)
 from bot.core.notices import Alert
+
+if TYPE_CHECKING:
+    from bot.core.state import RunState
+
+INFO, WARNING, CRITICAL = "info", "warning", "critical"
+
+NAN_REARM_POINTS = 500  # finite losses in a row before a new NaN is a new alert
+SPIKE_WINDOW = 50  # recent losses the z-score is measured against
+SPIKE_MIN_POINTS = 10  # a fresh run's first losses are too few to judge
+SPIKE_POINTS = 3  # losses in a row above the threshold: one noisy batch is not a spike
+SPIKE_REL_FLOOR = 0.05  # the loss scale is at least 5 % of the median (smooth logged losses)
+RESUMED_FROM_ITER = 100  # a session whose first iteration is past this resumes a run
+CRASH_GRACE_FACTOR = 3.0  # a traceback then silence for this many usual intervals: a crash
+CRASH_GRACE_FLOOR_S = 60.0
+STALL_PAUSE_FACTOR = 1.5  # a pause as long as one already survived is not a stall
+MEMORY_SAMPLES = 3  # snapshots in a row above the threshold before memory_pressure
+MEMORY_CLEAR_PCT = 2.0  # hysteresis below the threshold
+GPU_HISTORY = 720  # snapshots kept to explain a slowdown
+GPU_EVIDENCE_SHARE = 0.3  # share of the episode's snapshots that must show the reason
+CHUNK_MIN_S = 10.0  # step time is measured over chunks of at least this much run clock
+CHUNK_MIN_ITERS = 20  # and this many iterations: batch lengths vary, one step says little
+WARMUP_INTERVALS = 2  # the first intervals of a session (compilation, caches) are skipped
+BASELINE_CHUNKS = 60
+MIN_BASELINE_CHUNKS = 5
+MIN_SLOW_CHUNKS = 3
+RECOVERY_CHUNKS = 3
+
+Evidence = dict[str, float | int | str]
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """Alert thresholds; defaults equal `bot.config.Config`'s."""
+
+    memory_pressure_pct: float = 97.0
+    slowdown_pct: float = 15.0
+    slowdown_min_s: float = 120.0
+    stall_factor: float = 10.0
+    stall_floor_s: float = 600.0
+    loss_spike_z: float = 8.0
+
+    @classmethod
+    def from_config(cls, config: object) -> Thresholds:
+        """The thresholds of any object with these attribute names (the service's Config)."""
+        return cls(**{f.name: float(getattr(config, f.name)) for f in fields(cls)})
 
 
 class Detectors:
-    """Turns events into alerts for one run, remembering which conditions are active."""
+    """Turns one run's events, snapshots and ticks into alerts, each sent once."""
 
-    def __init__(self, run: str) -> None:
+    def __init__(self, run: str, thresholds: Thresholds | None = None) -> None:
         self.run = run
+        self.th = thresholds or Thresholds()
         self._active: set[str] = set()
+        self._life = _Lifecycle()
+        self._incident = _Incident()
+        self._loss = _LossWatch(self.th.loss_spike_z)
+        self._slow = _Slowdown(self.th.slowdown_pct / 100, self.th.slowdown_min_s)
+        self._gpu = _GpuWatch()
 
-    def check(self, ev: Event, it: int | None, t_s: float) -> list[Alert]:
-        """Alerts caused by this event, given the run's current iteration and clock."""
-        if isinstance(ev, Progress) and ev.loss is not None:
-            return self._edge(
-                "nan", not math.isfinite(ev.loss), "critical", it, t_s, {"loss": str(ev.loss)}
-            )
-        if isinstance(ev, ErrorText) and ev.kind == "oom":
-            return self._once("oom", "critical", it, t_s, dict(ev.details))
+    # Entry points --------------------------------------------------------------------------
+    def on_event(self, ev: Event, state: RunState, wall_s: float) -> list[Alert]:
+        """Alerts caused by `ev`, already folded into `state`, received at `wall_s`."""
+        if isinstance(ev, Progress):
+            return self._progress(ev, state, wall_s)
+        if isinstance(ev, Eval):
+            self._slow.pause()
+            return self._eval_losses(ev, state)
+        if isinstance(ev, Checkpoint):
+            self._slow.pause()
+            return []
+        if isinstance(ev, ErrorText):
+            return self._error(ev, state, wall_s)
         if isinstance(ev, TrainingEnd):
-            return self._end(ev, it, t_s)
+            return self._end(ev, state)
         return []
 
-    def _end(self, ev: TrainingEnd, it: int | None, t_s: float) -> list[Alert]:
-        if ev.exit_code not in (None, 0) or ev.reason == "crash":
-            code: dict[str, float | int | str] = {}
-            if ev.exit_code is not None:
-                code["exit_code"] = ev.exit_code
-            return self._once("crash", "critical", it, t_s, code)
-        return self._once("finished", "info", it, t_s, {})
+    def on_gpu(self, snapshot: GpuSnapshot, state: RunState, wall_s: float) -> list[Alert]:
+        """Alerts from one NVML snapshot taken at `wall_s`."""
+        if snapshot.error is not None:
+            return []
+        self._gpu.remember(snapshot, wall_s)
+        alerts = self._gpu_lost(snapshot, state)
+        alerts += self._memory(snapshot, state)
+        alerts += self._thermal_warning(snapshot, state, wall_s)
+        return alerts
 
-    def _edge(
+    def on_tick(self, state: RunState, wall_s: float) -> list[Alert]:
+        """Checks about time passing: a traceback followed by silence, a stall."""
+        alerts = self._incident_timeout(state, wall_s)
+        if alerts or self._life.over:
+            return alerts
+        return self._stall(state, wall_s)
+
+    def on_end_of_log(self, state: RunState) -> list[Alert]:
+        """A finished log ends here: a failure still in suspense ended the run."""
+        return self._close_incident(state, confirmed=True)
+
+    # Cool-down ----------------------------------------------------------------------------
+    def _fire(
         self,
+        key: str,
         kind: str,
-        on: bool,
         severity: str,
         it: int | None,
         t_s: float,
-        evidence: dict[str, float | int | str],
+        evidence: Evidence,
+        eta_change_s: float | None = None,
     ) -> list[Alert]:
-        if not on:
-            self._active.discard(kind)
+        if key in self._active:
             return []
-        return self._once(kind, severity, it, t_s, evidence)
+        self._active.add(key)
+        return [Alert(self.run, kind, severity, it, t_s, evidence, eta_change_s)]
 
-    def _once(
-        self,
-        kind: str,
-        severity: str,
-        it: int | None,
-        t_s: float,
-        evidence: dict[str, float | int | str],
-    ) -> list[Alert]:
-        if kind in self._active:
+    def _clear(self, *keys: str) -> None:
+        self._active.difference_update(keys)
+
+    # Progress ------------------------------------------------------------------------------
+    def _progress(self, ev: Progress, state: RunState, wall_s: float) -> list[Alert]:
+        life, inc = self._life, self._incident
+        alerts: list[Alert] = []
+        if life.first:
+            alerts += self._started(ev, state)
+        elif life.is_resume(ev.iter):
+            alerts += self._resumed(ev, state)
+        if inc.open and (inc.iter is None or ev.iter > inc.iter):
+            alerts += self._close_incident(state, confirmed=False)  # training went on
+        stalled = "stall" in self._active
+        self._clear("stall")
+        life.step(ev.iter, wall_s, survived=not stalled)
+        self._watch_first_eta(state)
+        alerts += self._losses(ev, state)
+        alerts += self._step_time(ev, state, wall_s)
+        total = state.total_iters
+        if total is not None and ev.iter >= total:
+            alerts += self._finished(state)
+        return alerts
+
+    def _started(self, ev: Progress, state: RunState) -> list[Alert]:
+        evidence: Evidence = {}
+        if state.total_iters is not None:
+            evidence["total_iters"] = state.total_iters
+        if ev.iter >= RESUMED_FROM_ITER:
+            self._loss.resumed()
+        if state.total_iters is not None:
+            eta = state.eta()
+            if eta.remaining_s is not None:
+                evidence["eta_s"] = round(eta.remaining_s, 1)
+        return self._fire("started", "started", INFO, ev.iter, state.t_s, evidence)
+
+    def _resumed(self, ev: Progress, state: RunState) -> list[Alert]:
+        life = self._life
+        previous = life.last_iter
+        alerts = self._close_incident(state, confirmed=True)
+        self._reset_incident()
+        self._slow.reset()
+        if ev.iter < RESUMED_FROM_ITER or ev.iter < 0.05 * life.high:
+            self._loss.restart()  # from scratch: the old losses say nothing about the new ones
+        else:
+            self._loss.resumed()
+        life.resume()
+        self._clear("finished", "resumed", "loss_spike")
+        evidence: Evidence = {"to_iter": ev.iter}
+        if previous is not None:
+            evidence["from_iter"] = previous
+        return alerts + self._fire("resumed", "resumed", INFO, ev.iter, state.t_s, evidence)
+
+    def _watch_first_eta(self, state: RunState) -> None:
+        life = self._life
+        if life.first_eta is not None or life.eta_tries <= 0 or state.total_iters is None:
+            return
+        life.eta_tries -= 1
+        eta = state.eta()
+        if eta.remaining_s is not None:
+            life.first_eta = (state.t_s, eta.remaining_s)
+
+    # Finish --------------------------------------------------------------------------------
+    def _finished(self, state: RunState) -> list[Alert]:
+        evidence: Evidence = {"elapsed_s": round(state.t_s, 1)} if state.t_s > 0 else {}
+        if state.best is not None and state.best.val_loss is not None:
+            evidence["best_val_loss"] = state.best.val_loss
+            if state.best.iter is not None:
+                evidence["best_iter"] = state.best.iter
+        first = self._life.first_eta
+        if first is not None and state.t_s - first[0] > 0:
+            actual = state.t_s - first[0]
+            evidence["first_eta_error_pct"] = round(100 * (first[1] - actual) / actual, 1)
+        self._life.over = True
+        return self._fire("finished", "finished", INFO, state.iter, state.t_s, evidence)
+
+    def _end(self, ev: TrainingEnd, state: RunState) -> list[Alert]:
+        failed = ev.exit_code not in (None, 0) or ev.reason in ("crash", "killed", "signal")
+        if not failed:
+            self._incident.pending = None  # exit 0: whatever was printed was handled
+            alerts = self._close_incident(state, confirmed=False)
+            return alerts + self._finished(state)
+        self._life.over = True
+        evidence: Evidence = {"cause": ev.reason or "exit"}
+        if ev.exit_code is not None:
+            evidence["exit_code"] = ev.exit_code
+        return self._crash(state, evidence)
+
+    # Failures ------------------------------------------------------------------------------
+    def _error(self, ev: ErrorText, state: RunState, wall_s: float) -> list[Alert]:
+        if ev.kind == "nccl" and "NCCL WARN" in ev.text:
+            return []  # NCCL prints warnings it recovers from; a fatal one brings a traceback
+        inc = self._incident
+        inc.touch(state.iter, state.t_s, wall_s)
+        if ev.kind == "oom":
+            return self._oom(ev, state)
+        if ev.kind in ("cancelled", "killed"):
+            cause = str(ev.details.get("cause", ev.kind))
+            return self._crash(state, {"cause": cause, "error": ev.text})
+        if inc.pending is None:
+            inc.pending = {"cause": "exception"}
+        if ev.kind != "traceback" and "error" not in inc.pending:
+            inc.pending["error"] = ev.text
+        if ev.kind == "cuda" or "ChildFailedError" in ev.text:
+            return self._crash(state, {})  # fatal for sure: no need to wait
+        return []
+
+    def _oom(self, ev: ErrorText, state: RunState) -> list[Alert]:
+        inc = self._incident
+        inc.oom = True
+        inc.pending = None
+        if "Caught " in ev.text and not ev.details:
+            inc.held_oom = inc.held_oom or ev  # the original OOM, with numbers, follows
             return []
-        self._active.add(kind)
-        return [Alert(self.run, kind, severity, it, t_s, evidence)]
+        inc.held_oom = None
+        return self._fire_oom(ev, state)
+
+    def _fire_oom(self, ev: ErrorText, state: RunState) -> list[Alert]:
+        inc = self._incident
+        evidence: Evidence = dict(ev.details)
+        if "gpu_index" in evidence:
+            evidence["gpu"] = int(evidence.pop("gpu_index"))
+        evidence["error"] = ev.text
+        return self._fire("oom", "oom", CRITICAL, inc.iter, inc.t_s, evidence)
+
+    def _crash(self, state: RunState, evidence: Evidence) -> list[Alert]:
+        """The run died: one crash per incident, none when an OOM explains it."""
+        inc = self._incident
+        if not inc.open:
+            inc.touch(state.iter, state.t_s, None)
+        alerts = self._flush_held_oom(state)
+        if inc.oom:
+            return alerts
+        merged = {**(inc.pending or {}), **evidence}
+        inc.pending = None
+        inc.crashed = True
+        self._life.over = True
+        return alerts + self._fire("crash", "crash", CRITICAL, inc.iter, inc.t_s, merged)
+
+    def _flush_held_oom(self, state: RunState) -> list[Alert]:
+        held, self._incident.held_oom = self._incident.held_oom, None
+        return [] if held is None else self._fire_oom(held, state)
+
+    def _close_incident(self, state: RunState, *, confirmed: bool) -> list[Alert]:
+        """Training went on (`confirmed` False) or the process is known gone (True)."""
+        if not self._incident.open:
+            return []
+        alerts = self._flush_held_oom(state)
+        if not confirmed:
+            self._reset_incident()
+            return alerts
+        if self._incident.pending is not None:
+            alerts += self._crash(state, {})
+        self._life.over = True  # the run is gone; the incident stays so its lines fold in
+        return alerts
+
+    def _reset_incident(self) -> None:
+        if self._incident.crashed:
+            self._life.over = False
+        self._incident = _Incident()
+        self._clear("oom", "crash")
+
+    def _incident_timeout(self, state: RunState, wall_s: float) -> list[Alert]:
+        inc = self._incident
+        if not inc.open or inc.wall_s is None:
+            return []
+        interval = self._life.usual_interval_s()
+        grace = (
+            max(CRASH_GRACE_FACTOR * interval, CRASH_GRACE_FLOOR_S)
+            if interval is not None
+            else self.th.stall_floor_s
+        )
+        if wall_s - inc.wall_s < grace:
+            return []
+        return self._close_incident(state, confirmed=True)
+
+    def _stall(self, state: RunState, wall_s: float) -> list[Alert]:
+        last = self._life.last_wall_s
+        interval = self._life.usual_interval_s()
+        if last is None or interval is None:
+            return []
+        limit = max(
+            self.th.stall_factor * interval,
+            STALL_PAUSE_FACTOR * self._life.longest_gap_s,
+            self.th.stall_floor_s,
+        )
+        silent = wall_s - last
+        if silent <= limit:
+            return []
+        evidence: Evidence = {
+            "silent_s": round(silent, 1),
+            "usual_interval_s": round(interval, 3),
+            "limit_s": round(limit, 1),
+        }
+        return self._fire("stall", "stall", WARNING, state.iter, state.t_s, evidence)
+
+    # Losses --------------------------------------------------------------------------------
+    def _losses(self, ev: Progress, state: RunState) -> list[Alert]:
+        if ev.loss is None:
+            return []
+        if not math.isfinite(ev.loss):
+            self._loss.finite_run = 0
+            return self._nan({"loss": str(ev.loss)}, ev.iter, state)
+        self._loss.finite_run += 1
+        if self._loss.finite_run >= NAN_REARM_POINTS:
+            self._clear("nan")
+        watch = self._loss
+        spike = watch.spike(ev.loss)
+        if not spike:
+            watch.spike_start = None
+            if spike is False:
+                self._clear("loss_spike")
+            return []
+        if watch.spike_start is None:
+            watch.spike_start = (ev.iter, ev.loss, watch.median, watch.z)
+            watch.spike_points = 0
+        watch.spike_points += 1
+        if watch.spike_points < SPIKE_POINTS:
+            return []
+        it, loss, median, z = watch.spike_start
+        evidence: Evidence = {"loss": loss, "median": round(median, 6), "z": round(z, 1)}
+        return self._fire("loss_spike", "loss_spike", WARNING, it, state.t_s, evidence)
+
+    def _eval_losses(self, ev: Eval, state: RunState) -> list[Alert]:
+        for name, value in (("train_loss", ev.train_loss), ("val_loss", ev.val_loss)):
+            if value is not None and not math.isfinite(value):
+                it = ev.iter if ev.iter is not None else state.iter
+                return self._nan({"loss": str(value), "source": name}, it, state)
+        return []
+
+    def _nan(self, evidence: Evidence, it: int | None, state: RunState) -> list[Alert]:
+        return self._fire("nan", "nan", CRITICAL, it, state.t_s, evidence)
+
+    # Step time -----------------------------------------------------------------------------
+    def _step_time(self, ev: Progress, state: RunState, wall_s: float) -> list[Alert]:
+        change = self._slow.progress(ev.iter, state.t_s, wall_s)
+        if change is None:
+            return []
+        kind, evidence = self._explain(change)
+        if change.recovered:  # once per episode by construction: no cool-down needed
+            self._clear("slowdown")
+            evidence["recovered"] = 1
+            return [Alert(self.run, kind, INFO, ev.iter, state.t_s, evidence, change.lost_s)]
+        eta_change = change.lost_s
+        total = state.total_iters
+        if total is not None and total > ev.iter:
+            eta_change += (total - ev.iter) * (change.step_s - change.baseline_s)
+        self._clear("thermal_gpu")
+        return self._fire("slowdown", kind, WARNING, ev.iter, state.t_s, evidence, eta_change)
+
+    def _explain(self, change: _Change) -> tuple[str, Evidence]:
+        """`thermal`, `power` or `slowdown`, and the evidence, from the GPU snapshots."""
+        evidence: Evidence = {
+            "slowdown_pct": round(100 * (change.step_s / change.baseline_s - 1), 1),
+            "minutes": round(change.duration_s / 60, 1),
+            "step_s": round(change.step_s, 4),
+            "baseline_s": round(change.baseline_s, 4),
+            "since_iter": change.since_iter,
+        }
+        kind, gpu = self._gpu.cause(change.since_wall_s)
+        if gpu is not None:
+            evidence.update(_gpu_evidence(gpu))
+        return kind, evidence
+
+    # GPU -----------------------------------------------------------------------------------
+    def _gpu_lost(self, snapshot: GpuSnapshot, state: RunState) -> list[Alert]:
+        lost = [g for g in snapshot.gpus if g.lost]
+        if not lost:
+            self._clear("gpu_lost")
+            return []
+        evidence: Evidence = {"gpu": lost[0].index, "lost_gpus": len(lost)}
+        return self._fire("gpu_lost", "gpu_lost", CRITICAL, state.iter, state.t_s, evidence)
+
+    def _memory(self, snapshot: GpuSnapshot, state: RunState) -> list[Alert]:
+        used = [(f, g) for g in snapshot.gpus if (f := memory_used_fraction(g)) is not None]
+        if not used:
+            return []
+        fraction, gpu = max(used, key=lambda pair: pair[0])
+        pct = 100 * fraction
+        watch = self._gpu
+        if pct < self.th.memory_pressure_pct:
+            watch.memory_run = 0
+            if pct < self.th.memory_pressure_pct - MEMORY_CLEAR_PCT:
+                self._clear("memory_pressure")
+            return []
+        watch.memory_run += 1
+        if watch.memory_run < MEMORY_SAMPLES:
+            return []
+        evidence: Evidence = {"gpu": gpu.index, "used_pct": round(pct, 1)}
+        if gpu.memory_used_mib is not None and gpu.memory_total_mib is not None:
+            evidence["used_mib"] = gpu.memory_used_mib
+            evidence["total_mib"] = gpu.memory_total_mib
+        return self._fire(
+            "memory_pressure", "memory_pressure", WARNING, state.iter, state.t_s, evidence
+        )
+
+    def _thermal_warning(
+        self, snapshot: GpuSnapshot, state: RunState, wall_s: float
+    ) -> list[Alert]:
+        """Heat slows the clocks, but the step time has not (yet) shown it."""
+        hot = [g for g in snapshot.gpus if not g.lost and is_thermal_limited(g)]
+        watch = self._gpu
+        if not hot:
+            watch.hot_since_s = None
+            self._clear("thermal_gpu")
+            return []
+        if watch.hot_since_s is None:
+            watch.hot_since_s = wall_s
+        lasting = wall_s - watch.hot_since_s >= self.th.slowdown_min_s
+        if not lasting or self._slow.state != "normal" or "slowdown" in self._active:
+            return []
+        gpu = max(hot, key=lambda g: g.temperature_c or 0)
+        evidence = _gpu_evidence(gpu)
+        return self._fire("thermal_gpu", "thermal", WARNING, state.iter, state.t_s, evidence)
+
+
+def _gpu_evidence(gpu: GpuSample) -> Evidence:
+    evidence: Evidence = {"gpu": gpu.index}
+    if gpu.temperature_c is not None:
+        evidence["temperature_c"] = gpu.temperature_c
+    if gpu.reasons:
+        evidence["reasons"] = ",".join(sorted(gpu.reasons))
+    ratio = sm_clock_ratio(gpu)
+    if ratio is not None:
+        evidence["sm_clock_ratio"] = round(ratio, 3)
+    if gpu.power_mw is not None and gpu.power_limit_mw is not None:
+        evidence["power_w"] = round(gpu.power_mw / 1000, 1)
+        evidence["power_limit_w"] = round(gpu.power_limit_mw / 1000, 1)
+    return evidence
+
+
+class _Lifecycle:
+    """Where the run is: first line, highest iteration, usual interval between lines."""
+
+    def __init__(self) -> None:
+        self.first = True
+        self.over = False  # finished or crashed: silence is expected
+        self.last_iter: int | None = None
+        self.high = 0
+        self.last_wall_s: float | None = None
+        self.longest_gap_s = 0.0
+        self._gaps: deque[int] = deque(maxlen=21)
+        self._intervals: deque[float] = deque(maxlen=21)
+        self.first_eta: tuple[float, float] | None = None  # (t_s, remaining_s) when first known
+        self.eta_tries = 100
+
+    def is_resume(self, it: int) -> bool:
+        """The iteration jumps back by more than interleaved writers would make it."""
+        gap = statistics.median(self._gaps) if self._gaps else 0
+        return it < self.high - 2 * gap
+
+    def resume(self) -> None:
+        self.high = 0
+        self.over = False
+
+    def step(self, it: int, wall_s: float, *, survived: bool) -> None:
+        """A progress line; `survived` is False after a pause that was reported as a stall."""
+        if self.last_iter is not None and it > self.last_iter:
+            self._gaps.append(it - self.last_iter)
+        if self.last_wall_s is not None and wall_s > self.last_wall_s:
+            gap_s = wall_s - self.last_wall_s
+            if survived and len(self._intervals) >= 3:
+                self.longest_gap_s = max(self.longest_gap_s, gap_s)
+            self._intervals.append(gap_s)
+        self.first = False
+        self.last_iter = it
+        self.high = max(self.high, it)
+        self.last_wall_s = wall_s
+
+    def usual_interval_s(self) -> float | None:
+        """Median wall-clock seconds between progress lines (None before a few lines)."""
+        if len(self._intervals) < 2:
+            return None
+        return statistics.median(self._intervals)
+
+
+class _Incident:
+    """Failure lines since training last advanced: one failure, however many lines."""
+
+    def __init__(self) -> None:
+        self.open = False
+        self.iter: int | None = None
+        self.t_s = 0.0
+        self.wall_s: float | None = None
+        self.oom = False
+        self.crashed = False
+        self.held_oom: ErrorText | None = None
+        self.pending: Evidence | None = None  # a traceback not yet known to be fatal
+
+    def touch(self, it: int | None, t_s: float, wall_s: float | None) -> None:
+        if not self.open:
+            self.open, self.iter, self.t_s = True, it, t_s
+        if wall_s is not None:
+            self.wall_s = wall_s
+
+
+class _LossWatch:
+    """Recent finite losses and the robust z-score of a new one."""
+
+    def __init__(self, z_threshold: float) -> None:
+        self.z_threshold = z_threshold
+        self.window: deque[float] = deque(maxlen=SPIKE_WINDOW)
+        self.min_points = SPIKE_MIN_POINTS
+        self.finite_run = 0
+        self.median = 0.0
+        self.z = 0.0
+        # (iter, loss, median, z) of the first loss of the current run of high ones
+        self.spike_start: tuple[int, float, float, float] | None = None
+        self.spike_points = 0
+
+    def restart(self) -> None:
+        self.window.clear()
+        self.min_points = SPIKE_MIN_POINTS
+
+    def resumed(self) -> None:
+        self.min_points = 1
+
+    def spike(self, loss: float) -> bool | None:
+        """True: a spike; False: clearly normal; None: in between or too few points."""
+        verdict: bool | None = None
+        if len(self.window) >= self.min_points:
+            self.median = _median(sorted(self.window))
+            if loss <= self.median:  # only upward jumps matter: skip the MAD (a hot path)
+                self.z = 0.0
+            else:
+                mad = _median(sorted([abs(x - self.median) for x in self.window]))
+                scale = max(1.4826 * mad, SPIKE_REL_FLOOR * abs(self.median), 1e-12)
+                self.z = (loss - self.median) / scale
+            if self.z > self.z_threshold:
+                verdict = True
+            elif self.z < self.z_threshold / 2:
+                verdict = False
+        if not verdict:  # a spike must not become its own baseline
+            self.window.append(loss)
+        return verdict
+
+
+def _median(ordered: list[float]) -> float:
+    n = len(ordered)
+    return (ordered[n // 2] + ordered[(n - 1) // 2]) / 2
+
+
+@dataclass(frozen=True, slots=True)
+class _Change:
+    """A slowdown confirmed, or its end."""
+
+    recovered: bool
+    step_s: float
+    baseline_s: float
+    since_iter: int
+    since_wall_s: float
+    duration_s: float
+    lost_s: float  # run-clock seconds lost to the slowdown so far
+
+
+class _Slowdown:
+    """Step time over chunks of run clock against the run's own recent baseline.
+
+    States: normal (chunks feed the baseline), suspect (a chunk was slower than the
+    threshold; a clearly normal chunk cancels it), active (alert sent; the baseline is
+    frozen until `RECOVERY_CHUNKS` normal chunks in a row end the episode).
+    """
+
+    def __init__(self, pct: float, min_s: float) -> None:
+        self.pct = pct
+        self.min_s = min_s
+        self.chunk_s = max(CHUNK_MIN_S, min_s / 12)
+        self.baseline: deque[float] = deque(maxlen=BASELINE_CHUNKS)
+        self.reset()
+
+    def reset(self) -> None:
+        """A new session: its first intervals are warm-up; an episode in progress is moot."""
+        self.state = "normal"
+        self.baseline.clear()
+        self._last: tuple[int, float] | None = None
+        self._paused = False
+        self._warmup = WARMUP_INTERVALS
+        self._chunk: list[float] | None = None  # [t0, iter0, wall0, seconds, iterations]
+        self._episode: list[tuple[float, float]] = []  # (rate, chunk seconds)
+        self._since: tuple[float, int, float] = (0.0, 0, 0.0)  # t_s, iter, wall_s
+        self._base = 0.0
+        self._normal_run = 0
+
+    def pause(self) -> None:
+        """An eval or a checkpoint: the next interval is not an ordinary one."""
+        self._paused = True
+
+    def progress(self, it: int, t_s: float, wall_s: float) -> _Change | None:
+        last = self._last
+        if last is not None and it <= last[0]:
+            return None  # a line of an interleaved writer, or a repeat: not an interval
+        self._last = (it, t_s)
+        paused, self._paused = self._paused, False
+        if last is None or t_s < last[1]:
+            return None
+        if self._warmup > 0:
+            self._warmup -= 1
+            return None
+        if paused:
+            return None
+        chunk = self._chunk or [last[1], float(last[0]), wall_s, 0.0, 0.0]
+        chunk[3] += t_s - last[1]
+        chunk[4] += it - last[0]
+        self._chunk = chunk
+        if chunk[3] < self.chunk_s or chunk[4] < CHUNK_MIN_ITERS:
+            return None
+        self._chunk = None
+        return self._judge(chunk[3] / chunk[4], chunk, t_s)
+
+    def _judge(self, rate: float, chunk: list[float], t_end: float) -> _Change | None:
+        if len(self.baseline) < MIN_BASELINE_CHUNKS and self.state == "normal":
+            self.baseline.append(rate)
+            return None
+        base = self._base if self.state == "active" else statistics.median(self.baseline)
+        ratio = rate / base if base > 0 else 1.0
+        if self.state == "normal":
+            if ratio > 1 + self.pct:
+                self.state = "suspect"
+                self._since = (chunk[0], int(chunk[1]), chunk[2])
+                self._episode = [(rate, chunk[3])]
+            else:
+                self.baseline.append(rate)
+            return None
+        if self.state == "suspect":
+            return self._suspect(rate, ratio, chunk, base, t_end)
+        return self._active(rate, ratio, chunk, t_end)
+
+    def _suspect(
+        self, rate: float, ratio: float, chunk: list[float], base: float, t_end: float
+    ) -> _Change | None:
+        if ratio < 1 + self.pct / 2:
+            self.state = "normal"
+            self.baseline.append(rate)
+            return None
+        self._episode.append((rate, chunk[3]))
+        slow = statistics.median(r for r, _ in self._episode)
+        duration = t_end - self._since[0]
+        lasting = duration >= self.min_s and len(self._episode) >= MIN_SLOW_CHUNKS
+        if not lasting or slow / base <= 1 + self.pct:
+            return None
+        self.state, self._base, self._normal_run = "active", base, 0
+        return self._change(False, slow, t_end)
+
+    def _active(
+        self, rate: float, ratio: float, chunk: list[float], t_end: float
+    ) -> _Change | None:
+        self._episode.append((rate, chunk[3]))
+        self._normal_run = self._normal_run + 1 if ratio < 1 + self.pct / 2 else 0
+        if self._normal_run < RECOVERY_CHUNKS:
+            return None
+        self.state = "normal"
+        slow = statistics.median(r for r, _ in self._episode[: -self._normal_run])
+        return self._change(True, slow, t_end)
+
+    def _change(self, recovered: bool, slow: float, t_end: float) -> _Change:
+        lost = sum(seconds * (1 - self._base / rate) for rate, seconds in self._episode)
+        t0, it0, wall0 = self._since
+        return _Change(recovered, slow, self._base, it0, wall0, t_end - t0, max(0.0, lost))
+
+
+class _GpuWatch:
+    """Recent snapshots, reduced to what explains a slowdown."""
+
+    def __init__(self) -> None:
+        self.history: deque[tuple[float, GpuSnapshot]] = deque(maxlen=GPU_HISTORY)
+        self.memory_run = 0
+        self.hot_since_s: float | None = None
+
+    def remember(self, snapshot: GpuSnapshot, wall_s: float) -> None:
+        self.history.append((wall_s, snapshot))
+
+    def cause(self, since_wall_s: float) -> tuple[str, GpuSample | None]:
+        """The reason NVML showed during the episode, and the GPU that shows it best."""
+        before = [s for w, s in self.history if w < since_wall_s][-1:]
+        # The snapshot just before the slowdown counts: heat comes before the clocks drop.
+        seen = before + [s for w, s in self.history if w >= since_wall_s]
+        if not seen:
+            return "slowdown", None
+        for kind, test in (("thermal", is_thermal_limited), ("power", is_power_limited)):
+            counts: dict[int, list[GpuSample]] = {}
+            for snapshot in seen:
+                for gpu in snapshot.gpus:
+                    if not gpu.lost and test(gpu):
+                        counts.setdefault(gpu.index, []).append(gpu)
+            if counts:
+                samples = max(counts.values(), key=len)
+                if len(samples) >= GPU_EVIDENCE_SHARE * len(seen):
+                    return kind, max(samples, key=lambda g: g.temperature_c or 0)
+        latest = [g for g in seen[-1].gpus if not g.lost]
+        return "slowdown", min(latest, key=lambda g: sm_clock_ratio(g) or 1.0, default=None)

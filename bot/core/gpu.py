@@ -56,7 +56,6 @@ class GpuSample:
     reasons: frozenset[str] = frozenset()  # subset of REASONS; empty when NVML cannot tell
     processes: tuple[GpuProcess, ...] = ()
     lost: bool = False
-    host: str = ""  # the machine, when a hub gathers GPUs from several; "" on one machine
 
 
 @dataclass(frozen=True, slots=True)

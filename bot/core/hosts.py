@@ -9,11 +9,29 @@ for the hub's life), which `name_hosts` turns back into host and index in the al
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 
-from bot.core.gpu import GpuSnapshot
+from bot.core.gpu import GpuSample, GpuSnapshot
 from bot.core.notices import Alert, Notice
 
 EVERY_RUN = ""
+
+
+@dataclass(frozen=True, slots=True)
+class HostGpuSample(GpuSample):
+    """A GPU with the name of its machine (what `/gpu` shows as host:index)."""
+
+    host: str = ""
+
+    @classmethod
+    def of(cls, host: str, gpu: GpuSample) -> HostGpuSample:
+        values = {f.name: getattr(gpu, f.name) for f in dataclasses.fields(GpuSample)}
+        return cls(**values, host=host)
+
+
+def host_of(gpu: GpuSample) -> str:
+    """The machine of a GPU a hub gathered; "" on one machine."""
+    return gpu.host if isinstance(gpu, HostGpuSample) else ""
 
 
 class HostGpus:
@@ -29,7 +47,7 @@ class HostGpus:
         """Fold one host's snapshot; what `/gpu` shows now."""
         if not host:
             return snapshot
-        gpus = tuple(dataclasses.replace(g, host=host) for g in snapshot.gpus)
+        gpus = tuple(HostGpuSample.of(host, g) for g in snapshot.gpus)
         self.latest[host] = dataclasses.replace(snapshot, gpus=gpus)
         self.run_of[host] = run
         return self.view()
@@ -45,9 +63,7 @@ class HostGpus:
             return snapshot
         hosts = [h for h in sorted(self.latest) if self.run_of[h] in (run, EVERY_RUN)]
         merged = _merge([self.latest[h] for h in hosts])
-        gpus = tuple(
-            dataclasses.replace(g, index=self._numbered(g.host, g.index)) for g in merged.gpus
-        )
+        gpus = tuple(dataclasses.replace(g, index=self._numbered(g)) for g in merged.gpus)
         return dataclasses.replace(merged, gpus=gpus)
 
     def runs(self, host: str, runs: list[str]) -> list[str]:
@@ -66,8 +82,8 @@ class HostGpus:
         host, index = self._where[number]
         return dataclasses.replace(alert, evidence={**alert.evidence, "host": host, "gpu": index})
 
-    def _numbered(self, host: str, index: int) -> int:
-        key = (host, index)
+    def _numbered(self, gpu: GpuSample) -> int:
+        key = (host_of(gpu), gpu.index)
         if key not in self._number:
             self._number[key] = len(self._where)
             self._where.append(key)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from bot.core.detectors import Thresholds
 from bot.core.events import Event, TrainingEnd
 from bot.core.notices import Notice
 from bot.core.parsers.registry import AutoParser, make_parser
@@ -21,9 +22,10 @@ class RunMonitor:
         fmt: str | None = None,
         total_iters: int | None = None,
         eval_interval: int | None = None,
+        thresholds: Thresholds | None = None,
     ) -> None:
         self.parser = make_parser(fmt)
-        self.state = RunState(name, total_iters, eval_interval)
+        self.state = RunState(name, total_iters, eval_interval, thresholds)
 
     def feed(self, lines: Iterable[str], wall_s: float) -> Folded:
         """Parse lines received at wall-clock time wall_s and fold their events."""

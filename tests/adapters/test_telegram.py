@@ -71,10 +71,11 @@ class Bot:
         self.log = log
 
     async def ask(self, chat_id: int, text: str, **kw: Any) -> SentCall:
-        """Send `text` from `chat_id`; the first message or photo the bot sends back."""
+        """Send `text` from `chat_id`; the first message or photo the bot sends back (not a
+        routine push, which goes out silently)."""
         n = len(self.stub.sent)
         self.stub.push_message(chat_id, text, **kw)
-        return await self.stub.wait_for(lambda c: _to(c, chat_id), since=n)
+        return await self.stub.wait_for(lambda c: _to(c, chat_id) and not c.silent, since=n)
 
     async def press(self, chat_id: int, message_id: int, data: str) -> SentCall:
         """Press a button; the answerCallbackQuery that closes it."""
