@@ -378,7 +378,7 @@ def _redis_bus(url: str) -> Any:
     try:
         return RedisBus(url)
     except ValueError as exc:
-        print(f"etagram: --redis {url}: {exc}", file=sys.stderr)
+        print(f"etagram: --redis: {exc}", file=sys.stderr)  # the URL may hold a password
         return None
 
 
