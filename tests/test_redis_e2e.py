@@ -179,6 +179,8 @@ async def test_hub_and_two_agents_across_a_hub_restart(
         assert p.stop() == 0, (tmp_path / f"{p.name}.out").read_text()[-3000:]
 
     assert len([c for c in stub.messages_to(OWNER) if thermal(c)]) == 1
+    sent = [c.text for c in stub.messages_to(OWNER) if c.method == "sendMessage"]
+    assert len(sent) == len(set(sent)), sent  # nothing said twice across the restart
     evals = [c.text or "" for c in stub.messages_to(OWNER) if EVAL in (c.text or "")]
     assert len(evals) == 4, "\n---\n".join(
         evals
