@@ -335,6 +335,8 @@ class Service:
         assert self.store is not None
         key = str(spec.path.resolve())
         saved = await self.store.load_offset(key)
+        if saved is not None and self.role == "agent":
+            return  # the hub holds the state and had these lines: the follower goes on
         try:
             f = spec.path.open("rb")
         except OSError:
@@ -366,10 +368,12 @@ class Service:
             self.notifier.on_gpu(self.latest_gpu)
             if msg.run:  # a node with GPUs only may report before the log's node
                 self._monitor_of(msg.run)
-            # Our clock, as for log lines: the demo's simulated GPU stamps its own time.
+            # Our clock, as for log lines: the demo's simulated GPU stamps its own time. An
+            # agent's NVML stamps the node's: a restarted hub replays the same timeline.
+            at = msg.snapshot.taken_at_s if msg.host else self.now()
             for name in self.host_gpus.runs(msg.host, list(self.monitors)):
                 seen = self.host_gpus.for_run(msg.host, msg.snapshot, name)
-                notices = self.monitors[name].state.apply_gpu(seen, self.now())
+                notices = self.monitors[name].state.apply_gpu(seen, at)
                 await self.notify(name, self.host_gpus.name_hosts(notices))
         elif isinstance(msg, LogLines):
             fed = self._monitor_of(msg.run).feed(msg.lines, msg.wall_s)

@@ -4,7 +4,8 @@ processes on loopback, the Bot API stand-in in this process.
 One agent (node1) follows the training log; the other (node3) only has GPUs, one of which
 overheats (the NVML stand-in library, through LD_LIBRARY_PATH): one thermal alert names
 node3 and its GPU, `/gpu` and the Prometheus metrics show each host's GPUs. The hub is
-stopped and started again mid-run: every eval message arrives once, nothing twice.
+stopped and started again mid-run, then the log's agent: every eval message arrives once,
+nothing twice.
 """
 
 from __future__ import annotations
@@ -170,7 +171,11 @@ async def test_hub_and_two_agents_across_a_hub_restart(
     hub.start()
     await stub.wait_for("setMyCommands", timeout=WAIT_S, since=n)
     await stub.wait_for(eval_at(400), WAIT_S)
+
+    follower = agents[0]  # the log's agent restarts too: it goes on from its offset
+    assert follower.stop() == 0
     await append(log, nanogpt_lines(450, 610))
+    follower.start()
     await stub.wait_for(eval_at(600), WAIT_S)
 
     status = await ask(stub, "/status")
@@ -178,9 +183,11 @@ async def test_hub_and_two_agents_across_a_hub_restart(
     for p in processes:
         assert p.stop() == 0, (tmp_path / f"{p.name}.out").read_text()[-3000:]
 
-    assert len([c for c in stub.messages_to(OWNER) if thermal(c)]) == 1
+    alerts = [c.text for c in stub.messages_to(OWNER) if thermal(c)]
+    assert len(alerts) == 1, "\n---\n".join(alerts)
     sent = [c.text for c in stub.messages_to(OWNER) if c.method == "sendMessage"]
-    assert len(sent) == len(set(sent)), sent  # nothing said twice across the restart
+    assert len(sent) == len(set(sent)), sent  # nothing said twice across the restarts
+    assert not [t for t in sent if "Training resumed" in (t or "")], sent  # nor folded twice
     evals = [c.text or "" for c in stub.messages_to(OWNER) if EVAL in (c.text or "")]
     assert len(evals) == 4, "\n---\n".join(
         evals
