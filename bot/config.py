@@ -14,9 +14,14 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.core.detectors import Thresholds
+
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 LANGUAGES = ("fr", "en", "both")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+_ALERTS = Thresholds()
 
 
 class ConfigError(ValueError):
@@ -36,12 +41,13 @@ class Config:
     max_iters: int = 0  # 0 = read it from the log
     log_format: str = ""  # "" = detect
     logs: tuple[str, ...] = ()  # what `etagram watch` follows when given no LOG
-    memory_pressure_pct: float = 97.0
-    slowdown_pct: float = 15.0
-    slowdown_min_s: float = 120.0
-    stall_factor: float = 10.0
-    stall_floor_s: float = 600.0
-    loss_spike_z: float = 8.0
+    # Alert thresholds: the detectors' own defaults, overridable here.
+    memory_pressure_pct: float = _ALERTS.memory_pressure_pct
+    slowdown_pct: float = _ALERTS.slowdown_pct
+    slowdown_min_s: float = _ALERTS.slowdown_min_s
+    stall_factor: float = _ALERTS.stall_factor
+    stall_floor_s: float = _ALERTS.stall_floor_s
+    loss_spike_z: float = _ALERTS.loss_spike_z
     milestones_pct: tuple[int, ...] = (25, 50, 75)
     critical_alerts: tuple[str, ...] = ("oom", "crash", "nan", "gpu_lost")
     live_every_s: float = 30.0

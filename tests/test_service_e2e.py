@@ -11,6 +11,7 @@ import pytest
 from bot.adapters.console import Console
 from bot.config import Config
 from bot.service import RunSpec, Service
+from tests.generated import nanogpt_lines
 from tests.telegram_stub import BotApiStub
 
 OWNER, STRANGER = 4242, 666
@@ -22,19 +23,6 @@ eval_interval = 200
 eval_iters = 200
 log_interval = 10
 """
-
-
-def nanogpt_lines(start: int, stop: int) -> list[str]:
-    """What nanoGPT's train.py prints for iterations [start, stop)."""
-    lines = []
-    for it in range(start, stop, 10):
-        if it % 200 == 0:
-            lines.append(
-                f"step {it}: train loss {3.0 - it / 1000:.4f}, val loss {3.1 - it / 1000:.4f}"
-            )
-        dt = 5800.0 if it % 200 == 0 else 170.0 + it % 7
-        lines.append(f"iter {it}: loss {3.0 - it / 1000:.4f}, time {dt:.2f}ms, mfu 30.00%")
-    return lines
 
 
 async def append(path: Path, lines: list[str]) -> None:

@@ -86,7 +86,7 @@ Evidence = dict[str, float | int | str]
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
-    """Alert thresholds; defaults equal `bot.config.Config`'s."""
+    """Alert thresholds; `bot.config.Config` takes its defaults from here."""
 
     memory_pressure_pct: float = 97.0
     slowdown_pct: float = 15.0

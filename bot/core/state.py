@@ -90,7 +90,7 @@ class RunState:
             notices.append(self._eval(ev, wall_s))
         elif isinstance(ev, Checkpoint):
             self.checkpoints += 1
-            self.estimator.on_checkpoint()
+            self.estimator.on_checkpoint(ev.iter)
         elif isinstance(ev, RunConfig):
             self.config.update(ev.values)
         elif isinstance(ev, ErrorText):
@@ -122,7 +122,7 @@ class RunState:
             self.line_total = ev.total
         if ev.loss is not None:
             self.loss = ev.loss
-        self.estimator.on_progress(ev.iter, self.t_s)
+        self.estimator.on_progress(ev.iter, self.t_s, ev.remaining_s)
         self._remember(Point(ev.iter, self.t_s, ev.loss))
 
     def _remember(self, point: Point) -> None:

@@ -43,6 +43,8 @@ def alert_text(a: Alert, ctx: Ctx) -> str:
 
 
 def _body(tr: Tr, a: Alert) -> Html:
+    if a.evidence.get("recovered") == 1 and f"recovered.{a.type}" in tr.messages:
+        return _recovered(tr, a)
     known = a.type in KNOWN
     title = (
         tr.t(f"alert.{a.type}")
@@ -56,6 +58,13 @@ def _body(tr: Tr, a: Alert) -> Html:
     if known and f"try.{a.type}" in tr.messages:
         lines.append(tr.t(f"try.{a.type}"))
     return join(lines)
+
+
+def _recovered(tr: Tr, a: Alert) -> Html:
+    """The end of a slowdown: said once, with nothing left to try."""
+    where = tr.t("alert.at_iter", iter=a.iter) if a.iter is not None else Html("")
+    title = Html(f"<b>{tr.t(f'recovered.{a.type}')}</b>{where}")
+    return join([title, tr.t("fact.recovered"), *_temperature(tr, a.evidence)])
 
 
 def _cost(tr: Tr, change_s: float | None) -> Html:

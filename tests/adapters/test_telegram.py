@@ -23,25 +23,13 @@ from bot.core.gpu import GpuSample, GpuSnapshot
 from bot.core.prefs import Callback
 from bot.messages.chat import COMMANDS
 from bot.service import RunSpec, Service
+from tests.generated import nanogpt_lines
 from tests.telegram_stub import BotApiStub, SentCall, parse_html
 
 OWNER, GROUP, STRANGER = 4242, -1001234, 666
 BOT = "etagram_stub_bot"
 
 HEADER = ["max_iters = 600", "eval_interval = 200"]
-
-
-def nanogpt_lines(start: int, stop: int) -> list[str]:
-    """What nanoGPT's train.py prints for iterations [start, stop)."""
-    lines = []
-    for it in range(start, stop, 10):
-        if it % 200 == 0:
-            lines.append(
-                f"step {it}: train loss {3.0 - it / 1000:.4f}, val loss {3.1 - it / 1000:.4f}"
-            )
-        dt = 5800.0 if it % 200 == 0 else 170.0 + it % 7
-        lines.append(f"iter {it}: loss {3.0 - it / 1000:.4f}, time {dt:.2f}ms, mfu 30.00%")
-    return lines
 
 
 class FakeGpu:

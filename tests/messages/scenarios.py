@@ -279,6 +279,15 @@ SCENARIOS = [
     Scenario("digest", lambda c: digest_text([EVAL_BEST, EVAL_WORSE], c)),
     Scenario("alert_oom", lambda c: alert_text(OOM, c)),
     Scenario("alert_thermal", lambda c: alert_text(THERMAL, c)),
+    Scenario(
+        "alert_thermal_recovered",
+        lambda c: alert_text(
+            Alert(
+                RUN, "thermal", "info", 1700, 300.0, {"recovered": 1, "gpu": 1, "temperature_c": 72}
+            ),
+            c,
+        ),
+    ),
     Scenario("alert_finished", lambda c: alert_text(FINISHED, c)),
     Scenario("alert_crash", lambda c: alert_text(CRASH, c)),
     Scenario("alert_nan", lambda c: alert_text(NAN, c)),
