@@ -23,9 +23,10 @@ import pytest
 import redis
 
 from tests.conftest import RedisServer, free_port
+from tests.generated import nanogpt_lines
 from tests.nvml_stub import HW_THERMAL, SW_THERMAL, FakeGpu, NoCompiler, build, write_state
 from tests.telegram_stub import BotApiStub, SentCall
-from tests.test_service_e2e import EVAL, HEADER, OWNER, append, nanogpt_lines
+from tests.test_service_e2e import EVAL, HEADER, OWNER, append
 
 ROOT = Path(__file__).resolve().parents[1]
 DB = 1  # the other Redis tests use db 0

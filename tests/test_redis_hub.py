@@ -12,7 +12,8 @@ from bot.core.gpu import HW_THERMAL, SW_THERMAL, GpuSample, GpuSnapshot
 from bot.core.hosts import host_of
 from bot.core.notices import Alert, Notice
 from bot.service import Service
-from tests.test_service_e2e import HEADER, nanogpt_lines
+from tests.generated import nanogpt_lines
+from tests.test_service_e2e import HEADER
 
 COOL = (GpuSample(0, temperature_c=67), GpuSample(1, temperature_c=66))
 HOT = (

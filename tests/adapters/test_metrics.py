@@ -12,7 +12,8 @@ from bot.core.gpu import GpuSample, GpuSnapshot
 from bot.core.hosts import HostGpus
 from bot.core.monitor import RunMonitor
 from bot.core.state import RunState
-from tests.test_service_e2e import HEADER, nanogpt_lines
+from tests.generated import nanogpt_lines
+from tests.test_service_e2e import HEADER
 
 
 def a_run(name: str = "gpt2", stop: int = 450) -> RunState:
