@@ -66,6 +66,11 @@ class Etagram:
         self.proc = None
         return code
 
+    async def stopped(self) -> int | None:
+        """`stop()` off the event loop: the Bot API stand-in, on this loop, must answer the
+        process while it shuts down (its last messages, its last getUpdates)."""
+        return await asyncio.to_thread(self.stop)
+
 
 @pytest.fixture
 async def stub() -> AsyncIterator[BotApiStub]:
@@ -166,7 +171,7 @@ async def test_hub_and_two_agents_across_a_hub_restart(
     metrics = await asyncio.to_thread(scrape, metrics_port)
     assert 'etagram_gpu_temperature_celsius{gpu="1",host="node3",run="gpt2"} 91.0' in metrics
 
-    assert hub.stop() == 0
+    assert await hub.stopped() == 0
     await append(log, nanogpt_lines(250, 450))  # the agent goes on; Redis keeps it
     n = len(stub.sent)
     hub.start()
@@ -174,7 +179,7 @@ async def test_hub_and_two_agents_across_a_hub_restart(
     await stub.wait_for(eval_at(400), WAIT_S)
 
     follower = agents[0]  # the log's agent restarts too: it goes on from its offset
-    assert follower.stop() == 0
+    assert await follower.stopped() == 0
     await append(log, nanogpt_lines(450, 610))
     follower.start()
     await stub.wait_for(eval_at(600), WAIT_S)
@@ -182,7 +187,7 @@ async def test_hub_and_two_agents_across_a_hub_restart(
     status = await ask(stub, "/status")
     assert "600" in status, status  # the restarted hub rebuilt the run from the stream
     for p in processes:
-        assert p.stop() == 0, (tmp_path / f"{p.name}.out").read_text()[-3000:]
+        assert await p.stopped() == 0, (tmp_path / f"{p.name}.out").read_text()[-3000:]
 
     alerts = [c.text for c in stub.messages_to(OWNER) if thermal(c)]
     assert len(alerts) == 1, "\n---\n".join(alerts)
