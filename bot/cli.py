@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import __version__
+from bot.adapters.store import StoreError
 from bot.config import Config, ConfigError, load_config
 
 log = logging.getLogger("etagram")
@@ -170,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
         return handler(args, config)
     except KeyboardInterrupt:
         return 130
+    except StoreError as exc:  # e.g. the state path is a directory
+        print(f"etagram: {exc}", file=sys.stderr)
+        return 2
 
 
 def _setup_logging(config: Config) -> None:

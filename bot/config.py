@@ -51,6 +51,7 @@ class Config:
     milestones_pct: tuple[int, ...] = (25, 50, 75)
     critical_alerts: tuple[str, ...] = ("oom", "crash", "nan", "gpu_lost")
     live_every_s: float = 30.0
+    outbox_max_age_s: float = 21600.0  # evals and milestones older than this are not news
 
     @property
     def telegram_enabled(self) -> bool:
@@ -259,6 +260,13 @@ KEYS = (
         "ETAGRAM_CRITICAL_ALERTS",
         _names,
         'a list of alert types, such as ["oom", "crash"]',
+    ),
+    Key(
+        "outbox_max_age_s",
+        ("notify", "outbox_max_age_s"),
+        "ETAGRAM_OUTBOX_MAX_AGE_S",
+        _positive(float),
+        "a positive number of seconds",
     ),
     Key(
         "live_every_s",

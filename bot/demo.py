@@ -14,6 +14,7 @@ simulated GPU when the episode happens.
 from __future__ import annotations
 
 import argparse
+import math
 import random
 import sys
 import time
@@ -86,19 +87,20 @@ def write_run(
     """Print the run to `out`, sleeping each step's time divided by `speed`; the exit code."""
     rng = random.Random(seed)
     print(CONFIG_LINES.format(**vars(run)), file=out, flush=True)
-    loss, pending_s = 10.9, 0.0
+    pending_s = 0.0
     for it in range(run.max_iters + 1):
+        # A GPT-2-like curve: fast early drop, then slow; val loss drifts up late (overfitting).
+        loss = 3.0 + 7.9 * math.exp(-it / 300) + rng.uniform(-0.01, 0.01)
         dt = run.step_s * rng.uniform(0.988, 1.094)
         if run.thermal_from <= it < run.thermal_to:
             dt *= run.thermal_factor
         if it % run.eval_interval == 0:
-            val = loss + 0.08 + rng.uniform(-0.02, 0.02)
+            val = loss + 0.05 + max(0.0, it - 1200) / 4000 + rng.uniform(-0.005, 0.005)
             print(f"step {it}: train loss {loss:.4f}, val loss {val:.4f}", file=out, flush=True)
             if it > 0:
                 print("saving checkpoint to out-demo", file=out, flush=True)
             dt = run.eval_step_s * rng.uniform(0.98, 1.03)
         pending_s += dt
-        loss = max(2.8, loss * 0.9985 + rng.uniform(-0.01, 0.01))
         if run.oom_at is not None and it == run.oom_at:
             sleep(pending_s / speed)
             print(OOM_LINES, file=out, flush=True)

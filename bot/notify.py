@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import logging
 import math
 from collections import deque
@@ -178,10 +179,16 @@ class Notifier:
                 continue
             text = render(push, await self.ctx(chat_id, prefs))
             key = f"{state.name}:{kind}:{ident}:{chat_id}"
+            payload = encode_eval(push) if isinstance(push, EvalNotice) else None
             await self.store.enqueue(
-                key, chat_id, kind, text, silent=is_silent(push), now_s=self.now()
+                key, chat_id, kind, text, silent=is_silent(push), now_s=self.now(), payload=payload
             )
         self.sender.wake()
+
+    async def digest(self, chat_id: int, payloads: list[str]) -> str:
+        """Evals that waited in the outbox for this chat, folded into one message."""
+        notices = [decode_eval(p) for p in payloads]
+        return messages.digest_text(notices, await self.ctx(chat_id))
 
     # Live status message ------------------------------------------------------------------
     async def refresh_live(self, bot: Bot, render_live: LiveRender) -> None:
@@ -257,6 +264,18 @@ def render(push: Push, ctx: messages.Ctx) -> str:
     return messages.alert_text(push, ctx)
 
 
+def encode_eval(notice: EvalNotice) -> str:
+    """An eval notice as JSON, kept in the outbox so that waiting evals can be folded."""
+    return json.dumps(dataclasses.asdict(notice))
+
+
+def decode_eval(payload: str) -> EvalNotice:
+    data = json.loads(payload)
+    eta = data.pop("eta")
+    eta["missing"] = tuple(eta.get("missing", ()))
+    return EvalNotice(**data, eta=EtaEstimate(**eta))
+
+
 def is_silent(push: Push) -> bool:
     """Routine pushes make no sound; alerts do."""
     return not isinstance(push, Alert) or push.severity == "info"
@@ -268,6 +287,8 @@ def _identity(push: Push) -> tuple[str, str]:
         return "eval", str(push.iter)
     if isinstance(push, Milestone):
         return "milestone", str(push.pct)
+    if push.type == "started":  # once per run; the iteration it is noticed at varies with
+        return "alert", "started"  # how the lines were batched (a restart re-reads them)
     return "alert", f"{push.type}:{push.iter}"
 
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 import os
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,10 +26,10 @@ from telegram.error import InvalidToken, NetworkError, TelegramError
 
 from bot import messages
 from bot.adapters.console import Console
-from bot.adapters.outbox import OutboxSender
+from bot.adapters.outbox import DEFAULT_POLICY, OutboxPolicy, OutboxSender
 from bot.adapters.plot import plot_data, render_png
 from bot.adapters.redact import install_token_redaction
-from bot.adapters.store import OutboxItem, Store
+from bot.adapters.store import Store
 from bot.adapters.tail import LogFollower, Position
 from bot.adapters.telegram import build_application, register_commands, send_text
 from bot.bus import Bus, GpuReport, LocalBus, LogLines, Message, ProcessExit
@@ -83,12 +85,19 @@ class Service:
         host: str = "",
         gpu_run: str = "",
         metrics: tuple[str, int] | None = None,
+        outbox: OutboxPolicy = DEFAULT_POLICY,
     ) -> None:
         """`role`: "embedded" (one process does all), "agent" (follows and samples, publishes
         to `bus`, tagged with `host`; its GPUs train `gpu_run`, "" = every run) or "hub"
         (consumes `bus`, holds the state and the bot). `metrics`: (address, port) where
         Prometheus metrics are served."""
         self.config = config
+        # The config's age limit, unless a caller (a test) passed a policy of its own.
+        self.outbox = (
+            outbox
+            if outbox is not DEFAULT_POLICY
+            else dataclasses.replace(outbox, max_age_s=config.outbox_max_age_s)
+        )
         self.runs = runs
         self.role, self.host, self.gpu_run = role, host, gpu_run
         self.monitors = {} if role == "agent" else {s.name: self._monitor(s) for s in runs}
@@ -108,6 +117,10 @@ class Service:
         self.pids: set[int] = set()
         self.stop_event = asyncio.Event()
         self._scheduler = AsyncIOScheduler()
+        self._consuming = False  # the consumer runs here (it would not on a Redis agent)
+        self._published: Counter[str] = Counter()  # live log batches, per run
+        self._handled: Counter[str] = Counter()
+        self._progress = asyncio.Event()  # set (then replaced) at each live batch handled
         self.notifier = Notifier(
             self.allowed_chat_ids,
             language=config.language,
@@ -201,6 +214,7 @@ class Service:
                 self._serve_metrics()
                 await self._start_bot()
                 tasks.append(asyncio.create_task(self._consume(), name="consume"))
+                self._consuming = True
             tasks += [
                 asyncio.create_task(self._follow(spec, sizes[spec.name]), name=spec.name)
                 for spec in self.runs
@@ -267,7 +281,14 @@ class Service:
             return
         self.app = app
         assert self.store is not None
-        self.sender = OutboxSender(self.store, self._send, self.now)
+        self.sender = OutboxSender(
+            self.store,
+            self._send,
+            self.now,
+            digest=self.notifier.digest,
+            probe=app.bot.get_me,
+            policy=self.outbox,
+        )
         self.notifier.sender = self.sender
         await app.start()
         assert app.updater is not None
@@ -282,8 +303,8 @@ class Service:
         await self.app.stop()
         await self.app.shutdown()
 
-    async def _send(self, item: OutboxItem) -> None:
-        await send_text(self.app.bot, item.chat_id, item.text, silent=item.silent)
+    async def _send(self, chat_id: int, text: str, silent: bool) -> None:
+        await send_text(self.app.bot, chat_id, text, silent=silent)
 
     def _start_jobs(self) -> None:
         if self.gpu is not None:
@@ -327,6 +348,17 @@ class Service:
         self.followers[spec.name] = follower
         async for batch in follower.lines():
             await self.bus.publish(LogLines(spec.name, tuple(batch), self.now(), host=self.host))
+            self._published[spec.name] += 1
+            await self._until_handled(spec.name)
+
+    async def _until_handled(self, run: str) -> None:
+        """Wait until the consumer has folded the run's live lines and queued their notices.
+
+        The follower saves its offset when asked for the next batch, and the lines before a
+        saved offset are replayed silently after a restart: an eval still in the bus when
+        etagram is killed would otherwise never be sent."""
+        while self._consuming and self._handled[run] < self._published[run]:
+            await self._progress.wait()
 
     async def _replay_backlog(self, spec: RunSpec, size_at_start: int) -> None:
         """Read, as `replayed` lines, what an earlier etagram already handled (up to its saved
@@ -376,9 +408,15 @@ class Service:
                 notices = self.monitors[name].state.apply_gpu(seen, at)
                 await self.notify(name, self.host_gpus.name_hosts(notices))
         elif isinstance(msg, LogLines):
-            fed = self._monitor_of(msg.run).feed(msg.lines, msg.wall_s)
-            notices = [notice for _, batch in fed for notice in batch]
-            await self.notify(msg.run, notices, replayed=msg.replayed)
+            try:
+                fed = self._monitor_of(msg.run).feed(msg.lines, msg.wall_s)
+                notices = [notice for _, batch in fed for notice in batch]
+                await self.notify(msg.run, notices, replayed=msg.replayed)
+            finally:
+                if not msg.replayed:
+                    self._handled[msg.run] += 1
+                    self._progress.set()
+                    self._progress = asyncio.Event()
         elif isinstance(msg, ProcessExit):
             await self.notify(msg.run, self._monitor_of(msg.run).end(msg.exit_code, msg.wall_s))
 

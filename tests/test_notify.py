@@ -3,7 +3,6 @@ the state; bounded GPU temperature history."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import AsyncIterator
 
 import pytest
@@ -29,7 +28,7 @@ class Clock:
         return self.t
 
 
-async def _no_send(item: OutboxItem) -> None:
+async def _no_send(chat_id: int, text: str, silent: bool) -> None:
     raise AssertionError("nothing is sent in these tests")
 
 
@@ -55,7 +54,7 @@ def run_to(state: RunState, stop: int, start: int = 0, every_eval: int = 100) ->
 
 async def queued(n: Notifier) -> list[OutboxItem]:
     assert n.store is not None
-    return await n.store.pending(math.inf, limit=1000)
+    return await n.store.pending()
 
 
 async def test_evals_follow_each_chat_setting(notifier: Notifier) -> None:

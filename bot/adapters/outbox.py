@@ -1,7 +1,33 @@
 """Delivers the outbox: in order per chat, with back-off and jitter, honouring RetryAfter.
 
-A notification is marked sent only once Telegram accepted it; until then it stays in the
-state database and survives restarts and outages.
+A notification is settled only once Telegram accepted it (or refused it for good); until then
+it stays in the state database and survives restarts and outages. The rules:
+
+- Per chat, rows go out in the order they were queued; a chat stops at its first failure and
+  is tried again after an exponential back-off with jitter (or Telegram's `retry_after`).
+  Other chats are not held up.
+- Evals fold: when more than one eval waits for a chat that Telegram failed to reach (its
+  queue holds a row already tried), they go out as one digest (`bot.messages.digest_text`,
+  "5 evals while Telegram was unreachable: ...") placed where the newest of them stood;
+  every folded row is settled as `digest`. Alerts are always sent one by one.
+- A routine row (eval, milestone) older than `max_age_s` is no longer news: it is settled as
+  `expired` with a log line. An alert is delivered whatever its age (a log line says late).
+
+What "sent once" can and cannot mean (Telegram has no idempotency key):
+
+- When Telegram answered with an error (5xx, 429) or the connection was never made, the
+  message was not delivered: retrying cannot duplicate it.
+- When the request went out and no answer came back (read timeout, connection closed), it
+  may have been delivered (a "lost reply"). The row is marked `uncertain`. An uncertain eval
+  is never sent again as the same message: it goes out inside a digest ("1 eval while
+  Telegram was unreachable: ..."), so the user sees at worst a recap line, not a copy, and
+  nothing is lost when it had not arrived. An uncertain alert or milestone is sent again:
+  an OOM alert shown twice is better than none. Before anything uncertain is sent again,
+  a cheap call (`probe`, getMe) must succeed: while replies keep getting lost, nothing is
+  re-sent, so an uncertain message is shown at most twice, not once per retry. That second
+  copy, and a long text split in parts whose first part arrived, are the residual risks.
+- A row is marked in flight before its send: if etagram is killed before it learns the
+  outcome, the row is uncertain at the next start and follows the rule above.
 """
 
 from __future__ import annotations
@@ -11,28 +37,78 @@ import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+import httpx
+from telegram.error import BadRequest, InvalidToken, NetworkError, RetryAfter, TelegramError
 
 from bot.adapters.store import OutboxItem, Store
 
 log = logging.getLogger(__name__)
 
-IDLE_S = 1.0  # look for due items at least this often
+IDLE_S = 1.0  # look for due rows at least this often
+BACKOFF_BASE_S = 2.0
 MAX_BACKOFF_S = 300.0
+MAX_AGE_S = 6 * 3600.0  # an eval older than this is not news any more
+ROUTINE = frozenset({"eval", "milestone"})
 
-Send = Callable[[OutboxItem], Awaitable[None]]
+Send = Callable[[int, str, bool], Awaitable[None]]  # chat id, Telegram HTML, silent
+Digest = Callable[[int, list[str]], Awaitable[str]]  # chat id, eval payloads -> text
+Probe = Callable[[], Awaitable[object]]  # any call that succeeds only if Telegram answers
+# Connection errors raised before a byte of the request left: it cannot have been delivered.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxPolicy:
+    """How long to wait, how long routine news stays news (tests shorten them)."""
+
+    max_age_s: float = MAX_AGE_S
+    backoff_base_s: float = BACKOFF_BASE_S
+    max_backoff_s: float = MAX_BACKOFF_S
+    idle_s: float = IDLE_S
+
+
+DEFAULT_POLICY = OutboxPolicy()
+
+
+@dataclass(frozen=True, slots=True)
+class _Unit:
+    """One message to send: a row, or the evals folded into a digest."""
+
+    items: tuple[OutboxItem, ...]
+    text: str
+    silent: bool
+    digest: bool
 
 
 class OutboxSender:
-    """Drains the outbox through `send` (which raises python-telegram-bot's errors)."""
+    """Drains the outbox through `send` (which raises python-telegram-bot's errors); `digest`
+    renders folded evals (None: no folding)."""
 
-    def __init__(self, store: Store, send: Send, now: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        send: Send,
+        now: Callable[[], float],
+        *,
+        digest: Digest | None = None,
+        probe: Probe | None = None,
+        policy: OutboxPolicy = DEFAULT_POLICY,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
         self._store = store
         self._send = send
         self._now = now
+        self._digest = digest
+        self._probe = probe
+        self.policy = policy
+        self._jitter = jitter
         self._wakeup = asyncio.Event()
+        self._lock = asyncio.Lock()  # one drain at a time: the loop's and the shutdown's
+        self._failures: dict[int, int] = {}  # chat -> failed attempts in a row
+        self._not_before: dict[int, float] = {}  # chat -> when to try again
 
     def wake(self) -> None:
         """Something was queued: look now rather than at the next idle tick."""
@@ -42,36 +118,136 @@ class OutboxSender:
         """Deliver forever (until cancelled)."""
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), IDLE_S)
+                await asyncio.wait_for(self._wakeup.wait(), self.policy.idle_s)
             self._wakeup.clear()
-            await self.drain()
+            try:
+                await self.drain()
+            except Exception:  # a bug or a database error: log it, keep the loop alive
+                log.exception("outbox: delivery round failed; trying again")
 
     async def drain(self) -> None:
-        """Send everything due now, oldest first; stop a chat at its first failure."""
-        blocked: set[int] = set()
-        for item in await self._store.pending(self._now()):
-            if item.chat_id in blocked:
-                continue  # keep per-chat order: retry the rest after the back-off
-            if not await self._deliver(item):
-                blocked.add(item.chat_id)
+        """Send everything due now, per chat in order; a chat stops at its first failure."""
+        async with self._lock:
+            queues: dict[int, list[OutboxItem]] = {}
+            for item in await self._store.pending():
+                queues.setdefault(item.chat_id, []).append(item)
+            for chat_id, items in queues.items():
+                if self._not_before.get(chat_id, 0.0) <= self._now():
+                    await self._drain_chat(chat_id, items)
 
-    async def _deliver(self, item: OutboxItem) -> bool:
+    async def _drain_chat(self, chat_id: int, items: list[OutboxItem]) -> None:
+        for unit in await self._plan(chat_id, items):
+            if any(i.uncertain for i in unit.items) and not await self._answers(chat_id):
+                return
+            if not await self._deliver(chat_id, unit):
+                return
+
+    async def _answers(self, chat_id: int) -> bool:
+        """Whether Telegram answers now (always True without a probe)."""
+        if self._probe is None:
+            return True
         try:
-            await self._send(item)
-        except RetryAfter as exc:
-            await self._store.postpone(item.id, self._now() + _seconds(exc.retry_after))
-            return False
-        except (Forbidden, BadRequest) as exc:
-            log.error("Telegram refused a message to chat %s (%s): dropped", item.chat_id, exc)
-        except NetworkError as exc:
-            delay = min(MAX_BACKOFF_S, 2.0**item.attempts) * (0.5 + random.random())
-            log.warning("Telegram unreachable (%s): retry in %.0f s", exc, delay)
-            await self._store.postpone(item.id, self._now() + delay)
-            return False
+            await self._probe()
         except TelegramError as exc:
-            log.error("Telegram error for chat %s (%s): dropped", item.chat_id, exc)
-        await self._store.mark_sent(item.id, self._now())
+            await self._retry(chat_id, [], exc, None, uncertain=False)
+            return False
         return True
+
+    async def _plan(self, chat_id: int, items: list[OutboxItem]) -> list[_Unit]:
+        """The messages to send, in order: stale routine rows expired, evals folded."""
+        live = [item for item in items if await self._fresh(item)]
+        evals = [i for i in live if i.kind == "eval" and i.payload is not None]
+        waited = any(i.attempts for i in live)  # Telegram failed this chat: the evals waited
+        fold = (len(evals) > 1 and waited) or any(i.uncertain for i in evals)
+        digest = await self._fold(chat_id, evals) if fold else None
+        units: list[_Unit] = []
+        for item in live:
+            if digest is None or item not in evals:
+                units.append(_Unit((item,), item.text, item.silent, False))
+            elif item is evals[-1]:
+                units.append(_Unit(tuple(evals), digest, True, True))
+        return units
+
+    async def _fold(self, chat_id: int, evals: list[OutboxItem]) -> str | None:
+        """The digest of these evals; None (send them one by one) when it cannot be made."""
+        if self._digest is None:
+            return None
+        try:
+            return await self._digest(chat_id, [str(i.payload) for i in evals])
+        except Exception:  # a payload from another version, a rendering bug: not a dead end
+            log.exception("outbox: cannot fold %d evals for chat %s", len(evals), chat_id)
+            return None
+
+    async def _fresh(self, item: OutboxItem) -> bool:
+        age = self._now() - item.created_s
+        if age <= self.policy.max_age_s or item.kind not in ROUTINE:
+            return True
+        log.info("outbox: %s for chat %s is %.0f s old: dropped", item.key, item.chat_id, age)
+        await self._store.settle([item.id], "expired", self._now())
+        return False
+
+    async def _deliver(self, chat_id: int, unit: _Unit) -> bool:
+        """Send one message; False when the chat must wait (the failure is recorded)."""
+        ids = [item.id for item in unit.items]
+        await self._store.attempting(ids)
+        try:
+            await self._send(chat_id, unit.text, unit.silent)
+        except RetryAfter as exc:
+            await self._retry(chat_id, ids, exc, _seconds(exc.retry_after), uncertain=False)
+            return False
+        except BadRequest as exc:  # a NetworkError subclass in python-telegram-bot
+            await self._refused(chat_id, unit, exc)
+            return True
+        except (NetworkError, InvalidToken) as exc:  # TimedOut is a NetworkError
+            await self._retry(chat_id, ids, exc, None, uncertain=_maybe_delivered(exc))
+            return False
+        except TelegramError as exc:  # Forbidden (blocked by the user), ChatMigrated...
+            await self._refused(chat_id, unit, exc)
+            return True
+        self._recovered(chat_id, unit)
+        await self._store.settle(ids, "digest" if unit.digest else "sent", self._now())
+        return True
+
+    async def _refused(self, chat_id: int, unit: _Unit, exc: Exception) -> None:
+        log.error("outbox: Telegram refused %s for chat %s (%s)", _keys(unit), chat_id, exc)
+        await self._store.settle([i.id for i in unit.items], "refused", self._now())
+
+    async def _retry(
+        self, chat_id: int, ids: list[int], exc: Exception, wait_s: float | None, *, uncertain: bool
+    ) -> None:
+        failures = self._failures.get(chat_id, 0)
+        if wait_s is None:
+            wait_s = min(self.policy.max_backoff_s, self.policy.backoff_base_s * 2.0**failures)
+            wait_s *= 0.5 + self._jitter()  # spread the retries of many chats and bots
+        self._failures[chat_id] = failures + 1
+        self._not_before[chat_id] = self._now() + wait_s
+        level = logging.WARNING if failures == 0 else logging.DEBUG  # one line per outage
+        log.log(level, "outbox: chat %s not reached (%s); retry in %.1f s", chat_id, exc, wait_s)
+        if ids:
+            await self._store.failed(ids, uncertain=uncertain)
+
+    def _recovered(self, chat_id: int, unit: _Unit) -> None:
+        failures = self._failures.pop(chat_id, 0)
+        self._not_before.pop(chat_id, None)
+        if failures:
+            log.info("outbox: chat %s reached again after %d failed attempts", chat_id, failures)
+        late = [i for i in unit.items if self._now() - i.created_s > self.policy.max_age_s]
+        for item in late:
+            log.warning("outbox: %s delivered %.0f s late", item.key, self._now() - item.created_s)
+
+
+def _maybe_delivered(exc: Exception) -> bool:
+    """Whether the request may have reached Telegram although no answer came back."""
+    if isinstance(exc, InvalidToken) or not isinstance(exc, NetworkError):
+        return False
+    cause = exc.__cause__
+    if cause is None:  # an HTTP error answer (500, 502...): Telegram did not take it
+        return False
+    return not isinstance(cause, _NOT_SENT)
+
+
+def _keys(unit: _Unit) -> str:
+    return ", ".join(item.key for item in unit.items)
 
 
 def _seconds(value: Any) -> float:

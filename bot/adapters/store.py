@@ -2,12 +2,19 @@
 and the outbox of notifications.
 
 Every notification is written here, with an idempotency key, before any attempt to send it:
-a restart or a Telegram outage loses nothing and sends nothing twice.
+a restart or a Telegram outage loses nothing and sends nothing twice. Each write is its own
+committed transaction; in WAL mode with `synchronous=NORMAL` a committed transaction survives
+the process being killed (`kill -9`, OOM killer); only a power cut may lose the last ones.
+
+The schema is versioned with `PRAGMA user_version`; each migration runs in one transaction
+with the version bump, so a database is never left half-migrated.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +23,7 @@ import aiosqlite
 
 from bot.adapters.tail import Position
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MIGRATIONS: dict[int, str] = {
     1: """
     CREATE TABLE offsets (path TEXT PRIMARY KEY, device INTEGER, inode INTEGER, offset INTEGER);
@@ -35,7 +42,23 @@ MIGRATIONS: dict[int, str] = {
     );
     CREATE INDEX outbox_pending ON outbox (sent_s, chat_id, id);
     """,
+    # v2: what folding needs (the notice as JSON), what happened to each row (`outcome`:
+    # sent, digest, expired, refused), whether an attempt may have reached Telegram
+    # (`uncertain`), and whether one was under way (`inflight`: still 1 after a kill -9
+    # in the middle of a send, which makes the row uncertain).
+    2: """
+    ALTER TABLE outbox ADD COLUMN payload TEXT;
+    ALTER TABLE outbox ADD COLUMN outcome TEXT;
+    ALTER TABLE outbox ADD COLUMN uncertain INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE outbox ADD COLUMN inflight INTEGER NOT NULL DEFAULT 0;
+    UPDATE outbox SET outcome = 'sent' WHERE sent_s IS NOT NULL;
+    """,
 }
+DONE = ("sent", "digest", "expired", "refused")  # outcomes that end a row's life
+
+
+class StoreError(Exception):
+    """The state database cannot be used; the message is one line naming the file."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,11 +66,13 @@ class OutboxItem:
     id: int
     key: str
     chat_id: int
-    kind: str  # eval, alert, ... (alerts are never folded or dropped)
+    kind: str  # eval, milestone, alert (alerts are never folded nor dropped)
     text: str
     silent: bool
     created_s: float
     attempts: int
+    payload: str | None = None  # the notice as JSON, for the digest (evals)
+    uncertain: bool = False  # an earlier attempt may have been delivered
 
 
 class Store:
@@ -55,29 +80,52 @@ class Store:
 
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
+        self._lock = asyncio.Lock()  # one transaction at a time on the shared connection
 
     @classmethod
     async def open(cls, path: str | Path) -> Store:
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(str(path))
-        await db.execute("PRAGMA journal_mode=WAL")
-        await db.execute("PRAGMA synchronous=NORMAL")
-        store = cls(db)
-        await store._migrate()
+        """Open (creating it and its folder) and migrate; StoreError if it cannot be used."""
+        where = str(path)
+        try:
+            if where != ":memory:":
+                _check_path(Path(path))
+            db = await aiosqlite.connect(where)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"state database {where}: cannot be opened ({_reason(exc)})") from None
+        try:
+            await db.execute("PRAGMA journal_mode=WAL")
+            await db.execute("PRAGMA synchronous=NORMAL")
+            store = cls(db)
+            await store._migrate()
+        except (sqlite3.Error, StoreError) as exc:
+            await db.close()
+            raise StoreError(f"state database {where}: not usable ({_reason(exc)})") from None
         return store
 
     async def close(self) -> None:
         await self._db.close()
 
-    async def _migrate(self) -> None:
+    async def version(self) -> int:
         async with self._db.execute("PRAGMA user_version") as cur:
             row = await cur.fetchone()
-        version = int(row[0]) if row else 0
+        return int(row[0]) if row else 0
+
+    async def _migrate(self) -> None:
+        version = await self.version()
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"schema version {version} is newer than this etagram's ({SCHEMA_VERSION})"
+            )
         for target in range(version + 1, SCHEMA_VERSION + 1):
-            await self._db.executescript(MIGRATIONS[target])
-            await self._db.execute(f"PRAGMA user_version = {target}")
-        await self._db.commit()
+            await self._db.executescript(
+                f"BEGIN; {MIGRATIONS[target]}; PRAGMA user_version = {target}; COMMIT;"
+            )
+
+    async def _write(self, sql: str, args: tuple[Any, ...]) -> int:
+        async with self._lock:
+            cur = await self._db.execute(sql, args)
+            await self._db.commit()
+            return cur.rowcount
 
     # Follower offsets (tail.OffsetStore) -------------------------------------------------
     async def load_offset(self, path: str) -> Position | None:
@@ -87,12 +135,11 @@ class Store:
         return Position(int(row[0]), int(row[1]), int(row[2])) if row else None
 
     async def save_offset(self, path: str, pos: Position) -> None:
-        await self._db.execute(
+        await self._write(
             "INSERT INTO offsets VALUES (?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET "
             "device = excluded.device, inode = excluded.inode, offset = excluded.offset",
             (path, pos.device, pos.inode, pos.offset),
         )
-        await self._db.commit()
 
     # Chat preferences --------------------------------------------------------------------
     async def load_prefs(self, chat_id: int) -> dict[str, Any]:
@@ -101,43 +148,90 @@ class Store:
         return dict(json.loads(row[0])) if row else {}
 
     async def save_prefs(self, chat_id: int, prefs: dict[str, Any]) -> None:
-        await self._db.execute(
+        await self._write(
             "INSERT INTO prefs VALUES (?, ?) "
             "ON CONFLICT(chat_id) DO UPDATE SET data = excluded.data",
             (chat_id, json.dumps(prefs, sort_keys=True)),
         )
-        await self._db.commit()
 
     # Outbox ------------------------------------------------------------------------------
     async def enqueue(
-        self, key: str, chat_id: int, kind: str, text: str, *, silent: bool, now_s: float
+        self,
+        key: str,
+        chat_id: int,
+        kind: str,
+        text: str,
+        *,
+        silent: bool,
+        now_s: float,
+        payload: str | None = None,
     ) -> bool:
-        """Store a notification once; False if that key was already stored (a duplicate)."""
-        cur = await self._db.execute(
-            "INSERT OR IGNORE INTO outbox (key, chat_id, kind, text, silent, created_s) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (key, chat_id, kind, text, int(silent), now_s),
-        )
-        await self._db.commit()
-        return cur.rowcount == 1
+        """Store a notification once; False if that key was already stored (a duplicate).
 
-    async def pending(self, now_s: float, limit: int = 50) -> list[OutboxItem]:
-        """Unsent notifications due now, oldest first."""
+        Keys are kept after delivery: the backlog replayed at each start-up produces the same
+        keys again, and they must find their row."""
+        count = await self._write(
+            "INSERT OR IGNORE INTO outbox (key, chat_id, kind, text, silent, created_s, payload) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (key, chat_id, kind, text, int(silent), now_s, payload),
+        )
+        return count == 1
+
+    async def pending(self) -> list[OutboxItem]:
+        """Every notification not yet dealt with, oldest first."""
         sql = (
-            "SELECT id, key, chat_id, kind, text, silent, created_s, attempts FROM outbox "
-            "WHERE sent_s IS NULL AND next_try_s <= ? ORDER BY id LIMIT ?"
+            "SELECT id, key, chat_id, kind, text, silent, created_s, attempts, payload, "
+            "MAX(uncertain, inflight) FROM outbox WHERE outcome IS NULL ORDER BY id"
         )
-        async with self._db.execute(sql, (now_s, limit)) as cur:
+        async with self._db.execute(sql) as cur:
             rows = await cur.fetchall()
-        return [OutboxItem(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7]) for r in rows]
+        return [
+            OutboxItem(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7], r[8], bool(r[9]))
+            for r in rows
+        ]
 
-    async def mark_sent(self, item_id: int, now_s: float) -> None:
-        await self._db.execute("UPDATE outbox SET sent_s = ? WHERE id = ?", (now_s, item_id))
-        await self._db.commit()
-
-    async def postpone(self, item_id: int, until_s: float) -> None:
-        await self._db.execute(
-            "UPDATE outbox SET attempts = attempts + 1, next_try_s = ? WHERE id = ?",
-            (until_s, item_id),
+    async def settle(self, item_ids: list[int], outcome: str, now_s: float) -> None:
+        """Close rows: `sent` (accepted by Telegram), `digest` (accepted inside a digest),
+        `expired` (too old to be news), `refused` (Telegram refused it for good)."""
+        if outcome not in DONE:
+            raise ValueError(f"unknown outcome {outcome!r}")
+        marks = ",".join("?" * len(item_ids))
+        await self._write(
+            f"UPDATE outbox SET outcome = ?, sent_s = ?, inflight = 0 "  # noqa: S608
+            f"WHERE id IN ({marks})",
+            (outcome, now_s, *item_ids),
         )
-        await self._db.commit()
+
+    async def attempting(self, item_ids: list[int]) -> None:
+        """An attempt starts: if the process dies before `settle` or `failed`, the rows are
+        uncertain at the next start (Telegram may have taken the message)."""
+        marks = ",".join("?" * len(item_ids))
+        await self._write(
+            f"UPDATE outbox SET attempts = attempts + 1, inflight = 1 "  # noqa: S608
+            f"WHERE id IN ({marks})",
+            tuple(item_ids),
+        )
+
+    async def failed(self, item_ids: list[int], *, uncertain: bool) -> None:
+        """The attempt failed; `uncertain`: it may have reached Telegram all the same."""
+        marks = ",".join("?" * len(item_ids))
+        await self._write(
+            f"UPDATE outbox SET inflight = 0, "  # noqa: S608
+            f"uncertain = MAX(uncertain, ?) WHERE id IN ({marks})",
+            (int(uncertain), *item_ids),
+        )
+
+    async def outcomes(self) -> dict[str, str | None]:
+        """Each row's outcome by key (tests and the fault table read it)."""
+        async with self._db.execute("SELECT key, outcome FROM outbox") as cur:
+            return {str(k): v for k, v in await cur.fetchall()}
+
+
+def _check_path(path: Path) -> None:
+    if path.is_dir():
+        raise StoreError(f"state database {path}: is a directory; expected a file path")
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def _reason(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or str(exc).splitlines()[0]

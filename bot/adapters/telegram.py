@@ -58,6 +58,8 @@ log = logging.getLogger(__name__)
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
 MAX_ANSWER = 200  # answerCallbackQuery text
+CONNECT_TIMEOUT_S = 5.0
+ANSWER_TIMEOUT_S = 15.0
 _TAG = re.compile(r"<(/?)(b|i|code|pre)>")
 _CUT_MARGIN = 64  # room for the tags closed and reopened where a long text is cut
 
@@ -74,6 +76,9 @@ class Backend(Protocol):
     async def run_for(self, chat_id: int) -> RunState | None: ...
     def run_states(self) -> list[RunState]: ...
     def gpu_snapshot(self) -> GpuSnapshot | None: ...
+
+    @property
+    def pids(self) -> set[int]: ...  # training processes etagram launched
     async def plot(self, chat_id: int, ctx: messages.Ctx) -> tuple[bytes, str] | None: ...
     async def start_live(self, chat_id: int) -> None: ...
     async def stop_live(self, chat_id: int) -> None: ...
@@ -93,6 +98,11 @@ def build_application(
         .base_url(base_url)
         .base_file_url(file_url)
         .rate_limiter(AIORateLimiter(max_retries=3))
+        # A send that times out waiting for the answer may have been delivered all the same
+        # (see bot/adapters/outbox.py): wait for a slow Telegram rather than guess.
+        .connect_timeout(CONNECT_TIMEOUT_S)
+        .read_timeout(ANSWER_TIMEOUT_S)
+        .write_timeout(ANSWER_TIMEOUT_S)
         .job_queue(None)  # the service owns the one APScheduler scheduler
         .build()
     )
@@ -316,7 +326,9 @@ async def status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def gpu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """The per-GPU table."""
     _, ctx = await _chat(update, context)
-    await _reply(update, context, messages.gpu_text(_backend(context).gpu_snapshot(), ctx))
+    backend = _backend(context)
+    text = messages.gpu_text(backend.gpu_snapshot(), ctx, backend.pids)
+    await _reply(update, context, text)
 
 
 async def plot(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -572,8 +584,20 @@ async def _pick_run(
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Log a handler's exception; the bot keeps answering."""
+    """Log a handler's exception and tell an allowed chat its command failed (rather than
+    leave it without an answer); the bot keeps answering."""
     if isinstance(context.error, TelegramError):
         log.warning("Telegram error while handling an update: %s", context.error)
         return
     log.error("error while handling an update: %s", context.error, exc_info=context.error)
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    chat_id = update.effective_chat.id
+    backend = _backend(context)
+    if chat_id not in backend.allowed_chat_ids:
+        return
+    try:
+        ctx = await backend.ctx_for(chat_id)
+        await send_text(context.bot, chat_id, messages.error_text("internal", ctx))
+    except Exception as exc:  # the error handler itself must not raise
+        log.warning("could not tell chat %s that its command failed (%s)", chat_id, exc)

@@ -255,6 +255,10 @@ MESSAGES: dict[str, str] = {
     "button.mute_1h": "Mute 1" + _NB + "h",
     # errors and acknowledgements (values arrive in <code>)
     "error.generic": "Could not do that right now ({key}).",
+    "error.internal": (
+        "Something went wrong on my side; the error is in etagram's log. "
+        "Try again in a moment."
+    ),
     "error.bad_tz": "Unknown time zone: {value}. Example: <code>/tz Europe/Paris</code>.",
     "error.bad_lang": (
         "Unknown language: {value}. Choose <code>/lang fr</code>, <code>/lang en</code> or "

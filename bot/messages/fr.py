@@ -284,6 +284,10 @@ _MESSAGES = {
     "button.mute_1h": "Silence 1" + _NB + "h",
     # errors and acknowledgements (values arrive in <code>)
     "error.generic": "Impossible pour l'instant ({key}).",
+    "error.internal": (
+        "Une erreur s'est produite de mon côté ; elle est dans le journal d'etagram. "
+        "Réessayez dans un instant."
+    ),
     "error.bad_tz": "Fuseau horaire inconnu : {value}. Exemple : <code>/tz Europe/Paris</code>.",
     "error.bad_lang": (
         "Langue inconnue : {value}. Au choix : <code>/lang fr</code>, <code>/lang en</code> "

@@ -7,7 +7,7 @@ MHz, W, as nvidia-smi prints them), so `both` mode shows it once; the words abou
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from babel.lists import format_list
 
@@ -22,14 +22,15 @@ STATUS_GPUS = 4  # /status lists this many GPUs one by one, and sums up the rest
 REASONS = ("hw_slowdown", "hw_thermal", "sw_thermal", "sw_power_cap", "hw_power_brake")
 
 
-def gpu_text(snap: GpuSnapshotLike | None, ctx: Ctx) -> str:
-    """Per-GPU table: utilisation, memory, temperature, clocks, power, slowdown reasons."""
+def gpu_text(snap: GpuSnapshotLike | None, ctx: Ctx, training_pids: Collection[int] = ()) -> str:
+    """Per-GPU table: utilisation, memory, temperature, clocks, power, slowdown reasons, and
+    the memory of the training process when etagram launched it (`etagram run`)."""
     gpus = snap.gpus if snap is not None and snap.error is None else ()
-    table = (lambda tr: _table(tr, gpus)) if gpus else None
+    table = (lambda tr: _table(tr, gpus, training_pids)) if gpus else None
     return compose(ctx, Html(f"{EMOJI_GPU} <b>GPU</b>"), lambda tr: _notes(tr, snap), table)
 
 
-def _table(tr: Tr, gpus: Sequence[GpuSampleLike]) -> Html:
+def _table(tr: Tr, gpus: Sequence[GpuSampleLike], training_pids: Collection[int]) -> Html:
     rows = []
     for g in gpus:
         rows.append(f"{g.index} · {clip(g.name or '?', GPU_NAME_CHARS)}")
@@ -48,6 +49,11 @@ def _table(tr: Tr, gpus: Sequence[GpuSampleLike]) -> Html:
         )
         power = _pair(_watts(g.power_mw), _watts(g.power_limit_mw), "W")
         rows.append(f"  {_pair(g.sm_clock_mhz, g.max_sm_clock_mhz, 'MHz')} · {power}")
+        rows += [
+            f"  pid {pid} · {_pair(mib, None, 'MiB')}"
+            for pid, mib in g.processes
+            if pid in training_pids
+        ]
     return Html(f"<pre>{esc(chr(10).join(rows))}</pre>")
 
 

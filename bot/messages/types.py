@@ -50,6 +50,8 @@ class GpuSampleLike(Protocol):
     def reasons(self) -> frozenset[str]: ...
     @property
     def lost(self) -> bool: ...
+    @property
+    def processes(self) -> Sequence[tuple[int, int | None]]: ...  # (pid, used memory MiB)
 
 
 class GpuSnapshotLike(Protocol):

@@ -1,0 +1,299 @@
+"""The outbox sender with a function-driven fake Telegram: order, back-off, RetryAfter,
+folding, expiry, and what a lost reply may and may not cause."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+
+import httpx
+import pytest
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
+
+from bot.adapters.outbox import OutboxPolicy, OutboxSender
+from bot.adapters.store import Store
+
+A, B = 1, 2
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class FakeTelegram:
+    """Records what was sent; `fail(chat)` returns the error to raise, or None."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[int, str]] = []
+        self.fail: Callable[[int], Exception | None] = lambda chat: None
+
+    async def send(self, chat_id: int, text: str, silent: bool) -> None:
+        error = self.fail(chat_id)
+        if error is not None:
+            raise error
+        self.sent.append((chat_id, text))
+
+
+async def digest(chat_id: int, payloads: list[str]) -> str:
+    return "digest " + ",".join(payloads)
+
+
+def network_error(cause: Exception | None) -> NetworkError:
+    """As python-telegram-bot raises them: chained to httpx's error, if any."""
+    try:
+        try:
+            if cause is not None:
+                raise cause
+            raise NetworkError("Internal Server Error (500)")
+        except httpx.HTTPError as exc:
+            raise NetworkError(f"httpx.{type(exc).__name__}") from exc
+    except NetworkError as exc:
+        return exc
+
+
+class Rig:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.clock = Clock()
+        self.telegram = FakeTelegram()
+        self.sender = OutboxSender(
+            store,
+            self.telegram.send,
+            self.clock,
+            digest=digest,
+            policy=OutboxPolicy(max_age_s=600, backoff_base_s=2, max_backoff_s=30),
+            jitter=lambda: 0.5,  # no spread: the delays are exact
+        )
+
+    async def queue(self, key: str, chat: int = A, kind: str = "eval", age_s: float = 0) -> None:
+        payload = key if kind == "eval" else None
+        await self.store.enqueue(
+            key,
+            chat,
+            kind,
+            key,
+            silent=kind != "alert",
+            now_s=self.clock.t - age_s,
+            payload=payload,
+        )
+
+    async def drain_at(self, dt_s: float = 0.0) -> list[tuple[int, str]]:
+        """Advance the clock, drain, and return what was sent by this round."""
+        self.clock.t += dt_s
+        n = len(self.telegram.sent)
+        await self.sender.drain()
+        return self.telegram.sent[n:]
+
+
+@pytest.fixture
+async def rig() -> AsyncIterator[Rig]:
+    store = await Store.open(":memory:")
+    yield Rig(store)
+    await store.close()
+
+
+async def test_in_order_per_chat_and_one_chat_does_not_hold_up_another(rig: Rig) -> None:
+    for key, chat, kind in [("e1", A, "eval"), ("a1", A, "alert"), ("x1", B, "alert")]:
+        await rig.queue(key, chat, kind)
+    rig.telegram.fail = lambda chat: network_error(None) if chat == A else None
+    assert await rig.drain_at() == [(B, "x1")]
+    rig.telegram.fail = lambda chat: None
+    assert await rig.drain_at(0.5) == []  # chat A still backing off
+    assert await rig.drain_at(10) == [(A, "e1"), (A, "a1")]
+    assert set((await rig.store.outcomes()).values()) == {"sent"}
+
+
+async def test_back_off_doubles_up_to_its_cap(rig: Rig) -> None:
+    await rig.queue("a1", kind="alert")
+    rig.telegram.fail = lambda chat: network_error(httpx.ConnectError("refused"))
+    waits = []
+    for _ in range(6):
+        await rig.drain_at()
+        waits.append(rig.sender._not_before[A] - rig.clock.t)
+        rig.clock.t = rig.sender._not_before[A]
+    assert waits == [2, 4, 8, 16, 30, 30]  # jitter 0.5 x [0.5, 1.5) = x1 here
+
+
+async def test_jitter_spreads_the_delay(rig: Rig) -> None:
+    await rig.queue("a1", kind="alert")
+    rig.telegram.fail = lambda chat: network_error(None)
+    spread = OutboxSender(rig.store, rig.telegram.send, rig.clock, jitter=lambda: 0.99)
+    await spread.drain()
+    assert spread._not_before[A] - rig.clock.t == pytest.approx(2.0 * 1.49)
+
+
+async def test_retry_after_is_honoured(rig: Rig) -> None:
+    await rig.queue("a1", kind="alert")
+    rig.telegram.fail = lambda chat: RetryAfter(17)
+    await rig.drain_at()
+    rig.telegram.fail = lambda chat: None
+    assert await rig.drain_at(16.9) == []
+    assert await rig.drain_at(0.2) == [(A, "a1")]
+
+
+async def test_evals_waiting_together_fold_into_one_digest_alerts_do_not(rig: Rig) -> None:
+    rig.telegram.fail = lambda chat: network_error(httpx.ConnectError("down"))
+    await rig.queue("e1")
+    await rig.drain_at()  # the outage starts
+    for key, kind in [("a1", "alert"), ("e2", "eval"), ("m1", "milestone"), ("e3", "eval")]:
+        await rig.queue(key, kind=kind)
+    await rig.queue("a2", kind="alert")
+    rig.telegram.fail = lambda chat: None
+    sent = [text for _, text in await rig.drain_at(60)]
+    assert sent == ["a1", "m1", "digest e1,e2,e3", "a2"]  # the digest where e3 stood
+    outcomes = await rig.store.outcomes()
+    assert outcomes == {
+        "e1": "digest",
+        "e2": "digest",
+        "e3": "digest",
+        "a1": "sent",
+        "a2": "sent",
+        "m1": "sent",
+    }
+
+
+async def test_evals_that_did_not_wait_go_out_as_themselves(rig: Rig) -> None:
+    await rig.queue("e1")
+    await rig.queue("e2")
+    assert await rig.drain_at() == [(A, "e1"), (A, "e2")]
+
+
+@pytest.mark.parametrize(
+    "cause", [httpx.ReadTimeout("no answer"), httpx.RemoteProtocolError("closed")]
+)
+async def test_a_lost_reply_never_sends_the_same_eval_again(rig: Rig, cause: Exception) -> None:
+    """The first attempt may have arrived: the eval comes back only as a recap line."""
+    await rig.queue("e1")
+    rig.telegram.fail = lambda chat: network_error(cause)
+    await rig.drain_at()
+    rig.telegram.fail = lambda chat: None
+    assert await rig.drain_at(60) == [(A, "digest e1")]
+    assert await rig.store.pending() == []
+
+
+async def test_a_refused_connection_is_retried_as_is(rig: Rig) -> None:
+    await rig.queue("e1")
+    rig.telegram.fail = lambda chat: network_error(httpx.ConnectError("refused"))
+    await rig.drain_at()
+    rig.telegram.fail = lambda chat: None
+    assert await rig.drain_at(60) == [(A, "e1")]  # it cannot have been delivered
+
+
+async def test_an_alert_after_a_lost_reply_is_sent_again(rig: Rig) -> None:
+    await rig.queue("a1", kind="alert")
+    rig.telegram.fail = lambda chat: network_error(httpx.ReadTimeout("no answer"))
+    await rig.drain_at()
+    rig.telegram.fail = lambda chat: None
+    assert await rig.drain_at(60) == [(A, "a1")]  # at least once: a duplicate beats a loss
+
+
+async def test_stale_news_is_dropped_late_alerts_are_delivered(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    await rig.queue("e1", age_s=601)
+    await rig.queue("m1", kind="milestone", age_s=700)
+    await rig.queue("a1", kind="alert", age_s=3600)
+    await rig.queue("e2", age_s=10)
+    with caplog.at_level(logging.INFO, logger="bot.adapters.outbox"):
+        assert await rig.drain_at() == [(A, "a1"), (A, "e2")]
+    assert (await rig.store.outcomes())["e1"] == "expired"
+    assert (await rig.store.outcomes())["m1"] == "expired"
+    assert "e1 for chat 1 is 601 s old: dropped" in caplog.text
+    assert "a1 delivered 3600 s late" in caplog.text
+
+
+async def test_a_refused_message_does_not_block_the_chat(rig: Rig) -> None:
+    await rig.queue("bad", kind="alert")
+    await rig.queue("good", kind="alert")
+    calls = iter([BadRequest("can't parse entities"), None])
+    rig.telegram.fail = lambda chat: next(calls)
+    assert await rig.drain_at() == [(A, "good")]
+    assert (await rig.store.outcomes())["bad"] == "refused"
+
+
+async def test_two_drains_at_once_send_each_message_once(rig: Rig) -> None:
+    for n in range(5):
+        await rig.queue(f"a{n}", kind="alert")
+    slow = rig.telegram.send
+
+    async def send(chat_id: int, text: str, silent: bool) -> None:
+        await asyncio.sleep(0.001)
+        await slow(chat_id, text, silent)
+
+    sender = OutboxSender(rig.store, send, rig.clock)
+    await asyncio.gather(sender.drain(), sender.drain())
+    assert [t for _, t in rig.telegram.sent] == [f"a{n}" for n in range(5)]
+
+
+async def test_a_failing_round_does_not_stop_the_loop(rig: Rig) -> None:
+    await rig.queue("a1", kind="alert")
+    rounds = iter([RuntimeError("bug"), None])
+
+    def fail(chat: int) -> Exception | None:
+        error = next(rounds)
+        if isinstance(error, RuntimeError):
+            raise error
+        return None
+
+    rig.telegram.fail = fail
+    sender = OutboxSender(rig.store, rig.telegram.send, rig.clock, policy=OutboxPolicy(idle_s=0.01))
+    task = asyncio.create_task(sender.run())
+    try:
+        for _ in range(200):
+            if rig.telegram.sent:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+    assert rig.telegram.sent == [(A, "a1")]
+
+
+async def test_other_telegram_errors_are_refusals(rig: Rig) -> None:
+    await rig.queue("a1", kind="alert")
+    rig.telegram.fail = lambda chat: TelegramError("odd")
+    assert await rig.drain_at() == []
+    assert (await rig.store.outcomes())["a1"] == "refused"
+
+
+async def test_nothing_uncertain_is_sent_again_until_telegram_answers(rig: Rig) -> None:
+    answers = False
+
+    async def probe() -> None:
+        if not answers:
+            raise network_error(httpx.RemoteProtocolError("closed"))
+
+    sender = OutboxSender(
+        rig.store, rig.telegram.send, rig.clock, probe=probe, policy=OutboxPolicy(max_age_s=600)
+    )
+    await rig.queue("a1", kind="alert")
+    rig.telegram.fail = lambda chat: network_error(httpx.ReadTimeout("no answer"))
+    await sender.drain()
+    rig.telegram.fail = lambda chat: None
+    for _ in range(3):
+        rig.clock.t += 600
+        await sender.drain()
+    assert rig.telegram.sent == []  # replies still lost: the alert waits
+    answers = True
+    rig.clock.t += 600
+    await sender.drain()
+    assert rig.telegram.sent == [(A, "a1")]
+
+
+async def test_evals_that_cannot_be_folded_go_out_one_by_one(rig: Rig) -> None:
+    async def broken(chat_id: int, payloads: list[str]) -> str:
+        raise ValueError("a payload from another version")
+
+    sender = OutboxSender(rig.store, rig.telegram.send, rig.clock, digest=broken)
+    await rig.queue("e1")
+    rig.telegram.fail = lambda chat: network_error(httpx.ReadTimeout("no answer"))
+    await sender.drain()
+    rig.telegram.fail = lambda chat: None
+    await rig.queue("e2")
+    rig.clock.t += 60
+    await sender.drain()
+    assert [t for _, t in rig.telegram.sent] == ["e1", "e2"]
