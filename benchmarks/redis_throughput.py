@@ -3,7 +3,10 @@ hub's CPU at that load, next to the in-process LocalBus in the same run.
 
 Each agent is a RedisBus of its own (its own connection, its buffer and flusher), publishing
 as fast as it can: one run and one host per agent, log lines (nanoGPT progress lines, with an
-eval every 50 iterations) and, every 10th event, a GPU report of 8 GPUs. The hub is a
+eval every 50 iterations) and, every 10th event, a GPU report of 8 GPUs. One line per event
+is the worst case: an agent's publish of log lines returns once they are in Redis (so each
+agent waits a round trip per batch), where a real follower that falls behind reads, and
+publishes, many lines at once. The hub is a
 `Service(role="hub")` in its own process doing its real work on each event (parse, fold,
 ETA, detectors, GPUs per host) with no Telegram; agents run as asyncio tasks spread over a
 few producer processes. The LocalBus row is the embedded service: the same producers as

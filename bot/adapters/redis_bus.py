@@ -10,8 +10,10 @@ hub stopped) as live, acknowledging them; then it goes on with new entries. So e
 is folded once per hub lifetime and no message is sent twice.
 
 An agent buffers what it publishes in a bounded queue and flushes it in order, retrying while
-Redis is away; when the queue is full, producers wait (a log follower then reads on later:
-the log itself is the buffer).
+Redis is away; when the queue is full, producers wait. Publishing log lines returns only once
+they are in Redis: the follower saves its offset after that, so an agent killed meanwhile
+reads them again, and while Redis is away the log itself is their buffer. GPU reports (that
+nothing could read again) wait in memory.
 """
 
 from __future__ import annotations
@@ -73,12 +75,19 @@ class RedisBus:
         self._outgoing: asyncio.Queue[str] = asyncio.Queue(buffer)
         self._in_flight: list[str] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._queued = self._sent = 0  # messages put in the queue / added to the stream
+        self._progress = asyncio.Event()  # set (then replaced) at each batch added
 
     # Agent ---------------------------------------------------------------------------------
     async def publish(self, msg: Message) -> None:
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush_forever(), name="redis-flush")
         await self._outgoing.put(encode(msg))
+        self._queued += 1
+        if isinstance(msg, LogLines):
+            mine = self._queued
+            while self._sent < mine:
+                await self._progress.wait()
 
     def idle(self) -> bool:
         """Everything published is in Redis."""
@@ -102,7 +111,10 @@ class RedisBus:
                 continue
             if down:
                 log.info("Redis is back: buffered events flushed")
+            self._sent += len(self._in_flight)
             self._in_flight, delay, down = [], RETRY_FIRST_S, False
+            self._progress.set()
+            self._progress = asyncio.Event()
 
     async def _xadd(self, payloads: Sequence[str]) -> None:
         # MULTI/EXEC: a batch lands whole or not at all, so a retry does not duplicate half.

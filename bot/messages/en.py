@@ -256,8 +256,7 @@ MESSAGES: dict[str, str] = {
     # errors and acknowledgements (values arrive in <code>)
     "error.generic": "Could not do that right now ({key}).",
     "error.internal": (
-        "Something went wrong on my side; the error is in etagram's log. "
-        "Try again in a moment."
+        "Something went wrong on my side; the error is in etagram's log. Try again in a moment."
     ),
     "error.bad_tz": "Unknown time zone: {value}. Example: <code>/tz Europe/Paris</code>.",
     "error.bad_lang": (

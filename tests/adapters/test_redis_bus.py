@@ -21,6 +21,10 @@ def lines(i: int) -> LogLines:
     return LogLines("gpt2", (f"iter {i}: loss 2.5",), float(i), host="node1")
 
 
+def gpu(i: int) -> GpuReport:
+    return GpuReport("node3", GpuSnapshot(float(i), (GpuSample(0, temperature_c=60 + i),)), "gpt2")
+
+
 def bus(server: RedisServer, stream: str, **kw: int) -> RedisBus:
     return RedisBus(server.url, stream=stream, **kw)  # type: ignore[arg-type]
 
@@ -45,8 +49,7 @@ async def test_what_agents_publish_reaches_the_hub_in_order(
     redis_server: RedisServer, stream: str
 ) -> None:
     agent, hub = bus(redis_server, stream), bus(redis_server, stream)
-    gpu = GpuReport("node3", GpuSnapshot(5.0, (GpuSample(0, temperature_c=88),)), "gpt2")
-    sent: list[Message] = [lines(i) for i in range(300)] + [gpu, ProcessExit("gpt2", 0, 9.0)]
+    sent: list[Message] = [gpu(i) for i in range(300)] + [lines(1), ProcessExit("gpt2", 0, 9.0)]
     for msg in sent:
         await agent.publish(msg)
     await flushed(agent)
@@ -93,19 +96,22 @@ async def test_an_agent_buffers_while_redis_is_down_then_flushes(
     agent = bus(own_redis_server, stream, buffer=2, batch=1)  # holds 2 queued + 1 in flight
     hub = bus(own_redis_server, stream)
     it = hub.messages()
-    await agent.publish(lines(0))
+    await agent.publish(lines(0))  # returns once in Redis
     assert await take(it, 1) == [lines(0)]
 
     own_redis_server.stop()
     for i in range(1, 4):
-        await agent.publish(lines(i))  # buffered
-    blocked = asyncio.create_task(agent.publish(lines(4)))  # the buffer is full: it waits
+        await agent.publish(gpu(i))  # in memory: nothing else could read it again
+    full = asyncio.create_task(agent.publish(gpu(4)))  # the buffer is full: it waits
+    log_lines = asyncio.create_task(agent.publish(lines(5)))  # waits until it is in Redis
     await asyncio.sleep(0.3)
-    assert not blocked.done() and not agent.idle()
+    assert not full.done() and not log_lines.done() and not agent.idle()
 
     own_redis_server.start()  # empty: the hub recreates its group
-    await blocked
-    assert await take(it, 4) == [lines(i) for i in range(1, 5)]
+    await full
+    await log_lines
+    assert agent.idle()
+    assert await take(it, 5) == [gpu(1), gpu(2), gpu(3), gpu(4), lines(5)]
     await agent.aclose()
     await hub.aclose()
 
