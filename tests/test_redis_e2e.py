@@ -66,6 +66,12 @@ class Etagram:
         self.proc = None
         return code
 
+    async def said(self, text: str) -> None:
+        """Wait until the process has written `text` to its output."""
+        async with asyncio.timeout(WAIT_S):
+            while text not in self.out.read_text(errors="replace"):
+                await asyncio.sleep(0.05)
+
     async def stopped(self) -> int | None:
         """`stop()` off the event loop: the Bot API stand-in, on this loop, must answer the
         process while it shuts down (its last messages, its last getUpdates)."""
@@ -160,6 +166,7 @@ async def test_hub_and_two_agents_across_a_hub_restart(
         p.start()
 
     await stub.wait_for("setMyCommands", timeout=WAIT_S)
+    await agents[0].said("following ")  # else what is written before is a silent backlog
     await append(log, nanogpt_lines(0, 250))
     await stub.wait_for(eval_at(200), WAIT_S)
 
