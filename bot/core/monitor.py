@@ -29,9 +29,8 @@ class RunMonitor:
 
     def feed(self, lines: Iterable[str], wall_s: float) -> Folded:
         """Parse lines received at wall-clock time wall_s and fold their events."""
-        return [
-            (ev, self.state.apply(ev, wall_s)) for line in lines for ev in self.parser.feed(line)
-        ]
+        apply = self.state.apply
+        return [(ev, apply(ev, wall_s)) for ev in self.parser.feed_many(lines)]
 
     def flush(self, wall_s: float) -> Folded:
         """Let an auto-detecting parser decide with the lines it still holds back (at the end

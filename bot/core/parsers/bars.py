@@ -27,7 +27,9 @@ _AFTER_PCT = re.compile(
 _POSTFIX_ITEM = re.compile(r"(\w+)=([^,\s]+)")
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass sets each field through object.__setattr__, and a bar is built
+# per redraw (half the lines of a tqdm log). Bars are shared by `find_bars`' cache: read only.
+@dataclass(slots=True)
 class Bar:
     desc: str
     n: int
@@ -53,20 +55,24 @@ def find_bars(line: str) -> tuple[Bar, ...]:
 
 def _bar(line: str, pct_end: int, match: re.Match[str]) -> Bar:
     n, total, elapsed, remaining, _rate, postfix = match.groups()
-    before = line[:pct_end].rstrip("0123456789").rstrip()
-    desc = before[:-1].strip() if before.endswith(":") else ""
-    # The desc is what follows the previous bar or message on the same line.
-    cut = max(desc.rfind("]"), desc.rfind("|"))
-    if cut >= 0:
-        desc = desc[cut + 1 :].strip()
     return Bar(
-        desc=desc,
+        desc=_desc(line, pct_end),
         n=int(n),
         total=int(total),
         elapsed_s=clock_seconds(elapsed),
         remaining_s=None if remaining == "?" else clock_seconds(remaining),
         postfix=dict(_POSTFIX_ITEM.findall(postfix)) if postfix else {},
     )
+
+
+def _desc(line: str, pct_end: int) -> str:
+    if line.rfind(":", 0, pct_end) < 0:  # the usual bar: no desc, nothing to cut
+        return ""
+    before = line[:pct_end].rstrip("0123456789").rstrip()
+    desc = before[:-1].strip() if before.endswith(":") else ""
+    # The desc is what follows the previous bar or message on the same line.
+    cut = max(desc.rfind("]"), desc.rfind("|"))
+    return desc[cut + 1 :].strip() if cut >= 0 else desc
 
 
 class BarTracker:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -28,6 +29,26 @@ class LineParser(Protocol):
     def feed(self, line: str) -> list[Event]:
         """Return the events `line` (without its terminator) carries, maybe none."""
         ...
+
+    def feed_many(self, lines: Iterable[str]) -> list[Event]:
+        """The events of `lines`, in order: what feeding them one by one returns, with one
+        call per batch (catch-up reads thousands of lines at once)."""
+        ...
+
+
+class _Feeds(Protocol):
+    def feed(self, line: str) -> list[Event]: ...
+
+
+class FeedMany:
+    """`LineParser.feed_many` for a parser that defines only `feed`."""
+
+    def feed_many(self: _Feeds, lines: Iterable[str]) -> list[Event]:
+        events: list[Event] = []
+        feed = self.feed
+        for line in lines:
+            events += feed(line)
+        return events
 
 
 class DocumentParser(Protocol):
@@ -72,6 +93,8 @@ def to_int(text: str) -> int | None:
 def number(value: object) -> float | None:
     """A metric value from JSON or a Python dict: a number, or a number in a string
     (recent transformers print `'loss': '1.015'`); booleans and anything else -> None."""
+    if type(value) is float:  # the usual case, first: isinstance on a union is slow
+        return value
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):

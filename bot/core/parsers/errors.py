@@ -63,19 +63,33 @@ _EXCEPTION = re.compile(
 
 def scan(line: str) -> ErrorText | None:
     """The failure `line` (already cleaned) reports, or None for an ordinary line."""
-    # Cheap gate first: almost every line of a log contains none of these.
-    if not (
+    return next((e for e in with_errors([], line) if isinstance(e, ErrorText)), None)
+
+
+def with_errors(events: list[Event], line: str) -> list[Event]:
+    """`events` plus the failure `line` reports, if any (a progress line cut by a kill counts).
+
+    Every parser calls this on every line: the gate is here, one call deep, because almost no
+    line contains any of these words."""
+    if (
         "rror" in line
         or "Traceback" in line
         or "out of memory" in line
         or "ALLOC_FAILED" in line
+        or "CUDA_ERROR" in line
         or "NCCL" in line
         or "ANCELLED" in line
         or "illed" in line
         or "Exception" in line
         or "Interrupt" in line
     ):
-        return None
+        error = _classify(line)
+        if error is not None:
+            events.append(error)
+    return events
+
+
+def _classify(line: str) -> ErrorText | None:
     text = line[:MAX_TEXT_CHARS]
     if _OOM.search(line):
         return ErrorText("oom", text, _oom_details(line))
@@ -94,14 +108,6 @@ def scan(line: str) -> ErrorText | None:
     if _EXCEPTION.match(line):
         return ErrorText("error", text)
     return None
-
-
-def with_errors(events: list[Event], line: str) -> list[Event]:
-    """`events` plus the failure `line` reports, if any (a progress line cut by a kill counts)."""
-    error = scan(line)
-    if error is not None:
-        events.append(error)
-    return events
 
 
 def _oom_details(line: str) -> dict[str, float | str]:

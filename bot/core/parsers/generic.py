@@ -26,10 +26,11 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 
 from bot.core.events import Checkpoint, Eval, Event, Progress
 from bot.core.parsers import errors
-from bot.core.parsers.base import clean, number, timestamp_seconds, to_float, to_int
+from bot.core.parsers.base import FeedMany, clean, number, timestamp_seconds, to_float, to_int
 
 NAME = "generic"
 
@@ -65,6 +66,8 @@ _JSON_VAL = ("val_loss", "eval_loss", "validation_loss", "val/loss", "eval/loss"
 _HINTS = ("oss", "poch", "tep", "ter", "atch", "{", "heckpoint")
 
 
+# The tqdm format's scorer asks about the same line right after this one.
+@lru_cache(maxsize=4)
 def score(line: str) -> int:
     """10 for a timestamped or JSON metrics line with a counter and a loss, 3 for a plain one,
     1 for a validation line without counter."""
@@ -72,12 +75,14 @@ def score(line: str) -> int:
         return 10 if _json_metrics(line) else 0
     if "oss" not in line:
         return 0
-    if _counter_in(line) and (_TRAIN.search(line) or _VAL.search(line)):
+    low = _lowered(line)
+    may_val = low is None or "val" in low
+    if _counter_in(line, low) and (_TRAIN.search(line) or (may_val and _VAL.search(line))):
         return 10 if timestamp_seconds(line[:40]) is not None else 3
-    return 1 if _VAL.search(line) else 0
+    return 1 if may_val and _VAL.search(line) else 0
 
 
-class GenericParser:
+class GenericParser(FeedMany):
     name = NAME
 
     def __init__(self) -> None:
@@ -157,8 +162,19 @@ class GenericParser:
         return events
 
 
-def _counter_in(line: str) -> bool:
+def _counter_in(line: str, low: str | None) -> bool:
+    if low is not None and not ("step" in low or "iter" in low or "batch" in low):
+        return False  # what both ways of counting need
     return bool(_GLOBAL.search(line) or (_EPOCH.search(line) and _BATCH.search(line)))
+
+
+def _lowered(line: str) -> str | None:
+    """`line` in lower case, where a word the (?i) patterns need must appear (`in` tests are
+    much faster than a case-blind search); None when such a test could miss a match: (?i) also
+    matches `İ` and `ı` to `i` and `ſ` to `s`, which lower() does not fold."""
+    if line.isascii() or not ("İ" in line or "ı" in line or "ſ" in line):
+        return line.lower()
+    return None
 
 
 def _total(text: str | None) -> int | None:

@@ -30,7 +30,7 @@ import re
 from bot.core.events import Checkpoint, ErrorText, Eval, Event, Progress, RunConfig, TrainingEnd
 from bot.core.parsers import errors
 from bot.core.parsers.bars import BarTracker, bar_progress, find_bars
-from bot.core.parsers.base import clean, number, timestamp_seconds
+from bot.core.parsers.base import FeedMany, clean, number, timestamp_seconds
 
 NAME = "hf"
 
@@ -56,7 +56,7 @@ def score(line: str) -> int:
     return 0
 
 
-class HfParser:
+class HfParser(FeedMany):
     name = NAME
 
     def __init__(self) -> None:

@@ -21,7 +21,7 @@ import json
 
 from bot.core.events import Eval, Event, Progress
 from bot.core.parsers import errors
-from bot.core.parsers.base import clean, clock_seconds, number
+from bot.core.parsers.base import FeedMany, clean, clock_seconds, number
 
 NAME = "llamafactory"
 
@@ -32,7 +32,7 @@ def score(line: str) -> int:
     return 10 if line.startswith(_PREFIX) else 0
 
 
-class LlamaFactoryParser:
+class LlamaFactoryParser(FeedMany):
     name = NAME
 
     def feed(self, line: str) -> list[Event]:

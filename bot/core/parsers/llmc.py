@@ -36,19 +36,22 @@ import re
 
 from bot.core.events import Checkpoint, Eval, Event, Progress, RunConfig
 from bot.core.parsers import errors
-from bot.core.parsers.base import clean, to_float
+from bot.core.parsers.base import FeedMany, clean, to_float
 
 NAME = "llmc"
 
 _NUM = r"([-+\w.]+)"  # loose: `nan` and `inf` are losses too
-_LLMC = re.compile(r"^step\s+(\d+)/(\d+) \| loss\s+" + _NUM + r".*?\|\s*(\d+(?:\.\d+)?) ms")
-_LLMC_NO_TIME = re.compile(r"^step\s+(\d+)/(\d+) \| loss\s+" + _NUM)
-_BUILD = re.compile(
-    r"^step\s+(\d+) \| loss: "
-    + _NUM
-    + r".*?\| dt: (\d+(?:\.\d+)?)ms(?:.*tok/sec: (\d+(?:\.\d+)?))?"
+_DURATION = r"(\d+(?:\.\d+)?)"
+# The three step lines in one pattern (one match per line instead of up to four): after the
+# step number, llm.c goes on with `/total`, build-nanogpt with ` | loss: ` and the custom
+# trainer with ` | loss `, so at most one branch can match.
+_STEP = re.compile(
+    r"^step\s+(\d+)(?:"
+    rf"/(\d+) \| loss\s+{_NUM}(?:.*?\|\s*{_DURATION} ms)?"  # llm.c; no time: a line cut short
+    rf"| \| loss: {_NUM}.*?\| dt: {_DURATION}ms(?:.*tok/sec: {_DURATION})?"  # build-nanogpt
+    rf"| \| loss {_NUM}.*?\| {_DURATION}(k|M)? tok/s"  # the custom trainer
+    r")"
 )
-_CUSTOM = re.compile(r"^step\s+(\d+) \| loss " + _NUM + r".*?\| (\d+(?:\.\d+)?)(k|M)? tok/s")
 _MAIN_LOG = re.compile(r"^s:(\d+) (trl|tel):" + _NUM)
 _LLMC_VAL = re.compile(r"^val loss " + _NUM)
 _BUILD_VAL = re.compile(r"^validation loss: " + _NUM)
@@ -63,9 +66,7 @@ _UNIT = {None: 1.0, "k": 1e3, "M": 1e6}
 
 def score(line: str) -> int:
     """10 for a step or eval line of this family, 0 otherwise."""
-    if line.startswith("step ") and (
-        _LLMC_NO_TIME.match(line) or _BUILD.match(line) or _CUSTOM.match(line)
-    ):
+    if line.startswith("step ") and _STEP.match(line):
         return 10
     if line.startswith("s:") and _MAIN_LOG.match(line):
         return 10
@@ -74,7 +75,7 @@ def score(line: str) -> int:
     return 0
 
 
-class LlmcParser:
+class LlmcParser(FeedMany):
     name = NAME
 
     def __init__(self) -> None:
@@ -97,21 +98,29 @@ class LlmcParser:
         return errors.with_errors([] if event is None else [event], line)
 
     def _step(self, line: str) -> Progress | None:
-        progress = _llmc(line) or _build(line) or self._custom(line)
-        if progress is not None:
-            self._last_iter = progress.iter
-        return progress
-
-    def _custom(self, line: str) -> Progress | None:
-        match = _CUSTOM.match(line)
+        match = _STEP.match(line)
         if match is None:
             return None
-        rate = float(match.group(3)) * _UNIT[match.group(4)]
+        step, total, loss, dt_ms, build_loss, build_dt_ms, rate, custom_loss, k_rate, unit = (
+            match.groups()
+        )
+        self._last_iter = int(step)
+        if total is not None:  # llm.c
+            dt_s = None if dt_ms is None else float(dt_ms) / 1000
+            return Progress(self._last_iter, total=int(total), loss=to_float(loss), dt_s=dt_s)
+        if build_loss is not None:  # build-nanogpt
+            return Progress(
+                self._last_iter,
+                loss=to_float(build_loss),
+                dt_s=float(build_dt_ms) / 1000,
+                tokens_per_s=float(rate) if rate else None,
+            )
+        tokens_per_s = float(k_rate) * _UNIT[unit]  # the custom trainer
         dt_s = None
-        if self._tokens_per_step and rate > 0:
-            dt_s = self._tokens_per_step / rate
+        if self._tokens_per_step and tokens_per_s > 0:
+            dt_s = self._tokens_per_step / tokens_per_s
         return Progress(
-            int(match.group(1)), loss=to_float(match.group(2)), dt_s=dt_s, tokens_per_s=rate
+            self._last_iter, loss=to_float(custom_loss), dt_s=dt_s, tokens_per_s=tokens_per_s
         )
 
     def _main_log(self, line: str) -> Event | None:
@@ -150,31 +159,3 @@ class LlmcParser:
         if match := _MAX_STEPS.match(line):
             return RunConfig({"max_iters": int(match.group(1).replace(",", ""))})
         return None
-
-
-def _llmc(line: str) -> Progress | None:
-    match = _LLMC.match(line)
-    if match is not None:
-        return Progress(
-            int(match.group(1)),
-            total=int(match.group(2)),
-            loss=to_float(match.group(3)),
-            dt_s=float(match.group(4)) / 1000,
-        )
-    match = _LLMC_NO_TIME.match(line)  # a line cut mid-write still counts the step
-    if match is None:
-        return None
-    return Progress(int(match.group(1)), total=int(match.group(2)), loss=to_float(match.group(3)))
-
-
-def _build(line: str) -> Progress | None:
-    match = _BUILD.match(line)
-    if match is None:
-        return None
-    rate = match.group(4)
-    return Progress(
-        int(match.group(1)),
-        loss=to_float(match.group(2)),
-        dt_s=float(match.group(3)) / 1000,
-        tokens_per_s=float(rate) if rate else None,
-    )

@@ -24,7 +24,7 @@ import re
 
 from bot.core.events import Eval, Event, Progress
 from bot.core.parsers import errors
-from bot.core.parsers.base import clean, to_float
+from bot.core.parsers.base import FeedMany, clean, to_float
 
 NAME = "modded"
 
@@ -44,7 +44,7 @@ def score(line: str) -> int:
     return 0
 
 
-class ModdedParser:
+class ModdedParser(FeedMany):
     name = NAME
 
     def __init__(self) -> None:

@@ -24,7 +24,7 @@ import re
 
 from bot.core.events import Checkpoint, Eval, Event, Progress, RunConfig
 from bot.core.parsers import errors
-from bot.core.parsers.base import clean, to_float, to_int
+from bot.core.parsers.base import FeedMany, clean, to_float, to_int
 
 NAME = "nanogpt"
 
@@ -78,7 +78,7 @@ def config_value(text: str) -> int | float | str:
     return text.strip("'\"")
 
 
-class NanoGptParser:
+class NanoGptParser(FeedMany):
     name = NAME
 
     def __init__(self) -> None:

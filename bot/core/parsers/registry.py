@@ -17,13 +17,17 @@ line the current parser does not understand is scored by every format; the parse
 when such a line is certain for another format, or after `QUIET_LINES` such lines in a row,
 provided the other format scores more than the current one over those recent lines. A switch
 after quiet lines replays them to the new parser; a switch on a certain line replays that
-line only.
+line only. Lines with none of the words or prefixes any scorer needs to score above 0 skip the
+scorers: catch-up reads long stretches of them.
+
+`feed_many(lines)` returns what feeding the lines one by one returns, in one call (the service
+feeds each read's lines at once).
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from types import ModuleType
 
 from bot.core.events import ErrorText, Event
@@ -135,6 +139,26 @@ def _scores(line: str) -> dict[str, int]:
     return {name: scorer(line) for name, scorer in _SCORERS.items()}
 
 
+# A line without any of these scores 0 for every format: unknown lines (HellaSwag counters,
+# banners, warnings) skip the nine scorers. Each scorer needs one of them to score above 0
+# (test_real_logs.py and test_properties.py check it on real and generated lines).
+_SCORE_PREFIXES = ("step", "iter ", "s:", "[eval]", "Overriding", "tokens per", "with open(", "{")
+_NO_SCORES = dict.fromkeys(FORMATS, 0)
+
+
+def _may_score(line: str) -> bool:
+    """False when every format scores `line` 0, for sure."""
+    return (
+        line.startswith(_SCORE_PREFIXES)
+        or " = " in line
+        or "oss" in line
+        or "%|" in line
+        or "Running training" in line
+        or "Total optimization" in line
+        or '"log_history"' in line
+    )
+
+
 def _certain_format(line: str) -> str | None:
     return next((name for name, scorer in _SCORERS.items() if scorer(line) >= CERTAIN), None)
 
@@ -156,19 +180,23 @@ class AutoParser:
         return None if self._parser is None else self._parser.name
 
     def feed(self, line: str) -> list[Event]:
-        if self._parser is None:
-            return self._feed_head(line)
-        events = self._parser.feed(line)
-        if events and (len(events) > 1 or not isinstance(events[0], ErrorText)):
-            self._quiet = 0
-            return events
-        cleaned = clean(line)
-        # Blank lines (half of a tqdm log's) say nothing about the format; a document format
-        # understands nothing until its document closes.
-        if not cleaned or self._parser.name in DOCUMENT_FORMATS:
-            return events
-        self._quiet += 1
-        return events + self._maybe_switch(self._parser.name, line, cleaned)
+        return self.feed_many((line,))
+
+    def feed_many(self, lines: Iterable[str]) -> list[Event]:
+        out: list[Event] = []
+        for line in lines:
+            parser = self._parser
+            if parser is None:
+                out += self._feed_head(line)
+                continue
+            events = parser.feed(line)
+            if events and (len(events) > 1 or not isinstance(events[0], ErrorText)):
+                self._quiet = 0
+                out += events
+            else:
+                out += events
+                out += self._not_understood(parser.name, line)
+        return out
 
     def flush(self) -> list[Event]:
         """Decide now with the lines held back (end of a finished log, or an idle one)."""
@@ -197,25 +225,37 @@ class AutoParser:
             events += self._parser.feed(new_line)
         return events
 
+    def _not_understood(self, current: str, line: str) -> list[Event]:
+        cleaned = clean(line)
+        # Blank lines (half of a tqdm log's) say nothing about the format; a document format
+        # understands nothing until its document closes.
+        if not cleaned or current in DOCUMENT_FORMATS:
+            return []
+        self._quiet += 1
+        return self._maybe_switch(current, line, cleaned)
+
     def _maybe_switch(self, current: str, line: str, cleaned: str) -> list[Event]:
         """Switch to the format that understands the lines the current one does not: on a line
         only that format prints, or after `QUIET_LINES` lines where it scores best."""
         scores = self._remember(line, cleaned)
-        candidate = next(
-            (name for name, score in scores.items() if score >= CERTAIN and name != current), None
-        )
+        candidate = None
+        if scores is not _NO_SCORES:
+            candidate = next(
+                (name for name, score in scores.items() if score >= CERTAIN and name != current),
+                None,
+            )
         if candidate is None and self._quiet < QUIET_LINES:
             return []
         totals = self._totals
-        replay = [line]
+        certain = candidate is not None
         if candidate is None:
-            candidate = max(FORMATS, key=lambda name: totals[name])
-            # Lines nobody understood: the new format's lines among them are not lost.
-            replay = [old for old, _ in self._window]
+            candidate = max(FORMATS, key=totals.__getitem__)
         if totals[candidate] < CERTAIN or totals[candidate] <= totals[current]:
             return []
         # On a certain line, only that line is replayed: the lines before it may be bars the
-        # new parser would mistake for training (an evaluation bar the old one ignored).
+        # new parser would mistake for training (an evaluation bar the old one ignored). After
+        # quiet lines, the lines nobody understood are: the new format's lines are not lost.
+        replay = [line] if certain else [old for old, _ in self._window]
         self._parser, self._quiet = make_parser(candidate), 0
         self._window.clear()
         self._totals = dict.fromkeys(FORMATS, 0)
@@ -223,11 +263,15 @@ class AutoParser:
         return [e for old in replay for e in self._parser.feed(old) if not isinstance(e, ErrorText)]
 
     def _remember(self, line: str, cleaned: str) -> dict[str, int]:
-        scores = _scores(cleaned)
+        scores = _scores(cleaned) if _may_score(cleaned) else _NO_SCORES
         self._window.append((line[:MAX_LINE_CHARS], scores))
-        for name, score in scores.items():
-            self._totals[name] += score
+        totals = self._totals
+        if scores is not _NO_SCORES:
+            for name, score in scores.items():
+                totals[name] += score
         if len(self._window) > QUIET_LINES:
-            for name, score in self._window.popleft()[1].items():
-                self._totals[name] -= score
+            old = self._window.popleft()[1]
+            if old is not _NO_SCORES:
+                for name, score in old.items():
+                    totals[name] -= score
         return scores

@@ -20,7 +20,7 @@ from __future__ import annotations
 from bot.core.events import Event
 from bot.core.parsers import errors, generic
 from bot.core.parsers.bars import BarTracker, bar_progress, find_bars
-from bot.core.parsers.base import clean
+from bot.core.parsers.base import FeedMany, clean
 
 NAME = "tqdm"
 
@@ -31,7 +31,7 @@ def score(line: str) -> int:
     return bar + generic.score(line)
 
 
-class TqdmParser:
+class TqdmParser(FeedMany):
     name = NAME
 
     def __init__(self) -> None:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 
 from bot.core.events import Eval, Event, Progress, RunConfig, TrainingEnd
-from bot.core.parsers.base import number
+from bot.core.parsers.base import FeedMany, number
 
 NAME = "trainer_state"
 
@@ -56,7 +56,7 @@ def parse_document(text: str) -> list[Event]:
     return _config(state) + _history_events(state, _history(state))
 
 
-class TrainerStateParser:
+class TrainerStateParser(FeedMany):
     name = NAME
 
     def __init__(self) -> None:

@@ -24,6 +24,19 @@ def test_every_oom_spelling_is_an_oom(line: str) -> None:
     assert error is not None and error.kind == "oom"
 
 
+@pytest.mark.parametrize(
+    ("line", "kind"),
+    [
+        ("cuMemAlloc failed: CUDA_ERROR_OUT_OF_MEMORY", "oom"),
+        ("cuLaunchKernel returned CUDA_ERROR_ILLEGAL_ADDRESS", "cuda"),
+    ],
+)
+def test_driver_api_codes_without_other_words(line: str, kind: str) -> None:
+    """The driver API's upper-case codes contain none of the other words the scan looks for."""
+    error = errors.scan(line)
+    assert error is not None and error.kind == kind
+
+
 def test_old_oom_message_numbers() -> None:
     error = errors.scan(
         "RuntimeError: CUDA out of memory. Tried to allocate 512.00 MiB (GPU 1; 79.15 GiB total"

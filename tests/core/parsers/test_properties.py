@@ -6,7 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.core.parsers import registry, trainer_state
-from bot.core.parsers.registry import make_parser
+from bot.core.parsers.base import clean
+from bot.core.parsers.registry import AutoParser, make_parser
 from tests.core.parsers.helpers import feed_all, split_lines
 
 # Pieces of real lines, so that the generated text reaches deep into the parsers.
@@ -88,6 +89,27 @@ LINES = st.lists(TEXT, max_size=30)
 def test_every_parser_takes_any_text(lines: list[str]) -> None:
     for fmt in (None, *registry.FORMATS):
         feed_all(make_parser(fmt), lines)
+
+
+@settings(max_examples=60, deadline=None)
+@given(lines=LINES, sizes=st.lists(st.integers(1, 8), min_size=1, max_size=8))
+def test_feed_many_returns_what_feed_does(lines: list[str], sizes: list[int]) -> None:
+    for fmt in (None, *registry.FORMATS):
+        batched, start, parser = [], 0, make_parser(fmt)
+        for size in sizes * len(lines):
+            batched += parser.feed_many(lines[start : start + size])
+            start += size
+        if isinstance(parser, AutoParser):
+            batched += parser.flush()
+        assert list(map(repr, batched)) == list(map(repr, feed_all(make_parser(fmt), lines)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(line=TEXT)
+def test_lines_skipped_by_the_scorers_score_nothing(line: str) -> None:
+    cleaned = clean(line)
+    if not registry._may_score(cleaned):
+        assert set(registry._scores(cleaned).values()) == {0}
 
 
 @settings(max_examples=60, deadline=None)

@@ -8,13 +8,15 @@ dicts (here a Progress each, at the bar's step), the llm.c main.log counting fro
 from __future__ import annotations
 
 import math
+import random
 from typing import NamedTuple
 
 import pytest
 
 from bot.core.events import ErrorText, Eval, Progress, TrainingEnd
-from bot.core.parsers import trainer_state
-from bot.core.parsers.registry import make_parser
+from bot.core.parsers import registry, trainer_state
+from bot.core.parsers.base import clean
+from bot.core.parsers.registry import AutoParser, make_parser
 from tests.core.parsers.helpers import SHARED_LOGS, feed_all, split_lines
 
 pytestmark = pytest.mark.skipif(
@@ -229,3 +231,31 @@ def test_run_clocks_of_the_real_logs() -> None:
         "hf-trainer-tqdm_112292454_ChatGLM-Efficient-Tuning_result_CCKS_ChatGLMv2_lora_epoch50.txt"
     )
     assert hf.iter == hf.total == 23800
+
+
+@pytest.mark.parametrize("fmt", [None, *registry.FORMATS], ids=lambda fmt: fmt or "auto")
+def test_feed_many_returns_what_feed_does(fmt: str | None) -> None:
+    """Batches of any size (1 to a few thousand lines) give the events line-by-line feeding
+    gives, on every real log: the fast paths change nothing."""
+    rng = random.Random(fmt)
+    for case in CASES:
+        lines = split_lines((SHARED_LOGS / case.file).read_bytes())
+        one_by_one = feed_all(make_parser(fmt), lines)
+        parser, batched, start = make_parser(fmt), [], 0
+        while start < len(lines):
+            size = rng.choice((1, 3, 64, 1024, 4096))
+            batched += parser.feed_many(lines[start : start + size])
+            start += size
+        if isinstance(parser, AutoParser):
+            batched += parser.flush()
+        # repr: a nan loss is not equal to itself
+        assert list(map(repr, batched)) == list(map(repr, one_by_one)), case.file
+
+
+def test_lines_skipped_by_the_scorers_score_nothing() -> None:
+    """Unknown lines skip scoring when no format can score them: checked on every real line."""
+    for case in CASES:
+        for line in split_lines((SHARED_LOGS / case.file).read_bytes()):
+            cleaned = clean(line)
+            if not registry._may_score(cleaned):
+                assert set(registry._scores(cleaned).values()) == {0}, cleaned
