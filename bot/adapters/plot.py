@@ -12,15 +12,13 @@ import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import matplotlib
+from bot.core.state import RunState
+from bot.messages.bot_ui import PlotLabels
 
-matplotlib.use("Agg")
-
-from matplotlib.figure import Figure  # noqa: E402  (after the backend is chosen)
-
-from bot.core.state import RunState  # noqa: E402
-from bot.messages.bot_ui import PlotLabels  # noqa: E402
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 WIDTH_PX, HEIGHT_PX = 900, 1200
 DPI = 100
@@ -100,7 +98,7 @@ def _temp_series(temps: Sequence[TempSample], now_s: float) -> tuple[TempSeries,
 
 def render(data: PlotData) -> bytes:
     """The PNG, WIDTH_PX x HEIGHT_PX whatever the data."""
-    fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, layout="constrained")
+    fig = _figure()
     loss_ax, step_ax, temp_ax = fig.subplots(3, 1, height_ratios=(2.2, 1, 1))
     labels = data.labels
     loss_ax.set_title(data.title)
@@ -141,6 +139,17 @@ def render(data: PlotData) -> bytes:
     out = io.BytesIO()
     fig.savefig(out, format="png", dpi=DPI)
     return out.getvalue()
+
+
+def _figure() -> Figure:
+    # matplotlib and numpy add ~48 MB of resident memory: loaded at the first /plot, not at
+    # start-up, so a service nobody asks for a plot stays small.
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, layout="constrained")
 
 
 async def render_png(data: PlotData) -> bytes:

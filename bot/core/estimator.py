@@ -87,6 +87,9 @@ class StepTimer:
         self._centre = 0.0  # iteration the recent window's step time stands for
         self._history: list[tuple[float, float, int]] = []  # (mid iter, rate, iters)
         self._trend_now = (0.0, 0.0)  # (slope, span fitted over), refreshed per block
+        # The fit is made when an estimate asks for it, at most once per block: a backlog
+        # read at start-up adds thousands of blocks and asks once.
+        self._trend_stale = False
 
     def add(self, iters: int, secs: float, end_iter: int) -> None:
         """One block of ordinary iterations ending at `end_iter`."""
@@ -107,17 +110,19 @@ class StepTimer:
         self.spread = statistics.median(abs(r / median - 1) for r in rates) if median else 0.0
         window = sum(i for i, _ in self._blocks)
         self._centre = end_iter - window / 2
-        self._trend_now = self._trend()
+        self._trend_stale = True
 
     def reset(self) -> None:
         """A resume: the trend's iteration axis no longer holds."""
         self._history.clear()
-        self._trend_now = (0.0, 0.0)
+        self._trend_now, self._trend_stale = (0.0, 0.0), False
 
     def mean_step(self, now: int, left: int) -> float | None:
         """Expected mean step time over the next `left` iterations, with the trend."""
         if self.step_s is None:
             return None
+        if self._trend_stale:
+            self._trend_now, self._trend_stale = self._trend(), False
         slope, seen = self._trend_now
         ahead = min(left / 2, TREND_REACH * seen)
         return max(self.step_s / 2, self.step_s + slope * (now - self._centre + ahead))
