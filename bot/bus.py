@@ -33,10 +33,11 @@ class LogLines:
 
 @dataclass(frozen=True, slots=True)
 class GpuReport:
-    """One NVML snapshot of a host's GPUs."""
+    """One NVML snapshot of a host's GPUs; `run`: the run they train ("" = every run)."""
 
     host: str
     snapshot: GpuSnapshot
+    run: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,8 @@ Message = LogLines | GpuReport | ProcessExit
 class Bus(Protocol):
     async def publish(self, msg: Message) -> None: ...
     def messages(self) -> AsyncIterator[Message]: ...
+    def idle(self) -> bool: ...  # everything published has been handed on
+    async def aclose(self) -> None: ...
 
 
 class LocalBus:
@@ -72,3 +75,6 @@ class LocalBus:
 
     def idle(self) -> bool:
         return self._queue.empty()
+
+    async def aclose(self) -> None:
+        pass

@@ -8,6 +8,7 @@ import glob
 import logging
 import os
 import signal
+import socket
 import sys
 import tempfile
 import time
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         "'runs/*/train.log' follows every match (default: [run] logs in the config)",
     )
     _run_options(watch)
+    _metrics_options(watch)
 
     run = command("run", "start a training command, tee its output to a log, and monitor it")
     run.add_argument(
@@ -82,7 +84,38 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--format", metavar="NAME", help="log format (default: detect)")
 
     command("check", "validate the config, the token, the chats and NVML; print a report")
+
+    agent = command("agent", "on a training node: follow logs, sample GPUs, publish to Redis")
+    agent.add_argument(
+        "logs", nargs="*", metavar="LOG", help="log file(s) to follow (none: GPUs only)"
+    )
+    agent.add_argument("--redis", required=True, metavar="URL", help="e.g. redis://hub:6379/0")
+    agent.add_argument("--run", metavar="NAME", help="the run (default: the log's file name)")
+    agent.add_argument("--host", default=socket.gethostname(), help="default: the host name")
+
+    hub = command("hub", "hold the runs' state and the Telegram bot; read what agents publish")
+    hub.add_argument("--redis", required=True, metavar="URL", help="e.g. redis://127.0.0.1:6379/0")
+    _metrics_options(hub)
     return parser
+
+
+def _metrics_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--metrics-port",
+        type=_positive_int,
+        metavar="PORT",
+        help="serve Prometheus metrics on this port (needs the metrics extra)",
+    )
+    p.add_argument(
+        "--metrics-addr",
+        default="127.0.0.1",
+        metavar="ADDR",
+        help="address to serve them on (default 127.0.0.1; 0.0.0.0: every interface)",
+    )
+
+
+def _metrics(args: argparse.Namespace) -> tuple[str, int] | None:
+    return (args.metrics_addr, args.metrics_port) if args.metrics_port else None
 
 
 def _run_options(p: argparse.ArgumentParser) -> None:
@@ -131,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         "run": _run,
         "demo": _demo,
         "check": _check,
+        "agent": _agent,
+        "hub": _hub,
     }[args.command]
     try:
         return handler(args, config)
@@ -262,7 +297,7 @@ def _watch(args: argparse.Namespace, config: Config) -> int:
     except ValueError as exc:
         print(f"etagram: watch: {exc}", file=sys.stderr)
         return 2
-    service = Service(config, specs, gpu=_gpu_source(config))
+    service = Service(config, specs, gpu=_gpu_source(config), metrics=_metrics(args))
     return _serve(service)
 
 
@@ -335,3 +370,49 @@ def _check(args: argparse.Namespace, config: Config) -> int:
     from bot.check import run_check
 
     return asyncio.run(run_check(config, sys.stdout))
+
+
+def _redis_bus(url: str) -> Any:
+    """The Redis bus, or None after a one-line error (no `redis` package, a bad URL)."""
+    try:
+        from bot.adapters.redis_bus import RedisBus
+    except ImportError:
+        print("etagram: the Redis bus needs: pip install 'etagram[redis]'", file=sys.stderr)
+        return None
+    try:
+        return RedisBus(url)
+    except ValueError as exc:
+        print(f"etagram: --redis: {exc}", file=sys.stderr)  # the URL may hold a password
+        return None
+
+
+def _agent(args: argparse.Namespace, config: Config) -> int:
+    from bot.service import RunSpec, Service
+
+    bus = _redis_bus(args.redis)
+    if bus is None:
+        return 2
+    paths = [Path(p) for p in args.logs]
+    names = [args.run] if args.run and len(paths) == 1 else [p.name for p in paths]
+    specs = [RunSpec(n, p) for n, p in zip(names, paths, strict=True)]
+    gpu_run = args.run or (names[0] if len(names) == 1 else "")
+    service = Service(
+        config,
+        specs,
+        gpu=_gpu_source(config),
+        bus=bus,
+        role="agent",
+        host=args.host,
+        gpu_run=gpu_run,
+    )
+    return _serve(service)
+
+
+def _hub(args: argparse.Namespace, config: Config) -> int:
+    from bot.service import Service
+
+    bus = _redis_bus(args.redis)
+    if bus is None:
+        return 2
+    service = Service(config, [], bus=bus, role="hub", metrics=_metrics(args))
+    return _serve(service)

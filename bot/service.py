@@ -32,10 +32,11 @@ from bot.adapters.redact import install_token_redaction
 from bot.adapters.store import Store
 from bot.adapters.tail import LogFollower, Position
 from bot.adapters.telegram import build_application, register_commands, send_text
-from bot.bus import GpuReport, LocalBus, LogLines, Message, ProcessExit
+from bot.bus import Bus, GpuReport, LocalBus, LogLines, Message, ProcessExit
 from bot.config import Config
 from bot.core.detectors import Thresholds
 from bot.core.gpu import GpuSnapshot
+from bot.core.hosts import HostGpus
 from bot.core.linebuf import LineBuffer
 from bot.core.monitor import RunMonitor
 from bot.core.notices import Notice
@@ -79,8 +80,17 @@ class Service:
         gpu: GpuSource | None = None,
         console: Console | None = None,
         now: Callable[[], float] = time.time,
+        bus: Bus | None = None,
+        role: str = "embedded",
+        host: str = "",
+        gpu_run: str = "",
+        metrics: tuple[str, int] | None = None,
         outbox: OutboxPolicy = DEFAULT_POLICY,
     ) -> None:
+        """`role`: "embedded" (one process does all), "agent" (follows and samples, publishes
+        to `bus`, tagged with `host`; its GPUs train `gpu_run`, "" = every run) or "hub"
+        (consumes `bus`, holds the state and the bot). `metrics`: (address, port) where
+        Prometheus metrics are served."""
         self.config = config
         # The config's age limit, unless a caller (a test) passed a policy of its own.
         self.outbox = (
@@ -89,16 +99,20 @@ class Service:
             else dataclasses.replace(outbox, max_age_s=config.outbox_max_age_s)
         )
         self.runs = runs
-        self.monitors = {spec.name: self._monitor(spec) for spec in runs}
+        self.role, self.host, self.gpu_run = role, host, gpu_run
+        self.monitors = {} if role == "agent" else {s.name: self._monitor(s) for s in runs}
         self.allowed_chat_ids = frozenset(config.allowed_chat_ids)
         self.gpu = gpu
         self.console = console or Console()
         self.now = now
-        self.bus = LocalBus()
+        self.bus: Bus = bus or LocalBus()
         self.store: Store | None = None
         self.sender: OutboxSender | None = None
         self.app: Any = None
         self.latest_gpu: GpuSnapshot | None = None
+        self.host_gpus = HostGpus()
+        self.metrics_at = metrics
+        self.metrics: Any = None
         self.followers: dict[str, LogFollower] = {}
         self.pids: set[int] = set()
         self.stop_event = asyncio.Event()
@@ -196,9 +210,11 @@ class Service:
         sizes = {spec.name: _size(spec.path) for spec in self.runs}  # the backlog at start-up
         tasks: list[asyncio.Task[None]] = []
         try:
-            await self._start_bot()
-            tasks.append(asyncio.create_task(self._consume(), name="consume"))
-            self._consuming = True
+            if self.role != "agent":
+                self._serve_metrics()
+                await self._start_bot()
+                tasks.append(asyncio.create_task(self._consume(), name="consume"))
+                self._consuming = True
             tasks += [
                 asyncio.create_task(self._follow(spec, sizes[spec.name]), name=spec.name)
                 for spec in self.runs
@@ -221,7 +237,11 @@ class Service:
                 await asyncio.wait_for(self.sender.drain(), timeout=SHUTDOWN_TIMEOUT_S / 2)
         for task in tasks:
             task.cancel()
-        await asyncio.wait(tasks, timeout=SHUTDOWN_TIMEOUT_S)
+        if tasks:  # none on an agent for GPUs only
+            await asyncio.wait(tasks, timeout=SHUTDOWN_TIMEOUT_S)
+        await self.bus.aclose()
+        if self.metrics is not None:
+            self.metrics.close()
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
         if self.app is not None:
@@ -229,6 +249,19 @@ class Service:
                 await asyncio.wait_for(self._stop_bot(), timeout=SHUTDOWN_TIMEOUT_S)
         if self.store is not None:
             await self.store.close()
+
+    def _serve_metrics(self) -> None:
+        if self.metrics_at is None:
+            return
+        from bot.adapters.metrics import serve_metrics
+
+        addr, port = self.metrics_at
+        try:
+            self.metrics = serve_metrics(self, port, addr)
+        except OSError as exc:
+            log.error("cannot serve metrics on %s:%d (%s): going on without", addr, port, exc)
+            return
+        log.info("Prometheus metrics on http://%s:%d/metrics", addr, self.metrics.port)
 
     async def _start_bot(self) -> None:
         if not self.config.telegram_enabled:
@@ -305,7 +338,7 @@ class Service:
     async def _sample_gpu(self) -> None:
         assert self.gpu is not None
         snapshot = await asyncio.to_thread(self.gpu.sample)
-        await self.bus.publish(GpuReport("", snapshot))
+        await self.bus.publish(GpuReport(self.host, snapshot, self.gpu_run))
 
     async def _follow(self, spec: RunSpec, size_at_start: int) -> None:
         """Publish a log's lines: first its backlog, silently, then what is written next."""
@@ -314,7 +347,7 @@ class Service:
         follower = LogFollower(spec.path, store=self.store, checkpoint_every_s=OFFSET_SAVE_S)
         self.followers[spec.name] = follower
         async for batch in follower.lines():
-            await self.bus.publish(LogLines(spec.name, tuple(batch), self.now()))
+            await self.bus.publish(LogLines(spec.name, tuple(batch), self.now(), host=self.host))
             self._published[spec.name] += 1
             await self._until_handled(spec.name)
 
@@ -334,6 +367,8 @@ class Service:
         assert self.store is not None
         key = str(spec.path.resolve())
         saved = await self.store.load_offset(key)
+        if saved is not None and self.role == "agent":
+            return  # the hub holds the state and had these lines: the follower goes on
         try:
             f = spec.path.open("rb")
         except OSError:
@@ -349,7 +384,8 @@ class Service:
             ):
                 done += len(chunk)
                 if lines := buf.feed(chunk):
-                    await self.bus.publish(LogLines(spec.name, tuple(lines), self.now(), True))
+                    msg = LogLines(spec.name, tuple(lines), self.now(), True, self.host)
+                    await self.bus.publish(msg)
         await self.store.save_offset(key, Position(st.st_dev, st.st_ino, buf.consumed))
 
     # Consumer ------------------------------------------------------------------------------
@@ -360,14 +396,20 @@ class Service:
     async def handle(self, msg: Message) -> None:
         """Fold one bus message into the state and say what must be said."""
         if isinstance(msg, GpuReport):
-            self.latest_gpu = msg.snapshot
-            self.notifier.on_gpu(msg.snapshot)
-            # Our clock, as for log lines: the demo's simulated GPU stamps its own time.
-            for name, monitor in self.monitors.items():
-                await self.notify(name, monitor.state.apply_gpu(msg.snapshot, self.now()))
+            self.latest_gpu = self.host_gpus.update(msg.host, msg.snapshot, msg.run)
+            self.notifier.on_gpu(self.latest_gpu)
+            if msg.run:  # a node with GPUs only may report before the log's node
+                self._monitor_of(msg.run)
+            # Our clock, as for log lines: the demo's simulated GPU stamps its own time. An
+            # agent's NVML stamps the node's: a restarted hub replays the same timeline.
+            at = msg.snapshot.taken_at_s if msg.host else self.now()
+            for name in self.host_gpus.runs(msg.host, list(self.monitors)):
+                seen = self.host_gpus.for_run(msg.host, msg.snapshot, name)
+                notices = self.monitors[name].state.apply_gpu(seen, at)
+                await self.notify(name, self.host_gpus.name_hosts(notices))
         elif isinstance(msg, LogLines):
             try:
-                fed = self.monitors[msg.run].feed(msg.lines, msg.wall_s)
+                fed = self._monitor_of(msg.run).feed(msg.lines, msg.wall_s)
                 notices = [notice for _, batch in fed for notice in batch]
                 await self.notify(msg.run, notices, replayed=msg.replayed)
             finally:
@@ -376,7 +418,13 @@ class Service:
                     self._progress.set()
                     self._progress = asyncio.Event()
         elif isinstance(msg, ProcessExit):
-            await self.notify(msg.run, self.monitors[msg.run].end(msg.exit_code, msg.wall_s))
+            await self.notify(msg.run, self._monitor_of(msg.run).end(msg.exit_code, msg.wall_s))
+
+    def _monitor_of(self, run: str) -> RunMonitor:
+        """A hub meets its runs as their agents report them."""
+        if run not in self.monitors:
+            self.monitors[run] = self._monitor(RunSpec(run, Path(run)))
+        return self.monitors[run]
 
     async def notify(self, run: str, notices: list[Notice], *, replayed: bool = False) -> None:
         """Show each push on the console and queue it for the chats that want it."""

@@ -1,0 +1,69 @@
+"""The hub's folding of what agents report: runs met on the way, GPUs per host, alerts that
+name the host; one machine (host "") unchanged."""
+
+from __future__ import annotations
+
+import io
+
+from bot.adapters.console import Console
+from bot.bus import GpuReport, LogLines
+from bot.config import Config
+from bot.core.gpu import HW_THERMAL, SW_THERMAL, GpuSample, GpuSnapshot
+from bot.core.hosts import host_of
+from bot.core.notices import Alert, Notice
+from bot.service import Service
+from tests.generated import nanogpt_lines
+from tests.test_service_e2e import HEADER
+
+COOL = (GpuSample(0, temperature_c=67), GpuSample(1, temperature_c=66))
+HOT = (
+    GpuSample(0, temperature_c=66),
+    GpuSample(1, temperature_c=91, reasons=frozenset({HW_THERMAL, SW_THERMAL})),
+)
+
+
+class Hub(Service):
+    """A hub whose notices are kept for the test, besides going to the console."""
+
+    def __init__(self) -> None:
+        config = Config(timezone="UTC", slowdown_min_s=1.0)
+        super().__init__(config, [], role="hub", console=Console(io.StringIO()))
+        self.said: list[Notice] = []
+
+    async def notify(self, run: str, notices: list[Notice], *, replayed: bool = False) -> None:
+        self.said += notices
+        await super().notify(run, notices, replayed=replayed)
+
+
+async def test_runs_are_met_as_agents_report_them_and_thermal_alerts_name_the_host() -> None:
+    hub = Hub()
+    await hub.handle(LogLines("gpt2", tuple(HEADER.splitlines() + nanogpt_lines(0, 100)), 10.0))
+    assert list(hub.monitors) == ["gpt2"] and hub.monitors["gpt2"].state.iter == 90
+    for t in range(4):
+        await hub.handle(GpuReport("node1", GpuSnapshot(100.0 + t, COOL), "gpt2"))
+        await hub.handle(GpuReport("node3", GpuSnapshot(100.0 + t, HOT), "gpt2"))
+    await hub.handle(GpuReport("idle-box", GpuSnapshot(101.0, COOL), "llama"))
+
+    thermal = [n for n in hub.said if isinstance(n, Alert) and n.type == "thermal"]
+    assert len(thermal) == 1
+    assert thermal[0].run == "gpt2"
+    assert (thermal[0].evidence["host"], thermal[0].evidence["gpu"]) == ("node3", 1)
+
+    shown = hub.gpu_snapshot()
+    assert shown is not None
+    assert [(host_of(g), g.index) for g in shown.gpus] == [
+        ("idle-box", 0),
+        ("idle-box", 1),
+        ("node1", 0),
+        ("node1", 1),
+        ("node3", 0),
+        ("node3", 1),
+    ]
+    assert set(hub.monitors) == {"gpt2", "llama"}  # a GPU-only agent names its run
+
+
+async def test_one_machine_is_unchanged() -> None:
+    hub = Hub()
+    snapshot = GpuSnapshot(1.0, COOL)
+    await hub.handle(GpuReport("", snapshot))
+    assert hub.gpu_snapshot() is snapshot and hub.host_gpus.latest == {}
