@@ -108,14 +108,16 @@ def _metrics_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--metrics-addr",
-        default="127.0.0.1",
         metavar="ADDR",
-        help="address to serve them on (default 127.0.0.1; 0.0.0.0: every interface)",
+        help="address to serve them on (default: [metrics] addr, 127.0.0.1; 0.0.0.0: every "
+        "interface)",
     )
 
 
-def _metrics(args: argparse.Namespace) -> tuple[str, int] | None:
-    return (args.metrics_addr, args.metrics_port) if args.metrics_port else None
+def _metrics(args: argparse.Namespace, config: Config) -> tuple[str, int] | None:
+    """Where to serve Prometheus metrics: the flags, else the config; None = off."""
+    port = args.metrics_port or config.metrics_port
+    return (args.metrics_addr or config.metrics_addr, port) if port else None
 
 
 def _run_options(p: argparse.ArgumentParser) -> None:
@@ -297,7 +299,7 @@ def _watch(args: argparse.Namespace, config: Config) -> int:
     except ValueError as exc:
         print(f"etagram: watch: {exc}", file=sys.stderr)
         return 2
-    service = Service(config, specs, gpu=_gpu_source(config), metrics=_metrics(args))
+    service = Service(config, specs, gpu=_gpu_source(config), metrics=_metrics(args, config))
     return _serve(service)
 
 
@@ -414,5 +416,5 @@ def _hub(args: argparse.Namespace, config: Config) -> int:
     bus = _redis_bus(args.redis)
     if bus is None:
         return 2
-    service = Service(config, [], bus=bus, role="hub", metrics=_metrics(args))
+    service = Service(config, [], bus=bus, role="hub", metrics=_metrics(args, config))
     return _serve(service)

@@ -51,6 +51,8 @@ class Config:
     milestones_pct: tuple[int, ...] = (25, 50, 75)
     critical_alerts: tuple[str, ...] = ("oom", "crash", "nan", "gpu_lost")
     live_every_s: float = 30.0
+    metrics_port: int = 0  # Prometheus exposition; 0 = off
+    metrics_addr: str = "127.0.0.1"
     outbox_max_age_s: float = 21600.0  # evals and milestones older than this are not news
 
     @property
@@ -261,6 +263,14 @@ KEYS = (
         _names,
         'a list of alert types, such as ["oom", "crash"]',
     ),
+    Key(
+        "metrics_port",
+        ("metrics", "port"),
+        "ETAGRAM_METRICS_PORT",
+        _nonnegative_int,
+        "a TCP port number (0 = no metrics)",
+    ),
+    Key("metrics_addr", ("metrics", "addr"), "ETAGRAM_METRICS_ADDR", str, "an address to bind"),
     Key(
         "outbox_max_age_s",
         ("notify", "outbox_max_age_s"),

@@ -95,9 +95,13 @@ def number(ev: Evidence, *keys: str) -> float | None:
     return None
 
 
-def _gpu(ev: Evidence) -> int | None:
+def _gpu(ev: Evidence) -> int | str | None:
+    """The GPU's index, or `host:index` when the alert names the machine (a hub's)."""
     x = number(ev, "gpu", "gpu_index")
-    return int(x) if x is not None and 0 <= x < 1e6 else None
+    if x is None or not 0 <= x < 1e6:
+        return None
+    host = ev.get("host")
+    return f"{clip(str(host), NAME_CHARS)}:{int(x)}" if host else int(x)
 
 
 def _mib(tr: Tr, mib: float) -> Html:

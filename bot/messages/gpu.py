@@ -33,7 +33,7 @@ def gpu_text(snap: GpuSnapshotLike | None, ctx: Ctx, training_pids: Collection[i
 def _table(tr: Tr, gpus: Sequence[GpuSampleLike], training_pids: Collection[int]) -> Html:
     rows = []
     for g in gpus:
-        rows.append(f"{g.index} · {clip(g.name or '?', GPU_NAME_CHARS)}")
+        rows.append(f"{gpu_label(g)} · {clip(g.name or '?', GPU_NAME_CHARS)}")
         if g.lost:
             rows.append("  ✖")
             continue
@@ -55,6 +55,12 @@ def _table(tr: Tr, gpus: Sequence[GpuSampleLike], training_pids: Collection[int]
             if pid in training_pids
         ]
     return Html(f"<pre>{esc(chr(10).join(rows))}</pre>")
+
+
+def gpu_label(g: GpuSampleLike) -> str:
+    """`3`, or `node3:3` when a hub gathers the GPUs of several machines."""
+    host = getattr(g, "host", "")
+    return f"{clip(host, NAME_CHARS)}:{g.index}" if host else str(g.index)
 
 
 def _watts(mw: float | None) -> float | None:
@@ -87,10 +93,10 @@ def _notes(tr: Tr, snap: GpuSnapshotLike | None) -> Html:
 def _note(tr: Tr, g: GpuSampleLike) -> Html:
     """What is wrong with one GPU, in words; empty when nothing is."""
     if g.lost:
-        return tr.t("gpu.lost", gpu=g.index)
+        return tr.t("gpu.lost", gpu=gpu_label(g))
     if not g.reasons:
         return Html("")
-    throttled = tr.t("gpu.throttled", gpu=g.index, reasons=reasons_text(tr, g.reasons))
+    throttled = tr.t("gpu.throttled", gpu=gpu_label(g), reasons=reasons_text(tr, g.reasons))
     details = []
     if finite(g.temperature_c) and finite(g.slowdown_temp_c):
         details.append(
@@ -138,12 +144,12 @@ def gpu_lines(tr: Tr, snap: GpuSnapshotLike | None) -> list[Html]:
 
 def _line(tr: Tr, g: GpuSampleLike) -> Html:
     if g.lost:
-        return tr.t("gpu.lost", gpu=g.index)
+        return tr.t("gpu.lost", gpu=gpu_label(g))
     used = _gib(g.memory_used_mib)
     total = _gib(g.memory_total_mib)
     line = tr.t(
         "gpu.line",
-        gpu=g.index,
+        gpu=gpu_label(g),
         util=tr.pct(g.utilization_pct),
         used=tr.dec(used, 1, trim=True),
         total=tr.dec(total, 1, trim=True),
