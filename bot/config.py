@@ -50,7 +50,7 @@ class Config:
     loss_spike_z: float = _ALERTS.loss_spike_z
     milestones_pct: tuple[int, ...] = (25, 50, 75)
     critical_alerts: tuple[str, ...] = ("oom", "crash", "nan", "gpu_lost")
-    live_every_s: float = 30.0
+    live_every_s: float = 60.0  # the live message is edited at most this often
     metrics_port: int = 0  # Prometheus exposition; 0 = off
     metrics_addr: str = "127.0.0.1"
     outbox_max_age_s: float = 21600.0  # evals and milestones older than this are not news

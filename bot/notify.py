@@ -32,6 +32,7 @@ from bot.adapters.outbox import OutboxSender
 from bot.adapters.plot import TempSample
 from bot.adapters.store import Store
 from bot.adapters.telegram import fit
+from bot.config import Config
 from bot.core.estimator import EtaEstimate
 from bot.core.gpu import GpuSnapshot
 from bot.core.notices import Alert, EvalNotice, Notice
@@ -42,7 +43,7 @@ from bot.messages.bot_ui import milestone_text
 log = logging.getLogger(__name__)
 
 DEFAULT_CRITICAL = frozenset({"oom", "crash", "nan", "gpu_lost"})
-LIVE_EVERY_S = 30.0  # the live message is edited at most this often
+LIVE_EVERY_S = Config.live_every_s
 TEMP_SAMPLES = 720  # GPU temperature samples kept for /plot (an hour at the 5 s default)
 
 
@@ -294,8 +295,10 @@ def _identity(push: Push) -> tuple[str, str]:
 
 
 def _ordinal(state: RunState, it: int | None) -> int:
-    """1-based rank of the eval at iteration `it` among the run's evals."""
-    for rank in range(len(state.evals), 0, -1):
-        if state.evals[rank - 1].iter == it:
-            return rank
-    return len(state.evals)
+    """1-based rank of the eval at iteration `it` among the run's evals (pushes are made
+    right after their eval, so it is among the recent ones, which are all kept)."""
+    kept = len(state.evals)
+    for back in range(kept):
+        if state.evals[kept - 1 - back].iter == it:
+            return state.eval_count - back
+    return state.eval_count

@@ -13,6 +13,7 @@ from bot.core.gpu import GpuSnapshot
 from bot.core.notices import EvalNotice, Notice
 
 HISTORY_POINTS = 2000  # loss-curve points kept for /plot; older ones are thinned out
+EVALS_KEPT = 1000  # eval records kept: the recent half whole, older ones thinned
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,7 @@ class RunState:
         self.t_s = 0.0
         self.last_progress_wall_s: float | None = None
         self.evals: list[EvalRecord] = []
+        self.eval_count = 0  # every eval seen, including those thinned out of `evals`
         self.best: EvalRecord | None = None
         self.checkpoints = 0
         self.errors: list[ErrorText] = []
@@ -139,6 +141,10 @@ class RunState:
         it = ev.iter if ev.iter is not None else self.iter
         record = EvalRecord(it, self.t_s, ev.train_loss, ev.val_loss)
         self.evals.append(record)
+        self.eval_count += 1
+        if len(self.evals) > EVALS_KEPT:
+            recent = EVALS_KEPT // 2
+            self.evals = self.evals[:-recent][::2] + self.evals[-recent:]
         self.estimator.on_eval(it)
         previous = self.best.val_loss if self.best else None
         if (

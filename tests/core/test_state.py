@@ -6,7 +6,7 @@ from bot.core.detectors import Thresholds
 from bot.core.events import Checkpoint, ErrorText, Eval, Progress, RunConfig, TrainingEnd
 from bot.core.gpu import GpuSample, GpuSnapshot
 from bot.core.notices import Alert, EvalNotice
-from bot.core.state import RunState
+from bot.core.state import EVALS_KEPT, RunState
 
 
 def test_apply_folds_events_and_keeps_its_public_attributes() -> None:
@@ -49,3 +49,14 @@ def test_thresholds_reach_the_detectors() -> None:
     assert [n.type for n in state.apply(TrainingEnd(2, "crash"), 16.0) if isinstance(n, Alert)] == [
         "crash"
     ]
+
+
+def test_eval_records_stay_bounded_and_counted() -> None:
+    state = RunState("long")
+    for k in range(3 * EVALS_KEPT):
+        state.apply(Eval(k * 10, 2.0, 2.0 - k / 1e5), 0.0)
+    assert state.eval_count == 3 * EVALS_KEPT
+    assert len(state.evals) <= EVALS_KEPT
+    recent = [e.iter for e in state.evals[-EVALS_KEPT // 2 :]]
+    assert recent == [k * 10 for k in range(3 * EVALS_KEPT - EVALS_KEPT // 2, 3 * EVALS_KEPT)]
+    assert state.best is not None and state.best.iter == (3 * EVALS_KEPT - 1) * 10
