@@ -7,7 +7,7 @@ next to `tqdm.contrib.telegram` against the same Bot API stand-in server, same r
   (60: an hour in a minute); the chat sends `/live` first. Messages caused by the log
   (evals, milestones, start and end) depend on training time: counted over the compressed run,
   per training hour. Live-message edits and getUpdates long polls depend on wall time (an edit
-  at most every `live_every_s`, 30 s by default): their rate over the window is per wall hour.
+  at most every `live_every_s`, 60 s by default): their rate over the window is per wall hour.
 - tqdm: `tqdm(range(20000), token=.., chat_id=..)` with `TelegramIO.API` pointed at the
   stand-in, in its own process, iterating at the reference speed in real time (its refreshes
   follow the wall clock, so it cannot be compressed) for the same window; calls per hour are
