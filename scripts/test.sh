@@ -9,6 +9,8 @@ if ! command -v redis-server >/dev/null; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null
+    # The package may start a system instance on 6379; the tests run their own, so stop it.
+    (service redis-server stop || pkill -x redis-server) >/dev/null 2>&1 || true
   else
     echo "note: redis-server is not installed (apt-get install redis-server): Redis tests will be skipped" >&2
   fi
