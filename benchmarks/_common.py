@@ -257,3 +257,19 @@ def nanogpt_header(max_iters: int, eval_interval: int) -> str:
 
 def progress_line(it: int, loss: float = 3.2, ms: float = 170.0) -> str:
     return f"iter {it}: loss {loss:.4f}, time {ms:.2f}ms, mfu 31.00%\n"
+
+
+def bare_nvml_calls(handles: list[Any]) -> None:
+    """The NVML calls etagram's sampler makes for each GPU on every sample, written out by
+    hand: the baseline the sampler's own cost is compared with."""
+    import pynvml
+
+    for h in handles:
+        pynvml.nvmlDeviceGetUtilizationRates(h)
+        pynvml.nvmlDeviceGetMemoryInfo(h)
+        pynvml.nvmlDeviceGetCurrentClocksEventReasons(h)
+        pynvml.nvmlDeviceGetComputeRunningProcesses_v3(h)
+        pynvml.nvmlDeviceGetTemperatureV(h, pynvml.NVML_TEMPERATURE_GPU)
+        pynvml.nvmlDeviceGetClockInfo(h, pynvml.NVML_CLOCK_SM)
+        pynvml.nvmlDeviceGetPowerUsage(h)
+        pynvml.nvmlDeviceGetEnforcedPowerLimit(h)

@@ -73,6 +73,7 @@ def launch(gpus: int) -> int:
 def measure(samples: int, gpus: int, interval_s: float) -> None:
     import pynvml
 
+    from benchmarks._common import bare_nvml_calls
     from bot.adapters.nvml import NvmlSampler
 
     sampler = NvmlSampler(now=time.monotonic)
@@ -81,15 +82,7 @@ def measure(samples: int, gpus: int, interval_s: float) -> None:
     handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(gpus)]
 
     def bare() -> None:
-        for h in handles:
-            pynvml.nvmlDeviceGetUtilizationRates(h)
-            pynvml.nvmlDeviceGetMemoryInfo(h)
-            pynvml.nvmlDeviceGetCurrentClocksEventReasons(h)
-            pynvml.nvmlDeviceGetComputeRunningProcesses_v3(h)
-            pynvml.nvmlDeviceGetTemperatureV(h, pynvml.NVML_TEMPERATURE_GPU)
-            pynvml.nvmlDeviceGetClockInfo(h, pynvml.NVML_CLOCK_SM)
-            pynvml.nvmlDeviceGetPowerUsage(h)
-            pynvml.nvmlDeviceGetEnforcedPowerLimit(h)
+        bare_nvml_calls(handles)
 
     def bare_all_fields() -> None:
         bare()

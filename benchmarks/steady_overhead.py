@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._common import (  # noqa: E402
     CLK_TCK,
+    bare_nvml_calls,
     cpu_s,
     etagram_watch,
     machine,
@@ -61,15 +62,7 @@ def bare_nvml_poll() -> None:
     pynvml.nvmlInit()
     handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(pynvml.nvmlDeviceGetCount())]
     while True:
-        for h in handles:
-            pynvml.nvmlDeviceGetUtilizationRates(h)
-            pynvml.nvmlDeviceGetMemoryInfo(h)
-            pynvml.nvmlDeviceGetCurrentClocksEventReasons(h)
-            pynvml.nvmlDeviceGetComputeRunningProcesses_v3(h)
-            pynvml.nvmlDeviceGetTemperatureV(h, pynvml.NVML_TEMPERATURE_GPU)
-            pynvml.nvmlDeviceGetClockInfo(h, pynvml.NVML_CLOCK_SM)
-            pynvml.nvmlDeviceGetPowerUsage(h)
-            pynvml.nvmlDeviceGetEnforcedPowerLimit(h)
+        bare_nvml_calls(handles)
         time.sleep(INTERVAL_S)
 
 
