@@ -108,7 +108,8 @@ class Service:
         self.bus: Bus = bus or LocalBus()
         self.store: Store | None = None
         self.sender: OutboxSender | None = None
-        self.app: Any = None
+        self.app: Any = None  # the connected python-telegram-bot Application
+        self._connecting: asyncio.Task[None] | None = None
         self.latest_gpu: GpuSnapshot | None = None
         self.host_gpus = HostGpus()
         self.metrics_at = metrics
@@ -232,6 +233,8 @@ class Service:
     async def _shutdown(self, tasks: list[asyncio.Task[None]]) -> None:
         for follower in self.followers.values():
             follower.stop()
+        if self._connecting is not None:
+            self._connecting.cancel()
         if self.sender is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.sender.drain(), timeout=SHUTDOWN_TIMEOUT_S / 2)
@@ -264,38 +267,59 @@ class Service:
         log.info("Prometheus metrics on http://%s:%d/metrics", addr, self.metrics.port)
 
     async def _start_bot(self) -> None:
+        """The bot, and the outbox sender. Notifications queue in the outbox from the start,
+        even while Telegram cannot be reached; a rejected token means console only."""
         if not self.config.telegram_enabled:
             log.info("no Telegram token: messages go to the console only")
             return
         install_token_redaction(self.config.token)
         app = build_application(self.config.token, self.config.api_base_url, self)
-        try:
-            await app.initialize()
-        except InvalidToken:
-            log.error(
-                "Telegram rejected the bot token (check ETAGRAM_TELEGRAM_TOKEN): console only"
-            )
-            return
-        except NetworkError as exc:
-            log.error("cannot reach Telegram (%s): console only until restarted", exc)
-            return
-        self.app = app
         assert self.store is not None
         self.sender = OutboxSender(
             self.store,
             self._send,
             self.now,
             digest=self.notifier.digest,
-            probe=app.bot.get_me,
+            probe=self._probe,
             policy=self.outbox,
         )
         self.notifier.sender = self.sender
+        try:
+            await self._connect(app)
+        except InvalidToken:
+            log.error(
+                "Telegram rejected the bot token (check ETAGRAM_TELEGRAM_TOKEN): console only"
+            )
+            self.sender = self.notifier.sender = None
+        except NetworkError as exc:
+            log.error("cannot reach Telegram (%s): messages wait in the outbox; retrying", exc)
+            self._connecting = asyncio.create_task(self._keep_connecting(app), name="connect")
+
+    async def _connect(self, app: Any) -> None:
+        await app.initialize()
         await app.start()
         assert app.updater is not None
         await app.updater.start_polling()
+        self.app = app
         with contextlib.suppress(TelegramError):
             await register_commands(app)
         log.info("Telegram bot @%s started", app.bot.username)
+
+    async def _keep_connecting(self, app: Any) -> None:
+        delay = 5.0
+        while self.app is None:
+            await asyncio.sleep(delay)
+            try:
+                await self._connect(app)
+            except NetworkError as exc:
+                delay = min(300.0, delay * 2)
+                log.warning("Telegram still unreachable (%s): next try in %.0f s", exc, delay)
+            except InvalidToken:
+                log.error("Telegram rejected the bot token: console only")
+                self.sender = self.notifier.sender = None
+                return
+        if self.sender is not None:
+            self.sender.wake()
 
     async def _stop_bot(self) -> None:
         if self.app.updater and self.app.updater.running:
@@ -304,7 +328,14 @@ class Service:
         await self.app.shutdown()
 
     async def _send(self, chat_id: int, text: str, silent: bool) -> None:
+        if self.app is None:
+            raise NetworkError("not connected to Telegram yet")
         await send_text(self.app.bot, chat_id, text, silent=silent)
+
+    async def _probe(self) -> object:
+        if self.app is None:
+            raise NetworkError("not connected to Telegram yet")
+        return await self.app.bot.get_me()
 
     def _start_jobs(self) -> None:
         if self.gpu is not None:
@@ -316,19 +347,18 @@ class Service:
                 coalesce=True,
                 next_run_time=dt.datetime.now(dt.UTC),
             )
-        if self.app is not None:
+        if self.sender is not None:
             self._scheduler.add_job(
-                self.notifier.refresh_live,
-                "interval",
-                args=(self.app.bot, self.live_text),
-                seconds=LIVE_TICK_S,
-                max_instances=1,
-                coalesce=True,
+                self._refresh_live, "interval", seconds=LIVE_TICK_S, max_instances=1, coalesce=True
             )
         self._scheduler.add_job(
             self._tick, "interval", seconds=TICK_S, max_instances=1, coalesce=True
         )
         self._scheduler.start()
+
+    async def _refresh_live(self) -> None:
+        if self.app is not None:  # not before Telegram was first reached
+            await self.notifier.refresh_live(self.app.bot, self.live_text)
 
     async def _tick(self) -> None:
         for name, monitor in self.monitors.items():

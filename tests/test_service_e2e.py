@@ -106,3 +106,26 @@ async def test_restart_sends_nothing_twice(stub: BotApiStub, tmp_path: Path) -> 
         await asyncio.wait_for(serving, 15)
     texts = [c.text for c in stub.messages_to(OWNER) if EVAL in (c.text or "")]
     assert len(texts) == 3, texts  # evals 0, 200 and 400, each once across the restart
+
+
+async def test_telegram_unreachable_at_start_loses_nothing(
+    stub: BotApiStub, tmp_path: Path
+) -> None:
+    """The bot cannot reach Telegram when it starts: evals wait in the outbox and go out,
+    folded into one digest, once Telegram answers (the service keeps trying to connect)."""
+    log = tmp_path / "train.log"
+    stub.fail("500", seconds=6.0)
+    service = make_service(stub, tmp_path, log)
+    serving = asyncio.create_task(service.serve())
+    try:
+        await append(log, HEADER.splitlines() + nanogpt_lines(0, 250))
+        await stub.wait_for(
+            lambda c: c.ok and c.method == "sendMessage" and "200" in (c.text or ""), timeout=30
+        )
+        await asyncio.sleep(1.0)  # anything sent twice would come now
+    finally:
+        service.stop()
+        await asyncio.wait_for(serving, 15)
+    evals = [c.text or "" for c in stub.messages_to(OWNER) if EVAL in (c.text or "")]
+    assert len(evals) == 1, evals  # one digest
+    assert "iteration 0:" in evals[0] and "iteration 200:" in evals[0]
