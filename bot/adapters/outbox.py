@@ -118,7 +118,8 @@ class OutboxSender:
         """Deliver forever (until cancelled)."""
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), self.policy.idle_s)
+                async with asyncio.timeout(self.policy.idle_s):
+                    await self._wakeup.wait()
             self._wakeup.clear()
             try:
                 await self.drain()

@@ -284,8 +284,9 @@ class LogFollower:
                     await self._checkpoint()
                     last_save = time.monotonic()
                 if not more and not self._stopped:
-                    with suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self._poll_interval_s)
+                    with suppress(TimeoutError):  # asyncio.timeout: no task per wait
+                        async with asyncio.timeout(self._poll_interval_s):
+                            await self._wake.wait()
         finally:
             if watcher is not None:
                 watcher.cancel()
