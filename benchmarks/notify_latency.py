@@ -8,7 +8,7 @@ Events, one at a time (the next is written once the previous message arrived, pl
 - CUDA OOM lines: an OOM alerts once per run, so etagram follows one log per OOM sample.
 
 Floor, same run, same stand-in server: a bare loop in its own process that wakes on the log
-through watchfiles (inotify, with etagram's 10 ms step) and POSTs each new line to
+through watchfiles (inotify, with etagram's own step and debounce) and POSTs each new line to
 sendMessage with httpx.
 
 Spacing: Telegram allows about one message a second per chat; etagram does not pace its
@@ -63,9 +63,10 @@ def append(path: Path, text: str) -> float:
 
 
 def plan(events: int, ooms: int) -> list[tuple[str, int]]:
-    """(kind, log index) of each measured event: evals and NaNs alternate on log 0; the OOMs,
-    spread evenly among them, each go to a log of their own."""
-    out = [("eval" if i % 2 == 0 else "nan", 0) for i in range(events - ooms)]
+    """(kind, log index) of each measured event: evals and OOMs alternate on log 0 (training
+    goes on after each OOM, so each is a failure of its own); more OOMs, spread evenly among
+    them, each go to a log of their own (an OOM as the first failure of a run)."""
+    out = [("eval" if i % 2 == 0 else "oom", 0) for i in range(events - ooms)]
     step = len(out) // (ooms + 1)
     for j in range(ooms, 0, -1):  # from the end, so earlier positions stay put
         out.insert(j * step, ("oom", j))
@@ -82,14 +83,13 @@ class Writer:
         self.it += 10
         if kind == "eval":
             return f"step {self.it}: train loss 3.1000, val loss 3.{self.it % 9000:04d}\n"
-        if kind == "nan":
-            return progress_line(self.it).replace("loss 3.2000", "loss nan")
         return OOM_LINE
 
     def clear(self, kind: str) -> str | None:
-        """A line that ends the condition, so the next one alerts again."""
+        """A line that ends the condition (training goes on), so the next one alerts again.
+        (A NaN would not do: the detector re-arms only after 500 finite losses.)"""
         self.it += 1
-        return progress_line(self.it) if kind == "nan" else None
+        return progress_line(self.it) if kind == "oom" else None
 
 
 async def measure_etagram(
@@ -155,10 +155,12 @@ async def floor_child(log: Path, url: str) -> None:
     import httpx
     from watchfiles import awatch
 
+    from bot.adapters.tail import _WATCH_DEBOUNCE_MS, _WATCH_STEP_MS
+
     async with httpx.AsyncClient() as client:
         await client.post(f"{url}/getMe")
         offset = log.stat().st_size
-        async for _ in awatch(log, debounce=30, step=10):
+        async for _ in awatch(log, debounce=_WATCH_DEBOUNCE_MS, step=_WATCH_STEP_MS):
             with log.open("rb") as f:
                 f.seek(offset)
                 data = f.read()

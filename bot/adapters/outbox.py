@@ -47,7 +47,8 @@ from bot.adapters.store import OutboxItem, Store
 
 log = logging.getLogger(__name__)
 
-IDLE_S = 1.0  # look for due rows at least this often
+IDLE_S = 1.0  # the shortest sleep between delivery rounds while rows wait
+QUIET_S = 60.0  # with nothing waiting, look anyway this often (a safety net, not a tick)
 BACKOFF_BASE_S = 2.0
 MAX_BACKOFF_S = 300.0
 MAX_AGE_S = 6 * 3600.0  # an eval older than this is not news any more
@@ -115,19 +116,24 @@ class OutboxSender:
         self._wakeup.set()
 
     async def run(self) -> None:
-        """Deliver forever (until cancelled)."""
+        """Deliver forever (until cancelled). Between rounds it sleeps until something is
+        queued or a back-off ends, not on a fixed tick: an idle outbox costs nothing."""
+        delay = self.policy.idle_s
         while True:
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.policy.idle_s):
+                async with asyncio.timeout(delay):
                     await self._wakeup.wait()
             self._wakeup.clear()
             try:
-                await self.drain()
+                due = await self.drain()
             except Exception:  # a bug or a database error: log it, keep the loop alive
                 log.exception("outbox: delivery round failed; trying again")
+                due = self._now() + self.policy.idle_s
+            delay = QUIET_S if due is None else max(self.policy.idle_s, due - self._now())
 
-    async def drain(self) -> None:
-        """Send everything due now, per chat in order; a chat stops at its first failure."""
+    async def drain(self) -> float | None:
+        """Send everything due now, per chat in order; a chat stops at its first failure.
+        Returns when rows left waiting are next due (None when nothing waits)."""
         async with self._lock:
             queues: dict[int, list[OutboxItem]] = {}
             for item in await self._store.pending():
@@ -135,6 +141,10 @@ class OutboxSender:
             for chat_id, items in queues.items():
                 if self._not_before.get(chat_id, 0.0) <= self._now():
                     await self._drain_chat(chat_id, items)
+            left = {item.chat_id for item in await self._store.pending()} if queues else set()
+            if not left:
+                return None
+            return min(self._not_before.get(chat_id, self._now()) for chat_id in left)
 
     async def _drain_chat(self, chat_id: int, items: list[OutboxItem]) -> None:
         for unit in await self._plan(chat_id, items):
