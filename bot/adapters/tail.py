@@ -14,7 +14,7 @@
 Wake-ups come from inotify through `watchfiles`, with a poll every second as a safety net
 (inotify misses events on network and some container filesystems); where notifications cannot
 be had at all, the poll runs every `poll_interval_s`.
-`benchmarks/follow_latency.py` measures both: inotify delivers a line in a few milliseconds,
+`benchmarks/follow_latency.py` measures both: inotify delivers a line in tens of milliseconds,
 polling alone in up to `poll_interval_s`.
 
 Known limits, shared with the shippers above: a checkpoint stores (device, inode, offset), so a
