@@ -118,6 +118,7 @@ async def test_telegram_unreachable_at_start_loses_nothing(
     service = make_service(stub, tmp_path, log)
     serving = asyncio.create_task(service.serve())
     try:
+        await stub.wait_for("getMe", timeout=10)  # refused: the service is up, Telegram is not
         await append(log, HEADER.splitlines() + nanogpt_lines(0, 250))
         await stub.wait_for(
             lambda c: c.ok and c.method == "sendMessage" and "200" in (c.text or ""), timeout=30
