@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import glob
 import logging
 import os
@@ -277,7 +278,7 @@ def _stop_on_signals(service: Any) -> None:
         loop.add_signal_handler(sig, service.stop)
 
 
-def _gpu_source(config: Config) -> Any:
+def _gpu_source() -> Any:
     from bot.adapters.nvml import NvmlSampler
 
     return NvmlSampler(time.time)
@@ -299,7 +300,7 @@ def _watch(args: argparse.Namespace, config: Config) -> int:
     except ValueError as exc:
         print(f"etagram: watch: {exc}", file=sys.stderr)
         return 2
-    service = Service(config, specs, gpu=_gpu_source(config), metrics=_metrics(args, config))
+    service = Service(config, specs, gpu=_gpu_source(), metrics=_metrics(args, config))
     return _serve(service)
 
 
@@ -313,7 +314,7 @@ def _run(args: argparse.Namespace, config: Config) -> int:
         return 2
     log_path = Path(args.log or f"{Path(argv[0]).stem}-{time.strftime('%Y%m%d-%H%M%S')}.log")
     spec = RunSpec(args.name or log_path.name, log_path, args.format, args.max_iters)
-    service = Service(config, [spec], gpu=_gpu_source(config))
+    service = Service(config, [spec], gpu=_gpu_source())
 
     async def child() -> int:
         code = await run_command(argv, log_path, on_start=service.set_pid)
@@ -330,7 +331,7 @@ def _demo(args: argparse.Namespace, config: Config) -> int:
 
     workdir = Path(tempfile.mkdtemp(prefix="etagram-demo-"))
     if not config.state_path:
-        config = _replace(config, state_path=str(workdir / "state.sqlite3"))
+        config = dataclasses.replace(config, state_path=str(workdir / "state.sqlite3"))
     log_path = workdir / "train.log"
     spec = RunSpec(f"demo-{time.strftime('%H%M%S')}", log_path, "nanogpt")
     gpu = _demo_gpu(DemoRun(), args.speed)
@@ -360,12 +361,6 @@ def _demo_gpu(run: Any, speed: float) -> Any:
     )
     start = time.time()
     return SimulatedGpu(lambda: (time.time() - start) * speed, scenario)
-
-
-def _replace(config: Config, **changes: Any) -> Config:
-    import dataclasses
-
-    return dataclasses.replace(config, **changes)
 
 
 def _check(args: argparse.Namespace, config: Config) -> int:
@@ -401,7 +396,7 @@ def _agent(args: argparse.Namespace, config: Config) -> int:
     service = Service(
         config,
         specs,
-        gpu=_gpu_source(config),
+        gpu=_gpu_source(),
         bus=bus,
         role="agent",
         host=args.host,

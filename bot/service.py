@@ -122,10 +122,11 @@ class Service:
         self._published: Counter[str] = Counter()  # live log batches, per run
         self._handled: Counter[str] = Counter()
         self._progress = asyncio.Event()  # set (then replaced) at each live batch handled
+        self.timezone = config.timezone or _local_zone()  # read once: it is on every push
         self.notifier = Notifier(
             self.allowed_chat_ids,
             language=config.language,
-            timezone=config.timezone or _local_zone(),
+            timezone=self.timezone,
             now=now,
             milestones_pct=config.milestones_pct,
             critical=frozenset(config.critical_alerts),
@@ -464,9 +465,7 @@ class Service:
             await self.notifier.deliver(state, push)
 
     async def _console_ctx(self) -> messages.Ctx:
-        return messages.Ctx(
-            lang=self.config.language, tz=self.config.timezone or _local_zone(), now_s=self.now()
-        )
+        return messages.Ctx(lang=self.config.language, tz=self.timezone, now_s=self.now())
 
 
 def _size(path: Path) -> int:
