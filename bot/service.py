@@ -320,7 +320,7 @@ class Service:
                 self.sender = self.notifier.sender = None
                 return
         if self.sender is not None:
-            self.sender.wake()
+            self.sender.reconnected()
 
     async def _stop_bot(self) -> None:
         if self.app.updater and self.app.updater.running:

@@ -115,6 +115,13 @@ class OutboxSender:
         """Something was queued: look now rather than at the next idle tick."""
         self._wakeup.set()
 
+    def reconnected(self) -> None:
+        """Telegram answers again (the bot just connected): the back-offs earned while it
+        could not be reached no longer apply; deliver now."""
+        self._failures.clear()
+        self._not_before.clear()
+        self._wakeup.set()
+
     async def run(self) -> None:
         """Deliver forever (until cancelled). Between rounds it sleeps until something is
         queued or a back-off ends, not on a fixed tick: an idle outbox costs nothing."""
