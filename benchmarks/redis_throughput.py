@@ -1,5 +1,5 @@
 """Events per second from 32 simulated agents through Redis Streams to one hub, and the
-hub's CPU at that load, next to the in-process LocalBus in the same run.
+hub's CPU at that load, next to the embedded service (one process, no bus) in the same run.
 
 Each agent is a RedisBus of its own (its own connection, its buffer and flusher), publishing
 as fast as it can: one run and one host per agent, log lines (nanoGPT progress lines, with an
@@ -9,11 +9,11 @@ agent waits a round trip per batch), where a real follower that falls behind rea
 publishes, many lines at once. The hub is a
 `Service(role="hub")` in its own process doing its real work on each event (parse, fold,
 ETA, detectors, GPUs per host) with no Telegram; agents run as asyncio tasks spread over a
-few producer processes. The LocalBus row is the embedded service: the same producers as
-tasks and the same `Service.handle` in one process.
+few producer processes. The embedded row is one process: the same producers as tasks,
+each folding its events itself through `Service.publish`.
 
 Columns: events/s from the first event folded to the last one; the hub's CPU
-seconds (time.process_time of the hub process; for LocalBus, of the one process, producers
+seconds (time.process_time of the hub process; embedded, of the one process, producers
 included) and per 1,000 events; redis-server's CPU over the same span.
 
 Run from the repository root:  python benchmarks/redis_throughput.py [--events 2000]
@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.adapters.console import Console  # noqa: E402
 from bot.adapters.redis_bus import RedisBus  # noqa: E402
-from bot.bus import Bus, GpuReport, LocalBus, LogLines, Message  # noqa: E402
+from bot.bus import Bus, GpuReport, LogLines, Message  # noqa: E402
 from bot.config import Config  # noqa: E402
 from bot.core.gpu import GpuSample, GpuSnapshot  # noqa: E402
 from bot.service import Service  # noqa: E402
@@ -69,22 +70,23 @@ def events(agent: int, n: int) -> list[Message]:
     return out
 
 
-async def produce(buses: list[Bus], first_agent: int, n: int) -> None:
-    async def agent(bus: Bus, index: int) -> None:
+async def produce(buses: Sequence[Bus | Service], first_agent: int, n: int) -> None:
+    async def agent(bus: Bus | Service, index: int) -> None:
         for msg in events(index, n):
             await bus.publish(msg)
 
     await asyncio.gather(*(agent(bus, first_agent + i) for i, bus in enumerate(buses)))
 
 
-def hub_service(bus: Bus) -> Service:
+def hub_service(bus: Bus | None, role: str = "hub") -> Service:
     config = Config(timezone="UTC")
-    return Service(config, [], bus=bus, role="hub", console=Console(io.StringIO()))
+    return Service(config, [], bus=bus, role=role, console=Console(io.StringIO()))
 
 
 async def consume(service: Service, total: int) -> dict[str, float]:
     """Fold `total` events: wall times of the first and the last, CPU seconds in between."""
     done, first, cpu0 = 0, 0.0, 0.0
+    assert service.bus is not None
     async for msg in service.bus.messages():
         if done == 0:
             first, cpu0 = time.time(), time.process_time()
@@ -119,11 +121,10 @@ def run_producers(url: str, stream: str, first: int, count: int, n: int, start_a
 # Rows ----------------------------------------------------------------------------------------
 def local_row(n: int) -> dict[str, float]:
     async def main() -> dict[str, float]:
-        service = hub_service(LocalBus())
-        producing = asyncio.create_task(produce([service.bus] * AGENTS, 0, n))
-        result = await consume(service, AGENTS * n)
-        await producing
-        return result
+        service = hub_service(None, role="embedded")
+        start, cpu0 = time.time(), time.process_time()
+        await produce([service] * AGENTS, 0, n)
+        return {"start": start, "end": time.time(), "cpu": time.process_time() - cpu0}
 
     return asyncio.run(main())
 
@@ -192,7 +193,7 @@ def main() -> None:
         server.start()
         try:
             rows = [
-                ("LocalBus, in process (producers included)", local_row(args.events)),
+                ("embedded, one process, no bus (producers included)", local_row(args.events)),
                 ("Redis Streams, hub process", redis_row(server, args.events)),
             ]
         finally:

@@ -1,13 +1,12 @@
-"""The bus between what produces input (log followers, GPU samplers, launched processes) and
-what holds the state (the core, the notifier).
+"""The messages between what produces input (log followers, GPU samplers, launched processes)
+and what holds the state (the core, the notifier), and the bus that carries them past one
+machine: Redis Streams, from `etagram agent`s to one `etagram hub`.
 
-On one machine it is an asyncio queue in the process; past one machine, Redis Streams carry
-the same messages from `etagram agent`s to one `etagram hub`.
+In one process there is no bus: `Service.publish` folds a message in the producer's task.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
@@ -57,24 +56,3 @@ class Bus(Protocol):
     def messages(self) -> AsyncIterator[Message]: ...
     def idle(self) -> bool: ...  # everything published has been handed on
     async def aclose(self) -> None: ...
-
-
-class LocalBus:
-    """One process: a bounded asyncio queue. A follower catching up on a long log waits for
-    the core rather than filling memory (the log file itself is the buffer)."""
-
-    def __init__(self, maxsize: int = 256) -> None:
-        self._queue: asyncio.Queue[Message] = asyncio.Queue(maxsize)
-
-    async def publish(self, msg: Message) -> None:
-        await self._queue.put(msg)
-
-    async def messages(self) -> AsyncIterator[Message]:
-        while True:
-            yield await self._queue.get()
-
-    def idle(self) -> bool:
-        return self._queue.empty()
-
-    async def aclose(self) -> None:
-        pass

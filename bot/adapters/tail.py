@@ -11,10 +11,12 @@
 - After a restart from a checkpoint whose file was rotated meanwhile, the rotated file is
   found by inode beside the log (`train.log.1`, ...) and finished first.
 
-Wake-ups come from inotify through `watchfiles`, with a poll every second as a safety net
-(inotify misses events on network and some container filesystems); where notifications cannot
-be had at all, the poll runs every `poll_interval_s`.
-`benchmarks/follow_latency.py` measures both: inotify delivers a line in tens of milliseconds,
+Wake-ups come from inotify (Linux), its descriptor watched by the event loop itself, with a
+poll every second as a safety net (inotify misses events on network and some container
+filesystems); where notifications cannot be had at all (another OS, no inotify watches left),
+the poll runs every `poll_interval_s`. A busy log is read at most every `MIN_READ_GAP_S`, so a
+writer flushing each line costs a bounded number of wake-ups.
+`benchmarks/follow_latency.py` measures both: inotify delivers a line within milliseconds,
 polling alone in up to `poll_interval_s`.
 
 Known limits, shared with the shippers above: a checkpoint stores (device, inode, offset), so a
@@ -30,33 +32,31 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import threading
+import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from watchfiles import watch
+from inotify_simple import INotify, flags
 
 from bot.core.linebuf import LineBuffer
 
 log = logging.getLogger(__name__)
-# watchfiles reports every batch of changes at INFO: one line per write of the training log.
-logging.getLogger("watchfiles.main").setLevel(logging.WARNING)
 
 CHUNK_SIZE = 1 << 20
 SAFETY_POLL_S = 1.0  # the poll behind working file notifications (they may miss a change)
 # Bytes from the start of the file that identify it; a change means it was truncated and
 # rewritten between two reads, even if it already grew past the old offset.
 _FINGERPRINT = 64
-# watchfiles groups events: it yields once no new event came for `step` ms, or after
-# `debounce` ms while events keep coming (a busy log would otherwise wait 1.6 s). Its thread
-# also wakes every `step` ms: 10 ms cost 0.7 % of a core idle, 20 ms 0.3 % (p99 line latency
-# 20 ms and 40 ms; benchmarks/follow_latency.py).
-_WATCH_DEBOUNCE_MS = 30
-_WATCH_STEP_MS = 20
+# Changes in the log's folder that concern the log: written or truncated, created, renamed
+# to or from, deleted. The folder, not the file: a rotated log is a new file under the name.
+_CHANGES = flags.MODIFY | flags.CREATE | flags.MOVED_TO | flags.MOVED_FROM | flags.DELETE
+# After a read, the next one waits this long: a line after a quiet spell is read at once, and
+# a log written in many small pieces is read in batches, at most 1/MIN_READ_GAP_S times a second.
+MIN_READ_GAP_S = 0.025
 
 
 @dataclass(frozen=True)
@@ -255,7 +255,6 @@ class LogFollower:
         self._checkpoint_every_s = checkpoint_every_s
         self._use_inotify = use_inotify
         self._stopped = False
-        self._notified = False  # file notifications are being watched (set by their thread)
         self._wake = asyncio.Event()
         self._delivered: Position | None = None
         self._saved: Position | None = None
@@ -273,7 +272,9 @@ class LogFollower:
         if self._store is not None:
             self._delivered = self._saved = await self._store.load_offset(self._key)
         cursor = _Cursor(self._path, self._delivered, self._from_start)
-        watcher = asyncio.create_task(self._watch()) if self._use_inotify else None
+        unwatch = self._watch() if self._use_inotify else None
+        # With file notifications working, the poll is only a safety net.
+        poll = self._poll_interval_s if unwatch is None else SAFETY_POLL_S
         last_save = time.monotonic()
         more = True
         try:
@@ -282,6 +283,7 @@ class LogFollower:
                 # Catching up, a step reads a whole chunk: off the loop. At the live edge it
                 # reads the few bytes just written, cheaper than the thread hand-off itself.
                 batch, more = await asyncio.to_thread(cursor.step) if more else cursor.step()
+                read_at = time.monotonic()
                 if batch:
                     yield batch
                 self._delivered = cursor.position
@@ -289,18 +291,21 @@ class LogFollower:
                     await self._checkpoint()
                     last_save = time.monotonic()
                 if not more and not self._stopped:
-                    # With file notifications working, the poll is only a safety net.
-                    poll = SAFETY_POLL_S if self._notified else self._poll_interval_s
-                    with suppress(TimeoutError):  # asyncio.timeout: no task per wait
-                        async with asyncio.timeout(max(poll, self._poll_interval_s)):
-                            await self._wake.wait()
+                    await self._wait(max(poll, self._poll_interval_s), read_at + MIN_READ_GAP_S)
         finally:
-            if watcher is not None:
-                watcher.cancel()
-                with suppress(asyncio.CancelledError):
-                    await watcher
+            if unwatch is not None:
+                unwatch()
             await self._checkpoint()
             await asyncio.to_thread(cursor.close)
+
+    async def _wait(self, poll_s: float, not_before: float) -> None:
+        """Until a change, `poll_s` at most, but not before `not_before` (monotonic time):
+        the pieces of a busy log's next lines gather meanwhile."""
+        with suppress(TimeoutError):  # asyncio.timeout: no task per wait
+            async with asyncio.timeout(poll_s):
+                await self._wake.wait()
+        if (gap := not_before - time.monotonic()) > 0 and not self._stopped:
+            await asyncio.sleep(gap)
 
     async def _checkpoint(self) -> None:
         pos = self._delivered
@@ -313,45 +318,38 @@ class LogFollower:
             return
         self._saved = pos
 
-    async def _watch(self) -> None:
-        """Set `_wake` on each change, from a thread of its own: a blocking `watch` there
-        costs the event loop one callback per change, where `awatch` costs a task group and
-        a worker-thread round trip (a third of etagram's CPU on a log written 20 times a
-        second). Not the default executor: one thread per log would starve it."""
-        stop = threading.Event()
-        loop = asyncio.get_running_loop()
-        thread = threading.Thread(
-            target=self._watch_blocking, args=(loop, stop), name="etagram-watch", daemon=True
-        )
-        thread.start()
+    def _watch(self) -> Callable[[], None] | None:
+        """Set `_wake` when the log changes, straight from the event loop's epoll: no thread,
+        no timer, nothing runs while the log is quiet. Returns how to stop watching, or None
+        where there are no file notifications (the follower then polls)."""
+        if not sys.platform.startswith("linux"):
+            return None
         try:
-            await loop.create_future()  # until cancelled
-        finally:
-            stop.set()
-
-    def _watch_blocking(self, loop: asyncio.AbstractEventLoop, stop: threading.Event) -> None:
-        name = self._path.name
+            inotify = INotify(nonblocking=True)
+        except OSError as exc:  # e.g. the per-user limit of inotify instances is reached
+            log.info("no file notifications (%s); polling every %.2f s", exc, self._poll_interval_s)
+            return None
         try:
-            self._notified = True
-            for _ in watch(
-                self._path.parent,
-                watch_filter=lambda _change, changed: os.path.basename(changed) == name,
-                debounce=_WATCH_DEBOUNCE_MS,
-                step=_WATCH_STEP_MS,
-                recursive=False,
-                stop_event=stop,
-                raise_interrupt=False,
-            ):
-                if loop.is_closed():
-                    return
-                loop.call_soon_threadsafe(self._wake.set)
-        except (OSError, RuntimeError) as exc:
-            self._notified = False
-            if loop.is_closed():
-                return  # the service stopped while a change was being reported
+            inotify.add_watch(self._path.parent, _CHANGES)
+        except OSError as exc:  # no such folder yet, or no watches left
+            inotify.close()
             log.info(
                 "no file notifications for %s (%s); polling every %.2f s",
                 self._path,
                 exc,
                 self._poll_interval_s,
             )
+            return None
+        name, fd, loop = self._path.name, inotify.fileno(), asyncio.get_running_loop()
+
+        def changed() -> None:
+            # A full kernel queue loses events: read, to be sure nothing was missed.
+            if any(e.name == name or e.mask & flags.Q_OVERFLOW for e in inotify.read(timeout=0)):
+                self._wake.set()
+
+        def unwatch() -> None:
+            loop.remove_reader(fd)
+            inotify.close()
+
+        loop.add_reader(fd, changed)
+        return unwatch
