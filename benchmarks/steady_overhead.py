@@ -8,6 +8,9 @@ Processes, all started together and measured over the same window (after a warm-
 - the same with a log nobody writes to: the cost of GPU sampling and Telegram polling alone
   (the difference is the cost of the log's lines);
 - a bare Python loop making the same NVML calls every 2 s (pynvml, nothing else);
+- a bare asyncio loop following the busy log: woken by inotify at each write, it reads the new
+  bytes and does nothing else (the floor of following a log written line by line: on these
+  virtual machines each wake-up of a sleeping process costs a few hundred microseconds);
 - `gpustat` queried every 2 s in a Python loop, when one query works (it is not a
   dependency: put it on PYTHONPATH; it also needs NVML functions the stand-in may lack).
 
@@ -53,6 +56,7 @@ WARMUP_S = 5.0
 CHILD_FLAG = "--poll-child"
 ETAGRAM = "etagram watch (Telegram on)"
 ETAGRAM_IDLE = "etagram watch, log not written (GPUs and Telegram only)"
+FOLLOW = "bare asyncio loop woken by inotify, reading the busy log"
 
 
 def bare_nvml_poll() -> None:
@@ -64,6 +68,29 @@ def bare_nvml_poll() -> None:
     while True:
         bare_nvml_calls(handles)
         time.sleep(INTERVAL_S)
+
+
+def bare_follow(path: str) -> None:
+    """Follow `path` the cheapest way asyncio can: inotify in the loop, one read per wake-up."""
+    from inotify_simple import INotify, flags
+
+    async def follow() -> None:
+        wake, inotify = asyncio.Event(), INotify(nonblocking=True)
+        inotify.add_watch(os.path.dirname(path), flags.MODIFY)
+
+        def changed() -> None:
+            inotify.read(timeout=0)
+            wake.set()
+
+        asyncio.get_running_loop().add_reader(inotify.fileno(), changed)
+        with open(path, "rb", buffering=0) as f:
+            f.seek(0, os.SEEK_END)
+            while True:
+                await wake.wait()
+                wake.clear()
+                f.read(1 << 20)
+
+    asyncio.run(follow())
 
 
 def gpustat_poll() -> None:
@@ -88,7 +115,9 @@ async def write_log(path: Path, rate: float, stop: asyncio.Event) -> int:
     return it
 
 
-async def start_poller(kind: str, env: dict[str, str]) -> asyncio.subprocess.Process | str:
+async def start_poller(
+    kind: str, env: dict[str, str], *args: str
+) -> asyncio.subprocess.Process | str:
     """A polling loop in its own process, or why it is skipped."""
     if kind == "gpustat":
         probe = await asyncio.create_subprocess_exec(
@@ -102,7 +131,9 @@ async def start_poller(kind: str, env: dict[str, str]) -> asyncio.subprocess.Pro
         if probe.returncode != 0:
             why = (err.decode().strip().splitlines() or ["?"])[-1]
             return f"skipped: one gpustat query fails here ({why[:120]})"
-    return await asyncio.create_subprocess_exec(sys.executable, __file__, CHILD_FLAG, kind, env=env)
+    return await asyncio.create_subprocess_exec(
+        sys.executable, __file__, CHILD_FLAG, kind, *args, env=env
+    )
 
 
 async def start_etagram(
@@ -136,6 +167,7 @@ async def measure(seconds: float, rate: float, profile: bool) -> None:
                     stack, folder / "busy", env, prof if profile else None
                 )
                 idle, _, _ = await start_etagram(stack, folder / "idle", env, None)
+                pollers[FOLLOW] = await start_poller("follow", dict(os.environ), str(log))
                 writer = asyncio.create_task(write_log(log, rate, stop))
                 await asyncio.sleep(WARMUP_S)
                 if profile:
@@ -195,6 +227,9 @@ def main() -> None:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == [CHILD_FLAG]:
-        (gpustat_poll if sys.argv[2] == "gpustat" else bare_nvml_poll)()
+        if sys.argv[2] == "follow":
+            bare_follow(sys.argv[3])
+        else:
+            (gpustat_poll if sys.argv[2] == "gpustat" else bare_nvml_poll)()
     else:
         main()

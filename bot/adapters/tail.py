@@ -34,7 +34,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,9 +54,11 @@ _FINGERPRINT = 64
 # Changes in the log's folder that concern the log: written or truncated, created, renamed
 # to or from, deleted. The folder, not the file: a rotated log is a new file under the name.
 _CHANGES = flags.MODIFY | flags.CREATE | flags.MOVED_TO | flags.MOVED_FROM | flags.DELETE
-# After a read, the next one waits this long: a line after a quiet spell is read at once, and
-# a log written in many small pieces is read in batches, at most 1/MIN_READ_GAP_S times a second.
-MIN_READ_GAP_S = 0.025
+# A read that found lines is followed by this pause, notifications off: a busy log is read in
+# batches, 1/MIN_READ_GAP_S times a second at most, however often it is written. A line after
+# a quiet spell is read at once. Each wake-up costs ~0.3 ms of CPU here (a bare asyncio loop
+# woken by inotify, benchmarks/steady_overhead.py), whatever it then does.
+MIN_READ_GAP_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -130,7 +132,7 @@ class _Cursor:
     def _open(self) -> bool:
         file = self._open_rotated_start() if self._start else None
         try:
-            file = file or open(self._path, "rb")  # noqa: SIM115 - held across steps
+            file = file or open(self._path, "rb", buffering=0)  # noqa: SIM115 - held across steps
         except FileNotFoundError:
             self._log_wait("waiting for %s to appear")
             return False
@@ -161,7 +163,7 @@ class _Cursor:
                     est = entry.stat(follow_symlinks=False)
                     if (est.st_dev, est.st_ino) == want:
                         log.info("resuming in rotated file %s", entry.path)
-                        return open(entry.path, "rb")  # noqa: SIM115 - held across steps
+                        return open(entry.path, "rb", buffering=0)  # noqa: SIM115
         except OSError:
             pass
         return None
@@ -272,9 +274,9 @@ class LogFollower:
         if self._store is not None:
             self._delivered = self._saved = await self._store.load_offset(self._key)
         cursor = _Cursor(self._path, self._delivered, self._from_start)
-        unwatch = self._watch() if self._use_inotify else None
+        changes = self._watch() if self._use_inotify else None
         # With file notifications working, the poll is only a safety net.
-        poll = self._poll_interval_s if unwatch is None else SAFETY_POLL_S
+        poll = self._poll_interval_s if changes is None else SAFETY_POLL_S
         last_save = time.monotonic()
         more = True
         try:
@@ -283,29 +285,51 @@ class LogFollower:
                 # Catching up, a step reads a whole chunk: off the loop. At the live edge it
                 # reads the few bytes just written, cheaper than the thread hand-off itself.
                 batch, more = await asyncio.to_thread(cursor.step) if more else cursor.step()
-                read_at = time.monotonic()
                 if batch:
                     yield batch
                 self._delivered = cursor.position
                 if time.monotonic() - last_save >= self._checkpoint_every_s:
                     await self._checkpoint()
                     last_save = time.monotonic()
-                if not more and not self._stopped:
-                    await self._wait(max(poll, self._poll_interval_s), read_at + MIN_READ_GAP_S)
+                if more or self._stopped:
+                    continue
+                if batch and changes is not None:
+                    await self._gather(changes)
+                else:
+                    await self._wait(max(poll, self._poll_interval_s))
         finally:
-            if unwatch is not None:
-                unwatch()
+            if changes is not None:
+                changes.close()
             await self._checkpoint()
             await asyncio.to_thread(cursor.close)
 
-    async def _wait(self, poll_s: float, not_before: float) -> None:
-        """Until a change, `poll_s` at most, but not before `not_before` (monotonic time):
-        the pieces of a busy log's next lines gather meanwhile."""
+    async def _wait(self, timeout_s: float) -> None:
+        """Until the log changes, `timeout_s` at most, or `stop()`."""
         with suppress(TimeoutError):  # asyncio.timeout: no task per wait
-            async with asyncio.timeout(poll_s):
+            async with asyncio.timeout(timeout_s):
                 await self._wake.wait()
-        if (gap := not_before - time.monotonic()) > 0 and not self._stopped:
-            await asyncio.sleep(gap)
+
+    async def _gather(self, changes: _Changes) -> None:
+        """The log is busy: let MIN_READ_GAP_S of its next lines gather, notifications off,
+        and read them together; one wake-up for them all, not one per write. A line after a
+        quiet spell is still read at once."""
+        changes.pause()
+        try:
+            await self._wait(MIN_READ_GAP_S)
+        finally:
+            changes.resume()
+
+    def _watch(self) -> _Changes | None:
+        try:
+            return _Changes(self._path, self._wake)
+        except OSError as exc:
+            log.info(
+                "no file notifications for %s (%s); polling every %.2f s",
+                self._path,
+                exc,
+                self._poll_interval_s,
+            )
+            return None
 
     async def _checkpoint(self) -> None:
         pos = self._delivered
@@ -318,38 +342,43 @@ class LogFollower:
             return
         self._saved = pos
 
-    def _watch(self) -> Callable[[], None] | None:
-        """Set `_wake` when the log changes, straight from the event loop's epoll: no thread,
-        no timer, nothing runs while the log is quiet. Returns how to stop watching, or None
-        where there are no file notifications (the follower then polls)."""
+
+class _Changes:
+    """inotify on the log's folder, its descriptor watched by the event loop's own epoll: no
+    thread, no timer, nothing runs while the log is quiet. `wake` is set when the log is
+    written, truncated, created, renamed or deleted (Linux only)."""
+
+    def __init__(self, path: Path, wake: asyncio.Event) -> None:
+        """OSError where there are none: another OS, no such folder yet, the user's inotify
+        instances or watches used up."""
         if not sys.platform.startswith("linux"):
-            return None
+            raise OSError("inotify is Linux only")
+        self._inotify = INotify(nonblocking=True)
         try:
-            inotify = INotify(nonblocking=True)
-        except OSError as exc:  # e.g. the per-user limit of inotify instances is reached
-            log.info("no file notifications (%s); polling every %.2f s", exc, self._poll_interval_s)
-            return None
-        try:
-            inotify.add_watch(self._path.parent, _CHANGES)
-        except OSError as exc:  # no such folder yet, or no watches left
-            inotify.close()
-            log.info(
-                "no file notifications for %s (%s); polling every %.2f s",
-                self._path,
-                exc,
-                self._poll_interval_s,
-            )
-            return None
-        name, fd, loop = self._path.name, inotify.fileno(), asyncio.get_running_loop()
+            self._inotify.add_watch(path.parent, _CHANGES)
+        except OSError:
+            self._inotify.close()
+            raise
+        self._name, self._wake = path.name, wake
+        self._fd = self._inotify.fileno()
+        self._loop = asyncio.get_running_loop()
+        self._loop.add_reader(self._fd, self._changed)
 
-        def changed() -> None:
-            # A full kernel queue loses events: read, to be sure nothing was missed.
-            if any(e.name == name or e.mask & flags.Q_OVERFLOW for e in inotify.read(timeout=0)):
-                self._wake.set()
+    def _changed(self) -> None:
+        # A full kernel queue lost events: wake, to be sure nothing is missed.
+        events = self._inotify.read(timeout=0)
+        if any(e.name == self._name or e.mask & flags.Q_OVERFLOW for e in events):
+            self._wake.set()
 
-        def unwatch() -> None:
-            loop.remove_reader(fd)
-            inotify.close()
+    def pause(self) -> None:
+        """No wake-ups until `resume()`; the kernel keeps queueing the changes."""
+        self._loop.remove_reader(self._fd)
 
-        loop.add_reader(fd, changed)
-        return unwatch
+    def resume(self) -> None:
+        """Drop the changes queued meanwhile (the caller reads next) and watch again."""
+        self._inotify.read(timeout=0)
+        self._loop.add_reader(self._fd, self._changed)
+
+    def close(self) -> None:
+        self._loop.remove_reader(self._fd)
+        self._inotify.close()
