@@ -1,15 +1,20 @@
 """Follow latency: time from a line's write to its delivery by `LogFollower`.
 
-A writer thread appends `--lines` lines, `--gap-ms` apart, each carrying the
-`time.perf_counter_ns()` of its write, while a `LogFollower` follows the file; the delivery
-time of each line is taken when its batch reaches the consumer; then the CPU the process uses
-over `IDLE_S` seconds while the file stays unchanged. Modes, side by side:
+A writer thread appends `--lines` lines, each carrying the `time.perf_counter_ns()` of its
+write, while a `LogFollower` follows the file; the delivery time of each line is taken when
+its batch reaches the consumer; then the CPU the process uses over `IDLE_S` seconds while the
+file stays unchanged. Two writers:
 
-- inotify (watchfiles) with the default 0.25 s safety poll,
-- polling only, every 0.25 s (the default interval),
-- polling only, every 0.05 s (what polling would need to approach inotify).
+- lines after a quiet spell, `--quiet-ms` apart (an eval line after the evaluation's pause, a
+  traceback after a crash): the follower reads each at once;
+- a busy log, a line every `--busy-ms`: read in batches every `MIN_READ_GAP_S` (0.1 s), so
+  a line waits up to that long, and the follower wakes 10 times a second, not once per line.
 
-    python benchmarks/follow_latency.py [--lines 200] [--gap-ms 20]
+Modes, side by side: inotify (in the event loop) with its 1 s safety poll; polling only, every
+0.25 s (the default interval); polling only, every 0.05 s (what polling would need to approach
+inotify).
+
+    python benchmarks/follow_latency.py [--lines 200] [--quiet-ms 150] [--busy-ms 20]
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from bot.adapters.tail import LogFollower  # noqa: E402
 
 IDLE_S = 3.0
 MODES = (
-    ("inotify + 0.25 s poll", True, 0.25),
+    ("inotify + 1 s safety poll", True, 0.25),
     ("polling only, 0.25 s", False, 0.25),
     ("polling only, 0.05 s", False, 0.05),
 )
@@ -82,16 +87,25 @@ def quantile(values: list[float], q: float) -> float:
 async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--lines", type=int, default=200)
-    ap.add_argument("--gap-ms", type=float, default=20.0)
+    ap.add_argument("--quiet-ms", type=float, default=150.0)
+    ap.add_argument("--busy-ms", type=float, default=20.0)
     args = ap.parse_args()
-    print(f"{args.lines} lines, {args.gap_ms:g} ms apart; write -> delivery latency in ms")
-    print(f"{'mode':<24} {'p50':>7} {'p90':>7} {'p99':>7} {'max':>7} {'idle CPU':>9}")
+    print(f"{args.lines} lines per row; write -> delivery latency in ms")
+    print(
+        f"{'writer':<24} {'mode':<26} {'p50':>7} {'p90':>7} {'p99':>7} {'max':>7} {'idle CPU':>9}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
-        for name, inotify, poll_s in MODES:
-            log = Path(tmp) / "train.log"
-            lat, idle_cpu = await measure(log, args.lines, args.gap_ms / 1e3, inotify, poll_s)
-            cells = [quantile(lat, q) for q in (0.5, 0.9, 0.99)] + [max(lat)]
-            print(f"{name:<24} " + " ".join(f"{c:7.1f}" for c in cells) + f" {idle_cpu:9.2%}")
+        for writer, gap_ms in (("quiet spells", args.quiet_ms), ("busy", args.busy_ms)):
+            for name, inotify, poll_s in MODES:
+                log = Path(tmp) / "train.log"
+                lat, idle_cpu = await measure(log, args.lines, gap_ms / 1e3, inotify, poll_s)
+                cells = [quantile(lat, q) for q in (0.5, 0.9, 0.99)] + [max(lat)]
+                label = f"{writer}, {gap_ms:g} ms"
+                print(
+                    f"{label:<24} {name:<26} "
+                    + " ".join(f"{c:7.1f}" for c in cells)
+                    + f" {idle_cpu:9.2%}"
+                )
 
 
 if __name__ == "__main__":

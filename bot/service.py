@@ -49,7 +49,7 @@ from bot.notify import Notifier, render
 log = logging.getLogger(__name__)
 
 SHUTDOWN_TIMEOUT_S = 10.0
-OFFSET_SAVE_S = 1.0  # at most one offset checkpoint per second per log
+OFFSET_SAVE_S = 5.0  # per log; a crash reads at most this much again (the outbox keys dedupe)
 BACKLOG_CHUNK = 1 << 20
 END_DRAIN_S = 5.0  # how long the last lines of an exited process may take to be read
 LIVE_TICK_S = 5.0  # how often live messages are looked at (each is edited less often)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import sys
 import time
@@ -54,10 +55,10 @@ _FINGERPRINT = 64
 # Changes in the log's folder that concern the log: written or truncated, created, renamed
 # to or from, deleted. The folder, not the file: a rotated log is a new file under the name.
 _CHANGES = flags.MODIFY | flags.CREATE | flags.MOVED_TO | flags.MOVED_FROM | flags.DELETE
-# A read that found lines is followed by this pause, notifications off: a busy log is read in
-# batches, 1/MIN_READ_GAP_S times a second at most, however often it is written. A line after
-# a quiet spell is read at once. Each wake-up costs ~0.3 ms of CPU here (a bare asyncio loop
-# woken by inotify, benchmarks/steady_overhead.py), whatever it then does.
+# A busy log (lines again within MIN_READ_GAP_S) is read in batches, 1/MIN_READ_GAP_S times a
+# second, however often it is written; a line after a quiet spell is read at once. Each
+# wake-up costs ~0.3 ms of CPU on these virtual machines whatever it then does (a bare asyncio
+# loop woken by inotify: benchmarks/steady_overhead.py).
 MIN_READ_GAP_S = 0.1
 
 
@@ -278,13 +279,15 @@ class LogFollower:
         # With file notifications working, the poll is only a safety net.
         poll = self._poll_interval_s if changes is None else SAFETY_POLL_S
         last_save = time.monotonic()
-        more = True
+        last_lines = -math.inf  # when a read last found lines
+        more, gathering = True, False
         try:
             while not self._stopped:
                 self._wake.clear()
                 # Catching up, a step reads a whole chunk: off the loop. At the live edge it
                 # reads the few bytes just written, cheaper than the thread hand-off itself.
                 batch, more = await asyncio.to_thread(cursor.step) if more else cursor.step()
+                read_at = time.monotonic()
                 if batch:
                     yield batch
                 self._delivered = cursor.position
@@ -293,7 +296,12 @@ class LogFollower:
                     last_save = time.monotonic()
                 if more or self._stopped:
                     continue
-                if batch and changes is not None:
+                # Busy: lines again less than MIN_READ_GAP_S after the last ones, or found by
+                # a gathered read. A line after a quiet spell is read at once.
+                busy = gathering or read_at - last_lines < MIN_READ_GAP_S
+                gathering = bool(batch) and busy
+                last_lines = read_at if batch else last_lines
+                if gathering and changes is not None:
                     await self._gather(changes)
                 else:
                     await self._wait(max(poll, self._poll_interval_s))
@@ -311,8 +319,7 @@ class LogFollower:
 
     async def _gather(self, changes: _Changes) -> None:
         """The log is busy: let MIN_READ_GAP_S of its next lines gather, notifications off,
-        and read them together; one wake-up for them all, not one per write. A line after a
-        quiet spell is still read at once."""
+        and read them together; one wake-up for them all, not one per write."""
         changes.pause()
         try:
             await self._wait(MIN_READ_GAP_S)

@@ -80,6 +80,34 @@ async def test_line_written_in_three_pieces_is_one_line(tmp_path: Path) -> None:
     await reader.close()
 
 
+async def test_busy_log_is_read_in_batches_isolated_lines_one_by_one(tmp_path: Path) -> None:
+    """Each read is a wake-up; a log written every 10 ms is read every MIN_READ_GAP_S (0.1 s),
+    several lines at a time. Lines after quiet spells come one batch each."""
+    log = tmp_path / "train.log"
+    log.write_bytes(b"")
+    reader = Reader(log)
+    batches: list[list[str]] = []
+    collect = asyncio.ensure_future(_collect(reader, 40, batches))
+    await asyncio.sleep(0.2)  # the follower waits at the end of the empty file
+    for i in range(40):
+        append(log, f"busy {i}\n".encode())
+        await asyncio.sleep(0.01)
+    await collect
+    assert reader.lines == [f"busy {i}" for i in range(40)]
+    assert len(batches) <= 15, [len(b) for b in batches]
+    await asyncio.sleep(0.3)
+    for i in range(4):
+        append(log, f"quiet {i}\n".encode())
+        assert await reader.next_batch() == [f"quiet {i}"]
+        await asyncio.sleep(0.25)
+    await reader.close()
+
+
+async def _collect(reader: Reader, count: int, batches: list[list[str]]) -> None:
+    while len(reader.lines) < count:
+        batches.append(await reader.next_batch())
+
+
 async def test_tqdm_redraws_invalid_utf8_and_a_10mb_line(tmp_path: Path) -> None:
     log = tmp_path / "train.log"
     log.write_bytes(b"\r 10%|#  | 1/10\r 20%|## | 2/10\nbad \xff\xfe\n")
