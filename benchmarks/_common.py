@@ -273,3 +273,26 @@ def bare_nvml_calls(handles: list[Any]) -> None:
         pynvml.nvmlDeviceGetClockInfo(h, pynvml.NVML_CLOCK_SM)
         pynvml.nvmlDeviceGetPowerUsage(h)
         pynvml.nvmlDeviceGetEnforcedPowerLimit(h)
+
+
+# The floor of following a log ----------------------------------------------------------------
+@contextlib.asynccontextmanager
+async def writes_to(path: Path) -> AsyncIterator[asyncio.Event]:
+    """An event set at each write to `path`, from an inotify descriptor in the running event
+    loop's epoll (as etagram's follower does it, without anything else)."""
+    from inotify_simple import INotify, flags
+
+    wake, inotify = asyncio.Event(), INotify(nonblocking=True)
+    inotify.add_watch(path.parent, flags.MODIFY)
+
+    def changed() -> None:
+        inotify.read(timeout=0)
+        wake.set()
+
+    loop = asyncio.get_running_loop()
+    loop.add_reader(inotify.fileno(), changed)
+    try:
+        yield wake
+    finally:
+        loop.remove_reader(inotify.fileno())
+        inotify.close()

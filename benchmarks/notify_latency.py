@@ -45,6 +45,7 @@ from benchmarks._common import (  # noqa: E402
     stub_server,
     table,
     temp_folder,
+    writes_to,
 )
 
 WARMUP = 5  # first events not counted (the run's "started" alert, first-call set-up)
@@ -183,17 +184,8 @@ async def measure_floor(stub: object, folder: Path, count: int, gap_s: float) ->
 async def floor_child(log: Path, url: str) -> None:
     """The bare loop: inotify wake-up, read the new bytes, one POST per line."""
     import httpx
-    from inotify_simple import INotify, flags
 
-    wake, inotify = asyncio.Event(), INotify(nonblocking=True)
-    inotify.add_watch(log.parent, flags.MODIFY)
-
-    def changed() -> None:
-        inotify.read(timeout=0)
-        wake.set()
-
-    asyncio.get_running_loop().add_reader(inotify.fileno(), changed)
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient() as client, writes_to(log) as wake:
         await client.post(f"{url}/getMe")
         with log.open("rb", buffering=0) as f:
             f.seek(0, os.SEEK_END)

@@ -9,7 +9,7 @@
 set -e
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python}
-for script in notify_latency steady_overhead bounded_memory catchup_1gb eta_response api_calls; do
+for script in notify_latency steady_overhead wakeup_cost bounded_memory catchup_1gb eta_response api_calls; do
     echo "## $script"
     "$PY" "benchmarks/$script.py" "$@"
     echo

@@ -48,6 +48,7 @@ from benchmarks._common import (  # noqa: E402
     stub_server,
     table,
     temp_folder,
+    writes_to,
 )
 
 GPUS = 8
@@ -72,23 +73,15 @@ def bare_nvml_poll() -> None:
 
 def bare_follow(path: str) -> None:
     """Follow `path` the cheapest way asyncio can: inotify in the loop, one read per wake-up."""
-    from inotify_simple import INotify, flags
 
     async def follow() -> None:
-        wake, inotify = asyncio.Event(), INotify(nonblocking=True)
-        inotify.add_watch(os.path.dirname(path), flags.MODIFY)
-
-        def changed() -> None:
-            inotify.read(timeout=0)
-            wake.set()
-
-        asyncio.get_running_loop().add_reader(inotify.fileno(), changed)
-        with open(path, "rb", buffering=0) as f:
-            f.seek(0, os.SEEK_END)
-            while True:
-                await wake.wait()
-                wake.clear()
-                f.read(1 << 20)
+        async with writes_to(Path(path)) as wake:
+            with open(path, "rb", buffering=0) as f:
+                f.seek(0, os.SEEK_END)
+                while True:
+                    await wake.wait()
+                    wake.clear()
+                    f.read(1 << 20)
 
     asyncio.run(follow())
 

@@ -58,7 +58,7 @@ _CHANGES = flags.MODIFY | flags.CREATE | flags.MOVED_TO | flags.MOVED_FROM | fla
 # A busy log (lines again within MIN_READ_GAP_S) is read in batches, 1/MIN_READ_GAP_S times a
 # second, however often it is written; a line after a quiet spell is read at once. Each
 # wake-up costs ~0.3 ms of CPU on these virtual machines whatever it then does (a bare asyncio
-# loop woken by inotify: benchmarks/steady_overhead.py).
+# loop woken by inotify: benchmarks/wakeup_cost.py).
 MIN_READ_GAP_S = 0.1
 
 
