@@ -3,9 +3,8 @@
 Producers (log followers, the GPU sampler, a launched process) publish what they read; it is
 folded into each run's state, one message at a time, and notices become messages. In one
 process the producer folds its message itself; an agent publishes to Redis Streams, and the
-hub's consumer folds what arrives. One
-APScheduler scheduler (the engine under python-telegram-bot's JobQueue) runs every periodic
-job, whether or not a bot runs.
+hub's consumer folds what arrives. One APScheduler scheduler (the engine under
+python-telegram-bot's JobQueue) runs every periodic job, whether or not a bot runs.
 """
 
 from __future__ import annotations

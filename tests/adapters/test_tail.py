@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -77,6 +78,23 @@ async def test_line_written_in_three_pieces_is_one_line(tmp_path: Path) -> None:
         await asyncio.sleep(0.05)  # lets the follower see each piece on its own
     append(log, b"iter 11\n")
     assert await reader.until(2) == ["iter 10: loss 2.315, time 12.0ms", "iter 11"]
+    await reader.close()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify is Linux only")
+async def test_file_notifications_wake_the_follower(tmp_path: Path) -> None:
+    """With polls a minute apart, only inotify can bring these lines within STUCK_S."""
+    log = tmp_path / "train.log"
+    log.write_bytes(b"")
+    reader = Reader(log, poll_interval_s=60.0)
+    await asyncio.sleep(0.2)  # the follower waits at the end of the empty file
+    for i in range(3):
+        append(log, f"iter {i}\n".encode())
+        assert await reader.next_batch() == [f"iter {i}"]
+        await asyncio.sleep(0.2)  # a quiet spell: the next line is read at once
+    log.rename(tmp_path / "train.log.1")
+    log.write_bytes(b"new file\n")
+    assert await reader.next_batch() == ["new file"]
     await reader.close()
 
 
