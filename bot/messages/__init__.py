@@ -19,12 +19,10 @@ from bot.messages.chat import (
 from bot.messages.gpu import gpu_text
 from bot.messages.markup import to_plain
 from bot.messages.progress import digest_text, eta_text, eval_text, runs_text, status_text
-from bot.messages.types import Ctx, GpuSampleLike, GpuSnapshotLike
+from bot.messages.types import Ctx
 
 __all__ = [
     "Ctx",
-    "GpuSampleLike",
-    "GpuSnapshotLike",
     "ack_text",
     "alert_text",
     "button_label",

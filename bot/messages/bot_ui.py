@@ -11,12 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.core.estimator import EtaEstimate
+from bot.core.gpu import GpuSnapshot
 from bot.core.state import RunState
 from bot.messages.fr import _typography
 from bot.messages.lang import Tr, Value, compose, languages
 from bot.messages.markup import Html, bold, code, join, to_plain
 from bot.messages.progress import status_text
-from bot.messages.types import Ctx, GpuSnapshotLike
+from bot.messages.types import Ctx
 
 _NB = "\u00a0"
 EMOJI_MILESTONE = "📍"
@@ -103,7 +104,7 @@ def milestone_text(
     return compose(ctx, Html(f"{EMOJI_MILESTONE} {bold(run)}"), body)
 
 
-def live_text(state: RunState, gpu: GpuSnapshotLike | None, ctx: Ctx) -> str:
+def live_text(state: RunState, gpu: GpuSnapshot | None, ctx: Ctx) -> str:
     """The live status message: `/status`, then when it was last brought up to date."""
     clock = Tr(languages(ctx.lang)[0], ctx).clock(ctx.now_s)
     return f"{status_text(state, gpu, ctx)}\n\n{EMOJI_LIVE} {clock}"

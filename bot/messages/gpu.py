@@ -11,9 +11,10 @@ from collections.abc import Collection, Sequence
 
 from babel.lists import format_list
 
+from bot.core.gpu import GpuSample, GpuSnapshot
 from bot.messages.lang import Tr, compose, finite
 from bot.messages.markup import NAME_CHARS, VALUE_CHARS, Html, clip, code, esc, join
-from bot.messages.types import Ctx, GpuSampleLike, GpuSnapshotLike
+from bot.messages.types import Ctx
 
 EMOJI_GPU = "🖥️"
 GPU_NAME_CHARS = 32
@@ -22,7 +23,7 @@ STATUS_GPUS = 4  # /status lists this many GPUs one by one, and sums up the rest
 REASONS = ("hw_slowdown", "hw_thermal", "sw_thermal", "sw_power_cap", "hw_power_brake")
 
 
-def gpu_text(snap: GpuSnapshotLike | None, ctx: Ctx, training_pids: Collection[int] = ()) -> str:
+def gpu_text(snap: GpuSnapshot | None, ctx: Ctx, training_pids: Collection[int] = ()) -> str:
     """Per-GPU table: utilisation, memory, temperature, clocks, power, slowdown reasons, and
     the memory of the training process when etagram launched it (`etagram run`)."""
     gpus = snap.gpus if snap is not None and snap.error is None else ()
@@ -30,7 +31,7 @@ def gpu_text(snap: GpuSnapshotLike | None, ctx: Ctx, training_pids: Collection[i
     return compose(ctx, Html(f"{EMOJI_GPU} <b>GPU</b>"), lambda tr: _notes(tr, snap), table)
 
 
-def _table(tr: Tr, gpus: Sequence[GpuSampleLike], training_pids: Collection[int]) -> Html:
+def _table(tr: Tr, gpus: Sequence[GpuSample], training_pids: Collection[int]) -> Html:
     rows = []
     for g in gpus:
         rows.append(f"{gpu_label(g)} · {clip(g.name or '?', GPU_NAME_CHARS)}")
@@ -57,7 +58,7 @@ def _table(tr: Tr, gpus: Sequence[GpuSampleLike], training_pids: Collection[int]
     return Html(f"<pre>{esc(chr(10).join(rows))}</pre>")
 
 
-def gpu_label(g: GpuSampleLike) -> str:
+def gpu_label(g: GpuSample) -> str:
     """`3`, or `node3:3` when a hub gathers the GPUs of several machines."""
     host = getattr(g, "host", "")
     return f"{clip(host, NAME_CHARS)}:{g.index}" if host else str(g.index)
@@ -79,7 +80,7 @@ def _int(x: float | None) -> str:
     return str(round(x))
 
 
-def _notes(tr: Tr, snap: GpuSnapshotLike | None) -> Html:
+def _notes(tr: Tr, snap: GpuSnapshot | None) -> Html:
     if snap is None:
         return tr.t("gpu.none")
     if snap.error is not None:
@@ -90,7 +91,7 @@ def _notes(tr: Tr, snap: GpuSnapshotLike | None) -> Html:
     return join(notes) if notes else tr.t("gpu.all_ok")
 
 
-def _note(tr: Tr, g: GpuSampleLike) -> Html:
+def _note(tr: Tr, g: GpuSample) -> Html:
     """What is wrong with one GPU, in words; empty when nothing is."""
     if g.lost:
         return tr.t("gpu.lost", gpu=gpu_label(g))
@@ -132,7 +133,7 @@ def _list(tr: Tr, items: list[Html]) -> Html:
     return Html(format_list(list(items), locale=tr.locale)) if items else Html("")
 
 
-def gpu_lines(tr: Tr, snap: GpuSnapshotLike | None) -> list[Html]:
+def gpu_lines(tr: Tr, snap: GpuSnapshot | None) -> list[Html]:
     """`/status` summary: one short line per GPU, or one line for many."""
     if snap is None or snap.error is not None or not snap.gpus:
         return []
@@ -142,7 +143,7 @@ def gpu_lines(tr: Tr, snap: GpuSnapshotLike | None) -> list[Html]:
     return [_line(tr, g) for g in gpus]
 
 
-def _line(tr: Tr, g: GpuSampleLike) -> Html:
+def _line(tr: Tr, g: GpuSample) -> Html:
     if g.lost:
         return tr.t("gpu.lost", gpu=gpu_label(g))
     used = _gib(g.memory_used_mib)
@@ -164,7 +165,7 @@ def _gib(mib: float | None) -> float | None:
     return mib / 1024 if mib is not None and finite(mib) else None
 
 
-def _summary(tr: Tr, gpus: list[GpuSampleLike]) -> Html:
+def _summary(tr: Tr, gpus: list[GpuSample]) -> Html:
     utils = [g.utilization_pct for g in gpus if finite(g.utilization_pct)]
     temps = [g.temperature_c for g in gpus if finite(g.temperature_c)]
     mean_util = sum(u for u in utils if u is not None) / len(utils) if utils else None

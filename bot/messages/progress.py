@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.core.estimator import EtaEstimate
+from bot.core.gpu import GpuSnapshot
 from bot.core.notices import EvalNotice
 from bot.core.state import RunState
 from bot.messages.gpu import gpu_lines
 from bot.messages.lang import Tr, compose, finite
 from bot.messages.markup import Html, code, join, name
-from bot.messages.types import Ctx, GpuSnapshotLike
+from bot.messages.types import Ctx
 
 EMOJI_ETA = "⏱️"
 EMOJI_STATUS = "📊"
@@ -99,7 +100,7 @@ def _ended(tr: Tr, state: RunState, eta: EtaEstimate) -> Html:
 # --- /status ------------------------------------------------------------------------------
 
 
-def status_text(state: RunState, gpu: GpuSnapshotLike | None, ctx: Ctx) -> str:
+def status_text(state: RunState, gpu: GpuSnapshot | None, ctx: Ctx) -> str:
     """One screen: progress bar, loss, best val loss, finish, GPUs."""
     eta = state.eta()
     finish_at = state.finish_at(eta, ctx.now_s)
@@ -121,7 +122,7 @@ def _bar(tr: Tr, eta: EtaEstimate) -> Html:
 
 
 def _status_body(
-    tr: Tr, state: RunState, eta: EtaEstimate, finish_at: float | None, gpu: GpuSnapshotLike | None
+    tr: Tr, state: RunState, eta: EtaEstimate, finish_at: float | None, gpu: GpuSnapshot | None
 ) -> Html:
     if state.iter is None:
         return tr.t("run.no_progress")
