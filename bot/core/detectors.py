@@ -2,7 +2,9 @@
 
 `Detectors` holds one run's detector state. RunState calls it after folding each event
 (`on_event`), each GPU snapshot (`on_gpu`), each periodic tick (`on_tick`, for the checks
-that are about time passing) and at the end of a finished log (`on_end_of_log`).
+that are about time passing) and at the end of a finished log (`on_end_of_log`). The state
+machines it consults (losses, step time, GPU history, the current failure) are in
+`bot/core/trackers.py`; this module holds the rules.
 
 Rules that decide what is said (each alert is sent once; its condition must clear before
 the same type is sent again for the run):
@@ -39,8 +41,6 @@ the same type is sent again for the run):
 from __future__ import annotations
 
 import math
-import statistics
-from collections import deque
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
@@ -48,12 +48,12 @@ from bot.core.events import Checkpoint, ErrorText, Eval, Event, Progress, Traini
 from bot.core.gpu import (
     GpuSample,
     GpuSnapshot,
-    is_power_limited,
     is_thermal_limited,
     memory_used_fraction,
     sm_clock_ratio,
 )
-from bot.core.notices import Alert
+from bot.core.notices import Alert, Evidence
+from bot.core.trackers import GpuWatch, Incident, Lifecycle, LossWatch, Slowdown, SlowdownChange
 
 if TYPE_CHECKING:
     from bot.core.state import RunState
@@ -61,27 +61,13 @@ if TYPE_CHECKING:
 INFO, WARNING, CRITICAL = "info", "warning", "critical"
 
 NAN_REARM_POINTS = 500  # finite losses in a row before a new NaN is a new alert
-SPIKE_WINDOW = 50  # recent losses the z-score is measured against
-SPIKE_MIN_POINTS = 10  # a fresh run's first losses are too few to judge
 SPIKE_POINTS = 3  # losses in a row above the threshold: one noisy batch is not a spike
-SPIKE_REL_FLOOR = 0.05  # the loss scale is at least 5 % of the median (smooth logged losses)
 RESUMED_FROM_ITER = 100  # a session whose first iteration is past this resumes a run
 CRASH_GRACE_FACTOR = 3.0  # a traceback then silence for this many usual intervals: a crash
 CRASH_GRACE_FLOOR_S = 60.0
 STALL_PAUSE_FACTOR = 1.5  # a pause as long as one already survived is not a stall
 MEMORY_SAMPLES = 3  # snapshots in a row above the threshold before memory_pressure
 MEMORY_CLEAR_PCT = 2.0  # hysteresis below the threshold
-GPU_HISTORY = 720  # snapshots kept to explain a slowdown
-GPU_EVIDENCE_SHARE = 0.3  # share of the episode's snapshots that must show the reason
-CHUNK_MIN_S = 10.0  # step time is measured over chunks of at least this much run clock
-CHUNK_MIN_ITERS = 20  # and this many iterations: batch lengths vary, one step says little
-WARMUP_INTERVALS = 2  # the first intervals of a session (compilation, caches) are skipped
-BASELINE_CHUNKS = 60
-MIN_BASELINE_CHUNKS = 5
-MIN_SLOW_CHUNKS = 3
-RECOVERY_CHUNKS = 3
-
-Evidence = dict[str, float | int | str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,11 +94,11 @@ class Detectors:
         self.run = run
         self.th = thresholds or Thresholds()
         self._active: set[str] = set()
-        self._life = _Lifecycle()
-        self._incident = _Incident()
-        self._loss = _LossWatch(self.th.loss_spike_z)
-        self._slow = _Slowdown(self.th.slowdown_pct / 100, self.th.slowdown_min_s)
-        self._gpu = _GpuWatch()
+        self._life = Lifecycle()
+        self._incident = Incident()
+        self._loss = LossWatch(self.th.loss_spike_z)
+        self._slow = Slowdown(self.th.slowdown_pct / 100, self.th.slowdown_min_s)
+        self._gpu = GpuWatch()
 
     # Entry points --------------------------------------------------------------------------
     def on_event(self, ev: Event, state: RunState, wall_s: float) -> list[Alert]:
@@ -327,7 +313,7 @@ class Detectors:
     def _reset_incident(self) -> None:
         if self._incident.crashed:
             self._life.over = False
-        self._incident = _Incident()
+        self._incident = Incident()
         self._clear("oom", "crash")
 
     def _incident_timeout(self, state: RunState, wall_s: float) -> list[Alert]:
@@ -418,7 +404,7 @@ class Detectors:
         self._clear("thermal_gpu")
         return self._fire("slowdown", kind, WARNING, ev.iter, state.t_s, evidence, eta_change)
 
-    def _explain(self, change: _Change) -> tuple[str, Evidence]:
+    def _explain(self, change: SlowdownChange) -> tuple[str, Evidence]:
         """`thermal`, `power` or `slowdown`, and the evidence, from the GPU snapshots."""
         evidence: Evidence = {
             "slowdown_pct": round(100 * (change.step_s / change.baseline_s - 1), 1),
@@ -497,264 +483,3 @@ def _gpu_evidence(gpu: GpuSample) -> Evidence:
         evidence["power_w"] = round(gpu.power_mw / 1000, 1)
         evidence["power_limit_w"] = round(gpu.power_limit_mw / 1000, 1)
     return evidence
-
-
-class _Lifecycle:
-    """Where the run is: first line, highest iteration, usual interval between lines."""
-
-    def __init__(self) -> None:
-        self.first = True
-        self.over = False  # finished or crashed: silence is expected
-        self.last_iter: int | None = None
-        self.high = 0
-        self.last_wall_s: float | None = None
-        self.longest_gap_s = 0.0
-        self._gaps: deque[int] = deque(maxlen=21)
-        self._intervals: deque[float] = deque(maxlen=21)
-        self.first_eta: tuple[float, float] | None = None  # (t_s, remaining_s) when first known
-        self.eta_tries = 100
-
-    def is_resume(self, it: int) -> bool:
-        """The iteration jumps back by more than interleaved writers would make it."""
-        gap = statistics.median(self._gaps) if self._gaps else 0
-        return it < self.high - 2 * gap
-
-    def resume(self) -> None:
-        self.high = 0
-        self.over = False
-
-    def step(self, it: int, wall_s: float, *, survived: bool) -> None:
-        """A progress line; `survived` is False after a pause that was reported as a stall."""
-        if self.last_iter is not None and it > self.last_iter:
-            self._gaps.append(it - self.last_iter)
-        if self.last_wall_s is not None and wall_s > self.last_wall_s:
-            gap_s = wall_s - self.last_wall_s
-            if survived and len(self._intervals) >= 3:
-                self.longest_gap_s = max(self.longest_gap_s, gap_s)
-            self._intervals.append(gap_s)
-        self.first = False
-        self.last_iter = it
-        self.high = max(self.high, it)
-        self.last_wall_s = wall_s
-
-    def usual_interval_s(self) -> float | None:
-        """Median wall-clock seconds between progress lines (None before a few lines)."""
-        if len(self._intervals) < 2:
-            return None
-        return statistics.median(self._intervals)
-
-
-class _Incident:
-    """Failure lines since training last advanced: one failure, however many lines."""
-
-    def __init__(self) -> None:
-        self.open = False
-        self.iter: int | None = None
-        self.t_s = 0.0
-        self.wall_s: float | None = None
-        self.oom = False
-        self.crashed = False
-        self.held_oom: ErrorText | None = None
-        self.pending: Evidence | None = None  # a traceback not yet known to be fatal
-
-    def touch(self, it: int | None, t_s: float, wall_s: float | None) -> None:
-        if not self.open:
-            self.open, self.iter, self.t_s = True, it, t_s
-        if wall_s is not None:
-            self.wall_s = wall_s
-
-
-class _LossWatch:
-    """Recent finite losses and the robust z-score of a new one."""
-
-    def __init__(self, z_threshold: float) -> None:
-        self.z_threshold = z_threshold
-        self.window: deque[float] = deque(maxlen=SPIKE_WINDOW)
-        self.min_points = SPIKE_MIN_POINTS
-        self.finite_run = 0
-        self.median = 0.0
-        self.z = 0.0
-        # (iter, loss, median, z) of the first loss of the current run of high ones
-        self.spike_start: tuple[int, float, float, float] | None = None
-        self.spike_points = 0
-
-    def restart(self) -> None:
-        self.window.clear()
-        self.min_points = SPIKE_MIN_POINTS
-
-    def resumed(self) -> None:
-        self.min_points = 1
-
-    def spike(self, loss: float) -> bool | None:
-        """True: a spike; False: clearly normal; None: in between or too few points."""
-        verdict: bool | None = None
-        if len(self.window) >= self.min_points:
-            self.median = _median(sorted(self.window))
-            if loss <= self.median:  # only upward jumps matter: skip the MAD (a hot path)
-                self.z = 0.0
-            else:
-                mad = _median(sorted([abs(x - self.median) for x in self.window]))
-                scale = max(1.4826 * mad, SPIKE_REL_FLOOR * abs(self.median), 1e-12)
-                self.z = (loss - self.median) / scale
-            if self.z > self.z_threshold:
-                verdict = True
-            elif self.z < self.z_threshold / 2:
-                verdict = False
-        if not verdict:  # a spike must not become its own baseline
-            self.window.append(loss)
-        return verdict
-
-
-def _median(ordered: list[float]) -> float:
-    n = len(ordered)
-    return (ordered[n // 2] + ordered[(n - 1) // 2]) / 2
-
-
-@dataclass(frozen=True, slots=True)
-class _Change:
-    """A slowdown confirmed, or its end."""
-
-    recovered: bool
-    step_s: float
-    baseline_s: float
-    since_iter: int
-    since_wall_s: float
-    duration_s: float
-    lost_s: float  # run-clock seconds lost to the slowdown so far
-
-
-class _Slowdown:
-    """Step time over chunks of run clock against the run's own recent baseline.
-
-    States: normal (chunks feed the baseline), suspect (a chunk was slower than the
-    threshold; a clearly normal chunk cancels it), active (alert sent; the baseline is
-    frozen until `RECOVERY_CHUNKS` normal chunks in a row end the episode).
-    """
-
-    def __init__(self, pct: float, min_s: float) -> None:
-        self.pct = pct
-        self.min_s = min_s
-        self.chunk_s = max(CHUNK_MIN_S, min_s / 12)
-        self.baseline: deque[float] = deque(maxlen=BASELINE_CHUNKS)
-        self.reset()
-
-    def reset(self) -> None:
-        """A new session: its first intervals are warm-up; an episode in progress is moot."""
-        self.state = "normal"
-        self.baseline.clear()
-        self._last: tuple[int, float] | None = None
-        self._paused = False
-        self._warmup = WARMUP_INTERVALS
-        self._chunk: list[float] | None = None  # [t0, iter0, wall0, seconds, iterations]
-        self._episode: list[tuple[float, float]] = []  # (rate, chunk seconds)
-        self._since: tuple[float, int, float] = (0.0, 0, 0.0)  # t_s, iter, wall_s
-        self._base = 0.0
-        self._normal_run = 0
-
-    def pause(self) -> None:
-        """An eval or a checkpoint: the next interval is not an ordinary one."""
-        self._paused = True
-
-    def progress(self, it: int, t_s: float, wall_s: float) -> _Change | None:
-        last = self._last
-        if last is not None and it <= last[0]:
-            return None  # a line of an interleaved writer, or a repeat: not an interval
-        self._last = (it, t_s)
-        paused, self._paused = self._paused, False
-        if last is None or t_s < last[1]:
-            return None
-        if self._warmup > 0:
-            self._warmup -= 1
-            return None
-        if paused:
-            return None
-        chunk = self._chunk or [last[1], float(last[0]), wall_s, 0.0, 0.0]
-        chunk[3] += t_s - last[1]
-        chunk[4] += it - last[0]
-        self._chunk = chunk
-        if chunk[3] < self.chunk_s or chunk[4] < CHUNK_MIN_ITERS:
-            return None
-        self._chunk = None
-        return self._judge(chunk[3] / chunk[4], chunk, t_s)
-
-    def _judge(self, rate: float, chunk: list[float], t_end: float) -> _Change | None:
-        if len(self.baseline) < MIN_BASELINE_CHUNKS and self.state == "normal":
-            self.baseline.append(rate)
-            return None
-        base = self._base if self.state == "active" else statistics.median(self.baseline)
-        ratio = rate / base if base > 0 else 1.0
-        if self.state == "normal":
-            if ratio > 1 + self.pct:
-                self.state = "suspect"
-                self._since = (chunk[0], int(chunk[1]), chunk[2])
-                self._episode = [(rate, chunk[3])]
-            else:
-                self.baseline.append(rate)
-            return None
-        if self.state == "suspect":
-            return self._suspect(rate, ratio, chunk, base, t_end)
-        return self._active(rate, ratio, chunk, t_end)
-
-    def _suspect(
-        self, rate: float, ratio: float, chunk: list[float], base: float, t_end: float
-    ) -> _Change | None:
-        if ratio < 1 + self.pct / 2:
-            self.state = "normal"
-            self.baseline.append(rate)
-            return None
-        self._episode.append((rate, chunk[3]))
-        slow = statistics.median(r for r, _ in self._episode)
-        duration = t_end - self._since[0]
-        lasting = duration >= self.min_s and len(self._episode) >= MIN_SLOW_CHUNKS
-        if not lasting or slow / base <= 1 + self.pct:
-            return None
-        self.state, self._base, self._normal_run = "active", base, 0
-        return self._change(False, slow, t_end)
-
-    def _active(
-        self, rate: float, ratio: float, chunk: list[float], t_end: float
-    ) -> _Change | None:
-        self._episode.append((rate, chunk[3]))
-        self._normal_run = self._normal_run + 1 if ratio < 1 + self.pct / 2 else 0
-        if self._normal_run < RECOVERY_CHUNKS:
-            return None
-        self.state = "normal"
-        slow = statistics.median(r for r, _ in self._episode[: -self._normal_run])
-        return self._change(True, slow, t_end)
-
-    def _change(self, recovered: bool, slow: float, t_end: float) -> _Change:
-        lost = sum(seconds * (1 - self._base / rate) for rate, seconds in self._episode)
-        t0, it0, wall0 = self._since
-        return _Change(recovered, slow, self._base, it0, wall0, t_end - t0, max(0.0, lost))
-
-
-class _GpuWatch:
-    """Recent snapshots, reduced to what explains a slowdown."""
-
-    def __init__(self) -> None:
-        self.history: deque[tuple[float, GpuSnapshot]] = deque(maxlen=GPU_HISTORY)
-        self.memory_run = 0
-        self.hot_since_s: float | None = None
-
-    def remember(self, snapshot: GpuSnapshot, wall_s: float) -> None:
-        self.history.append((wall_s, snapshot))
-
-    def cause(self, since_wall_s: float) -> tuple[str, GpuSample | None]:
-        """The reason NVML showed during the episode, and the GPU that shows it best."""
-        before = [s for w, s in self.history if w < since_wall_s][-1:]
-        # The snapshot just before the slowdown counts: heat comes before the clocks drop.
-        seen = before + [s for w, s in self.history if w >= since_wall_s]
-        if not seen:
-            return "slowdown", None
-        for kind, test in (("thermal", is_thermal_limited), ("power", is_power_limited)):
-            counts: dict[int, list[GpuSample]] = {}
-            for snapshot in seen:
-                for gpu in snapshot.gpus:
-                    if not gpu.lost and test(gpu):
-                        counts.setdefault(gpu.index, []).append(gpu)
-            if counts:
-                samples = max(counts.values(), key=len)
-                if len(samples) >= GPU_EVIDENCE_SHARE * len(seen):
-                    return kind, max(samples, key=lambda g: g.temperature_c or 0)
-        latest = [g for g in seen[-1].gpus if not g.lost]
-        return "slowdown", min(latest, key=lambda g: sm_clock_ratio(g) or 1.0, default=None)

@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 
 from bot.core.estimator import EtaEstimate
 
+# What an alert carries besides its type: the numbers it is rendered from, by name.
+Evidence = dict[str, float | int | str]
+
 SEVERITIES = ("info", "warning", "critical")
 
 
@@ -33,7 +36,7 @@ class Alert:
     severity: str  # one of SEVERITIES
     iter: int | None
     t_s: float
-    evidence: dict[str, float | int | str] = field(default_factory=dict)
+    evidence: Evidence = field(default_factory=dict)
     eta_change_s: float | None = None
 
 

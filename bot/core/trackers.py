@@ -1,0 +1,295 @@
+"""The small state machines the alert detectors consult (bot/core/detectors.py decides what
+is said; these keep track of what happened): where the run is, the failure lines since it last
+advanced, recent losses, step time against the run's own baseline, recent GPU snapshots.
+Pure: no I/O, times passed in.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import deque
+from dataclasses import dataclass
+
+from bot.core.events import ErrorText
+from bot.core.gpu import (
+    GpuSample,
+    GpuSnapshot,
+    is_power_limited,
+    is_thermal_limited,
+    sm_clock_ratio,
+)
+from bot.core.notices import Evidence
+
+SPIKE_WINDOW = 50  # recent losses the z-score is measured against
+SPIKE_MIN_POINTS = 10  # a fresh run's first losses are too few to judge
+SPIKE_REL_FLOOR = 0.05  # the loss scale is at least 5 % of the median (smooth logged losses)
+GPU_HISTORY = 720  # snapshots kept to explain a slowdown
+GPU_EVIDENCE_SHARE = 0.3  # share of the episode's snapshots that must show the reason
+CHUNK_MIN_S = 10.0  # step time is measured over chunks of at least this much run clock
+CHUNK_MIN_ITERS = 20  # and this many iterations: batch lengths vary, one step says little
+WARMUP_INTERVALS = 2  # the first intervals of a session (compilation, caches) are skipped
+BASELINE_CHUNKS = 60
+MIN_BASELINE_CHUNKS = 5
+MIN_SLOW_CHUNKS = 3
+RECOVERY_CHUNKS = 3
+
+
+class Lifecycle:
+    """Where the run is: first line, highest iteration, usual interval between lines."""
+
+    def __init__(self) -> None:
+        self.first = True
+        self.over = False  # finished or crashed: silence is expected
+        self.last_iter: int | None = None
+        self.high = 0
+        self.last_wall_s: float | None = None
+        self.longest_gap_s = 0.0
+        self._gaps: deque[int] = deque(maxlen=21)
+        self._intervals: deque[float] = deque(maxlen=21)
+        self.first_eta: tuple[float, float] | None = None  # (t_s, remaining_s) when first known
+        self.eta_tries = 100
+
+    def is_resume(self, it: int) -> bool:
+        """The iteration jumps back by more than interleaved writers would make it."""
+        gap = statistics.median(self._gaps) if self._gaps else 0
+        return it < self.high - 2 * gap
+
+    def resume(self) -> None:
+        self.high = 0
+        self.over = False
+
+    def step(self, it: int, wall_s: float, *, survived: bool) -> None:
+        """A progress line; `survived` is False after a pause that was reported as a stall."""
+        if self.last_iter is not None and it > self.last_iter:
+            self._gaps.append(it - self.last_iter)
+        if self.last_wall_s is not None and wall_s > self.last_wall_s:
+            gap_s = wall_s - self.last_wall_s
+            if survived and len(self._intervals) >= 3:
+                self.longest_gap_s = max(self.longest_gap_s, gap_s)
+            self._intervals.append(gap_s)
+        self.first = False
+        self.last_iter = it
+        self.high = max(self.high, it)
+        self.last_wall_s = wall_s
+
+    def usual_interval_s(self) -> float | None:
+        """Median wall-clock seconds between progress lines (None before a few lines)."""
+        if len(self._intervals) < 2:
+            return None
+        return statistics.median(self._intervals)
+
+
+class Incident:
+    """Failure lines since training last advanced: one failure, however many lines."""
+
+    def __init__(self) -> None:
+        self.open = False
+        self.iter: int | None = None
+        self.t_s = 0.0
+        self.wall_s: float | None = None
+        self.oom = False
+        self.crashed = False
+        self.held_oom: ErrorText | None = None
+        self.pending: Evidence | None = None  # a traceback not yet known to be fatal
+
+    def touch(self, it: int | None, t_s: float, wall_s: float | None) -> None:
+        if not self.open:
+            self.open, self.iter, self.t_s = True, it, t_s
+        if wall_s is not None:
+            self.wall_s = wall_s
+
+
+class LossWatch:
+    """Recent finite losses and the robust z-score of a new one."""
+
+    def __init__(self, z_threshold: float) -> None:
+        self.z_threshold = z_threshold
+        self.window: deque[float] = deque(maxlen=SPIKE_WINDOW)
+        self.min_points = SPIKE_MIN_POINTS
+        self.finite_run = 0
+        self.median = 0.0
+        self.z = 0.0
+        # (iter, loss, median, z) of the first loss of the current run of high ones
+        self.spike_start: tuple[int, float, float, float] | None = None
+        self.spike_points = 0
+
+    def restart(self) -> None:
+        self.window.clear()
+        self.min_points = SPIKE_MIN_POINTS
+
+    def resumed(self) -> None:
+        self.min_points = 1
+
+    def spike(self, loss: float) -> bool | None:
+        """True: a spike; False: clearly normal; None: in between or too few points."""
+        verdict: bool | None = None
+        if len(self.window) >= self.min_points:
+            self.median = _median(sorted(self.window))
+            if loss <= self.median:  # only upward jumps matter: skip the MAD (a hot path)
+                self.z = 0.0
+            else:
+                mad = _median(sorted([abs(x - self.median) for x in self.window]))
+                scale = max(1.4826 * mad, SPIKE_REL_FLOOR * abs(self.median), 1e-12)
+                self.z = (loss - self.median) / scale
+            if self.z > self.z_threshold:
+                verdict = True
+            elif self.z < self.z_threshold / 2:
+                verdict = False
+        if not verdict:  # a spike must not become its own baseline
+            self.window.append(loss)
+        return verdict
+
+
+def _median(ordered: list[float]) -> float:
+    n = len(ordered)
+    return (ordered[n // 2] + ordered[(n - 1) // 2]) / 2
+
+
+@dataclass(frozen=True, slots=True)
+class SlowdownChange:
+    """A slowdown confirmed, or its end."""
+
+    recovered: bool
+    step_s: float
+    baseline_s: float
+    since_iter: int
+    since_wall_s: float
+    duration_s: float
+    lost_s: float  # run-clock seconds lost to the slowdown so far
+
+
+class Slowdown:
+    """Step time over chunks of run clock against the run's own recent baseline.
+
+    States: normal (chunks feed the baseline), suspect (a chunk was slower than the
+    threshold; a clearly normal chunk cancels it), active (alert sent; the baseline is
+    frozen until `RECOVERY_CHUNKS` normal chunks in a row end the episode).
+    """
+
+    def __init__(self, pct: float, min_s: float) -> None:
+        self.pct = pct
+        self.min_s = min_s
+        self.chunk_s = max(CHUNK_MIN_S, min_s / 12)
+        self.baseline: deque[float] = deque(maxlen=BASELINE_CHUNKS)
+        self.reset()
+
+    def reset(self) -> None:
+        """A new session: its first intervals are warm-up; an episode in progress is moot."""
+        self.state = "normal"
+        self.baseline.clear()
+        self._last: tuple[int, float] | None = None
+        self._paused = False
+        self._warmup = WARMUP_INTERVALS
+        self._chunk: list[float] | None = None  # [t0, iter0, wall0, seconds, iterations]
+        self._episode: list[tuple[float, float]] = []  # (rate, chunk seconds)
+        self._since: tuple[float, int, float] = (0.0, 0, 0.0)  # t_s, iter, wall_s
+        self._base = 0.0
+        self._normal_run = 0
+
+    def pause(self) -> None:
+        """An eval or a checkpoint: the next interval is not an ordinary one."""
+        self._paused = True
+
+    def progress(self, it: int, t_s: float, wall_s: float) -> SlowdownChange | None:
+        last = self._last
+        if last is not None and it <= last[0]:
+            return None  # a line of an interleaved writer, or a repeat: not an interval
+        self._last = (it, t_s)
+        paused, self._paused = self._paused, False
+        if last is None or t_s < last[1]:
+            return None
+        if self._warmup > 0:
+            self._warmup -= 1
+            return None
+        if paused:
+            return None
+        chunk = self._chunk or [last[1], float(last[0]), wall_s, 0.0, 0.0]
+        chunk[3] += t_s - last[1]
+        chunk[4] += it - last[0]
+        self._chunk = chunk
+        if chunk[3] < self.chunk_s or chunk[4] < CHUNK_MIN_ITERS:
+            return None
+        self._chunk = None
+        return self._judge(chunk[3] / chunk[4], chunk, t_s)
+
+    def _judge(self, rate: float, chunk: list[float], t_end: float) -> SlowdownChange | None:
+        if len(self.baseline) < MIN_BASELINE_CHUNKS and self.state == "normal":
+            self.baseline.append(rate)
+            return None
+        base = self._base if self.state == "active" else statistics.median(self.baseline)
+        ratio = rate / base if base > 0 else 1.0
+        if self.state == "normal":
+            if ratio > 1 + self.pct:
+                self.state = "suspect"
+                self._since = (chunk[0], int(chunk[1]), chunk[2])
+                self._episode = [(rate, chunk[3])]
+            else:
+                self.baseline.append(rate)
+            return None
+        if self.state == "suspect":
+            return self._suspect(rate, ratio, chunk, base, t_end)
+        return self._active(rate, ratio, chunk, t_end)
+
+    def _suspect(
+        self, rate: float, ratio: float, chunk: list[float], base: float, t_end: float
+    ) -> SlowdownChange | None:
+        if ratio < 1 + self.pct / 2:
+            self.state = "normal"
+            self.baseline.append(rate)
+            return None
+        self._episode.append((rate, chunk[3]))
+        slow = statistics.median(r for r, _ in self._episode)
+        duration = t_end - self._since[0]
+        lasting = duration >= self.min_s and len(self._episode) >= MIN_SLOW_CHUNKS
+        if not lasting or slow / base <= 1 + self.pct:
+            return None
+        self.state, self._base, self._normal_run = "active", base, 0
+        return self._change(False, slow, t_end)
+
+    def _active(
+        self, rate: float, ratio: float, chunk: list[float], t_end: float
+    ) -> SlowdownChange | None:
+        self._episode.append((rate, chunk[3]))
+        self._normal_run = self._normal_run + 1 if ratio < 1 + self.pct / 2 else 0
+        if self._normal_run < RECOVERY_CHUNKS:
+            return None
+        self.state = "normal"
+        slow = statistics.median(r for r, _ in self._episode[: -self._normal_run])
+        return self._change(True, slow, t_end)
+
+    def _change(self, recovered: bool, slow: float, t_end: float) -> SlowdownChange:
+        lost = sum(seconds * (1 - self._base / rate) for rate, seconds in self._episode)
+        t0, it0, wall0 = self._since
+        return SlowdownChange(recovered, slow, self._base, it0, wall0, t_end - t0, max(0.0, lost))
+
+
+class GpuWatch:
+    """Recent snapshots, reduced to what explains a slowdown."""
+
+    def __init__(self) -> None:
+        self.history: deque[tuple[float, GpuSnapshot]] = deque(maxlen=GPU_HISTORY)
+        self.memory_run = 0
+        self.hot_since_s: float | None = None
+
+    def remember(self, snapshot: GpuSnapshot, wall_s: float) -> None:
+        self.history.append((wall_s, snapshot))
+
+    def cause(self, since_wall_s: float) -> tuple[str, GpuSample | None]:
+        """The reason NVML showed during the episode, and the GPU that shows it best."""
+        before = [s for w, s in self.history if w < since_wall_s][-1:]
+        # The snapshot just before the slowdown counts: heat comes before the clocks drop.
+        seen = before + [s for w, s in self.history if w >= since_wall_s]
+        if not seen:
+            return "slowdown", None
+        for kind, test in (("thermal", is_thermal_limited), ("power", is_power_limited)):
+            counts: dict[int, list[GpuSample]] = {}
+            for snapshot in seen:
+                for gpu in snapshot.gpus:
+                    if not gpu.lost and test(gpu):
+                        counts.setdefault(gpu.index, []).append(gpu)
+            if counts:
+                samples = max(counts.values(), key=len)
+                if len(samples) >= GPU_EVIDENCE_SHARE * len(seen):
+                    return kind, max(samples, key=lambda g: g.temperature_c or 0)
+        latest = [g for g in seen[-1].gpus if not g.lost]
+        return "slowdown", min(latest, key=lambda g: sm_clock_ratio(g) or 1.0, default=None)
