@@ -39,6 +39,7 @@ from bot.core.notices import Alert, EvalNotice, Notice
 from bot.core.prefs import ChatPrefs
 from bot.core.state import RunState
 from bot.messages.bot_ui import milestone_text
+from bot.messages.gpu import gpu_label
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ class Notifier:
     # GPU temperatures for /plot ------------------------------------------------------------
     def on_gpu(self, snapshot: GpuSnapshot) -> None:
         readings = [
-            (g.index, float(g.temperature_c))
+            (gpu_label(g), float(g.temperature_c))
             for g in snapshot.gpus
             if g.temperature_c is not None and not g.lost
         ]

@@ -432,7 +432,9 @@ class Service:
         """Fold one bus message into the state and say what must be said."""
         if isinstance(msg, GpuReport):
             self.latest_gpu = self.host_gpus.update(msg.host, msg.snapshot, msg.run)
-            self.notifier.on_gpu(self.latest_gpu)
+            # /plot keeps each report once, its GPUs named host:index (the merged view above
+            # repeats every host's last report).
+            self.notifier.on_gpu(self.host_gpus.latest.get(msg.host, msg.snapshot))
             if msg.run:  # a node with GPUs only may report before the log's node
                 self._monitor_of(msg.run)
             # Our clock, as for log lines: the demo's simulated GPU stamps its own time. An

@@ -176,4 +176,4 @@ def test_gpu_temperature_history_is_bounded(notifier: Notifier) -> None:
         notifier.on_gpu(GpuSnapshot(NOW + k, gpus))
     notifier.on_gpu(GpuSnapshot(NOW, error="library_not_found"))
     assert len(notifier.temps) == TEMP_SAMPLES
-    assert notifier.temps[-1] == (NOW + TEMP_SAMPLES + 49, [(0, 64.0)])
+    assert notifier.temps[-1] == (NOW + TEMP_SAMPLES + 49, [("0", 64.0)])

@@ -29,7 +29,7 @@ STEP_CLIP_QUANTILE = 0.95  # eval pauses would flatten the step-time curve: clip
 class TempSeries:
     """One GPU's temperatures: minutes relative to now (negative), degrees Celsius."""
 
-    gpu: int
+    gpu: str  # "0", or "node3:0" where a hub gathers several machines
     minutes: tuple[float, ...]
     celsius: tuple[float, ...]
 
@@ -51,7 +51,7 @@ class PlotData:
         return not (self.train or self.evals_val or self.evals_train or self.step_ms)
 
 
-TempSample = tuple[float, Sequence[tuple[int, float]]]  # (epoch s, [(gpu, °C)])
+TempSample = tuple[float, Sequence[tuple[str, float]]]  # (epoch s, [(GPU label, °C)])
 
 
 def plot_data(
@@ -86,14 +86,14 @@ def _eval_points(pairs: list[tuple[int | None, float | None]]) -> tuple[tuple[in
 
 
 def _temp_series(temps: Sequence[TempSample], now_s: float) -> tuple[TempSeries, ...]:
-    per_gpu: dict[int, tuple[list[float], list[float]]] = {}
+    per_gpu: dict[str, tuple[list[float], list[float]]] = {}  # in the order first seen
     for taken_s, readings in temps:
         for gpu, celsius in readings:
             if math.isfinite(celsius):
                 xs, ys = per_gpu.setdefault(gpu, ([], []))
                 xs.append((taken_s - now_s) / 60)
                 ys.append(celsius)
-    return tuple(TempSeries(g, tuple(xs), tuple(ys)) for g, (xs, ys) in sorted(per_gpu.items()))
+    return tuple(TempSeries(g, tuple(xs), tuple(ys)) for g, (xs, ys) in per_gpu.items())
 
 
 def render(data: PlotData) -> bytes:

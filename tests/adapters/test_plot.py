@@ -33,7 +33,7 @@ def state_with(points: int, loss: float = 3.0) -> RunState:
 
 
 def test_curves_step_time_and_temperatures() -> None:
-    temps = [(1000.0 + 5 * k, [(0, 60.0 + k % 3), (1, 70.0)]) for k in range(50)]
+    temps = [(1000.0 + 5 * k, [("0", 60.0 + k % 3), ("1", 70.0)]) for k in range(50)]
     data = plot_data(state_with(300), temps, 1250.0, LABELS)
     assert len(data.evals_val) == 15 and len(data.step_ms) == 299
     assert data.temps[0].minutes[0] == -250 / 60
