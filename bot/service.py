@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 SHUTDOWN_TIMEOUT_S = 10.0
 OFFSET_SAVE_S = 5.0  # per log; a crash reads at most this much again (the outbox keys dedupe)
 BACKLOG_CHUNK = 1 << 20
+OUTBOX_TEXTS_KEPT_S = 30 * 86400.0  # a delivered message's text is kept this long; its key always
 END_DRAIN_S = 5.0  # how long the last lines of an exited process may take to be read
 LIVE_TICK_S = 5.0  # how often live messages are looked at (each is edited less often)
 TICK_S = 5.0  # how often the time-based checks (stall, a traceback then silence) run
@@ -206,6 +207,8 @@ class Service:
         """Run until `stop()`; then shut down within SHUTDOWN_TIMEOUT_S."""
         self.store = await Store.open(self.config.resolved_state_path())
         self.notifier.store = self.store
+        if forgotten := await self.store.forget_texts(self.now() - OUTBOX_TEXTS_KEPT_S):
+            log.info("outbox: dropped the texts of %d delivered messages", forgotten)
         sizes = {spec.name: _size(spec.path) for spec in self.runs}  # the backlog at start-up
         tasks: list[asyncio.Task[None]] = []
         try:

@@ -221,6 +221,17 @@ class Store:
             (int(uncertain), *item_ids),
         )
 
+    async def forget_texts(self, before_s: float) -> int:
+        """Empty the text and payload of rows dealt with and created before `before_s`; how
+        many. The keys stay: a log replayed at start-up re-queues its alerts, which must still
+        find their row (deleting old rows would send a months-old OOM alert again)."""
+        marks = ",".join("?" * len(DONE))
+        return await self._write(
+            f"UPDATE outbox SET text = '', payload = NULL "  # noqa: S608
+            f"WHERE outcome IN ({marks}) AND created_s < ? AND text != ''",
+            (*DONE, before_s),
+        )
+
     async def outcomes(self) -> dict[str, str | None]:
         """Each row's outcome by key (tests and the fault table read it)."""
         async with self._db.execute("SELECT key, outcome FROM outbox") as cur:

@@ -87,6 +87,29 @@ async def test_settle_and_failed_attempts(tmp_path: Path) -> None:
         await store.close()
 
 
+async def test_old_delivered_texts_are_dropped_their_keys_kept(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    store = await Store.open(path)
+    try:
+        for key, created_s in (("old-sent", 1.0), ("old-waiting", 2.0), ("new-sent", 50.0)):
+            await store.enqueue(key, 1, "eval", key, silent=True, now_s=created_s, payload="{}")
+        sent = [i.id for i in await store.pending() if i.key.endswith("sent")]
+        await store.settle(sent, "sent", 60.0)
+        assert await store.forget_texts(before_s=10.0) == 1
+        assert await store.forget_texts(before_s=10.0) == 0
+        # The key still stops a duplicate; a message still to send keeps everything.
+        assert not await store.enqueue("old-sent", 1, "eval", "again", silent=True, now_s=70.0)
+        other = sqlite3.connect(path)
+        assert other.execute("SELECT key, text, payload FROM outbox ORDER BY id").fetchall() == [
+            ("old-sent", "", None),
+            ("old-waiting", "old-waiting", "{}"),
+            ("new-sent", "new-sent", "{}"),
+        ]
+        other.close()
+    finally:
+        await store.close()
+
+
 async def test_a_directory_as_state_path_is_one_clear_line(tmp_path: Path) -> None:
     with pytest.raises(StoreError) as info:
         await Store.open(tmp_path)
