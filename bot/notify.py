@@ -193,6 +193,10 @@ class Notifier:
         notices = [decode_eval(p) for p in payloads]
         return messages.digest_text(notices, await self.ctx(chat_id))
 
+    async def late(self, chat_id: int, text: str, written_s: float) -> str:
+        """A message going out late, with when it was written (its figures are from then)."""
+        return messages.late_text(text, written_s, await self.ctx(chat_id))
+
     # Live status message ------------------------------------------------------------------
     async def refresh_live(self, bot: Bot, render_live: LiveRender) -> None:
         """Bring every live message up to date (each at most every `live_every_s`)."""

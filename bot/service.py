@@ -282,6 +282,7 @@ class Service:
             self._send,
             self.now,
             digest=self.notifier.digest,
+            late=self.notifier.late,
             probe=self._probe,
             policy=self.outbox,
         )

@@ -12,6 +12,9 @@ it stays in the state database and survives restarts and outages. The rules:
   every folded row is settled as `digest`. Alerts are always sent one by one.
 - A routine row (eval, milestone) older than `max_age_s` is no longer news: it is settled as
   `expired` with a log line. An alert is delivered whatever its age (a log line says late).
+- A message that goes out more than `LATE_NOTE_S` after it was written says so (`late`,
+  `bot.messages.late_text`: "Sent 40 min late (written at 2:30 AM)"): its figures are from
+  then. A digest says it waited already.
 
 What "sent once" can and cannot mean (Telegram has no idempotency key):
 
@@ -53,9 +56,11 @@ BACKOFF_BASE_S = 2.0
 MAX_BACKOFF_S = 300.0
 MAX_AGE_S = 6 * 3600.0  # an eval older than this is not news any more
 ROUTINE = frozenset({"eval", "milestone"})
+LATE_NOTE_S = 60.0  # later than this, a message says when it was written
 
 Send = Callable[[int, str, bool], Awaitable[None]]  # chat id, Telegram HTML, silent
 Digest = Callable[[int, list[str]], Awaitable[str]]  # chat id, eval payloads -> text
+Late = Callable[[int, str, float], Awaitable[str]]  # chat id, text, written at -> text
 Probe = Callable[[], Awaitable[object]]  # any call that succeeds only if Telegram answers
 # Connection errors raised before a byte of the request left: it cannot have been delivered.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -86,7 +91,7 @@ class _Unit:
 
 class OutboxSender:
     """Drains the outbox through `send` (which raises python-telegram-bot's errors); `digest`
-    renders folded evals (None: no folding)."""
+    renders folded evals (None: no folding); `late` adds when a late message was written."""
 
     def __init__(
         self,
@@ -95,6 +100,7 @@ class OutboxSender:
         now: Callable[[], float],
         *,
         digest: Digest | None = None,
+        late: Late | None = None,
         probe: Probe | None = None,
         policy: OutboxPolicy = DEFAULT_POLICY,
         jitter: Callable[[], float] = random.random,
@@ -103,6 +109,7 @@ class OutboxSender:
         self._send = send
         self._now = now
         self._digest = digest
+        self._late = late
         self._probe = probe
         self.policy = policy
         self._jitter = jitter
@@ -181,10 +188,15 @@ class OutboxSender:
         units: list[_Unit] = []
         for item in live:
             if digest is None or item not in evals:
-                units.append(_Unit((item,), item.text, item.silent, False))
+                units.append(_Unit((item,), await self._text(item), item.silent, False))
             elif item is evals[-1]:
                 units.append(_Unit(tuple(evals), digest, True, True))
         return units
+
+    async def _text(self, item: OutboxItem) -> str:
+        if self._late is None or self._now() - item.created_s <= LATE_NOTE_S:
+            return item.text
+        return await self._late(item.chat_id, item.text, item.created_s)
 
     async def _fold(self, chat_id: int, evals: list[OutboxItem]) -> str | None:
         """The digest of these evals; None (send them one by one) when it cannot be made."""

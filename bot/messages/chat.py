@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import string
 
-from bot.messages.lang import CATALOGS, Tr, compose, on_calendar
+from bot.messages.lang import CATALOGS, SEPARATOR, Tr, compose, languages, on_calendar
 from bot.messages.markup import NAME_CHARS, VALUE_CHARS, Html, clip, code, join
 from bot.messages.types import Ctx
 
@@ -104,6 +104,19 @@ def _line(tr: Tr, kind: str, key: str, values: dict[str, str | int]) -> Html:
 
 def _placeholders(template: str) -> set[str]:
     return {field for _, field, _, _ in string.Formatter().parse(template) if field}
+
+
+def late_text(text: str, written_s: float, ctx: Ctx) -> str:
+    """`text`, written at `written_s` and sent now, with a line saying so at the end of each
+    language's part."""
+    notes = [
+        tr.t("late.note", delay=tr.dur(ctx.now_s - written_s), time=tr.clock(written_s))
+        for tr in (Tr(lang, ctx) for lang in languages(ctx.lang))
+    ]
+    parts = text.split(SEPARATOR)
+    if len(parts) != len(notes):  # not one part per language: every note at the end
+        parts, notes = [text], [Html("\n".join(notes))]
+    return SEPARATOR.join(join([Html(p), n], "\n\n") for p, n in zip(parts, notes, strict=True))
 
 
 def mute_text(ctx: Ctx, until_s: float | None) -> str:

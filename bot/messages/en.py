@@ -104,6 +104,7 @@ MESSAGES: dict[str, str] = {
     "eval.behind": "No improvement: the best is still {best}, gap {delta}",
     "eval.behind_at": "No improvement: the best is still {best} (iteration {iter}), gap {delta}",
     "digest.empty": "No pending evals.",
+    "late.note": "🕒 Sent {delay} late (written at {time})",
     "digest.title.one": "{n} eval while Telegram was unreachable:",
     "digest.title.other": "{n} evals while Telegram was unreachable:",
     "digest.older.one": "… and {n} older one",

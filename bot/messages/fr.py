@@ -131,6 +131,7 @@ _MESSAGES = {
         "Pas d'amélioration : le minimum reste {best} (itération {iter}), écart {delta}"
     ),
     "digest.empty": "Aucune évaluation en attente.",
+    "late.note": "🕒 Envoyé avec {delay} de retard (écrit à {time})",
     "digest.title.one": "{n} évaluation pendant que Telegram était injoignable :",
     "digest.title.other": "{n} évaluations pendant que Telegram était injoignable :",
     "digest.older.one": "… et {n} plus ancienne",

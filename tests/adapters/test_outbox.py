@@ -43,6 +43,10 @@ async def digest(chat_id: int, payloads: list[str]) -> str:
     return "digest " + ",".join(payloads)
 
 
+async def late(chat_id: int, text: str, written_s: float) -> str:
+    return f"{text} (written at {written_s:.0f})"
+
+
 def network_error(cause: Exception | None) -> NetworkError:
     """As python-telegram-bot raises them: chained to httpx's error, if any."""
     try:
@@ -66,6 +70,7 @@ class Rig:
             self.telegram.send,
             self.clock,
             digest=digest,
+            late=late,
             policy=OutboxPolicy(max_age_s=600, backoff_base_s=2, max_backoff_s=30),
             jitter=lambda: 0.5,  # no spread: the delays are exact
         )
@@ -200,11 +205,23 @@ async def test_stale_news_is_dropped_late_alerts_are_delivered(
     await rig.queue("a1", kind="alert", age_s=3600)
     await rig.queue("e2", age_s=10)
     with caplog.at_level(logging.INFO, logger="bot.adapters.outbox"):
-        assert await rig.drain_at() == [(A, "a1"), (A, "e2")]
+        assert await rig.drain_at() == [(A, "a1 (written at -2600)"), (A, "e2")]
     assert (await rig.store.outcomes())["e1"] == "expired"
     assert (await rig.store.outcomes())["m1"] == "expired"
     assert "e1 for chat 1 is 601 s old: dropped" in caplog.text
     assert "a1 delivered 3600 s late" in caplog.text
+
+
+async def test_a_message_more_than_a_minute_late_says_when_it_was_written(rig: Rig) -> None:
+    await rig.queue("a1", kind="alert", age_s=59)
+    await rig.queue("m1", kind="milestone", age_s=61)
+    assert await rig.drain_at() == [(A, "a1"), (A, "m1 (written at 939)")]
+    rig.telegram.fail = lambda chat: network_error(None)  # Telegram answers 500 for a while
+    await rig.queue("e1")
+    await rig.queue("e2")
+    assert await rig.drain_at() == []
+    rig.telegram.fail = lambda chat: None
+    assert await rig.drain_at(120) == [(A, "digest e1,e2")]  # a digest says it waited
 
 
 async def test_a_refused_message_does_not_block_the_chat(rig: Rig) -> None:

@@ -24,6 +24,7 @@ from bot.messages import (
     eval_text,
     gpu_text,
     help_text,
+    late_text,
     mute_text,
     no_run_text,
     refusal_text,
@@ -278,6 +279,7 @@ SCENARIOS = [
     Scenario("eval_not_best", lambda c: eval_text(EVAL_WORSE, c)),
     Scenario("digest", lambda c: digest_text([EVAL_BEST, EVAL_WORSE], c)),
     Scenario("alert_oom", lambda c: alert_text(OOM, c)),
+    Scenario("alert_oom_sent_late", lambda c: late_text(alert_text(OOM, c), NOW - 2400, c)),
     Scenario("alert_thermal", lambda c: alert_text(THERMAL, c)),
     Scenario(
         "alert_thermal_recovered",
