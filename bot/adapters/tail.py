@@ -258,6 +258,7 @@ class LogFollower:
         self._checkpoint_every_s = checkpoint_every_s
         self._use_inotify = use_inotify
         self._stopped = False
+        self._folder_awaited = False  # the log's folder was missing: watch it once it exists
         self._wake = asyncio.Event()
         self._delivered: Position | None = None
         self._saved: Position | None = None
@@ -276,8 +277,6 @@ class LogFollower:
             self._delivered = self._saved = await self._store.load_offset(self._key)
         cursor = _Cursor(self._path, self._delivered, self._from_start)
         changes = self._watch() if self._use_inotify else None
-        # With file notifications working, the poll is only a safety net.
-        poll = self._poll_interval_s if changes is None else SAFETY_POLL_S
         last_save = time.monotonic()
         last_lines = -math.inf  # when a read last found lines
         more, gathering = True, False
@@ -296,6 +295,8 @@ class LogFollower:
                     last_save = time.monotonic()
                 if more or self._stopped:
                     continue
+                if changes is None and self._folder_awaited:
+                    changes = self._watch()
                 # Busy: lines again less than MIN_READ_GAP_S after the last ones, or found by
                 # a gathered read. A line after a quiet spell is read at once.
                 busy = gathering or read_at - last_lines < MIN_READ_GAP_S
@@ -304,6 +305,8 @@ class LogFollower:
                 if gathering and changes is not None:
                     await self._gather(changes)
                 else:
+                    # With file notifications working, the poll is only a safety net.
+                    poll = SAFETY_POLL_S if changes is not None else self._poll_interval_s
                     await self._wait(max(poll, self._poll_interval_s))
         finally:
             if changes is not None:
@@ -327,8 +330,16 @@ class LogFollower:
             changes.resume()
 
     def _watch(self) -> _Changes | None:
+        """File notifications, or None (then the follower polls). A folder that does not exist
+        yet (`watch out/train.log` before the training made `out/`) is tried again at each
+        poll, so notifications start once it appears."""
         try:
-            return _Changes(self._path, self._wake)
+            changes = _Changes(self._path, self._wake)
+        except FileNotFoundError:
+            if not self._folder_awaited:
+                log.info("%s does not exist yet: polling until it does", self._path.parent)
+            self._folder_awaited = True
+            return None
         except OSError as exc:
             log.info(
                 "no file notifications for %s (%s); polling every %.2f s",
@@ -337,6 +348,10 @@ class LogFollower:
                 self._poll_interval_s,
             )
             return None
+        if self._folder_awaited:
+            log.info("%s appeared: file notifications from now on", self._path.parent)
+            self._folder_awaited = False
+        return changes
 
     async def _checkpoint(self) -> None:
         pos = self._delivered

@@ -98,6 +98,26 @@ async def test_file_notifications_wake_the_follower(tmp_path: Path) -> None:
     await reader.close()
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify is Linux only")
+async def test_notifications_start_once_a_missing_folder_appears(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.adapters.tail")
+    log = tmp_path / "out" / "train.log"
+    reader = Reader(log, poll_interval_s=0.05)
+    batch = asyncio.ensure_future(reader.next_batch())
+    await asyncio.sleep(0.2)
+    log.parent.mkdir()
+    log.write_bytes(b"first\n")
+    await batch
+    append(log, b"second\n")
+    assert await reader.until(2) == ["first", "second"]
+    await reader.close()
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("does not exist yet" in m for m in messages) == 1
+    assert any("appeared: file notifications from now on" in m for m in messages)
+
+
 async def test_busy_log_is_read_in_batches_isolated_lines_one_by_one(tmp_path: Path) -> None:
     """Each read is a wake-up; a log written every 10 ms is read every MIN_READ_GAP_S (0.1 s),
     several lines at a time. Lines after quiet spells come one batch each."""
