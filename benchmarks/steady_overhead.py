@@ -11,8 +11,9 @@ Processes, all started together and measured over the same window (after a warm-
 - a bare asyncio loop following the busy log: woken by inotify at each write, it reads the new
   bytes and does nothing else (the floor of following a log written line by line: on these
   virtual machines each wake-up of a sleeping process costs a few hundred microseconds);
-- `gpustat` queried every 2 s in a Python loop, when one query works (it is not a
-  dependency: put it on PYTHONPATH; it also needs NVML functions the stand-in may lack).
+- `gpustat.new_query()` and nvitop's `Device.all()` snapshots every 2 s in a Python loop, when
+  one query works (neither is a dependency: `pip install gpustat nvitop` where the benchmark
+  runs; the stand-in lacks some NVML functions nvitop asks for, which it shows as N/A).
 
 CPU is user + system time from /proc over the window, given as % of one core and extrapolated
 to CPU seconds per hour; RSS is the resident size at the end and its peak.
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import sys
@@ -86,11 +88,29 @@ def bare_follow(path: str) -> None:
     asyncio.run(follow())
 
 
-def gpustat_poll() -> None:
+def gpustat_query() -> None:
     import gpustat
 
+    gpustat.new_query()
+
+
+def nvitop_query() -> None:
+    from nvitop import Device
+
+    for device in Device.all():
+        device.as_snapshot()
+
+
+# One query of each tool users poll GPUs with today; `tool_poll` repeats it every INTERVAL_S.
+QUERIES = {"gpustat": gpustat_query, "nvitop": nvitop_query}
+
+
+def tool_poll(kind: str, once: bool) -> None:
+    logging.disable(logging.CRITICAL)  # nvitop logs each NVML function the stand-in lacks
     while True:
-        gpustat.new_query()
+        QUERIES[kind]()
+        if once:
+            return
         time.sleep(INTERVAL_S)
 
 
@@ -112,18 +132,20 @@ async def start_poller(
     kind: str, env: dict[str, str], *args: str
 ) -> asyncio.subprocess.Process | str:
     """A polling loop in its own process, or why it is skipped."""
-    if kind == "gpustat":
+    if kind in QUERIES:
         probe = await asyncio.create_subprocess_exec(
             sys.executable,
-            "-c",
-            "import gpustat; gpustat.new_query()",
+            __file__,
+            CHILD_FLAG,
+            kind,
+            "once",
             env=env,
             stderr=asyncio.subprocess.PIPE,
         )
         _, err = await probe.communicate()
         if probe.returncode != 0:
             why = (err.decode().strip().splitlines() or ["?"])[-1]
-            return f"skipped: one gpustat query fails here ({why[:120]})"
+            return f"skipped: one {kind} query fails here ({why[:120]})"
     return await asyncio.create_subprocess_exec(
         sys.executable, __file__, CHILD_FLAG, kind, *args, env=env
     )
@@ -152,6 +174,9 @@ async def measure(seconds: float, rate: float, profile: bool) -> None:
         pollers = {
             "bare Python loop, same NVML calls": await start_poller("bare", {**os.environ, **env}),
             "gpustat.new_query() in a loop": await start_poller("gpustat", {**os.environ, **env}),
+            "nvitop Device snapshots in a loop": await start_poller(
+                "nvitop", {**os.environ, **env}
+            ),
         }
         stop = asyncio.Event()
         try:
@@ -222,7 +247,9 @@ if __name__ == "__main__":
     if sys.argv[1:2] == [CHILD_FLAG]:
         if sys.argv[2] == "follow":
             bare_follow(sys.argv[3])
+        elif sys.argv[2] in QUERIES:
+            tool_poll(sys.argv[2], once=sys.argv[3:] == ["once"])
         else:
-            (gpustat_poll if sys.argv[2] == "gpustat" else bare_nvml_poll)()
+            bare_nvml_poll()
     else:
         main()

@@ -251,6 +251,35 @@ int nvmlDeviceGetUtilizationRates(nvmlDevice_t device, nvmlUtilization_t *utiliz
     return OK;
 }
 
+int nvmlDeviceGetIndex(nvmlDevice_t device, unsigned int *index) {
+    DEVICE_QUERY(device, g)
+    *index = (unsigned int)index_;
+    return OK;
+}
+
+/* What gpustat and nvitop also ask; datacenter GPUs have no fan. */
+int nvmlDeviceGetFanSpeed(nvmlDevice_t device, unsigned int *speed) {
+    DEVICE_QUERY(device, g)
+    (void)speed;
+    return NOT_SUPPORTED;
+}
+
+int nvmlDeviceGetEncoderUtilization(nvmlDevice_t device, unsigned int *utilization,
+                                    unsigned int *sampling_period_us) {
+    DEVICE_QUERY(device, g)
+    *utilization = 0;
+    *sampling_period_us = 167000;
+    return OK;
+}
+
+int nvmlDeviceGetDecoderUtilization(nvmlDevice_t device, unsigned int *utilization,
+                                    unsigned int *sampling_period_us) {
+    DEVICE_QUERY(device, g)
+    *utilization = 0;
+    *sampling_period_us = 167000;
+    return OK;
+}
+
 int nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t *memory) {
     DEVICE_QUERY(device, g)
     memory->total = g->mem_total;
@@ -368,4 +397,13 @@ int nvmlDeviceGetComputeRunningProcesses_v2(nvmlDevice_t device, unsigned int *c
                                             nvmlProcessInfo_v2_t *infos) {
     DEVICE_QUERY(device, g)
     return running_processes(g, count, infos);
+}
+
+/* Training runs compute processes only. */
+int nvmlDeviceGetGraphicsRunningProcesses_v3(nvmlDevice_t device, unsigned int *count,
+                                             nvmlProcessInfo_v2_t *infos) {
+    DEVICE_QUERY(device, g)
+    (void)infos;
+    *count = 0;
+    return OK;
 }
