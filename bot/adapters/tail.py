@@ -259,6 +259,8 @@ class LogFollower:
         self._use_inotify = use_inotify
         self._stopped = False
         self._folder_awaited = False  # the log's folder was missing: watch it once it exists
+        self._gathering = False  # the log is busy: reads are MIN_READ_GAP_S apart
+        self._last_lines = -math.inf  # monotonic time of the last read that found lines
         self._wake = asyncio.Event()
         self._delivered: Position | None = None
         self._saved: Position | None = None
@@ -278,8 +280,7 @@ class LogFollower:
         cursor = _Cursor(self._path, self._delivered, self._from_start)
         changes = self._watch() if self._use_inotify else None
         last_save = time.monotonic()
-        last_lines = -math.inf  # when a read last found lines
-        more, gathering = True, False
+        more = True
         try:
             while not self._stopped:
                 self._wake.clear()
@@ -297,22 +298,27 @@ class LogFollower:
                     continue
                 if changes is None and self._folder_awaited:
                     changes = self._watch()
-                # Busy: lines again less than MIN_READ_GAP_S after the last ones, or found by
-                # a gathered read. A line after a quiet spell is read at once.
-                busy = gathering or read_at - last_lines < MIN_READ_GAP_S
-                gathering = bool(batch) and busy
-                last_lines = read_at if batch else last_lines
-                if gathering and changes is not None:
-                    await self._gather(changes)
-                else:
-                    # With file notifications working, the poll is only a safety net.
-                    poll = SAFETY_POLL_S if changes is not None else self._poll_interval_s
-                    await self._wait(max(poll, self._poll_interval_s))
+                await self._until_more(changes, bool(batch), read_at)
         finally:
             if changes is not None:
                 changes.close()
             await self._checkpoint()
             await asyncio.to_thread(cursor.close)
+
+    async def _until_more(self, changes: _Changes | None, found: bool, read_at: float) -> None:
+        """Wait for the next read. A busy log (lines again less than MIN_READ_GAP_S after the
+        last ones, or found by a gathered read) gathers; otherwise until a change or the poll:
+        a line after a quiet spell is read at once."""
+        busy = self._gathering or read_at - self._last_lines < MIN_READ_GAP_S
+        self._gathering = found and busy
+        if found:
+            self._last_lines = read_at
+        if self._gathering and changes is not None:
+            await self._gather(changes)
+        else:
+            # With file notifications working, the poll is only a safety net.
+            poll = SAFETY_POLL_S if changes is not None else self._poll_interval_s
+            await self._wait(max(poll, self._poll_interval_s))
 
     async def _wait(self, timeout_s: float) -> None:
         """Until the log changes, `timeout_s` at most, or `stop()`."""
