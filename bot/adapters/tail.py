@@ -315,10 +315,10 @@ class LogFollower:
             self._last_lines = read_at
         if self._gathering and changes is not None:
             await self._gather(changes)
+        elif changes is not None:  # with file notifications working, the poll is a safety net
+            await self._wait(max(SAFETY_POLL_S, self._poll_interval_s))
         else:
-            # With file notifications working, the poll is only a safety net.
-            poll = SAFETY_POLL_S if changes is not None else self._poll_interval_s
-            await self._wait(max(poll, self._poll_interval_s))
+            await self._wait(self._poll_interval_s)
 
     async def _wait(self, timeout_s: float) -> None:
         """Until the log changes, `timeout_s` at most, or `stop()`."""
