@@ -1,7 +1,8 @@
 """`etagram replay LOG --jsonl`: a finished log through the core at full speed.
 
 One JSON object per line (schema in DESIGN.md): `progress` for every progress line with the
-estimate made from the lines up to it, `eval`, `alert`, and `end` last.
+estimate made from the lines up to it, `eval`, `alert` (with `line`, the 1-based number of the
+log line being read when the alert was raised), and `end` last.
 """
 
 from __future__ import annotations
@@ -30,23 +31,28 @@ def replay(
     monitor = RunMonitor(path.name, fmt, max_iters, eval_interval)
     state = monitor.state
 
+    line_no = 0
+
     def emit(folded: Folded) -> None:
         for ev, notices in folded:
-            for obj in _objects(ev, notices, state):
+            for obj in _objects(ev, notices, state, line_no):
                 out.write(json.dumps(obj, separators=(",", ":")) + "\n")
 
     with path.open("rb") as f:
         for line in iter_lines(f):
+            line_no += 1
             emit(monitor.feed((line,), 0.0))
     emit(monitor.flush(0.0))  # a short log whose format was never certain
     for notice in state.end_of_log():  # a traceback that ends the log ended the run
         if isinstance(notice, Alert):
-            out.write(json.dumps(_alert(notice), separators=(",", ":")) + "\n")
+            out.write(json.dumps(_alert(notice, line_no), separators=(",", ":")) + "\n")
     end = {"kind": "end", "t_s": _num(state.t_s), "iter": state.iter}
     out.write(json.dumps(end, separators=(",", ":")) + "\n")
 
 
-def _objects(ev: Event, notices: list[Notice], state: RunState) -> list[dict[str, Any]]:
+def _objects(
+    ev: Event, notices: list[Notice], state: RunState, line_no: int
+) -> list[dict[str, Any]]:
     objs: list[dict[str, Any]] = []
     if isinstance(ev, Progress):
         eta = state.eta()
@@ -72,12 +78,12 @@ def _objects(ev: Event, notices: list[Notice], state: RunState) -> list[dict[str
                 "val_loss": _num(ev.val_loss),
             }
         )
-    objs.extend(_alert(n) for n in notices if isinstance(n, Alert))
+    objs.extend(_alert(n, line_no) for n in notices if isinstance(n, Alert))
     return objs
 
 
-def _alert(n: Alert) -> dict[str, Any]:
-    return {"kind": "alert", "type": n.type, "iter": n.iter, "t_s": _num(n.t_s)}
+def _alert(n: Alert, line_no: int) -> dict[str, Any]:
+    return {"kind": "alert", "type": n.type, "iter": n.iter, "t_s": _num(n.t_s), "line": line_no}
 
 
 def _num(value: float | None) -> float | None:
