@@ -182,13 +182,13 @@ def _epoch_seconds(
 # What launchers put before each process's line: srun's `--label` (` 0: `, `29: `), torchrun's
 # `[rank0]:` / `[default0]:` (twice when the script prints its own), Ray's `(TaskRunner pid=1)`.
 _LAUNCHER = re.compile(
-    r"^(?:\d+:\s+|\[(?:rank|default)\d+\]:\s*|\(\w+ pid=\d+(?:, ip=[\d.]+)?\)\s*)+"
+    r"^\s*(?:\d+:\s+|\[(?:rank|default)\d+\]:\s*|\(\w+ pid=\d+(?:, ip=[\d.]+)?\)\s*)+"
 )
 
 
 def strip_launcher(line: str) -> str:
-    """`line` (cleaned) without the prefixes launchers add in front of each rank's output."""
-    if line[:1] in "0123456789[(":
+    """`line` without the prefixes launchers add in front of each rank's output."""
+    if line[:1] in " 0123456789[(":
         match = _LAUNCHER.match(line)
         if match is not None:
             return line[match.end() :]

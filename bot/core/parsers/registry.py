@@ -210,6 +210,26 @@ def _has_progress(events: Sequence[Event]) -> bool:
     return any(isinstance(event, Progress) for event in events)
 
 
+# The fallback reads any `step N ... loss X` line, also those of formats that read them better
+# (a framework's line with its own clock and total): those formats take such lines from it.
+_FALLBACK_LIKE = frozenset({generic.NAME, tqdm_generic.NAME})
+
+
+def _specific_format(line: str) -> str | None:
+    """A format other than the fallback's kind that is certain of `line`, if any."""
+    cleaned = clean(line)
+    if not _may_score(cleaned):
+        return None
+    return next(
+        (
+            name
+            for name, scorer in _SCORERS.items()
+            if name not in _FALLBACK_LIKE and scorer(cleaned) >= CERTAIN
+        ),
+        None,
+    )
+
+
 def _certain_format(line: str) -> str | None:
     return next((name for name, scorer in _SCORERS.items() if scorer(line) >= CERTAIN), None)
 
@@ -243,6 +263,9 @@ class AutoParser:
                 continue
             events = parser.feed(line)
             if events and (len(events) > 1 or not isinstance(events[0], ErrorText)):
+                if parser.name == FALLBACK and (other := _specific_format(line)) is not None:
+                    out += self._switch(other, line)
+                    continue
                 self._quiet = 0
                 if not self._read_progress:
                     self._read_progress = _has_progress(events)
@@ -326,6 +349,15 @@ class AutoParser:
         events: list[Event] = [
             e for old in replay for e in self._parser.feed(old) if not isinstance(e, ErrorText)
         ]
+        self._read_progress = _has_progress(events)
+        return events
+
+    def _switch(self, fmt: str, line: str) -> list[Event]:
+        """Hand `line` and what follows to `fmt`, a format certain of it."""
+        self._parser, self._quiet = make_parser(fmt), 0
+        self._window.clear()
+        self._totals = dict.fromkeys(FORMATS, 0)
+        events = self._parser.feed(line)
         self._read_progress = _has_progress(events)
         return events
 
