@@ -350,7 +350,8 @@ def test_torchtitan_coloured_rank_prefixed_lines() -> None:
         "64, gradient accumulation steps 1, sequence length 2048, total steps 3000 (warmup 100)",
         prefix.format(s=1) + "Training starts at step 1",
         prefix.format(s=10) + "\x1b[31mstep: 10  \x1b[32mloss:  7.1234  \x1b[33mmemory: "
-        "30.00GiB(40.00%)  \x1b[34mtps: 12,345  \x1b[36mtflops: 100.00  \x1b[35mmfu: 10.00%\x1b[39m",
+        "30.00GiB(40.00%)  \x1b[34mtps: 12,345  \x1b[36mtflops: 100.00  "
+        "\x1b[35mmfu: 10.00%\x1b[39m",
         prefix.format(s=20) + "\x1b[33mvalidate step: 10  \x1b[32mloss:  6.9000  memory: 1GiB",
     ]
     events = feed_all(make_parser("torchtitan"), lines)
