@@ -42,7 +42,9 @@ def score(line: str) -> int:
     """10 for a metrics line or the config's `MAX_ITER`, 0 otherwise."""
     if "iter: " in line:
         return 10 if _ITER.search(line) else 0
-    return 10 if line.startswith("MAX_ITER: ") and _MAX_ITER.match(line) else 0
+    if "MAX_ITER: " not in line:
+        return 0
+    return 10 if _MAX_ITER.match(strip_launcher(line)) else 0
 
 
 class Detectron2Parser(FeedMany):

@@ -40,6 +40,7 @@ _EPOCHS = re.compile(r"^Scheduled epochs: (\d+)")
 
 def score(line: str) -> int:
     """10 for a training line or the `Scheduled epochs` line, 0 otherwise."""
+    line = strip_launcher(line)
     if line.startswith("Train: "):
         return 10 if _TRAIN.match(line) else 0
     return 10 if line.startswith("Scheduled epochs") and _EPOCHS.match(line) else 0

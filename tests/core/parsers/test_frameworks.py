@@ -9,6 +9,7 @@ from bot.core.events import Checkpoint, Eval, Event, Progress, RunConfig
 from bot.core.parsers.base import YearlessClock, strip_launcher
 from bot.core.parsers.registry import AutoParser, detect, make_parser
 from tests.core.parsers.helpers import feed_all
+from tests.core.parsers.test_registry import SAMPLES
 
 DAY = 86400.0
 
@@ -388,3 +389,27 @@ def test_verl_step_lines_alone_are_the_progress() -> None:
         Progress(1, loss=0.5, dt_s=12.0),
         Progress(2, loss=0.5, dt_s=12.0),
     ]
+
+
+FRAMEWORKS = (
+    "deepspeed",
+    "megatron",
+    "detectron2",
+    "mmengine",
+    "metriclogger",
+    "timm",
+    "fairseq",
+    "torchtitan",
+    "verl",
+)
+
+
+@pytest.mark.parametrize("fmt", FRAMEWORKS)
+@pytest.mark.parametrize(
+    "prefix", [" 7: ", "13: ", "[rank0]:", "\x1b[36m(TaskRunner pid=1)\x1b[0m "]
+)
+def test_launcher_prefixes_hide_nothing(fmt: str, prefix: str) -> None:
+    [line] = SAMPLES[fmt]
+    assert detect([prefix + line]) == fmt
+    plain = feed_all(make_parser(fmt), [line])
+    assert plain and feed_all(make_parser(fmt), [prefix + line]) == plain

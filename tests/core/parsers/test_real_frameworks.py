@@ -13,6 +13,8 @@ from typing import NamedTuple
 import pytest
 
 from bot.core.events import Progress, RunConfig
+from bot.core.parsers import registry
+from bot.core.parsers.base import clean
 from bot.core.parsers.registry import make_parser
 from tests.core.parsers.helpers import SHARED_LOGS2, feed_all, split_lines
 
@@ -170,3 +172,12 @@ def test_framework_log_with_its_format_named(case: Case) -> None:
     named = [e for e in feed_all(make_parser(case.fmt), lines) if isinstance(e, Progress)]
     auto = [e for e in feed_all(make_parser(None), lines) if isinstance(e, Progress)]
     assert [p.iter for p in named] == [p.iter for p in auto]
+
+
+def test_lines_skipped_by_the_scorers_score_nothing() -> None:
+    """The registry's quick gate never hides a line some format would score."""
+    for case in CASES:
+        for line in split_lines((SHARED_LOGS2 / case.file).read_bytes()):
+            cleaned = clean(line)
+            if not registry._may_score(cleaned):
+                assert set(registry._scores(cleaned).values()) == {0}, cleaned
