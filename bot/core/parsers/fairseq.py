@@ -82,7 +82,7 @@ class FairseqParser(FeedMany):
             fields = {"valid_" + k: v for k, v in _VALID_FIELD.findall(match.group(1))}
         else:
             return []
-        stamp = timestamp_seconds(line[: max(brace, 0) or 40])
+        stamp = timestamp_seconds(line[:brace] if brace >= 0 else line[:40])
         return self._events(fields, stamp)
 
     def _events(self, fields: dict[str, object], stamp: float | None) -> list[Event]:

@@ -77,12 +77,14 @@ class MmengineParser(FeedMany):
         match = _TRAIN.search(line)
         if match is None:
             return []
-        by_epoch, epoch, epochs, _, i, n = match.groups()
-        step, total, i = int(i), int(n), int(i)
+        by_epoch, epoch_text, epochs_text, _, i_text, n_text = match.groups()
+        i, n = int(i_text), int(n_text)
+        step, total, epoch = i, n, None
         if by_epoch:
-            max_epochs = int(epochs) if epochs else self._max_epochs
-            step = (int(epoch) - 1) * total + i
-            total = max_epochs * total if max_epochs else 0
+            max_epochs = int(epochs_text) if epochs_text else self._max_epochs
+            done = int(epoch_text) - 1  # epochs finished before this one
+            step, total = done * n + i, (max_epochs or 0) * n
+            epoch = done + i / n if n else None
         prefix = line[: match.start()]
         stamp = self._stamps.read(prefix) if prefix[2:3] == "/" else timestamp_seconds(prefix)
         loss, eta = _LOSS.search(line, match.end()), _ETA.search(line, match.end())
@@ -93,7 +95,7 @@ class MmengineParser(FeedMany):
                 loss=None if loss is None else to_float(loss.group(1)),
                 timestamp_s=stamp,
                 remaining_s=None if eta is None else clock_seconds(eta.group(1)),
-                epoch=int(epoch) - 1 + i / int(n) if by_epoch and int(n) else None,
+                epoch=epoch,
             )
         ]
 
