@@ -120,6 +120,19 @@ def test_deepspeed_lines_do_not_take_over_a_trainer_that_reads_progress() -> Non
     assert parser.format == "hf"
 
 
+def test_megatron_deepspeed_is_read_as_megatron() -> None:
+    """Megatron-DeepSpeed prints DeepSpeed's engine lines between its own iteration lines."""
+    lines = []
+    for n in (10, 20, 30):
+        lines += [DS_STEP.format(s=n, n=n), DS_TIMER.format(s=n, n=n), megatron_line(n, 100.0)]
+    parser = make_parser(None)
+    assert isinstance(parser, AutoParser)
+    events = feed_all(parser, lines)
+    assert parser.format == "megatron"
+    # DeepSpeed's first step line was read before the first iteration line told the format.
+    assert [p.iter for p in progress(events)] == [10, 10, 20, 30]
+
+
 # --- Megatron-LM / GPT-NeoX -----------------------------------------------------------------
 
 
