@@ -91,6 +91,8 @@ class Incident:
         self.crashed = False
         self.held_oom: ErrorText | None = None
         self.pending: Evidence | None = None  # a traceback not yet known to be fatal
+        self.exceptions: set[str] = set()  # shapes of its exception lines (errors.exception_shape)
+        self.hang = False  # a collective timed out: the ranks' exceptions that follow are its echo
 
     def touch(self, it: int | None, t_s: float, wall_s: float | None) -> None:
         if not self.open:
