@@ -35,7 +35,8 @@ Kinds:
   trace.` after the traceback: the program ends on the exception just printed.
 - `error`: an exception line at the start of a line (`TypeError: ...`, `[rank4]: TypeError:`,
   `wandb.errors.UsageError: api_key not configured`, `ray.exceptions.RayTaskError(ImportError):`,
-  `torch.distributed.elastic...ChildFailedError:`), usually the last line of a traceback.
+  `torch.distributed.elastic...ChildFailedError:`), usually the last line of a traceback; also
+  the last item of a traceback logged as a list (`[..., 'RuntimeError: bad size\\n']`).
 - `start`: not a failure, a line a program prints once as it starts, which tells launches
   apart when a log holds several: an argparse dump (`args: Namespace(batch_size=64, ...`,
   `Command line arguments: Namespace(...`), mmengine's `System environment:`, detectron2's and
@@ -96,6 +97,8 @@ _ABORT = re.compile(
 )
 _FATAL = re.compile(r"HYDRA_FULL_ERROR=1 for a complete")
 _EXCEPTION = re.compile(r"(?:[\w.]+\.)?\w*(?:Error|Exception|Interrupt)(?:\([\w.]+\))?(?::|$)")
+# A traceback logged as `traceback.format_exception`'s list (Megatron): its last item.
+_LISTED = re.compile(r"'((?:[\w.]+\.)?\w*(?:Error|Exception)(?::[^']*)?)\\n'\]$")
 _DIGITS = re.compile(r"\d+")
 _START = re.compile(
     r"(?:^|[:|-] )Namespace\(\w+="
@@ -148,6 +151,9 @@ def _classify(line: str) -> ErrorText | None:
     text = body[:MAX_TEXT_CHARS]  # quoted without the launcher's prefix for its process
     if _OOM.search(line):
         return ErrorText("oom", text, _oom_details(line))
+    listed = _LISTED.search(body)
+    if listed:  # the exception, whether the traceback's list starts on this line or above
+        return ErrorText("error", listed[1][:MAX_TEXT_CHARS])
     if _TRACEBACK.search(line):
         return ErrorText("traceback", text)
     if _HANG.search(line):

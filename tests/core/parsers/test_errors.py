@@ -228,6 +228,12 @@ def test_launcher_prefixes_are_looked_through_and_not_quoted(
             {},
         ),
         ("wandb.errors.UsageError: api_key not configured (no-tty).", "error", {}),
+        (
+            """3: ['Traceback (most recent call last):\\n', '  File "a.py", line 1\\n',"""
+            """ 'ValueError: empty batch\\n']""",
+            "error",
+            {},
+        ),
     ],
 )
 def test_failure_spellings(line: str, kind: str, details: dict[str, object]) -> None:
