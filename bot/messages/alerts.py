@@ -64,10 +64,10 @@ def _body(tr: Tr, a: Alert) -> Html:
 def _tip(a: Alert) -> str:
     """What to try: the type's advice, or the advice for this cause when it has its own."""
     cause = a.evidence.get("cause")
-    if a.type == "crash" and cause == "exception" and a.iter is None:
-        return "try.crash_start_up"
     if a.type == "crash" and cause == "time_limit":
         return "try.crash_time_limit"
+    if a.type == "crash" and a.iter is None:  # at start-up, most often: nothing to resume
+        return "try.crash_no_iter"
     if a.type == "stall" and cause == "collective_timeout":
         return "try.stall_collective"
     return f"try.{a.type}"
@@ -245,8 +245,8 @@ CAUSES = {"time_limit", "cancelled", "killed"}  # a crash whose cause is a sente
 def _crash(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
     facts = []
     cause = ev.get("cause")
-    if a.iter is None and cause == "exception":
-        facts.append(tr.t("fact.startup"))
+    if a.iter is None:  # a start-up crash, or a log whose progress lines are not read
+        facts.append(tr.t("fact.no_iter"))
     if cause in CAUSES:
         facts.append(tr.t(f"fact.cause_{cause}"))
     exit_code = number(ev, "exit_code")

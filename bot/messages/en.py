@@ -171,7 +171,7 @@ MESSAGES: dict[str, str] = {
     "fact.silent": "Nothing new in the log for {dur}.",
     "fact.exit_code": "The process exited with code {code}.",
     "fact.error": "Error: {error}",
-    "fact.startup": "Stopped at start-up: no iteration read from the log before the error.",
+    "fact.no_iter": "No iteration read from the log before the error.",
     "fact.cause_time_limit": "The job reached its time limit and the scheduler stopped it.",
     "fact.cause_cancelled": "The scheduler cancelled the job.",
     "fact.cause_killed": "The process was killed.",
@@ -221,7 +221,7 @@ MESSAGES: dict[str, str] = {
     "try.crash": (
         "The end of the log has the full traceback; once fixed, resume from the last checkpoint."
     ),
-    "try.crash_start_up": "The end of the log has the full traceback; once fixed, launch again.",
+    "try.crash_no_iter": "The end of the log has the full traceback; once fixed, launch again.",
     "try.crash_time_limit": (
         "Ask for more time (<code>#SBATCH --time</code>) or resume from the last checkpoint."
     ),

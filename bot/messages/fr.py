@@ -198,7 +198,7 @@ _MESSAGES = {
     "fact.silent": "Rien de nouveau dans le log depuis {dur}.",
     "fact.exit_code": "Le processus s'est terminé avec le code {code}.",
     "fact.error": "Erreur : {error}",
-    "fact.startup": "Arrêt au démarrage : aucune itération lue dans le log avant l'erreur.",
+    "fact.no_iter": "Aucune itération lue dans le log avant l'erreur.",
     "fact.cause_time_limit": "Le job a atteint sa limite de temps et l'ordonnanceur l'a arrêté.",
     "fact.cause_cancelled": "L'ordonnanceur a annulé le job.",
     "fact.cause_killed": "Le processus a été tué.",
@@ -250,7 +250,7 @@ _MESSAGES = {
         "La fin du log donne la trace complète ; une fois le problème réglé, reprenez depuis la "
         "dernière sauvegarde."
     ),
-    "try.crash_start_up": (
+    "try.crash_no_iter": (
         "La fin du log donne la trace complète ; une fois le problème réglé, relancez."
     ),
     "try.crash_time_limit": (

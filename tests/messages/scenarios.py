@@ -325,7 +325,7 @@ SCENARIOS = [
     ),
     Scenario("alert_finished", lambda c: alert_text(FINISHED, c)),
     Scenario("alert_crash", lambda c: alert_text(CRASH, c)),
-    Scenario("alert_crash_start_up", lambda c: alert_text(CRASH_AT_START_UP, c)),
+    Scenario("alert_crash_no_iter", lambda c: alert_text(CRASH_AT_START_UP, c)),
     Scenario("alert_crash_time_limit", lambda c: alert_text(CRASH_TIME_LIMIT, c)),
     Scenario("alert_stall_collective", lambda c: alert_text(STALL_COLLECTIVE, c)),
     Scenario("alert_nan", lambda c: alert_text(NAN, c)),
