@@ -93,7 +93,8 @@ _EXIT_CODE = re.compile(
 )
 _ABORT = re.compile(
     r"terminate called after throwing an instance of"
-    r"|^[A-Z][\w #.-]{0,60} failed!$"  # a launcher script's own verdict: `Experiment 2 failed!`
+    # a launcher script's own verdict on what it ran: `Experiment 2 failed!`, `Training failed!`
+    r"|^(?:Experiment|Run|Training|Job|Trial|Task)\b[\w #.-]{0,40} failed!$"
 )
 _FATAL = re.compile(r"HYDRA_FULL_ERROR=1 for a complete")
 _EXCEPTION = re.compile(r"(?:[\w.]+\.)?\w*(?:Error|Exception|Interrupt)(?:\([\w.]+\))?(?::|$)")

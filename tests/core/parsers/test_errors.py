@@ -276,6 +276,8 @@ def test_start_banners(line: str) -> None:
         '18: Error.  nthreads cannot be larger than environment variable "NUMEXPR_MAX_THREADS"',
         "Failed to import the optional plugin; continuing without it",
         "the script will exit when the queue is empty",
+        "Download failed! Retrying in 5 s",
+        "Checkpoint upload failed!",
     ],
 )
 def test_ordinary_lines_with_failure_words(line: str) -> None:
