@@ -314,12 +314,33 @@ def test_a_program_start_after_a_finished_run_gives_the_next_failure_no_iteratio
 
 
 def test_a_spike_that_ends_in_nan_is_said_with_the_nan() -> None:
-    """I-JEPA: the autoencoder loss jumps to 6.4e9 on one line, and every loss after it is nan
-    (synthetic losses)."""
     state = RunState("r")
     finite = [Progress(i, loss=1.8 + 0.01 * (i % 7)) for i in range(0, 3000, 10)]
     found = alerts(state, [*finite, Progress(3000, loss=6.4e9), Progress(3001, loss=math.nan)])
     assert [(a.type, a.iter) for a in found[1:]] == [("loss_spike", 3000), ("nan", 3001)]
+
+
+def test_an_explosion_right_after_the_counter_restarts_is_a_spike() -> None:
+    """I-JEPA's log: a first phase ends near 64,000 with a loss of 1.8; the main phase counts
+    from 0 again, its first autoencoder loss is 6.4e9 and every loss after it is nan (synthetic
+    losses, the shape of that log)."""
+    state = RunState("r")
+    first_phase = [Progress(i, loss=1.8 + 0.01 * (i % 7)) for i in range(0, 64_000, 100)]
+    found = alerts(state, [*first_phase, Progress(0, loss=6.4e9), Progress(1, loss=math.nan)])
+    assert [(a.type, a.iter) for a in found[1:]] == [
+        ("resumed", 0),
+        ("loss_spike", 0),
+        ("nan", 1),
+    ]
+    assert found[2].evidence["loss"] == 6.4e9 and found[2].evidence["median"] == 1.83
+
+
+def test_a_new_run_starting_high_after_a_converged_one_is_no_spike() -> None:
+    for converged, first in ((0.5, 10.9), (0.001, 2.0), (120.0, 9000.0)):
+        state = RunState("r")
+        old = [Progress(i, loss=converged) for i in range(0, 5000, 10)]
+        new = [Progress(i, loss=first * (1 - i / 1000)) for i in range(0, 300, 10)]
+        assert "loss_spike" not in types(alerts(state, old + new)), (converged, first)
 
 
 # Losses ------------------------------------------------------------------------------------
