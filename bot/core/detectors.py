@@ -276,8 +276,9 @@ class Detectors:
             inc.pending = {"cause": "exception"}
         if kind == "traceback":
             return []
-        if "ChildFailedError" in ev.text:
-            return self._crash(state, {})  # the launcher's wrapper: folded into its cause
+        if "ChildFailedError" in ev.text:  # the launcher's wrapper: folded into its cause
+            inc.pending.setdefault("error", ev.text)
+            return self._crash(state, {})
         if kind == "fatal":
             return self._crash(state, {}) if "error" in inc.pending else []
         inc.pending["error"] = ev.text  # the latest exception line: the one the program died of

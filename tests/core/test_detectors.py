@@ -246,6 +246,16 @@ def test_a_kill_after_an_exception_quotes_the_exception() -> None:
     ]
 
 
+def test_a_child_failed_error_is_folded_into_its_cause_or_quoted_alone() -> None:
+    child = "torch.distributed.elastic.multiprocessing.errors.ChildFailedError:"
+    state = RunState("r")
+    events = [*progress(0, 50), *scanned(TRACEBACK, "[rank1]: KeyError: 'labels'", child)]
+    found = [a for a in alerts(state, events) if a.type == "crash"]
+    assert [(a.iter, a.evidence["error"]) for a in found] == [(40, "KeyError: 'labels'")]
+    found = alerts(RunState("r"), [*progress(0, 50), *scanned(child)])
+    assert [(a.type, a.evidence["error"]) for a in found[1:]] == [("crash", child)]
+
+
 def test_a_collective_timeout_is_a_stall_then_the_abort_is_the_crash() -> None:
     state = RunState("r")
     watchdog = (
