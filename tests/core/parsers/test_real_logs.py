@@ -46,7 +46,7 @@ CASES = [
         51,
         0,
         24,
-        ("error", "traceback"),
+        ("error", "exit", "start", "traceback"),
     ),
     Expected(
         "hf-trainer-tqdm-eval_Ishihara-Masabumi_Llama_SFT_train_log.txt",
@@ -95,7 +95,7 @@ CASES = [
         1004,
         0,
         500,
-        ("error", "traceback"),
+        ("error", "start", "traceback"),
     ),
     Expected(
         "hf_trainer_state_suzushi-tw_luojiu-7b-base.json",
@@ -111,7 +111,7 @@ CASES = [
         1226,
         0,
         1225,
-        ("killed", "traceback"),
+        ("killed", "start", "traceback"),
     ),
     Expected(
         "llamafactory_112292454_ChatGLM-Efficient-Tuning_CCKS_lora_epoch50_trainer_log.jsonl",
