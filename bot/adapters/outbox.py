@@ -12,6 +12,10 @@ it stays in the state database and survives restarts and outages. The rules:
   every folded row is settled as `digest`. Alerts are always sent one by one.
 - A routine row (eval, milestone) older than `max_age_s` is no longer news: it is settled as
   `expired` with a log line. An alert is delivered whatever its age (a log line says late).
+- Only a well-formed refusal from Telegram settles a row as `refused`: a 400 (tried once
+  more as plain text first), a 403 (blocked by the user), a chat gone. A reply that cannot be
+  parsed (a proxy's or captive portal's HTML page, a 200 that is not JSON) says nothing about
+  the message: it is retried like a network error.
 - A message that goes out more than `LATE_NOTE_S` after it was written says so (`late`,
   `bot.messages.late_text`: "Sent 40 min late (written at 2:30 AM)"): its figures are from
   then. A digest says it waited already.
@@ -37,6 +41,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import html
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -47,6 +53,7 @@ import httpx
 from telegram.error import BadRequest, InvalidToken, NetworkError, RetryAfter, TelegramError
 
 from bot.adapters.store import OutboxItem, Store
+from bot.messages.markup import to_plain
 
 log = logging.getLogger(__name__)
 
@@ -225,22 +232,27 @@ class OutboxSender:
         except RetryAfter as exc:
             await self._retry(chat_id, ids, exc, _seconds(exc.retry_after), uncertain=False)
             return False
-        except BadRequest as exc:  # a NetworkError subclass in python-telegram-bot
-            await self._refused(chat_id, unit, exc)
-            return True
-        except (NetworkError, InvalidToken) as exc:  # TimedOut is a NetworkError
-            await self._retry(chat_id, ids, exc, None, uncertain=_maybe_delivered(exc))
-            return False
-        except TelegramError as exc:  # Forbidden (blocked by the user), ChatMigrated...
-            await self._refused(chat_id, unit, exc)
-            return True
+        except TelegramError as exc:
+            if not _refusal(exc):  # Telegram away, or something else answered for it
+                await self._retry(chat_id, ids, exc, None, uncertain=_maybe_delivered(exc))
+                return False
+            return await self._refused(chat_id, unit, exc)
         self._recovered(chat_id, unit)
         await self._store.settle(ids, "digest" if unit.digest else "sent", self._now())
         return True
 
-    async def _refused(self, chat_id: int, unit: _Unit, exc: Exception) -> None:
+    async def _refused(self, chat_id: int, unit: _Unit, exc: TelegramError) -> bool:
+        """Telegram refused the message: a 400 (its markup, say) is tried once more as plain
+        text; anything else (blocked by the user, a chat gone) is given up."""
+        ids = [i.id for i in unit.items]
+        if isinstance(exc, BadRequest) and (plain := html.escape(to_plain(unit.text))) != unit.text:
+            log.warning(
+                "outbox: Telegram refused %s (%s): sending it as plain text", _keys(unit), exc
+            )
+            return await self._deliver(chat_id, dataclasses.replace(unit, text=plain))
         log.error("outbox: Telegram refused %s for chat %s (%s)", _keys(unit), chat_id, exc)
-        await self._store.settle([i.id for i in unit.items], "refused", self._now())
+        await self._store.settle(ids, "refused", self._now())
+        return True
 
     async def _retry(
         self, chat_id: int, ids: list[int], exc: Exception, wait_s: float | None, *, uncertain: bool
@@ -266,13 +278,27 @@ class OutboxSender:
             log.warning("outbox: %s delivered %.0f s late", item.key, self._now() - item.created_s)
 
 
+def _refusal(exc: TelegramError) -> bool:
+    """Whether Telegram itself said no, for good: a well-formed answer (a reply that could not
+    be parsed, such as a proxy's HTML page, is chained to the parsing error) that is not a
+    network error nor a rejected token."""
+    if exc.__cause__ is not None:
+        return False
+    if isinstance(exc, BadRequest):  # a NetworkError subclass in python-telegram-bot
+        return True
+    return type(exc) is not TelegramError and not isinstance(exc, (NetworkError, InvalidToken))
+
+
 def _maybe_delivered(exc: Exception) -> bool:
-    """Whether the request may have reached Telegram although no answer came back."""
+    """Whether the request may have reached Telegram although no answer came back (or a
+    success answer came that could not be read)."""
+    if type(exc) is TelegramError:  # "Invalid server response": a 2xx whose body is not JSON
+        return True
     if isinstance(exc, InvalidToken) or not isinstance(exc, NetworkError):
         return False
     cause = exc.__cause__
-    if cause is None:  # an HTTP error answer (500, 502...): Telegram did not take it
-        return False
+    if cause is None or isinstance(cause, TelegramError):  # an HTTP error answer (500, 502,
+        return False  # a proxy's page...): Telegram did not take it
     return not isinstance(cause, _NOT_SENT)
 
 

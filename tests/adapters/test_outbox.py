@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
-from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.adapters.outbox import OutboxPolicy, OutboxSender
 from bot.adapters.store import Store
@@ -270,11 +270,51 @@ async def test_a_failing_round_does_not_stop_the_loop(rig: Rig) -> None:
     assert rig.telegram.sent == [(A, "a1")]
 
 
-async def test_other_telegram_errors_are_refusals(rig: Rig) -> None:
+async def test_a_well_formed_refusal_is_given_up(rig: Rig) -> None:
     await rig.queue("a1", kind="alert")
-    rig.telegram.fail = lambda chat: TelegramError("odd")
+    rig.telegram.fail = lambda chat: Forbidden("Forbidden: bot was blocked by the user")
     assert await rig.drain_at() == []
     assert (await rig.store.outcomes())["a1"] == "refused"
+
+
+def unparsed(error: TelegramError) -> TelegramError:
+    """As python-telegram-bot raises it for a body that is not JSON: chained to the parsing
+    error (a bare TelegramError for a 200, the status's class for an error page)."""
+    try:
+        try:
+            raise ValueError("Expecting value: line 1 column 1 (char 0)")
+        except ValueError as exc:
+            raise error from exc
+    except TelegramError as exc:
+        return exc
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        TelegramError("Invalid server response"),
+        Forbidden("Forbidden (403). Parsing the server response b'<html>' failed"),
+        BadRequest("Bad Request (400). Parsing the server response b'<html>' failed"),
+    ],
+)
+async def test_a_reply_that_cannot_be_parsed_is_retried(rig: Rig, error: TelegramError) -> None:
+    await rig.queue("a1", kind="alert")
+    await rig.queue("e1")
+    rig.telegram.fail = lambda chat: unparsed(error)
+    assert await rig.drain_at() == []
+    rig.telegram.fail = lambda chat: None
+    sent = [text for _, text in await rig.drain_at(60)]
+    assert sent[0] == "a1" and "e1" in sent[-1], sent
+    assert set((await rig.store.outcomes()).values()) <= {"sent", "digest"}
+
+
+async def test_a_refused_message_goes_out_as_plain_text_before_it_is_given_up(rig: Rig) -> None:
+    await rig.store.enqueue("a1", A, "alert", "<b>OOM</b> &amp; co", silent=False, now_s=1000)
+
+    calls = iter([BadRequest("Bad Request: can't parse entities"), None])
+    rig.telegram.fail = lambda chat: next(calls)
+    assert await rig.drain_at() == [(A, "OOM &amp; co")]
+    assert (await rig.store.outcomes())["a1"] == "sent"
 
 
 async def test_nothing_uncertain_is_sent_again_until_telegram_answers(rig: Rig) -> None:
