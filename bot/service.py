@@ -13,10 +13,11 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -29,7 +30,7 @@ from bot.adapters.console import Console
 from bot.adapters.outbox import DEFAULT_POLICY, OutboxPolicy, OutboxSender
 from bot.adapters.plot import plot_data, render_png
 from bot.adapters.redact import install_token_redaction
-from bot.adapters.store import Store
+from bot.adapters.store import Store, storable
 from bot.adapters.tail import LogFollower, Position
 from bot.adapters.telegram import build_application, register_commands, send_text
 from bot.bus import Bus, GpuReport, LogLines, Message, ProcessExit
@@ -54,6 +55,8 @@ OUTBOX_TEXTS_KEPT_S = 30 * 86400.0  # a delivered message's text is kept this lo
 END_DRAIN_S = 5.0  # how long the last lines of an exited process may take to be read
 LIVE_TICK_S = 5.0  # how often live messages are looked at (each is edited less often)
 TICK_S = 5.0  # how often the time-based checks (stall, a traceback then silence) run
+RESTART_FIRST_S = 1.0  # a failed task (log follower, Redis consumer...) restarts after this,
+RESTART_MAX_S = 60.0  # doubling up to this while it keeps failing
 
 
 class GpuSource(Protocol):
@@ -99,9 +102,10 @@ class Service:
             if outbox is not DEFAULT_POLICY
             else dataclasses.replace(outbox, max_age_s=config.outbox_max_age_s)
         )
-        self.runs = runs
+        # A name from a file name or argument that is not UTF-8 would fail every message.
+        self.runs = [dataclasses.replace(s, name=storable(s.name)) for s in runs]
         self.role, self.host, self.gpu_run = role, host, gpu_run
-        self.monitors = {} if role == "agent" else {s.name: self._monitor(s) for s in runs}
+        self.monitors = {} if role == "agent" else {s.name: self._monitor(s) for s in self.runs}
         self.allowed_chat_ids = frozenset(config.allowed_chat_ids)
         self.gpu = gpu
         self.console = console or Console()
@@ -117,6 +121,8 @@ class Service:
         self.metrics: Any = None
         self.followers: dict[str, LogFollower] = {}
         self.pids: set[int] = set()
+        # The parts that failed and are being restarted, (kind, run): /status names them.
+        self.degraded: dict[tuple[str, str], str] = {}
         self.stop_event = asyncio.Event()
         self._scheduler = AsyncIOScheduler()
         self._folding = asyncio.Lock()  # one message folded at a time, in the order published
@@ -191,6 +197,7 @@ class Service:
 
     async def end_run(self, name: str, exit_code: int | None) -> None:
         """The launched process exited: let the follower read its last lines, then say so."""
+        name = storable(name)
         spec = next(s for s in self.runs if s.name == name)
         deadline = self.now() + END_DRAIN_S
         while self.now() < deadline:
@@ -216,9 +223,16 @@ class Service:
                 self._serve_metrics()
                 await self._start_bot()
             if self.role == "hub":
-                tasks.append(asyncio.create_task(self._consume(), name="consume"))
+                consume = self._supervised(("consume", ""), lambda _: self._consume())
+                tasks.append(asyncio.create_task(consume, name="consume"))
             tasks += [
-                asyncio.create_task(self._follow(spec, sizes[spec.name]), name=spec.name)
+                asyncio.create_task(
+                    self._supervised(
+                        ("follow", spec.name),
+                        functools.partial(self._follow, spec, sizes[spec.name]),
+                    ),
+                    name=spec.name,
+                )
                 for spec in self.runs
             ]
             self._start_jobs()
@@ -230,6 +244,30 @@ class Service:
 
     def stop(self) -> None:
         self.stop_event.set()
+
+    async def _supervised(
+        self, part: tuple[str, str], work: Callable[[bool], Awaitable[None]]
+    ) -> None:
+        """Run `work` until it returns. When it raises, the error is logged once with its
+        cause, the part is shown as failing in /status, and the work starts again after a
+        back-off (`work(True)`: a restart); the part clears itself once it works again."""
+        delay, again = RESTART_FIRST_S, False
+        while True:
+            try:
+                await work(again)
+                return
+            except Exception as exc:
+                if part not in self.degraded:
+                    delay = RESTART_FIRST_S
+                    log.exception("%s failed (%s): restarting it", _part_name(part), exc)
+                self.degraded[part] = str(exc)
+            await asyncio.sleep(delay)
+            delay, again = min(2 * delay, RESTART_MAX_S), True
+
+    def _works(self, part: tuple[str, str]) -> None:
+        """The part did its work: it is no longer failing."""
+        if self.degraded and self.degraded.pop(part, None) is not None:
+            log.info("%s works again", _part_name(part))
 
     async def _shutdown(self, tasks: list[asyncio.Task[None]]) -> None:
         for follower in self.followers.values():
@@ -373,10 +411,12 @@ class Service:
         snapshot = await asyncio.to_thread(self.gpu.sample)
         await self.publish(GpuReport(self.host, snapshot, self.gpu_run))
 
-    async def _follow(self, spec: RunSpec, size_at_start: int) -> None:
-        """Publish a log's lines: first its backlog, silently, then what is written next."""
+    async def _follow(self, spec: RunSpec, size_at_start: int, again: bool = False) -> None:
+        """Publish a log's lines: first its backlog, silently, then what is written next;
+        `again` (a restart after a failure): from the saved offset, the state already built."""
         assert self.store is not None
-        await self._replay_backlog(spec, size_at_start)
+        if not again:
+            await self._replay_backlog(spec, size_at_start)
         follower = LogFollower(spec.path, store=self.store, checkpoint_every_s=OFFSET_SAVE_S)
         self.followers[spec.name] = follower
         async for batch in follower.lines():
@@ -384,6 +424,7 @@ class Service:
             # Redis): the follower saves its offset when asked for the next batch, and lines
             # before a saved offset are replayed silently after a restart.
             await self.publish(LogLines(spec.name, tuple(batch), self.now(), host=self.host))
+            self._works(("follow", spec.name))
 
     async def publish(self, msg: Message) -> None:
         """Hand on what a producer read: to the bus on an agent; anywhere else, folded at
@@ -431,6 +472,7 @@ class Service:
         async for msg in self.bus.messages():
             async with self._folding:
                 await self.handle(msg)
+            self._works(("consume", ""))
 
     async def handle(self, msg: Message) -> None:
         """Fold one bus message into the state and say what must be said."""
@@ -470,6 +512,11 @@ class Service:
 
     async def _console_ctx(self) -> messages.Ctx:
         return messages.Ctx(lang=self.config.language, tz=self.timezone, now_s=self.now())
+
+
+def _part_name(part: tuple[str, str]) -> str:
+    """For the log: "follow train.log", "consume", "gpu", "checks"."""
+    return " ".join(filter(None, part))
 
 
 def _size(path: Path) -> int:

@@ -122,6 +122,7 @@ class Store:
             )
 
     async def _write(self, sql: str, args: tuple[Any, ...]) -> int:
+        args = tuple(storable(a) if isinstance(a, str) else a for a in args)
         async with self._lock:
             cur = await self._db.execute(sql, args)
             await self._db.commit()
@@ -130,7 +131,7 @@ class Store:
     # Follower offsets (tail.OffsetStore) -------------------------------------------------
     async def load_offset(self, path: str) -> Position | None:
         sql = "SELECT device, inode, offset FROM offsets WHERE path = ?"
-        async with self._db.execute(sql, (path,)) as cur:
+        async with self._db.execute(sql, (storable(path),)) as cur:
             row = await cur.fetchone()
         return Position(int(row[0]), int(row[1]), int(row[2])) if row else None
 
@@ -236,6 +237,12 @@ class Store:
         """Each row's outcome by key (tests and the fault table read it)."""
         async with self._db.execute("SELECT key, outcome FROM outbox") as cur:
             return {str(k): v for k, v in await cur.fetchall()}
+
+
+def storable(text: str) -> str:
+    """`text` as SQLite and Telegram take it: a file name or argument with bytes that are not
+    UTF-8 reaches Python as lone surrogates, which UTF-8 cannot encode; they become "?"."""
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def _check_path(path: Path) -> None:

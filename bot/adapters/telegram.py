@@ -69,6 +69,7 @@ class Backend(Protocol):
 
     allowed_chat_ids: frozenset[int]
     now: Callable[[], float]
+    degraded: dict[tuple[str, str], str]  # parts failing and restarting: (kind, run) -> error
 
     async def ctx_for(self, chat_id: int) -> messages.Ctx: ...
     async def prefs(self, chat_id: int) -> ChatPrefs: ...
@@ -275,7 +276,8 @@ async def _view(backend: Backend, chat_id: int, view: str, ctx: messages.Ctx) ->
         return messages.no_run_text(ctx)
     if view == "eta":
         return messages.eta_text(run, ctx)
-    return messages.status_text(run, backend.gpu_snapshot(), ctx)
+    text = messages.status_text(run, backend.gpu_snapshot(), ctx)
+    return messages.degraded_text(text, sorted(backend.degraded), ctx) if backend.degraded else text
 
 
 # --- strangers -----------------------------------------------------------------------------

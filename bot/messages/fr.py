@@ -132,6 +132,13 @@ _MESSAGES = {
     ),
     "digest.empty": "Aucune évaluation en attente.",
     "late.note": "🕒 Envoyé avec {delay} de retard (écrit à {time})",
+    "degraded.note": (
+        "⚠️ En panne, redémarrage en cours : {parts}. La cause est dans le journal d'etagram."
+    ),
+    "degraded.follow": "lecture de {run}",
+    "degraded.consume": "réception des agents",
+    "degraded.gpu": "relevé des GPU",
+    "degraded.checks": "vérifications périodiques",
     "digest.title.one": "{n} évaluation pendant que Telegram était injoignable :",
     "digest.title.other": "{n} évaluations pendant que Telegram était injoignable :",
     "digest.older.one": "… et {n} plus ancienne",

@@ -18,6 +18,7 @@ from bot.core.state import EvalRecord, RunState
 from bot.messages import (
     Ctx,
     alert_text,
+    degraded_text,
     digest_text,
     error_text,
     eta_text,
@@ -272,6 +273,13 @@ SCENARIOS = [
         "status_stale_throttled",
         lambda c: status_text(reference_run(), HOT_GPU, c),
         now_s=NOW + 320,
+    ),
+    Scenario(
+        "status_degraded",
+        lambda c: degraded_text(
+            status_text(reference_run(), ONE_GPU, c), [("follow", RUN), ("gpu", "")], c
+        ),
+        names=(RUN,),
     ),
     Scenario("eta_no_step_time", lambda c: eta_text(reference_run(NO_STEP), c)),
     Scenario("alert_started", lambda c: alert_text(STARTED, c)),

@@ -1,0 +1,114 @@
+"""The attacks of issue 15, end to end against the Bot API stand-in: a task that fails is
+restarted and named by /status, ..."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.adapters.console import Console
+from bot.service import RunSpec, Service
+from tests.telegram_stub import BotApiStub
+from tests.test_faults import FAST, HEADER, OWNER, RUN, append, make_config, run_lines, until
+
+FULL = "PRAGMA max_page_count = {pages}"
+
+
+@pytest.fixture
+async def stub() -> AsyncIterator[BotApiStub]:
+    async with BotApiStub() as server:
+        yield server
+
+
+async def alert_rows(service: Service) -> dict[str, str | None]:
+    assert service.store is not None
+    return {k: v for k, v in (await service.store.outcomes()).items() if ":alert:oom" in k}
+
+
+async def test_a_follower_that_fails_is_restarted_and_status_says_so(
+    stub: BotApiStub, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The disk fills up (SQLite can add no page): the log follower fails on its next alert.
+    The failure is logged once, /status names it, and once there is room again the follower
+    starts again and the OOM alert goes out."""
+    log = tmp_path / RUN
+    service = Service(
+        make_config(stub, tmp_path / "state.sqlite3"),
+        [RunSpec(RUN, log)],
+        console=Console(io.StringIO()),
+        outbox=FAST,
+    )
+    serving = asyncio.create_task(service.serve())
+    try:
+        await stub.wait_for("setMyCommands", timeout=10)
+        append(log, HEADER + run_lines(0, 100))
+        await until(lambda: _caught_up(service, 90), 10, "first lines")
+        assert service.store is not None
+        db = service.store._db
+        async with db.execute("PRAGMA page_count") as cur:
+            row = await cur.fetchone()
+        assert row is not None
+        await db.execute(FULL.format(pages=row[0]))
+        with caplog.at_level(logging.ERROR, logger="bot.service"):
+            append(log, run_lines(100, 1000, frozenset(range(150, 1000, 100))))
+            await until(lambda: _logged(caplog, "bot.service"), 10, "the failure logged")
+            await asyncio.sleep(2.5)  # two restarts, still no room
+        failures = [r for r in caplog.records if r.name == "bot.service"]
+        assert len(failures) == 1 and "database or disk is full" in failures[0].getMessage()
+        n = len(stub.sent)
+        stub.push_message(OWNER, "/status")
+        reply = await stub.wait_for("sendMessage", since=n)
+        assert f"Failing, restarting: reading {RUN}" in str(reply.text)
+        await db.execute(FULL.format(pages=1 << 30))  # room again
+        await until(
+            lambda: _sent(service, f"{RUN}:alert:oom:950:{OWNER}"), 30, "the last OOM alert"
+        )
+        assert not service.degraded
+    finally:
+        service.stop()
+        await asyncio.wait_for(serving, 20)
+
+
+async def _caught_up(service: Service, it: int) -> bool:
+    return RUN in service.monitors and service.monitors[RUN].state.iter == it
+
+
+async def _logged(caplog: pytest.LogCaptureFixture, logger: str) -> bool:
+    return any(r.name == logger for r in caplog.records)
+
+
+async def _sent(service: Service, key: str) -> bool:
+    assert service.store is not None
+    return (await service.store.outcomes()).get(key) == "sent"
+
+
+async def test_a_log_name_that_is_not_utf8_still_gets_its_alerts(
+    stub: BotApiStub, tmp_path: Path
+) -> None:
+    """A file name with bytes that are not UTF-8 (Python holds them as lone surrogates,
+    which neither SQLite nor Telegram take): its run is followed and its OOM alert sent."""
+    log = tmp_path / os.fsdecode(b"train\xff.log")
+    name = log.name
+    service = Service(
+        make_config(stub, tmp_path / "state.sqlite3"),
+        [RunSpec(name, log)],
+        console=Console(io.StringIO()),
+        outbox=FAST,
+    )
+    serving = asyncio.create_task(service.serve())
+    try:
+        await stub.wait_for("setMyCommands", timeout=10)
+        append(log, HEADER + run_lines(0, 200, frozenset({150})))
+        alert = await stub.wait_for(
+            lambda c: c.ok and "out of memory" in str(c.text).lower(), timeout=15
+        )
+        assert "train\ufffd.log" in str(alert.text) or "train?.log" in str(alert.text)
+    finally:
+        service.stop()
+        await asyncio.wait_for(serving, 20)
