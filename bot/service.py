@@ -16,6 +16,7 @@ import datetime as dt
 import functools
 import logging
 import os
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -402,8 +403,16 @@ class Service:
             await self.notifier.refresh_live(self.app.bot, self.live_text)
 
     async def _tick(self) -> None:
-        for name, monitor in self.monitors.items():
-            await self.notify(name, monitor.state.tick(self.now()))
+        """The time-based checks of each run; one that fails does not hold up the others."""
+        for name, monitor in list(self.monitors.items()):
+            try:
+                await self.notify(name, monitor.state.tick(self.now()))
+            except Exception as exc:
+                if ("checks", name) not in self.degraded:
+                    log.exception("checks of run %r failed (%s)", name, exc)
+                self.degraded["checks", name] = str(exc)
+            else:
+                self._works(("checks", name))
 
     # Producers -----------------------------------------------------------------------------
     async def _sample_gpu(self) -> None:
@@ -467,11 +476,20 @@ class Service:
 
     # Consumer ------------------------------------------------------------------------------
     async def _consume(self) -> None:
-        """A hub folds what its agents publish."""
+        """A hub folds what its agents publish. A message that cannot be folded is logged and
+        skipped (acknowledged with its batch): one rogue entry must not stop every run. A
+        database error is not the message's fault: it stops the consumer, which restarts and
+        reads the entry again."""
         assert self.bus is not None
         async for msg in self.bus.messages():
             async with self._folding:
-                await self.handle(msg)
+                try:
+                    await self.handle(msg)
+                except sqlite3.Error:
+                    raise
+                except Exception:
+                    log.exception("a %s message about run %r skipped", type(msg).__name__, msg.run)
+                    continue
             self._works(("consume", ""))
 
     async def handle(self, msg: Message) -> None:

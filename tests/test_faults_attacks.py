@@ -7,13 +7,19 @@ import asyncio
 import io
 import logging
 import os
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import redis.asyncio as aioredis
 
 from bot.adapters.console import Console
+from bot.adapters.redis_bus import RedisBus
+from bot.bus import LogLines
+from bot.config import Config
 from bot.service import RunSpec, Service
+from tests.conftest import RedisServer
 from tests.telegram_stub import BotApiStub
 from tests.test_faults import FAST, HEADER, OWNER, RUN, append, make_config, run_lines, until
 
@@ -112,3 +118,40 @@ async def test_a_log_name_that_is_not_utf8_still_gets_its_alerts(
     finally:
         service.stop()
         await asyncio.wait_for(serving, 20)
+
+
+@pytest.fixture
+def stream() -> str:
+    return f"test:{uuid.uuid4().hex}"
+
+
+async def test_a_poisoned_stream_entry_is_skipped_and_the_hub_goes_on(
+    redis_server: RedisServer, stream: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A rogue client adds deeply nested JSON (RecursionError in json.loads) to the stream:
+    the hub logs it, acknowledges it, and folds what the agents send next; a hub started
+    again does not stumble on it either."""
+    raw = aioredis.Redis.from_url(redis_server.url)
+    await raw.xadd(stream, {"m": "[" * 100_000 + "]" * 100_000})
+    agent = RedisBus(redis_server.url, stream=stream)
+    oom = LogLines("gpt2", tuple(HEADER + run_lines(0, 200, frozenset({150}))), 10.0, host="n1")
+    await agent.publish(oom)
+    for attempt in range(2):  # the second hub finds the entry in the stream's history
+        out = io.StringIO()
+        config = Config(timezone="UTC", state_path=str(tmp_path / f"hub{attempt}.sqlite3"))
+        bus = RedisBus(redis_server.url, stream=stream)
+        hub = Service(config, [], role="hub", bus=bus, console=Console(out))
+        serving = asyncio.create_task(hub.serve())
+        try:
+            await until(lambda o=out: _said(o, "out of memory"), 15, "the OOM alert")
+        finally:
+            hub.stop()
+            await asyncio.wait_for(serving, 20)
+    assert sum("skipped" in r.getMessage() for r in caplog.records) >= 1
+    assert (await raw.xpending(stream, "hub"))["pending"] == 0
+    await agent.aclose()
+    await raw.aclose()
+
+
+async def _said(out: io.StringIO, text: str) -> bool:
+    return text in out.getvalue().lower()
