@@ -155,3 +155,32 @@ async def test_a_poisoned_stream_entry_is_skipped_and_the_hub_goes_on(
 
 async def _said(out: io.StringIO, text: str) -> bool:
     return text in out.getvalue().lower()
+
+
+async def test_a_huge_retry_after_holds_up_neither_commands_nor_the_outbox_for_long(
+    stub: BotApiStub, tmp_path: Path
+) -> None:
+    """Telegram answers one send with retry_after: 86400. The owner's /eta is answered at
+    once, and the alert that got the 429 waits the outbox's longest back-off, not a day."""
+    log = tmp_path / RUN
+    service = Service(
+        make_config(stub, tmp_path / "state.sqlite3"),
+        [RunSpec(RUN, log)],
+        console=Console(io.StringIO()),
+        outbox=FAST,
+    )
+    serving = asyncio.create_task(service.serve())
+    try:
+        await stub.wait_for("setMyCommands", timeout=10)
+        stub.fail("429", methods={"sendMessage"}, times=1, retry_after=86400)
+        append(log, HEADER + run_lines(0, 200, frozenset({150})))
+        await stub.wait_for(lambda c: c.status == 429, timeout=10)
+        n = len(stub.sent)
+        stub.push_message(OWNER, "/eta")
+        await stub.wait_for(lambda c: c.ok and c.method == "sendMessage", since=n, timeout=5)
+        await stub.wait_for(
+            lambda c: c.ok and "out of memory" in str(c.text).lower(), since=n, timeout=10
+        )
+    finally:
+        service.stop()
+        await asyncio.wait_for(serving, 20)

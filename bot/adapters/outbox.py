@@ -4,7 +4,8 @@ A notification is settled only once Telegram accepted it (or refused it for good
 it stays in the state database and survives restarts and outages. The rules:
 
 - Per chat, rows go out in the order they were queued; a chat stops at its first failure and
-  is tried again after an exponential back-off with jitter (or Telegram's `retry_after`).
+  is tried again after an exponential back-off with jitter (or Telegram's `retry_after`, at
+  most the longest back-off: one 429 must not silence a chat for a day).
   Other chats are not held up.
 - Evals fold: when more than one eval waits for a chat that Telegram failed to reach (its
   queue holds a row already tried), they go out as one digest (`bot.messages.digest_text`,
@@ -47,12 +48,12 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 from telegram.error import BadRequest, InvalidToken, NetworkError, RetryAfter, TelegramError
 
 from bot.adapters.store import OutboxItem, Store
+from bot.adapters.telegram import retry_after_s
 from bot.messages.markup import to_plain
 
 log = logging.getLogger(__name__)
@@ -230,7 +231,8 @@ class OutboxSender:
         try:
             await self._send(chat_id, unit.text, unit.silent)
         except RetryAfter as exc:
-            await self._retry(chat_id, ids, exc, _seconds(exc.retry_after), uncertain=False)
+            wait_s = min(retry_after_s(exc), self.policy.max_backoff_s)  # not a day
+            await self._retry(chat_id, ids, exc, wait_s, uncertain=False)
             return False
         except TelegramError as exc:
             if not _refusal(exc):  # Telegram away, or something else answered for it
@@ -304,8 +306,3 @@ def _maybe_delivered(exc: Exception) -> bool:
 
 def _keys(unit: _Unit) -> str:
     return ", ".join(item.key for item in unit.items)
-
-
-def _seconds(value: Any) -> float:
-    """RetryAfter.retry_after is an int today and a timedelta in a later PTB."""
-    return float(value.total_seconds()) if hasattr(value, "total_seconds") else float(value)

@@ -8,6 +8,7 @@ any other chat gets a short refusal, and the attempt is logged with its chat id.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Callable, Coroutine
@@ -23,7 +24,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatAction, ParseMode
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, RetryAfter, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -60,6 +61,7 @@ MAX_CAPTION = 1024
 MAX_ANSWER = 200  # answerCallbackQuery text
 CONNECT_TIMEOUT_S = 5.0
 ANSWER_TIMEOUT_S = 15.0
+REPLY_RETRY_AFTER_MAX_S = 5.0  # a command's answer waits out a 429 this long at most
 _TAG = re.compile(r"<(/?)(b|i|code|pre)>")
 _CUT_MARGIN = 64  # room for the tags closed and reopened where a long text is cut
 
@@ -98,7 +100,10 @@ def build_application(
         .token(token)
         .base_url(base_url)
         .base_file_url(file_url)
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        # Telegram's throughput limits, but no retry on a 429: AIORateLimiter waits out
+        # retry_after (a day, once seen) on one event shared by every chat, commands included.
+        # The outbox waits per chat, capped; a command's answer fails at once.
+        .rate_limiter(AIORateLimiter(max_retries=0))
         # A send that times out waiting for the answer may have been delivered all the same
         # (see bot/adapters/outbox.py): wait for a slow Telegram rather than guess.
         .connect_timeout(CONNECT_TIMEOUT_S)
@@ -108,6 +113,8 @@ def build_application(
         .build()
     )
     app.bot_data["backend"] = backend
+    # It logs each 429 with a traceback when it does not retry; the outbox logs one line.
+    logging.getLogger("telegram.ext.AIORateLimiter").setLevel(logging.CRITICAL)
     allowed = filters.Chat(chat_id=list(backend.allowed_chat_ids))
     for name, handler in COMMANDS.items():
         app.add_handler(CommandHandler(name, handler, filters=allowed))
@@ -211,6 +218,12 @@ async def send_text(
     return sent
 
 
+def retry_after_s(exc: RetryAfter) -> float:
+    """RetryAfter.retry_after is an int today and a timedelta in a later PTB."""
+    value: Any = exc.retry_after
+    return float(value.total_seconds()) if hasattr(value, "total_seconds") else float(value)
+
+
 # --- helpers -------------------------------------------------------------------------------
 
 
@@ -229,8 +242,18 @@ async def _reply(
     text: str,
     markup: InlineKeyboardMarkup | None = None,
 ) -> None:
-    if update.effective_chat is not None:
-        await send_text(context.bot, update.effective_chat.id, text, markup=markup)
+    if update.effective_chat is None:
+        return
+    chat_id = update.effective_chat.id
+    try:
+        await send_text(context.bot, chat_id, text, markup=markup)
+    except RetryAfter as exc:  # a short wait is worth it; a long one would hold up every chat
+        wait_s = retry_after_s(exc)
+        if wait_s > REPLY_RETRY_AFTER_MAX_S:
+            log.warning("answer to chat %s dropped: Telegram asks to wait %.0f s", chat_id, wait_s)
+            return
+        await asyncio.sleep(wait_s)
+        await send_text(context.bot, chat_id, text, markup=markup)
 
 
 async def _chat(update: Update, context: ContextTypes.DEFAULT_TYPE) -> tuple[int, messages.Ctx]:
