@@ -3,8 +3,8 @@
 Producers (log followers, the GPU sampler, a launched process) publish what they read; it is
 folded into each run's state, one message at a time, and notices become messages. In one
 process the producer folds its message itself; an agent publishes to Redis Streams, and the
-hub's consumer folds what arrives. One APScheduler scheduler (the engine under
-python-telegram-bot's JobQueue) runs every periodic job, whether or not a bot runs.
+hub's consumer folds what arrives. Every long-lived task (a follower, the consumer, each
+periodic job) is supervised: when it fails it is logged, named by /status and restarted.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import datetime as dt
 import functools
 import logging
 import os
@@ -23,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from telegram.error import InvalidToken, NetworkError, TelegramError
 
 from bot import messages
@@ -125,7 +123,6 @@ class Service:
         # The parts that failed and are being restarted, (kind, run): /status names them.
         self.degraded: dict[tuple[str, str], str] = {}
         self.stop_event = asyncio.Event()
-        self._scheduler = AsyncIOScheduler()
         self._folding = asyncio.Lock()  # one message folded at a time, in the order published
         self.timezone = config.timezone or _local_zone()  # read once: it is on every push
         self.notifier = Notifier(
@@ -236,7 +233,7 @@ class Service:
                 )
                 for spec in self.runs
             ]
-            self._start_jobs()
+            tasks += self._jobs()
             if self.sender is not None:
                 tasks.append(asyncio.create_task(self.sender.run(), name="outbox"))
             await self.stop_event.wait()
@@ -286,8 +283,6 @@ class Service:
             await self.bus.aclose()
         if self.metrics is not None:
             self.metrics.close()
-        if self._scheduler.running:
-            self._scheduler.shutdown(wait=False)
         if self.app is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._stop_bot(), timeout=SHUTDOWN_TIMEOUT_S)
@@ -379,24 +374,24 @@ class Service:
             raise NetworkError("not connected to Telegram yet")
         return await self.app.bot.get_me()
 
-    def _start_jobs(self) -> None:
+    def _jobs(self) -> list[asyncio.Task[None]]:
+        """The periodic jobs: GPU sampling (at once, then every `gpu_interval_s`), the live
+        messages, the time-based checks. Each is a supervised loop timed by the event loop's
+        monotonic clock: a scheduler on the wall clock waits a day when the clock is set back
+        one."""
+        jobs: list[tuple[str, float, float, Callable[[], Awaitable[None]]]] = []
         if self.gpu is not None:
-            self._scheduler.add_job(
-                self._sample_gpu,
-                "interval",
-                seconds=self.config.gpu_interval_s,
-                max_instances=1,
-                coalesce=True,
-                next_run_time=dt.datetime.now(dt.UTC),
-            )
+            jobs.append(("gpu", 0.0, self.config.gpu_interval_s, self._sample_gpu))
         if self.sender is not None:
-            self._scheduler.add_job(
-                self._refresh_live, "interval", seconds=LIVE_TICK_S, max_instances=1, coalesce=True
+            jobs.append(("live", LIVE_TICK_S, LIVE_TICK_S, self._refresh_live))
+        jobs.append(("tick", TICK_S, TICK_S, self._tick))
+        return [
+            asyncio.create_task(
+                self._supervised((kind, ""), functools.partial(_every, first_s, every_s, job)),
+                name=kind,
             )
-        self._scheduler.add_job(
-            self._tick, "interval", seconds=TICK_S, max_instances=1, coalesce=True
-        )
-        self._scheduler.start()
+            for kind, first_s, every_s, job in jobs
+        ]
 
     async def _refresh_live(self) -> None:
         if self.app is not None:  # not before Telegram was first reached
@@ -530,6 +525,16 @@ class Service:
 
     async def _console_ctx(self) -> messages.Ctx:
         return messages.Ctx(lang=self.config.language, tz=self.timezone, now_s=self.now())
+
+
+async def _every(
+    first_s: float, every_s: float, job: Callable[[], Awaitable[None]], again: bool
+) -> None:
+    """`job` after `first_s` (`every_s` when restarted), then every `every_s` after it ends."""
+    await asyncio.sleep(every_s if again else first_s)
+    while True:
+        await job()
+        await asyncio.sleep(every_s)
 
 
 def _part_name(part: tuple[str, str]) -> str:

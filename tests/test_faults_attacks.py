@@ -7,6 +7,9 @@ import asyncio
 import io
 import logging
 import os
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -23,6 +26,7 @@ from tests.conftest import RedisServer
 from tests.telegram_stub import BotApiStub
 from tests.test_faults import FAST, HEADER, OWNER, RUN, append, make_config, run_lines, until
 
+ROOT = Path(__file__).resolve().parents[1]
 FULL = "PRAGMA max_page_count = {pages}"
 
 
@@ -184,3 +188,52 @@ async def test_a_huge_retry_after_holds_up_neither_commands_nor_the_outbox_for_l
     finally:
         service.stop()
         await asyncio.wait_for(serving, 20)
+
+
+FAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
+SAMPLER = """
+import asyncio, io, sys, time
+from bot.adapters.console import Console
+from bot.config import Config
+from bot.core.gpu import GpuSnapshot
+from bot.service import Service
+
+class Gpu:
+    def sample(self):
+        print(time.monotonic(), flush=True)
+        return GpuSnapshot(time.time(), ())
+
+async def main():
+    config = Config(timezone="UTC", state_path=sys.argv[1], gpu_interval_s=0.2)
+    service = Service(config, [], gpu=Gpu(), console=Console(io.StringIO()))
+    asyncio.get_running_loop().call_later(float(sys.argv[2]), service.stop)
+    await service.serve()
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.skipif(not FAKETIME.exists(), reason="libfaketime is not installed (faketime)")
+def test_gpu_sampling_goes_on_when_the_wall_clock_is_set_back_a_day(tmp_path: Path) -> None:
+    """The machine's clock steps back a day (libfaketime moves the wall clock of the process,
+    not its monotonic clock): the GPU is still sampled every interval."""
+    offset = tmp_path / "faketime"
+    offset.write_text("+0\n")
+    env = {
+        **os.environ,
+        "LD_PRELOAD": str(FAKETIME),
+        "FAKETIME_TIMESTAMP_FILE": str(offset),
+        "FAKETIME_NO_CACHE": "1",
+        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+    }
+    args = [sys.executable, "-c", SAMPLER, str(tmp_path / "state.sqlite3"), "5"]
+    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    proc.stdout.readline()  # sampling has started
+    time.sleep(0.5)
+    offset.write_text("-1d\n")
+    stepped = time.monotonic()
+    out, _ = proc.communicate(timeout=30)
+    after = [float(t) for t in out.split() if float(t) > stepped + 0.5]
+    assert proc.returncode == 0
+    assert len(after) >= 5, out  # every 0.2 s for the last seconds

@@ -45,7 +45,9 @@ import contextlib
 import dataclasses
 import html
 import logging
+import math
 import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -112,10 +114,14 @@ class OutboxSender:
         probe: Probe | None = None,
         policy: OutboxPolicy = DEFAULT_POLICY,
         jitter: Callable[[], float] = random.random,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`now`: the wall clock (when a message was written, how old it is); `clock`: the
+        back-offs' (monotonic: a wall clock set back a day must not hold them up a day)."""
         self._store = store
         self._send = send
         self._now = now
+        self._clock = clock
         self._digest = digest
         self._late = late
         self._probe = probe
@@ -150,23 +156,23 @@ class OutboxSender:
                 due = await self.drain()
             except Exception:  # a bug or a database error: log it, keep the loop alive
                 log.exception("outbox: delivery round failed; trying again")
-                due = self._now() + self.policy.idle_s
-            delay = QUIET_S if due is None else max(self.policy.idle_s, due - self._now())
+                due = self._clock() + self.policy.idle_s
+            delay = QUIET_S if due is None else max(self.policy.idle_s, due - self._clock())
 
     async def drain(self) -> float | None:
         """Send everything due now, per chat in order; a chat stops at its first failure.
-        Returns when rows left waiting are next due (None when nothing waits)."""
+        Returns when rows left waiting are next due, on `clock` (None when nothing waits)."""
         async with self._lock:
             queues: dict[int, list[OutboxItem]] = {}
             for item in await self._store.pending():
                 queues.setdefault(item.chat_id, []).append(item)
             for chat_id, items in queues.items():
-                if self._not_before.get(chat_id, 0.0) <= self._now():
+                if self._not_before.get(chat_id, -math.inf) <= self._clock():
                     await self._drain_chat(chat_id, items)
             left = {item.chat_id for item in await self._store.pending()} if queues else set()
             if not left:
                 return None
-            return min(self._not_before.get(chat_id, self._now()) for chat_id in left)
+            return min(self._not_before.get(chat_id, self._clock()) for chat_id in left)
 
     async def _drain_chat(self, chat_id: int, items: list[OutboxItem]) -> None:
         for unit in await self._plan(chat_id, items):
@@ -264,7 +270,7 @@ class OutboxSender:
             wait_s = min(self.policy.max_backoff_s, self.policy.backoff_base_s * 2.0**failures)
             wait_s *= 0.5 + self._jitter()  # spread the retries of many chats and bots
         self._failures[chat_id] = failures + 1
-        self._not_before[chat_id] = self._now() + wait_s
+        self._not_before[chat_id] = self._clock() + wait_s
         level = logging.WARNING if failures == 0 else logging.DEBUG  # one line per outage
         log.log(level, "outbox: chat %s not reached (%s); retry in %.1f s", chat_id, exc, wait_s)
         if ids:

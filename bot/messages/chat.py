@@ -127,7 +127,7 @@ def _with_notes(text: str, notes: list[Html]) -> str:
 def degraded_text(text: str, parts: list[tuple[str, str]], ctx: Ctx) -> str:
     """`text` (a /status screen) with a line, at the end of each language's part, naming
     the parts of etagram that failed and are being restarted: (kind, run) pairs, kind one of
-    follow, consume, gpu, checks."""
+    follow, consume, gpu, live, tick, checks."""
     trs = [Tr(lang, ctx) for lang in languages(ctx.lang)]
     return _with_notes(
         text,

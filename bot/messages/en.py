@@ -109,6 +109,8 @@ MESSAGES: dict[str, str] = {
     "degraded.follow": "reading {run}",
     "degraded.consume": "what the agents send",
     "degraded.gpu": "GPU sampling",
+    "degraded.live": "the /live messages",
+    "degraded.tick": "periodic checks",
     "degraded.checks": "periodic checks of {run}",
     "digest.title.one": "{n} eval while Telegram was unreachable:",
     "digest.title.other": "{n} evals while Telegram was unreachable:",

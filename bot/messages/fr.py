@@ -138,6 +138,8 @@ _MESSAGES = {
     "degraded.follow": "lecture de {run}",
     "degraded.consume": "réception des agents",
     "degraded.gpu": "relevé des GPU",
+    "degraded.live": "les messages /live",
+    "degraded.tick": "vérifications périodiques",
     "degraded.checks": "vérifications périodiques de {run}",
     "digest.title.one": "{n} évaluation pendant que Telegram était injoignable :",
     "digest.title.other": "{n} évaluations pendant que Telegram était injoignable :",

@@ -73,6 +73,7 @@ class Rig:
             late=late,
             policy=OutboxPolicy(max_age_s=600, backoff_base_s=2, max_backoff_s=30),
             jitter=lambda: 0.5,  # no spread: the delays are exact
+            clock=self.clock,  # the back-offs' clock: the tests move both together
         )
 
     async def queue(self, key: str, chat: int = A, kind: str = "eval", age_s: float = 0) -> None:
@@ -127,7 +128,9 @@ async def test_back_off_doubles_up_to_its_cap(rig: Rig) -> None:
 async def test_jitter_spreads_the_delay(rig: Rig) -> None:
     await rig.queue("a1", kind="alert")
     rig.telegram.fail = lambda chat: network_error(None)
-    spread = OutboxSender(rig.store, rig.telegram.send, rig.clock, jitter=lambda: 0.99)
+    spread = OutboxSender(
+        rig.store, rig.telegram.send, rig.clock, jitter=lambda: 0.99, clock=rig.clock
+    )
     await spread.drain()
     assert spread._not_before[A] - rig.clock.t == pytest.approx(2.0 * 1.49)
 
@@ -325,7 +328,12 @@ async def test_nothing_uncertain_is_sent_again_until_telegram_answers(rig: Rig) 
             raise network_error(httpx.RemoteProtocolError("closed"))
 
     sender = OutboxSender(
-        rig.store, rig.telegram.send, rig.clock, probe=probe, policy=OutboxPolicy(max_age_s=600)
+        rig.store,
+        rig.telegram.send,
+        rig.clock,
+        probe=probe,
+        policy=OutboxPolicy(max_age_s=600),
+        clock=rig.clock,
     )
     await rig.queue("a1", kind="alert")
     rig.telegram.fail = lambda chat: network_error(httpx.ReadTimeout("no answer"))
@@ -345,7 +353,7 @@ async def test_evals_that_cannot_be_folded_go_out_one_by_one(rig: Rig) -> None:
     async def broken(chat_id: int, payloads: list[str]) -> str:
         raise ValueError("a payload from another version")
 
-    sender = OutboxSender(rig.store, rig.telegram.send, rig.clock, digest=broken)
+    sender = OutboxSender(rig.store, rig.telegram.send, rig.clock, digest=broken, clock=rig.clock)
     await rig.queue("e1")
     rig.telegram.fail = lambda chat: network_error(httpx.ReadTimeout("no answer"))
     await sender.drain()
@@ -354,3 +362,22 @@ async def test_evals_that_cannot_be_folded_go_out_one_by_one(rig: Rig) -> None:
     rig.clock.t += 60
     await sender.drain()
     assert [t for _, t in rig.telegram.sent] == ["e1", "e2"]
+
+
+async def test_a_wall_clock_set_back_a_day_does_not_hold_up_the_back_off(rig: Rig) -> None:
+    """The machine's clock steps back a day during an outage: the retry comes after the
+    back-off all the same (it is timed on the monotonic clock)."""
+    sender = OutboxSender(
+        rig.store,
+        rig.telegram.send,
+        rig.clock,
+        policy=OutboxPolicy(backoff_base_s=0.01, max_backoff_s=0.02),
+    )
+    await rig.queue("a1", kind="alert")
+    rig.telegram.fail = lambda chat: network_error(httpx.ConnectError("down"))
+    await sender.drain()
+    rig.telegram.fail = lambda chat: None
+    rig.clock.t -= 86400
+    await asyncio.sleep(0.05)
+    await sender.drain()
+    assert rig.telegram.sent == [(A, "a1")]
