@@ -28,6 +28,7 @@ from tests.test_faults import FAST, HEADER, OWNER, RUN, append, make_config, run
 
 ROOT = Path(__file__).resolve().parents[1]
 FULL = "PRAGMA max_page_count = {pages}"
+STRANGER, STRANGER_GROUP = 666, -1001234567890
 
 
 @pytest.fixture
@@ -237,3 +238,31 @@ def test_gpu_sampling_goes_on_when_the_wall_clock_is_set_back_a_day(tmp_path: Pa
     after = [float(t) for t in out.split() if float(t) > stepped + 0.5]
     assert proc.returncode == 0
     assert len(after) >= 5, out  # every 0.2 s for the last seconds
+
+
+async def test_strangers_get_one_refusal_per_hour_and_cost_the_owner_nothing(
+    stub: BotApiStub, tmp_path: Path
+) -> None:
+    """A stranger and a stranger group send 40 commands each, then the owner asks /eta: the
+    owner is answered at once, and each stranger chat got one refusal."""
+    service = Service(
+        make_config(stub, tmp_path / "state.sqlite3"),
+        [RunSpec(RUN, tmp_path / RUN)],
+        console=Console(io.StringIO()),
+        outbox=FAST,
+    )
+    serving = asyncio.create_task(service.serve())
+    try:
+        await stub.wait_for("setMyCommands", timeout=10)
+        n = len(stub.sent)
+        for i in range(40):
+            stub.push_message(STRANGER, "/start" if i % 2 else "/eta")
+            stub.push_message(STRANGER_GROUP, "/status", chat_type="supergroup")
+        stub.push_message(OWNER, "/eta")
+        await stub.wait_for(lambda c: c.ok and c.chat_id == OWNER, since=n, timeout=5)
+        await asyncio.sleep(0.5)
+        refusals = [c.chat_id for c in stub.sent[n:] if c.method == "sendMessage"]
+        assert sorted(c for c in refusals if c != OWNER) == [STRANGER_GROUP, STRANGER]
+    finally:
+        service.stop()
+        await asyncio.wait_for(serving, 20)

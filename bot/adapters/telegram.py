@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import re
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
@@ -61,6 +63,8 @@ MAX_CAPTION = 1024
 MAX_ANSWER = 200  # answerCallbackQuery text
 CONNECT_TIMEOUT_S = 5.0
 ANSWER_TIMEOUT_S = 15.0
+REFUSAL_EVERY_S = 3600.0  # a chat that is not allowed is answered once an hour at most
+REFUSED_KEPT = 10_000  # chats refused within the hour that are remembered before pruning
 REPLY_RETRY_AFTER_MAX_S = 5.0  # a command's answer waits out a 429 this long at most
 _TAG = re.compile(r"<(/?)(b|i|code|pre)>")
 _CUT_MARGIN = 64  # room for the tags closed and reopened where a long text is cut
@@ -306,16 +310,37 @@ async def _view(backend: Backend, chat_id: int, view: str, ctx: messages.Ctx) ->
 # --- strangers -----------------------------------------------------------------------------
 
 
+def _first_refusal(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> bool:
+    """Whether a chat that is not allowed gets an answer now: one per REFUSAL_EVERY_S, so
+    that a stranger's flood costs one message (and one log line) an hour, and the owner's
+    commands, handled after theirs, do not wait behind refusals."""
+    refused: dict[int, float] = context.application.bot_data.setdefault("refused", {})
+    now = time.monotonic()
+    if now - refused.get(chat_id, -math.inf) < REFUSAL_EVERY_S:
+        return False
+    if len(refused) >= REFUSED_KEPT:  # many strangers: forget those refused over an hour ago
+        for old in [c for c, t in refused.items() if now - t >= REFUSAL_EVERY_S]:
+            del refused[old]
+    refused[chat_id] = now
+    return True
+
+
 async def start_stranger(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Tell a chat that is not allowed its id, so the owner can add it; no run data."""
-    chat_id, ctx = await _chat(update, context)
+    chat_id = _chat_id(update)
+    if not _first_refusal(context, chat_id):
+        return
+    ctx = await _backend(context).ctx_for(chat_id)
     log.warning("chat %s is not in allowed_chat_ids; it sent /start", chat_id)
     await _reply(update, context, messages.start_text(ctx, chat_id, allowed=False))
 
 
 async def refuse(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Refuse a command from a chat that is not allowed; no run data."""
-    chat_id, ctx = await _chat(update, context)
+    chat_id = _chat_id(update)
+    if not _first_refusal(context, chat_id):
+        return
+    ctx = await _backend(context).ctx_for(chat_id)
     log.warning("refused a command from chat %s (not in allowed_chat_ids)", chat_id)
     await _reply(update, context, messages.refusal_text(ctx, chat_id))
 
@@ -526,8 +551,9 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat_id, ctx = await _chat(update, context)
     backend = _backend(context)
     if chat_id not in backend.allowed_chat_ids:
-        log.warning("refused a button from chat %s (not in allowed_chat_ids)", chat_id)
-        await _toast(query, messages.refusal_text(ctx, chat_id))
+        if _first_refusal(context, chat_id):
+            log.warning("refused a button from chat %s (not in allowed_chat_ids)", chat_id)
+            await _toast(query, messages.refusal_text(ctx, chat_id))
         return
     try:
         button = parse_callback(query.data)
