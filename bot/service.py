@@ -39,7 +39,7 @@ from bot.core.gpu import GpuSnapshot
 from bot.core.hosts import HostGpus
 from bot.core.linebuf import LineBuffer
 from bot.core.monitor import RunMonitor
-from bot.core.notices import Notice
+from bot.core.notices import Alert, Evidence, Notice
 from bot.core.prefs import ChatPrefs
 from bot.core.state import RunState
 from bot.messages import bot_ui
@@ -53,6 +53,7 @@ BACKLOG_CHUNK = 1 << 20
 OUTBOX_TEXTS_KEPT_S = 30 * 86400.0  # a delivered message's text is kept this long; its key always
 END_DRAIN_S = 5.0  # how long the last lines of an exited process may take to be read
 LIVE_TICK_S = 5.0  # how often live messages are looked at (each is edited less often)
+MAX_HUB_RUNS = 64  # runs a hub follows at most; reports about others are ignored
 TICK_S = 5.0  # how often the time-based checks (stall, a traceback then silence) run
 RESTART_FIRST_S = 1.0  # a failed task (log follower, Redis consumer...) restarts after this,
 RESTART_MAX_S = 60.0  # doubling up to this while it keeps failing
@@ -122,6 +123,7 @@ class Service:
         self.pids: set[int] = set()
         # The parts that failed and are being restarted, (kind, run): /status names them.
         self.degraded: dict[tuple[str, str], str] = {}
+        self.runs_refused = 0  # reports about runs over MAX_HUB_RUNS, ignored
         self.stop_event = asyncio.Event()
         self._folding = asyncio.Lock()  # one message folded at a time, in the order published
         self.timezone = config.timezone or _local_zone()  # read once: it is on every push
@@ -495,7 +497,7 @@ class Service:
             # repeats every host's last report).
             self.notifier.on_gpu(self.host_gpus.latest.get(msg.host, msg.snapshot))
             if msg.run:  # a node with GPUs only may report before the log's node
-                self._monitor_of(msg.run)
+                await self._monitor_of(msg.run)
             # Our clock, as for log lines: the demo's simulated GPU stamps its own time. An
             # agent's NVML stamps the node's: a restarted hub replays the same timeline.
             at = msg.snapshot.taken_at_s if msg.host else self.now()
@@ -503,22 +505,38 @@ class Service:
                 seen = self.host_gpus.for_run(msg.host, msg.snapshot, name)
                 notices = self.monitors[name].state.apply_gpu(seen, at)
                 await self.notify(name, self.host_gpus.name_hosts(notices))
+        elif (monitor := await self._monitor_of(msg.run)) is None:
+            return
         elif isinstance(msg, LogLines):
-            fed = self._monitor_of(msg.run).feed(msg.lines, msg.wall_s)
+            fed = monitor.feed(msg.lines, msg.wall_s)
             notices = [notice for _, batch in fed for notice in batch]
             await self.notify(msg.run, notices, replayed=msg.replayed)
-        elif isinstance(msg, ProcessExit):
-            await self.notify(msg.run, self._monitor_of(msg.run).end(msg.exit_code, msg.wall_s))
+        else:
+            await self.notify(msg.run, monitor.end(msg.exit_code, msg.wall_s))
 
-    def _monitor_of(self, run: str) -> RunMonitor:
-        """A hub meets its runs as their agents report them."""
-        if run not in self.monitors:
-            self.monitors[run] = self._monitor(RunSpec(run, Path(run)))
+    async def _monitor_of(self, run: str) -> RunMonitor | None:
+        """A hub meets its runs as their agents report them, MAX_HUB_RUNS at most: a rogue
+        client making up run names must not fill its memory and outbox. None for a run
+        refused; the first refusal is an alert."""
+        if run in self.monitors:
+            return self.monitors[run]
+        if self.role == "hub" and len(self.monitors) >= MAX_HUB_RUNS:
+            self.runs_refused += 1
+            if self.runs_refused == 1:
+                log.error("run %r refused: this hub follows %d runs already", run, MAX_HUB_RUNS)
+                evidence: Evidence = {"max": MAX_HUB_RUNS, "refused": run}
+                alert = Alert(run, "too_many_runs", "warning", None, self.now(), evidence)
+                await self._say(RunState(run), [alert])
+            return None
+        self.monitors[run] = self._monitor(RunSpec(run, Path(run)))
         return self.monitors[run]
 
     async def notify(self, run: str, notices: list[Notice], *, replayed: bool = False) -> None:
         """Show each push on the console and queue it for the chats that want it."""
-        state = self.monitors[run].state
+        await self._say(self.monitors[run].state, notices, replayed=replayed)
+
+    async def _say(self, state: RunState, notices: list[Notice], *, replayed: bool = False) -> None:
+        run = state.name
         for push in self.notifier.expand(state, notices, replayed=replayed):
             self.console.show(run, render(push, await self._console_ctx()), self.now())
             await self.notifier.deliver(state, push)

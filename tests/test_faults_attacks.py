@@ -266,3 +266,18 @@ async def test_strangers_get_one_refusal_per_hour_and_cost_the_owner_nothing(
     finally:
         service.stop()
         await asyncio.wait_for(serving, 20)
+
+
+async def test_a_hub_caps_the_runs_it_creates_with_one_alert(tmp_path: Path) -> None:
+    """A rogue agent makes up a thousand run names: the hub follows the first 64, says once
+    that it ignores the rest, and the real run's OOM alert still comes."""
+    out = io.StringIO()
+    config = Config(timezone="UTC", state_path=str(tmp_path / "hub.sqlite3"))
+    hub = Service(config, [], role="hub", console=Console(out))
+    await hub.handle(LogLines("real", tuple(HEADER + run_lines(0, 100)), 1.0, host="n1"))
+    for n in range(1000):
+        await hub.handle(LogLines(f"made-up-{n}", ("iter 0: loss 2.5",), 2.0, host="rogue"))
+    await hub.handle(LogLines("real", tuple(run_lines(100, 200, frozenset({150}))), 3.0))
+    assert len(hub.monitors) == 64 and "real" in hub.monitors
+    said = out.getvalue().lower()
+    assert said.count("too many runs") == 1 and "out of memory" in said

@@ -1,12 +1,12 @@
-"""Delivers the outbox: in order per chat, with back-off and jitter, honouring RetryAfter.
+"""Delivers the outbox: per chat, alerts first, with back-off and jitter, honouring RetryAfter.
 
 A notification is settled only once Telegram accepted it (or refused it for good); until then
 it stays in the state database and survives restarts and outages. The rules:
 
-- Per chat, rows go out in the order they were queued; a chat stops at its first failure and
-  is tried again after an exponential back-off with jitter (or Telegram's `retry_after`, at
-  most the longest back-off: one 429 must not silence a chat for a day).
-  Other chats are not held up.
+- Per chat, alerts go out first, then the rest, each in the order queued; a chat stops at
+  its first failure and is tried again after an exponential back-off with jitter (or
+  Telegram's `retry_after`, at most the longest back-off: one 429 must not silence a chat
+  for a day). Other chats are not held up.
 - Evals fold: when more than one eval waits for a chat that Telegram failed to reach (its
   queue holds a row already tried), they go out as one digest (`bot.messages.digest_text`,
   "5 evals while Telegram was unreachable: ...") placed where the newest of them stood;
@@ -205,7 +205,8 @@ class OutboxSender:
                 units.append(_Unit((item,), await self._text(item), item.silent, False))
             elif item is evals[-1]:
                 units.append(_Unit(tuple(evals), digest, True, True))
-        return units
+        # Alerts first: a flood of routine news (a rogue agent's runs) must not bury an OOM.
+        return sorted(units, key=lambda unit: unit.items[0].kind != "alert")
 
     async def _text(self, item: OutboxItem) -> str:
         if self._late is None or self._now() - item.created_s <= LATE_NOTE_S:

@@ -110,7 +110,7 @@ async def test_in_order_per_chat_and_one_chat_does_not_hold_up_another(rig: Rig)
     assert await rig.drain_at() == [(B, "x1")]
     rig.telegram.fail = lambda chat: None
     assert await rig.drain_at(0.5) == []  # chat A still backing off
-    assert await rig.drain_at(10) == [(A, "e1"), (A, "a1")]
+    assert await rig.drain_at(10) == [(A, "a1"), (A, "e1")]  # the alert first
     assert set((await rig.store.outcomes()).values()) == {"sent"}
 
 
@@ -153,7 +153,7 @@ async def test_evals_waiting_together_fold_into_one_digest_alerts_do_not(rig: Ri
     await rig.queue("a2", kind="alert")
     rig.telegram.fail = lambda chat: None
     sent = [text for _, text in await rig.drain_at(60)]
-    assert sent == ["a1", "m1", "digest e1,e2,e3", "a2"]  # the digest where e3 stood
+    assert sent == ["a1", "a2", "m1", "digest e1,e2,e3"]  # alerts first; the digest where e3 stood
     outcomes = await rig.store.outcomes()
     assert outcomes == {
         "e1": "digest",
@@ -381,3 +381,12 @@ async def test_a_wall_clock_set_back_a_day_does_not_hold_up_the_back_off(rig: Ri
     await asyncio.sleep(0.05)
     await sender.drain()
     assert rig.telegram.sent == [(A, "a1")]
+
+
+async def test_an_alert_goes_ahead_of_the_evals_waiting(rig: Rig) -> None:
+    for n in range(5):
+        await rig.queue(f"e{n}")
+        await rig.queue(f"m{n}", kind="milestone")
+    await rig.queue("oom", kind="alert")
+    sent = [text for _, text in await rig.drain_at()]
+    assert sent[0] == "oom" and len(sent) == 11

@@ -306,6 +306,13 @@ SCENARIOS = [
     Scenario("alert_memory_pressure", lambda c: alert_text(MEMORY, c)),
     Scenario("alert_gpu_lost", lambda c: alert_text(GPU_LOST, c)),
     Scenario("alert_resumed", lambda c: alert_text(RESUMED, c)),
+    Scenario(
+        "alert_too_many_runs",
+        lambda c: alert_text(
+            Alert("made-up-65", "too_many_runs", "warning", None, 0.0, {"max": 64}), c
+        ),
+        names=("made-up-65",),
+    ),
     Scenario("gpu_two", lambda c: gpu_text(TWO_GPUS, c)),
     Scenario("help", help_text),
     Scenario("start", lambda c: start_text(c, 123456789, True)),
