@@ -249,3 +249,16 @@ async def test_a_reply_that_cannot_be_parsed_loses_nothing(
     result = await run_scenario(stub, tmp_path, Scenario(page, page))
     assert result.delivered == result.scheduled and not result.lost, result
     assert result.most_copies <= 2, result
+
+
+async def test_a_message_whose_reply_was_lost_is_sent_again_once_at_most(
+    stub: BotApiStub, tmp_path: Path
+) -> None:
+    """Every send is taken by Telegram and its answer lost, while getMe answers at once: an
+    alert or milestone is sent again once, not at every retry."""
+    scenario = Scenario(
+        "lost replies to sends", "lost_reply", methods=frozenset({"sendMessage"}), outage_s=3.0
+    )
+    result = await run_scenario(stub, tmp_path, scenario)
+    assert result.delivered == result.scheduled and not result.lost, result
+    assert result.most_copies <= 2, result

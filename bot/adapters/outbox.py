@@ -32,8 +32,10 @@ What "sent once" can and cannot mean (Telegram has no idempotency key):
   nothing is lost when it had not arrived. An uncertain alert or milestone is sent again:
   an OOM alert shown twice is better than none. Before anything uncertain is sent again,
   a cheap call (`probe`, getMe) must succeed: while replies keep getting lost, nothing is
-  re-sent, so an uncertain message is shown at most twice, not once per retry. That second
-  copy, and a long text split in parts whose first part arrived, are the residual risks.
+  re-sent. An uncertain message is sent again once: when that reply is lost too (Telegram
+  slow to answer sends while getMe is fast), it is settled as `unconfirmed`, so it is shown
+  at most twice, not once per retry. That second copy, and a long text split in parts whose
+  first part arrived, are the residual risks.
 - A row is marked in flight before its send: if etagram is killed before it learns the
   outcome, the row is uncertain at the next start and follows the rule above.
 """
@@ -243,12 +245,24 @@ class OutboxSender:
             return False
         except TelegramError as exc:
             if not _refusal(exc):  # Telegram away, or something else answered for it
-                await self._retry(chat_id, ids, exc, None, uncertain=_maybe_delivered(exc))
+                maybe = _maybe_delivered(exc)
+                if maybe:  # a second lost reply: this copy may have arrived like the first
+                    ids = await self._unconfirmed([i for i in unit.items if i.uncertain], ids)
+                await self._retry(chat_id, ids, exc, None, uncertain=maybe)
                 return False
             return await self._refused(chat_id, unit, exc)
         self._recovered(chat_id, unit)
         await self._store.settle(ids, "digest" if unit.digest else "sent", self._now())
         return True
+
+    async def _unconfirmed(self, resent: list[OutboxItem], ids: list[int]) -> list[int]:
+        """Settle the rows whose earlier attempt had already lost its reply (this was their
+        second copy): sent again, they could show three times. The ids left to retry."""
+        if not resent:
+            return ids
+        log.warning("outbox: %s sent twice without an answer: not sent again", _keys(resent))
+        await self._store.settle([i.id for i in resent], "unconfirmed", self._now())
+        return [i for i in ids if i not in {item.id for item in resent}]
 
     async def _refused(self, chat_id: int, unit: _Unit, exc: TelegramError) -> bool:
         """Telegram refused the message: a 400 (its markup, say) is tried once more as plain
@@ -311,5 +325,5 @@ def _maybe_delivered(exc: Exception) -> bool:
     return not isinstance(cause, _NOT_SENT)
 
 
-def _keys(unit: _Unit) -> str:
-    return ", ".join(item.key for item in unit.items)
+def _keys(unit: _Unit | list[OutboxItem]) -> str:
+    return ", ".join(item.key for item in (unit.items if isinstance(unit, _Unit) else unit))

@@ -54,7 +54,7 @@ MIGRATIONS: dict[int, str] = {
     UPDATE outbox SET outcome = 'sent' WHERE sent_s IS NOT NULL;
     """,
 }
-DONE = ("sent", "digest", "expired", "refused")  # outcomes that end a row's life
+DONE = ("sent", "digest", "expired", "refused", "unconfirmed")  # outcomes that end a row
 
 
 class StoreError(Exception):
@@ -193,7 +193,8 @@ class Store:
 
     async def settle(self, item_ids: list[int], outcome: str, now_s: float) -> None:
         """Close rows: `sent` (accepted by Telegram), `digest` (accepted inside a digest),
-        `expired` (too old to be news), `refused` (Telegram refused it for good)."""
+        `expired` (too old to be news), `refused` (Telegram refused it for good),
+        `unconfirmed` (sent twice, neither answer came back: not sent a third time)."""
         if outcome not in DONE:
             raise ValueError(f"unknown outcome {outcome!r}")
         marks = ",".join("?" * len(item_ids))

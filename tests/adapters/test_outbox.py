@@ -390,3 +390,13 @@ async def test_an_alert_goes_ahead_of_the_evals_waiting(rig: Rig) -> None:
     await rig.queue("oom", kind="alert")
     sent = [text for _, text in await rig.drain_at()]
     assert sent[0] == "oom" and len(sent) == 11
+
+
+async def test_an_alert_whose_reply_is_lost_twice_is_not_sent_a_third_time(rig: Rig) -> None:
+    await rig.queue("a1", kind="alert")
+    rig.telegram.fail = lambda chat: network_error(httpx.ReadTimeout("no answer"))
+    await rig.drain_at()
+    await rig.drain_at(60)  # the second copy: its reply is lost too
+    rig.telegram.fail = lambda chat: None
+    assert await rig.drain_at(60) == []
+    assert (await rig.store.outcomes())["a1"] == "unconfirmed"
