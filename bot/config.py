@@ -59,11 +59,14 @@ class Config:
     def telegram_enabled(self) -> bool:
         return bool(self.token)
 
-    def resolved_state_path(self) -> Path:
+    def resolved_state_path(self, role: str = "embedded") -> Path:
+        """The state database; by default one per role, so that a hub and an agent on one
+        machine do not share one (a database serves one process)."""
         if self.state_path:
             return Path(self.state_path).expanduser()
         base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-        return Path(base) / "etagram" / "state.sqlite3"
+        name = "state.sqlite3" if role == "embedded" else f"{role}.sqlite3"
+        return Path(base) / "etagram" / name
 
 
 def _positive(kind: Callable[[str], float]) -> Callable[[Any], float]:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from telegram.error import InvalidToken, NetworkError, TelegramError
+from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError
 
 from bot import messages
 from bot.adapters.console import Console
@@ -115,6 +115,7 @@ class Service:
         self.sender: OutboxSender | None = None
         self.app: Any = None  # the connected python-telegram-bot Application
         self._connecting: asyncio.Task[None] | None = None
+        self._polling_errors: set[str] = set()  # kinds of polling failure already logged
         self.latest_gpu: GpuSnapshot | None = None
         self.host_gpus = HostGpus()
         self.metrics_at = metrics
@@ -212,7 +213,7 @@ class Service:
     # Lifecycle -----------------------------------------------------------------------------
     async def serve(self) -> None:
         """Run until `stop()`; then shut down within SHUTDOWN_TIMEOUT_S."""
-        self.store = await Store.open(self.config.resolved_state_path())
+        self.store = await Store.open(self.config.resolved_state_path(self.role))
         self.notifier.store = self.store
         if forgotten := await self.store.forget_texts(self.now() - OUTBOX_TEXTS_KEPT_S):
             log.info("outbox: dropped the texts of %d delivered messages", forgotten)
@@ -338,7 +339,7 @@ class Service:
         await app.initialize()
         await app.start()
         assert app.updater is not None
-        await app.updater.start_polling()
+        await app.updater.start_polling(error_callback=self._polling_failed)
         self.app = app
         with contextlib.suppress(TelegramError):
             await register_commands(app)
@@ -359,6 +360,22 @@ class Service:
                 return
         if self.sender is not None:
             self.sender.reconnected()
+
+    def _polling_failed(self, exc: TelegramError) -> None:
+        """python-telegram-bot retries polling itself, logging a traceback each time: one line
+        per kind of failure instead."""
+        kind = type(exc).__name__
+        if kind in self._polling_errors:
+            log.debug("polling Telegram failed again (%s)", exc)
+            return
+        self._polling_errors.add(kind)
+        if isinstance(exc, Conflict):
+            log.error(
+                "another program polls Telegram with this bot's token (409 Conflict): stop it "
+                "or give etagram its own bot; retrying meanwhile"
+            )
+        else:
+            log.warning("polling Telegram failed (%s); retrying", exc)
 
     async def _stop_bot(self) -> None:
         if self.app.updater and self.app.updater.running:

@@ -281,3 +281,32 @@ async def test_a_hub_caps_the_runs_it_creates_with_one_alert(tmp_path: Path) -> 
     assert len(hub.monitors) == 64 and "real" in hub.monitors
     said = out.getvalue().lower()
     assert said.count("too many runs") == 1 and "out of memory" in said
+
+
+async def test_another_poller_on_the_token_is_one_clear_line(
+    stub: BotApiStub, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Telegram answers getUpdates with 409 Conflict (another program polls this token):
+    one line says so, no traceback, however long it lasts; polling resumes after."""
+    service = Service(
+        make_config(stub, tmp_path / "state.sqlite3"),
+        [RunSpec(RUN, tmp_path / RUN)],
+        console=Console(io.StringIO()),
+        outbox=FAST,
+    )
+    stub.fail("409", methods={"getUpdates"}, seconds=4.0)
+    serving = asyncio.create_task(service.serve())
+    try:
+        with caplog.at_level(logging.DEBUG):
+            await stub.wait_for("setMyCommands", timeout=10)
+            await asyncio.sleep(4.0)
+            n = len(stub.sent)
+            stub.push_message(OWNER, "/help")
+            await stub.wait_for(lambda c: c.ok and c.chat_id == OWNER, since=n, timeout=40)
+    finally:
+        service.stop()
+        await asyncio.wait_for(serving, 20)
+    loud = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    conflict = [r for r in loud if "409" in r.getMessage() or "onflict" in r.getMessage()]
+    assert len(conflict) == 1, [r.getMessage() for r in loud]
+    assert "another" in conflict[0].getMessage() and conflict[0].exc_info is None

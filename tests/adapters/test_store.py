@@ -3,6 +3,7 @@ clear line."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 from bot.adapters.store import MIGRATIONS, SCHEMA_VERSION, Store, StoreError
 from bot.adapters.tail import Position
+from bot.config import Config
 
 
 def make_v1(path: Path) -> None:
@@ -157,4 +159,29 @@ async def test_a_send_cut_short_by_a_kill_leaves_the_row_uncertain(tmp_path: Pat
             ("b", False),
         ]
     finally:
+        await store.close()
+
+
+async def test_a_second_process_on_one_database_is_refused_naming_the_first(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "state.sqlite3"
+    first = await Store.open(path)
+    with pytest.raises(StoreError, match=rf"in use by another etagram \(PID {os.getpid()}\)"):
+        await Store.open(path)
+    await first.close()
+    again = await Store.open(path)  # the first one gone, the database is free
+    await again.close()
+
+
+async def test_a_hub_and_an_agent_on_one_machine_get_their_own_databases(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    config = Config()
+    paths = {role: config.resolved_state_path(role) for role in ("embedded", "hub", "agent")}
+    assert len(set(paths.values())) == 3
+    assert paths["embedded"] == tmp_path / "etagram" / "state.sqlite3"  # as before
+    stores = [await Store.open(p) for p in paths.values()]
+    for store in stores:
         await store.close()
