@@ -12,6 +12,7 @@ from telegram import Bot
 from telegram.error import InvalidToken, TelegramError
 
 from bot.adapters.nvml import NvmlSampler
+from bot.adapters.redact import TokenRedactingFilter
 from bot.config import Config
 
 Report = Callable[[bool | None, str, str], None]
@@ -72,8 +73,8 @@ async def _telegram(config: Config, report: Report) -> None:
     except InvalidToken:
         report(False, "telegram", "the token was rejected: copy it again from @BotFather")
         return
-    except TelegramError as exc:
-        report(False, "telegram", f"cannot reach the Bot API: {exc}")
+    except TelegramError as exc:  # a proxy's error page may echo the URL, token included
+        report(False, "telegram", f"cannot reach the Bot API: {_redacted(str(exc), config)}")
         return
     allowed = set(config.allowed_chat_ids)
     report(
@@ -98,6 +99,10 @@ async def _recent_chats(bot: Bot) -> dict[int, str]:
         if chat is not None:
             chats[chat.id] = chat.title or chat.username or chat.first_name or chat.type
     return chats
+
+
+def _redacted(text: str, config: Config) -> str:
+    return TokenRedactingFilter([config.token]).redact(text)
 
 
 def _host(url: str) -> str:

@@ -54,7 +54,8 @@ Test-facing API of :class:`BotApiStub`:
   ``None``, ``getUpdates`` included), for ``times`` calls and/or ``seconds``, or until
   ``heal()``. Faults stack; the first one added that matches wins. Answers a proxy or a captive
   portal gives: ``"garbage"`` (200 with a body that is not JSON), ``"html403"`` and
-  ``"html400"`` (an HTML error page with that status); none of them processes the call.
+  ``"html400"`` (an HTML error page with that status), ``"echo"`` (a 502 page that quotes
+  the request's path, token included, as some proxies do); none of them processes the call.
   ``"409"`` answers Telegram's Conflict (another client polls the same token).
 
 Checks done like Telegram (status 400, Telegram's descriptions): wrong token (401), unknown
@@ -86,7 +87,7 @@ from typing import Any, Literal, get_args
 from aiohttp import web
 
 FaultMode = Literal[
-    "500", "429", "409", "hang", "drop", "lost_reply", "garbage", "html403", "html400"
+    "500", "429", "409", "hang", "drop", "lost_reply", "garbage", "html403", "html400", "echo"
 ]
 DEFAULT_TOKEN = "123456789:AAH-stub-token-for-tests"  # not token-shaped on purpose
 
@@ -562,8 +563,8 @@ class BotApiStub:
         params: dict[str, Any],
         files: dict[str, bytes],
     ) -> web.StreamResponse:
-        if fault.mode in _PAGES:
-            status, page = _PAGES[fault.mode]
+        if fault.mode in _PAGES or fault.mode == "echo":
+            status, page = _PAGES.get(fault.mode, (502, f"<h1>502 Bad Gateway</h1>{request.path}"))
             self._record(method, params, files, status, description=fault.mode)
             return web.Response(status=status, text=page, content_type="text/html")
         if fault.mode == "500":
