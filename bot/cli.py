@@ -286,6 +286,15 @@ def _watch_specs(args: argparse.Namespace, entries: list[str]) -> list[Any]:
     return specs
 
 
+def _regular_files(paths: list[Path]) -> None:
+    """ValueError (one line) for a log path that exists and is not a regular file."""
+    from bot.adapters.tail import not_a_file
+
+    for path in paths:
+        if kind := not_a_file(path):
+            raise ValueError(f"{path} is {kind}; expected a regular file (a log)")
+
+
 def _unique_names(paths: list[Path]) -> list[str]:
     """Each log's file name, with as many parent folders as it takes to tell them apart."""
     depth = 1
@@ -337,6 +346,7 @@ def _watch(args: argparse.Namespace, config: Config) -> int:
         return 2
     try:
         specs = _watch_specs(args, entries)
+        _regular_files([spec.path for spec in specs])
     except ValueError as exc:
         print(f"etagram: watch: {exc}", file=sys.stderr)
         return 2
@@ -353,6 +363,11 @@ def _run(args: argparse.Namespace, config: Config) -> int:
         print("etagram: run: no command given; expected: etagram run -- CMD ARGS", file=sys.stderr)
         return 2
     log_path = Path(args.log or f"{Path(argv[0]).stem}-{time.strftime('%Y%m%d-%H%M%S')}.log")
+    try:
+        _regular_files([log_path])
+    except ValueError as exc:
+        print(f"etagram: run: {exc}", file=sys.stderr)
+        return 2
     spec = RunSpec(args.name or log_path.name, log_path, args.format, args.max_iters)
     service = Service(config, [spec], gpu=_gpu_source())
 
@@ -432,6 +447,11 @@ def _redis_bus(args: argparse.Namespace) -> Any:
 def _agent(args: argparse.Namespace, config: Config) -> int:
     from bot.service import RunSpec, Service
 
+    try:
+        _regular_files([Path(p) for p in args.logs])
+    except ValueError as exc:
+        print(f"etagram: agent: {exc}", file=sys.stderr)
+        return 2
     bus = _redis_bus(args)
     if bus is None:
         return 2
