@@ -420,7 +420,7 @@ class Service:
         """The time-based checks of each run; one that fails does not hold up the others."""
         for name, monitor in list(self.monitors.items()):
             try:
-                await self.notify(name, monitor.state.tick(self.now()))
+                await self.notify(name, self.host_gpus.name_hosts(monitor.state.tick(self.now())))
             except Exception as exc:
                 if ("checks", name) not in self.degraded:
                     log.exception("checks of run %r failed (%s)", name, exc)
@@ -527,9 +527,11 @@ class Service:
         elif isinstance(msg, LogLines):
             fed = monitor.feed(msg.lines, msg.wall_s)
             notices = [notice for _, batch in fed for notice in batch]
-            await self.notify(msg.run, notices, replayed=msg.replayed)
+            # A slowdown read from the log is blamed on a GPU by its number on a hub, too.
+            await self.notify(msg.run, self.host_gpus.name_hosts(notices), replayed=msg.replayed)
         else:
-            await self.notify(msg.run, monitor.end(msg.exit_code, msg.wall_s))
+            ended = monitor.end(msg.exit_code, msg.wall_s)
+            await self.notify(msg.run, self.host_gpus.name_hosts(ended))
 
     async def _monitor_of(self, run: str) -> RunMonitor | None:
         """A hub meets its runs as their agents report them, MAX_HUB_RUNS at most: a rogue
