@@ -326,12 +326,13 @@ class Service:
         self.notifier.sender = self.sender
         try:
             await self._connect(app)
-        except InvalidToken:
-            log.error(
-                "Telegram rejected the bot token (check ETAGRAM_TELEGRAM_TOKEN): console only"
-            )
-            self.sender = self.notifier.sender = None
-        except NetworkError as exc:
+        except TelegramError as exc:
+            if _token_rejected(exc):
+                log.error(
+                    "Telegram rejected the bot token (check ETAGRAM_TELEGRAM_TOKEN): console only"
+                )
+                self.sender = self.notifier.sender = None
+                return
             log.error("cannot reach Telegram (%s): messages wait in the outbox; retrying", exc)
             self._connecting = asyncio.create_task(self._keep_connecting(app), name="connect")
 
@@ -351,13 +352,13 @@ class Service:
             await asyncio.sleep(delay)
             try:
                 await self._connect(app)
-            except NetworkError as exc:
+            except TelegramError as exc:
+                if _token_rejected(exc):
+                    log.error("Telegram rejected the bot token: console only")
+                    self.sender = self.notifier.sender = None
+                    return
                 delay = min(300.0, delay * 2)
                 log.warning("Telegram still unreachable (%s): next try in %.0f s", exc, delay)
-            except InvalidToken:
-                log.error("Telegram rejected the bot token: console only")
-                self.sender = self.notifier.sender = None
-                return
         if self.sender is not None:
             self.sender.reconnected()
 
@@ -572,6 +573,15 @@ async def _every(
     while True:
         await job()
         await asyncio.sleep(every_s)
+
+
+def _token_rejected(exc: TelegramError) -> bool:
+    """Telegram itself refused the token (a 401 or 404 it answered; a proxy's page in their
+    place is no verdict: down the chain of causes lies the error of parsing it)."""
+    cause: BaseException | None = exc
+    while isinstance(cause, TelegramError):
+        cause = cause.__cause__
+    return isinstance(exc, InvalidToken) and cause is None
 
 
 def _part_name(part: tuple[str, str]) -> str:

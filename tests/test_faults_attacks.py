@@ -310,3 +310,25 @@ async def test_another_poller_on_the_token_is_one_clear_line(
     conflict = [r for r in loud if "409" in r.getMessage() or "onflict" in r.getMessage()]
     assert len(conflict) == 1, [r.getMessage() for r in loud]
     assert "another" in conflict[0].getMessage() and conflict[0].exc_info is None
+
+
+async def test_a_captive_portal_at_start_up_only_delays_the_bot(
+    stub: BotApiStub, tmp_path: Path
+) -> None:
+    """getMe answered by an HTML page when etagram starts: it keeps trying to connect, and
+    the alert written meanwhile goes out once Telegram answers."""
+    log = tmp_path / RUN
+    stub.fail("garbage", seconds=2.0)
+    service = Service(
+        make_config(stub, tmp_path / "state.sqlite3"),
+        [RunSpec(RUN, log)],
+        console=Console(io.StringIO()),
+        outbox=FAST,
+    )
+    serving = asyncio.create_task(service.serve())
+    try:
+        append(log, HEADER + run_lines(0, 200, frozenset({150})))
+        await stub.wait_for(lambda c: c.ok and "out of memory" in str(c.text).lower(), timeout=30)
+    finally:
+        service.stop()
+        await asyncio.wait_for(serving, 20)
