@@ -150,7 +150,7 @@ class _Cursor:
 
     def _open(self) -> bool:
         if kind := not_a_file(self._path):  # replaced after start: opening a FIFO would block
-            self._log_wait(f"%s is {kind}, not a log file; waiting for a regular file")
+            self._log_wait(f"cannot open %s yet ({kind}, not a regular file); retrying")
             return False
         file = self._open_rotated_start() if self._start else None
         try:
