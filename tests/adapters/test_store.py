@@ -3,6 +3,7 @@ clear line."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 from pathlib import Path
@@ -185,3 +186,28 @@ async def test_a_hub_and_an_agent_on_one_machine_get_their_own_databases(
     stores = [await Store.open(p) for p in paths.values()]
     for store in stores:
         await store.close()
+
+
+async def test_the_schema_is_created_once_when_another_connection_is_creating_it(
+    tmp_path: Path,
+) -> None:
+    """Another connection (an etagram without the lock, a tool) is half-way through creating
+    the schema: opening waits for it and finds the schema made, rather than creating the
+    tables a second time ("table offsets already exists")."""
+    path = tmp_path / "state.sqlite3"
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("PRAGMA journal_mode=WAL")
+    other.execute("BEGIN IMMEDIATE")
+    for version in range(1, SCHEMA_VERSION + 1):
+        for statement in MIGRATIONS[version].split(";"):
+            if statement.strip():
+                other.execute(statement)
+    other.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    opening = asyncio.create_task(Store.open(path))
+    await asyncio.sleep(0.3)
+    assert not opening.done()  # waiting for the other's transaction
+    other.execute("COMMIT")
+    store = await asyncio.wait_for(opening, 10)
+    assert await store.version() == SCHEMA_VERSION
+    await store.close()
+    other.close()
