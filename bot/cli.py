@@ -226,8 +226,8 @@ def _setup_logging(config: Config) -> None:
         stream=sys.stderr,
     )
     if config.log_level != "DEBUG":
-        # Their INFO lines (each job run, each request) drown etagram's own.
-        for chatty in ("apscheduler", "httpx", "httpcore"):
+        # Their INFO lines (one per request) drown etagram's own.
+        for chatty in ("httpx", "httpcore"):
             logging.getLogger(chatty).setLevel(logging.WARNING)
     if config.token:
         from bot.adapters.redact import install_token_redaction

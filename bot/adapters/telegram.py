@@ -113,7 +113,7 @@ def build_application(
         .connect_timeout(CONNECT_TIMEOUT_S)
         .read_timeout(ANSWER_TIMEOUT_S)
         .write_timeout(ANSWER_TIMEOUT_S)
-        .job_queue(None)  # the service owns the one APScheduler scheduler
+        .job_queue(None)  # the service runs its periodic jobs itself, on the monotonic clock
         .build()
     )
     app.bot_data["backend"] = backend
