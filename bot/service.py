@@ -407,11 +407,29 @@ class Service:
         jobs.append(("tick", TICK_S, TICK_S, self._tick))
         return [
             asyncio.create_task(
-                self._supervised((kind, ""), functools.partial(_every, first_s, every_s, job)),
+                self._supervised(
+                    (kind, ""), functools.partial(self._every, (kind, ""), first_s, every_s, job)
+                ),
                 name=kind,
             )
             for kind, first_s, every_s, job in jobs
         ]
+
+    async def _every(
+        self,
+        part: tuple[str, str],
+        first_s: float,
+        every_s: float,
+        job: Callable[[], Awaitable[None]],
+        again: bool,
+    ) -> None:
+        """`job` after `first_s` (`every_s` when restarted), then every `every_s` after it
+        ends."""
+        await asyncio.sleep(every_s if again else first_s)
+        while True:
+            await job()
+            self._works(part)
+            await asyncio.sleep(every_s)
 
     async def _refresh_live(self) -> None:
         if self.app is not None:  # not before Telegram was first reached
@@ -563,16 +581,6 @@ class Service:
 
     async def _console_ctx(self) -> messages.Ctx:
         return messages.Ctx(lang=self.config.language, tz=self.timezone, now_s=self.now())
-
-
-async def _every(
-    first_s: float, every_s: float, job: Callable[[], Awaitable[None]], again: bool
-) -> None:
-    """`job` after `first_s` (`every_s` when restarted), then every `every_s` after it ends."""
-    await asyncio.sleep(every_s if again else first_s)
-    while True:
-        await job()
-        await asyncio.sleep(every_s)
 
 
 def _token_rejected(exc: TelegramError) -> bool:
