@@ -7,10 +7,10 @@ eval every 50 iterations) and, every 10th event, a GPU report of 8 GPUs. One lin
 is the worst case: an agent's publish of log lines returns once they are in Redis (so each
 agent waits a round trip per batch), where a real follower that falls behind reads, and
 publishes, many lines at once. The hub is a
-`Service(role="hub")` in its own process doing its real work on each event (parse, fold,
+a hub (`bot.assemble.hub`) in its own process doing its real work on each event (parse, fold,
 ETA, detectors, GPUs per host) with no Telegram; agents run as asyncio tasks spread over a
 few producer processes. The embedded row is one process: the same producers as tasks,
-each folding its events itself through `Service.publish`.
+each folding its events itself through `Fold.fold`.
 
 Columns: events/s from the first event folded to the last one; the hub's CPU
 seconds (time.process_time of the hub process; embedded, of the one process, producers
@@ -37,11 +37,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bot import assemble  # noqa: E402
 from bot.adapters.console import Console  # noqa: E402
 from bot.adapters.redis_bus import RedisBus  # noqa: E402
 from bot.bus import Bus, GpuReport, LogLines, Message  # noqa: E402
 from bot.config import Config  # noqa: E402
 from bot.core.gpu import GpuSample, GpuSnapshot  # noqa: E402
+from bot.fold import Fold  # noqa: E402
+from bot.intake import Sink  # noqa: E402
 from bot.service import Service  # noqa: E402
 from tests.conftest import REDIS_SERVER, RedisServer  # noqa: E402
 
@@ -70,27 +73,27 @@ def events(agent: int, n: int) -> list[Message]:
     return out
 
 
-async def produce(buses: Sequence[Bus | Service], first_agent: int, n: int) -> None:
-    async def agent(bus: Bus | Service, index: int) -> None:
+async def produce(sinks: Sequence[Sink], first_agent: int, n: int) -> None:
+    async def agent(publish: Sink, index: int) -> None:
         for msg in events(index, n):
-            await bus.publish(msg)
+            await publish(msg)
 
-    await asyncio.gather(*(agent(bus, first_agent + i) for i, bus in enumerate(buses)))
-
-
-def hub_service(bus: Bus | None, role: str = "hub") -> Service:
-    config = Config(timezone="UTC")
-    return Service(config, [], bus=bus, role=role, console=Console(io.StringIO()))
+    await asyncio.gather(*(agent(sink, first_agent + i) for i, sink in enumerate(sinks)))
 
 
-async def consume(service: Service, total: int) -> dict[str, float]:
+def fold_of(service: Service) -> Fold:
+    assert service.fold is not None
+    return service.fold
+
+
+async def consume(bus: Bus, total: int) -> dict[str, float]:
     """Fold `total` events: wall times of the first and the last, CPU seconds in between."""
+    fold = fold_of(assemble.hub(Config(timezone="UTC"), bus, console=Console(io.StringIO())))
     done, first, cpu0 = 0, 0.0, 0.0
-    assert service.bus is not None
-    async for msg in service.bus.messages():
+    async for msg in bus.messages():
         if done == 0:
             first, cpu0 = time.time(), time.process_time()
-        await service.handle(msg)
+        await fold.handle(msg)
         done += 1
         if done == total:
             break
@@ -100,9 +103,9 @@ async def consume(service: Service, total: int) -> dict[str, float]:
 # Child processes ---------------------------------------------------------------------------
 def run_hub(url: str, stream: str, total: int) -> None:
     async def main() -> dict[str, float]:
-        service = hub_service(RedisBus(url, stream=stream))
+        bus = RedisBus(url, stream=stream)
         print("ready", flush=True)
-        return await consume(service, total)
+        return await consume(bus, total)
 
     print(json.dumps(asyncio.run(main())), flush=True)
 
@@ -111,7 +114,7 @@ def run_producers(url: str, stream: str, first: int, count: int, n: int, start_a
     async def main() -> None:
         buses = [RedisBus(url, stream=stream) for _ in range(count)]
         await asyncio.sleep(max(0.0, start_at - time.time()))
-        await produce(list(buses), first, n)
+        await produce([bus.publish for bus in buses], first, n)
         for bus in buses:
             await bus.aclose()
 
@@ -121,9 +124,10 @@ def run_producers(url: str, stream: str, first: int, count: int, n: int, start_a
 # Rows ----------------------------------------------------------------------------------------
 def local_row(n: int) -> dict[str, float]:
     async def main() -> dict[str, float]:
-        service = hub_service(None, role="embedded")
+        config = Config(timezone="UTC")
+        fold = fold_of(assemble.embedded(config, [], console=Console(io.StringIO())))
         start, cpu0 = time.time(), time.process_time()
-        await produce([service] * AGENTS, 0, n)
+        await produce([fold.fold] * AGENTS, 0, n)
         return {"start": start, "end": time.time(), "cpu": time.process_time() - cpu0}
 
     return asyncio.run(main())

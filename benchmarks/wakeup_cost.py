@@ -10,7 +10,7 @@ Rows, each `--wakeups` times, `--gap-ms` apart, CPU of this process (`time.proce
 - a blocking `poll()` on an inotify descriptor, woken by a writer process, then one `read()`;
 - an asyncio loop with the inotify descriptor in its epoll, then one `read()` (the floor of
   etagram's follower);
-- etagram's fold of one nanoGPT line (`Service.publish`: parse, run state, estimator,
+- etagram's fold of one nanoGPT line (`Fold.fold`: parse, run state, estimator,
   detectors, notifier; no Telegram), timed alone, in a tight loop and after each sleep.
 
     python benchmarks/wakeup_cost.py [--wakeups 300] [--gap-ms 50]
@@ -42,10 +42,10 @@ from benchmarks._common import (  # noqa: E402
     temp_folder,
     writes_to,
 )
+from bot import assemble  # noqa: E402
 from bot.adapters.console import Console  # noqa: E402
 from bot.bus import LogLines  # noqa: E402
 from bot.config import Config  # noqa: E402
-from bot.service import Service  # noqa: E402
 
 WRITER = """
 import sys, time
@@ -110,17 +110,19 @@ def in_asyncio(log: Path, n: int, gap_s: float) -> int:
 
 
 def fold(n: int, gap_s: float) -> float:
-    """Microseconds of this thread's CPU per `Service.publish` of one progress line."""
+    """Microseconds of this thread's CPU per `Fold.fold` of one progress line."""
 
     async def main() -> float:
-        service = Service(Config(timezone="UTC"), [], console=Console(io.StringIO()))
+        service = assemble.embedded(Config(timezone="UTC"), [], console=Console(io.StringIO()))
+        assert service.fold is not None
+        publish = service.fold.fold
         header = tuple(nanogpt_header(10_000_000, 500).splitlines())
-        await service.publish(LogLines("run", header, time.time()))
+        await publish(LogLines("run", header, time.time()))
         spent = 0.0
         for i in range(n):
             msg = LogLines("run", (progress_line(i),), time.time())
             cpu = time.thread_time()
-            await service.publish(msg)
+            await publish(msg)
             spent += time.thread_time() - cpu
             if gap_s:
                 time.sleep(gap_s)

@@ -334,7 +334,7 @@ def _gpu_source() -> Any:
 
 
 def _watch(args: argparse.Namespace, config: Config) -> int:
-    from bot.service import Service
+    from bot.assemble import embedded
 
     entries = args.logs or list(config.logs)
     if not entries:
@@ -350,13 +350,14 @@ def _watch(args: argparse.Namespace, config: Config) -> int:
     except ValueError as exc:
         print(f"etagram: watch: {exc}", file=sys.stderr)
         return 2
-    service = Service(config, specs, gpu=_gpu_source(), metrics=_metrics(args, config))
+    service = embedded(config, specs, gpu=_gpu_source(), metrics=_metrics(args, config))
     return _serve(service)
 
 
 def _run(args: argparse.Namespace, config: Config) -> int:
     from bot.adapters.process import run_command
-    from bot.service import RunSpec, Service
+    from bot.assemble import embedded
+    from bot.service import RunSpec
 
     argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
     if not argv:
@@ -369,7 +370,7 @@ def _run(args: argparse.Namespace, config: Config) -> int:
         print(f"etagram: run: {exc}", file=sys.stderr)
         return 2
     spec = RunSpec(args.name or log_path.name, log_path, args.format, args.max_iters)
-    service = Service(config, [spec], gpu=_gpu_source())
+    service = embedded(config, [spec], gpu=_gpu_source())
 
     async def child() -> int:
         code = await run_command(argv, log_path, on_start=service.set_pid)
@@ -381,8 +382,9 @@ def _run(args: argparse.Namespace, config: Config) -> int:
 
 
 def _demo(args: argparse.Namespace, config: Config) -> int:
+    from bot.assemble import embedded
     from bot.demo import DemoRun
-    from bot.service import RunSpec, Service
+    from bot.service import RunSpec
 
     workdir = Path(tempfile.mkdtemp(prefix="etagram-demo-"))
     if not config.state_path:
@@ -390,7 +392,7 @@ def _demo(args: argparse.Namespace, config: Config) -> int:
     log_path = workdir / "train.log"
     spec = RunSpec(f"demo-{time.strftime('%H%M%S')}", log_path, "nanogpt")
     gpu = _demo_gpu(DemoRun(), args.speed)
-    service = Service(config, [spec], gpu=gpu)
+    service = embedded(config, [spec], gpu=gpu)
     print(f"etagram demo: a simulated nanoGPT run at {args.speed:g}x, log {log_path}\n")
 
     async def child() -> int:
@@ -445,7 +447,8 @@ def _redis_bus(args: argparse.Namespace) -> Any:
 
 
 def _agent(args: argparse.Namespace, config: Config) -> int:
-    from bot.service import RunSpec, Service
+    from bot.assemble import agent
+    from bot.service import RunSpec
 
     try:
         _regular_files([Path(p) for p in args.logs])
@@ -459,23 +462,15 @@ def _agent(args: argparse.Namespace, config: Config) -> int:
     names = [args.run] if args.run and len(paths) == 1 else [p.name for p in paths]
     specs = [RunSpec(n, p) for n, p in zip(names, paths, strict=True)]
     gpu_run = args.run or (names[0] if len(names) == 1 else "")
-    service = Service(
-        config,
-        specs,
-        gpu=_gpu_source(),
-        bus=bus,
-        role="agent",
-        host=args.host,
-        gpu_run=gpu_run,
-    )
+    service = agent(config, specs, bus, host=args.host, gpu_run=gpu_run, gpu=_gpu_source())
     return _serve(service)
 
 
 def _hub(args: argparse.Namespace, config: Config) -> int:
-    from bot.service import Service
+    from bot.assemble import hub
 
     bus = _redis_bus(args)
     if bus is None:
         return 2
-    service = Service(config, [], bus=bus, role="hub", metrics=_metrics(args, config))
+    service = hub(config, bus, metrics=_metrics(args, config))
     return _serve(service)

@@ -82,7 +82,9 @@ class Notifier:
         milestones_pct: Iterable[int] = (25, 50, 75),
         critical: frozenset[str] = DEFAULT_CRITICAL,
         live_every_s: float = LIVE_EVERY_S,
+        store: Callable[[], Store | None] = lambda: None,
     ) -> None:
+        """`store`: the state database once open (prefs and the outbox live there)."""
         self.allowed_chat_ids = frozenset(allowed_chat_ids)
         self.language = language
         self.timezone = timezone
@@ -90,13 +92,17 @@ class Notifier:
         self.milestones_pct = sorted(set(milestones_pct))
         self.critical = critical
         self.live_every_s = live_every_s
-        self.store: Store | None = None
+        self._store = store
         self.sender: OutboxSender | None = None
         self.temps: deque[TempSample] = deque(maxlen=TEMP_SAMPLES)
         self._prefs: dict[int, ChatPrefs] = {}
         self._runs: dict[str, _RunMemory] = {}
         self._live_at: dict[int, float] = {}
         self._live_text: dict[int, str] = {}
+
+    @property
+    def store(self) -> Store | None:
+        return self._store()
 
     # Preferences --------------------------------------------------------------------------
     async def prefs(self, chat_id: int) -> ChatPrefs:

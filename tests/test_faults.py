@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import assemble
 from bot.adapters.console import Console
 from bot.adapters.outbox import OutboxPolicy
 from bot.config import Config
@@ -143,7 +144,7 @@ class Scenario:
 async def run_scenario(stub: BotApiStub, workdir: Path, scenario: Scenario) -> Tally:
     """A run with evals and alerts before, during and after an outage; its tally."""
     log, state_path = workdir / RUN, workdir / "state.sqlite3"
-    service = Service(
+    service = assemble.embedded(
         make_config(stub, state_path),
         [RunSpec(RUN, log)],
         console=Console(io.StringIO()),
@@ -180,7 +181,7 @@ async def run_scenario(stub: BotApiStub, workdir: Path, scenario: Scenario) -> T
 
 
 async def caught_up(service: Service, it: int, run: str = RUN) -> bool:
-    return service.monitors[run].state.iter == it
+    return service.fold.monitors[run].state.iter == it
 
 
 async def settled(service: Service, eval_iter: int, run: str = RUN) -> bool:

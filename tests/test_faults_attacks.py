@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
+from bot import assemble
 from bot.adapters.console import Console
 from bot.adapters.redis_bus import RedisBus
 from bot.bus import LogLines
@@ -49,7 +50,7 @@ async def test_a_follower_that_fails_is_restarted_and_status_says_so(
     The failure is logged once, /status names it, and once there is room again the follower
     starts again and the OOM alert goes out."""
     log = tmp_path / RUN
-    service = Service(
+    service = assemble.embedded(
         make_config(stub, tmp_path / "state.sqlite3"),
         [RunSpec(RUN, log)],
         console=Console(io.StringIO()),
@@ -87,7 +88,7 @@ async def test_a_follower_that_fails_is_restarted_and_status_says_so(
 
 
 async def _caught_up(service: Service, it: int) -> bool:
-    return RUN in service.monitors and service.monitors[RUN].state.iter == it
+    return RUN in service.fold.monitors and service.fold.monitors[RUN].state.iter == it
 
 
 async def _logged(caplog: pytest.LogCaptureFixture, logger: str) -> bool:
@@ -106,7 +107,7 @@ async def test_a_log_name_that_is_not_utf8_still_gets_its_alerts(
     which neither SQLite nor Telegram take): its run is followed and its OOM alert sent."""
     log = tmp_path / os.fsdecode(b"train\xff.log")
     name = log.name
-    service = Service(
+    service = assemble.embedded(
         make_config(stub, tmp_path / "state.sqlite3"),
         [RunSpec(name, log)],
         console=Console(io.StringIO()),
@@ -145,7 +146,7 @@ async def test_a_poisoned_stream_entry_is_skipped_and_the_hub_goes_on(
         out = io.StringIO()
         config = Config(timezone="UTC", state_path=str(tmp_path / f"hub{attempt}.sqlite3"))
         bus = RedisBus(redis_server.url, stream=stream)
-        hub = Service(config, [], role="hub", bus=bus, console=Console(out))
+        hub = assemble.hub(config, bus, console=Console(out))
         serving = asyncio.create_task(hub.serve())
         try:
             await until(lambda o=out: _said(o, "out of memory"), 15, "the OOM alert")
@@ -168,7 +169,7 @@ async def test_a_huge_retry_after_holds_up_neither_commands_nor_the_outbox_for_l
     """Telegram answers one send with retry_after: 86400. The owner's /eta is answered at
     once, and the alert that got the 429 waits the outbox's longest back-off, not a day."""
     log = tmp_path / RUN
-    service = Service(
+    service = assemble.embedded(
         make_config(stub, tmp_path / "state.sqlite3"),
         [RunSpec(RUN, log)],
         console=Console(io.StringIO()),
@@ -197,7 +198,7 @@ import asyncio, io, sys, time
 from bot.adapters.console import Console
 from bot.config import Config
 from bot.core.gpu import GpuSnapshot
-from bot.service import Service
+from bot import assemble
 
 class Gpu:
     def sample(self):
@@ -206,7 +207,7 @@ class Gpu:
 
 async def main():
     config = Config(timezone="UTC", state_path=sys.argv[1], gpu_interval_s=0.2)
-    service = Service(config, [], gpu=Gpu(), console=Console(io.StringIO()))
+    service = assemble.embedded(config, [], gpu=Gpu(), console=Console(io.StringIO()))
     asyncio.get_running_loop().call_later(float(sys.argv[2]), service.stop)
     await service.serve()
 
@@ -245,7 +246,7 @@ async def test_strangers_get_one_refusal_per_hour_and_cost_the_owner_nothing(
 ) -> None:
     """A stranger and a stranger group send 40 commands each, then the owner asks /eta: the
     owner is answered at once, and each stranger chat got one refusal."""
-    service = Service(
+    service = assemble.embedded(
         make_config(stub, tmp_path / "state.sqlite3"),
         [RunSpec(RUN, tmp_path / RUN)],
         console=Console(io.StringIO()),
@@ -273,7 +274,8 @@ async def test_a_hub_caps_the_runs_it_creates_with_one_alert(tmp_path: Path) -> 
     that it ignores the rest, and the real run's OOM alert still comes."""
     out = io.StringIO()
     config = Config(timezone="UTC", state_path=str(tmp_path / "hub.sqlite3"))
-    hub = Service(config, [], role="hub", console=Console(out))
+    hub = assemble.hub(config, None, console=Console(out)).fold
+    assert hub is not None
     await hub.handle(LogLines("real", tuple(HEADER + run_lines(0, 100)), 1.0, host="n1"))
     for n in range(1000):
         await hub.handle(LogLines(f"made-up-{n}", ("iter 0: loss 2.5",), 2.0, host="rogue"))
@@ -288,7 +290,7 @@ async def test_another_poller_on_the_token_is_one_clear_line(
 ) -> None:
     """Telegram answers getUpdates with 409 Conflict (another program polls this token):
     one line says so, no traceback, however long it lasts; polling resumes after."""
-    service = Service(
+    service = assemble.embedded(
         make_config(stub, tmp_path / "state.sqlite3"),
         [RunSpec(RUN, tmp_path / RUN)],
         console=Console(io.StringIO()),
@@ -319,7 +321,7 @@ async def test_a_captive_portal_at_start_up_only_delays_the_bot(
     the alert written meanwhile goes out once Telegram answers."""
     log = tmp_path / RUN
     stub.fail("garbage", seconds=2.0)
-    service = Service(
+    service = assemble.embedded(
         make_config(stub, tmp_path / "state.sqlite3"),
         [RunSpec(RUN, log)],
         console=Console(io.StringIO()),

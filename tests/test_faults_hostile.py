@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot import messages
+from bot import assemble, messages
 from bot.adapters.console import Console
 from bot.adapters.store import StoreError
 from bot.adapters.telegram import COMMANDS, build_application
@@ -40,7 +40,9 @@ def service_for(stub: BotApiStub, tmp_path: Path, log: Path, name: str = HOSTILE
         timezone="UTC",
         state_path=str(tmp_path / "state.sqlite3"),
     )
-    return Service(config, [RunSpec(name, log)], console=Console(io.StringIO()), outbox=FAST)
+    return assemble.embedded(
+        config, [RunSpec(name, log)], console=Console(io.StringIO()), outbox=FAST
+    )
 
 
 @pytest.fixture
@@ -87,8 +89,8 @@ async def test_huge_hostile_log_lines_reach_telegram_escaped(
 async def test_a_directory_as_state_path_is_one_clear_error(tmp_path: Path) -> None:
     async with BotApiStub() as stub:
         service = service_for(stub, tmp_path, tmp_path / "train.log")
-        bad = Config(**{**vars(service.config), "state_path": str(tmp_path)})
-        service = Service(bad, service.runs, console=Console(io.StringIO()))
+        bad = Config(**{**vars(service.fold.config), "state_path": str(tmp_path)})
+        service = assemble.embedded(bad, service.logs.runs, console=Console(io.StringIO()))
         with pytest.raises(StoreError) as info:
             await asyncio.wait_for(service.serve(), 10)
     assert str(info.value) == f"state database {tmp_path}: is a directory; expected a file path"

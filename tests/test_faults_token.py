@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import assemble
 from bot.adapters.console import Console
 from bot.config import Config
 from bot.service import RunSpec, Service
@@ -67,7 +68,9 @@ async def test_the_token_never_reaches_a_log_line(
             state_path=str(tmp_path / "state.sqlite3"),
             timezone="UTC",
         )
-        service = Service(config, [RunSpec(RUN, log)], console=Console(io.StringIO()), outbox=FAST)
+        service = assemble.embedded(
+            config, [RunSpec(RUN, log)], console=Console(io.StringIO()), outbox=FAST
+        )
         serving = asyncio.create_task(service.serve())
         try:
             await stub.wait_for("setMyCommands", timeout=10)
@@ -85,7 +88,7 @@ async def test_the_token_never_reaches_a_log_line(
             await asyncio.wait_for(serving, 15)
 
         wrong = Config(token=WRONG, api_base_url=stub.base_url, state_path=config.state_path)
-        rejected = Service(wrong, [RunSpec(RUN, log)], console=Console(io.StringIO()))
+        rejected = assemble.embedded(wrong, [RunSpec(RUN, log)], console=Console(io.StringIO()))
         serving = asyncio.create_task(rejected.serve())
         await asyncio.sleep(0.5)
         rejected.stop()

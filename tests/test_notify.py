@@ -36,8 +36,8 @@ async def _no_send(chat_id: int, text: str, silent: bool) -> None:
 async def notifier() -> AsyncIterator[Notifier]:
     store = await Store.open(":memory:")
     clock = Clock()
-    n = Notifier([A, B], language="en", timezone="Europe/Paris", now=clock)
-    n.store, n.sender = store, OutboxSender(store, _no_send, clock)
+    n = Notifier([A, B], language="en", timezone="Europe/Paris", now=clock, store=lambda: store)
+    n.sender = OutboxSender(store, _no_send, clock)
     yield n
     await store.close()
 

@@ -4,14 +4,18 @@ name the host; one machine (host "") unchanged."""
 from __future__ import annotations
 
 import io
+import time
 
 from bot.adapters.console import Console
+from bot.assemble import MAX_HUB_RUNS
 from bot.bus import GpuReport, LogLines
 from bot.config import Config
 from bot.core.gpu import HW_THERMAL, SW_THERMAL, GpuSample, GpuSnapshot
 from bot.core.hosts import host_of
 from bot.core.notices import Alert, Notice
-from bot.service import Service
+from bot.fold import Fold
+from bot.notify import Notifier
+from bot.service import Supervisor
 from tests.generated import nanogpt_lines
 from tests.test_service_e2e import HEADER
 
@@ -22,12 +26,22 @@ HOT = (
 )
 
 
-class Hub(Service):
-    """A hub whose notices are kept for the test, besides going to the console."""
+class Hub(Fold):
+    """A hub's fold whose notices are kept for the test, besides going to the console."""
 
     def __init__(self) -> None:
         config = Config(timezone="UTC", slowdown_min_s=1.0)
-        super().__init__(config, [], role="hub", console=Console(io.StringIO()))
+        notifier = Notifier(config.allowed_chat_ids, language="en", timezone="UTC", now=time.time)
+        super().__init__(
+            config,
+            [],
+            notifier,
+            Supervisor(),
+            console=Console(io.StringIO()),
+            now=time.time,
+            timezone="UTC",
+            max_runs=MAX_HUB_RUNS,
+        )
         self.said: list[Notice] = []
 
     async def notify(self, run: str, notices: list[Notice], *, replayed: bool = False) -> None:

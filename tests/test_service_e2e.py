@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import assemble
 from bot.adapters.console import Console
 from bot.config import Config
 from bot.service import RunSpec, Service
@@ -48,7 +49,7 @@ def make_service(stub: BotApiStub, tmp_path: Path, log: Path) -> Service:
         timezone="Europe/Paris",
         state_path=str(tmp_path / "state.sqlite3"),
     )
-    return Service(config, [RunSpec("gpt2", log)], console=Console(io.StringIO()))
+    return assemble.embedded(config, [RunSpec("gpt2", log)], console=Console(io.StringIO()))
 
 
 async def test_watch_pushes_one_message_per_eval_and_answers(

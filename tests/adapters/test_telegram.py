@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from bot import assemble
 from bot.adapters.console import Console
 from bot.adapters.plot import HEIGHT_PX, WIDTH_PX
 from bot.adapters.telegram import send_text
@@ -76,11 +77,11 @@ class Bot:
         with self.log.open("a") as f:
             f.write("\n".join(lines) + "\n")
         last = max(int(x.split()[1].rstrip(":")) for x in lines if x.startswith("iter "))
-        await until(lambda: self.service.monitors["gpt2"].state.iter == last)
+        await until(lambda: self.service.fold.monitors["gpt2"].state.iter == last)
 
     @property
     def state(self) -> Any:
-        return self.service.monitors["gpt2"].state
+        return self.service.fold.monitors["gpt2"].state
 
 
 def _to(call: SentCall, chat_id: int) -> bool:
@@ -109,7 +110,7 @@ async def bot(tmp_path: Path) -> AsyncIterator[Bot]:
             state_path=str(tmp_path / "state.sqlite3"),
             gpu_interval_s=0.2,
         )
-        service = Service(
+        service = assemble.embedded(
             config, [RunSpec("gpt2", log)], gpu=FakeGpu(), console=Console(io.StringIO())
         )
         serving = asyncio.create_task(service.serve())
@@ -212,7 +213,7 @@ async def test_refresh_edits_in_place_and_other_buttons_work(bot: Bot) -> None:
     await bot.press(OWNER, message_id, data[2])
     muted = await bot.stub.wait_for(lambda c: _to(c, OWNER), since=n)
     assert "muted for 1" in (muted.text or "")
-    assert (await bot.service.prefs(OWNER)).muted(time.time() + 3500)
+    assert (await bot.service.front.prefs(OWNER)).muted(time.time() + 3500)
 
 
 @pytest.mark.parametrize(
@@ -222,7 +223,7 @@ async def test_stale_and_foreign_buttons_get_a_short_notice(bot: Bot, data: str)
     eta = await bot.ask(OWNER, "/eta")
     answer = await bot.press(OWNER, eta.result["message_id"], data)
     assert answer.ok and "expired" in answer.params["text"]
-    assert not (await bot.service.prefs(OWNER)).muted(time.time())
+    assert not (await bot.service.front.prefs(OWNER)).muted(time.time())
 
 
 async def test_button_under_a_deleted_message_gets_a_notice(bot: Bot) -> None:
@@ -244,11 +245,11 @@ async def test_runs_buttons_pick_the_run_a_chat_reads(tmp_path: Path) -> None:
             state_path=str(tmp_path / "state.sqlite3"),
         )
         runs = [RunSpec("small <1>", logs[0]), RunSpec("big", logs[1])]
-        service = Service(config, runs, console=Console(io.StringIO()))
+        service = assemble.embedded(config, runs, console=Console(io.StringIO()))
         serving = asyncio.create_task(service.serve())
         try:
             await stub.wait_for("setMyCommands", timeout=10)
-            await until(lambda: service.monitors["big"].state.iter == 500)
+            await until(lambda: service.fold.monitors["big"].state.iter == 500)
             helper = Bot(stub, service, logs[0])
             listing = await helper.ask(OWNER, "/runs")
             assert "small &lt;1&gt;" in str(listing.params["text"])
@@ -280,7 +281,7 @@ async def test_runs_buttons_pick_the_run_a_chat_reads(tmp_path: Path) -> None:
 
 
 async def test_plot_is_a_png_of_the_expected_size(bot: Bot) -> None:
-    await until(lambda: len(bot.service.notifier.temps) >= 2)
+    await until(lambda: len(bot.service.fold.notifier.temps) >= 2)
     photo = await bot.ask(OWNER, "/plot")
     assert photo.ok and photo.method == "sendPhoto"
     png = photo.files["photo"]
@@ -295,7 +296,7 @@ async def test_plot_is_a_png_of_the_expected_size(bot: Bot) -> None:
 
 
 async def test_live_message_is_pinned_edited_and_recreated(bot: Bot) -> None:
-    notifier = bot.service.notifier
+    notifier = bot.service.fold.notifier
     notifier.live_every_s = 0.0
     n = len(bot.stub.sent)
     bot.stub.push_message(OWNER, "/live")
@@ -307,27 +308,27 @@ async def test_live_message_is_pinned_edited_and_recreated(bot: Bot) -> None:
 
     await bot.grow(nanogpt_lines(310, 410))
     n = len(bot.stub.sent)
-    await notifier.refresh_live(bot.service.app.bot, bot.service.live_text)
+    await notifier.refresh_live(bot.service.front.app.bot, bot.service.front.live_text)
     edit = await bot.stub.wait_for("editMessageText", since=n)
     assert edit.ok and edit.params["message_id"] == first_id and "400 / 600" in (edit.text or "")
 
     n = len(bot.stub.sent)
-    await notifier.refresh_live(bot.service.app.bot, bot.service.live_text)  # same text
+    await notifier.refresh_live(bot.service.front.app.bot, bot.service.front.live_text)  # same text
     assert not [c for c in bot.stub.sent[n:] if c.method == "editMessageText"]
 
     bot.stub.delete_by_user(OWNER, first_id)
     await bot.grow(nanogpt_lines(410, 450))
     n = len(bot.stub.sent)
-    await notifier.refresh_live(bot.service.app.bot, bot.service.live_text)
+    await notifier.refresh_live(bot.service.front.app.bot, bot.service.front.live_text)
     again = await bot.stub.wait_for(lambda c: _to(c, OWNER), since=n)
     assert again.ok and again.result["message_id"] != first_id
     assert bot.stub.pinned_message_id(OWNER) == again.result["message_id"]
-    prefs = await bot.service.prefs(OWNER)
+    prefs = await bot.service.front.prefs(OWNER)
     assert prefs.live and prefs.live_message_id == again.result["message_id"]
 
     await bot.ask(OWNER, "/live off")
     assert bot.stub.pinned_message_id(OWNER) is None
-    assert not (await bot.service.prefs(OWNER)).live
+    assert not (await bot.service.front.prefs(OWNER)).live
 
 
 # --- who may talk to the bot ------------------------------------------------------------------
@@ -366,7 +367,7 @@ async def test_long_text_is_split_on_lines(bot: Bot) -> None:
     lines = [f"<b>line {i}</b> " + "x &amp; y " * 20 for i in range(60)]
     text = "<pre>" + "\n".join(f"row {i}" for i in range(200)) + "</pre>\n" + "\n".join(lines)
     n = len(bot.stub.sent)
-    await send_text(bot.service.app.bot, OWNER, text)
+    await send_text(bot.service.front.app.bot, OWNER, text)
     parts = [c for c in bot.stub.sent[n:] if c.method == "sendMessage"]
     assert len(parts) >= 3 and all(c.ok for c in parts)
     visible = "\n".join(parse_html(str(c.params["text"])) for c in parts)

@@ -1,0 +1,226 @@
+"""One service per role, built from its parts:
+
+- `embedded` (watch, run, demo): log intake and GPU intake fold what they read themselves;
+  the fold, delivery and the Telegram front end in the same process;
+- `agent`: log intake and GPU intake publish to the bus, tagged with the host; nothing else;
+- `hub`: the bus's consumer feeds the fold; delivery and the Telegram front end.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bot.adapters.console import Console
+from bot.adapters.outbox import DEFAULT_POLICY, OutboxPolicy
+from bot.adapters.store import storable
+from bot.bus import Bus
+from bot.config import Config
+from bot.core.gpu import GpuSource
+from bot.fold import Consumer, Fold
+from bot.front import Delivery, Link, TelegramFront
+from bot.intake import GpuIntake, LogIntake, Sink
+from bot.notify import Notifier
+from bot.service import RunSpec, Service, Storage, Supervisor, local_zone
+
+log = logging.getLogger(__name__)
+
+MAX_HUB_RUNS = 64  # runs a hub follows at most; reports about others are ignored
+
+Clock = Callable[[], float]
+
+
+def embedded(
+    config: Config,
+    runs: list[RunSpec],
+    *,
+    gpu: GpuSource | None = None,
+    console: Console | None = None,
+    now: Clock = time.time,
+    metrics: tuple[str, int] | None = None,
+    outbox: OutboxPolicy = DEFAULT_POLICY,
+) -> Service:
+    """One process does all: follows `runs`, samples `gpu`, holds the state and the bot.
+    `metrics`: (address, port) where Prometheus metrics are served."""
+    service, runs = _service(config, "embedded", runs, now)
+    fold = _fold(service, config, runs, console, now, None, metrics)
+    _logs(service, runs, fold.fold, now, host="", state_elsewhere=False)
+    if gpu is not None:
+        service.parts.append(GpuIntake(gpu, config.gpu_interval_s, fold.fold, service.supervisor))
+    _telegram(service, config, fold, now, outbox)
+    return service
+
+
+def agent(
+    config: Config,
+    runs: list[RunSpec],
+    bus: Bus,
+    *,
+    host: str,
+    gpu_run: str = "",
+    gpu: GpuSource | None = None,
+    now: Clock = time.time,
+) -> Service:
+    """On a training node: follows `runs` and samples `gpu` (they train `gpu_run`, "" = every
+    run), publishing to `bus` tagged with `host`."""
+    service, runs = _service(config, "agent", runs, now)
+    _logs(service, runs, bus.publish, now, host=host, state_elsewhere=True)
+    if gpu is not None:
+        sampler = GpuIntake(
+            gpu, config.gpu_interval_s, bus.publish, service.supervisor, host=host, run=gpu_run
+        )
+        service.parts.append(sampler)
+    service.parts.insert(1, _BusClosing(bus))  # closed after the producers stopped
+    return service
+
+
+def hub(
+    config: Config,
+    bus: Bus | None,
+    *,
+    console: Console | None = None,
+    now: Clock = time.time,
+    metrics: tuple[str, int] | None = None,
+    outbox: OutboxPolicy = DEFAULT_POLICY,
+) -> Service:
+    """Holds the runs' state and the bot; folds what the agents publish to `bus` (None: the
+    caller hands messages to `service.fold` itself)."""
+    service, _ = _service(config, "hub", [], now)
+    fold = _fold(service, config, [], console, now, MAX_HUB_RUNS, metrics)
+    if bus is not None:
+        service.parts.append(Consumer(bus, fold, service.supervisor))
+    _telegram(service, config, fold, now, outbox)
+    return service
+
+
+def _service(
+    config: Config, role: str, runs: list[RunSpec], now: Clock
+) -> tuple[Service, list[RunSpec]]:
+    storage = Storage(config.resolved_state_path(role), now)
+    # A name from a file name or argument that is not UTF-8 would fail every message.
+    return Service(storage, Supervisor()), [
+        dataclasses.replace(s, name=storable(s.name)) for s in runs
+    ]
+
+
+def _fold(
+    service: Service,
+    config: Config,
+    runs: list[RunSpec],
+    console: Console | None,
+    now: Clock,
+    max_runs: int | None,
+    metrics: tuple[str, int] | None,
+) -> Fold:
+    timezone = config.timezone or local_zone()  # read once: it is on every push
+    notifier = Notifier(
+        config.allowed_chat_ids,
+        language=config.language,
+        timezone=timezone,
+        now=now,
+        milestones_pct=config.milestones_pct,
+        critical=frozenset(config.critical_alerts),
+        live_every_s=config.live_every_s,
+        store=lambda: service.storage.opened,
+    )
+    fold = Fold(
+        config,
+        runs,
+        notifier,
+        service.supervisor,
+        console=console or Console(),
+        now=now,
+        timezone=timezone,
+        max_runs=max_runs,
+    )
+    service.fold = fold
+    if metrics is not None:
+        service.parts.append(_Metrics(fold, metrics))
+    service.parts.append(fold)
+    return fold
+
+
+def _logs(
+    service: Service,
+    runs: list[RunSpec],
+    sink: Sink,
+    now: Clock,
+    *,
+    host: str,
+    state_elsewhere: bool,
+) -> None:
+    service.logs = LogIntake(
+        runs,
+        service.storage,
+        sink,
+        service.supervisor,
+        now=now,
+        host=host,
+        state_elsewhere=state_elsewhere,
+    )
+    service.parts.append(service.logs)
+
+
+def _telegram(
+    service: Service, config: Config, fold: Fold, now: Clock, outbox: OutboxPolicy
+) -> None:
+    """The Telegram front end and delivery; the console only without a token."""
+    if not config.telegram_enabled:
+        log.info("no Telegram token: messages go to the console only")
+        return
+    # The config's age limit, unless a caller (a test) passed a policy of its own.
+    if outbox is DEFAULT_POLICY:
+        outbox = dataclasses.replace(outbox, max_age_s=config.outbox_max_age_s)
+    link = Link()
+    delivery = Delivery(service.storage, fold.notifier, link, now, outbox)
+    service.front = TelegramFront(
+        config,
+        fold,
+        fold.notifier,
+        link,
+        delivery,
+        service.supervisor,
+        now=now,
+        pids=service.pids,
+    )
+    # The front end first: delivery drains the outbox through it when stopping.
+    service.parts[1:1] = [service.front, delivery]
+
+
+class _Metrics:
+    """Prometheus metrics on (address, port); going on without when the port is taken."""
+
+    def __init__(self, fold: Fold, at: tuple[str, int]) -> None:
+        self.fold, self.at = fold, at
+        self.server: Any = None
+
+    async def start(self) -> None:
+        from bot.adapters.metrics import serve_metrics
+
+        addr, port = self.at
+        try:
+            self.server = serve_metrics(self.fold, port, addr)
+        except OSError as exc:
+            log.error("cannot serve metrics on %s:%d (%s): going on without", addr, port, exc)
+            return
+        log.info("Prometheus metrics on http://%s:%d/metrics", addr, self.server.port)
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+
+
+class _BusClosing:
+    """An agent's bus, closed when the service stops (after the producers)."""
+
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        await self.bus.aclose()

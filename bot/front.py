@@ -1,0 +1,269 @@
+"""The parts that talk to Telegram: the link (the connected bot), delivery (the outbox sender)
+and the front end (the bot's commands, its live messages, connecting and reconnecting).
+
+Notifications queue in the outbox from the start, even while Telegram cannot be reached; a
+token Telegram rejects means console only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError
+
+from bot import messages
+from bot.adapters.outbox import OutboxPolicy, OutboxSender
+from bot.adapters.plot import plot_data, render_png
+from bot.adapters.redact import install_token_redaction
+from bot.adapters.store import Store
+from bot.adapters.telegram import build_application, register_commands, send_text
+from bot.config import Config
+from bot.core.gpu import GpuSnapshot
+from bot.core.prefs import ChatPrefs
+from bot.core.state import RunState
+from bot.fold import Fold
+from bot.messages import bot_ui
+from bot.notify import Notifier
+from bot.service import Supervisor
+
+log = logging.getLogger(__name__)
+
+LIVE_TICK_S = 5.0  # how often live messages are looked at (each is edited less often)
+RECONNECT_FIRST_S = 5.0
+RECONNECT_MAX_S = 300.0
+SHUTDOWN_TIMEOUT_S = 10.0
+
+
+class Link:
+    """The connected python-telegram-bot Application, once Telegram was reached."""
+
+    def __init__(self) -> None:
+        self.app: Any = None
+
+    async def send(self, chat_id: int, text: str, silent: bool) -> None:
+        await send_text(self._bot(), chat_id, text, silent=silent)
+
+    async def probe(self) -> object:
+        return await self._bot().get_me()
+
+    def _bot(self) -> Any:
+        if self.app is None:
+            raise NetworkError("not connected to Telegram yet")
+        return self.app.bot
+
+
+class Delivery:
+    """Sends what the outbox holds, per chat, retrying (see bot/adapters/outbox.py)."""
+
+    def __init__(
+        self,
+        store: Callable[[], Store],
+        notifier: Notifier,
+        link: Link,
+        now: Callable[[], float],
+        policy: OutboxPolicy,
+    ) -> None:
+        self.store, self.notifier, self.link = store, notifier, link
+        self.now, self.policy = now, policy
+        self.sender: OutboxSender | None = None
+        self.disabled = False
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self.disabled:
+            return
+        self.sender = OutboxSender(
+            self.store(),
+            self.link.send,
+            self.now,
+            digest=self.notifier.digest,
+            late=self.notifier.late,
+            probe=self.link.probe,
+            policy=self.policy,
+        )
+        self.notifier.sender = self.sender
+        self._task = asyncio.create_task(self.sender.run(), name="outbox")
+
+    def disable(self) -> None:
+        """Telegram rejected the token: nothing is queued any more."""
+        self.disabled = True
+        self.sender = self.notifier.sender = None
+        if self._task is not None:
+            self._task.cancel()
+
+    def reconnected(self) -> None:
+        if self.sender is not None:
+            self.sender.reconnected()
+
+    async def stop(self) -> None:
+        if self.sender is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.sender.drain(), timeout=SHUTDOWN_TIMEOUT_S / 2)
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.wait([self._task], timeout=SHUTDOWN_TIMEOUT_S)
+
+
+class TelegramFront:
+    """The bot: its commands (the backend of bot/adapters/telegram.py) and live messages."""
+
+    def __init__(
+        self,
+        config: Config,
+        fold: Fold,
+        notifier: Notifier,
+        link: Link,
+        delivery: Delivery,
+        supervisor: Supervisor,
+        *,
+        now: Callable[[], float],
+        pids: set[int],
+    ) -> None:
+        self.config, self.fold, self.notifier = config, fold, notifier
+        self.link, self.delivery, self.supervisor = link, delivery, supervisor
+        self.now, self.pids = now, pids
+        self.degraded = supervisor.degraded  # parts failing and restarting, for /status
+        self.allowed_chat_ids = frozenset(config.allowed_chat_ids)
+        self._connecting: asyncio.Task[None] | None = None
+        self._polling_errors: set[str] = set()  # kinds of polling failure already logged
+
+    @property
+    def app(self) -> Any:
+        return self.link.app
+
+    async def start(self) -> None:
+        install_token_redaction(self.config.token)
+        app = build_application(self.config.token, self.config.api_base_url, self)
+        try:
+            await self._connect(app)
+        except TelegramError as exc:
+            if _token_rejected(exc):
+                log.error(
+                    "Telegram rejected the bot token (check ETAGRAM_TELEGRAM_TOKEN): console only"
+                )
+                self.delivery.disable()
+                return
+            log.error("cannot reach Telegram (%s): messages wait in the outbox; retrying", exc)
+            self._connecting = asyncio.create_task(self._keep_connecting(app), name="connect")
+        self.supervisor.every(("live", ""), LIVE_TICK_S, LIVE_TICK_S, self._refresh_live)
+
+    async def stop(self) -> None:
+        if self._connecting is not None:
+            self._connecting.cancel()
+        await self.supervisor.end(("live", ""))
+        if self.app is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._stop_bot(), timeout=SHUTDOWN_TIMEOUT_S)
+
+    # Backend for the bot handlers ----------------------------------------------------------
+    async def ctx_for(self, chat_id: int) -> messages.Ctx:
+        return await self.notifier.ctx(chat_id)
+
+    async def prefs(self, chat_id: int) -> ChatPrefs:
+        return await self.notifier.prefs(chat_id)
+
+    async def save_prefs(self, chat_id: int, prefs: ChatPrefs) -> None:
+        await self.notifier.save(chat_id, prefs)
+
+    def run_states(self) -> list[RunState]:
+        return self.fold.run_states()
+
+    def gpu_snapshot(self) -> GpuSnapshot | None:
+        return self.fold.gpu_snapshot()
+
+    async def run_for(self, chat_id: int) -> RunState | None:
+        """The run a chat looks at: the one it picked in /runs, else the most recently active."""
+        chosen = (await self.prefs(chat_id)).run
+        if chosen in self.fold.monitors:
+            return self.fold.monitors[chosen].state
+        states = self.run_states()
+        active = [s for s in states if s.last_progress_wall_s is not None]
+        if not active:
+            return states[0] if states else None
+        return max(active, key=lambda s: s.last_progress_wall_s or 0.0)
+
+    async def plot(self, chat_id: int, ctx: messages.Ctx) -> tuple[bytes, str] | None:
+        """The /plot picture of the chat's run and its caption; None without data."""
+        run = await self.run_for(chat_id)
+        if run is None:
+            return None
+        data = plot_data(run, list(self.notifier.temps), self.now(), bot_ui.plot_labels(ctx))
+        if data.empty:
+            return None
+        return await render_png(data), bot_ui.plot_caption(run, ctx)
+
+    async def start_live(self, chat_id: int) -> None:
+        await self.notifier.show_live(self.app.bot, chat_id, self.live_text, fresh=True)
+
+    async def stop_live(self, chat_id: int) -> None:
+        await self.notifier.stop_live(self.app.bot, chat_id)
+
+    async def live_text(self, chat_id: int, ctx: messages.Ctx) -> str | None:
+        """The live message of a chat: its run's status, and when it was brought up to date."""
+        run = await self.run_for(chat_id)
+        return bot_ui.live_text(run, self.fold.latest_gpu, ctx) if run else None
+
+    # Connecting ----------------------------------------------------------------------------
+    async def _connect(self, app: Any) -> None:
+        await app.initialize()
+        await app.start()
+        assert app.updater is not None
+        await app.updater.start_polling(error_callback=self._polling_failed)
+        self.link.app = app
+        with contextlib.suppress(TelegramError):
+            await register_commands(app)
+        log.info("Telegram bot @%s started", app.bot.username)
+
+    async def _keep_connecting(self, app: Any) -> None:
+        delay = RECONNECT_FIRST_S
+        while self.app is None:
+            await asyncio.sleep(delay)
+            try:
+                await self._connect(app)
+            except TelegramError as exc:
+                if _token_rejected(exc):
+                    log.error("Telegram rejected the bot token: console only")
+                    self.delivery.disable()
+                    return
+                delay = min(RECONNECT_MAX_S, delay * 2)
+                log.warning("Telegram still unreachable (%s): next try in %.0f s", exc, delay)
+        self.delivery.reconnected()
+
+    def _polling_failed(self, exc: TelegramError) -> None:
+        """python-telegram-bot retries polling itself, logging a traceback each time: one line
+        per kind of failure instead."""
+        kind = type(exc).__name__
+        if kind in self._polling_errors:
+            log.debug("polling Telegram failed again (%s)", exc)
+            return
+        self._polling_errors.add(kind)
+        if isinstance(exc, Conflict):
+            log.error(
+                "another program polls Telegram with this bot's token (409 Conflict): stop it "
+                "or give etagram its own bot; retrying meanwhile"
+            )
+        else:
+            log.warning("polling Telegram failed (%s); retrying", exc)
+
+    async def _stop_bot(self) -> None:
+        if self.app.updater and self.app.updater.running:
+            await self.app.updater.stop()
+        await self.app.stop()
+        await self.app.shutdown()
+
+    async def _refresh_live(self) -> None:
+        if self.app is not None:  # not before Telegram was first reached
+            await self.notifier.refresh_live(self.app.bot, self.live_text)
+
+
+def _token_rejected(exc: TelegramError) -> bool:
+    """Telegram itself refused the token (a 401 or 404 it answered; a proxy's page in their
+    place is no verdict: down the chain of causes lies the error of parsing it)."""
+    cause: BaseException | None = exc
+    while isinstance(cause, TelegramError):
+        cause = cause.__cause__
+    return isinstance(exc, InvalidToken) and cause is None
