@@ -20,10 +20,11 @@ from bot.adapters.store import storable
 from bot.bus import Bus
 from bot.config import Config
 from bot.core.gpu import GpuSource
+from bot.core.policy import PushPolicy
 from bot.fold import Consumer, Fold
 from bot.front import Delivery, Link, TelegramFront
 from bot.intake import GpuIntake, LogIntake, Sink
-from bot.notify import Notifier
+from bot.notify import Chats, Notifier
 from bot.service import RunSpec, Service, Storage, Supervisor, local_zone
 
 log = logging.getLogger(__name__)
@@ -46,11 +47,19 @@ def embedded(
     """One process does all: follows `runs`, samples `gpu`, holds the state and the bot.
     `metrics`: (address, port) where Prometheus metrics are served."""
     service, runs = _service(config, "embedded", runs, now)
-    fold = _fold(service, config, runs, console, now, None, metrics)
+    fold = _fold(
+        service,
+        config,
+        runs,
+        console=console,
+        now=now,
+        max_runs=None,
+        metrics=metrics,
+        outbox=outbox,
+    )
     _logs(service, runs, fold.fold, now, host="", state_elsewhere=False)
     if gpu is not None:
         service.parts.append(GpuIntake(gpu, config.gpu_interval_s, fold.fold, service.supervisor))
-    _telegram(service, config, fold, now, outbox)
     return service
 
 
@@ -89,10 +98,18 @@ def hub(
     """Holds the runs' state and the bot; folds what the agents publish to `bus` (None: the
     caller hands messages to `service.fold` itself)."""
     service, _ = _service(config, "hub", [], now)
-    fold = _fold(service, config, [], console, now, MAX_HUB_RUNS, metrics)
+    fold = _fold(
+        service,
+        config,
+        [],
+        console=console,
+        now=now,
+        max_runs=MAX_HUB_RUNS,
+        metrics=metrics,
+        outbox=outbox,
+    )
     if bus is not None:
         service.parts.append(Consumer(bus, fold, service.supervisor))
-    _telegram(service, config, fold, now, outbox)
     return service
 
 
@@ -110,23 +127,32 @@ def _fold(
     service: Service,
     config: Config,
     runs: list[RunSpec],
+    *,
     console: Console | None,
     now: Clock,
     max_runs: int | None,
     metrics: tuple[str, int] | None,
+    outbox: OutboxPolicy,
 ) -> Fold:
+    """The fold, the chats, and (with a token) delivery and the Telegram front end."""
     timezone = config.timezone or local_zone()  # read once: it is on every push
-    notifier = Notifier(
+    store = service.storage
+    chats = Chats(
         config.allowed_chat_ids,
         language=config.language,
         timezone=timezone,
         now=now,
-        milestones_pct=config.milestones_pct,
-        critical=frozenset(config.critical_alerts),
-        live_every_s=config.live_every_s,
-        store=lambda: service.storage.opened,
+        store=lambda: store.opened,
     )
-    fold = Fold(
+    delivery = _delivery(config, store, chats, now, outbox)
+    notifier = Notifier(
+        PushPolicy(config.milestones_pct, frozenset(config.critical_alerts)),
+        chats,
+        now=now,
+        store=lambda: store.opened,
+        outbox=lambda: delivery.sender if delivery else None,
+    )
+    service.fold = fold = Fold(
         config,
         runs,
         notifier,
@@ -136,11 +162,31 @@ def _fold(
         timezone=timezone,
         max_runs=max_runs,
     )
-    service.fold = fold
+    if delivery is not None:
+        link = delivery.link
+        front = TelegramFront(
+            config, fold, chats, link, delivery, service.supervisor, now=now, pids=service.pids
+        )
+        service.front = front
+        # The front end first: delivery drains the outbox through it when stopping.
+        service.parts += [front, delivery]
     if metrics is not None:
         service.parts.append(_Metrics(fold, metrics))
     service.parts.append(fold)
     return fold
+
+
+def _delivery(
+    config: Config, store: Storage, chats: Chats, now: Clock, outbox: OutboxPolicy
+) -> Delivery | None:
+    """Delivery to Telegram; None (the console only) without a token."""
+    if not config.telegram_enabled:
+        log.info("no Telegram token: messages go to the console only")
+        return None
+    # The config's age limit, unless a caller (a test) passed a policy of its own.
+    if outbox is DEFAULT_POLICY:
+        outbox = dataclasses.replace(outbox, max_age_s=config.outbox_max_age_s)
+    return Delivery(store, chats, Link(), now, outbox)
 
 
 def _logs(
@@ -162,32 +208,6 @@ def _logs(
         state_elsewhere=state_elsewhere,
     )
     service.parts.append(service.logs)
-
-
-def _telegram(
-    service: Service, config: Config, fold: Fold, now: Clock, outbox: OutboxPolicy
-) -> None:
-    """The Telegram front end and delivery; the console only without a token."""
-    if not config.telegram_enabled:
-        log.info("no Telegram token: messages go to the console only")
-        return
-    # The config's age limit, unless a caller (a test) passed a policy of its own.
-    if outbox is DEFAULT_POLICY:
-        outbox = dataclasses.replace(outbox, max_age_s=config.outbox_max_age_s)
-    link = Link()
-    delivery = Delivery(service.storage, fold.notifier, link, now, outbox)
-    service.front = TelegramFront(
-        config,
-        fold,
-        fold.notifier,
-        link,
-        delivery,
-        service.supervisor,
-        now=now,
-        pids=service.pids,
-    )
-    # The front end first: delivery drains the outbox through it when stopping.
-    service.parts[1:1] = [service.front, delivery]
 
 
 class _Metrics:

@@ -16,6 +16,7 @@ from typing import Any
 from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError
 
 from bot import messages
+from bot.adapters.live import LiveMessages
 from bot.adapters.outbox import OutboxPolicy, OutboxSender
 from bot.adapters.plot import plot_data, render_png
 from bot.adapters.redact import install_token_redaction
@@ -27,7 +28,7 @@ from bot.core.prefs import ChatPrefs
 from bot.core.state import RunState
 from bot.fold import Fold
 from bot.messages import bot_ui
-from bot.notify import Notifier
+from bot.notify import Chats
 from bot.service import Supervisor
 
 log = logging.getLogger(__name__)
@@ -62,12 +63,12 @@ class Delivery:
     def __init__(
         self,
         store: Callable[[], Store],
-        notifier: Notifier,
+        chats: Chats,
         link: Link,
         now: Callable[[], float],
         policy: OutboxPolicy,
     ) -> None:
-        self.store, self.notifier, self.link = store, notifier, link
+        self.store, self.chats, self.link = store, chats, link
         self.now, self.policy = now, policy
         self.sender: OutboxSender | None = None
         self.disabled = False
@@ -80,18 +81,17 @@ class Delivery:
             self.store(),
             self.link.send,
             self.now,
-            digest=self.notifier.digest,
-            late=self.notifier.late,
+            digest=self.chats.digest,
+            late=self.chats.late,
             probe=self.link.probe,
             policy=self.policy,
         )
-        self.notifier.sender = self.sender
         self._task = asyncio.create_task(self.sender.run(), name="outbox")
 
     def disable(self) -> None:
         """Telegram rejected the token: nothing is queued any more."""
         self.disabled = True
-        self.sender = self.notifier.sender = None
+        self.sender = None
         if self._task is not None:
             self._task.cancel()
 
@@ -115,7 +115,7 @@ class TelegramFront:
         self,
         config: Config,
         fold: Fold,
-        notifier: Notifier,
+        chats: Chats,
         link: Link,
         delivery: Delivery,
         supervisor: Supervisor,
@@ -123,7 +123,8 @@ class TelegramFront:
         now: Callable[[], float],
         pids: set[int],
     ) -> None:
-        self.config, self.fold, self.notifier = config, fold, notifier
+        self.config, self.fold, self.chats = config, fold, chats
+        self.live = LiveMessages(chats, now, config.live_every_s)
         self.link, self.delivery, self.supervisor = link, delivery, supervisor
         self.now, self.pids = now, pids
         self.degraded = supervisor.degraded  # parts failing and restarting, for /status
@@ -161,13 +162,13 @@ class TelegramFront:
 
     # Backend for the bot handlers ----------------------------------------------------------
     async def ctx_for(self, chat_id: int) -> messages.Ctx:
-        return await self.notifier.ctx(chat_id)
+        return await self.chats.ctx(chat_id)
 
     async def prefs(self, chat_id: int) -> ChatPrefs:
-        return await self.notifier.prefs(chat_id)
+        return await self.chats.prefs(chat_id)
 
     async def save_prefs(self, chat_id: int, prefs: ChatPrefs) -> None:
-        await self.notifier.save(chat_id, prefs)
+        await self.chats.save(chat_id, prefs)
 
     def run_states(self) -> list[RunState]:
         return self.fold.run_states()
@@ -191,16 +192,16 @@ class TelegramFront:
         run = await self.run_for(chat_id)
         if run is None:
             return None
-        data = plot_data(run, list(self.notifier.temps), self.now(), bot_ui.plot_labels(ctx))
+        data = plot_data(run, list(self.fold.temps.samples), self.now(), bot_ui.plot_labels(ctx))
         if data.empty:
             return None
         return await render_png(data), bot_ui.plot_caption(run, ctx)
 
     async def start_live(self, chat_id: int) -> None:
-        await self.notifier.show_live(self.app.bot, chat_id, self.live_text, fresh=True)
+        await self.live.show(self.app.bot, chat_id, self.live_text, fresh=True)
 
     async def stop_live(self, chat_id: int) -> None:
-        await self.notifier.stop_live(self.app.bot, chat_id)
+        await self.live.stop(self.app.bot, chat_id)
 
     async def live_text(self, chat_id: int, ctx: messages.Ctx) -> str | None:
         """The live message of a chat: its run's status, and when it was brought up to date."""
@@ -257,7 +258,7 @@ class TelegramFront:
 
     async def _refresh_live(self) -> None:
         if self.app is not None:  # not before Telegram was first reached
-            await self.notifier.refresh_live(self.app.bot, self.live_text)
+            await self.live.refresh(self.app.bot, self.live_text)
 
 
 def _token_rejected(exc: TelegramError) -> bool:

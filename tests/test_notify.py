@@ -12,9 +12,11 @@ from bot.adapters.store import OutboxItem, Store
 from bot.core.events import Eval, Progress, TrainingEnd
 from bot.core.gpu import GpuSample, GpuSnapshot
 from bot.core.notices import Alert, Notice
+from bot.core.policy import Milestone, PushPolicy, is_silent
 from bot.core.prefs import ChatPrefs, EvalsMode
 from bot.core.state import RunState
-from bot.notify import TEMP_SAMPLES, Milestone, Notifier, is_silent
+from bot.fold import TEMP_SAMPLES, Temperatures
+from bot.notify import Chats, Notifier
 
 A, B = 1, 2
 NOW = 1_700_000_000.0
@@ -36,8 +38,9 @@ async def _no_send(chat_id: int, text: str, silent: bool) -> None:
 async def notifier() -> AsyncIterator[Notifier]:
     store = await Store.open(":memory:")
     clock = Clock()
-    n = Notifier([A, B], language="en", timezone="Europe/Paris", now=clock, store=lambda: store)
-    n.sender = OutboxSender(store, _no_send, clock)
+    chats = Chats([A, B], language="en", timezone="Europe/Paris", now=clock, store=lambda: store)
+    sender = OutboxSender(store, _no_send, clock)
+    n = Notifier(PushPolicy(), chats, now=clock, store=lambda: store, outbox=lambda: sender)
     yield n
     await store.close()
 
@@ -170,10 +173,11 @@ async def test_prefs_persist_and_languages_apply(notifier: Notifier) -> None:
     assert "Évaluation" in by_chat[A] and "Eval at" in by_chat[B]
 
 
-def test_gpu_temperature_history_is_bounded(notifier: Notifier) -> None:
+def test_gpu_temperature_history_is_bounded() -> None:
+    temps = Temperatures()
     for k in range(TEMP_SAMPLES + 50):
         gpus = (GpuSample(0, temperature_c=60 + k % 5), GpuSample(1, lost=True))
-        notifier.on_gpu(GpuSnapshot(NOW + k, gpus))
-    notifier.on_gpu(GpuSnapshot(NOW, error="library_not_found"))
-    assert len(notifier.temps) == TEMP_SAMPLES
-    assert notifier.temps[-1] == (NOW + TEMP_SAMPLES + 49, [("0", 64.0)])
+        temps.add(GpuSnapshot(NOW + k, gpus))
+    temps.add(GpuSnapshot(NOW, error="library_not_found"))
+    assert len(temps.samples) == TEMP_SAMPLES
+    assert temps.samples[-1] == (NOW + TEMP_SAMPLES + 49, [("0", 64.0)])

@@ -13,8 +13,9 @@ from bot.config import Config
 from bot.core.gpu import HW_THERMAL, SW_THERMAL, GpuSample, GpuSnapshot
 from bot.core.hosts import host_of
 from bot.core.notices import Alert, Notice
+from bot.core.policy import PushPolicy
 from bot.fold import Fold
-from bot.notify import Notifier
+from bot.notify import Chats, Notifier
 from bot.service import Supervisor
 from tests.generated import nanogpt_lines
 from tests.test_service_e2e import HEADER
@@ -31,7 +32,8 @@ class Hub(Fold):
 
     def __init__(self) -> None:
         config = Config(timezone="UTC", slowdown_min_s=1.0)
-        notifier = Notifier(config.allowed_chat_ids, language="en", timezone="UTC", now=time.time)
+        chats = Chats([], language="en", timezone="UTC", now=time.time, store=lambda: None)
+        notifier = Notifier(PushPolicy(), chats, now=time.time, store=lambda: None)
         super().__init__(
             config,
             [],
@@ -76,7 +78,7 @@ async def test_runs_are_met_as_agents_report_them_and_thermal_alerts_name_the_ho
     assert set(hub.monitors) == {"gpt2", "llama"}  # a GPU-only agent names its run
 
     # /plot: one temperature curve per GPU of each host, each report kept once.
-    temps = list(hub.notifier.temps)
+    temps = list(hub.temps.samples)
     assert len(temps) == 9
     assert temps[-1] == (101.0, [("idle-box:0", 67.0), ("idle-box:1", 66.0)])
     curves = {label for _, readings in temps for label, _ in readings}

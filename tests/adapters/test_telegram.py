@@ -281,7 +281,7 @@ async def test_runs_buttons_pick_the_run_a_chat_reads(tmp_path: Path) -> None:
 
 
 async def test_plot_is_a_png_of_the_expected_size(bot: Bot) -> None:
-    await until(lambda: len(bot.service.fold.notifier.temps) >= 2)
+    await until(lambda: len(bot.service.fold.temps.samples) >= 2)
     photo = await bot.ask(OWNER, "/plot")
     assert photo.ok and photo.method == "sendPhoto"
     png = photo.files["photo"]
@@ -296,8 +296,8 @@ async def test_plot_is_a_png_of_the_expected_size(bot: Bot) -> None:
 
 
 async def test_live_message_is_pinned_edited_and_recreated(bot: Bot) -> None:
-    notifier = bot.service.fold.notifier
-    notifier.live_every_s = 0.0
+    live_messages = bot.service.front.live
+    live_messages.every_s = 0.0
     n = len(bot.stub.sent)
     bot.stub.push_message(OWNER, "/live")
     live = await bot.stub.wait_for(
@@ -308,18 +308,18 @@ async def test_live_message_is_pinned_edited_and_recreated(bot: Bot) -> None:
 
     await bot.grow(nanogpt_lines(310, 410))
     n = len(bot.stub.sent)
-    await notifier.refresh_live(bot.service.front.app.bot, bot.service.front.live_text)
+    await live_messages.refresh(bot.service.front.app.bot, bot.service.front.live_text)
     edit = await bot.stub.wait_for("editMessageText", since=n)
     assert edit.ok and edit.params["message_id"] == first_id and "400 / 600" in (edit.text or "")
 
     n = len(bot.stub.sent)
-    await notifier.refresh_live(bot.service.front.app.bot, bot.service.front.live_text)  # same text
+    await live_messages.refresh(bot.service.front.app.bot, bot.service.front.live_text)  # same text
     assert not [c for c in bot.stub.sent[n:] if c.method == "editMessageText"]
 
     bot.stub.delete_by_user(OWNER, first_id)
     await bot.grow(nanogpt_lines(410, 450))
     n = len(bot.stub.sent)
-    await notifier.refresh_live(bot.service.front.app.bot, bot.service.front.live_text)
+    await live_messages.refresh(bot.service.front.app.bot, bot.service.front.live_text)
     again = await bot.stub.wait_for(lambda c: _to(c, OWNER), since=n)
     assert again.ok and again.result["message_id"] != first_id
     assert bot.stub.pinned_message_id(OWNER) == again.result["message_id"]
