@@ -190,7 +190,7 @@ def replay_alerts(path: Path) -> list[Alert]:
                 alerts += [n for n in notices if isinstance(n, Alert)]
     for _, notices in monitor.flush(0.0):
         alerts += [n for n in notices if isinstance(n, Alert)]
-    alerts += [n for n in monitor.state.end_of_log() if isinstance(n, Alert)]
+    alerts += [n for n in monitor.end_of_log() if isinstance(n, Alert)]
     return alerts
 
 
@@ -248,7 +248,7 @@ def demo_alerts(run: DemoRun, reasons: frozenset[str] | None, speed: float = 1.0
         while reasons is not None and state.t_s / speed >= next_sample:
             throttled = state.iter is not None and run.thermal_from <= state.iter < run.thermal_to
             snapshot = gpu_snapshot(next_sample, reasons if throttled else frozenset())
-            alerts += [n for n in state.apply_gpu(snapshot, next_sample) if isinstance(n, Alert)]
+            alerts += [n for n in monitor.apply_gpu(snapshot, next_sample) if isinstance(n, Alert)]
             next_sample += GPU_EVERY_S
     alerts += [n for n in monitor.end(code, state.t_s / speed) if isinstance(n, Alert)]
     return alerts
@@ -269,9 +269,9 @@ def generated_alerts(lines: list[str], tick_at: list[float] | None = None) -> li
         for _, notices in monitor.feed((line,), float(n)):
             alerts += [x for x in notices if isinstance(x, Alert)]
     if tick_at is None:
-        return alerts + [x for x in monitor.state.end_of_log() if isinstance(x, Alert)]
+        return alerts + [x for x in monitor.end_of_log() if isinstance(x, Alert)]
     for wall_s in tick_at:
-        alerts += [x for x in monitor.state.tick(len(lines) + wall_s) if isinstance(x, Alert)]
+        alerts += [x for x in monitor.tick(len(lines) + wall_s) if isinstance(x, Alert)]
     return alerts
 
 

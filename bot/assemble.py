@@ -25,7 +25,8 @@ from bot.fold import Consumer, Fold
 from bot.front import Delivery, Link, TelegramFront
 from bot.intake import GpuIntake, LogIntake, Sink
 from bot.notify import Chats, Notifier
-from bot.service import RunSpec, Service, Storage, Supervisor, local_zone
+from bot.parts import RunSpec, Storage, Supervisor, local_zone
+from bot.service import Service
 
 log = logging.getLogger(__name__)
 

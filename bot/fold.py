@@ -27,7 +27,7 @@ from bot.core.notices import Alert, Evidence, Notice
 from bot.core.state import RunState
 from bot.messages.gpu import gpu_label
 from bot.notify import Notifier, render
-from bot.service import RunSpec, Supervisor
+from bot.parts import RunSpec, Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ class Fold:
             at = msg.snapshot.taken_at_s if msg.host else self.now()
             for name in self.host_gpus.runs(msg.host, list(self.monitors)):
                 seen = self.host_gpus.for_run(msg.host, msg.snapshot, name)
-                notices = self.monitors[name].state.apply_gpu(seen, at)
+                notices = self.monitors[name].apply_gpu(seen, at)
                 await self.notify(name, self.host_gpus.name_hosts(notices))
         elif (monitor := await self._monitor_of(msg.run)) is None:
             return
@@ -153,7 +153,7 @@ class Fold:
         for name, monitor in list(self.monitors.items()):
             part = ("checks", name)
             try:
-                await self.notify(name, self.host_gpus.name_hosts(monitor.state.tick(self.now())))
+                await self.notify(name, self.host_gpus.name_hosts(monitor.tick(self.now())))
             except Exception as exc:
                 self.supervisor.failed(part, exc, "checks of run %r failed (%s)", name, exc)
             else:

@@ -29,7 +29,7 @@ from bot.core.state import RunState
 from bot.fold import Fold
 from bot.messages import bot_ui
 from bot.notify import Chats
-from bot.service import Supervisor
+from bot.parts import Supervisor
 
 log = logging.getLogger(__name__)
 

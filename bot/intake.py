@@ -15,7 +15,7 @@ from bot.adapters.tail import LogFollower, Position
 from bot.bus import GpuReport, LogLines, Message, ProcessExit
 from bot.core.gpu import GpuSource
 from bot.core.linebuf import LineBuffer
-from bot.service import RunSpec, Supervisor
+from bot.parts import RunSpec, Supervisor
 
 OFFSET_SAVE_S = 5.0  # per log; a crash reads at most this much again (the outbox keys dedupe)
 BACKLOG_CHUNK = 1 << 20

@@ -45,7 +45,7 @@ def replay(
         for line_no, line in _numbered_lines(f):
             emit(monitor.feed((line,), 0.0), line_no)
     emit(monitor.flush(0.0), line_no)  # a short log whose format was never certain
-    for notice in state.end_of_log():  # a traceback that ends the log ended the run
+    for notice in monitor.end_of_log():  # a traceback that ends the log ended the run
         if isinstance(notice, Alert):
             out.write(json.dumps(_alert(notice, line_no), separators=(",", ":")) + "\n")
     end = {"kind": "end", "t_s": _num(state.t_s), "iter": state.iter}

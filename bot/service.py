@@ -1,152 +1,22 @@
-"""The service: parts started in order and stopped in reverse, and the supervisor of their
-long-lived tasks.
+"""The service: parts started in order and stopped in reverse.
 
 `bot.assemble` builds one per role from parts: log intake and GPU intake (the producers), the
 fold (each run's state, and what is said about it), delivery (the outbox sender) and the
-Telegram front end. Every long-lived task of a part (a follower, the consumer, each periodic
-job) runs under the `Supervisor`: when it fails it is logged, named by /status and restarted.
+Telegram front end.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
-import os
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
 
 from bot.adapters.store import Store, storable
+from bot.fold import Fold
+from bot.front import TelegramFront
+from bot.intake import LogIntake
+from bot.parts import Part, PartKey, RunSpec, Storage, Supervisor
 
-if TYPE_CHECKING:
-    from bot.fold import Fold
-    from bot.front import TelegramFront
-    from bot.intake import LogIntake
-
-log = logging.getLogger(__name__)
-
-SHUTDOWN_TIMEOUT_S = 10.0
-OUTBOX_TEXTS_KEPT_S = 30 * 86400.0  # a delivered message's text is kept this long; its key always
-RESTART_FIRST_S = 1.0  # a failed task (log follower, Redis consumer...) restarts after this,
-RESTART_MAX_S = 60.0  # doubling up to this while it keeps failing
-
-Part_ = tuple[str, str]  # (kind, run): "follow", "train.log"; "consume", ""
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """A log to follow, under a name."""
-
-    name: str
-    path: Path
-    fmt: str | None = None
-    total_iters: int | None = None
-
-
-class Part(Protocol):
-    async def start(self) -> None: ...
-    async def stop(self) -> None: ...
-
-
-class Supervisor:
-    """Runs the parts' long-lived tasks, restarting a failed one with a back-off; `degraded`
-    names those failing now (for /status)."""
-
-    def __init__(self) -> None:
-        self.degraded: dict[Part_, str] = {}
-        self._tasks: dict[Part_, asyncio.Task[None]] = {}
-
-    def spawn(self, part: Part_, work: Callable[[bool], Awaitable[None]]) -> None:
-        """Run `work` until it returns. When it raises, the error is logged once with its
-        cause, the part is shown as failing in /status, and the work starts again after a
-        back-off (`work(True)`: a restart); the part clears itself once it works again."""
-        name = _part_name(part)
-        self._tasks[part] = asyncio.create_task(self._supervised(part, work), name=name)
-
-    def every(
-        self, part: Part_, first_s: float, every_s: float, job: Callable[[], Awaitable[None]]
-    ) -> None:
-        """`job` after `first_s` (`every_s` when restarted), then every `every_s` after it
-        ends; timed by the event loop's monotonic clock: a scheduler on the wall clock waits
-        a day when the clock is set back one."""
-
-        async def loop(again: bool) -> None:
-            await asyncio.sleep(every_s if again else first_s)
-            while True:
-                await job()
-                self.works(part)
-                await asyncio.sleep(every_s)
-
-        self.spawn(part, loop)
-
-    def works(self, part: Part_) -> None:
-        """The part did its work: it is no longer failing."""
-        if self.degraded and self.degraded.pop(part, None) is not None:
-            log.info("%s works again", _part_name(part))
-
-    def failed(self, part: Part_, exc: Exception, *why: object) -> None:
-        """The part failed (`why`: the log line's format and arguments, logged the first
-        time)."""
-        if part not in self.degraded:
-            log.exception(*(why or ("%s failed (%s)", _part_name(part), exc)))
-        self.degraded[part] = str(exc)
-
-    async def end(self, part: Part_, *, grace_s: float = 0.0) -> None:
-        """Stop the part's task: at once, or after `grace_s` if it does not end by itself."""
-        task = self._tasks.pop(part, None)
-        if task is None:
-            return
-        if grace_s:
-            await asyncio.wait([task], timeout=grace_s)
-        task.cancel()
-        await asyncio.wait([task], timeout=SHUTDOWN_TIMEOUT_S)
-
-    async def close(self) -> None:
-        for part in list(self._tasks):
-            await self.end(part)
-
-    async def _supervised(self, part: Part_, work: Callable[[bool], Awaitable[None]]) -> None:
-        delay, again = RESTART_FIRST_S, False
-        while True:
-            try:
-                await work(again)
-                return
-            except Exception as exc:
-                if part not in self.degraded:
-                    delay = RESTART_FIRST_S
-                    log.exception("%s failed (%s): restarting it", _part_name(part), exc)
-                self.degraded[part] = str(exc)
-            await asyncio.sleep(delay)
-            delay, again = min(2 * delay, RESTART_MAX_S), True
-
-
-class Storage:
-    """The state database, open while the service runs."""
-
-    def __init__(self, path: Path, now: Callable[[], float]) -> None:
-        self.path, self.now = path, now
-        self._store: Store | None = None
-
-    def __call__(self) -> Store:
-        """The open database (the parts started after this one use it)."""
-        if self._store is None:
-            raise RuntimeError(f"the state database {self.path} is not open")
-        return self._store
-
-    @property
-    def opened(self) -> Store | None:
-        return self._store
-
-    async def start(self) -> None:
-        self._store = await Store.open(self.path)
-        if forgotten := await self._store.forget_texts(self.now() - OUTBOX_TEXTS_KEPT_S):
-            log.info("outbox: dropped the texts of %d delivered messages", forgotten)
-
-    async def stop(self) -> None:
-        if self._store is not None:
-            await self._store.close()
+__all__ = ["RunSpec", "Service"]
 
 
 class Service:
@@ -167,7 +37,7 @@ class Service:
         return self.storage.opened
 
     @property
-    def degraded(self) -> dict[Part_, str]:
+    def degraded(self) -> dict[PartKey, str]:
         return self.supervisor.degraded
 
     async def serve(self) -> None:
@@ -195,20 +65,3 @@ class Service:
         """The launched process exited: its last lines are read, then it is said."""
         assert self.logs is not None
         await self.logs.end_run(storable(name), exit_code)
-
-
-def _part_name(part: Part_) -> str:
-    """For the log: "follow train.log", "consume", "gpu", "checks"."""
-    return " ".join(filter(None, part))
-
-
-def local_zone() -> str:
-    """The machine's IANA zone name, from $TZ or /etc/localtime; UTC when unknown."""
-    tz = os.environ.get("TZ", "")
-    if tz and "/" in tz:
-        return tz.lstrip(":")
-    with contextlib.suppress(OSError):
-        target = os.readlink("/etc/localtime")
-        if "zoneinfo/" in target:
-            return target.split("zoneinfo/", 1)[1]
-    return "UTC"

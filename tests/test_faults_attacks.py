@@ -67,11 +67,11 @@ async def test_a_follower_that_fails_is_restarted_and_status_says_so(
             row = await cur.fetchone()
         assert row is not None
         await db.execute(FULL.format(pages=row[0]))
-        with caplog.at_level(logging.ERROR, logger="bot.service"):
+        with caplog.at_level(logging.ERROR, logger="bot.parts"):
             append(log, run_lines(100, 1000, frozenset(range(150, 1000, 100))))
-            await until(lambda: _logged(caplog, "bot.service"), 10, "the failure logged")
+            await until(lambda: _logged(caplog, "bot.parts"), 10, "the failure logged")
             await asyncio.sleep(2.5)  # two restarts, still no room
-        failures = [r for r in caplog.records if r.name == "bot.service"]
+        failures = [r for r in caplog.records if r.name == "bot.parts"]
         assert len(failures) == 1 and "database or disk is full" in failures[0].getMessage()
         n = len(stub.sent)
         stub.push_message(OWNER, "/status")

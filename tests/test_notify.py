@@ -11,10 +11,10 @@ from bot.adapters.outbox import OutboxSender
 from bot.adapters.store import OutboxItem, Store
 from bot.core.events import Eval, Progress, TrainingEnd
 from bot.core.gpu import GpuSample, GpuSnapshot
+from bot.core.monitor import RunMonitor
 from bot.core.notices import Alert, Notice
 from bot.core.policy import Milestone, PushPolicy, is_silent
 from bot.core.prefs import ChatPrefs, EvalsMode
-from bot.core.state import RunState
 from bot.fold import TEMP_SAMPLES, Temperatures
 from bot.notify import Chats, Notifier
 
@@ -45,13 +45,13 @@ async def notifier() -> AsyncIterator[Notifier]:
     await store.close()
 
 
-def run_to(state: RunState, stop: int, start: int = 0, every_eval: int = 100) -> list[Notice]:
-    """Fold nanoGPT-like events for iterations [start, stop) into `state`."""
+def run_to(run: RunMonitor, stop: int, start: int = 0, every_eval: int = 100) -> list[Notice]:
+    """Fold nanoGPT-like events for iterations [start, stop) into the run."""
     notices: list[Notice] = []
     for it in range(start, stop, 10):
         if it % every_eval == 0:
-            notices += state.apply(Eval(it, 3.0 - it / 1000, 3.1 - (it % 300) / 1000), NOW)
-        notices += state.apply(Progress(it, loss=3.0, dt_s=0.17), NOW)
+            notices += run.apply(Eval(it, 3.0 - it / 1000, 3.1 - (it % 300) / 1000), NOW)
+        notices += run.apply(Progress(it, loss=3.0, dt_s=0.17), NOW)
     return notices
 
 
@@ -62,8 +62,9 @@ async def queued(n: Notifier) -> list[OutboxItem]:
 
 async def test_evals_follow_each_chat_setting(notifier: Notifier) -> None:
     await notifier.save(B, ChatPrefs(evals=EvalsMode("every", 2)))
-    state = RunState("gpt2", 1000)
-    for push in notifier.expand(state, run_to(state, 610), replayed=False):
+    run = RunMonitor("gpt2", total_iters=1000)
+    state = run.state
+    for push in notifier.expand(state, run_to(run, 610), replayed=False):
         await notifier.deliver(state, push)
     items = await queued(notifier)
     evals = {(i.chat_id, i.key.split(":")[2]) for i in items if i.kind == "eval"}
@@ -82,8 +83,9 @@ async def test_evals_follow_each_chat_setting(notifier: Notifier) -> None:
 async def test_best_only_and_off(notifier: Notifier) -> None:
     await notifier.save(A, ChatPrefs(evals=EvalsMode("best")))
     await notifier.save(B, ChatPrefs(evals=EvalsMode("off")))
-    state = RunState("gpt2", 1000)
-    for push in notifier.expand(state, run_to(state, 610), replayed=False):
+    run = RunMonitor("gpt2", total_iters=1000)
+    state = run.state
+    for push in notifier.expand(state, run_to(run, 610), replayed=False):
         await notifier.deliver(state, push)
     items = await queued(notifier)
     # val loss 3.1 - (it % 300)/1000: new bests at 0, 100, 200 only
@@ -97,10 +99,11 @@ async def test_best_only_and_off(notifier: Notifier) -> None:
 async def test_muted_chats_get_only_critical_alerts(notifier: Notifier) -> None:
     await notifier.save(A, ChatPrefs(muted_until_s=NOW + 3600))
     await notifier.save(B, ChatPrefs(subscribed=False))
-    state = RunState("gpt2", 1000)
+    run = RunMonitor("gpt2", total_iters=1000)
+    state = run.state
     oom = Alert("gpt2", "oom", "critical", 5, 1.0)
     slow = Alert("gpt2", "slowdown", "warning", 5, 1.0)
-    for push in [*notifier.expand(state, run_to(state, 300), replayed=False), oom, slow]:
+    for push in [*notifier.expand(state, run_to(run, 300), replayed=False), oom, slow]:
         await notifier.deliver(state, push)
     items = await queued(notifier)
     assert [(i.chat_id, i.kind, i.silent) for i in items] == [(A, "alert", False)]
@@ -112,16 +115,17 @@ async def test_muted_chats_get_only_critical_alerts(notifier: Notifier) -> None:
 
 
 async def test_milestones_start_and_finish(notifier: Notifier) -> None:
-    state = RunState("gpt2", 1000)
-    pushes = notifier.expand(state, run_to(state, 260), replayed=False)
-    pushes += notifier.expand(state, run_to(state, 560, 260), replayed=False)
-    pushes += notifier.expand(state, run_to(state, 570, 560), replayed=False)  # nothing new
+    run = RunMonitor("gpt2", total_iters=1000)
+    state = run.state
+    pushes = notifier.expand(state, run_to(run, 260), replayed=False)
+    pushes += notifier.expand(state, run_to(run, 560, 260), replayed=False)
+    pushes += notifier.expand(state, run_to(run, 570, 560), replayed=False)  # nothing new
     started = [p for p in pushes if isinstance(p, Alert) and p.type == "started"]
     assert len(started) == 1 and started[0].evidence["total_iters"] == 1000
     assert [p.pct for p in pushes if isinstance(p, Milestone)] == [25, 50]
     assert all(is_silent(p) for p in pushes)
 
-    end = state.apply(TrainingEnd(0, "completed"), NOW)
+    end = run.apply(TrainingEnd(0, "completed"), NOW)
     (finished,) = notifier.expand(state, end, replayed=False)
     assert isinstance(finished, Alert) and finished.type == "finished"
     assert finished.evidence["best_iter"] == 200 and "first_eta_error_pct" in finished.evidence
@@ -133,25 +137,28 @@ async def test_milestones_start_and_finish(notifier: Notifier) -> None:
 
 
 async def test_a_backlog_crossing_several_milestones_makes_one_message(notifier: Notifier) -> None:
-    state = RunState("gpt2", 1000)
-    run_to(state, 100)
+    run = RunMonitor("gpt2", total_iters=1000)
+    state = run.state
+    run_to(run, 100)
     notifier.expand(state, [], replayed=False)
-    pushes = notifier.expand(state, run_to(state, 800, 100), replayed=False)
+    pushes = notifier.expand(state, run_to(run, 800, 100), replayed=False)
     assert [p.pct for p in pushes if isinstance(p, Milestone)] == [75]
 
 
 async def test_replayed_lines_push_nothing_but_the_core_alerts(notifier: Notifier) -> None:
-    state = RunState("gpt2", 1000)
+    run = RunMonitor("gpt2", total_iters=1000)
+    state = run.state
     oom = Alert("gpt2", "oom", "critical", 5, 1.0)
-    pushes = notifier.expand(state, [*run_to(state, 600), oom], replayed=True)
+    pushes = notifier.expand(state, [*run_to(run, 600), oom], replayed=True)
     assert not [p for p in pushes if isinstance(p, Milestone)]
     assert not [p for p in pushes if isinstance(p, Alert) and p.type == "started"]
-    assert not notifier.expand(state, run_to(state, 610, 600), replayed=False)[:-1]
+    assert not notifier.expand(state, run_to(run, 610, 600), replayed=False)[:-1]
 
 
 async def test_the_same_push_is_queued_once(notifier: Notifier) -> None:
-    state = RunState("gpt2", 1000)
-    pushes = notifier.expand(state, run_to(state, 300), replayed=False)
+    run = RunMonitor("gpt2", total_iters=1000)
+    state = run.state
+    pushes = notifier.expand(state, run_to(run, 300), replayed=False)
     for _ in range(2):
         for push in pushes:
             await notifier.deliver(state, push)
@@ -166,8 +173,9 @@ async def test_prefs_persist_and_languages_apply(notifier: Notifier) -> None:
     ctx = await notifier.ctx(A)
     assert (ctx.lang, ctx.tz) == ("fr", "Asia/Tokyo")
     assert (await notifier.ctx(B)).lang == "en"
-    state = RunState("gpt2", 1000)
-    for push in notifier.expand(state, run_to(state, 10), replayed=False):
+    run = RunMonitor("gpt2", total_iters=1000)
+    state = run.state
+    for push in notifier.expand(state, run_to(run, 10), replayed=False):
         await notifier.deliver(state, push)
     by_chat = {i.chat_id: i.text for i in await queued(notifier) if i.kind == "eval"}
     assert "Évaluation" in by_chat[A] and "Eval at" in by_chat[B]

@@ -16,7 +16,7 @@ from bot.core.notices import Alert, Notice
 from bot.core.policy import PushPolicy
 from bot.fold import Fold
 from bot.notify import Chats, Notifier
-from bot.service import Supervisor
+from bot.parts import Supervisor
 from tests.generated import nanogpt_lines
 from tests.test_service_e2e import HEADER
 

@@ -1,6 +1,6 @@
 """Alert detectors: pure functions of the events, the GPU snapshots and the time passed in.
 
-`Detectors` holds one run's detector state. RunState calls it after folding each event
+`Detectors` holds one run's detector state. RunMonitor calls it after folding each event
 (`on_event`), each GPU snapshot (`on_gpu`), each periodic tick (`on_tick`, for the checks
 that are about time passing) and at the end of a finished log (`on_end_of_log`). The state
 machines it consults (losses, step time, GPU history, the current failure) are in
@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING
 
 from bot.core.events import Checkpoint, ErrorText, Eval, Event, Progress, TrainingEnd
 from bot.core.gpu import (
@@ -63,10 +62,8 @@ from bot.core.gpu import (
 )
 from bot.core.notices import Alert, Evidence
 from bot.core.parsers.errors import exception_shape
+from bot.core.state import RunState
 from bot.core.trackers import GpuWatch, Incident, Lifecycle, LossWatch, Slowdown, SlowdownChange
-
-if TYPE_CHECKING:
-    from bot.core.state import RunState
 
 INFO, WARNING, CRITICAL = "info", "warning", "critical"
 

@@ -1,11 +1,16 @@
-"""One followed run: its parser and its state. Lines in, notices out; still pure."""
+"""One followed run: its parser, its state and its detectors. Lines in, notices out; pure.
+
+Each event is folded into the state first (`RunState.apply`), then the detectors look at the
+event and the state it made; the state knows nothing of the detectors.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from bot.core.detectors import Thresholds
+from bot.core.detectors import Detectors, Thresholds
 from bot.core.events import Event, TrainingEnd
+from bot.core.gpu import GpuSnapshot
 from bot.core.notices import Notice
 from bot.core.parsers.registry import AutoParser, make_parser
 from bot.core.state import RunState
@@ -14,7 +19,7 @@ Folded = list[tuple[Event, list[Notice]]]  # each event, with the notices it cau
 
 
 class RunMonitor:
-    """Parses a run's log lines and folds them into its RunState."""
+    """Parses a run's log lines, folds them into its RunState and runs its detectors."""
 
     def __init__(
         self,
@@ -25,20 +30,40 @@ class RunMonitor:
         thresholds: Thresholds | None = None,
     ) -> None:
         self.parser = make_parser(fmt)
-        self.state = RunState(name, total_iters, eval_interval, thresholds)
+        self.state = RunState(name, total_iters, eval_interval)
+        self.detectors = Detectors(name, thresholds)
 
     def feed(self, lines: Iterable[str], wall_s: float) -> Folded:
         """Parse lines received at wall-clock time wall_s and fold their events."""
-        apply = self.state.apply
+        apply = self.apply
         return [(ev, apply(ev, wall_s)) for ev in self.parser.feed_many(lines)]
 
     def flush(self, wall_s: float) -> Folded:
         """Let an auto-detecting parser decide with the lines it still holds back (at the end
         of a finished log, or when a followed log goes quiet before its format is certain)."""
         events = self.parser.flush() if isinstance(self.parser, AutoParser) else []
-        return [(ev, self.state.apply(ev, wall_s)) for ev in events]
+        return [(ev, self.apply(ev, wall_s)) for ev in events]
+
+    def apply(self, ev: Event, wall_s: float) -> list[Notice]:
+        """Fold one event received at wall-clock time wall_s; what is to be said about it."""
+        notices = self.state.apply(ev, wall_s)
+        notices += self.detectors.on_event(ev, self.state, wall_s)
+        return notices
+
+    def apply_gpu(self, snapshot: GpuSnapshot, wall_s: float) -> list[Notice]:
+        """Fold one NVML snapshot taken at wall-clock time wall_s."""
+        self.state.apply_gpu(snapshot)
+        return list(self.detectors.on_gpu(snapshot, self.state, wall_s))
+
+    def tick(self, wall_s: float) -> list[Notice]:
+        """Time passed with nothing new: the checks about silence (stall, a crash)."""
+        return list(self.detectors.on_tick(self.state, wall_s))
+
+    def end_of_log(self) -> list[Notice]:
+        """A finished log ends here (replay): a failure still in suspense ended the run."""
+        return list(self.detectors.on_end_of_log(self.state))
 
     def end(self, exit_code: int | None, wall_s: float) -> list[Notice]:
         """The launched process exited."""
         reason = "exit" if exit_code == 0 else "crash"
-        return self.state.apply(TrainingEnd(exit_code, reason), wall_s)
+        return self.apply(TrainingEnd(exit_code, reason), wall_s)

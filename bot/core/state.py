@@ -6,7 +6,6 @@ import math
 from dataclasses import dataclass
 
 from bot.core.clock import RunClock
-from bot.core.detectors import Detectors, Thresholds
 from bot.core.estimator import Estimator, EtaEstimate
 from bot.core.events import Checkpoint, ErrorText, Eval, Event, Progress, RunConfig, TrainingEnd
 from bot.core.gpu import GpuSnapshot
@@ -32,15 +31,15 @@ class Point:
 
 
 class RunState:
-    """One run. `apply` folds an event and returns what should be said about it; `apply_gpu`
-    and `tick` do the same for a GPU snapshot and for time passing."""
+    """One run. `apply` folds an event (and returns the eval notice an eval makes);
+    `apply_gpu` keeps a GPU snapshot. The alerts are the detectors' (bot/core/monitor.py
+    calls them after folding)."""
 
     def __init__(
         self,
         name: str,
         total_iters: int | None = None,
         eval_interval: int | None = None,
-        thresholds: Thresholds | None = None,
     ) -> None:
         self.name = name
         self.user_total_iters = total_iters  # given by the user: wins over the log
@@ -64,7 +63,6 @@ class RunState:
         self.clock = RunClock()
         self.estimator = Estimator()
         self.gpu: GpuSnapshot | None = None  # the latest snapshot
-        self.detectors = Detectors(name, thresholds)
 
     @property
     def total_iters(self) -> int | None:
@@ -99,21 +97,11 @@ class RunState:
             self.errors = [*self.errors[-19:], ev]
         elif isinstance(ev, TrainingEnd):
             self.ended = ev
-        notices.extend(self.detectors.on_event(ev, self, wall_s))
         return notices
 
-    def apply_gpu(self, snapshot: GpuSnapshot, wall_s: float) -> list[Notice]:
-        """Fold one NVML snapshot taken at wall-clock time wall_s."""
+    def apply_gpu(self, snapshot: GpuSnapshot) -> None:
+        """Keep the latest NVML snapshot."""
         self.gpu = snapshot
-        return list(self.detectors.on_gpu(snapshot, self, wall_s))
-
-    def tick(self, wall_s: float) -> list[Notice]:
-        """Time passed with nothing new: the checks about silence (stall, a crash)."""
-        return list(self.detectors.on_tick(self, wall_s))
-
-    def end_of_log(self) -> list[Notice]:
-        """A finished log ends here (replay): a failure still in suspense ended the run."""
-        return list(self.detectors.on_end_of_log(self))
 
     def _progress(self, ev: Progress, wall_s: float) -> None:
         if self.iter is not None and ev.iter < self.iter:

@@ -1,4 +1,4 @@
-"""Detectors through RunState: each rule, its evidence, and its cool-down."""
+"""Detectors through RunMonitor: each rule, its evidence, and its cool-down."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from bot.config import Config
 from bot.core.detectors import NAN_REARM_POINTS, Thresholds
 from bot.core.events import Checkpoint, ErrorText, Eval, Event, Progress, RunConfig, TrainingEnd
 from bot.core.gpu import HW_POWER_BRAKE, SW_THERMAL, GpuSample, GpuSnapshot
+from bot.core.monitor import RunMonitor
 from bot.core.notices import Alert
 from bot.core.parsers import errors
-from bot.core.state import RunState
 
 
-def alerts(state: RunState, events: list[Event], wall_s: float = 0.0) -> list[Alert]:
+def alerts(state: RunMonitor, events: list[Event], wall_s: float = 0.0) -> list[Alert]:
     out: list[Alert] = []
     for ev in events:
         out += [n for n in state.apply(ev, wall_s) if isinstance(n, Alert)]
@@ -26,7 +26,7 @@ def progress(start: int, stop: int, step: int = 10, dt_s: float = 0.2, loss: flo
     return [Progress(i, loss=loss, dt_s=dt_s) for i in range(start, stop, step)]
 
 
-def live(state: RunState, events: list[Event], start_wall_s: float = 0.0) -> list[Alert]:
+def live(state: RunMonitor, events: list[Event], start_wall_s: float = 0.0) -> list[Alert]:
     """One event per wall-clock second."""
     out: list[Alert] = []
     for n, ev in enumerate(events):
@@ -49,7 +49,7 @@ def test_thresholds_default_to_config_and_read_it() -> None:
 
 
 def test_started_once_with_total_and_finished_with_summary() -> None:
-    state = RunState("r", total_iters=100)
+    state = RunMonitor("r", total_iters=100)
     found = alerts(state, [RunConfig({"eval_interval": 50}), *progress(0, 50)])
     assert [(a.type, a.severity, a.iter) for a in found] == [("started", "info", 0)]
     assert found[0].evidence["total_iters"] == 100
@@ -62,7 +62,7 @@ def test_started_once_with_total_and_finished_with_summary() -> None:
 
 
 def test_resume_is_a_jump_back_not_interleaved_writers() -> None:
-    state = RunState("r")
+    state = RunMonitor("r")
     interleaved = [Progress(i) for i in (10, 20, 10, 30, 20, 40, 30, 50, 40, 60)]
     assert types(alerts(state, interleaved)) == ["started"]
     found = alerts(state, [Progress(10), Progress(20)])
@@ -80,7 +80,7 @@ OOM_ORIGINAL = ErrorText(
 
 
 def test_one_oom_alert_per_failure_with_its_numbers_and_no_crash_after_it() -> None:
-    state = RunState("r")
+    state = RunMonitor("r")
     alerts(state, progress(0, 100))
     failure: list[Event] = [
         ErrorText("traceback", "Traceback (most recent call last):"),
@@ -98,20 +98,20 @@ def test_one_oom_alert_per_failure_with_its_numbers_and_no_crash_after_it() -> N
 
 
 def test_an_oom_after_training_went_on_is_a_new_one() -> None:
-    state = RunState("r")
+    state = RunMonitor("r")
     first = alerts(state, [*progress(0, 50), OOM_ORIGINAL, *progress(50, 80), OOM_ORIGINAL])
     assert [(a.type, a.iter) for a in first if a.type == "oom"] == [("oom", 40), ("oom", 70)]
 
 
 def test_an_oom_wrapper_alone_is_said_when_the_failure_ends() -> None:
-    state = RunState("r")
+    state = RunMonitor("r")
     assert types(alerts(state, [*progress(0, 50), OOM_WRAPPER])) == ["started"]
     found = state.end_of_log()
     assert [(a.type, a.iter) for a in found if isinstance(a, Alert)] == [("oom", 40)]
 
 
 def test_slurm_cancellation_is_a_crash_at_once_with_its_cause() -> None:
-    state = RunState("r")
+    state = RunMonitor("r")
     line = "slurmstepd: error: *** JOB 1 ON g1 CANCELLED AT 2024-10-10 DUE TO TIME LIMIT ***"
     found = alerts(state, [*progress(0, 50), ErrorText("cancelled", line, {"cause": "time_limit"})])
     crash = found[-1]
@@ -121,7 +121,7 @@ def test_slurm_cancellation_is_a_crash_at_once_with_its_cause() -> None:
 
 
 def test_traceback_then_exit_code_is_one_crash_with_the_error_line() -> None:
-    state = RunState("r")
+    state = RunMonitor("r")
     found = alerts(
         state,
         [
@@ -137,7 +137,7 @@ def test_traceback_then_exit_code_is_one_crash_with_the_error_line() -> None:
 
 
 def test_a_crash_before_a_restart_is_said_before_the_resume() -> None:
-    state = RunState("r")
+    state = RunMonitor("r")
     events: list[Event] = [
         *progress(0, 500),
         ErrorText("traceback", "Traceback (most recent call last):"),
@@ -149,7 +149,7 @@ def test_a_crash_before_a_restart_is_said_before_the_resume() -> None:
 
 
 def test_exit_zero_after_a_traceback_is_a_finish() -> None:
-    state = RunState("r")
+    state = RunMonitor("r")
     events: list[Event] = [
         *progress(0, 50),
         ErrorText("traceback", "Traceback (most recent call last):"),
@@ -168,7 +168,7 @@ BANNER = "2024-05-01 10:00:00.123 | INFO | trainer:before_train:120 - args: Name
 
 
 def test_a_start_up_crash_is_said_with_no_iteration_and_quotes_the_exception() -> None:
-    state = RunState("r")
+    state = RunMonitor("r")
     found = alerts(state, scanned(BANNER, TRACEBACK, "ImportError: cannot import name 'Foo'"))
     assert found == []  # a traceback alone may be handled: wait for what follows
     crash = [a for a in state.end_of_log() if isinstance(a, Alert)]
@@ -180,7 +180,7 @@ def test_a_start_up_crash_is_said_with_no_iteration_and_quotes_the_exception() -
 
 
 def test_each_launch_that_dies_at_start_up_is_its_own_crash() -> None:
-    state = RunState("r")
+    state = RunMonitor("r")
     launches = [
         (TRACEBACK, "FileNotFoundError: [Errno 2] No such file or directory: 'a.txt'"),
         (TRACEBACK, "RuntimeError: CUDA error: no kernel image is available"),  # at once
@@ -196,7 +196,7 @@ def test_each_launch_that_dies_at_start_up_is_its_own_crash() -> None:
 
 
 def test_an_oom_in_each_launch_is_one_oom_each() -> None:
-    state = RunState("r")
+    state = RunMonitor("r")
     oom = "RuntimeError: CUDA out of memory. Tried to allocate 100.00 MiB (GPU 0; 11.76 GiB total"
     events = scanned(BANNER, TRACEBACK, oom, oom) + [*progress(0, 30)]
     events += scanned(TRACEBACK, oom, BANNER, TRACEBACK, oom)
@@ -209,7 +209,7 @@ def test_an_oom_in_each_launch_is_one_oom_each() -> None:
 
 
 def test_several_ranks_failing_the_same_way_is_a_crash_at_once_with_the_iteration() -> None:
-    state = RunState("r")
+    state = RunMonitor("r")
     alerts(state, [Progress(0)])
     one = scanned(TRACEBACK, "RuntimeError: Expected all tensors on one device, got cuda:9, cpu!")
     two = scanned(TRACEBACK, "RuntimeError: Expected all tensors on one device, got cuda:3, cpu!")
@@ -222,11 +222,11 @@ def test_several_ranks_failing_the_same_way_is_a_crash_at_once_with_the_iteratio
 
 def test_before_any_progress_the_same_handled_traceback_on_every_rank_is_no_crash() -> None:
     optional = scanned(TRACEBACK, "ModuleNotFoundError: No module named 'apex'")
-    assert types(alerts(RunState("r"), optional * 4 + progress(0, 50))) == ["started"]
+    assert types(alerts(RunMonitor("r"), optional * 4 + progress(0, 50))) == ["started"]
 
 
 def test_a_kill_after_an_exception_quotes_the_exception() -> None:
-    state = RunState("r")
+    state = RunMonitor("r")
     events = [*progress(0, 50)] + scanned(
         TRACEBACK,
         "FileNotFoundError: Caught FileNotFoundError in DataLoader worker process 3.",
@@ -248,16 +248,16 @@ def test_a_kill_after_an_exception_quotes_the_exception() -> None:
 
 def test_a_child_failed_error_is_folded_into_its_cause_or_quoted_alone() -> None:
     child = "torch.distributed.elastic.multiprocessing.errors.ChildFailedError:"
-    state = RunState("r")
+    state = RunMonitor("r")
     events = [*progress(0, 50), *scanned(TRACEBACK, "[rank1]: KeyError: 'labels'", child)]
     found = [a for a in alerts(state, events) if a.type == "crash"]
     assert [(a.iter, a.evidence["error"]) for a in found] == [(40, "KeyError: 'labels'")]
-    found = alerts(RunState("r"), [*progress(0, 50), *scanned(child)])
+    found = alerts(RunMonitor("r"), [*progress(0, 50), *scanned(child)])
     assert [(a.type, a.evidence["error"]) for a in found[1:]] == [("crash", child)]
 
 
 def test_a_collective_timeout_is_a_stall_then_the_abort_is_the_crash() -> None:
-    state = RunState("r")
+    state = RunMonitor("r")
     watchdog = (
         "5: [rank5]:[E0101 ProcessGroupNCCL.cpp:616] [Rank 1] Watchdog caught collective"
         " operation timeout: WorkNCCL(SeqNum=9, OpType=BROADCAST, Timeout(ms)=600000) ran for"
@@ -276,7 +276,7 @@ def test_a_collective_timeout_is_a_stall_then_the_abort_is_the_crash() -> None:
 
 
 def test_hydra_job_error_is_confirmed_by_its_trailer_and_an_oom_in_it_is_the_alert() -> None:
-    state = RunState("r")
+    state = RunMonitor("r")
     events = scanned(
         "Error executing job with overrides: ['data.batch=256']",
         TRACEBACK,
@@ -293,7 +293,7 @@ def test_hydra_job_error_is_confirmed_by_its_trailer_and_an_oom_in_it_is_the_ale
         "ValueError: unknown model 'big'",
         "Set the environment variable HYDRA_FULL_ERROR=1 for a complete stack trace.",
     )
-    found = alerts(RunState("r"), events)
+    found = alerts(RunMonitor("r"), events)
     assert [(a.type, a.evidence["error"]) for a in found] == [
         ("crash", "ValueError: unknown model 'big'")
     ]
@@ -310,7 +310,7 @@ def test_exit_codes_and_cancellations_say_their_cause() -> None:
         ),
     ]
     for line, cause, code in cases:
-        state = RunState("r")
+        state = RunMonitor("r")
         found = alerts(state, [*progress(0, 50), *scanned(line)])
         crash = found[-1]
         assert (crash.type, crash.iter, crash.evidence["cause"]) == ("crash", 40, cause)
@@ -318,13 +318,13 @@ def test_exit_codes_and_cancellations_say_their_cause() -> None:
 
 
 def test_a_program_start_after_a_finished_run_gives_the_next_failure_no_iteration() -> None:
-    state = RunState("r", total_iters=50)
+    state = RunMonitor("r", total_iters=50)
     found = alerts(state, [*progress(0, 51), *scanned("System environment:", "Run 2 failed!")])
     assert [(a.type, a.iter) for a in found] == [("started", 0), ("finished", 50), ("crash", None)]
 
 
 def test_a_spike_that_ends_in_nan_is_said_with_the_nan() -> None:
-    state = RunState("r")
+    state = RunMonitor("r")
     finite = [Progress(i, loss=1.8 + 0.01 * (i % 7)) for i in range(0, 3000, 10)]
     found = alerts(state, [*finite, Progress(3000, loss=6.4e9), Progress(3001, loss=math.nan)])
     assert [(a.type, a.iter) for a in found[1:]] == [("loss_spike", 3000), ("nan", 3001)]
@@ -334,7 +334,7 @@ def test_an_explosion_right_after_the_counter_restarts_is_a_spike() -> None:
     """I-JEPA's log: a first phase ends near 64,000 with a loss of 1.8; the main phase counts
     from 0 again, its first autoencoder loss is 6.4e9 and every loss after it is nan (synthetic
     losses, the shape of that log)."""
-    state = RunState("r")
+    state = RunMonitor("r")
     first_phase = [Progress(i, loss=1.8 + 0.01 * (i % 7)) for i in range(0, 64_000, 100)]
     found = alerts(state, [*first_phase, Progress(0, loss=6.4e9), Progress(1, loss=math.nan)])
     assert [(a.type, a.iter) for a in found[1:]] == [
@@ -347,7 +347,7 @@ def test_an_explosion_right_after_the_counter_restarts_is_a_spike() -> None:
 
 def test_a_new_run_starting_high_after_a_converged_one_is_no_spike() -> None:
     for converged, first in ((0.5, 10.9), (0.001, 2.0), (120.0, 9000.0)):
-        state = RunState("r")
+        state = RunMonitor("r")
         old = [Progress(i, loss=converged) for i in range(0, 5000, 10)]
         new = [Progress(i, loss=first * (1 - i / 1000)) for i in range(0, 300, 10)]
         assert "loss_spike" not in types(alerts(state, old + new)), (converged, first)
@@ -357,7 +357,7 @@ def test_a_new_run_starting_high_after_a_converged_one_is_no_spike() -> None:
 
 
 def test_nan_once_until_finite_for_long() -> None:
-    state = RunState("r")
+    state = RunMonitor("r")
     nan = float("nan")
     events: list[Event] = [*progress(0, 100), *progress(100, 200, loss=nan)]
     events += [*progress(200, 300), *progress(300, 310, loss=math.inf)]
@@ -369,7 +369,7 @@ def test_nan_once_until_finite_for_long() -> None:
 
 
 def test_nan_eval_loss_is_a_nan_alert_at_the_eval() -> None:
-    found = alerts(RunState("r"), [Eval(0, None, float("nan")), Progress(1, loss=float("nan"))])
+    found = alerts(RunMonitor("r"), [Eval(0, None, float("nan")), Progress(1, loss=float("nan"))])
     assert [(a.type, a.iter, a.evidence.get("source")) for a in found[:1]] == [
         ("nan", 0, "val_loss")
     ]
@@ -377,7 +377,7 @@ def test_nan_eval_loss_is_a_nan_alert_at_the_eval() -> None:
 
 
 def test_a_single_noisy_loss_is_not_a_spike_three_are() -> None:
-    state = RunState("r")
+    state = RunMonitor("r")
     events = [*progress(0, 300), Progress(300, loss=9.0), *progress(310, 400)]
     assert "loss_spike" not in types(alerts(state, events))
     found = alerts(state, [Progress(i, loss=9.0) for i in (400, 410, 420, 430)])
@@ -386,14 +386,14 @@ def test_a_single_noisy_loss_is_not_a_spike_three_are() -> None:
 
 
 def test_a_run_resumed_mid_way_is_judged_from_its_first_loss() -> None:
-    state = RunState("r")
+    state = RunMonitor("r")
     losses = [1.47, 13.8, 14.0, 14.4, 14.3]
     found = alerts(state, [Progress(47700 + 10 * n, loss=x) for n, x in enumerate(losses)])
     assert [(a.type, a.iter) for a in found] == [("started", 47700), ("loss_spike", 47710)]
 
 
 def test_a_restart_from_scratch_forgets_the_old_losses() -> None:
-    state = RunState("r")
+    state = RunMonitor("r")
     events = [*progress(0, 3000, loss=0.2), *progress(0, 100, loss=90.0)]
     assert "loss_spike" not in types(alerts(state, events))
 
@@ -437,7 +437,7 @@ def hot_snapshot(wall_s: float, reasons: frozenset[str] = frozenset({SW_THERMAL}
 
 
 def test_thermal_reasons_without_slowdown_warn_once_when_lasting() -> None:
-    state = RunState("r")
+    state = RunMonitor("r")
     alerts(state, progress(0, 100))
     found: list[Alert] = []
     for k in range(60):  # five minutes of samples, hot from the start
@@ -446,11 +446,11 @@ def test_thermal_reasons_without_slowdown_warn_once_when_lasting() -> None:
         ]
     assert [(a.type, a.severity) for a in found] == [("thermal", "warning")]
     assert found[0].evidence["reasons"] == SW_THERMAL and "slowdown_pct" not in found[0].evidence
-    assert state.gpu is not None
+    assert state.state.gpu is not None
 
 
 def test_memory_pressure_needs_several_samples_and_clears_with_hysteresis() -> None:
-    state = RunState("r")
+    state = RunMonitor("r")
 
     def snap(wall_s: float, used_mib: int, lost: bool = False) -> GpuSnapshot:
         gpu = GpuSample(1, memory_used_mib=used_mib, memory_total_mib=10_000, lost=lost)
@@ -478,7 +478,7 @@ def test_memory_pressure_needs_several_samples_and_clears_with_hysteresis() -> N
 
 
 def test_an_nvml_error_snapshot_says_nothing() -> None:
-    state = RunState("r")
+    state = RunMonitor("r")
     assert state.apply_gpu(GpuSnapshot(0.0, error="library_not_found"), 0.0) == []
 
 
@@ -486,7 +486,7 @@ def test_an_nvml_error_snapshot_says_nothing() -> None:
 
 
 def test_stall_once_after_the_floor_and_again_after_progress_returns() -> None:
-    state = RunState("r", thresholds=Thresholds(stall_floor_s=600.0, stall_factor=10.0))
+    state = RunMonitor("r", thresholds=Thresholds(stall_floor_s=600.0, stall_factor=10.0))
     live(state, progress(0, 100))  # one line a second, the last at wall 9
     assert state.tick(9 + 600.0) == []
     stall = state.tick(9 + 601.0)
@@ -500,7 +500,7 @@ def test_stall_once_after_the_floor_and_again_after_progress_returns() -> None:
 
 
 def test_a_pause_already_survived_is_not_a_stall() -> None:
-    state = RunState("r", thresholds=Thresholds(stall_floor_s=60.0))
+    state = RunMonitor("r", thresholds=Thresholds(stall_floor_s=60.0))
     live(state, progress(0, 100))
     live(state, [Eval(100, 3.0, 3.0), Checkpoint(100), *progress(100, 200)], start_wall_s=500)
     assert state.tick(509 + 400.0) == []  # the eval pause was ~490 s: 1.5 x that is allowed
@@ -508,7 +508,7 @@ def test_a_pause_already_survived_is_not_a_stall() -> None:
 
 
 def test_no_stall_before_progress_or_after_the_end() -> None:
-    state = RunState("r")
+    state = RunMonitor("r")
     assert state.tick(1e6) == []
     live(state, [*progress(0, 100), TrainingEnd(0, "exit")])
     assert state.tick(1e6) == []

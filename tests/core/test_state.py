@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.core.detectors import Thresholds
 from bot.core.events import Checkpoint, ErrorText, Eval, Progress, RunConfig, TrainingEnd
 from bot.core.gpu import GpuSample, GpuSnapshot
+from bot.core.monitor import RunMonitor
 from bot.core.notices import Alert, EvalNotice
 from bot.core.state import EVALS_KEPT, RunState
 
@@ -29,26 +30,25 @@ def test_apply_folds_events_and_keeps_its_public_attributes() -> None:
 def test_apply_gpu_keeps_the_latest_snapshot() -> None:
     state = RunState("r")
     snapshot = GpuSnapshot(5.0, (GpuSample(0, memory_used_mib=10, memory_total_mib=100),))
-    assert state.apply_gpu(snapshot, 5.0) == []
+    state.apply_gpu(snapshot)
     assert state.gpu is snapshot
 
 
 def test_tick_and_end_of_log_on_a_quiet_run_say_nothing() -> None:
-    state = RunState("r")
-    assert state.tick(0.0) == [] and state.end_of_log() == []
-    state.apply(Progress(0, loss=1.0), 0.0)
-    assert state.tick(1.0) == [] and state.end_of_log() == []
+    monitor = RunMonitor("r")
+    assert monitor.tick(0.0) == [] and monitor.end_of_log() == []
+    monitor.apply(Progress(0, loss=1.0), 0.0)
+    assert monitor.tick(1.0) == [] and monitor.end_of_log() == []
 
 
 def test_thresholds_reach_the_detectors() -> None:
-    state = RunState("r", thresholds=Thresholds(stall_floor_s=5.0, stall_factor=1.0))
+    monitor = RunMonitor("r", thresholds=Thresholds(stall_floor_s=5.0, stall_factor=1.0))
     for i in range(10):
-        state.apply(Progress(i), float(i))
-    found = [n for n in state.tick(9 + 6.0) if isinstance(n, Alert)]
+        monitor.apply(Progress(i), float(i))
+    found = [n for n in monitor.tick(9 + 6.0) if isinstance(n, Alert)]
     assert [a.type for a in found] == ["stall"]
-    assert [n.type for n in state.apply(TrainingEnd(2, "crash"), 16.0) if isinstance(n, Alert)] == [
-        "crash"
-    ]
+    ended = monitor.apply(TrainingEnd(2, "crash"), 16.0)
+    assert [n.type for n in ended if isinstance(n, Alert)] == ["crash"]
 
 
 def test_eval_records_stay_bounded_and_counted() -> None:

@@ -1,10 +1,10 @@
-"""Texts from a RunState fed with events, as the service does: the estimator's real output."""
+"""Texts from a RunMonitor fed with events, as the service does: the estimator's real output."""
 
 from __future__ import annotations
 
 from bot.core.events import Eval, Progress, RunConfig, TrainingEnd
+from bot.core.monitor import RunMonitor
 from bot.core.notices import Alert, EvalNotice
-from bot.core.state import RunState
 from bot.messages import Ctx, alert_text, eta_text, eval_text, status_text, to_plain
 from tests.messages import checks
 from tests.messages.scenarios import NOW
@@ -12,9 +12,9 @@ from tests.messages.scenarios import NOW
 STEP_S, EVAL_S, EVERY = 0.170, 5.8, 500
 
 
-def nanogpt_like(until: int) -> tuple[RunState, list[EvalNotice], float]:
+def nanogpt_like(until: int) -> tuple[RunMonitor, list[EvalNotice], float]:
     """A run of 20,000 iterations, 170 ms a step, an eval every 500 costing 5.8 s."""
-    run = RunState("live")
+    run = RunMonitor("live")
     run.apply(RunConfig({"max_iters": 20000, "eval_interval": EVERY}), NOW)
     notices: list[EvalNotice] = []
     t = 0.0
@@ -34,7 +34,7 @@ def nanogpt_like(until: int) -> tuple[RunState, list[EvalNotice], float]:
 def test_eta_from_a_live_state_reads_like_the_reference() -> None:
     run, _, last = nanogpt_like(1300)
     ctx = Ctx(lang="fr", tz="Europe/Paris", now_s=last)
-    text = eta_text(run, ctx)
+    text = eta_text(run.state, ctx)
     plain = to_plain(text).replace("\u202f", " ").replace("\u00a0", " ")
     assert "1 300 / 20 000 itérations" in plain
     assert "évaluations restantes" in plain
@@ -46,7 +46,7 @@ def test_eta_from_a_live_state_reads_like_the_reference() -> None:
 def test_status_eval_and_end_in_both_languages() -> None:
     run, notices, last = nanogpt_like(2100)
     ctx = Ctx(lang="both", tz="Europe/Paris", now_s=last + 5)
-    for text in (status_text(run, None, ctx), eval_text(notices[-1], ctx)):
+    for text in (status_text(run.state, None, ctx), eval_text(notices[-1], ctx)):
         assert checks.html_problems(text) == [] and checks.value_problems(text) == []
         assert "———" in text
     assert "Nouveau minimum" in eval_text(notices[-1], ctx)
