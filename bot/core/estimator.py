@@ -30,9 +30,13 @@ claims recur like evals do when they are modest; a pause longer than the trainin
 
 from __future__ import annotations
 
+import copy
 import math
 import statistics
 from collections import deque
+from collections.abc import Iterable
+from itertools import repeat
+from operator import itemgetter, sub, truediv
 from dataclasses import dataclass
 
 WINDOW_BLOCKS = 40  # recent blocks the step time is computed from
@@ -82,35 +86,105 @@ class StepTimer:
 
     def __init__(self) -> None:
         self.step_s: float | None = None
-        self.spread = 0.0  # median relative deviation of the recent block rates
+        self._spread = 0.0
         self._blocks: deque[tuple[int, float]] = deque(maxlen=WINDOW_BLOCKS)
+        self._rates: deque[float] = deque(maxlen=WINDOW_BLOCKS)  # each block's secs / iters
         self._centre = 0.0  # iteration the recent window's step time stands for
         self._history: list[tuple[float, float, int]] = []  # (mid iter, rate, iters)
         self._trend_now = (0.0, 0.0)  # (slope, span fitted over), refreshed per block
         # The fit is made when an estimate asks for it, at most once per block: a backlog
         # read at start-up adds thousands of blocks and asks once.
         self._trend_stale = False
+        # The spread and centre are computed when asked for, from the window as it was after
+        # the block that ended at this iteration (None: they are up to date).
+        self._stats_end: int | None = None
+
+    @property
+    def spread(self) -> float:
+        """Median relative deviation of the recent block rates from their median."""
+        self._catch_up_stats()
+        return self._spread
+
+    def clone(self) -> StepTimer:
+        """An independent copy (to try blocks on before folding them)."""
+        other = copy.copy(self)
+        other._blocks, other._rates = self._blocks.copy(), self._rates.copy()
+        other._history = list(self._history)
+        return other
 
     def add(self, iters: int, secs: float, end_iter: int) -> None:
         """One block of ordinary iterations ending at `end_iter`."""
+        if self._quiet(secs / iters):
+            # What `_refresh` would find: no change of speed, every block ordinary.
+            self._push(iters, secs, end_iter)
+            blocks = self._blocks
+            self.step_s = sum(map(itemgetter(1), blocks)) / sum(map(itemgetter(0), blocks))
+            self._stats_end, self._trend_stale = end_iter, True
+            return
+        self._catch_up_stats()
+        self._push(iters, secs, end_iter)
+        self._refresh(end_iter)
+
+    def _quiet(self, rate: float) -> bool:
+        """Whether a block at `rate` leaves every block of the window ordinary (all within
+        `TRIM` of one another, so of the median) and cannot be a change of speed (one of the
+        recent rates within `CHANGE_MIN` of the step time on each side, whatever the
+        spread): then the window's statistics need not be computed for it."""
+        rates, step = self._rates, self.step_s
+        window = list(rates)[1:] if len(rates) == WINDOW_BLOCKS else list(rates)
+        window.append(rate)
+        if max(window) > TRIM * (1 - 1e-9) * min(window):
+            return False
+        if not step or len(window) <= 2 * CHANGE_BLOCKS:
+            return True
+        recent = window[-CHANGE_BLOCKS:]
+        margin = 1e-9
+        return (
+            min(recent) <= step * (1 + CHANGE_MIN) * (1 - margin)
+            and max(recent) >= step * (1 - CHANGE_MIN) * (1 + margin)
+        )
+
+    def _push(self, iters: int, secs: float, end_iter: int) -> None:
         self._blocks.append((iters, secs))
+        self._rates.append(secs / iters)
         self._remember(end_iter - iters / 2, secs / iters, iters)
-        rates = [s / i for i, s in self._blocks]
+
+    def _refresh(self, end_iter: int) -> None:
+        """After a block ending at `end_iter`: a change of speed, then the statistics."""
+        rates = list(self._rates)
         if self._changed(rates):
             kept = list(self._blocks)[-CHANGE_BLOCKS:]
             self._blocks.clear()
             self._blocks.extend(kept)
             self._history = self._history[-CHANGE_BLOCKS:]
-            rates = rates[-CHANGE_BLOCKS:]
-        median = statistics.median(rates)
-        ordinary = [
-            (i, s) for (i, s), r in zip(self._blocks, rates, strict=True) if _near(r, median)
-        ]
-        self.step_s = sum(s for _, s in ordinary) / sum(i for i, _ in ordinary)
-        self.spread = statistics.median(abs(r / median - 1) for r in rates) if median else 0.0
-        window = sum(i for i, _ in self._blocks)
-        self._centre = end_iter - window / 2
+            self._rates.clear()
+            self._rates.extend(rates[-CHANGE_BLOCKS:])
+        self._stats(end_iter)
         self._trend_stale = True
+
+    def _catch_up_stats(self) -> None:
+        if self._stats_end is not None:
+            self._stats(self._stats_end)
+
+    def _stats(self, end_iter: int) -> None:
+        """Step time, spread and centre of the window, as statistics.median and a filter
+        would give them, for a fraction of the time."""
+        rates, blocks = list(self._rates), self._blocks
+        median = _median(sorted(rates))
+        low, high = median / TRIM, median * TRIM
+        if low <= min(rates) and max(rates) <= high:
+            ordinary: Iterable[tuple[int, float]] = blocks
+        else:
+            # None near an even window's median (two blocks far apart): all of them.
+            ordinary = [b for b, r in zip(blocks, rates, strict=True) if low <= r <= high] or blocks
+        self.step_s = sum(map(itemgetter(1), ordinary)) / sum(map(itemgetter(0), ordinary))
+        if median:
+            deviations = map(abs, map(sub, map(truediv, rates, repeat(median)), repeat(1)))
+            self._spread = _median(sorted(deviations))  # |rate / median - 1|
+        else:
+            self._spread = 0.0
+        self._centre = end_iter - sum(map(itemgetter(0), blocks)) / 2
+        self._stats_end = None
 
     def reset(self) -> None:
         """A resume: the trend's iteration axis no longer holds."""
@@ -121,6 +195,7 @@ class StepTimer:
         """Expected mean step time over the next `left` iterations, with the trend."""
         if self.step_s is None:
             return None
+        self._catch_up_stats()
         if self._trend_stale:
             self._trend_now, self._trend_stale = self._trend(), False
         slope, seen = self._trend_now
@@ -204,6 +279,16 @@ class _Pause:
     t_s: float  # run clock when it ended
 
 
+@dataclass(frozen=True, slots=True)
+class SteadyPlan:
+    """Progress lines folded at once (`Estimator.steady_plan`)."""
+
+    timer: StepTimer  # a copy, with the blocks these lines closed
+    last: tuple[int, float]  # the last line's (iteration, run-clock time)
+    resolution_s: float
+    open: tuple[int, float]  # the block being filled after them
+
+
 class Estimator:
     """Accumulates timing observations; `estimate()` answers from them alone."""
 
@@ -256,6 +341,40 @@ class Estimator:
             self._new_pause(_Pause(start, span - gap * (self.timer.step_s or 0.0), t_s))
         else:
             self._add(gap, span, it)
+
+    def steady_plan(self, iters: list[int], times: list[float]) -> SteadyPlan | None:
+        """What `on_progress` for each (iteration, run-clock time) of these lines, printed
+        mid-run with no remaining time, would fold, when each is an ordinary interval: no
+        resume, no pause, nothing pending. None otherwise (the caller folds them one by
+        one). Pure: the blocks go to a copy of the step timer; `settle` folds the plan."""
+        if self._last is None or not self._warm or self._pending or self._resolution_s is None:
+            return None
+        timer = self.timer.clone()
+        last_it, last_t = self._last
+        res, (open_iters, open_secs) = self._resolution_s, self._open
+        for it, t in zip(iters, times, strict=True):
+            gap, span, step = it - last_it, t - last_t, timer.step_s
+            if gap <= 0 or span < 0:
+                return None
+            if step is not None and gap * step > PAUSE_FACTOR * (span + 2 * res):
+                return None  # `_is_jump`
+            if 0 < span < res:
+                res = span
+            if step is not None and span > PAUSE_FACTOR * gap * step + 2 * res:
+                return None  # `_is_pause`
+            open_iters, open_secs = open_iters + gap, open_secs + span
+            if open_secs >= BLOCK_RESOLUTIONS * res:  # `_add`
+                timer.add(open_iters, open_secs, it)
+                open_iters, open_secs = 0, 0.0
+            last_it, last_t = it, t
+        return SteadyPlan(timer, (last_it, last_t), res, (open_iters, open_secs))
+
+    def settle(self, plan: SteadyPlan) -> None:
+        """Fold what `steady_plan` planned."""
+        self.timer = plan.timer
+        self.elapsed_s = max(self.elapsed_s, plan.last[1])
+        self._printed_s = None
+        self._last, self._resolution_s, self._open = plan.last, plan.resolution_s, plan.open
 
     def on_eval(self, it: int | None) -> None:
         """An evaluation ran; its pause shows in the next progress interval, or (when the
@@ -426,6 +545,11 @@ def _fit(points: list[tuple[float, float, int]]) -> tuple[float, float, float]:
     slope = sum(w * (x - mx) * (y - my) for x, y, w in points) / sxx
     scatter = sum(w * (y - my - slope * (x - mx)) ** 2 for x, y, w in points) / weight
     return slope, points[-1][0] - points[0][0], scatter**0.5
+
+
+def _median(ordered: list[float]) -> float:
+    n = len(ordered)
+    return (ordered[n // 2] + ordered[(n - 1) // 2]) / 2
 
 
 def _near(rate: float, median: float) -> bool:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
+from bot.core import catchup
 from bot.core.detectors import Thresholds
 from bot.core.events import Event, TrainingEnd
 from bot.core.notices import Notice
@@ -42,3 +43,7 @@ class RunMonitor:
         """The launched process exited."""
         reason = "exit" if exit_code == 0 else "crash"
         return self.state.apply(TrainingEnd(exit_code, reason), wall_s)
+
+    def catch_up(self, lines: Sequence[str], wall_s: float) -> Folded:
+        """`feed` for the lines of a long backlog: the same state, at speed (catchup.py)."""
+        return catchup.fold(self, lines, wall_s)

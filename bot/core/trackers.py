@@ -6,6 +6,7 @@ Pure: no I/O, times passed in.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import deque
 from dataclasses import dataclass
@@ -72,6 +73,13 @@ class Lifecycle:
         self.high = max(self.high, it)
         self.last_wall_s = wall_s
 
+    def steady(self, iters: list[int], wall_s: float, *, survived: bool) -> None:
+        """`step` for each of these increasing iterations, all read at `wall_s`."""
+        self.step(iters[0], wall_s, survived=survived)
+        self._gaps.extend(b - a for a, b in zip(iters[-22:], iters[-21:]))
+        self.last_iter = iters[-1]
+        self.high = max(self.high, iters[-1])
+
     def usual_interval_s(self) -> float | None:
         """Median wall-clock seconds between progress lines (None before a few lines)."""
         if len(self._intervals) < 2:
@@ -120,6 +128,22 @@ class LossWatch:
     def resumed(self) -> None:
         self.min_points = 1
 
+    def calm(self, losses: list[float]) -> bool:
+        """Whether none of these finite losses can be a spike, whatever the median: each
+        above the smallest one (the median's floor) by less than half the threshold's share
+        of it. Then `add_calm` gives what `spike` would for each."""
+        floor = min(min(losses), min(self.window, default=math.inf))
+        limit = floor * (1 + SPIKE_REL_FLOOR * self.z_threshold / 2) * (1 - 1e-9)
+        return self.z_threshold > 0 and floor > 0 and max(losses) < limit
+
+    def add_calm(self, losses: list[float]) -> bool:
+        """Fold calm losses; whether any was judged clearly normal (the last one's median
+        and z come from `spike` itself)."""
+        judged = len(self.window) + len(losses) - 1 >= self.min_points
+        self.window.extend(losses[:-1])
+        self.spike(losses[-1])
+        return judged
+
     def spike(self, loss: float) -> bool | None:
         """True: a spike; False: clearly normal; None: in between or too few points."""
         verdict: bool | None = None
@@ -156,6 +180,10 @@ class SlowdownChange:
     since_wall_s: float
     duration_s: float
     lost_s: float  # run-clock seconds lost to the slowdown so far
+
+
+# (rates of the chunks closed, the last (iteration, time), the chunk being filled)
+SlowdownPlan = tuple[list[float], tuple[int, float], list[float] | None]
 
 
 class Slowdown:
@@ -211,6 +239,36 @@ class Slowdown:
             return None
         self._chunk = None
         return self._judge(chunk[3] / chunk[4], chunk, t_s)
+
+    def steady_plan(
+        self, iters: list[int], times: list[float], wall_s: float
+    ) -> SlowdownPlan | None:
+        """What `progress` for each of these lines (read at `wall_s`, mid-session) would
+        fold, when no chunk they close can start a slowdown: all slower than the fastest
+        baseline by less than the threshold. The rates of the chunks closed, the last line,
+        the chunk being filled; None otherwise. Pure: `settle` folds the plan."""
+        if self.state != "normal" or self._last is None or self._paused or self._warmup:
+            return None
+        (last_it, last_t), chunk = self._last, self._chunk and list(self._chunk)
+        rates = []
+        for it, t in zip(iters, times, strict=True):
+            if it <= last_it or t < last_t:
+                return None
+            chunk = chunk or [last_t, float(last_it), wall_s, 0.0, 0.0]
+            chunk[3] += t - last_t
+            chunk[4] += it - last_it
+            if chunk[3] >= self.chunk_s and chunk[4] >= CHUNK_MIN_ITERS:
+                rates.append(chunk[3] / chunk[4])
+                chunk = None
+            last_it, last_t = it, t
+        floor = min([*rates, *self.baseline], default=0.0)
+        if rates and (floor <= 0 or max(rates) >= (1 + self.pct) * floor * (1 - 1e-9)):
+            return None
+        return rates, (last_it, last_t), chunk
+
+    def settle(self, plan: SlowdownPlan) -> None:
+        rates, self._last, self._chunk = plan
+        self.baseline.extend(rates)
 
     def _judge(self, rate: float, chunk: list[float], t_end: float) -> SlowdownChange | None:
         if len(self.baseline) < MIN_BASELINE_CHUNKS and self.state == "normal":

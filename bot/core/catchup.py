@@ -1,0 +1,152 @@
+"""Catch-up: a long backlog folded at speed, to the state the line-by-line path gives.
+
+A restart re-reads the log, and a run found late is read from its start: millions of lines,
+nearly all of them the format's progress line. For the formats below, one compiled regex
+over a whole batch of lines finds, in one call, the lines of that exact shape (every
+character checked: numbers where numbers go, the format's own words elsewhere, so no failure
+word, escape or stray text can hide in one) and splits the batch into runs of them. Each
+run's first line, and every other line, goes through the parser and `RunState.apply` as a
+live line does. The rest of a run is folded in pieces by `RunState.apply_steady`, which
+gives what applying each line would, or declines when any line of the piece might say
+something (a spike, a slowdown, a finish, a resume...): that piece then goes line by line
+too. Nothing that could alert is ever folded here.
+
+Shapes read here (sample lines in the parser modules' docstrings):
+
+    step    1/19560 | loss 11.009662 (+nanz)| norm 15.0789 (+nanz)| lr 8.57e-07 | 4230.95 ms \
+        | 31.9% bf16 MFU | 123917 tok/s                                    (llm.c, `llmc`)
+    step     1 | loss: 10.902707 | lr 1.6783e-06 | norm: 14.8630 | dt: 410.25ms \
+        | tok/sec: 1277966.93                                       (build-nanogpt, `llmc`)
+    iter 10: loss 3.9133, time 6704.74ms, mfu 2.23%                  (nanoGPT, `nanogpt`)
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import repeat
+from operator import truediv
+from typing import TYPE_CHECKING
+
+from bot.core.parsers.registry import AutoParser
+
+if TYPE_CHECKING:
+    from bot.core.monitor import Folded, RunMonitor
+
+PIECE = 512  # lines folded at once: large enough to amortise, small enough to stay calm
+MIN_LINES = 64  # a smaller batch is not worth the regex: line by line
+
+_NUM = r"\d+\.\d+"
+_SCI = r"\d\.\d+e[-+]\d+"
+_Z = r"\((?:[-+]\d+\.\d+|\+nan)z\)"
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A progress line: `line` matches one exactly, with groups (iter, total, loss, dt in
+    ms); `rows` finds, for every line of a batch joined by newlines, those groups, or empty
+    strings for a line of any other shape."""
+
+    line: re.Pattern[str]
+    rows: re.Pattern[str]
+
+
+def _shape(line: str) -> Shape:
+    return Shape(re.compile(f"^{line}$", re.M), re.compile(f"^(?:{line}|.*)$", re.M))
+
+
+_LLMC = _shape(
+    rf"step +(\d+)/(\d+) \| loss ({_NUM}) {_Z}\| norm {_NUM} {_Z}\| lr {_SCI} "
+    rf"\| ({_NUM}) ms \| -?{_NUM}% (?:bf16|fp16|fp32) MFU \| \d+ tok/s"
+)
+_BUILD = _shape(
+    rf"step +(\d+)() \| loss: ({_NUM}) \| lr {_SCI} \| norm: {_NUM} \| dt: ({_NUM})ms "
+    rf"\| tok/sec: {_NUM}"
+)
+_NANOGPT = _shape(rf"iter (\d+)(): loss ({_NUM}), time ({_NUM})ms, mfu -?{_NUM}%")
+SHAPES: dict[str, tuple[Shape, ...]] = {"llmc": (_LLMC, _BUILD), "nanogpt": (_NANOGPT,)}
+
+
+def fold(monitor: RunMonitor, lines: Sequence[str], wall_s: float) -> Folded:
+    """What `monitor.feed(lines, wall_s)` does, at speed where the lines allow."""
+    folded: Folded = []
+    start = 0
+    while _format(monitor) is None and start < len(lines):
+        # Auto-detection holds the first lines back until it is sure: they go one by one.
+        folded += monitor.feed(lines[start : start + MIN_LINES], wall_s)
+        start += MIN_LINES
+    return folded + _fold_known(monitor, lines[start:], wall_s)
+
+
+def _fold_known(monitor: RunMonitor, lines: Sequence[str], wall_s: float) -> Folded:
+    fmt = _format(monitor)
+    shapes = SHAPES.get(fmt or "", ()) if len(lines) >= MIN_LINES else ()
+    text = "\n".join(lines) if shapes else ""
+    shape = next((s for s in shapes if s.line.search(text)), None)
+    rows = shape.rows.findall(text) if shape is not None else []
+    if len(rows) != len(lines):  # no such line, or a line the join did not keep whole
+        return monitor.feed(lines, wall_s)
+    iters, totals, losses, dts = zip(*rows, strict=True)
+    folded: Folded = []
+    start = 0
+    while start < len(lines):
+        end = _run_end(iters, start)
+        if end == start:  # not a progress line
+            end = _other_end(iters, start)
+            folded += monitor.feed(lines[start:end], wall_s)
+        else:
+            folded += monitor.feed(lines[start : start + 1], wall_s)  # a run starts exactly
+            for piece in range(start + 1, end, PIECE):
+                stop = min(piece + PIECE, end)
+                if _format(monitor) != fmt or not _steady(
+                    monitor, lines, (iters, totals, losses, dts), piece, stop, wall_s
+                ):
+                    folded += monitor.feed(lines[piece:stop], wall_s)
+        start = end
+    return folded
+
+
+def _format(monitor: RunMonitor) -> str | None:
+    parser = monitor.parser
+    return parser.format if isinstance(parser, AutoParser) else parser.name
+
+
+def _run_end(iters: Sequence[str], start: int) -> int:
+    """The end of the run of progress lines at `start` (`start` itself when there is none)."""
+    end = start
+    while end < len(iters) and iters[end]:
+        end += 1
+    return end
+
+
+def _other_end(iters: Sequence[str], start: int) -> int:
+    """The end of the run of other lines at `start`."""
+    end = start
+    while end < len(iters) and not iters[end]:
+        end += 1
+    return end
+
+
+def _steady(
+    monitor: RunMonitor,
+    lines: Sequence[str],
+    columns: tuple[Sequence[str], ...],
+    start: int,
+    stop: int,
+    wall_s: float,
+) -> bool:
+    """Fold lines[start:stop], progress lines of the shape, at once if the state allows."""
+    iter_col, total_col, loss_col, dt_col = (col[start:stop] for col in columns)
+    iters = list(map(int, iter_col))
+    losses = list(map(float, loss_col))
+    dts = list(map(truediv, map(float, dt_col), repeat(1000)))  # as the parser: ms / 1000
+    if not math.isfinite(sum(dts)) or total_col.count(total_col[0]) != len(total_col):
+        return False
+    total = int(total_col[0]) if total_col[0] else None
+    if not monitor.state.apply_steady(iters, losses, dts, total, wall_s):
+        return False
+    # The parser's own state after these lines is what the last one leaves.
+    monitor.parser.feed_many((lines[stop - 1],))
+    return True
