@@ -419,8 +419,10 @@ class Service:
                 chunk := await asyncio.to_thread(f.read, min(BACKLOG_CHUNK, end - done))
             ):
                 done += len(chunk)
+                # At speed, but the last chunk before the live edge line by line.
+                fast = done < end - BACKLOG_CHUNK
                 if lines := buf.feed(chunk):
-                    msg = LogLines(spec.name, tuple(lines), self.now(), True, self.host)
+                    msg = LogLines(spec.name, tuple(lines), self.now(), True, self.host, fast)
                     await self.publish(msg)
         await self.store.save_offset(key, Position(st.st_dev, st.st_ino, buf.consumed))
 
@@ -449,7 +451,9 @@ class Service:
                 notices = self.monitors[name].state.apply_gpu(seen, at)
                 await self.notify(name, self.host_gpus.name_hosts(notices))
         elif isinstance(msg, LogLines):
-            fed = self._monitor_of(msg.run).feed(msg.lines, msg.wall_s)
+            monitor = self._monitor_of(msg.run)
+            fold = monitor.catch_up if msg.catch_up else monitor.feed
+            fed = fold(msg.lines, msg.wall_s)
             notices = [notice for _, batch in fed for notice in batch]
             await self.notify(msg.run, notices, replayed=msg.replayed)
         elif isinstance(msg, ProcessExit):

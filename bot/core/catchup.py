@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from bot.core.monitor import Folded, RunMonitor
 
 PIECE = 512  # lines folded at once: large enough to amortise, small enough to stay calm
+SMALL_PIECE = 64  # a piece that may say something is tried again in pieces this small
 MIN_LINES = 64  # a smaller batch is not worth the regex: line by line
 
 _NUM = r"\d+\.\d+"
@@ -45,27 +46,31 @@ _Z = r"\((?:[-+]\d+\.\d+|\+nan)z\)"
 
 @dataclass(frozen=True)
 class Shape:
-    """A progress line: `line` matches one exactly, with groups (iter, total, loss, dt in
-    ms); `rows` finds, for every line of a batch joined by newlines, those groups, or empty
-    strings for a line of any other shape."""
+    """A progress line: `rows` finds, for every line of a batch joined by newlines, its
+    groups (iter, total, loss, dt in ms) when it is one, then a fifth group, not empty for
+    an unread line (one the parser reads nothing from and no format scores), or empty
+    strings. `probe` is text that only this shape's progress lines hold."""
 
-    line: re.Pattern[str]
+    probe: str
     rows: re.Pattern[str]
 
 
-def _shape(line: str) -> Shape:
-    return Shape(re.compile(f"^{line}$", re.M), re.compile(f"^(?:{line}|.*)$", re.M))
+def _shape(probe: str, line: str, unread: str = "(?!)") -> Shape:
+    return Shape(probe, re.compile(f"^(?:{line}|(?=.)({unread})|.*)$", re.M))
 
 
 _LLMC = _shape(
+    " ms | ",
     rf"step +(\d+)/(\d+) \| loss ({_NUM}) {_Z}\| norm {_NUM} {_Z}\| lr {_SCI} "
-    rf"\| ({_NUM}) ms \| -?{_NUM}% (?:bf16|fp16|fp32) MFU \| \d+ tok/s"
+    rf"\| ({_NUM}) ms \| -?{_NUM}% (?:bf16|fp16|fp32) MFU \| \d+ tok/s",
+    r"evaluating HellaSwag: \d+/\d+",  # its eval's counter, redrawn with `\r`
 )
 _BUILD = _shape(
+    " | dt: ",
     rf"step +(\d+)() \| loss: ({_NUM}) \| lr {_SCI} \| norm: {_NUM} \| dt: ({_NUM})ms "
-    rf"\| tok/sec: {_NUM}"
+    rf"\| tok/sec: {_NUM}",
 )
-_NANOGPT = _shape(rf"iter (\d+)(): loss ({_NUM}), time ({_NUM})ms, mfu -?{_NUM}%")
+_NANOGPT = _shape(", time ", rf"iter (\d+)(): loss ({_NUM}), time ({_NUM})ms, mfu -?{_NUM}%")
 SHAPES: dict[str, tuple[Shape, ...]] = {"llmc": (_LLMC, _BUILD), "nanogpt": (_NANOGPT,)}
 
 
@@ -84,26 +89,37 @@ def _fold_known(monitor: RunMonitor, lines: Sequence[str], wall_s: float) -> Fol
     fmt = _format(monitor)
     shapes = SHAPES.get(fmt or "", ()) if len(lines) >= MIN_LINES else ()
     text = "\n".join(lines) if shapes else ""
-    shape = next((s for s in shapes if s.line.search(text)), None)
+    shape = next((s for s in shapes if s.probe in text), None)
     rows = shape.rows.findall(text) if shape is not None else []
     if len(rows) != len(lines):  # no such line, or a line the join did not keep whole
         return monitor.feed(lines, wall_s)
-    iters, totals, losses, dts = zip(*rows, strict=True)
+    iters, totals, losses, dts, unread = zip(*rows, strict=True)  # tuples: index() is fast
     folded: Folded = []
     start = 0
     while start < len(lines):
         end = _run_end(iters, start)
-        if end == start:  # not a progress line
-            end = _other_end(iters, start)
-            folded += monitor.feed(lines[start:end], wall_s)
+        if end == start:  # unread lines, or other lines, up to the next progress line
+            kind = bool(unread[start])
+            while end < len(lines) and not iters[end] and bool(unread[end]) is kind:
+                end += 1
+            if not kind or not _pass_unread(monitor, lines[start:end]):
+                folded += monitor.feed(lines[start:end], wall_s)
         else:
             folded += monitor.feed(lines[start : start + 1], wall_s)  # a run starts exactly
+            columns = (iters, totals, losses, dts)
             for piece in range(start + 1, end, PIECE):
                 stop = min(piece + PIECE, end)
-                if _format(monitor) != fmt or not _steady(
-                    monitor, lines, (iters, totals, losses, dts), piece, stop, wall_s
+                if _format(monitor) == fmt and _steady(
+                    monitor, lines, columns, piece, stop, wall_s
                 ):
-                    folded += monitor.feed(lines[piece:stop], wall_s)
+                    continue
+                # Something in it may be said: the small pieces around that line are tried.
+                for small in range(piece, stop, SMALL_PIECE):
+                    small_stop = min(small + SMALL_PIECE, stop)
+                    if _format(monitor) != fmt or not _steady(
+                        monitor, lines, columns, small, small_stop, wall_s
+                    ):
+                        folded += monitor.feed(lines[small:small_stop], wall_s)
         start = end
     return folded
 
@@ -115,18 +131,16 @@ def _format(monitor: RunMonitor) -> str | None:
 
 def _run_end(iters: Sequence[str], start: int) -> int:
     """The end of the run of progress lines at `start` (`start` itself when there is none)."""
-    end = start
-    while end < len(iters) and iters[end]:
-        end += 1
-    return end
+    try:
+        return iters.index("", start)
+    except ValueError:
+        return len(iters)
 
 
-def _other_end(iters: Sequence[str], start: int) -> int:
-    """The end of the run of other lines at `start`."""
-    end = start
-    while end < len(iters) and not iters[end]:
-        end += 1
-    return end
+def _pass_unread(monitor: RunMonitor, lines: Sequence[str]) -> bool:
+    """Lines the parser reads nothing from: only auto-detection keeps track of them."""
+    parser = monitor.parser
+    return parser.pass_unread(lines) if isinstance(parser, AutoParser) else True
 
 
 def _steady(

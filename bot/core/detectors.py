@@ -197,7 +197,12 @@ class Detectors:
         return alerts
 
     def steady_plan(
-        self, iters: list[int], times: list[float], losses: list[float], state: RunState, wall_s: float
+        self,
+        iters: list[int],
+        times: list[float],
+        losses: list[float],
+        state: RunState,
+        wall_s: float,
     ) -> SteadyPlan | None:
         """What `on_event` for each of these progress lines (increasing iterations past any
         seen, run-clock times, losses, read at `wall_s`; the total unchanged) would fold,

@@ -139,10 +139,9 @@ class StepTimer:
             return True
         recent = window[-CHANGE_BLOCKS:]
         margin = 1e-9
-        return (
-            min(recent) <= step * (1 + CHANGE_MIN) * (1 - margin)
-            and max(recent) >= step * (1 - CHANGE_MIN) * (1 + margin)
-        )
+        return min(recent) <= step * (1 + CHANGE_MIN) * (1 - margin) and max(recent) >= step * (
+            1 - CHANGE_MIN
+        ) * (1 + margin)
 
     def _push(self, iters: int, secs: float, end_iter: int) -> None:
         self._blocks.append((iters, secs))

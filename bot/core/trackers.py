@@ -182,8 +182,8 @@ class SlowdownChange:
     lost_s: float  # run-clock seconds lost to the slowdown so far
 
 
-# (rates of the chunks closed, the last (iteration, time), the chunk being filled)
-SlowdownPlan = tuple[list[float], tuple[int, float], list[float] | None]
+# (the baseline after the chunks closed, the last (iteration, time), the chunk being filled)
+SlowdownPlan = tuple[deque[float], tuple[int, float], list[float] | None]
 
 
 class Slowdown:
@@ -244,13 +244,14 @@ class Slowdown:
         self, iters: list[int], times: list[float], wall_s: float
     ) -> SlowdownPlan | None:
         """What `progress` for each of these lines (read at `wall_s`, mid-session) would
-        fold, when no chunk they close can start a slowdown: all slower than the fastest
-        baseline by less than the threshold. The rates of the chunks closed, the last line,
-        the chunk being filled; None otherwise. Pure: `settle` folds the plan."""
+        fold, when every chunk they close is judged normal: the rates of those chunks, the
+        last line, the chunk being filled; None otherwise. Pure: `settle` folds the plan."""
         if self.state != "normal" or self._last is None or self._paused or self._warmup:
             return None
         (last_it, last_t), chunk = self._last, self._chunk and list(self._chunk)
-        rates = []
+        baseline = self.baseline.copy()
+        # A chunk this slow or faster is normal whatever the median (it is no faster).
+        fast = (1 + self.pct) * min(baseline, default=0.0) * (1 - 1e-9)
         for it, t in zip(iters, times, strict=True):
             if it <= last_it or t < last_t:
                 return None
@@ -258,13 +259,19 @@ class Slowdown:
             chunk[3] += t - last_t
             chunk[4] += it - last_it
             if chunk[3] >= self.chunk_s and chunk[4] >= CHUNK_MIN_ITERS:
-                rates.append(chunk[3] / chunk[4])
+                rate = chunk[3] / chunk[4]
+                if not (len(baseline) < MIN_BASELINE_CHUNKS or rate <= fast):
+                    base = statistics.median(baseline)  # as `_judge`
+                    if base > 0 and rate / base > 1 + self.pct:
+                        return None
+                baseline.append(rate)
+                fast = min(fast, (1 + self.pct) * rate * (1 - 1e-9))
                 chunk = None
             last_it, last_t = it, t
-        floor = min([*rates, *self.baseline], default=0.0)
-        if rates and (floor <= 0 or max(rates) >= (1 + self.pct) * floor * (1 - 1e-9)):
-            return None
-        return rates, (last_it, last_t), chunk
+        return baseline, (last_it, last_t), chunk
+
+    def settle(self, plan: SlowdownPlan) -> None:
+        self.baseline, self._last, self._chunk = plan
 
     def settle(self, plan: SlowdownPlan) -> None:
         rates, self._last, self._chunk = plan
