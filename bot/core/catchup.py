@@ -91,7 +91,7 @@ def _fold_known(monitor: RunMonitor, lines: Sequence[str], wall_s: float) -> Fol
     text = "\n".join(lines) if shapes else ""
     shape = next((s for s in shapes if s.probe in text), None)
     rows = shape.rows.findall(text) if shape is not None else []
-    if len(rows) != len(lines):  # no such line, or a line the join did not keep whole
+    if not rows or len(rows) != len(lines):  # no such line, or one the join did not keep
         return monitor.feed(lines, wall_s)
     iters, totals, losses, dts, unread = zip(*rows, strict=True)  # tuples: index() is fast
     folded: Folded = []
@@ -163,4 +163,5 @@ def _steady(
         return False
     # The parser's own state after these lines is what the last one leaves.
     monitor.parser.feed_many((lines[stop - 1],))
+    monitor.lines_caught_up += stop - start
     return True

@@ -35,9 +35,9 @@ import math
 import statistics
 from collections import deque
 from collections.abc import Iterable
+from dataclasses import dataclass
 from itertools import repeat
 from operator import itemgetter, sub, truediv
-from dataclasses import dataclass
 
 WINDOW_BLOCKS = 40  # recent blocks the step time is computed from
 BLOCK_RESOLUTIONS = 20  # a block spans at least this many clock resolutions

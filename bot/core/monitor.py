@@ -27,6 +27,7 @@ class RunMonitor:
     ) -> None:
         self.parser = make_parser(fmt)
         self.state = RunState(name, total_iters, eval_interval, thresholds)
+        self.lines_caught_up = 0  # progress lines `catch_up` folded at speed
 
     def feed(self, lines: Iterable[str], wall_s: float) -> Folded:
         """Parse lines received at wall-clock time wall_s and fold their events."""

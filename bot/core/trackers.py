@@ -76,7 +76,7 @@ class Lifecycle:
     def steady(self, iters: list[int], wall_s: float, *, survived: bool) -> None:
         """`step` for each of these increasing iterations, all read at `wall_s`."""
         self.step(iters[0], wall_s, survived=survived)
-        self._gaps.extend(b - a for a, b in zip(iters[-22:], iters[-21:]))
+        self._gaps.extend(b - a for a, b in zip(iters[-22:], iters[-21:], strict=False))
         self.last_iter = iters[-1]
         self.high = max(self.high, iters[-1])
 
@@ -271,11 +271,8 @@ class Slowdown:
         return baseline, (last_it, last_t), chunk
 
     def settle(self, plan: SlowdownPlan) -> None:
+        """Fold what `steady_plan` planned."""
         self.baseline, self._last, self._chunk = plan
-
-    def settle(self, plan: SlowdownPlan) -> None:
-        rates, self._last, self._chunk = plan
-        self.baseline.extend(rates)
 
     def _judge(self, rate: float, chunk: list[float], t_end: float) -> SlowdownChange | None:
         if len(self.baseline) < MIN_BASELINE_CHUNKS and self.state == "normal":
