@@ -60,7 +60,6 @@ from bot.core.trackers import (
     LossWatch,
     Slowdown,
     SlowdownChange,
-    SlowdownPlan,
 )
 
 if TYPE_CHECKING:
@@ -102,7 +101,7 @@ class SteadyPlan:
     iters: list[int]
     losses: list[float]
     wall_s: float
-    slowdown: SlowdownPlan
+    slowdown: Slowdown  # a copy, with these lines
 
 
 class Detectors:
@@ -220,7 +219,7 @@ class Detectors:
             or not self._loss.calm(losses)
         ):
             return None
-        slow = self._slow.steady_plan(iters, times, wall_s)
+        slow = self._slow.with_progress(iters, times, wall_s)
         return None if slow is None else SteadyPlan(iters, losses, wall_s, slow)
 
     def settle(self, plan: SteadyPlan) -> None:
@@ -235,7 +234,7 @@ class Detectors:
         if watch.add_calm(plan.losses):
             self._clear("loss_spike")
         watch.spike_start = None
-        self._slow.settle(plan.slowdown)
+        self._slow = plan.slowdown
 
     def _started(self, ev: Progress, state: RunState) -> list[Alert]:
         evidence: Evidence = {}

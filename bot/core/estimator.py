@@ -243,6 +243,12 @@ class Recurring:
         self.iters: deque[int] = deque(maxlen=KEPT)
         self.costs_s: deque[float] = deque(maxlen=KEPT)
 
+    def copy(self) -> Recurring:
+        other = Recurring()
+        other.iters.extend(self.iters)
+        other.costs_s.extend(self.costs_s)
+        return other
+
     def seen(self, it: int | None) -> None:
         if it is not None and (not self.iters or it > self.iters[-1]):
             self.iters.append(it)
@@ -276,16 +282,6 @@ class _Pause:
     iter: int  # the last iteration before it
     excess_s: float
     t_s: float  # run clock when it ended
-
-
-@dataclass(frozen=True, slots=True)
-class SteadyPlan:
-    """Progress lines folded at once (`Estimator.steady_plan`)."""
-
-    timer: StepTimer  # a copy, with the blocks these lines closed
-    last: tuple[int, float]  # the last line's (iteration, run-clock time)
-    resolution_s: float
-    open: tuple[int, float]  # the block being filled after them
 
 
 class Estimator:
@@ -341,39 +337,62 @@ class Estimator:
         else:
             self._add(gap, span, it)
 
-    def steady_plan(self, iters: list[int], times: list[float]) -> SteadyPlan | None:
-        """What `on_progress` for each (iteration, run-clock time) of these lines, printed
-        mid-run with no remaining time, would fold, when each is an ordinary interval: no
-        resume, no pause, nothing pending. None otherwise (the caller folds them one by
-        one). Pure: the blocks go to a copy of the step timer; `settle` folds the plan."""
-        if self._last is None or not self._warm or self._pending or self._resolution_s is None:
-            return None
-        timer = self.timer.clone()
-        last_it, last_t = self._last
-        res, (open_iters, open_secs) = self._resolution_s, self._open
-        for it, t in zip(iters, times, strict=True):
-            gap, span, step = it - last_it, t - last_t, timer.step_s
-            if gap <= 0 or span < 0:
-                return None
-            if step is not None and gap * step > PAUSE_FACTOR * (span + 2 * res):
-                return None  # `_is_jump`
-            if 0 < span < res:
-                res = span
-            if step is not None and span > PAUSE_FACTOR * gap * step + 2 * res:
-                return None  # `_is_pause`
-            open_iters, open_secs = open_iters + gap, open_secs + span
+    def copy(self) -> Estimator:
+        """An independent copy (to fold lines into before keeping them)."""
+        other = copy.copy(self)
+        other.timer = self.timer.clone()
+        other.evals, other.checkpoints, other.pauses = (
+            r.copy() for r in (self.evals, self.checkpoints, self.pauses)
+        )
+        other._pending = list(self._pending)
+        return other
+
+    def with_progress(self, iters: list[int], times: list[float]) -> Estimator:
+        """A copy of this estimator after `on_progress` for each (iteration, run-clock time)
+        of these lines (printed with no remaining time). Ordinary intervals, the most of a
+        backlog, are folded as `_add` would, in local variables; any other line goes
+        through `on_progress`."""
+        est = self.copy()
+        k = 0
+        while k < len(iters):
+            k = est._add_ordinary(iters, times, k)
+            if k < len(iters):
+                est.on_progress(iters[k], times[k])
+                k += 1
+        return est
+
+    def _add_ordinary(self, iters: list[int], times: list[float], start: int) -> int:
+        """Fold the ordinary intervals from `start` on; the index of the first line that is
+        not one (a pause, a jump, the warm-up, pending evals), or the end."""
+        last, res, step = self._last, self._resolution_s, self.timer.step_s
+        if last is None or res is None or step is None or not self._warm or self._pending:
+            return start
+        timer, (open_iters, open_secs), (last_it, last_t) = self.timer, self._open, last
+        k = start
+        for it, t in zip(iters[start:], times[start:], strict=True):
+            gap, span = it - last_it, t - last_t
+            new_res = span if 0 < span < res else res
+            if (
+                gap <= 0
+                or span < 0
+                or gap * step > PAUSE_FACTOR * (span + 2 * res)  # `_is_jump`
+                or span > PAUSE_FACTOR * gap * step + 2 * new_res  # `_is_pause`
+            ):
+                break
+            res, open_iters, open_secs = new_res, open_iters + gap, open_secs + span
             if open_secs >= BLOCK_RESOLUTIONS * res:  # `_add`
                 timer.add(open_iters, open_secs, it)
                 open_iters, open_secs = 0, 0.0
-            last_it, last_t = it, t
-        return SteadyPlan(timer, (last_it, last_t), res, (open_iters, open_secs))
-
-    def settle(self, plan: SteadyPlan) -> None:
-        """Fold what `steady_plan` planned."""
-        self.timer = plan.timer
-        self.elapsed_s = max(self.elapsed_s, plan.last[1])
-        self._printed_s = None
-        self._last, self._resolution_s, self._open = plan.last, plan.resolution_s, plan.open
+                step = timer.step_s if timer.step_s is not None else step
+            last_it, last_t, k = it, t, k + 1
+        if k > start:
+            self._last, self._open, self._resolution_s = (
+                (last_it, last_t),
+                (open_iters, open_secs),
+                res,
+            )
+            self.elapsed_s, self._printed_s = max(self.elapsed_s, last_t), None
+        return k
 
     def on_eval(self, it: int | None) -> None:
         """An evaluation ran; its pause shows in the next progress interval, or (when the

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from operator import lt
 from dataclasses import dataclass
 
 from bot.core.clock import RunClock
@@ -115,22 +116,24 @@ class RunState:
         none, read at `wall_s`, when they can say nothing: the run goes on at its pace.
         False, with nothing folded, when any of them might (the caller applies them one by
         one). Catch-up of a long backlog folds most of its lines here."""
-        if self.iter is None or iters[0] <= self.iter or total not in (None, self.line_total):
+        if (
+            self.iter is None
+            or iters[0] <= self.iter
+            or total not in (None, self.line_total)
+            or not all(map(lt, iters, iters[1:]))  # increasing: no resume among them
+        ):
             return False
         timed = self.clock.dt_times(iters, dts)
         if timed is None:
             return False
         times, typical_dt_s = timed
-        estimate = self.estimator.steady_plan(iters, times)
-        if estimate is None:
-            return False
         detect = self.detectors.steady_plan(iters, times, losses, self, wall_s)
         if detect is None:
             return False
         self.clock.settle_dt(iters[-1], times[-1], typical_dt_s)
         self.t_s, self.iter, self.loss = times[-1], iters[-1], losses[-1]
         self.last_progress_wall_s = wall_s
-        self.estimator.settle(estimate)
+        self.estimator = self.estimator.with_progress(iters, times)
         self._remember_many(iters, times, losses)
         self.detectors.settle(detect)
         return True

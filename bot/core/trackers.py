@@ -6,6 +6,7 @@ Pure: no I/O, times passed in.
 
 from __future__ import annotations
 
+import copy
 import math
 import statistics
 from collections import deque
@@ -182,10 +183,6 @@ class SlowdownChange:
     lost_s: float  # run-clock seconds lost to the slowdown so far
 
 
-# (the baseline after the chunks closed, the last (iteration, time), the chunk being filled)
-SlowdownPlan = tuple[deque[float], tuple[int, float], list[float] | None]
-
-
 class Slowdown:
     """Step time over chunks of run clock against the run's own recent baseline.
 
@@ -240,39 +237,36 @@ class Slowdown:
         self._chunk = None
         return self._judge(chunk[3] / chunk[4], chunk, t_s)
 
-    def steady_plan(
-        self, iters: list[int], times: list[float], wall_s: float
-    ) -> SlowdownPlan | None:
-        """What `progress` for each of these lines (read at `wall_s`, mid-session) would
-        fold, when every chunk they close is judged normal: the rates of those chunks, the
-        last line, the chunk being filled; None otherwise. Pure: `settle` folds the plan."""
-        if self.state != "normal" or self._last is None or self._paused or self._warmup:
-            return None
-        (last_it, last_t), chunk = self._last, self._chunk and list(self._chunk)
-        baseline = self.baseline.copy()
-        # A chunk this slow or faster is normal whatever the median (it is no faster).
-        fast = (1 + self.pct) * min(baseline, default=0.0) * (1 - 1e-9)
-        for it, t in zip(iters, times, strict=True):
-            if it <= last_it or t < last_t:
-                return None
-            chunk = chunk or [last_t, float(last_it), wall_s, 0.0, 0.0]
-            chunk[3] += t - last_t
-            chunk[4] += it - last_it
-            if chunk[3] >= self.chunk_s and chunk[4] >= CHUNK_MIN_ITERS:
-                rate = chunk[3] / chunk[4]
-                if not (len(baseline) < MIN_BASELINE_CHUNKS or rate <= fast):
-                    base = statistics.median(baseline)  # as `_judge`
-                    if base > 0 and rate / base > 1 + self.pct:
-                        return None
-                baseline.append(rate)
-                fast = min(fast, (1 + self.pct) * rate * (1 - 1e-9))
-                chunk = None
-            last_it, last_t = it, t
-        return baseline, (last_it, last_t), chunk
+    def copy(self) -> Slowdown:
+        """An independent copy (to fold lines into before keeping them)."""
+        other = copy.copy(self)
+        other.baseline, other._episode = self.baseline.copy(), list(self._episode)
+        other._chunk = None if self._chunk is None else list(self._chunk)
+        return other
 
-    def settle(self, plan: SlowdownPlan) -> None:
-        """Fold what `steady_plan` planned."""
-        self.baseline, self._last, self._chunk = plan
+    def with_progress(self, iters: list[int], times: list[float], wall_s: float) -> Slowdown | None:
+        """A copy of this tracker after `progress` for each of these lines (read at
+        `wall_s`), when none of them confirms or ends a slowdown; None when one would.
+        Each chunk is still judged by `_judge`; the lines in between are added up here."""
+        sd = self.copy()
+        last, chunk = sd._last, sd._chunk
+        for it, t in zip(iters, times, strict=True):
+            if last is None or sd._paused or sd._warmup or it <= last[0] or t < last[1]:
+                sd._chunk = chunk
+                if sd.progress(it, t, wall_s) is not None:
+                    return None
+                last, chunk = sd._last, sd._chunk
+                continue
+            chunk = chunk or [last[1], float(last[0]), wall_s, 0.0, 0.0]
+            chunk[3] += t - last[1]
+            chunk[4] += it - last[0]
+            last = (it, t)
+            if chunk[3] >= sd.chunk_s and chunk[4] >= CHUNK_MIN_ITERS:
+                done, chunk = chunk, None
+                if sd._judge(done[3] / done[4], done, t) is not None:
+                    return None
+        sd._last, sd._chunk = last, chunk
+        return sd
 
     def _judge(self, rate: float, chunk: list[float], t_end: float) -> SlowdownChange | None:
         if len(self.baseline) < MIN_BASELINE_CHUNKS and self.state == "normal":
