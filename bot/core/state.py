@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-from operator import lt
 from dataclasses import dataclass
+from operator import lt
 
 from bot.core.clock import RunClock
 from bot.core.detectors import Detectors, Thresholds
