@@ -34,9 +34,8 @@ import copy
 import math
 import statistics
 from collections import deque
-from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import repeat
+from itertools import islice, repeat
 from operator import itemgetter, sub, truediv
 
 WINDOW_BLOCKS = 40  # recent blocks the step time is computed from
@@ -88,7 +87,10 @@ class StepTimer:
         self.step_s: float | None = None
         self._spread = 0.0
         self._blocks: deque[tuple[int, float]] = deque(maxlen=WINDOW_BLOCKS)
-        self._rates: deque[float] = deque(maxlen=WINDOW_BLOCKS)  # each block's secs / iters
+        # The same blocks' iterations, seconds and rates (secs / iters), for sums in C.
+        self._iters: deque[int] = deque(maxlen=WINDOW_BLOCKS)
+        self._secs: deque[float] = deque(maxlen=WINDOW_BLOCKS)
+        self._rates: deque[float] = deque(maxlen=WINDOW_BLOCKS)
         self._centre = 0.0  # iteration the recent window's step time stands for
         self._history: list[tuple[float, float, int]] = []  # (mid iter, rate, iters)
         self._trend_now = (0.0, 0.0)  # (slope, span fitted over), refreshed per block
@@ -109,6 +111,7 @@ class StepTimer:
         """An independent copy (to try blocks on before folding them)."""
         other = copy.copy(self)
         other._blocks, other._rates = self._blocks.copy(), self._rates.copy()
+        other._iters, other._secs = self._iters.copy(), self._secs.copy()
         other._history = list(self._history)
         return other
 
@@ -117,8 +120,7 @@ class StepTimer:
         if self._quiet(secs / iters):
             # What `_refresh` would find: no change of speed, every block ordinary.
             self._push(iters, secs, end_iter)
-            blocks = self._blocks
-            self.step_s = sum(map(itemgetter(1), blocks)) / sum(map(itemgetter(0), blocks))
+            self.step_s = sum(self._secs) / sum(self._iters)
             self._stats_end, self._trend_stale = end_iter, True
             return
         self._catch_up_stats()
@@ -131,13 +133,14 @@ class StepTimer:
         recent rates within `CHANGE_MIN` of the step time on each side, whatever the
         spread): then the window's statistics need not be computed for it."""
         rates, step = self._rates, self.step_s
-        window = list(rates)[1:] if len(rates) == WINDOW_BLOCKS else list(rates)
-        window.append(rate)
-        if max(window) > TRIM * (1 - 1e-9) * min(window):
+        # With the oldest rate, which this block may push out: stricter, never wrong.
+        if max(rate, max(rates, default=rate)) > TRIM * (1 - 1e-9) * min(
+            rate, min(rates, default=rate)
+        ):
             return False
-        if not step or len(window) <= 2 * CHANGE_BLOCKS:
+        if not step or min(len(rates) + 1, WINDOW_BLOCKS) <= 2 * CHANGE_BLOCKS:
             return True
-        recent = window[-CHANGE_BLOCKS:]
+        recent = [*islice(reversed(rates), CHANGE_BLOCKS - 1), rate]
         margin = 1e-9
         return min(recent) <= step * (1 + CHANGE_MIN) * (1 - margin) and max(recent) >= step * (
             1 - CHANGE_MIN
@@ -145,6 +148,8 @@ class StepTimer:
 
     def _push(self, iters: int, secs: float, end_iter: int) -> None:
         self._blocks.append((iters, secs))
+        self._iters.append(iters)
+        self._secs.append(secs)
         self._rates.append(secs / iters)
         self._remember(end_iter - iters / 2, secs / iters, iters)
 
@@ -156,8 +161,9 @@ class StepTimer:
             self._blocks.clear()
             self._blocks.extend(kept)
             self._history = self._history[-CHANGE_BLOCKS:]
-            self._rates.clear()
-            self._rates.extend(rates[-CHANGE_BLOCKS:])
+            self._iters = deque((i for i, _ in kept), maxlen=WINDOW_BLOCKS)
+            self._secs = deque((s for _, s in kept), maxlen=WINDOW_BLOCKS)
+            self._rates = deque(rates[-CHANGE_BLOCKS:], maxlen=WINDOW_BLOCKS)
         self._stats(end_iter)
         self._trend_stale = True
 
@@ -172,17 +178,17 @@ class StepTimer:
         median = _median(sorted(rates))
         low, high = median / TRIM, median * TRIM
         if low <= min(rates) and max(rates) <= high:
-            ordinary: Iterable[tuple[int, float]] = blocks
+            self.step_s = sum(self._secs) / sum(self._iters)
         else:
             # None near an even window's median (two blocks far apart): all of them.
             ordinary = [b for b, r in zip(blocks, rates, strict=True) if low <= r <= high] or blocks
-        self.step_s = sum(map(itemgetter(1), ordinary)) / sum(map(itemgetter(0), ordinary))
+            self.step_s = sum(map(itemgetter(1), ordinary)) / sum(map(itemgetter(0), ordinary))
         if median:
             deviations = map(abs, map(sub, map(truediv, rates, repeat(median)), repeat(1)))
             self._spread = _median(sorted(deviations))  # |rate / median - 1|
         else:
             self._spread = 0.0
-        self._centre = end_iter - sum(map(itemgetter(0), blocks)) / 2
+        self._centre = end_iter - sum(self._iters) / 2
         self._stats_end = None
 
     def reset(self) -> None:

@@ -245,27 +245,32 @@ class Slowdown:
         return other
 
     def with_progress(self, iters: list[int], times: list[float], wall_s: float) -> Slowdown | None:
-        """A copy of this tracker after `progress` for each of these lines (read at
-        `wall_s`), when none of them confirms or ends a slowdown; None when one would.
-        Each chunk is still judged by `_judge`; the lines in between are added up here."""
-        sd = self.copy()
-        last, chunk = sd._last, sd._chunk
-        for it, t in zip(iters, times, strict=True):
-            if last is None or sd._paused or sd._warmup or it <= last[0] or t < last[1]:
-                sd._chunk = chunk
-                if sd.progress(it, t, wall_s) is not None:
+        """A copy of this tracker after `progress` for each of these lines (increasing
+        iterations and times, read at `wall_s`), when none of them confirms or ends a
+        slowdown; None when one would. Each chunk is judged by `_judge`; the lines in
+        between are added up here, as `progress` would."""
+        sd, k = self.copy(), 0
+        while k < len(iters) and (sd._last is None or sd._paused or sd._warmup):
+            if sd.progress(iters[k], times[k], wall_s) is not None:
+                return None
+            k += 1
+        if sd._last is None:
+            return sd
+        (last_it, last_t), chunk = sd._last, sd._chunk
+        head, secs, its = (chunk[:3], chunk[3], chunk[4]) if chunk else (None, 0.0, 0.0)
+        for it, t in zip(iters[k:], times[k:], strict=True):
+            if it <= last_it or t < last_t:
+                return None  # not what this shortcut is for
+            if head is None:
+                head, secs, its = [last_t, float(last_it), wall_s], 0.0, 0.0
+            secs += t - last_t
+            its += it - last_it
+            last_it, last_t = it, t
+            if secs >= self.chunk_s and its >= CHUNK_MIN_ITERS:
+                if sd._judge(secs / its, [*head, secs, its], t) is not None:
                     return None
-                last, chunk = sd._last, sd._chunk
-                continue
-            chunk = chunk or [last[1], float(last[0]), wall_s, 0.0, 0.0]
-            chunk[3] += t - last[1]
-            chunk[4] += it - last[0]
-            last = (it, t)
-            if chunk[3] >= sd.chunk_s and chunk[4] >= CHUNK_MIN_ITERS:
-                done, chunk = chunk, None
-                if sd._judge(done[3] / done[4], done, t) is not None:
-                    return None
-        sd._last, sd._chunk = last, chunk
+                head = None
+        sd._last, sd._chunk = (last_it, last_t), None if head is None else [*head, secs, its]
         return sd
 
     def _judge(self, rate: float, chunk: list[float], t_end: float) -> SlowdownChange | None:
