@@ -35,7 +35,7 @@ from bot.core.parsers.registry import AutoParser
 if TYPE_CHECKING:
     from bot.core.monitor import Folded, RunMonitor
 
-PIECE = 512  # lines folded at once: large enough to amortise, small enough to stay calm
+PIECE = 2048  # lines folded at once: large enough to amortise, small enough to stay calm
 SMALL_PIECE = 64  # a piece that may say something is tried again in pieces this small
 MIN_LINES = 64  # a smaller batch is not worth the regex: line by line
 

@@ -107,6 +107,10 @@ class StepTimer:
         self._catch_up_stats()
         return self._spread
 
+    def rates(self) -> list[float]:
+        """The rates (seconds per iteration) of the blocks in the window."""
+        return list(self._rates)
+
     def clone(self) -> StepTimer:
         """An independent copy (to try blocks on before folding them)."""
         other = copy.copy(self)
@@ -361,11 +365,47 @@ class Estimator:
         est = self.copy()
         k = 0
         while k < len(iters):
+            k = est._add_regular(iters, times, k)
             k = est._add_ordinary(iters, times, k)
             if k < len(iters):
                 est.on_progress(iters[k], times[k])
                 k += 1
         return est
+
+    def _add_regular(self, iters: list[int], times: list[float], start: int) -> int:
+        """`_add_ordinary` for all the lines from `start` at once, when they are evenly
+        spaced in iterations and none can be a pause, a jump or a new resolution whatever
+        the step time (bounded by the window's, the block being filled's and these
+        lines' rates): then only the blocks are added up line by line. Returns the end, or
+        `start` when that does not hold."""
+        last, res, step = self._last, self._resolution_s, self.timer.step_s
+        if last is None or res is None or step is None or not self._warm or self._pending:
+            return start
+        its, ts = iters[start:], times[start:]
+        gap = its[0] - last[0]
+        if gap <= 0 or its != list(range(its[0], its[0] + gap * len(its), gap)):
+            return start
+        spans = list(map(sub, ts, [last[1], *ts[:-1]]))
+        low, high = min(spans), max(spans)
+        (open_iters, open_secs), rates = self._open, [step, low / gap, high / gap]
+        rates += self.timer.rates() + ([open_secs / open_iters] if open_iters else [])
+        step_low, step_high = min(rates), max(rates)
+        if (
+            low < res
+            or gap * step_high > PAUSE_FACTOR * low
+            or high > PAUSE_FACTOR * gap * step_low
+        ):
+            return start
+        timer, limit = self.timer, BLOCK_RESOLUTIONS * res
+        for it, span in zip(its, spans, strict=True):
+            open_iters += gap
+            open_secs += span
+            if open_secs >= limit:  # `_add`
+                timer.add(open_iters, open_secs, it)
+                open_iters, open_secs = 0, 0.0
+        self._last, self._open = (its[-1], ts[-1]), (open_iters, open_secs)
+        self.elapsed_s, self._printed_s = max(self.elapsed_s, ts[-1]), None
+        return len(iters)
 
     def _add_ordinary(self, iters: list[int], times: list[float], start: int) -> int:
         """Fold the ordinary intervals from `start` on; the index of the first line that is
