@@ -5,7 +5,7 @@ loop, same run.
 Logs: the build-nanogpt log (nanoGPT) and the biggest llm.c log of ../shared/logs, each
 repeated to `--mb` MB (50; `--full`: 1000) in a temporary folder and read once beforehand, so
 no row pays for the disk. Rows, each a fresh process timed whole (start-up included) and
-measured with its own peak RSS (`wait4`):
+measured with its own peak RSS (GNU time's `%M`):
 
 - `grep -c ''`: counts lines, in C (a floor no Python reader reaches);
 - `for line in f` in binary mode: Python's own line splitting, nothing else;
@@ -20,13 +20,16 @@ clock and ETA: `same state` says whether they agree (ETA within 0.1 %). A repeat
 its run again with each copy, so each copy's first steps (warm-up, a falling loss) are read
 line by line: a real log of this size, one run, has a smaller share of them.
 
-    python benchmarks/catchup_1gb.py [--mb 50] [--full] [--logs DIR]
+`--profile` adds a cProfile of the catch-up of the first log (`--mb` MB), in this process.
+
+    python benchmarks/catchup_1gb.py [--mb 50] [--full] [--logs DIR] [--profile]
 """
 
 from __future__ import annotations
 
+import cProfile
 import json
-import os
+import resource
 import subprocess
 import sys
 import time
@@ -34,7 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import machine, parser, table, temp_folder  # noqa: E402
+from benchmarks._common import machine, parser, print_profile, table, temp_folder  # noqa: E402
 from benchmarks.catchup_speed import SHARED_LOGS  # noqa: E402  (found from a worktree too)
 
 CHUNK = 1 << 20  # as Service's BACKLOG_CHUNK
@@ -51,15 +54,14 @@ READERS = (
 )
 
 
-def child(mode: str, path: str, total: str) -> None:
-    """One reader, in this process; prints what it read as JSON."""
+def child(mode: str, path: str, total: str) -> dict[str, object]:
+    """One reader, in this process: what it read."""
     if mode == "bare":
         count = 0
         with open(path, "rb") as f:
             for _line in f:
                 count += 1
-        print(json.dumps({"lines": count}))
-        return
+        return {"lines": count}
     from bot.core.linebuf import LineBuffer
     from bot.core.monitor import RunMonitor
 
@@ -74,21 +76,25 @@ def child(mode: str, path: str, total: str) -> None:
     state = monitor.state
     eta = state.eta().remaining_s
     caught_up = monitor.lines_caught_up
-    print(json.dumps({"iter": state.iter, "t_s": state.t_s, "eta_s": eta, "fast": caught_up}))
+    return {"iter": state.iter, "t_s": state.t_s, "eta_s": eta, "fast": caught_up}
 
 
-def run(argv: list[str]) -> tuple[float, float, float, str]:
-    """(wall s, CPU s, peak RSS MB, stdout) of a process run to its end."""
+def run(argv: list[str]) -> tuple[float, float, float | None, str]:
+    """(wall s, CPU s, peak RSS MB, stdout) of a process run to its end. The peak RSS is
+    GNU time's `%M` (a child forked from this benchmark would count its memory as its own
+    until exec): None where /usr/bin/time is absent."""
+    timed = Path("/usr/bin/time").is_file()
+    prefix = ["/usr/bin/time", "-f", "%M"] if timed else []
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc = subprocess.run([*prefix, *argv], capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode:
-        raise SystemExit(f"{argv[:4]} failed with exit code {proc.returncode}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out
+        raise SystemExit(f"{argv[:4]} failed: {proc.stderr[-500:]}")
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    rss = int(proc.stderr.split()[-1]) / 1024 if timed else None
+    return wall, cpu, rss, proc.stdout
 
 
 def build(source: Path, mb: int, path: Path) -> int:
@@ -135,7 +141,7 @@ def measure(label: str, path: Path, size: int, total: str) -> list[list[object]]
                 f"{cpu:.2f}",
                 f"{lines / wall:,.0f}",
                 f"{size / 1e6 / wall:.0f}",
-                f"{rss:.0f}",
+                "?" if rss is None else f"{rss:.0f}",
                 "" if mode != "catch_up" else f"{100 * (fast or 0) / lines:.0f} %",
             ]
         )
@@ -152,12 +158,23 @@ def measure(label: str, path: Path, size: int, total: str) -> list[list[object]]
     return rows
 
 
+def profile(path: Path, total: str, out: Path) -> None:
+    profiler = cProfile.Profile()
+    profiler.runcall(child, "catch_up", str(path), total)
+    profiler.dump_stats(out)
+    print(f"profile of the catch-up of {path.stat().st_size / 1e6:.0f} MB (cProfile):")
+    print_profile(out, top=20)
+    print("\nthe same, etagram's own functions by cumulative time:")
+    print_profile(out, 12, cumulative_in="/bot/")
+
+
 def main() -> None:
     if len(sys.argv) == 5 and sys.argv[1] == "--child":
-        child(*sys.argv[2:])
+        print(json.dumps(child(*sys.argv[2:])))
         return
     ap = parser(__doc__)
     ap.add_argument("--mb", type=int, default=50, help="size of each built log in MB")
+    ap.add_argument("--profile", action="store_true", help="profile the catch-up row")
     ap.set_defaults(logs=SHARED_LOGS)
     args = ap.parse_args()
     mb = 1000 if args.full else args.mb
@@ -170,7 +187,10 @@ def main() -> None:
                 print(f"{source} absent: row skipped")
                 continue
             path = Path(tmp) / "backlog.log"
-            rows += measure(label, path, build(source, mb, path), total)
+            size = build(source, mb, path)
+            if args.profile and not rows:
+                profile(path, total, Path(tmp) / "catch_up.prof")
+            rows += measure(label, path, size, total)
             path.unlink()
     headers = ["log", "reader", "wall s", "CPU s", "lines/s", "MB/s", "peak RSS MB"]
     if rows:

@@ -9,7 +9,13 @@ run's first line, and every other line, goes through the parser and `RunState.ap
 live line does. The rest of a run is folded in pieces by `RunState.apply_steady`, which
 gives what applying each line would, or declines when any line of the piece might say
 something (a spike, a slowdown, a finish, a resume...): that piece then goes line by line
-too. Nothing that could alert is ever folded here.
+too. Nothing that could alert is ever folded here. A format's own counter lines that no
+parser reads (llm.c's `evaluating HellaSwag: 10/1256`, a third of its lines) only go
+through auto-detection's bookkeeping (`AutoParser.pass_unread`).
+
+The service folds its backlog here, all but the last chunk before the live edge
+(`LogLines.catch_up`); live lines always go line by line. tests/core/test_catchup.py checks,
+on real and edited logs, that the state and the notices are those of the line-by-line path.
 
 Shapes read here (sample lines in the parser modules' docstrings):
 
@@ -35,7 +41,7 @@ from bot.core.parsers.registry import AutoParser
 if TYPE_CHECKING:
     from bot.core.monitor import Folded, RunMonitor
 
-PIECE = 2048  # lines folded at once: large enough to amortise, small enough to stay calm
+PIECE = 512  # lines folded at once: large enough to amortise, small enough to stay calm
 SMALL_PIECE = 64  # a piece that may say something is tried again in pieces this small
 MIN_LINES = 64  # a smaller batch is not worth the regex: line by line
 
@@ -98,29 +104,43 @@ def _fold_known(monitor: RunMonitor, lines: Sequence[str], wall_s: float) -> Fol
     start = 0
     while start < len(lines):
         end = _run_end(iters, start)
-        if end == start:  # unread lines, or other lines, up to the next progress line
-            kind = bool(unread[start])
-            while end < len(lines) and not iters[end] and bool(unread[end]) is kind:
-                end += 1
-            if not kind or not _pass_unread(monitor, lines[start:end]):
-                folded += monitor.feed(lines[start:end], wall_s)
-        else:
-            folded += monitor.feed(lines[start : start + 1], wall_s)  # a run starts exactly
+        if end > start:
             columns = (iters, totals, losses, dts)
-            for piece in range(start + 1, end, PIECE):
-                stop = min(piece + PIECE, end)
-                if _format(monitor) == fmt and _steady(
-                    monitor, lines, columns, piece, stop, wall_s
-                ):
-                    continue
-                # Something in it may be said: the small pieces around that line are tried.
-                for small in range(piece, stop, SMALL_PIECE):
-                    small_stop = min(small + SMALL_PIECE, stop)
-                    if _format(monitor) != fmt or not _steady(
-                        monitor, lines, columns, small, small_stop, wall_s
-                    ):
-                        folded += monitor.feed(lines[small:small_stop], wall_s)
+            folded += _fold_run(monitor, fmt, lines, columns, range(start, end), wall_s)
+            start = end
+            continue
+        # Unread lines, or other lines, up to the next progress line.
+        kind = bool(unread[start])
+        while end < len(lines) and not iters[end] and bool(unread[end]) is kind:
+            end += 1
+        if not (kind and _format(monitor) == fmt and _pass_unread(monitor, lines[start:end])):
+            folded += monitor.feed(lines[start:end], wall_s)
         start = end
+    return folded
+
+
+def _fold_run(
+    monitor: RunMonitor,
+    fmt: str | None,
+    lines: Sequence[str],
+    columns: tuple[Sequence[str], ...],
+    run: range,
+    wall_s: float,
+) -> Folded:
+    """A run of progress lines: its first line exactly, the rest in pieces at speed where
+    the state allows; a piece that may say something is tried again in small pieces, and
+    those that may go line by line."""
+    folded = monitor.feed(lines[run.start : run.start + 1], wall_s)
+    for piece in range(run.start + 1, run.stop, PIECE):
+        stop = min(piece + PIECE, run.stop)
+        if _format(monitor) == fmt and _steady(monitor, lines, columns, piece, stop, wall_s):
+            continue
+        for small in range(piece, stop, SMALL_PIECE):
+            small_stop = min(small + SMALL_PIECE, stop)
+            if _format(monitor) != fmt or not _steady(
+                monitor, lines, columns, small, small_stop, wall_s
+            ):
+                folded += monitor.feed(lines[small:small_stop], wall_s)
     return folded
 
 
