@@ -53,14 +53,7 @@ from bot.core.gpu import (
     sm_clock_ratio,
 )
 from bot.core.notices import Alert, Evidence
-from bot.core.trackers import (
-    GpuWatch,
-    Incident,
-    Lifecycle,
-    LossWatch,
-    Slowdown,
-    SlowdownChange,
-)
+from bot.core.trackers import GpuWatch, Incident, Lifecycle, LossWatch, Slowdown, SlowdownChange
 
 if TYPE_CHECKING:
     from bot.core.state import RunState

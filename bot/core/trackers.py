@@ -77,7 +77,8 @@ class Lifecycle:
     def steady(self, iters: list[int], wall_s: float, *, survived: bool) -> None:
         """`step` for each of these increasing iterations, all read at `wall_s`."""
         self.step(iters[0], wall_s, survived=survived)
-        self._gaps.extend(b - a for a, b in zip(iters[-22:], iters[-21:], strict=False))
+        tail = iters[-self._gaps.maxlen - 1 :] if self._gaps.maxlen else iters
+        self._gaps.extend(b - a for a, b in zip(tail, tail[1:], strict=False))
         self.last_iter = iters[-1]
         self.high = max(self.high, iters[-1])
 

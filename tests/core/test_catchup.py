@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from bot.core.linebuf import LineBuffer
 from bot.core.monitor import RunMonitor
 from bot.core.notices import Alert, Notice
+from bot.core.trackers import Lifecycle
 from tests.core.parsers.helpers import SHARED_LOGS
 
 LLMC = "llmc_HectorFCardenas_gpt2_train.11685414.log"
@@ -193,3 +194,16 @@ def test_edited_logs_fold_to_the_same_state_and_alerts(
     slow, fast, _ = fold_both(base + edited, batch)
     assert_same(slow, fast)
     assert math.isfinite(fast.state.t_s)
+
+
+@given(st.lists(st.integers(1, 50), min_size=1, max_size=60), st.integers(0, 30))
+def test_lifecycle_steady_is_step_for_each(gaps: list[int], before: int) -> None:
+    one, many = Lifecycle(), Lifecycle()
+    for it in range(0, 10 * before, 10):
+        one.step(it, 5.0, survived=True)
+        many.step(it, 5.0, survived=True)
+    iters = [10 * before + sum(gaps[: k + 1]) for k in range(len(gaps))]
+    for it in iters:
+        one.step(it, 6.0, survived=True)
+    many.steady(iters, 6.0, survived=True)
+    assert snapshot(many) == snapshot(one)
