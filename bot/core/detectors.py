@@ -229,6 +229,7 @@ class Detectors:
 
     def settle(self, plan: SteadyPlan) -> None:
         """Fold what `steady_plan` planned."""
+        self._iter = plan.iters[-1]
         stalled = "stall" in self._active
         self._clear("stall")
         self._life.steady(plan.iters, plan.wall_s, survived=not stalled)

@@ -143,6 +143,8 @@ class LossWatch:
         """Whether none of these finite losses can be a spike, whatever the median: each
         above the smallest one (the median's floor) by less than half the threshold's share
         of it. Then `add_calm` gives what `spike` would for each."""
+        if self.before_restart is not None and len(self.window) < self.min_points:
+            return False  # an explosion after a restart is judged line by line
         floor = min(min(losses), min(self.window, default=math.inf))
         limit = floor * (1 + SPIKE_REL_FLOOR * self.z_threshold / 2) * (1 - 1e-9)
         return self.z_threshold > 0 and floor > 0 and max(losses) < limit
