@@ -292,6 +292,8 @@ class AutoParser:
             return False
         if max(self._totals.values()) >= CERTAIN and self._quiet + len(lines) >= QUIET_LINES:
             return False
+        if any(map(_may_score, lines)):
+            return False
         self._quiet += len(lines)
         window, totals = self._window, self._totals
         for _ in range(max(0, len(window) + min(len(lines), QUIET_LINES) - QUIET_LINES)):
