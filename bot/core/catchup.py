@@ -9,9 +9,10 @@ run's first line, and every other line, goes through the parser and `RunState.ap
 live line does. The rest of a run is folded in pieces by `RunState.apply_steady`, which
 gives what applying each line would, or declines when any line of the piece might say
 something (a spike, a slowdown, a finish, a resume...): that piece then goes line by line
-too. Nothing that could alert is ever folded here. A format's own counter lines that no
-parser reads (llm.c's `evaluating HellaSwag: 10/1256`, a third of its lines) only go
-through auto-detection's bookkeeping (`AutoParser.pass_unread`).
+too. Nothing that could alert is ever folded here. A format's own lines that its parser
+reads nothing from (llm.c's `evaluating HellaSwag: 10/1256`, a third of its lines;
+build-nanogpt's `rank 0 sample 1: <generated text>`) are checked for failure words, then only
+go through auto-detection's bookkeeping (`AutoParser.pass_unread`).
 
 The service folds its backlog here, all but the last chunk before the live edge
 (`LogLines.catch_up`); live lines always go line by line. tests/core/test_catchup.py checks,
@@ -36,6 +37,8 @@ from itertools import repeat
 from operator import truediv
 from typing import TYPE_CHECKING
 
+from bot.core.parsers import errors
+from bot.core.parsers.base import clean
 from bot.core.parsers.registry import AutoParser
 
 if TYPE_CHECKING:
@@ -75,6 +78,7 @@ _BUILD = _shape(
     " | dt: ",
     rf"step +(\d+)() \| loss: ({_NUM}) \| lr {_SCI} \| norm: {_NUM} \| dt: ({_NUM})ms "
     rf"\| tok/sec: {_NUM}",
+    r"rank \d+ sample \d+: .*",  # the text it generates at each eval, on every rank
 )
 _NANOGPT = _shape(", time ", rf"iter (\d+)(): loss ({_NUM}), time ({_NUM})ms, mfu -?{_NUM}%")
 SHAPES: dict[str, tuple[Shape, ...]] = {"llmc": (_LLMC, _BUILD), "nanogpt": (_NANOGPT,)}
@@ -158,7 +162,10 @@ def _run_end(iters: Sequence[str], start: int) -> int:
 
 
 def _pass_unread(monitor: RunMonitor, lines: Sequence[str]) -> bool:
-    """Lines the parser reads nothing from: only auto-detection keeps track of them."""
+    """Lines the parser reads nothing from, unless one reports a failure (a sample of
+    generated text may say anything): only auto-detection keeps track of them."""
+    if any(errors.with_errors([], clean(line)) for line in lines):
+        return False
     parser = monitor.parser
     return parser.pass_unread(lines) if isinstance(parser, AutoParser) else True
 

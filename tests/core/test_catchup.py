@@ -207,3 +207,16 @@ def test_lifecycle_steady_is_step_for_each(gaps: list[int], before: int) -> None
         one.step(it, 6.0, survived=True)
     many.steady(iters, 6.0, survived=True)
     assert snapshot(many) == snapshot(one)
+
+
+@needs_logs
+def test_generated_text_that_reads_like_a_failure_is_read_line_by_line() -> None:
+    """build-nanogpt's samples are model output: one may say anything, and what the
+    line-by-line path makes of it, catch-up must too."""
+    lines = read_lines(SHARED_LOGS / REAL_LOGS[0])
+    samples = [k for k, line in enumerate(lines) if line.startswith("rank 0 sample 0: ")]
+    at = samples[len(samples) // 2]
+    lines[at] = "rank 0 sample 0: Hello, I'm a language model, and CUDA out of memory. Tried"
+    slow, fast, said = fold_both(lines, 5_000)
+    assert_same(slow, fast)
+    assert "oom" in [n.type for n in said if isinstance(n, Alert)]
