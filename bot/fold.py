@@ -111,7 +111,8 @@ class Fold:
         elif (monitor := await self._monitor_of(msg.run)) is None:
             return
         elif isinstance(msg, LogLines):
-            fed = monitor.feed(msg.lines, msg.wall_s)
+            fold = monitor.catch_up if msg.catch_up else monitor.feed
+            fed = fold(msg.lines, msg.wall_s)
             notices = [notice for _, batch in fed for notice in batch]
             # A slowdown read from the log is blamed on a GPU by its number on a hub, too.
             await self.notify(msg.run, self.host_gpus.name_hosts(notices), replayed=msg.replayed)

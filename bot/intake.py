@@ -106,8 +106,11 @@ class LogIntake:
                 chunk := await asyncio.to_thread(f.read, min(BACKLOG_CHUNK, end - done))
             ):
                 done += len(chunk)
+                # At speed, but the last chunk before the live edge line by line.
+                fast = done < end - BACKLOG_CHUNK
                 if lines := buf.feed(chunk):
-                    await self.sink(LogLines(spec.name, tuple(lines), self.now(), True, self.host))
+                    msg = LogLines(spec.name, tuple(lines), self.now(), True, self.host, fast)
+                    await self.sink(msg)
         await store.save_offset(key, Position(st.st_dev, st.st_ino, buf.consumed))
 
 

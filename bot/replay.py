@@ -15,8 +15,8 @@ from typing import IO, Any
 
 from bot.core.events import Eval, Event, Progress
 from bot.core.linebuf import LineBuffer
-from bot.core.monitor import Folded, RunMonitor
-from bot.core.notices import Alert, Notice
+from bot.core.monitor import RunMonitor
+from bot.core.notices import Alert, Folded, Notice
 from bot.core.state import RunState
 
 _READ_CHARS = 1 << 20  # a longer line is read in pieces (a 100 MB line is never held whole)

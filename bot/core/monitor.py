@@ -6,16 +6,15 @@ event and the state it made; the state knows nothing of the detectors.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
+from bot.core import catchup
 from bot.core.detectors import Detectors, Thresholds
 from bot.core.events import Event, TrainingEnd
 from bot.core.gpu import GpuSnapshot
-from bot.core.notices import Notice
+from bot.core.notices import Folded, Notice
 from bot.core.parsers.registry import AutoParser, make_parser
 from bot.core.state import RunState
-
-Folded = list[tuple[Event, list[Notice]]]  # each event, with the notices it caused
 
 
 class RunMonitor:
@@ -32,6 +31,7 @@ class RunMonitor:
         self.parser = make_parser(fmt)
         self.state = RunState(name, total_iters, eval_interval)
         self.detectors = Detectors(name, thresholds)
+        self.lines_caught_up = 0  # progress lines `catch_up` folded at speed
 
     def feed(self, lines: Iterable[str], wall_s: float) -> Folded:
         """Parse lines received at wall-clock time wall_s and fold their events."""
@@ -67,3 +67,29 @@ class RunMonitor:
         """The launched process exited."""
         reason = "exit" if exit_code == 0 else "crash"
         return self.apply(TrainingEnd(exit_code, reason), wall_s)
+
+    def catch_up(self, lines: Sequence[str], wall_s: float) -> Folded:
+        """`feed` for the lines of a long backlog: the same state, at speed (catchup.py)."""
+        return catchup.fold(self, lines, wall_s)
+
+    def apply_steady(
+        self,
+        iters: list[int],
+        losses: list[float],
+        dts: list[float],
+        total: int | None,
+        wall_s: float,
+    ) -> bool:
+        """Fold at once consecutive progress lines (finite losses) read at `wall_s`, when
+        they can say nothing: the run goes on at its pace. False, with nothing folded, when
+        any of them might (the caller applies them one by one)."""
+        timed = self.state.steady_times(iters, dts, total)
+        if timed is None:
+            return False
+        times, typical_dt_s = timed
+        plan = self.detectors.steady_plan(iters, times, losses, self.state, wall_s)
+        if plan is None:
+            return False
+        self.state.settle_steady(iters, times, losses, typical_dt_s, wall_s)
+        self.detectors.settle(plan)
+        return True

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bot.core.estimator import EtaEstimate
+from bot.core.events import Event
 
 # What an alert carries besides its type: the numbers it is rendered from, by name.
 Evidence = dict[str, float | int | str]
@@ -41,3 +42,5 @@ class Alert:
 
 
 Notice = EvalNotice | Alert
+
+Folded = list[tuple[Event, list[Notice]]]  # each event folded, with the notices it caused

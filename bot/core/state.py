@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from operator import lt
 
 from bot.core.clock import RunClock
 from bot.core.estimator import Estimator, EtaEstimate
@@ -99,6 +100,37 @@ class RunState:
             self.ended = ev
         return notices
 
+    def steady_times(
+        self, iters: list[int], dts: list[float], total: int | None
+    ) -> tuple[list[float], float] | None:
+        """For consecutive progress lines that carry an iteration, a printed duration (finite,
+        >= 0) and the same total or none: their run-clock times and the typical step, when
+        they can be folded at once (`settle_steady`); None when they must be applied one by
+        one. Catch-up of a long backlog folds most of its lines this way."""
+        if (
+            self.iter is None
+            or iters[0] <= self.iter
+            or total not in (None, self.line_total)
+            or not all(map(lt, iters, iters[1:]))  # increasing: no resume among them
+        ):
+            return None
+        return self.clock.dt_times(iters, dts)
+
+    def settle_steady(
+        self,
+        iters: list[int],
+        times: list[float],
+        losses: list[float],
+        typical_dt_s: float,
+        wall_s: float,
+    ) -> None:
+        """Fold, as `apply` would one by one, the lines `steady_times` timed."""
+        self.clock.settle_dt(iters[-1], times[-1], typical_dt_s)
+        self.t_s, self.iter, self.loss = times[-1], iters[-1], losses[-1]
+        self.last_progress_wall_s = wall_s
+        self.estimator = self.estimator.with_progress(iters, times)
+        self._remember_many(iters, times, losses)
+
     def apply_gpu(self, snapshot: GpuSnapshot) -> None:
         """Keep the latest NVML snapshot."""
         self.gpu = snapshot
@@ -124,6 +156,20 @@ class RunState:
         if len(self.history) >= HISTORY_POINTS:
             self.history = self.history[::2]
             self._stride *= 2
+
+    def _remember_many(self, iters: list[int], times: list[float], losses: list[float]) -> None:
+        """`_remember` for each point, visiting only those kept."""
+        seen = self._seen
+        while True:
+            seen = (seen // self._stride + 1) * self._stride  # the next point kept
+            k = seen - self._seen - 1
+            if k >= len(iters):
+                break
+            self.history.append(Point(iters[k], times[k], losses[k]))
+            if len(self.history) >= HISTORY_POINTS:
+                self.history = self.history[::2]
+                self._stride *= 2
+        self._seen += len(iters)
 
     def _eval(self, ev: Eval, wall_s: float) -> EvalNotice:
         it = ev.iter if ev.iter is not None else self.iter
