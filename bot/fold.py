@@ -23,7 +23,7 @@ from bot.core.detectors import Thresholds
 from bot.core.gpu import GpuSnapshot
 from bot.core.hosts import HostGpus
 from bot.core.monitor import RunMonitor
-from bot.core.notices import Alert, Evidence, Notice
+from bot.core.notices import Alert, AlertType, Evidence, Notice, Severity
 from bot.core.state import RunState
 from bot.messages.gpu import gpu_label
 from bot.notify import Notifier, render
@@ -131,7 +131,9 @@ class Fold:
             if self.runs_refused == 1:
                 log.error("run %r refused: this hub follows %d runs already", run, self.max_runs)
                 evidence: Evidence = {"max": self.max_runs, "refused": run}
-                alert = Alert(run, "too_many_runs", "warning", None, self.now(), evidence)
+                alert = Alert(
+                    run, AlertType.TOO_MANY_RUNS, Severity.WARNING, None, self.now(), evidence
+                )
                 await self._say(RunState(run), [alert])
             return None
         self.monitors[run] = self._monitor(RunSpec(run, Path(run)))

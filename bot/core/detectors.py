@@ -60,12 +60,12 @@ from bot.core.gpu import (
     memory_used_fraction,
     sm_clock_ratio,
 )
-from bot.core.notices import Alert, Evidence
+from bot.core.notices import Alert, AlertType, Evidence, Severity
 from bot.core.parsers.errors import exception_shape
 from bot.core.state import RunState
 from bot.core.trackers import GpuWatch, Incident, Lifecycle, LossWatch, Slowdown, SlowdownChange
 
-INFO, WARNING, CRITICAL = "info", "warning", "critical"
+INFO, WARNING, CRITICAL = Severity.INFO, Severity.WARNING, Severity.CRITICAL
 
 NAN_REARM_POINTS = 500  # finite losses in a row before a new NaN is a new alert
 SPIKE_POINTS = 3  # losses in a row above the threshold: one noisy batch is not a spike
@@ -160,8 +160,8 @@ class Detectors:
     def _fire(
         self,
         key: str,
-        kind: str,
-        severity: str,
+        kind: AlertType,
+        severity: Severity,
         it: int | None,
         t_s: float,
         evidence: Evidence,
@@ -249,7 +249,7 @@ class Detectors:
             eta = state.eta()
             if eta.remaining_s is not None:
                 evidence["eta_s"] = round(eta.remaining_s, 1)
-        return self._fire("started", "started", INFO, ev.iter, state.t_s, evidence)
+        return self._fire("started", AlertType.STARTED, INFO, ev.iter, state.t_s, evidence)
 
     def _resumed(self, ev: Progress, state: RunState) -> list[Alert]:
         life = self._life
@@ -266,7 +266,7 @@ class Detectors:
         evidence: Evidence = {"to_iter": ev.iter}
         if previous is not None:
             evidence["from_iter"] = previous
-        return alerts + self._fire("resumed", "resumed", INFO, ev.iter, state.t_s, evidence)
+        return alerts + self._fire("resumed", AlertType.RESUMED, INFO, ev.iter, state.t_s, evidence)
 
     def _watch_first_eta(self, state: RunState) -> None:
         life = self._life
@@ -289,7 +289,7 @@ class Detectors:
             actual = state.t_s - first[0]
             evidence["first_eta_error_pct"] = round(100 * (first[1] - actual) / actual, 1)
         self._life.over = True
-        return self._fire("finished", "finished", INFO, state.iter, state.t_s, evidence)
+        return self._fire("finished", AlertType.FINISHED, INFO, state.iter, state.t_s, evidence)
 
     def _end(self, ev: TrainingEnd, state: RunState) -> list[Alert]:
         failed = ev.exit_code not in (None, 0) or ev.reason in ("crash", "killed", "signal")
@@ -360,7 +360,7 @@ class Detectors:
         evidence: Evidence = {"cause": "collective_timeout", "error": ev.text}
         if "timeout_s" in ev.details:
             evidence["timeout_s"] = ev.details["timeout_s"]
-        return self._fire("stall", "stall", WARNING, inc.iter, inc.t_s, evidence)
+        return self._fire("stall", AlertType.STALL, WARNING, inc.iter, inc.t_s, evidence)
 
     def _launch(self, state: RunState) -> list[Alert]:
         """The program printed its start-up banner: a new launch. A failure still in suspense
@@ -390,7 +390,7 @@ class Detectors:
         if "gpu_index" in evidence:
             evidence["gpu"] = int(evidence.pop("gpu_index"))
         evidence["error"] = ev.text
-        return self._fire("oom", "oom", CRITICAL, inc.iter, inc.t_s, evidence)
+        return self._fire("oom", AlertType.OOM, CRITICAL, inc.iter, inc.t_s, evidence)
 
     def _crash(self, state: RunState, evidence: Evidence) -> list[Alert]:
         """The run died: one crash per incident, none when an OOM explains it."""
@@ -404,7 +404,7 @@ class Detectors:
         inc.pending = None
         inc.crashed = True
         self._life.over = True
-        return alerts + self._fire("crash", "crash", CRITICAL, inc.iter, inc.t_s, merged)
+        return alerts + self._fire("crash", AlertType.CRASH, CRITICAL, inc.iter, inc.t_s, merged)
 
     def _flush_held_oom(self, state: RunState) -> list[Alert]:
         held, self._incident.held_oom = self._incident.held_oom, None
@@ -461,7 +461,7 @@ class Detectors:
             "usual_interval_s": round(interval, 3),
             "limit_s": round(limit, 1),
         }
-        return self._fire("stall", "stall", WARNING, state.iter, state.t_s, evidence)
+        return self._fire("stall", AlertType.STALL, WARNING, state.iter, state.t_s, evidence)
 
     # Losses --------------------------------------------------------------------------------
     def _losses(self, ev: Progress, state: RunState) -> list[Alert]:
@@ -492,7 +492,7 @@ class Detectors:
         assert self._loss.spike_start is not None
         it, loss, median, z = self._loss.spike_start
         evidence: Evidence = {"loss": loss, "median": round(median, 6), "z": round(z, 1)}
-        return self._fire("loss_spike", "loss_spike", WARNING, it, state.t_s, evidence)
+        return self._fire("loss_spike", AlertType.LOSS_SPIKE, WARNING, it, state.t_s, evidence)
 
     def _eval_losses(self, ev: Eval, state: RunState) -> list[Alert]:
         for name, value in (("train_loss", ev.train_loss), ("val_loss", ev.val_loss)):
@@ -502,7 +502,7 @@ class Detectors:
         return []
 
     def _nan(self, evidence: Evidence, it: int | None, state: RunState) -> list[Alert]:
-        return self._fire("nan", "nan", CRITICAL, it, state.t_s, evidence)
+        return self._fire("nan", AlertType.NAN, CRITICAL, it, state.t_s, evidence)
 
     # Step time -----------------------------------------------------------------------------
     def _step_time(self, ev: Progress, state: RunState, wall_s: float) -> list[Alert]:
@@ -521,7 +521,7 @@ class Detectors:
         self._clear("thermal_gpu")
         return self._fire("slowdown", kind, WARNING, ev.iter, state.t_s, evidence, eta_change)
 
-    def _explain(self, change: SlowdownChange) -> tuple[str, Evidence]:
+    def _explain(self, change: SlowdownChange) -> tuple[AlertType, Evidence]:
         """`thermal`, `power` or `slowdown`, and the evidence, from the GPU snapshots."""
         evidence: Evidence = {
             "slowdown_pct": round(100 * (change.step_s / change.baseline_s - 1), 1),
@@ -533,7 +533,7 @@ class Detectors:
         kind, gpu = self._gpu.cause(change.since_wall_s)
         if gpu is not None:
             evidence.update(_gpu_evidence(gpu))
-        return kind, evidence
+        return AlertType(kind), evidence
 
     # GPU -----------------------------------------------------------------------------------
     def _gpu_lost(self, snapshot: GpuSnapshot, state: RunState) -> list[Alert]:
@@ -542,7 +542,7 @@ class Detectors:
             self._clear("gpu_lost")
             return []
         evidence: Evidence = {"gpu": lost[0].index, "lost_gpus": len(lost)}
-        return self._fire("gpu_lost", "gpu_lost", CRITICAL, state.iter, state.t_s, evidence)
+        return self._fire("gpu_lost", AlertType.GPU_LOST, CRITICAL, state.iter, state.t_s, evidence)
 
     def _memory(self, snapshot: GpuSnapshot, state: RunState) -> list[Alert]:
         used = [(f, g) for g in snapshot.gpus if (f := memory_used_fraction(g)) is not None]
@@ -564,7 +564,7 @@ class Detectors:
             evidence["used_mib"] = gpu.memory_used_mib
             evidence["total_mib"] = gpu.memory_total_mib
         return self._fire(
-            "memory_pressure", "memory_pressure", WARNING, state.iter, state.t_s, evidence
+            "memory_pressure", AlertType.MEMORY_PRESSURE, WARNING, state.iter, state.t_s, evidence
         )
 
     def _thermal_warning(
@@ -584,7 +584,9 @@ class Detectors:
             return []
         gpu = max(hot, key=lambda g: g.temperature_c or 0)
         evidence = _gpu_evidence(gpu)
-        return self._fire("thermal_gpu", "thermal", WARNING, state.iter, state.t_s, evidence)
+        return self._fire(
+            "thermal_gpu", AlertType.THERMAL, WARNING, state.iter, state.t_s, evidence
+        )
 
 
 def _gpu_evidence(gpu: GpuSample) -> Evidence:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from bot.core.estimator import EtaEstimate
 from bot.core.events import Event
@@ -10,7 +11,30 @@ from bot.core.events import Event
 # What an alert carries besides its type: the numbers it is rendered from, by name.
 Evidence = dict[str, float | int | str]
 
-SEVERITIES = ("info", "warning", "critical")
+
+class AlertType(StrEnum):
+    """What an alert is about; the value is its name in `replay --jsonl` and the config."""
+
+    OOM = "oom"
+    NAN = "nan"
+    LOSS_SPIKE = "loss_spike"
+    THERMAL = "thermal"
+    POWER = "power"
+    SLOWDOWN = "slowdown"
+    STALL = "stall"
+    CRASH = "crash"
+    GPU_LOST = "gpu_lost"
+    MEMORY_PRESSURE = "memory_pressure"
+    STARTED = "started"
+    RESUMED = "resumed"
+    FINISHED = "finished"
+    TOO_MANY_RUNS = "too_many_runs"
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +57,8 @@ class Alert:
     """Something went wrong (or an informational run event); sent once per occurrence."""
 
     run: str
-    type: str  # oom, nan, crash, started, finished, ... (see replay --jsonl)
-    severity: str  # one of SEVERITIES
+    type: AlertType
+    severity: Severity
     iter: int | None
     t_s: float
     evidence: Evidence = field(default_factory=dict)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 
-from bot.core.notices import Alert
+from bot.core.notices import Alert, AlertType
 from bot.messages.gpu import reasons_text
 from bot.messages.lang import Tr, compose, finite
 from bot.messages.markup import NAME_CHARS, VALUE_CHARS, Html, clip, code, join, name
@@ -17,22 +17,7 @@ from bot.messages.progress import best_line
 from bot.messages.types import Ctx
 
 SEVERITY_EMOJI = {"info": "ℹ️", "warning": "⚠️", "critical": "🚨"}
-KNOWN = [
-    "oom",
-    "nan",
-    "loss_spike",
-    "thermal",
-    "power",
-    "slowdown",
-    "stall",
-    "crash",
-    "gpu_lost",
-    "memory_pressure",
-    "started",
-    "resumed",
-    "finished",
-    "too_many_runs",
-]
+KNOWN = tuple(AlertType)
 NEGLIGIBLE_S = 30.0  # an ETA change below this is not worth a line
 
 Evidence = Mapping[str, float | int | str]
@@ -46,18 +31,13 @@ def alert_text(a: Alert, ctx: Ctx) -> str:
 def _body(tr: Tr, a: Alert) -> Html:
     if a.evidence.get("recovered") == 1 and f"recovered.{a.type}" in tr.messages:
         return _recovered(tr, a)
-    known = a.type in KNOWN
-    title = (
-        tr.t(f"alert.{a.type}")
-        if known
-        else tr.t("alert.generic", type=code(clip(a.type, NAME_CHARS)))
-    )
+    title = tr.t(f"alert.{a.type}")
     where_key = "alert.since_iter" if a.type == "stall" else "alert.at_iter"
     where = tr.t(where_key, iter=a.iter) if a.iter is not None else Html("")
     facts = FACTS.get(a.type, _no_facts)(tr, a.evidence, a)
     lines = [Html(f"<b>{title}</b>{where}"), *facts, _cost(tr, a.eta_change_s)]
     tip = _tip(a)
-    if known and tip in tr.messages:
+    if tip in tr.messages:
         lines.append(tr.t(tip))
     return join(lines)
 

@@ -157,7 +157,6 @@ MESSAGES: dict[str, str] = {
     "recovered.power": "Power limit no longer slowing training",
     "recovered.slowdown": "Back to normal speed",
     "fact.recovered": "Iterations are back to their usual speed.",
-    "alert.generic": "Alert {type}",
     "alert.at_iter": " at iteration {iter}",
     "alert.since_iter": " since iteration {iter}",
     "fact.gpu": "GPU {gpu}.",

@@ -186,7 +186,6 @@ _MESSAGES = {
     "recovered.power": "La limite de puissance ne ralentit plus l'entraînement",
     "recovered.slowdown": "Retour à la vitesse normale",
     "fact.recovered": "Les itérations ont retrouvé leur vitesse habituelle.",
-    "alert.generic": "Alerte {type}",
     "alert.at_iter": " à l'itération {iter}",
     "alert.since_iter": " depuis l'itération {iter}",
     "fact.gpu": "GPU {gpu}.",

@@ -114,7 +114,7 @@ EVIDENCE_KEYS = st.sampled_from(
 ALERT = st.builds(
     Alert,
     run=TEXT,
-    type=st.one_of(st.sampled_from(KNOWN), TEXT),
+    type=st.sampled_from(KNOWN),
     severity=st.one_of(st.sampled_from(["info", "warning", "critical"]), TEXT),
     iter=INT,
     t_s=REAL,
