@@ -23,6 +23,7 @@ from bot.adapters.redact import install_token_redaction
 from bot.adapters.store import Store
 from bot.adapters.telegram import build_application, register_commands, send_text
 from bot.config import Config
+from bot.core.backoff import Backoff
 from bot.core.gpu import GpuSnapshot
 from bot.core.prefs import ChatPrefs
 from bot.core.state import RunState
@@ -34,8 +35,7 @@ from bot.parts import Supervisor
 log = logging.getLogger(__name__)
 
 LIVE_TICK_S = 5.0  # how often live messages are looked at (each is edited less often)
-RECONNECT_FIRST_S = 5.0
-RECONNECT_MAX_S = 300.0
+RECONNECT = Backoff(5.0, 300.0)  # between tries to reach Telegram at start-up
 SHUTDOWN_TIMEOUT_S = 10.0
 
 
@@ -122,8 +122,10 @@ class TelegramFront:
         *,
         now: Callable[[], float],
         pids: set[int],
+        reconnect: Backoff = RECONNECT,
     ) -> None:
         self.config, self.fold, self.chats = config, fold, chats
+        self.reconnect = reconnect
         self.live = LiveMessages(chats, now, config.live_every_s)
         self.link, self.delivery, self.supervisor = link, delivery, supervisor
         self.now, self.pids = now, pids
@@ -220,9 +222,9 @@ class TelegramFront:
         log.info("Telegram bot @%s started", app.bot.username)
 
     async def _keep_connecting(self, app: Any) -> None:
-        delay = RECONNECT_FIRST_S
+        failures = 1
         while self.app is None:
-            await asyncio.sleep(delay)
+            await asyncio.sleep(self.reconnect.delay_s(failures))
             try:
                 await self._connect(app)
             except TelegramError as exc:
@@ -230,7 +232,8 @@ class TelegramFront:
                     log.error("Telegram rejected the bot token: console only")
                     self.delivery.disable()
                     return
-                delay = min(RECONNECT_MAX_S, delay * 2)
+                failures += 1
+                delay = self.reconnect.delay_s(failures)
                 log.warning("Telegram still unreachable (%s): next try in %.0f s", exc, delay)
         self.delivery.reconnected()
 

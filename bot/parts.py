@@ -17,13 +17,15 @@ from pathlib import Path
 from typing import Protocol
 
 from bot.adapters.store import Store
+from bot.core.backoff import Backoff
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_TIMEOUT_S = 10.0
 OUTBOX_TEXTS_KEPT_S = 30 * 86400.0  # a delivered message's text is kept this long; its key always
-RESTART_FIRST_S = 1.0  # a failed task (log follower, Redis consumer...) restarts after this,
-RESTART_MAX_S = 60.0  # doubling up to this while it keeps failing
+# A failed task (log follower, Redis consumer...) restarts after 1 s, doubling up to 60 s
+# while it keeps failing.
+RESTART = Backoff(1.0, 60.0)
 
 PartKey = tuple[str, str]  # (kind, run): "follow", "train.log"; "consume", ""
 
@@ -47,7 +49,8 @@ class Supervisor:
     """Runs the parts' long-lived tasks, restarting a failed one with a back-off; `degraded`
     names those failing now (for /status)."""
 
-    def __init__(self) -> None:
+    def __init__(self, restart: Backoff = RESTART) -> None:
+        self.restart = restart
         self.degraded: dict[PartKey, str] = {}
         self._tasks: dict[PartKey, asyncio.Task[None]] = {}
 
@@ -101,18 +104,19 @@ class Supervisor:
             await self.end(part)
 
     async def _supervised(self, part: PartKey, work: Callable[[bool], Awaitable[None]]) -> None:
-        delay, again = RESTART_FIRST_S, False
+        failures, again = 0, False
         while True:
             try:
                 await work(again)
                 return
             except Exception as exc:
-                if part not in self.degraded:
-                    delay = RESTART_FIRST_S
+                if part not in self.degraded:  # failing anew: from the first wait again
+                    failures = 0
                     log.exception("%s failed (%s): restarting it", _part_name(part), exc)
                 self.degraded[part] = str(exc)
-            await asyncio.sleep(delay)
-            delay, again = min(2 * delay, RESTART_MAX_S), True
+            failures += 1
+            await asyncio.sleep(self.restart.delay_s(failures))
+            again = True
 
 
 class Storage:

@@ -28,13 +28,14 @@ from bot import assemble
 from bot.adapters.console import Console
 from bot.adapters.outbox import OutboxPolicy
 from bot.config import Config
+from bot.core.backoff import Backoff
 from bot.service import RunSpec, Service
 from tests.telegram_stub import BotApiStub, FaultMode, parse_html
 
 OWNER = 4242
 RUN = "train.log"
 HEADER = ["max_iters = 2000", "eval_interval = 100"]
-FAST = OutboxPolicy(backoff_base_s=0.1, max_backoff_s=1.0, idle_s=0.05)
+FAST = OutboxPolicy(backoff=Backoff(0.1, 1.0), idle_s=0.05)
 DIGEST = "while Telegram was unreachable"
 _DIGEST_ITER = re.compile(r"iteration ([\d,]+):")
 

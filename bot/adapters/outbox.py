@@ -58,14 +58,14 @@ from telegram.error import BadRequest, InvalidToken, NetworkError, RetryAfter, T
 
 from bot.adapters.store import OutboxItem, Store
 from bot.adapters.telegram import retry_after_s
+from bot.core.backoff import Backoff
 from bot.messages.markup import to_plain
 
 log = logging.getLogger(__name__)
 
 IDLE_S = 1.0  # the shortest sleep between delivery rounds while rows wait
 QUIET_S = 60.0  # with nothing waiting, look anyway this often (a safety net, not a tick)
-BACKOFF_BASE_S = 2.0
-MAX_BACKOFF_S = 300.0
+BACKOFF = Backoff(2.0, 300.0)  # per chat, with jitter; the cap bounds a RetryAfter too
 MAX_AGE_S = 6 * 3600.0  # an eval older than this is not news any more
 ROUTINE = frozenset({"eval", "milestone"})
 LATE_NOTE_S = 60.0  # later than this, a message says when it was written
@@ -83,8 +83,7 @@ class OutboxPolicy:
     """How long to wait, how long routine news stays news (tests shorten them)."""
 
     max_age_s: float = MAX_AGE_S
-    backoff_base_s: float = BACKOFF_BASE_S
-    max_backoff_s: float = MAX_BACKOFF_S
+    backoff: Backoff = BACKOFF
     idle_s: float = IDLE_S
 
 
@@ -240,7 +239,7 @@ class OutboxSender:
         try:
             await self._send(chat_id, unit.text, unit.silent)
         except RetryAfter as exc:
-            wait_s = min(retry_after_s(exc), self.policy.max_backoff_s)  # not a day
+            wait_s = min(retry_after_s(exc), self.policy.backoff.max_s)  # not a day
             await self._retry(chat_id, ids, exc, wait_s, uncertain=False)
             return False
         except TelegramError as exc:
@@ -282,7 +281,7 @@ class OutboxSender:
     ) -> None:
         failures = self._failures.get(chat_id, 0)
         if wait_s is None:
-            wait_s = min(self.policy.max_backoff_s, self.policy.backoff_base_s * 2.0**failures)
+            wait_s = self.policy.backoff.delay_s(failures + 1)
             wait_s *= 0.5 + self._jitter()  # spread the retries of many chats and bots
         self._failures[chat_id] = failures + 1
         self._not_before[chat_id] = self._clock() + wait_s

@@ -32,6 +32,7 @@ from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.bus import LogLines, Message
+from bot.core.backoff import Backoff
 from bot.wire import WireError, decode, encode
 
 log = logging.getLogger(__name__)
@@ -43,8 +44,7 @@ MAXLEN = 100_000  # entries kept; a hub away longer than that loses the oldest
 BUFFER = 10_000  # messages an agent holds while Redis is away
 BATCH = 256
 BLOCK_MS = 1000
-RETRY_FIRST_S = 0.1
-RETRY_MAX_S = 5.0
+RETRY = Backoff(0.1, 5.0)  # between tries while Redis is away
 CLOSE_FLUSH_S = 5.0
 
 # Redis away: worth a retry. Anything else (a wrong password, a full server) is also retried
@@ -65,13 +65,14 @@ class RedisBus:
         maxlen: int = MAXLEN,
         buffer: int = BUFFER,
         batch: int = BATCH,
+        retry: Backoff = RETRY,
     ) -> None:
         """ValueError for a URL that is not redis://, rediss:// or unix://."""
         self.redis: aioredis.Redis = aioredis.Redis.from_url(
             url, decode_responses=True, socket_connect_timeout=2.0
         )
         self.stream, self.group, self.consumer = stream, group, consumer
-        self.maxlen, self.batch = maxlen, batch
+        self.maxlen, self.batch, self.retry = maxlen, batch, retry
         self._outgoing: asyncio.Queue[str] = asyncio.Queue(buffer)
         self._in_flight: list[str] = []
         self._flusher: asyncio.Task[None] | None = None
@@ -94,7 +95,7 @@ class RedisBus:
         return self._outgoing.empty() and not self._in_flight
 
     async def _flush_forever(self) -> None:
-        delay, down = RETRY_FIRST_S, False
+        failures = 0
         while True:
             if not self._in_flight:
                 self._in_flight = [await self._outgoing.get()]
@@ -103,16 +104,15 @@ class RedisBus:
             try:
                 await self._xadd(self._in_flight)
             except RedisError as exc:
-                if not down:
+                if not failures:
                     log.warning("Redis unreachable (%s): buffering, retrying", _why(exc))
-                down = True
-                await asyncio.sleep(delay)
-                delay = min(2 * delay, RETRY_MAX_S)
+                failures += 1
+                await asyncio.sleep(self.retry.delay_s(failures))
                 continue
-            if down:
+            if failures:
                 log.info("Redis is back: buffered events flushed")
             self._sent += len(self._in_flight)
-            self._in_flight, delay, down = [], RETRY_FIRST_S, False
+            self._in_flight, failures = [], 0
             self._progress.set()
             self._progress = asyncio.Event()
 
@@ -130,7 +130,7 @@ class RedisBus:
         await self._retrying(self._ensure_group)
         async for old in self._history():
             yield old
-        delay = RETRY_FIRST_S
+        failures = 0
         while True:
             try:
                 entries = await self._read_new()
@@ -140,10 +140,10 @@ class RedisBus:
                     await self._retrying(self._ensure_group)
                     continue
                 log.warning("cannot read from Redis (%s): retrying", _why(exc))
-                await asyncio.sleep(delay)
-                delay = min(2 * delay, RETRY_MAX_S)
+                failures += 1
+                await asyncio.sleep(self.retry.delay_s(failures))
                 continue
-            delay = RETRY_FIRST_S
+            failures = 0
             for entry_id, fields in entries:
                 if (msg := _decode(entry_id, fields)) is not None:
                     yield msg
@@ -205,14 +205,14 @@ class RedisBus:
                 await self.redis.xack(self.stream, self.group, *ids)
 
     async def _retrying(self, call: Any) -> Any:
-        delay = RETRY_FIRST_S
+        failures = 0
         while True:
             try:
                 return await call()
             except _DOWN as exc:
                 log.warning("Redis unreachable (%s): retrying", _why(exc))
-                await asyncio.sleep(delay)
-                delay = min(2 * delay, RETRY_MAX_S)
+                failures += 1
+                await asyncio.sleep(self.retry.delay_s(failures))
 
     # Both ----------------------------------------------------------------------------------
     async def aclose(self) -> None:

@@ -13,6 +13,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 
 from bot.adapters.outbox import OutboxPolicy, OutboxSender
 from bot.adapters.store import Store
+from bot.core.backoff import Backoff
 
 A, B = 1, 2
 
@@ -71,7 +72,7 @@ class Rig:
             self.clock,
             digest=digest,
             late=late,
-            policy=OutboxPolicy(max_age_s=600, backoff_base_s=2, max_backoff_s=30),
+            policy=OutboxPolicy(max_age_s=600, backoff=Backoff(2, 30)),
             jitter=lambda: 0.5,  # no spread: the delays are exact
             clock=self.clock,  # the back-offs' clock: the tests move both together
         )
@@ -371,7 +372,7 @@ async def test_a_wall_clock_set_back_a_day_does_not_hold_up_the_back_off(rig: Ri
         rig.store,
         rig.telegram.send,
         rig.clock,
-        policy=OutboxPolicy(backoff_base_s=0.01, max_backoff_s=0.02),
+        policy=OutboxPolicy(backoff=Backoff(0.01, 0.02)),
     )
     await rig.queue("a1", kind="alert")
     rig.telegram.fail = lambda chat: network_error(httpx.ConnectError("down"))
