@@ -35,6 +35,8 @@ from bot.core.parsers import (
     errors,
     generic,
     hf,
+    ijepa,
+    keras,
     lightning,
     llamafactory,
     llmc,
@@ -42,6 +44,9 @@ from bot.core.parsers import (
     nanogpt,
     tqdm_generic,
     trainer_state,
+    ultralytics,
+    ultralytics_csv,
+    yolox,
 )
 from bot.core.parsers.base import MAX_LINE_CHARS, DocumentParser, LineParser, clean
 
@@ -57,6 +62,11 @@ _MODULES: tuple[ModuleType, ...] = (
     modded,
     llamafactory,
     trainer_state,
+    yolox,
+    keras,
+    ultralytics,
+    ultralytics_csv,
+    ijepa,
     lightning,
     generic,
     tqdm_generic,
@@ -69,6 +79,11 @@ _FACTORIES: dict[str, Callable[[], LineParser]] = {
     hf.NAME: hf.HfParser,
     llamafactory.NAME: llamafactory.LlamaFactoryParser,
     trainer_state.NAME: trainer_state.TrainerStateParser,
+    yolox.NAME: yolox.YoloxParser,
+    keras.NAME: keras.KerasParser,
+    ultralytics.NAME: ultralytics.UltralyticsParser,
+    ultralytics_csv.NAME: ultralytics_csv.UltralyticsCsvParser,
+    ijepa.NAME: ijepa.IjepaParser,
     lightning.NAME: lightning.LightningParser,
     tqdm_generic.NAME: tqdm_generic.TqdmParser,
     generic.NAME: generic.GenericParser,
@@ -142,7 +157,10 @@ def _scores(line: str) -> dict[str, int]:
 # A line without any of these scores 0 for every format: unknown lines (HellaSwag counters,
 # banners, warnings) skip the nine scorers. Each scorer needs one of them to score above 0
 # (test_real_logs.py and test_properties.py check it on real and generated lines).
-_SCORE_PREFIXES = ("step", "iter ", "s:", "[eval]", "Overriding", "tokens per", "with open(", "{")
+_SCORE_PREFIXES = (
+    *("step", "iter ", "s:", "[eval]", "Overriding", "tokens per", "with open(", "{"),
+    "Epoch ",
+)
 _NO_SCORES = dict.fromkeys(FORMATS, 0)
 
 
@@ -153,6 +171,7 @@ def _may_score(line: str) -> bool:
         or " = " in line
         or "oss" in line
         or "%|" in line
+        or "% ━" in line
         or "Running training" in line
         or "Total optimization" in line
         or '"log_history"' in line

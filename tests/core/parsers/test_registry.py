@@ -18,6 +18,18 @@ SAMPLES = {
     "generic": ["2024-03-01 12:00:00,123 - INFO - step 5, loss 1.0"],
     "tqdm": [" 45%|████▌     | 450/1000 [02:10<02:39,  3.45it/s]", "Val Loss: 1.0"],
     "hf": ["{'loss': 1.23, 'learning_rate': 5e-05, 'epoch': 0.5}"],
+    "yolox": [
+        "2023-02-01 10:00:00.123 | INFO     | yolox.core.trainer:after_iter:253 - epoch: 2/10, "
+        "iter: 20/50, mem: 3000Mb, iter_time: 0.300s, data_time: 0.010s, total_loss: 5.1, "
+        "lr: 1.000e-03, size: 640, ETA: 0:20:00"
+    ],
+    "keras": ["Epoch 1/5", " 10/20 [=========>....................] - ETA: 5s - loss: 0.9"],
+    "ultralytics": [
+        "      2/50      1.20G      1.100      2.200      1.300         16        640: 100% "
+        "━━━━━━━━━━━━ 80/80 4.0it/s 20.0s"
+    ],
+    "ultralytics_csv": ["epoch,time,train/box_loss,train/cls_loss,val/box_loss", "1,10.5,1,2,3"],
+    "ijepa": ["INFO:root:[3,   200] loss: 0.512 masks: 68.0 24.0 [wd: 4.00e-02] (850.2 ms)"],
 }
 
 
