@@ -42,6 +42,10 @@ from bot.core.parsers import (
     llmc,
     modded,
     nanogpt,
+    nemo,
+    olmo,
+    openpi,
+    swift,
     tqdm_generic,
     trainer_state,
     ultralytics,
@@ -67,6 +71,10 @@ _MODULES: tuple[ModuleType, ...] = (
     ultralytics,
     ultralytics_csv,
     ijepa,
+    olmo,
+    openpi,
+    swift,
+    nemo,
     lightning,
     generic,
     tqdm_generic,
@@ -84,6 +92,10 @@ _FACTORIES: dict[str, Callable[[], LineParser]] = {
     ultralytics.NAME: ultralytics.UltralyticsParser,
     ultralytics_csv.NAME: ultralytics_csv.UltralyticsCsvParser,
     ijepa.NAME: ijepa.IjepaParser,
+    olmo.NAME: olmo.OlmoParser,
+    openpi.NAME: openpi.OpenpiParser,
+    swift.NAME: swift.SwiftParser,
+    nemo.NAME: nemo.NemoParser,
     lightning.NAME: lightning.LightningParser,
     tqdm_generic.NAME: tqdm_generic.TqdmParser,
     generic.NAME: generic.GenericParser,
@@ -159,7 +171,7 @@ def _scores(line: str) -> dict[str, int]:
 # (test_real_logs.py and test_properties.py check it on real and generated lines).
 _SCORE_PREFIXES = (
     *("step", "iter ", "s:", "[eval]", "Overriding", "tokens per", "with open(", "{"),
-    "Epoch ",
+    *("Epoch ", "epoch,", "Training epoch "),
 )
 _NO_SCORES = dict.fromkeys(FORMATS, 0)
 
@@ -172,6 +184,10 @@ def _may_score(line: str) -> bool:
         or "oss" in line
         or "%|" in line
         or "% ━" in line
+        or "/step" in line
+        or " iter: " in line
+        or "[step=" in line
+        or "Progress on:" in line
         or "Running training" in line
         or "Total optimization" in line
         or '"log_history"' in line

@@ -30,6 +30,12 @@ SAMPLES = {
     ],
     "ultralytics_csv": ["epoch,time,train/box_loss,train/cls_loss,val/box_loss", "1,10.5,1,2,3"],
     "ijepa": ["INFO:root:[3,   200] loss: 0.512 masks: 68.0 24.0 [wd: 4.00e-02] (850.2 ms)"],
+    "olmo": ["2024-02-01 10:00:03.412\tnode-1:0\tolmo.train:967\tINFO\t[step=10/500]"],
+    "openpi": [
+        "Progress on: 1.20kit/30.0kit rate:2.1it/s remaining:3:48:00 elapsed:9:31 postfix:-"
+    ],
+    "swift": ["{'loss': '2.1', 'epoch': '0.1', 'global_step/max_steps': '5/50'}"],
+    "nemo": ["Training epoch 0, iteration 20/400 | global_step: 20 | reduced_train_loss: 7.1"],
 }
 
 
