@@ -30,7 +30,7 @@ from bot.core.parsers.base import FeedMany, clean, to_float
 NAME = "nemo"
 
 _LINE = re.compile(r"^Training epoch (\d+), iteration (\d+)/(\d+)((?: \| [^|:]+: [^|]*)*)$")
-_ITEM = re.compile(r" \| ([^|:]+): ([^|]*)")
+_ITEM = re.compile(r"\|\s*([^|:]+):\s*([^|]*)")
 _LOSS_KEYS = ("reduced_train_loss", "train_loss", "loss")
 
 
