@@ -41,9 +41,10 @@ from bot.core.parsers.base import FeedMany, clean, clock_seconds, to_float
 NAME = "keras"
 
 _EPOCH = re.compile(r"^Epoch (\d+)/(\d+)$")
+# Each run of spaces belongs to one part of the pattern only: a long run cannot make it crawl.
 _BAR = re.compile(
-    r"^(\d+)/(\d+)\s*(?:\[[=>.]*\]|[━=>.]+)?\s*(?:-\s*)?(ETA: )?(\d[\d:]*s?)"
-    r"(?:\s*-?\s*(\d+)(ms|us|s)/\w+)?(.*)$"
+    r"^(\d+)/(\d+)(?: \[[=>.]*\]| [━=>.]+)? +(?:- +)?(ETA: )?(\d[\d:]*s?)"
+    r"(?: +(?:- +)?(\d+)(ms|us|s)/\w+)?(.*)$"
 )
 _METRIC = re.compile(r" - (\w+): ([-+.\w]+)")
 _UNIT_S = {"s": 1.0, "ms": 1e-3, "us": 1e-6}

@@ -26,8 +26,9 @@ from bot.core.parsers.base import FeedMany, clean, clock_seconds, to_float
 NAME = "openpi"
 
 _COUNT = r"(-|\d+(?:\.\d+)?)([kMGTPEZY]?)[A-Za-z]*"
+# The counters are the token before ` rate:`; the bar's name before them may hold anything.
 _PROGRESS = re.compile(
-    r"Progress on:.*?" + _COUNT + "/" + _COUNT + r" rate:\S+ remaining:(\S+) elapsed:(\S+)"
+    r"(?:^|[ :])" + _COUNT + "/" + _COUNT + r" rate:\S* remaining:(\S+) elapsed:(\S+)"
 )
 _STEP = re.compile(r"^Step (\d+): (.*)$")
 _LOSS = re.compile(r"(?:^|, )loss=([-+.\w]+)")
