@@ -20,12 +20,13 @@ The clock is the finished epochs' seconds plus the time inside the current epoch
 printed time per step (Keras 3, Keras 2 at the end of an epoch), or the elapsed time implied by
 Keras 2's ETA (`ETA = time per step x steps left`). The iteration is the global step `(E - 1) x
 N + n` of `T x N`; a log that shows only each epoch's final line (a non-interactive Keras 1/2
-run, which prints nothing while an epoch runs) counts epochs: `E` of `T`. Bars drawn before the
-first `Epoch` line, or with another total after an epoch's last line (`evaluate()`), are not
-training. The `loss` printed inside an epoch is the running mean since the epoch began, as
-noisy as one batch over its first steps: the loss reported is the epoch's, on its last line
-(a `nan`/`inf` inside the epoch is reported at once). `val_loss` on an epoch's last line is an
-`Eval` there.
+run, which prints nothing while an epoch runs) counts epochs: `E` of `T`. Bars with another
+total after an epoch's last line (`evaluate()`) are not training; a bar before any `Epoch` line
+(read before the format was known) starts epoch 1 of an unknown number of epochs.
+
+The `loss` printed inside an epoch is the running mean since the epoch began, as noisy as one
+batch over its first steps: the loss reported is the epoch's, on its last line (a `nan`/`inf`
+inside the epoch is reported at once). `val_loss` on an epoch's last line is an `Eval` there.
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ class KerasParser(FeedMany):
             match = _EPOCH.match(line)
             if match is not None:
                 self._new_epoch(int(match.group(1)), int(match.group(2)))
-        elif line[:1].isdigit() and self._epoch is not None:
+        elif line[:1].isdigit():
             bar = _parse(line)
             if bar is not None:
                 events = self._bar(bar)
@@ -109,26 +110,28 @@ class KerasParser(FeedMany):
     def _bar(self, bar: _Line) -> list[Event]:
         if self._ended and bar.total != self._steps:
             return []  # evaluate() after the epoch
-        assert self._epoch is not None
+        if self._epoch is None:
+            self._new_epoch(1, 0)  # its `Epoch 1/T` line was not read: T is not known
+        epoch = self._epoch or 1
         self._steps = bar.total
         self._by_step = self._by_step or bar.n < bar.total
         self._epoch_s = max(self._epoch_s, _epoch_seconds(bar))
         last = bar.n >= bar.total
         self._ended = self._ended or last
         if self._by_step:
-            it, total = (self._epoch - 1) * bar.total + bar.n, self._epochs * bar.total
+            it, total = (epoch - 1) * bar.total + bar.n, self._epochs * bar.total
         else:
-            it, total = self._epoch, self._epochs
+            it, total = epoch, self._epochs
         loss = to_float(bar.metrics["loss"]) if "loss" in bar.metrics else None
         if not last and loss is not None and math.isfinite(loss):
             loss = None  # a running mean since the epoch began: noisy over its first steps
         progress = Progress(
             it,
-            total=total,
+            total=total or None,
             loss=loss,
             elapsed_s=self._offset_s + self._epoch_s,
             remaining_s=bar.seconds if bar.eta else None,
-            epoch=self._epoch - 1 + bar.n / bar.total if bar.total else None,
+            epoch=epoch - 1 + bar.n / bar.total if bar.total else None,
         )
         val = bar.metrics.get("val_loss")
         if not last or val is None:

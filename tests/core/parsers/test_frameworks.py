@@ -456,3 +456,28 @@ def test_axolotl_is_hf_trainer_output_with_its_own_logger_lines() -> None:
         (10, 1.2345, None),
         (11, None, 33.0),
     ]
+
+
+def test_keras_after_a_long_model_summary_starts_at_epoch_one() -> None:
+    """The format is decided on the first 200 lines: a bigger `model.summary()` hides the `Epoch
+    1/T` line from detection, and the first bar (certain) switches to keras without it."""
+    summary = [
+        f"│ dense_{i} (Dense)          │ (None, 64)             │         4,160 │"
+        for i in range(210)
+    ]
+    bar = "━" * 20
+    lines = [
+        *summary,
+        "Epoch 1/2",
+        f" 1/2 {bar} 1s 1s/step - loss: 1.0000",
+        f" 2/2 {bar} 2s 1s/step - loss: 0.9000",
+        "Epoch 2/2",
+        f" 1/2 {bar} 1s 1s/step - loss: 0.8000",
+    ]
+    fmt, events = auto(lines)
+    assert fmt == "keras"
+    assert [(p.iter, p.total, p.elapsed_s) for p in progress(events)] == [
+        (1, None, 1.0),
+        (2, None, 2.0),
+        (3, 4, 3.0),
+    ]
