@@ -167,7 +167,7 @@ def _scores(line: str) -> dict[str, int]:
 
 
 # A line without any of these scores 0 for every format: unknown lines (HellaSwag counters,
-# banners, warnings) skip the nine scorers. Each scorer needs one of them to score above 0
+# banners, warnings) skip every scorer. Each scorer needs one of them to score above 0
 # (test_real_logs.py and test_properties.py check it on real and generated lines).
 _SCORE_PREFIXES = (
     *("step", "iter ", "s:", "[eval]", "Overriding", "tokens per", "with open(", "{"),

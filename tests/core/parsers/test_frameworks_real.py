@@ -13,6 +13,8 @@ import pytest
 
 from bot.core.events import Eval, Progress, TrainingEnd
 from bot.core.linebuf import iter_lines
+from bot.core.parsers import registry
+from bot.core.parsers.base import clean
 from bot.core.parsers.registry import AutoParser
 from tests.core.parsers.helpers import SHARED_LOGS2, feed_all
 
@@ -125,3 +127,11 @@ def test_ijepa_progress_lines_with_their_iterations_per_epoch() -> None:
     assert [p.iter for p in got] == [
         (int(e) - 1) * int(n) + int(i) for e, i, n in (m.groups() for m in lines)
     ]
+
+
+@pytest.mark.parametrize("name", [YOLOX, KERAS, KERAS3, ULTRA, ULTRA_CSV, WANDB, HYDRA, IJEPA])
+def test_lines_skipped_by_the_scorers_score_nothing(name: str) -> None:
+    for line in text(name).splitlines():
+        cleaned = clean(line)
+        if not registry._may_score(cleaned):
+            assert set(registry._scores(cleaned).values()) == {0}, cleaned
