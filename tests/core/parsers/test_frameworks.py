@@ -1,483 +1,428 @@
-"""The framework parsers of issue 14 on synthetic lines written from each framework's own print
-statements (format strings quoted in each parser's docstring), never copied from a real log."""
+"""The framework parsers on lines written from each framework's own print statement (not
+copied from a log), and the launcher prefixes and yearless stamps they share."""
 
 from __future__ import annotations
 
-import math
-from datetime import UTC, datetime
-
 import pytest
 
-from bot.core.events import Eval, Event, Progress, TrainingEnd
-from bot.core.parsers.registry import AutoParser, make_parser
+from bot.core.events import Checkpoint, Eval, Event, Progress, RunConfig
+from bot.core.parsers.base import YearlessClock, strip_launcher
+from bot.core.parsers.registry import AutoParser, detect, make_parser
 from tests.core.parsers.helpers import feed_all
+from tests.core.parsers.test_registry import SAMPLES
 
-
-def stamp(*parts: int) -> float:
-    return datetime(*parts, tzinfo=UTC).timestamp()  # type: ignore[misc]
+DAY = 86400.0
 
 
 def progress(events: list[Event]) -> list[Progress]:
     return [e for e in events if isinstance(e, Progress)]
 
 
-def auto(lines: list[str]) -> tuple[str | None, list[Event]]:
-    parser = AutoParser()
-    events = feed_all(parser, lines)
-    return parser.format, events
+def configs(events: list[Event]) -> dict[str, int | float | str]:
+    values: dict[str, int | float | str] = {}
+    for event in events:
+        if isinstance(event, RunConfig):
+            values.update(event.values)
+    return values
 
 
-# YOLOX ------------------------------------------------------------------------------------------
-
-YOLOX_HEAD = "| INFO     | yolox.core.trainer:after_iter:253 - "
+# --- shared helpers -------------------------------------------------------------------------
 
 
-def yolox_line(
-    when: str, epoch: str, it: str, loss: float, eta: str, mem: str = "mem: 3000Mb"
-) -> str:
-    return (
-        f"2023-02-01 {when}{YOLOX_HEAD}epoch: {epoch}, iter: {it}, {mem}, iter_time: 0.550s, "
-        f"data_time: 0.010s, total_loss: {loss}, iou_loss: 3.0, l1_loss: 0.0, conf_loss: 4.5, "
-        f"cls_loss: 2.0, lr: 1.000e-04, size: 640, ETA: {eta}"
-    )
+@pytest.mark.parametrize(
+    ("line", "rest"),
+    [
+        (" 3: iteration 5/ 10 |", "iteration 5/ 10 |"),
+        ("29: [rank29]: Traceback", "Traceback"),
+        ("[rank0]:[rank0]: RuntimeError: x", "RuntimeError: x"),
+        ("[default1]:step: 5  loss: 1.0", "step: 5  loss: 1.0"),
+        ("(TaskRunner pid=12) step:3 - a:1", "step:3 - a:1"),
+        ("(WorkerDict pid=3, ip=10.0.0.2) hi", "hi"),
+        ("05/31 05:18:08 - mmengine - INFO - x", "05/31 05:18:08 - mmengine - INFO - x"),
+        ("[11/17 13:47:11] d2 INFO: x", "[11/17 13:47:11] d2 INFO: x"),
+        ("Train: 0 [ 0/5 (0%)]", "Train: 0 [ 0/5 (0%)]"),
+    ],
+)
+def test_strip_launcher(line: str, rest: str) -> None:
+    assert strip_launcher(line) == rest
 
 
-def test_yolox_counts_global_steps_on_the_loguru_clock() -> None:
-    lines = [
-        "2023-02-01 10:00:00.000 | INFO     | yolox.core.trainer:before_epoch:195 - ---> start "
-        "train epoch1",
-        yolox_line("10:00:05.500 ", "1/3", "10/20", 9.5, "0:00:27"),
-        yolox_line("10:00:10.500 ", "1/3", "20/20", 8.0, "0:00:22"),
-        yolox_line(
-            "10:00:16.000 ", "2/3", "10/20", 7.0, "1 day, 0:00:01", "gpu mem: 3000Mb, mem: 9.5Gb"
-        ),
-        "2023-02-01 10:00:20.000 | INFO     | yolox.core.trainer:after_train:191 - Training of "
-        "experiment is done and the best AP is 40.43",
-        yolox_line("11:00:00.000 ", "1/5", "10/30", 9.9, "0:01:00"),  # a new launch
-    ]
-    fmt, events = auto(lines)
-    assert fmt == "yolox"
-    assert events == [
-        Progress(
-            10,
-            60,
-            9.5,
-            timestamp_s=stamp(2023, 2, 1, 10, 0, 5, 500000),
-            remaining_s=27.0,
-            epoch=0.5,
-        ),
-        Progress(
-            20,
-            60,
-            8.0,
-            timestamp_s=stamp(2023, 2, 1, 10, 0, 10, 500000),
-            remaining_s=22.0,
-            epoch=1.0,
-        ),
-        Progress(
-            30, 60, 7.0, timestamp_s=stamp(2023, 2, 1, 10, 0, 16), remaining_s=86401.0, epoch=1.5
-        ),
-        Progress(10, 150, 9.9, timestamp_s=stamp(2023, 2, 1, 11), remaining_s=60.0, epoch=1 / 3),
-    ]
+def test_yearless_clock_crosses_new_year() -> None:
+    clock = YearlessClock()
+    first = clock.read("12/31 23:59:30")
+    then = clock.read("01/01 00:00:30")
+    assert first is not None and then is not None
+    assert then - first == 60.0
+    later = clock.read("01/05 00:00:30")
+    assert later is not None and later - then == 4 * DAY
 
 
-# Keras ------------------------------------------------------------------------------------------
+def test_yearless_clock_holds_small_steps_back_in_the_same_year() -> None:
+    clock = YearlessClock()
+    a, b = clock.read("06/01 10:00:05"), clock.read("06/01 10:00:01")  # two ranks out of order
+    assert a is not None and b is not None and a - b == 4.0
 
 
-def test_keras2_steps_inside_epochs_with_the_eta_and_epoch_times() -> None:
-    lines = [
-        "Epoch 1/2",
-        " 1/4 [======>.......................] - ETA: 6s - loss: 0.9000",
-        " 3/4 [======================>.......] - ETA: 1s - loss: 0.7000",
-        "4/4 [==============================] - 5s 1s/step - loss: 0.6000 - val_loss: 0.6500",
-        "Epoch 2/2",
-        " 2/4 [==============>...............] - ETA: 2s - loss: nan",
-        "4/4 [==============================] - 4s 1s/step - loss: 0.5000 - val_loss: 0.5500",
-        "2/2 [==============================] - 0s 5ms/step - loss: 0.5100",  # evaluate()
-    ]
-    fmt, events = auto(lines)
-    assert fmt == "keras"
-    nan_step = events[4]
-    assert (
-        isinstance(nan_step, Progress) and nan_step.loss is not None and math.isnan(nan_step.loss)
-    )
-    assert events[:4] + events[5:] == [
-        Progress(1, 8, elapsed_s=2.0, remaining_s=6.0, epoch=0.25),  # ETA 6 s for 3 steps left
-        Progress(3, 8, elapsed_s=3.0, remaining_s=1.0, epoch=0.75),
-        Progress(4, 8, 0.6, elapsed_s=5.0, epoch=1.0),
-        Eval(4, train_loss=0.6, val_loss=0.65),
-        Progress(8, 8, 0.5, elapsed_s=9.0, epoch=2.0),
-        Eval(8, train_loss=0.5, val_loss=0.55),
-    ]
-    assert nan_step == Progress(6, 8, nan_step.loss, elapsed_s=7.0, remaining_s=2.0, epoch=1.5)
+def test_yearless_clock_learns_a_leap_year_from_29_february() -> None:
+    common, leap = YearlessClock(), YearlessClock()
+    feb_28, mar_1 = common.read("02/28 12:00:00"), common.read("03/01 12:00:00")
+    assert feb_28 is not None and mar_1 is not None and mar_1 - feb_28 == DAY
+    leap_28, leap_29, leap_mar = (leap.read(f"{d} 12:00:00") for d in ("02/28", "02/29", "03/01"))
+    assert leap_28 is not None and leap_29 is not None and leap_mar is not None
+    assert (leap_29 - leap_28, leap_mar - leap_29) == (DAY, DAY)
 
 
-def test_keras3_eta_then_elapsed_on_the_epochs_last_line() -> None:
-    bar = "━" * 20
-    lines = [
-        "Epoch 1/2",
-        f" 1/3 {bar} 4s 2s/step - accuracy: 0.5000 - loss: 1.2000",
-        f" 2/3 {bar} 1s 1s/step - accuracy: 0.5000 - loss: 1.1000",
-        f" 3/3 {bar} 0s 900ms/step - accuracy: 0.6000 - loss: 1.0000",
-        f" 3/3 {bar} 4s 1s/step - accuracy: 0.6000 - loss: 1.0000 - val_accuracy: 0.5000 - "
-        "val_loss: 1.1000 - learning_rate: 0.0010",
-        "Epoch 2/2",
-        f" 1/3 {bar} 2s 1s/step - accuracy: 0.7000 - loss: 0.9000",
-    ]
-    fmt, events = auto(lines)
-    assert fmt == "keras"
-    assert events == [
-        Progress(1, 6, elapsed_s=2.0, remaining_s=4.0, epoch=pytest.approx(1 / 3)),
-        Progress(2, 6, elapsed_s=2.0, remaining_s=1.0, epoch=pytest.approx(2 / 3)),
-        Progress(3, 6, 1.0, elapsed_s=pytest.approx(2.7), epoch=1.0),
-        Progress(3, 6, 1.0, elapsed_s=4.0, epoch=1.0),
-        Eval(3, train_loss=1.0, val_loss=1.1),
-        Progress(4, 6, elapsed_s=5.0, remaining_s=2.0, epoch=pytest.approx(4 / 3)),
-    ]
+def test_yearless_clock_glog_stamps() -> None:
+    clock = YearlessClock()
+    a, b = clock.read_glog("I0724 12:00:06.250000 42 x.cc:1] a"), clock.read_glog("W0724 12:01:06")
+    assert a is not None and b is not None and b - a == 59.75
+    with_year = clock.read_glog("I20250724 11:33:30 1 unic helpers.py:163] x")
+    assert with_year == 1753356810.0
+    assert clock.read("13/45 10:00:00") is None and clock.read_glog("x") is None
 
 
-def test_keras_log_with_only_finished_epochs_counts_epochs() -> None:
-    lines = [
-        "Epoch 1/3",
-        "50/50 [==============================] - 3s - loss: 0.5000 - val_loss: 0.6000",
-        "Epoch 2/3",
-        "50/50 [==============================] - 2s - loss: 0.4000 - val_loss: 0.5000",
-    ]
-    assert feed_all(make_parser("keras"), lines) == [
-        Progress(1, 3, 0.5, elapsed_s=3.0, epoch=1.0),
-        Eval(1, train_loss=0.5, val_loss=0.6),
-        Progress(2, 3, 0.4, elapsed_s=5.0, epoch=2.0),
-        Eval(2, train_loss=0.4, val_loss=0.5),
-    ]
+# --- DeepSpeed ------------------------------------------------------------------------------
 
-
-# Ultralytics ------------------------------------------------------------------------------------
-
-ULTRA_HEADER = "      Epoch    GPU_mem   box_loss   cls_loss   dfl_loss  Instances       Size"
-ULTRA_VAL = (
-    "                 Class     Images  Instances      Box(P          R      mAP50  mAP50-95): "
+DS_STEP = (
+    "[2024-03-01 10:00:{s:02d},500] [INFO] [logging.py:96:log_dist] [Rank 0] step={n}, "
+    "skipped=0, lr=[1e-05], mom=[(0.9, 0.95)]"
+)
+DS_TIMER = (
+    "[2024-03-01 10:00:{s:02d},530] [INFO] [timer.py:260:stop] epoch=0/micro_step={n}/"
+    "global_step={n}, RunningAvgSamplesPerSec=100.0, CurrSamplesPerSec=101.0, "
+    "MemAllocated=3.0GB, MaxMemAllocated=9.0GB"
 )
 
 
-def ultra_train(epoch: str, losses: str, bar: str) -> str:
-    return f"      {epoch}      1.50G      {losses}         12        640: {bar}"
-
-
-def test_ultralytics_epochs_with_train_and_validation_time() -> None:
-    done = "100% ━━━━━━━━━━━━"
+def test_deepspeed_one_progress_per_step_and_total_from_the_epoch_banner() -> None:
     lines = [
-        "Starting training for 3 epochs...",
-        ULTRA_HEADER,
-        ultra_train("1/3", "1.200      2.400      1.300", f"{done} 50/50 5.0it/s 10.0s"),
-        ULTRA_VAL + f"{done} 5/5 2.5it/s 2.0s",
-        "                   all         80        120      0.500      0.400      0.300      0.200",
-        ULTRA_HEADER,
-        ultra_train("2/3", "1.000      2.000      1.000", f"{done} 50/50 4.0it/s 1:05"),
-        ULTRA_VAL + f"{done} 5/5 2.0it/s 2.5s",
-        "2 epochs completed in 0.022 hours.",
-        ULTRA_VAL + f"{done} 5/5 3.0it/s 1.7s",  # the final validation of best.pt
+        "cmd = deepspeed main.py --num_train_epochs 2 --gradient_accumulation_steps 4",
+        "Beginning of Epoch 1/2, Total Micro Batches 100",
+        DS_STEP.format(s=10, n=10),
+        DS_TIMER.format(s=10, n=10),
+        "worker-0: " + DS_STEP.format(s=20, n=20),
+        DS_TIMER.format(s=30, n=30),  # no log_dist line for this step: the timer tells it
     ]
-    fmt, events = auto(lines)
-    assert fmt == "ultralytics"
-    assert events == [
-        Progress(1, 3, pytest.approx(4.9), elapsed_s=10.0, epoch=1.0),
-        Progress(1, 3, pytest.approx(4.9), elapsed_s=12.0, epoch=1.0),
-        Progress(2, 3, 4.0, elapsed_s=77.0, epoch=2.0),
-        Progress(2, 3, 4.0, elapsed_s=79.5, epoch=2.0),
-        TrainingEnd(reason="completed"),
+    events = feed_all(make_parser("deepspeed"), lines)
+    assert [(p.iter, p.timestamp_s) for p in progress(events)] == [
+        (10, 1709287210.5),
+        (20, 1709287220.5),
+        (30, 1709287230.53),
     ]
+    assert configs(events) == {"max_iters": 50}  # 2 x 100 micro batches / 4
 
 
-def test_ultralytics_tqdm_redraws_count_batches() -> None:
-    losses = "1.200      2.400      1.300"
-    lines = [
-        ULTRA_HEADER,
-        ultra_train("1/2", losses, " 40%|████      | 20/50 [00:04<00:06,  5.00it/s]"),
-        ultra_train("1/2", losses, "100%|██████████| 50/50 [00:10<00:00,  5.00it/s]"),
-        ULTRA_VAL + "100%|██████████| 5/5 [00:02<00:00,  2.50it/s]",
-        ultra_train("2/2", losses, " 20%|██        | 10/50 [00:02<00:08,  5.00it/s]"),
-    ]
-    events = feed_all(make_parser("ultralytics"), lines)
-    assert [(p.iter, p.total, p.elapsed_s, p.epoch) for p in progress(events)] == [
-        (20, 100, 4.0, 0.4),
-        (50, 100, 10.0, 1.0),
-        (50, 100, 12.0, 1.0),
-        (60, 100, 14.0, 1.2),
-    ]
+def test_deepspeed_lines_do_not_take_over_a_trainer_that_reads_progress() -> None:
+    hf = [f"{{'loss': 1.{i}, 'learning_rate': 5e-05, 'epoch': 0.{i}}}" for i in range(3)]
+    parser = make_parser(None)
+    assert isinstance(parser, AutoParser)
+    feed_all(parser, [*hf, DS_STEP.format(s=1, n=10), *hf])
+    assert parser.format == "hf"
 
 
-def test_ultralytics_results_csv_rows() -> None:
-    lines = [
-        "epoch,time,train/box_loss,train/cls_loss,train/dfl_loss,metrics/mAP50(B),val/box_loss,"
-        "val/cls_loss,val/dfl_loss,lr/pg0",
-        "1,60.5,1.5,2.5,1.25,0.1,1.5,2.25,1,0.001",
-        "2,121.25,1.25,2,1,0.2,1.25,2,1,0.002",
-    ]
-    fmt, events = auto(lines)
-    assert fmt == "ultralytics_csv"
-    assert events == [
-        Progress(1, loss=5.25, elapsed_s=60.5, epoch=1.0),
-        Eval(1, train_loss=5.25, val_loss=4.75),
-        Progress(2, loss=4.25, elapsed_s=121.25, epoch=2.0),
-        Eval(2, train_loss=4.25, val_loss=4.25),
-    ]
-    old = [  # before the `time` column: fields padded to 23 characters
-        "                  epoch,         train/box_loss,           val/box_loss",
-        "                      1,                    1.5,                   1.25",
-    ]
-    assert feed_all(make_parser("ultralytics_csv"), old) == [
-        Progress(1, loss=1.5, epoch=1.0),
-        Eval(1, train_loss=1.5, val_loss=1.25),
-    ]
+def test_megatron_deepspeed_is_read_as_megatron() -> None:
+    """Megatron-DeepSpeed prints DeepSpeed's engine lines between its own iteration lines."""
+    lines = []
+    for n in (10, 20, 30):
+        lines += [DS_STEP.format(s=n, n=n), DS_TIMER.format(s=n, n=n), megatron_line(n, 100.0)]
+    parser = make_parser(None)
+    assert isinstance(parser, AutoParser)
+    events = feed_all(parser, lines)
+    assert parser.format == "megatron"
+    # DeepSpeed's first step line was read before the first iteration line told the format.
+    assert [p.iter for p in progress(events)] == [10, 10, 20, 30]
 
 
-# Lightning variants -----------------------------------------------------------------------------
+# --- Megatron-LM / GPT-NeoX -----------------------------------------------------------------
 
 
-def test_lightning_wandb_output_log_counts_epochs() -> None:
-    head = "[00:10<00:00,  4.90it/s, v_num=ab12, train/loss_step=3.20]"
-    lines = [
-        f"Epoch 0:  98%|█████████▊| 49/50 {head}Adjusting learning rate of group 0 to 1.0000e-04.",
-        "Epoch 1:  98%|█████████▊| 49/50 [00:09<00:00,  5.10it/s, v_num=ab12, "
-        "train/loss_step=2.80, val/loss=2.90, train/loss_epoch=3.00]",
-        "Epoch 1: 100%|██████████| 50/50 [00:10<00:00,  5.00it/s, v_num=ab12, "
-        "train/loss_step=2.70, val/loss=2.90, train/loss_epoch=3.00]",
-        "`Trainer.fit` stopped: `max_epochs=2` reached.",
-    ]
-    fmt, events = auto(lines)
-    assert fmt == "lightning"
-    assert events == [
-        Progress(0, loss=3.2, elapsed_s=10.0, epoch=0.98),
-        Progress(1, loss=2.8, elapsed_s=19.0, epoch=1.98),
-        Eval(1, val_loss=2.9),
-        Progress(1, loss=2.7, elapsed_s=20.0, epoch=2.0),
-        TrainingEnd(reason="completed"),
-    ]
-
-
-def test_lightning_hydra_epoch_callback_day_first_then_month_first() -> None:
-    def line(day: str, time: str, text: str) -> str:
-        return f"[{day} {time}][src.callback.progress][INFO] - {text}"
-
-    lines = [
-        line("03/02/24", "10:00:00", "Training started"),
-        line("03/02/24", "10:05:00", "Epoch 0: v_loss 2.000e+00  loss 2.500e+00  v_kl 1.0e+00"),
-        line("25/02/24", "10:10:30", "Epoch 1: v_loss 1.500e+00  loss 2.000e+00  kl 3.2e+01"),
-        "[25/02/24 10:10:31][pytorch_lightning.utilities.rank_zero][INFO] - `Trainer.fit` "
-        "stopped: `max_epochs=2` reached.",
-    ]
-    fmt, events = auto(lines)
-    assert fmt == "lightning"
-    assert events == [
-        Progress(0, loss=2.5, timestamp_s=stamp(2024, 2, 3, 10, 5), epoch=0.0),
-        Eval(0, train_loss=2.5, val_loss=2.0),
-        Progress(1, loss=2.0, timestamp_s=stamp(2024, 2, 25, 10, 10, 30), epoch=1.0),
-        Eval(1, train_loss=2.0, val_loss=1.5),
-        TrainingEnd(reason="completed"),
-    ]
-    month_first = [line("02/13/2024", "09:00:00", "Epoch 7: loss 1.0")]
-    assert progress(feed_all(make_parser("lightning"), month_first)) == [
-        Progress(7, loss=1.0, timestamp_s=stamp(2024, 2, 13, 9), epoch=7.0)
-    ]
-
-
-def test_nemo_megatron_progress_bar_is_a_lightning_bar() -> None:
-    line = (
-        "Epoch 0:   5%|▌         | 10/200 [00:12<03:48, reduced_train_loss=7.523, "
-        "global_step=9.0, consumed_samples=704.0, train_step_timing in s=1.25]"
+def megatron_line(it: int, ms: float, stamp: str = "") -> str:
+    return (
+        f"{stamp} iteration {it:8d}/{1000:8d} | consumed samples: {it * 8:12d} | elapsed time "
+        f"per iteration (ms): {ms:.1f} | learning rate: 1.000000E-04 | global batch size:     8 "
+        f"| lm loss: {2.5:.6E} | loss scale: 1.0 | number of skipped iterations:   0 | number of "
+        "nan iterations:   0 |"
     )
-    fmt, events = auto([line])
-    assert fmt == "lightning"
-    assert [(p.iter, p.loss, p.elapsed_s) for p in progress(events)] == [(10, 7.523, 12.0)]
 
 
-# I-JEPA -----------------------------------------------------------------------------------------
-
-
-def test_ijepa_iterations_and_running_mean_times() -> None:
-    tail = "masks: 68.0 24.0 [wd: 4.00e-02] [lr: 2.00e-04] [mem: 6.39e+04]"
+def test_megatron_sums_the_per_iteration_time_without_stamps() -> None:
     lines = [
-        f"INFO:root:[1,     0] loss: 0.910 {tail} (2000.0 ms)",
-        "INFO:root:[1,     0] grad_stats: [6.34e-02 2.11e-02] (1.07e-02, 9.21e-02)",
-        f"INFO:root:[1,    10] loss: 0.850 {tail} (1000.0 ms)",
-        "INFO:root:avg. loss 0.830",
-        f"INFO:root:[2,     0] loss: nan {tail} (500.0 ms)",
-        "INFO:root:[2,   100/  500] - [Autoencoder Training] [Autoencoder Loss: 1.5000] "
-        "[autoencoder lr: 1.00e-05][mem: 8.90e+03](300.0 ms)",
+        megatron_line(10, 900.0),
+        megatron_line(20, 500.0),
+        " 3: " + megatron_line(40, 250.0),  # srun's label
+        " validation loss at iteration 40 | lm loss value: 2.400000E+00 | lm loss PPL: 11.02 |",
+        megatron_line(50, 100.0),
     ]
-    fmt, events = auto(lines)
-    assert fmt == "ijepa"
-    got = progress(events)
-    assert [(p.iter, p.elapsed_s, p.epoch) for p in got] == [
-        (0, 2.0, None),
-        (10, 11.0, None),
-        (0, 11.5, None),
-        (600, pytest.approx(11.0 + 30.3), 1.2),
+    events = feed_all(make_parser("megatron"), lines)
+    got = [(p.iter, p.total, p.loss, p.elapsed_s, p.timestamp_s) for p in progress(events)]
+    assert got == [
+        (10, 1000, 2.5, 0.0, None),
+        (20, 1000, 2.5, 5.0, None),
+        (40, 1000, 2.5, 10.0, None),
+        (50, 1000, 2.5, 11.0, None),
     ]
-    assert [p.loss for p in got][:2] + [got[3].loss] == [0.91, 0.85, 1.5]
-    assert got[2].loss is not None and math.isnan(got[2].loss)
+    assert Eval(40, val_loss=2.4) in events
 
 
-# OLMo -------------------------------------------------------------------------------------------
+def test_megatron_stamped_lines_and_gpt_neox() -> None:
+    stamped = megatron_line(7, 50.0, " [2026-05-22 02:28:22.500000]")
+    [event] = make_parser("megatron").feed(stamped)
+    assert isinstance(event, Progress) and event.timestamp_s == 1779416902.5
+    assert event.elapsed_s is None
+    neox = (
+        " samples/sec: 6.0 | iteration      30/   11000 | elapsed time per iteration (ms): 164.4 "
+        "| learning rate: 3.000E-04 | approx flops per GPU: 19.6TFLOPS | lm_loss: 8.341663E+00 | "
+        "number of skipped iterations:   0 | number of nan iterations:   0 |"
+    )
+    assert make_parser("megatron").feed(neox) == [
+        Progress(30, total=11000, loss=8.341663, elapsed_s=0.0)
+    ]
+    events = feed_all(
+        make_parser("megatron"),
+        ["  train_iters ..................... 11000", " saving checkpoint at iteration 30 to ck"],
+    )
+    assert events == [RunConfig({"max_iters": 11000}), Checkpoint(30, path="ck")]
 
 
-def test_olmo_markers_and_their_metric_lines() -> None:
-    prefix = "2024-02-01 10:00:{}.000\tnode-1:0\tolmo.train:967\tINFO\t"
+# --- detectron2 -----------------------------------------------------------------------------
+
+
+def test_detectron2_both_logger_forms_year_wrap_and_config() -> None:
+    metrics = "eta: {eta}  iter: {it}  total_loss: 0.9  loss_cls: 0.5  time: 0.6  lr: 0.01"
     lines = [
-        prefix.format("00") + "[step=10/100]",
-        "    train/CrossEntropyLoss=3.412",
-        "    train/Perplexity=30.33",
-        "    throughput/total_tokens=1,310,720",
-        "    System/Peak GPU Memory (MB)=41,236",
-        prefix.format("20") + "[step=20/100]",
-        "    throughput/device/tokens_per_second=12,345",
-        prefix.format("21") + "c4_en-validation",
-        "    eval/c4_en-validation/CrossEntropyLoss=3.377",
-        "[step=30/???,epoch=1,eta=1h2m]",
-        "    train/CE loss=2.914",
+        "SOLVER:",
+        "  MAX_ITER: 90000",
+        "[12/31 23:59:00] d2.utils.events INFO:  " + metrics.format(eta="1:00:00", it=19),
+        "\x1b[32m[01/01 00:01:00 d2.utils.events]: \x1b[0m " + metrics.format(eta="0:59:00", it=39),
     ]
-    fmt, events = auto(lines)
-    assert fmt == "olmo"
-    assert events == [
-        Progress(10, 100, 3.412, timestamp_s=stamp(2024, 2, 1, 10)),
-        Progress(20, 100, timestamp_s=stamp(2024, 2, 1, 10, 0, 20)),
-        Eval(20, val_loss=3.377),
-        Progress(30, None, 2.914, epoch=1.0),
-    ]
+    events = feed_all(make_parser("detectron2"), lines)
+    first, second = progress(events)
+    assert (first.iter, second.iter, first.loss, first.remaining_s) == (19, 39, 0.9, 3600.0)
+    assert first.timestamp_s is not None and second.timestamp_s is not None
+    assert second.timestamp_s - first.timestamp_s == 120.0
+    assert configs(events) == {"max_iters": 90000}
 
 
-# openpi -----------------------------------------------------------------------------------------
+def test_detectron2_does_not_read_yolox_lines() -> None:
+    yolox = (
+        "2021-12-05 01:28:54.544 | INFO     | yolox.core.trainer:after_iter:246 - epoch: 151/300, "
+        "iter: 10/76, mem: 16022Mb, iter_time: 0.242s, total_loss: 3.3, lr: 6.095e-04"
+    )
+    assert make_parser("detectron2").feed(yolox) == []
+    assert detect([yolox]) != "detectron2"
 
 
-def test_openpi_tqdm_loggable_lines_and_step_lines() -> None:
-    def bar(n: str, remaining: str, elapsed: str) -> str:
-        return (
-            f"12:00:00.000 [I] Progress on: {n}/30.0kit rate:2.0it/s remaining:{remaining} "
-            f"elapsed:{elapsed} postfix:-          (4242:tqdm_logging.py:139)"
-        )
+# --- mmengine / mmcv ------------------------------------------------------------------------
 
+
+def test_mmengine_by_epoch_counts_global_steps_of_max_epochs() -> None:
+    line = (
+        "{stamp} - mmengine - INFO - Epoch(train) [{e}][{i:>3}/120]  lr: 1.0000e-02  eta: 0:30:00"
+        "  time: 0.5000  data_time: 0.0100  memory: 3000  loss: 0.8000  loss_cls: 0.3000"
+    )
     lines = [
-        bar("950it", "4:02:05", "07:55"),
-        "Step 1000: grad_norm=0.2500, loss=0.0300, param_norm=1800.0000",
-        bar("1.02kit", "3:50:00", "08:05"),
-        "Step 1140: grad_norm=0.2400, loss=0.0290, param_norm=1800.1000",
-        bar("1.13kit", "3:49:00", "09:35"),  # rounded below the exact step printed before
+        "train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=12, val_interval=1)",
+        line.format(stamp="12/31 23:58:00", e=1, i=100),
+        "12/31 23:59:00 - mmengine - INFO - Epoch(val) [1][ 50/200]    eta: 0:01:00  time: 0.1",
+        line.format(stamp="01/01 00:02:00", e=2, i=10),
     ]
-    fmt, events = auto(lines)
-    assert fmt == "openpi"
-    assert events == [
-        Progress(950, 30000, elapsed_s=475.0, remaining_s=14525.0),
-        Progress(1000, loss=0.03),
-        Progress(1020, 30000, elapsed_s=485.0, remaining_s=13800.0),
-        Progress(1140, loss=0.029),
-        Progress(1140, 30000, elapsed_s=575.0, remaining_s=13740.0),
-    ]
+    events = feed_all(make_parser("mmengine"), lines)
+    first, second = progress(events)
+    assert (first.iter, first.total, first.loss) == (100, 1440, 0.8)
+    assert (second.iter, second.total, second.remaining_s) == (130, 1440, 1800.0)
+    assert first.timestamp_s is not None and second.timestamp_s is not None
+    assert second.timestamp_s - first.timestamp_s == 240.0
 
 
-# ms-swift ---------------------------------------------------------------------------------------
+def test_mmengine_by_iteration_and_mmcv() -> None:
+    iter_line = (
+        "2024/01/05 04:23:47 - mmengine - INFO - Iter(train) [  550/20000]  lr: 5.3816e-03  "
+        "eta: 2:04:39  time: 0.7400  data_time: 0.0140  memory: 8150  loss: 0.0760"
+    )
+    [event] = make_parser("mmengine").feed(iter_line)
+    assert isinstance(event, Progress)
+    assert (event.iter, event.total, event.timestamp_s) == (550, 20000, 1704428627.0)
+    mmcv = (
+        "2022-05-06 12:00:00,123 - mmdet - INFO - Epoch [3][50/500]\tlr: 2.000e-02, eta: 1 day, "
+        "2:03:04, time: 0.512, data_time: 0.050, memory: 3500, loss_cls: 0.5, loss: 1.2345"
+    )
+    events = feed_all(
+        make_parser("mmengine"), ["runner = dict(type='EpochBasedRunner', max_epochs=24)", mmcv]
+    )
+    [event] = progress(events)
+    assert (event.iter, event.total, event.loss) == (1050, 12000, 1.2345)
+    assert event.remaining_s == 93784.0
 
 
-def test_swift_bar_and_logging_dicts() -> None:
+# --- MetricLogger ---------------------------------------------------------------------------
+
+
+def test_metriclogger_global_average_and_finished_loops() -> None:
+    line = "Epoch: [{e}/{E}]  [{i:>3}/100]  eta: {eta}  loss: 2.0 (2.1)  time: {t} ({g})  data: 0.1"
     lines = [
-        "Train:   0%|          | 0/20 [00:00<?, ?it/s]",
-        "Train:  25%|██▌       | 5/20 [00:10<00:30,  2.00s/it]",
-        "{'loss': '2.10000000', 'grad_norm': '1.5', 'learning_rate': '1e-05', 'token_acc': '0.5', "
-        "'epoch': '0.25', 'global_step/max_steps': '5/20', 'percentage': '25.00%', "
-        "'elapsed_time': '10s', 'remaining_time': '30s', 'memory(GiB)': '5.2', "
-        "'train_speed(iter/s)': '0.5'}",
-        "Val: 100%|██████████| 4/4 [00:01<00:00,  3.00it/s]",
-        "{'eval_loss': '1.90', 'eval_runtime': '1.3', 'epoch': '0.25', "
-        "'global_step/max_steps': '5/20', 'percentage': '25.00%', 'elapsed_time': '12s', "
-        "'remaining_time': '36s'}",
-        "{'loss': 1.7, 'grad_norm': 1.2, 'learning_rate': 1e-05, 'epoch': 1.0, "
-        "'global_step/max_steps': '20/20', 'percentage': '100.00%', 'elapsed_time': '1h 2m 3s', "
-        "'remaining_time': '0s'}",
-        "{'train_runtime': '3725.1', 'train_samples_per_second': '1.2', 'epoch': '1.0', "
-        "'global_step/max_steps': '20/20', 'percentage': '100.00%', "
-        "'elapsed_time': '1h 2m 5s', 'remaining_time': '0s'}",
+        line.format(e=0, E=3, i=0, eta="0:03:20", t="2.0", g="2.0"),
+        line.format(e=0, E=3, i=50, eta="0:00:49", t="0.9", g="1.0"),
+        "Epoch: [0/3] Total time: 0:01:45 (1.0500 s / it)",
+        "Test:  [ 0/10]  eta: 0:00:10  loss: 1.0 (1.0)  time: 1.0 (1.0)  data: 0.1 (0.1)",
+        "Test: Total time: 0:00:09 (0.9000 s / it)",
+        line.format(e=1, E=3, i=0, eta="0:01:40", t="1.0", g="1.0"),
     ]
-    fmt, events = auto(lines)
-    assert fmt == "swift"
-    assert events == [
-        Progress(0, 20, elapsed_s=0.0),
-        Progress(5, 20, elapsed_s=10.0, remaining_s=30.0),
-        Progress(5, 20, 2.1, elapsed_s=10.0, remaining_s=30.0, epoch=0.25),
-        Eval(5, val_loss=1.9),
-        Progress(20, 20, 1.7, elapsed_s=3723.0, remaining_s=0.0, epoch=1.0),
-        TrainingEnd(reason="completed"),
-    ]
+    events = feed_all(make_parser("metriclogger"), lines)
+    got = [(p.iter, p.loss, p.elapsed_s) for p in progress(events)]
+    assert got == [(0, 2.0, 2.0), (50, 2.0, 51.0), (100, 2.0, 105.0 + 9.0 + 1.0)]
+    assert configs(events) == {"max_iters": 300}
 
 
-# NeMo -------------------------------------------------------------------------------------------
+def test_metriclogger_windowed_time_kept_inside_what_eta_allows() -> None:
+    line = "Train: data epoch: [0]  [{i:>4}/1000]  eta: {eta}  loss: 0.5  time: {t}  data: 0.0"
+    parser = make_parser("metriclogger")
+    events = feed_all(parser, ["Run config :  {'task': 'x', 'max_epoch': 4, 'batch_size': 1}"])
+    # The window average says 1.0 s/it, but eta (global average x remaining) says 2.0 s/it.
+    events += feed_all(parser, [line.format(i=0, eta="0:33:20", t="2.0")])
+    events += feed_all(parser, [line.format(i=100, eta="0:30:00", t="1.0")])
+    [_, late] = progress(events)
+    assert 202.0 <= (late.elapsed_s or 0) < 202.0 + 101 / 900
+    assert configs(events) == {"max_iters": 4000}
 
 
-def test_nemo_progress_printer_lines() -> None:
-    def line(it: int, loss: float, samples: int, val: str = "") -> str:
-        return (
-            f"Training epoch 0, iteration {it}/200 | lr: 0.0003 | global_batch_size: 64 | "
-            f"global_step: {it} | reduced_train_loss: {loss} | train_step_timing in s: 1.25 | "
-            f"consumed_samples: {samples}{val}"
-        )
+def test_metriclogger_evaluation_loops_and_mmengine_lines_are_not_progress() -> None:
+    parser = make_parser("metriclogger")
+    assert parser.feed("Evaluation  [ 10/251]  eta: 0:16:06    time: 4.0097  data: 0.4168") == []
+    mmengine_val = "05/31 04:17:08 - mmengine - INFO - Epoch(val)  [1][ 50/335]    eta: 0:00:43  t"
+    assert parser.feed(mmengine_val) == []
+    assert detect([mmengine_val]) != "metriclogger"
 
+
+# --- timm -----------------------------------------------------------------------------------
+
+
+def timm_line(epoch: int, i: int, avg: float) -> str:
+    return (
+        f"Train: {epoch} [{i:>4d}/200 ({100 * i / 200:>3.0f}%)]  Loss: 3.250 (3.30)  "
+        f"Time: 0.400s, 1280.00/s  ({avg:.3f}s, 1000.00/s)  LR: 1.000e-03  Data: 0.010 (0.020)"
+    )
+
+
+def test_timm_clock_from_running_averages_and_validation() -> None:
     lines = [
-        line(10, 7.523, 704),
-        "Validation: iteration 2/4",
-        line(20, 6.9, 1344, " | val_loss: 7.1"),
-        line(30, 6.5, 1984, " | val_loss: 7.1"),
+        "Scheduled epochs: 10",
+        timm_line(0, 0, 2.0),
+        timm_line(0, 199, 0.5),
+        "Test: [   0/9]  Time: 1.000 (1.000)  Loss:  2.0000 (2.0000)  Acc@1: 10.0000 (10.0000)",
+        "Test: [   9/9]  Time: 0.100 (0.300)  Loss:  1.5000 (1.8000)  Acc@1: 20.0000 (15.0000)",
+        timm_line(1, 0, 0.6),
     ]
-    fmt, events = auto(lines)
-    assert fmt == "nemo"
-    assert events == [
-        Progress(10, 200, 7.523, dt_s=1.25, epoch=0.0),
-        Progress(20, 200, 6.9, dt_s=1.25, epoch=0.0),
-        Eval(20, train_loss=6.9, val_loss=7.1),
-        Progress(30, 200, 6.5, dt_s=1.25, epoch=0.0),
+    events = feed_all(make_parser("timm"), lines)
+    got = [(p.iter, p.total, p.loss, p.elapsed_s) for p in progress(events)]
+    assert got == [(0, 2000, 3.25, 2.0), (199, 2000, 3.25, 100.0), (200, 2000, 3.25, 103.6)]
+    assert Eval(199, val_loss=1.8) in events
+
+
+# --- fairseq --------------------------------------------------------------------------------
+
+
+def test_fairseq_simple_json_hydra_and_valid() -> None:
+    config = (
+        "2023-01-01 09:59:00 | INFO | fairseq_cli.train | {'_name': None, 'optimization': "
+        "{'_name': None, 'max_epoch': 0, 'max_update': 3000, 'update_freq': [1]}}"
+    )
+    simple = (
+        "2023-01-01 10:00:00 | INFO | train_inner | epoch 001:    101 / 900 loss=7.5, ppl=181.02,"
+        " wps=1000, ups=2.5, wpb=3000, bsz=100, num_updates=100, lr=5e-05, gnorm=1.2, wall=40"
+    )
+    hydra = (
+        '[2023-01-01 10:01:00,500][train_inner][INFO] - {"epoch": 1, "update": 0.22, "loss": '
+        '"6.5", "num_updates": "200", "lr": "0.0001", "wall": "100"}'
+    )
+    valid = (
+        "2023-01-01 10:05:00 | INFO | valid | epoch 001 | valid on 'valid' subset | loss 6.1 | "
+        "ppl 68.6 | wps 2000 | num_updates 900 | best_loss 6.1"
+    )
+    events = feed_all(make_parser("fairseq"), [config, simple, hydra, valid])
+    assert progress(events) == [
+        Progress(100, total=3000, loss=7.5, timestamp_s=1672567200.0),
+        Progress(200, total=3000, loss=6.5, timestamp_s=1672567260.5, epoch=1.0),
     ]
+    assert Eval(900, val_loss=6.1, timestamp_s=1672567500.0) in events
+    assert configs(events) == {"max_iters": 3000}
 
 
-# axolotl ----------------------------------------------------------------------------------------
+def test_fairseq_without_stamps_uses_wall_and_max_epoch() -> None:
+    config = "{'optimization': {'max_epoch': 5, 'max_update': 0, 'update_freq': [2]}}"
+    line = "epoch 002:    50 / 400 loss=5.0, num_updates=250, lr=1e-4, wall=321"
+    events = feed_all(make_parser("fairseq"), [config, line])
+    assert progress(events) == [Progress(250, total=1000, loss=5.0, elapsed_s=321.0)]
 
 
-def test_axolotl_is_hf_trainer_output_with_its_own_logger_lines() -> None:
-    """axolotl adds its logger's lines and memory keys to the Trainer's dicts: the hf parser."""
+# --- torchtitan -----------------------------------------------------------------------------
+
+
+def test_torchtitan_coloured_rank_prefixed_lines() -> None:
+    prefix = "[rank0]:[titan] 2025-02-01 10:00:{s:02d},000 - root - INFO - "
     lines = [
-        "[2024-05-01 12:00:00,123] [INFO] [axolotl.train.train:173] [PID:1234] [RANK:0] "
-        "Starting trainer...",
-        " 10%|█         | 10/100 [00:30<04:30,  3.00s/it]",
-        "{'loss': 1.2345, 'grad_norm': 0.4, 'learning_rate': 2e-05, "
-        "'memory/max_mem_active(gib)': 17.8, 'memory/max_mem_allocated(gib)': 17.8, "
-        "'memory/device_mem_reserved(gib)': 19.3, 'epoch': 0.1}",
-        " 11%|█         | 11/100 [00:33<04:27,  3.00s/it]",
+        prefix.format(s=0) + "Trainer is initialized with local batch size 8, global batch size "
+        "64, gradient accumulation steps 1, sequence length 2048, total steps 3000 (warmup 100)",
+        prefix.format(s=1) + "Training starts at step 1",
+        prefix.format(s=10) + "\x1b[31mstep: 10  \x1b[32mloss:  7.1234  \x1b[33mmemory: "
+        "30.00GiB(40.00%)  \x1b[34mtps: 12,345  \x1b[36mtflops: 100.00  "
+        "\x1b[35mmfu: 10.00%\x1b[39m",
+        prefix.format(s=20) + "\x1b[33mvalidate step: 10  \x1b[32mloss:  6.9000  memory: 1GiB",
     ]
-    fmt, events = auto(lines)
-    assert fmt == "hf"
-    assert [(p.iter, p.loss, p.elapsed_s) for p in progress(events)] == [
-        (10, None, 30.0),
-        (10, 1.2345, None),
-        (11, None, 33.0),
+    events = feed_all(make_parser("torchtitan"), lines)
+    assert progress(events) == [
+        Progress(10, loss=7.1234, timestamp_s=1738404010.0, tokens_per_s=12345.0)
     ]
+    assert Eval(10, val_loss=6.9, timestamp_s=1738404020.0) in events
+    assert configs(events) == {"max_iters": 3000}
 
 
-def test_keras_after_a_long_model_summary_starts_at_epoch_one() -> None:
-    """The format is decided on the first 200 lines: a bigger `model.summary()` hides the `Epoch
-    1/T` line from detection, and the first bar (certain) switches to keras without it."""
-    summary = [
-        f"│ dense_{i} (Dense)          │ (None, 64)             │         4,160 │"
-        for i in range(210)
-    ]
-    bar = "━" * 20
+# --- verl -----------------------------------------------------------------------------------
+
+
+def test_verl_bar_is_the_progress_and_step_lines_give_the_loss() -> None:
     lines = [
-        *summary,
-        "Epoch 1/2",
-        f" 1/2 {bar} 1s 1s/step - loss: 1.0000",
-        f" 2/2 {bar} 2s 1s/step - loss: 0.9000",
-        "Epoch 2/2",
-        f" 1/2 {bar} 1s 1s/step - loss: 0.8000",
+        "\x1b[36m(TaskRunner pid=9)\x1b[0m Total training steps: 40",
+        "Training Progress:  25%|██▌       | 10/40 [00:00<?, ?it/s]",
+        "\x1b[36m(TaskRunner pid=9)\x1b[0m step:11 - actor/pg_loss:-0.020 - timing_s/step:9.5",
+        "Training Progress:  28%|██▊       | 11/40 [00:10<04:50, 10.00s/it]",
     ]
-    fmt, events = auto(lines)
-    assert fmt == "keras"
-    assert [(p.iter, p.total, p.elapsed_s) for p in progress(events)] == [
-        (1, None, 1.0),
-        (2, None, 2.0),
-        (3, 4, 3.0),
+    events = feed_all(make_parser("verl"), lines)
+    assert progress(events) == [
+        Progress(10, total=40, elapsed_s=0.0),
+        Progress(11, total=40, loss=-0.02, elapsed_s=10.0, remaining_s=290.0),
     ]
+    assert configs(events) == {"max_iters": 40}
+
+
+def test_verl_step_lines_alone_are_the_progress() -> None:
+    lines = [
+        f"(TaskRunner pid=9) step:{n} - critic/vf_loss:0.5 - timing_s/step:12.0" for n in (1, 2)
+    ]
+    assert progress(feed_all(make_parser("verl"), lines)) == [
+        Progress(1, loss=0.5, dt_s=12.0),
+        Progress(2, loss=0.5, dt_s=12.0),
+    ]
+
+
+FRAMEWORKS = (
+    "deepspeed",
+    "megatron",
+    "detectron2",
+    "mmengine",
+    "metriclogger",
+    "timm",
+    "fairseq",
+    "torchtitan",
+    "verl",
+)
+
+
+@pytest.mark.parametrize("fmt", FRAMEWORKS)
+@pytest.mark.parametrize(
+    "prefix", [" 7: ", "13: ", "[rank0]:", "\x1b[36m(TaskRunner pid=1)\x1b[0m "]
+)
+def test_launcher_prefixes_hide_nothing(fmt: str, prefix: str) -> None:
+    [line] = SAMPLES[fmt]
+    assert detect([prefix + line]) == fmt
+    plain = feed_all(make_parser(fmt), [line])
+    assert plain and feed_all(make_parser(fmt), [prefix + line]) == plain
