@@ -8,6 +8,7 @@ folded into those catalogs. `UiTr.ui` reads them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.core.estimator import EtaEstimate
@@ -15,7 +16,7 @@ from bot.core.gpu import GpuSnapshot
 from bot.core.state import RunState
 from bot.messages.fr import _typography
 from bot.messages.lang import Tr, Value, compose, languages
-from bot.messages.markup import Html, bold, code, join, to_plain
+from bot.messages.markup import NAME_CHARS, Html, bold, clip, code, join, to_plain
 from bot.messages.progress import status_text
 from bot.messages.types import Ctx
 
@@ -35,13 +36,33 @@ _FR = {
         "Fuseau horaire : {tz} ({zone}). Pour le changer : <code>/tz Europe/Paris</code>."
     ),
     "ui.plot.iteration": "itération",
+    "ui.plot.progress": "Itération {iter} / {total} · {pct}",
+    "ui.plot.finished": "Terminé en {elapsed}",
+    "ui.plot.stopped": "Arrêté sur une erreur après {elapsed}",
     "ui.plot.loss": "loss",
-    "ui.plot.train": "train loss",
-    "ui.plot.val": "val loss",
-    "ui.plot.step": "durée d'une itération (ms)",
-    "ui.plot.temp": "température GPU (°C)",
-    "ui.plot.minutes": "minutes (0 = maintenant)",
-    "ui.plot.no_temp": "pas de mesure de température",
+    "ui.plot.train": "train",
+    "ui.plot.val": "val",
+    "ui.plot.step": "ms par itération",
+    "ui.plot.eval": "éval",
+    "ui.plot.gpu_one": "GPU",
+    "ui.plot.gpu_many": "{n} GPU : le pire de chaque mesure",
+    "ui.plot.temp": "°C",
+    "ui.plot.memory": "mémoire %",
+    "ui.plot.util": "utilisation %",
+    "ui.plot.throttle": "bridage",
+    "ui.plot.now": "maintenant",
+    "ui.plot.kilo": "{n} k",
+    "ui.plot.alert": "alerte",
+    "ui.plot.alert.oom": "OOM",
+    "ui.plot.alert.nan": "NaN",
+    "ui.plot.alert.crash": "arrêt",
+    "ui.plot.alert.loss_spike": "pic",
+    "ui.plot.alert.slowdown": "lent",
+    "ui.plot.alert.thermal": "chaleur",
+    "ui.plot.alert.power": "puissance",
+    "ui.plot.alert.stall": "bloqué",
+    "ui.plot.alert.memory_pressure": "mémoire",
+    "ui.plot.alert.gpu_lost": "GPU perdu",
 }
 _EN = {
     "ui.milestone": "{pct} of the run done",
@@ -51,13 +72,33 @@ _EN = {
     "ui.live_off": "Live status message stopped.",
     "ui.tz_current": "Time zone: {tz} ({zone}). To change it: <code>/tz Europe/Paris</code>.",
     "ui.plot.iteration": "iteration",
+    "ui.plot.progress": "Iteration {iter} / {total} · {pct}",
+    "ui.plot.finished": "Finished in {elapsed}",
+    "ui.plot.stopped": "Stopped by an error after {elapsed}",
     "ui.plot.loss": "loss",
-    "ui.plot.train": "train loss",
-    "ui.plot.val": "val loss",
-    "ui.plot.step": "step time (ms)",
-    "ui.plot.temp": "GPU temperature (°C)",
-    "ui.plot.minutes": "minutes (0 = now)",
-    "ui.plot.no_temp": "no temperature samples",
+    "ui.plot.train": "train",
+    "ui.plot.val": "val",
+    "ui.plot.step": "ms per iteration",
+    "ui.plot.eval": "eval",
+    "ui.plot.gpu_one": "GPU",
+    "ui.plot.gpu_many": "{n} GPUs: the worst of each reading",
+    "ui.plot.temp": "°C",
+    "ui.plot.memory": "memory %",
+    "ui.plot.util": "utilization %",
+    "ui.plot.throttle": "throttled",
+    "ui.plot.now": "now",
+    "ui.plot.kilo": "{n}k",
+    "ui.plot.alert": "alert",
+    "ui.plot.alert.oom": "OOM",
+    "ui.plot.alert.nan": "NaN",
+    "ui.plot.alert.crash": "crash",
+    "ui.plot.alert.loss_spike": "spike",
+    "ui.plot.alert.slowdown": "slow",
+    "ui.plot.alert.thermal": "heat",
+    "ui.plot.alert.power": "power",
+    "ui.plot.alert.stall": "stalled",
+    "ui.plot.alert.memory_pressure": "memory",
+    "ui.plot.alert.gpu_lost": "GPU lost",
 }
 UI: dict[str, dict[str, str]] = {
     "fr": {key: _typography(text) for key, text in _FR.items()},
@@ -134,24 +175,114 @@ def tz_current_text(ctx: Ctx) -> str:
 # --- /plot ----------------------------------------------------------------------------------
 
 
+ALERT_WORDS = (
+    "oom",
+    "nan",
+    "crash",
+    "loss_spike",
+    "slowdown",
+    "thermal",
+    "power",
+    "stall",
+    "memory_pressure",
+    "gpu_lost",
+)
+FAILED = frozenset({"crash", "killed", "signal"})  # TrainingEnd reasons of a run that failed
+KILO_FROM = 10_000  # iteration ticks from here on read `12 k`
+
+
 @dataclass(frozen=True, slots=True)
 class PlotLabels:
-    """Plain-text words drawn in the picture (one language: the chat's first)."""
+    """Plain-text words and number formats drawn in the picture, in one language: the chat's
+    first (French in `both` mode, as the figures shown once in a bilingual message); the
+    caption under the picture carries both."""
 
+    title: str
+    subtitle: tuple[str, ...]  # where the run stands; when it ends
     iteration: str
     loss: str
     train: str
     val: str
     step: str
+    eval: str
+    gpu: str  # the GPU panel's title: which GPU each line follows
     temp: str
-    minutes: str
-    no_temp: str
+    memory: str
+    util: str
+    throttle: str
+    now: str
+    alerts: dict[str, str]  # alert type -> the word marked on the chart
+    alert: str  # any other alert type
+    count: Callable[[float], str]  # an iteration tick
+    number: Callable[[float, int], str]  # a value tick with this many decimals
+
+    def alert_word(self, kind: str) -> str:
+        return self.alerts.get(kind, self.alert)
 
 
-def plot_labels(ctx: Ctx) -> PlotLabels:
+def plot_labels(state: RunState, ctx: Ctx) -> PlotLabels:
+    """Everything the chart says about `state`, for this chat."""
     ui = UiTr(languages(ctx.lang)[0], ctx)
-    names = PlotLabels.__slots__
-    return PlotLabels(**{name: to_plain(ui.ui(f"ui.plot.{name}")) for name in names})
+
+    def word(key: str, **values: Value) -> str:
+        return to_plain(ui.ui(f"ui.plot.{key}", **values))
+
+    def count(x: float) -> str:
+        if abs(x) < KILO_FROM:
+            return to_plain(ui.num(x))
+        return word("kilo", n=ui.dec(x / 1000, 1, trim=True))
+
+    trace = state.gpu_trace.all()
+    gpus = trace[-1].gpus if trace else 1
+    return PlotLabels(
+        title=clip(state.name, NAME_CHARS),
+        subtitle=_plot_subtitle(ui, state),
+        **{key: word(key) for key in _PLOT_WORDS},
+        gpu=word("gpu_many", n=gpus) if gpus > 1 else word("gpu_one"),
+        alerts={kind: word(f"alert.{kind}") for kind in ALERT_WORDS},
+        count=count,
+        number=lambda x, digits: to_plain(ui.dec(x, digits)),
+    )
+
+
+_PLOT_WORDS = (
+    "iteration",
+    "loss",
+    "train",
+    "val",
+    "step",
+    "eval",
+    "temp",
+    "memory",
+    "util",
+    "throttle",
+    "now",
+    "alert",
+)
+
+
+def _plot_subtitle(ui: UiTr, state: RunState) -> tuple[str, ...]:
+    """`Itération 1 200 / 2 000 · 60 %` then `Fin dans 4 min, vers 22 h 10`."""
+    eta = state.eta()
+    it, total = state.iter, state.total_iters
+    if it is None:
+        return (to_plain(ui.t("eta.no_progress")),)
+    if total:
+        where = ui.ui(
+            "ui.plot.progress", iter=it, total=total, pct=ui.pct(min(100, 100 * it / total))
+        )
+    else:
+        where = ui.t("status.iter", iter=it)
+    if state.ended is not None:
+        failed = state.ended.exit_code not in (None, 0) or state.ended.reason in FAILED
+        finish = ui.ui(
+            "ui.plot.stopped" if failed else "ui.plot.finished", elapsed=ui.dur(eta.elapsed_s)
+        )
+    elif eta.remaining_s is not None:
+        finish = ui.finish(state.finish_at(eta, ui.ctx.now_s))
+    else:
+        finish = ui.t("status.no_eta")
+    return (to_plain(where), to_plain(finish))
 
 
 def plot_caption(state: RunState, ctx: Ctx) -> str:

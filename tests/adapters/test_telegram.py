@@ -280,7 +280,7 @@ async def test_runs_buttons_pick_the_run_a_chat_reads(tmp_path: Path) -> None:
 
 
 async def test_plot_is_a_png_of_the_expected_size(bot: Bot) -> None:
-    await until(lambda: len(bot.service.notifier.temps) >= 2)
+    await until(lambda: len(bot.service.monitors["gpt2"].state.gpu_trace.all()) >= 2)
     photo = await bot.ask(OWNER, "/plot")
     assert photo.ok and photo.method == "sendPhoto"
     png = photo.files["photo"]
