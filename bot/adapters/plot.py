@@ -15,8 +15,10 @@ state, so concurrent plots cannot step on each other. Every word comes from `Plo
 from __future__ import annotations
 
 import asyncio
+import bisect
 import io
 import math
+import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -37,12 +39,19 @@ DPI = 200  # 1 pt = 2.78 px in the PNG, 1.39 px once shown 390 px wide
 TEXT_PT = 8.5  # the smallest text: ~12 px on the phone, twice matplotlib's default there
 LABEL_PT = 9.0
 TITLE_PT = 11.0
+WIDTH_PT, HEIGHT_PT = 72 * WIDTH_PX / DPI, 72 * HEIGHT_PX / DPI
+MARGIN_PT = 5.0
+LINE_SPACING = 1.3
+TITLE_CHARS = 38  # what fits across the picture in bold TITLE_PT
+SUBTITLE_CHARS = 52  # the same in LABEL_PT
 SETTLED_FROM = 0.1  # the loss scale ignores the first tenth of the curve (the initial drop)
 LOSS_QUANTILE = 0.98
 STEP_QUANTILES = (0.02, 0.98)  # the step-time scale: ordinary steps, a few outliers excluded
+EVAL_GAPS_MAX = 0.3  # evals in more intervals than this: no gaps in the step time
 EVAL_MARKS = 80  # beyond this many evals, every n-th is marked
 LABEL_GAP = 0.06  # alert words closer than this share of the x axis are not both written
 
+HEIGHTS = {"_draw_loss": 2.2, "_draw_steps": 1.0, "_draw_gpu": 1.3}  # panels' relative heights
 COLORS = {
     "train": "#4c72b0",
     "val": "#dd8452",
@@ -95,7 +104,9 @@ def plot_data(state: RunState, labels: PlotLabels) -> PlotData:
         if e.iter is not None and e.val_loss is not None and math.isfinite(e.val_loss)
     )
     return PlotData(
-        tuple((p.iter, p.loss) for p in state.history if p.loss is not None and _finite(p.loss)),
+        tuple(
+            (p.iter, p.loss) for p in state.history if p.loss is not None and math.isfinite(p.loss)
+        ),
         val,
         _step_times(state, evals),
         evals,
@@ -107,32 +118,19 @@ def plot_data(state: RunState, labels: PlotLabels) -> PlotData:
     )
 
 
-def _finite(x: float) -> bool:
-    return math.isfinite(x)
-
-
 def _step_times(state: RunState, evals: Sequence[int]) -> tuple[tuple[int, float], ...]:
-    """Milliseconds per iteration between successive progress points; an interval that holds
-    an eval is NaN (a gap in the line: the eval's pause is not a step time)."""
-    steps = []
+    """Milliseconds per iteration between successive progress points. An interval that holds
+    an eval is a gap (NaN): its pause is not a step time. Unless most intervals hold one (a
+    long run's thinned history): then each spreads its evals over many steps, and stays."""
+    steps: list[tuple[int, float, bool]] = []
     history = state.history
-    k = 0  # evals are sorted; history mostly rises (a resume may step back)
     for a, b in zip(history, history[1:], strict=False):
-        if not (b.iter > a.iter and b.t_s > a.t_s):
-            continue
-        k = _first_at_or_after(evals, a.iter + 1, k)
-        held = k < len(evals) and evals[k] <= b.iter
-        ms = 1000 * (b.t_s - a.t_s) / (b.iter - a.iter)
-        steps.append((b.iter, math.nan if held else ms))
-    return tuple(steps)
-
-
-def _first_at_or_after(values: Sequence[int], x: int, start: int) -> int:
-    if start > 0 and values[start - 1] >= x:
-        start = 0  # stepped back: search again from the start
-    while start < len(values) and values[start] < x:
-        start += 1
-    return start
+        if b.iter > a.iter and b.t_s > a.t_s:
+            k = bisect.bisect_left(evals, a.iter + 1)
+            held = k < len(evals) and evals[k] <= b.iter
+            steps.append((b.iter, 1000 * (b.t_s - a.t_s) / (b.iter - a.iter), held))
+    gaps = sum(held for *_, held in steps) <= EVAL_GAPS_MAX * len(steps)
+    return tuple((it, math.nan if held and gaps else ms) for it, ms, held in steps)
 
 
 # --- drawing ------------------------------------------------------------------------------
@@ -140,57 +138,76 @@ def _first_at_or_after(values: Sequence[int], x: int, start: int) -> int:
 
 def render(data: PlotData) -> bytes:
     """The PNG, WIDTH_PX x HEIGHT_PX whatever the data."""
-    fig = _figure()
+    out = io.BytesIO()
+    draw(data).savefig(out, format="png", dpi=DPI)
+    return out.getvalue()
+
+
+def draw(data: PlotData) -> Figure:
+    """The figure: a header, then the loss, the step time (when measured) and the GPUs (when
+    read), in panels that share the iteration axis."""
     labels = data.labels
+    fig = _figure(_header_height(labels))
     with_steps = any(math.isfinite(ms) for _, ms in data.steps)
     panels = [
         _draw_loss,
         *([_draw_steps] if with_steps else []),
         *([_draw_gpu] if data.gpu else []),
     ]
-    ratios = {_draw_loss: 2.2, _draw_steps: 1.0, _draw_gpu: 1.3}
-    grid = fig.add_gridspec(1 + len(panels), 1, height_ratios=[0.42, *(ratios[p] for p in panels)])
-    _draw_header(fig.add_subplot(grid[0]), labels)
-    first: Axes | None = None
-    axes = []
-    for row, draw in enumerate(panels, start=1):
-        ax = fig.add_subplot(grid[row], sharex=first)
-        first = first or ax
-        draw(ax, data)
-        axes.append(ax)
+    grid = fig.add_gridspec(len(panels), 1, height_ratios=[HEIGHTS[p.__name__] for p in panels])
+    _draw_header(fig, labels)
+    axes: list[Axes] = []
+    for row, panel in enumerate(panels):
+        axes.append(fig.add_subplot(grid[row], sharex=axes[0] if axes else None))
+        panel(axes[-1], data)
     for ax in axes:
-        _decorate(ax, data, labels, label_alerts=ax is first)
+        _decorate(ax, data, labels, label_alerts=ax is axes[0])
     _iteration_axis(axes, data, labels)
-    out = io.BytesIO()
-    fig.savefig(out, format="png", dpi=DPI)
-    return out.getvalue()
+    return fig
 
 
-def _figure() -> Figure:
+def _figure(header_pt: float) -> Figure:
+    """A figure whose panels are laid out below a header `header_pt` high."""
     # matplotlib and numpy add ~48 MB of resident memory: loaded at the first /plot, not at
     # start-up, so a service nobody asks for a plot stays small.
-    import matplotlib
-
-    matplotlib.use("Agg")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.layout_engine import ConstrainedLayoutEngine
 
-    layout = ConstrainedLayoutEngine(h_pad=0.04, w_pad=0.04, hspace=0.02)
-    return Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, layout=layout)
+    top = 1 - header_pt / HEIGHT_PT
+    layout = ConstrainedLayoutEngine(h_pad=0.04, w_pad=0.04, hspace=0.02, rect=(0, 0, 1, top))
+    fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, layout=layout)
+    FigureCanvasAgg(fig)
+    return fig
 
 
-def _draw_header(ax: Axes, labels: PlotLabels) -> None:
-    ax.set_axis_off()
-    ax.text(0, 1, labels.title, fontsize=TITLE_PT, fontweight="bold", va="top", ha="left")
-    ax.text(
-        0,
-        0.52,
-        "\n".join(labels.subtitle),
+def _header_lines(labels: PlotLabels) -> tuple[str, list[str]]:
+    """The title on one line, the subtitle wrapped to the picture's width."""
+    title = (
+        labels.title if len(labels.title) <= TITLE_CHARS else labels.title[: TITLE_CHARS - 1] + "…"
+    )
+    lines = [part for line in labels.subtitle for part in textwrap.wrap(line, SUBTITLE_CHARS)]
+    return title, lines
+
+
+def _header_height(labels: PlotLabels) -> float:
+    _, lines = _header_lines(labels)
+    return MARGIN_PT + TITLE_PT * LINE_SPACING + len(lines) * LABEL_PT * LINE_SPACING + MARGIN_PT
+
+
+def _draw_header(fig: Figure, labels: PlotLabels) -> None:
+    title, lines = _header_lines(labels)
+    left, top = MARGIN_PT / WIDTH_PT, 1 - MARGIN_PT / HEIGHT_PT
+    fig.text(left, top, title, fontsize=TITLE_PT, fontweight="bold", va="top", in_layout=False)
+    fig.text(
+        left,
+        top - TITLE_PT * LINE_SPACING / HEIGHT_PT,
+        "\n".join(lines),
         fontsize=LABEL_PT,
         va="top",
-        ha="left",
-        linespacing=1.35,
+        linespacing=LINE_SPACING,
         color="#333333",
+        in_layout=False,
     )
 
 
@@ -198,7 +215,10 @@ def _draw_loss(ax: Axes, data: PlotData) -> None:
     labels = data.labels
     if data.train:
         xs, ys = zip(*data.train, strict=True)
-        ax.plot(xs, ys, lw=0.8, color=COLORS["train"], alpha=0.85, label=labels.train)
+        one = len(xs) == 1  # a lone point is no line: a dot
+        ax.plot(
+            xs, ys, "o" if one else "-", ms=3, lw=0.8, color=COLORS["train"], label=labels.train
+        )
     if data.val:
         xs, ys = zip(*data.val, strict=True)
         ax.plot(xs, ys, "o-", ms=3.5, lw=1.6, color=COLORS["val"], label=labels.val)
@@ -216,10 +236,10 @@ def _loss_limits(data: PlotData) -> tuple[float, float] | None:
     values = train + [y for _, y in data.val]
     if not values:
         return None
-    settled = train[int(SETTLED_FROM * len(train)) :] or train
     val = [y for _, y in data.val]
-    settled_val = val[1:] or val  # the first eval is often before any training
-    high = max(_quantile(settled, LOSS_QUANTILE) if settled else -math.inf, *settled_val)
+    settled = train[int(SETTLED_FROM * len(train)) :]
+    high = max([_quantile(settled, LOSS_QUANTILE)] if settled else [], default=-math.inf)
+    high = max([high, *(val[1:] or val)])  # the first eval often comes before any training
     low = min(values)
     return _padded(low, high, 0.08)
 

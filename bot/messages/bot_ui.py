@@ -37,6 +37,7 @@ _FR = {
     ),
     "ui.plot.iteration": "itération",
     "ui.plot.progress": "Itération {iter} / {total} · {pct}",
+    "ui.plot.no_eta": "Heure de fin pas encore connue",
     "ui.plot.finished": "Terminé en {elapsed}",
     "ui.plot.stopped": "Arrêté sur une erreur après {elapsed}",
     "ui.plot.loss": "loss",
@@ -57,7 +58,7 @@ _FR = {
     "ui.plot.alert.nan": "NaN",
     "ui.plot.alert.crash": "arrêt",
     "ui.plot.alert.loss_spike": "pic",
-    "ui.plot.alert.slowdown": "lent",
+    "ui.plot.alert.slowdown": "ralenti",
     "ui.plot.alert.thermal": "chaleur",
     "ui.plot.alert.power": "puissance",
     "ui.plot.alert.stall": "bloqué",
@@ -73,6 +74,7 @@ _EN = {
     "ui.tz_current": "Time zone: {tz} ({zone}). To change it: <code>/tz Europe/Paris</code>.",
     "ui.plot.iteration": "iteration",
     "ui.plot.progress": "Iteration {iter} / {total} · {pct}",
+    "ui.plot.no_eta": "Finish time not known yet",
     "ui.plot.finished": "Finished in {elapsed}",
     "ui.plot.stopped": "Stopped by an error after {elapsed}",
     "ui.plot.loss": "loss",
@@ -93,7 +95,7 @@ _EN = {
     "ui.plot.alert.nan": "NaN",
     "ui.plot.alert.crash": "crash",
     "ui.plot.alert.loss_spike": "spike",
-    "ui.plot.alert.slowdown": "slow",
+    "ui.plot.alert.slowdown": "slowdown",
     "ui.plot.alert.thermal": "heat",
     "ui.plot.alert.power": "power",
     "ui.plot.alert.stall": "stalled",
@@ -237,7 +239,7 @@ def plot_labels(state: RunState, ctx: Ctx) -> PlotLabels:
     return PlotLabels(
         title=clip(state.name, NAME_CHARS),
         subtitle=_plot_subtitle(ui, state),
-        **{key: word(key) for key in _PLOT_WORDS},
+        **{key: word(key) for key in PLOT_WORDS},
         gpu=word("gpu_many", n=gpus) if gpus > 1 else word("gpu_one"),
         alerts={kind: word(f"alert.{kind}") for kind in ALERT_WORDS},
         count=count,
@@ -245,7 +247,7 @@ def plot_labels(state: RunState, ctx: Ctx) -> PlotLabels:
     )
 
 
-_PLOT_WORDS = (
+PLOT_WORDS = (
     "iteration",
     "loss",
     "train",
@@ -281,7 +283,7 @@ def _plot_subtitle(ui: UiTr, state: RunState) -> tuple[str, ...]:
     elif eta.remaining_s is not None:
         finish = ui.finish(state.finish_at(eta, ui.ctx.now_s))
     else:
-        finish = ui.t("status.no_eta")
+        finish = ui.ui("ui.plot.no_eta")
     return (to_plain(where), to_plain(finish))
 
 
