@@ -3,7 +3,9 @@ its own pace with the simulated GPU sampled every 5 s beside it, as the service 
 
 from __future__ import annotations
 
+import functools
 import io
+from dataclasses import replace
 
 from bot.adapters.gpu_sim import Episode, Scenario, simulated_sample
 from bot.core.gpu import GpuSnapshot
@@ -31,8 +33,10 @@ class _Timed(io.StringIO):
         self.now += seconds
 
 
+@functools.cache
 def demo_state(until_iter: int | None = None, gpus: int = 1) -> RunState:
-    """The demo run up to `until_iter` (None: to its OOM and exit), with `gpus` GPUs."""
+    """The demo run up to `until_iter` (None: to its OOM and exit), with `gpus` GPUs (cached:
+    do not change it)."""
     run = DemoRun()
     scenario = Scenario(
         thermal=Episode(run_clock_s(run, run.thermal_from), run_clock_s(run, run.thermal_to)),
@@ -47,16 +51,11 @@ def demo_state(until_iter: int | None = None, gpus: int = 1) -> RunState:
             break
         while next_gpu <= t:
             sample = simulated_sample(scenario, next_gpu)
-            snapshot = GpuSnapshot(START_S + next_gpu, tuple(_copies(sample, gpus)))
+            copies = tuple(replace(sample, index=i) for i in range(gpus))
+            snapshot = GpuSnapshot(START_S + next_gpu, copies)
             monitor.state.apply_gpu(snapshot, START_S + next_gpu)
             next_gpu += GPU_EVERY_S
         monitor.feed([line], START_S + t)
     else:
         monitor.end(code, START_S + out.now)
     return monitor.state
-
-
-def _copies(sample: object, gpus: int) -> list:  # type: ignore[type-arg]
-    from dataclasses import replace
-
-    return [replace(sample, index=i) for i in range(gpus)]  # type: ignore[type-var]
