@@ -22,6 +22,7 @@ from bot.adapters.store import StoreError
 from bot.config import Config, ConfigError, load_config
 
 log = logging.getLogger("etagram")
+DEMO_MIN_GPU_INTERVAL_S = 0.1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -326,12 +327,15 @@ def _run(args: argparse.Namespace, config: Config) -> int:
 
 
 def _demo(args: argparse.Namespace, config: Config) -> int:
-    from bot.demo import DemoRun
+    from bot.demo import DemoRun, tour
     from bot.service import RunSpec, Service
 
     workdir = Path(tempfile.mkdtemp(prefix="etagram-demo-"))
     if not config.state_path:
         config = dataclasses.replace(config, state_path=str(workdir / "state.sqlite3"))
+    # The GPU sampled as often in the demo's clock as in a real run's: the chart shows it.
+    gpu_interval_s = max(DEMO_MIN_GPU_INTERVAL_S, config.gpu_interval_s / args.speed)
+    config = dataclasses.replace(config, gpu_interval_s=gpu_interval_s)
     log_path = workdir / "train.log"
     spec = RunSpec(f"demo-{time.strftime('%H%M%S')}", log_path, "nanogpt")
     gpu = _demo_gpu(DemoRun(), args.speed)
@@ -345,6 +349,7 @@ def _demo(args: argparse.Namespace, config: Config) -> int:
             )
             code = await proc.wait()
         await service.end_run(spec.name, code)
+        print(await tour(service, spec.name, workdir / "chart.png"), flush=True)
         return 0
 
     return _serve(service, child())

@@ -1,12 +1,12 @@
 """The demo trainer: prints exactly what nanoGPT's `train.py` prints, in accelerated time.
 
 `etagram demo` starts this as a child process writing to a log file and follows that file as
-it would a real run's. The run: the reference scenario shortened (2,000 iterations, an eval
-every 250 with 200 eval batches, ~170 ms per iteration), a thermal slowdown episode in the
-middle (iterations 22 % slower for ~2.7 min of run clock: long enough for the slowdown
-detector, which wants `slowdown_min_s` = 120 s, and followed by a recovery), and a CUDA
-out-of-memory crash near the end, so a new user sees the alerts too. `run_clock_s` tells the
-simulated GPU when the episode happens.
+it would a real run's, then ends with a short tour (`tour`). The run: the reference scenario
+shortened (2,000 iterations, an eval every 250 with 200 eval batches, ~170 ms per iteration),
+a thermal slowdown episode in the middle (iterations 22 % slower for ~2.7 min of run clock:
+long enough for the slowdown detector, which wants `slowdown_min_s` = 120 s, and followed by a
+recovery), and a CUDA out-of-memory crash near the end, so a new user sees the alerts too.
+`run_clock_s` tells the simulated GPU when the episode happens.
 
     python -m bot.demo --speed 10 > train.log
 """
@@ -20,7 +20,11 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TextIO
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from bot.service import Service
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,18 @@ def write_run(
                 flush=True,
             )
     return 0
+
+
+async def tour(service: Service, run: str, chart: Path) -> str:
+    """The end of `etagram demo`: what `/eta`, `/status` and `/plot` would answer now (the
+    chart written to `chart`), and what to do next; plain text for the terminal."""
+    from bot.adapters.plot import plot_data, render_png
+    from bot.messages import Ctx, bot_ui, to_plain
+
+    state = service.monitors[run].state
+    ctx = Ctx(lang=service.config.language, now_s=service.now(), tz=service.timezone)
+    chart.write_bytes(await render_png(plot_data(state, bot_ui.plot_labels(state, ctx))))
+    return to_plain(bot_ui.tour_text(state, service.latest_gpu, str(chart), ctx))
 
 
 def main(argv: list[str] | None = None) -> int:

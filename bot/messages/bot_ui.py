@@ -17,7 +17,7 @@ from bot.core.state import RunState
 from bot.messages.fr import _typography
 from bot.messages.lang import Tr, Value, compose, languages
 from bot.messages.markup import NAME_CHARS, Html, bold, clip, code, join, to_plain
-from bot.messages.progress import status_text
+from bot.messages.progress import eta_text, status_text
 from bot.messages.types import Ctx
 
 _NB = "\u00a0"
@@ -64,6 +64,18 @@ _FR = {
     "ui.plot.alert.stall": "bloqué",
     "ui.plot.alert.memory_pressure": "mémoire",
     "ui.plot.alert.gpu_lost": "GPU perdu",
+    "ui.tour.over": "🏁 Fin de la démo : l'entraînement simulé s'est arrêté comme prévu.",
+    "ui.tour.eta": "/eta répondrait, ici dans les deux langues ({setting}) :",
+    "ui.tour.status": "/status répondrait :",
+    "ui.tour.plot": "/plot enverrait cette image : {path}",
+    "ui.tour.next": "Et maintenant, sur un vrai entraînement :",
+    "ui.tour.watch": "suivre son log : {cmd}",
+    "ui.tour.run": "ou le lancer et le suivre : {cmd}",
+    "ui.tour.telegram": (
+        "Pour recevoir ces messages sur Telegram : créez un bot avec @BotFather, mettez son "
+        "jeton dans {token}, écrivez-lui, puis {check} donne l'identifiant de la conversation "
+        "à mettre dans {chats} (détails dans le README)."
+    ),
 }
 _EN = {
     "ui.milestone": "{pct} of the run done",
@@ -101,6 +113,18 @@ _EN = {
     "ui.plot.alert.stall": "stalled",
     "ui.plot.alert.memory_pressure": "memory",
     "ui.plot.alert.gpu_lost": "GPU lost",
+    "ui.tour.over": "🏁 Demo over: the simulated run stopped, as planned.",
+    "ui.tour.eta": "/eta would answer, here in both languages ({setting}):",
+    "ui.tour.status": "/status would answer:",
+    "ui.tour.plot": "/plot would send this picture: {path}",
+    "ui.tour.next": "Next, on a real run:",
+    "ui.tour.watch": "follow its log: {cmd}",
+    "ui.tour.run": "or launch it and follow it: {cmd}",
+    "ui.tour.telegram": (
+        "To get these messages on Telegram: create a bot with @BotFather, put its token in "
+        "{token}, write to it, then {check} shows the chat's id to put in {chats} (details in "
+        "the README)."
+    ),
 }
 UI: dict[str, dict[str, str]] = {
     "fr": {key: _typography(text) for key, text in _FR.items()},
@@ -304,3 +328,48 @@ def plot_caption(state: RunState, ctx: Ctx) -> str:
         return join([where, tr.t("status.best_at", loss=tr.loss(best.val_loss), iter=best.iter)])
 
     return compose(ctx, Html(f"{EMOJI_PLOT} {bold(state.name)}"), body)
+
+
+# --- the end of `etagram demo` ----------------------------------------------------------------
+
+INDENT = "    "
+
+
+def tour_text(state: RunState, gpu: GpuSnapshot | None, chart: str, ctx: Ctx) -> str:
+    """What `/eta` (in both languages, to show them), `/status` and `/plot` would answer at
+    the end of the demo, then how to follow a real run and get it on Telegram."""
+    ui = UiTr(languages(ctx.lang)[0], ctx)
+    both = Ctx(lang="both", now_s=ctx.now_s, tz=ctx.tz, clock24=ctx.clock24)
+    return join(
+        [
+            ui.ui("ui.tour.over"),
+            join(
+                [
+                    ui.ui("ui.tour.eta", setting=code("ETAGRAM_LANGUAGE=both")),
+                    _indented(eta_text(state, both)),
+                ]
+            ),
+            join([ui.ui("ui.tour.status"), _indented(status_text(state, gpu, ctx))]),
+            ui.ui("ui.tour.plot", path=code(chart)),
+            join(
+                [
+                    ui.ui("ui.tour.next"),
+                    Html(
+                        INDENT + ui.ui("ui.tour.watch", cmd=code("etagram watch path/to/train.log"))
+                    ),
+                    Html(INDENT + ui.ui("ui.tour.run", cmd=code("etagram run -- python train.py"))),
+                ]
+            ),
+            ui.ui(
+                "ui.tour.telegram",
+                token=code("ETAGRAM_TELEGRAM_TOKEN"),
+                check=code("etagram check"),
+                chats=code("ETAGRAM_TELEGRAM_ALLOWED_CHAT_IDS"),
+            ),
+        ],
+        "\n\n",
+    )
+
+
+def _indented(text: str) -> Html:
+    return Html("\n".join(INDENT + line if line else line for line in text.splitlines()))
