@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import glob
 import logging
 import os
@@ -22,7 +21,6 @@ from bot.adapters.store import StoreError
 from bot.config import Config, ConfigError, load_config
 
 log = logging.getLogger("etagram")
-DEMO_MIN_GPU_INTERVAL_S = 0.1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -327,20 +325,17 @@ def _run(args: argparse.Namespace, config: Config) -> int:
 
 
 def _demo(args: argparse.Namespace, config: Config) -> int:
-    from bot.demo import DemoRun, tour
+    from bot.demo import DemoRun, demo_config, intro, tour
     from bot.service import RunSpec, Service
 
     workdir = Path(tempfile.mkdtemp(prefix="etagram-demo-"))
-    if not config.state_path:
-        config = dataclasses.replace(config, state_path=str(workdir / "state.sqlite3"))
-    # The GPU sampled as often in the demo's clock as in a real run's: the chart shows it.
-    gpu_interval_s = max(DEMO_MIN_GPU_INTERVAL_S, config.gpu_interval_s / args.speed)
-    config = dataclasses.replace(config, gpu_interval_s=gpu_interval_s)
+    chosen = args.config or os.environ.get("ETAGRAM_LANGUAGE")  # else the locale's language
+    config = demo_config(config, args.speed, workdir, None if chosen else os.environ)
     log_path = workdir / "train.log"
     spec = RunSpec(f"demo-{time.strftime('%H%M%S')}", log_path, "nanogpt")
     gpu = _demo_gpu(DemoRun(), args.speed)
     service = Service(config, [spec], gpu=gpu)
-    print(f"etagram demo: a simulated nanoGPT run at {args.speed:g}x, log {log_path}\n")
+    print(intro(config, args.speed, log_path), flush=True)
 
     async def child() -> int:
         with log_path.open("wb") as out:

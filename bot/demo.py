@@ -14,17 +14,21 @@ recovery), and a CUDA out-of-memory crash near the end, so a new user sees the a
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import random
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
+    from bot.config import Config
     from bot.service import Service
+
+MIN_GPU_INTERVAL_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,38 @@ def write_run(
                 flush=True,
             )
     return 0
+
+
+def demo_config(
+    config: Config, speed: float, workdir: Path, locale_env: Mapping[str, str] | None
+) -> Config:
+    """The user's config for the demo: its state beside the demo's log, the GPU sampled as
+    often in the demo's clock as in a real run's (the chart shows it), and the messages in the
+    language of `locale_env` (LC_ALL, LC_MESSAGES, LANG), when given (none was chosen)."""
+    changes: dict[str, Any] = {
+        "gpu_interval_s": max(MIN_GPU_INTERVAL_S, config.gpu_interval_s / speed)
+    }
+    if not config.state_path:
+        changes["state_path"] = str(workdir / "state.sqlite3")
+    if locale_env is not None:
+        changes["language"] = locale_language(locale_env)
+    return dataclasses.replace(config, **changes)
+
+
+def locale_language(env: Mapping[str, str]) -> str:
+    """`fr` for a French locale, else `en`; the first of the variables set decides (POSIX)."""
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        if env.get(var):
+            return "fr" if env[var].lower().startswith("fr") else "en"
+    return "en"
+
+
+def intro(config: Config, speed: float, log: Path) -> str:
+    """The demo's first line, in its language."""
+    from bot.messages import Ctx, bot_ui, to_plain
+
+    ctx = Ctx(lang=config.language, now_s=time.time())
+    return to_plain(bot_ui.demo_intro_text(speed, str(log), ctx))
 
 
 async def tour(service: Service, run: str, chart: Path) -> str:

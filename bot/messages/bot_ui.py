@@ -64,6 +64,10 @@ _FR = {
     "ui.plot.alert.stall": "bloqué",
     "ui.plot.alert.memory_pressure": "mémoire",
     "ui.plot.alert.gpu_lost": "GPU perdu",
+    "ui.demo.intro": (
+        "etagram demo : un entraînement nanoGPT simulé, {speed} fois plus vite qu'en vrai ; "
+        "les durées et heures de fin annoncées sont celles qu'aurait le vrai. Son log : {log}"
+    ),
     "ui.tour.over": "🏁 Fin de la démo : l'entraînement simulé s'est arrêté comme prévu.",
     "ui.tour.eta": "/eta répondrait, ici dans les deux langues ({setting}) :",
     "ui.tour.status": "/status répondrait :",
@@ -113,6 +117,10 @@ _EN = {
     "ui.plot.alert.stall": "stalled",
     "ui.plot.alert.memory_pressure": "memory",
     "ui.plot.alert.gpu_lost": "GPU lost",
+    "ui.demo.intro": (
+        "etagram demo: a simulated nanoGPT run, {speed} times faster than real; the durations "
+        "and finish times it announces are those the real run would have. Its log: {log}"
+    ),
     "ui.tour.over": "🏁 Demo over: the simulated run stopped, as planned.",
     "ui.tour.eta": "/eta would answer, here in both languages ({setting}):",
     "ui.tour.status": "/status would answer:",
@@ -333,6 +341,11 @@ def plot_caption(state: RunState, ctx: Ctx) -> str:
 # --- the end of `etagram demo` ----------------------------------------------------------------
 
 INDENT = "    "
+
+
+def demo_intro_text(speed: float, log: str, ctx: Ctx) -> str:
+    ui = UiTr(languages(ctx.lang)[0], ctx)
+    return ui.ui("ui.demo.intro", speed=ui.dec(speed, 1, trim=True), log=code(log)) + "\n"
 
 
 def tour_text(state: RunState, gpu: GpuSnapshot | None, chart: str, ctx: Ctx) -> str:
