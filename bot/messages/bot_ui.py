@@ -209,7 +209,7 @@ def tz_current_text(ctx: Ctx) -> str:
 # --- /plot ----------------------------------------------------------------------------------
 
 
-ALERT_WORDS = (
+ALERT_WORDS = (  # alert types with a word of their own on the chart; others read `alert`
     "oom",
     "nan",
     "crash",
@@ -221,7 +221,20 @@ ALERT_WORDS = (
     "memory_pressure",
     "gpu_lost",
 )
-FAILED = frozenset({"crash", "killed", "signal"})  # TrainingEnd reasons of a run that failed
+PLOT_WORDS = (  # `ui.plot.<word>` as it is
+    "iteration",
+    "loss",
+    "train",
+    "val",
+    "step",
+    "eval",
+    "temp",
+    "memory",
+    "util",
+    "throttle",
+    "now",
+    "alert",
+)
 KILO_FROM = 10_000  # iteration ticks from here on read `12 k`
 
 
@@ -279,22 +292,6 @@ def plot_labels(state: RunState, ctx: Ctx) -> PlotLabels:
     )
 
 
-PLOT_WORDS = (
-    "iteration",
-    "loss",
-    "train",
-    "val",
-    "step",
-    "eval",
-    "temp",
-    "memory",
-    "util",
-    "throttle",
-    "now",
-    "alert",
-)
-
-
 def _plot_subtitle(ui: UiTr, state: RunState) -> tuple[str, ...]:
     """`Itération 1 200 / 2 000 · 60 %` then `Fin dans 4 min, vers 22 h 10`."""
     eta = state.eta()
@@ -308,10 +305,8 @@ def _plot_subtitle(ui: UiTr, state: RunState) -> tuple[str, ...]:
     else:
         where = ui.t("status.iter", iter=it)
     if state.ended is not None:
-        failed = state.ended.exit_code not in (None, 0) or state.ended.reason in FAILED
-        finish = ui.ui(
-            "ui.plot.stopped" if failed else "ui.plot.finished", elapsed=ui.dur(eta.elapsed_s)
-        )
+        ended = "ui.plot.stopped" if state.ended.failed else "ui.plot.finished"
+        finish = ui.ui(ended, elapsed=ui.dur(eta.elapsed_s))
     elif eta.remaining_s is not None:
         finish = ui.finish(state.finish_at(eta, ui.ctx.now_s))
     else:
