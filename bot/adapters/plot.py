@@ -50,6 +50,7 @@ STEP_QUANTILES = (0.02, 0.98)  # the step-time scale: ordinary steps, a few outl
 EVAL_GAPS_MAX = 0.3  # evals in more intervals than this: no gaps in the step time
 EVAL_MARKS = 80  # beyond this many evals, every n-th is marked
 LABEL_GAP = 0.06  # alert words closer than this share of the x axis are not both written
+RIGHT_EDGE = 0.94  # past this share of the x axis, a line's word goes on its left
 
 HEIGHTS = {"_draw_loss": 2.2, "_draw_steps": 1.0, "_draw_gpu": 1.3}  # panels' relative heights
 COLORS = {
@@ -88,6 +89,7 @@ class PlotData:
     alerts: tuple[AlertMark, ...]
     now: int | None  # the run's current iteration
     total: int | None
+    ended: bool  # no "now" line: the run is over
     labels: PlotLabels
 
     @property
@@ -114,6 +116,7 @@ def plot_data(state: RunState, labels: PlotLabels) -> PlotData:
         tuple(state.alert_marks.marks),
         state.iter,
         state.total_iters,
+        state.ended is not None,
         labels,
     )
 
@@ -160,9 +163,9 @@ def draw(data: PlotData) -> Figure:
     for row, panel in enumerate(panels):
         axes.append(fig.add_subplot(grid[row], sharex=axes[0] if axes else None))
         panel(axes[-1], data)
+    _iteration_axis(axes, data, labels)
     for ax in axes:
         _decorate(ax, data, labels, label_alerts=ax is axes[0])
-    _iteration_axis(axes, data, labels)
     return fig
 
 
@@ -339,22 +342,25 @@ def _decorate(ax: Axes, data: PlotData, labels: PlotLabels, *, label_alerts: boo
         if label_alerts and all(abs(mark.iter - x) > LABEL_GAP * span for x in written):
             written.append(mark.iter)
             _line_word(ax, mark.iter, labels.alert_word(mark.type), color, weight="bold")
-    if data.now is not None:
+    if data.now is not None and not data.ended:
         ax.axvline(data.now, color=COLORS["now"], lw=1.0, ls=(0, (4, 2)), zorder=1)
         if label_alerts and all(abs(data.now - x) > LABEL_GAP * span for x in written):
             _line_word(ax, data.now, labels.now, COLORS["now"], weight="normal")
 
 
 def _line_word(ax: Axes, x: float, word: str, color: str, *, weight: str) -> None:
-    """A word along a vertical line, at the top of the panel, on the line's right."""
+    """A word along a vertical line, at the top of the panel, on the line's right (its left
+    near the right edge, where the word would leave the picture)."""
+    low, high = ax.get_xlim()
+    right = (x - low) < RIGHT_EDGE * (high - low)
     ax.annotate(
         word,
         (x, 1),
         xycoords=ax.get_xaxis_transform(),
-        xytext=(2, -3),
+        xytext=(2 if right else -2, -3),
         textcoords="offset points",
         rotation=90,
-        ha="left",
+        ha="left" if right else "right",
         va="top",
         fontsize=TEXT_PT,
         color=color,

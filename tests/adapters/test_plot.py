@@ -29,7 +29,8 @@ from bot.adapters.plot import (
     render,
     render_png,
 )
-from bot.core.events import Eval, Progress
+from bot.core.events import Eval, Progress, TrainingEnd
+from bot.core.notices import Alert
 from bot.core.state import RunState
 from bot.demo import DemoRun
 from bot.messages import Ctx
@@ -115,14 +116,24 @@ def test_a_png_twice_a_phone_bubble_wide(mid_run: RunState) -> None:
         assert image.format == "PNG" and image.size == (WIDTH_PX, HEIGHT_PX) == (2 * PHONE_PX, 1080)
 
 
+def finished_run() -> RunState:
+    """Finished at its total, an alert on its last iteration: words by the right edge."""
+    state = RunState("finished", 1000)
+    for it in range(0, 1001, 10):
+        state.apply(Progress(it, loss=2 + math.exp(-it / 200), dt_s=0.1), 1e9 + it / 10)
+    state.alert_marks.noted([Alert("finished", "stall", "warning", 1000, 100.0)], None)
+    state.apply(TrainingEnd(0, "completed"), 1e9 + 101)
+    return state
+
+
 @pytest.mark.parametrize("lang", ["fr", "en"])
 def test_every_word_is_readable_at_a_phone_width(
     mid_run: RunState, crashed: RunState, lang: str
 ) -> None:
-    for state in (mid_run, crashed):
+    for state in (mid_run, crashed, finished_run()):
         fig = draw(data_of(state, lang))
         shown = texts(fig)
-        assert len(shown) > 20
+        assert len(shown) > 15
         renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
         boxes = []
         for text in shown:
@@ -245,6 +256,8 @@ def test_little_or_odd_data_still_draws() -> None:
     evals_only = RunState("evals")
     evals_only.apply(Eval(100, None, 2.5), 0.0)
     assert len(panels(draw(data_of(evals_only)))) == 1
+    finished = panels(draw(data_of(finished_run())))
+    assert all(vertical_lines(ax) == [(1000.0, "#e08e0b")] for ax in finished)  # no "now" line
     assert data_of(RunState("empty")).empty
 
 
