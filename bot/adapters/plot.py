@@ -152,10 +152,11 @@ def draw(data: PlotData) -> Figure:
     labels = data.labels
     fig = _figure(_header_height(labels))
     with_steps = any(math.isfinite(ms) for _, ms in data.steps)
+    with_gpu = any((p.celsius, p.memory_pct, p.util_pct) != (None, None, None) for p in data.gpu)
     panels = [
         _draw_loss,
         *([_draw_steps] if with_steps else []),
-        *([_draw_gpu] if data.gpu else []),
+        *([_draw_gpu] if with_gpu else []),
     ]
     grid = fig.add_gridspec(len(panels), 1, height_ratios=[HEIGHTS[p.__name__] for p in panels])
     _draw_header(fig, labels)

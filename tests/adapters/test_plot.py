@@ -30,6 +30,7 @@ from bot.adapters.plot import (
     render_png,
 )
 from bot.core.events import Eval, Progress, TrainingEnd
+from bot.core.gpu import GpuSample, GpuSnapshot
 from bot.core.notices import Alert
 from bot.core.state import RunState
 from bot.demo import DemoRun
@@ -259,6 +260,10 @@ def test_little_or_odd_data_still_draws() -> None:
     finished = panels(draw(data_of(finished_run())))
     assert all(vertical_lines(ax) == [(1000.0, "#e08e0b")] for ax in finished)  # no "now" line
     assert data_of(RunState("empty")).empty
+    unreadable = RunState("no-readings", 100)
+    unreadable.apply(Progress(0, loss=10.0, dt_s=0.1), 0.0)
+    unreadable.apply_gpu(GpuSnapshot(0.0, (GpuSample(0),)), 0.0)  # a GPU that tells nothing
+    assert len(unreadable.gpu_trace.all()) == 1 and len(panels(draw(data_of(unreadable)))) == 1
 
 
 def test_a_long_runs_thinned_history_keeps_its_step_time() -> None:
