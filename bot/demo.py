@@ -14,13 +14,12 @@ recovery), and a CUDA out-of-memory crash near the end, so a new user sees the a
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
 import random
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -28,7 +27,7 @@ if TYPE_CHECKING:
     from bot.config import Config
     from bot.service import Service
 
-MIN_GPU_INTERVAL_S = 0.1
+MIN_GPU_INTERVAL_S = 0.1  # the demo's GPU sampling, however fast the demo runs
 
 
 @dataclass(frozen=True)
@@ -138,7 +137,7 @@ def demo_config(
         changes["state_path"] = str(workdir / "state.sqlite3")
     if locale_env is not None:
         changes["language"] = locale_language(locale_env)
-    return dataclasses.replace(config, **changes)
+    return replace(config, **changes)
 
 
 def locale_language(env: Mapping[str, str]) -> str:
