@@ -10,13 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
 from bot import messages
 from bot.adapters.console import Console
-from bot.adapters.plot import TempSample
 from bot.bus import Bus, GpuReport, LogLines, Message
 from bot.config import Config
 from bot.core.detectors import Thresholds
@@ -25,13 +23,11 @@ from bot.core.hosts import HostGpus
 from bot.core.monitor import RunMonitor
 from bot.core.notices import Alert, AlertType, Evidence, Notice, Severity
 from bot.core.state import RunState
-from bot.messages.gpu import gpu_label
 from bot.notify import Notifier, render
 from bot.parts import RunSpec, Supervisor
 
 log = logging.getLogger(__name__)
 
-TEMP_SAMPLES = 720  # GPU temperature samples kept for /plot (an hour at the 5 s default)
 TICK_S = 5.0  # how often the time-based checks (stall, a traceback then silence) run
 
 
@@ -62,7 +58,6 @@ class Fold:
         self.monitors = {spec.name: self._monitor(spec) for spec in runs}
         self.latest_gpu: GpuSnapshot | None = None
         self.host_gpus = HostGpus()
-        self.temps = Temperatures()
         self.runs_refused = 0  # reports about runs over `max_runs`, ignored
         self._folding = asyncio.Lock()  # one message folded at a time, in the order published
 
@@ -96,9 +91,6 @@ class Fold:
         """Fold one message into the state and say what must be said."""
         if isinstance(msg, GpuReport):
             self.latest_gpu = self.host_gpus.update(msg.host, msg.snapshot, msg.run)
-            # /plot keeps each report once, its GPUs named host:index (the merged view above
-            # repeats every host's last report).
-            self.temps.add(self.host_gpus.latest.get(msg.host, msg.snapshot))
             if msg.run:  # a node with GPUs only may report before the log's node
                 await self._monitor_of(msg.run)
             # Our clock, as for log lines: the demo's simulated GPU stamps its own time. An
@@ -161,22 +153,6 @@ class Fold:
                 self.supervisor.failed(part, exc, "checks of run %r failed (%s)", name, exc)
             else:
                 self.supervisor.works(part)
-
-
-class Temperatures:
-    """The GPU temperatures of the last TEMP_SAMPLES snapshots, for /plot."""
-
-    def __init__(self) -> None:
-        self.samples: deque[TempSample] = deque(maxlen=TEMP_SAMPLES)
-
-    def add(self, snapshot: GpuSnapshot) -> None:
-        readings = [
-            (gpu_label(g), float(g.temperature_c))
-            for g in snapshot.gpus
-            if g.temperature_c is not None and not g.lost
-        ]
-        if readings:
-            self.samples.append((snapshot.taken_at_s, readings))
 
 
 class Consumer:

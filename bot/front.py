@@ -194,7 +194,7 @@ class TelegramFront:
         run = await self.run_for(chat_id)
         if run is None:
             return None
-        data = plot_data(run, list(self.fold.temps.samples), self.now(), bot_ui.plot_labels(ctx))
+        data = plot_data(run, bot_ui.plot_labels(run, ctx))
         if data.empty:
             return None
         return await render_png(data), bot_ui.plot_caption(run, ctx)

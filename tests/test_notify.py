@@ -10,12 +10,10 @@ import pytest
 from bot.adapters.outbox import OutboxSender
 from bot.adapters.store import OutboxItem, Store
 from bot.core.events import Eval, Progress, TrainingEnd
-from bot.core.gpu import GpuSample, GpuSnapshot
 from bot.core.monitor import RunMonitor
 from bot.core.notices import Alert, Notice
 from bot.core.policy import Milestone, PushPolicy, is_silent
 from bot.core.prefs import ChatPrefs, EvalsMode
-from bot.fold import TEMP_SAMPLES, Temperatures
 from bot.notify import Chats, Notifier
 
 A, B = 1, 2
@@ -179,13 +177,3 @@ async def test_prefs_persist_and_languages_apply(notifier: Notifier) -> None:
         await notifier.deliver(state, push)
     by_chat = {i.chat_id: i.text for i in await queued(notifier) if i.kind == "eval"}
     assert "Évaluation" in by_chat[A] and "Eval at" in by_chat[B]
-
-
-def test_gpu_temperature_history_is_bounded() -> None:
-    temps = Temperatures()
-    for k in range(TEMP_SAMPLES + 50):
-        gpus = (GpuSample(0, temperature_c=60 + k % 5), GpuSample(1, lost=True))
-        temps.add(GpuSnapshot(NOW + k, gpus))
-    temps.add(GpuSnapshot(NOW, error="library_not_found"))
-    assert len(temps.samples) == TEMP_SAMPLES
-    assert temps.samples[-1] == (NOW + TEMP_SAMPLES + 49, [("0", 64.0)])

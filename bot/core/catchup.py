@@ -6,7 +6,7 @@ over a whole batch of lines finds, in one call, the lines of that exact shape (e
 character checked: numbers where numbers go, the format's own words elsewhere, so no failure
 word, escape or stray text can hide in one) and splits the batch into runs of them. Each
 run's first line, and every other line, goes through the parser and `RunState.apply` as a
-live line does. The rest of a run is folded in pieces by `RunState.apply_steady`, which
+live line does. The rest of a run is folded in pieces by `RunMonitor.apply_steady`, which
 gives what applying each line would, or declines when any line of the piece might say
 something (a spike, a slowdown, a finish, a resume...): that piece then goes line by line
 too. Nothing that could alert is ever folded here. A format's own lines that its parser

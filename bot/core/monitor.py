@@ -48,20 +48,24 @@ class RunMonitor:
         """Fold one event received at wall-clock time wall_s; what is to be said about it."""
         notices = self.state.apply(ev, wall_s)
         notices += self.detectors.on_event(ev, self.state, wall_s)
-        return notices
+        return self._marked(notices)
 
     def apply_gpu(self, snapshot: GpuSnapshot, wall_s: float) -> list[Notice]:
         """Fold one NVML snapshot taken at wall-clock time wall_s."""
         self.state.apply_gpu(snapshot)
-        return list(self.detectors.on_gpu(snapshot, self.state, wall_s))
+        return self._marked(self.detectors.on_gpu(snapshot, self.state, wall_s))
 
     def tick(self, wall_s: float) -> list[Notice]:
         """Time passed with nothing new: the checks about silence (stall, a crash)."""
-        return list(self.detectors.on_tick(self.state, wall_s))
+        return self._marked(self.detectors.on_tick(self.state, wall_s))
 
     def end_of_log(self) -> list[Notice]:
         """A finished log ends here (replay): a failure still in suspense ended the run."""
-        return list(self.detectors.on_end_of_log(self.state))
+        return self._marked(self.detectors.on_end_of_log(self.state))
+
+    def _marked(self, notices: Sequence[Notice]) -> list[Notice]:
+        """The notices, their alerts kept as marks on the run's chart."""
+        return self.state.alert_marks.noted(notices, self.state.iter)
 
     def end(self, exit_code: int | None, wall_s: float) -> list[Notice]:
         """The launched process exited."""

@@ -11,6 +11,7 @@ from bot.core.estimator import Estimator, EtaEstimate
 from bot.core.events import Checkpoint, ErrorText, Eval, Event, Progress, RunConfig, TrainingEnd
 from bot.core.gpu import GpuSnapshot
 from bot.core.notices import EvalNotice, Notice
+from bot.core.traces import AlertMarks, GpuTrace
 
 HISTORY_POINTS = 2000  # loss-curve points kept for /plot; older ones are thinned out
 EVALS_KEPT = 1000  # eval records kept: the recent half whole, older ones thinned
@@ -64,6 +65,8 @@ class RunState:
         self.clock = RunClock()
         self.estimator = Estimator()
         self.gpu: GpuSnapshot | None = None  # the latest snapshot
+        self.gpu_trace = GpuTrace()  # for /plot, as are the alert marks
+        self.alert_marks = AlertMarks()
 
     @property
     def total_iters(self) -> int | None:
@@ -134,6 +137,7 @@ class RunState:
     def apply_gpu(self, snapshot: GpuSnapshot) -> None:
         """Keep the latest NVML snapshot."""
         self.gpu = snapshot
+        self.gpu_trace.add(self.iter, snapshot)
 
     def _progress(self, ev: Progress, wall_s: float) -> None:
         if self.iter is not None and ev.iter < self.iter:
