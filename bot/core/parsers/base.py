@@ -51,16 +51,6 @@ class FeedMany:
         return events
 
 
-class DocumentParser(Protocol):
-    """A format written as one whole document, rewritten in place (trainer_state.json)."""
-
-    name: str
-
-    def feed_document(self, text: str) -> list[Event]:
-        """The events of the whole current document that were not returned before."""
-        ...
-
-
 def clean(line: str) -> str:
     """Drop ANSI escapes (tqdm's ESC[A cursor moves, colours) and NULs, strip blanks."""
     if len(line) > MAX_LINE_CHARS:

@@ -61,7 +61,7 @@ from bot.core.parsers import (
     verl,
     yolox,
 )
-from bot.core.parsers.base import MAX_LINE_CHARS, DocumentParser, LineParser, clean
+from bot.core.parsers.base import MAX_LINE_CHARS, LineParser, clean
 
 HEAD_LINES = 200
 QUIET_LINES = 50
@@ -131,6 +131,7 @@ _FACTORIES: dict[str, Callable[[], LineParser]] = {
 _SCORERS: dict[str, Callable[[str], int]] = {m.NAME: m.score for m in _MODULES}
 
 FORMATS: tuple[str, ...] = tuple(m.NAME for m in _MODULES)
+# Formats written as one whole document (trainer_state.json): nothing to switch from mid-way.
 DOCUMENT_FORMATS = frozenset({trainer_state.NAME})
 FALLBACK = generic.NAME
 # Formats whose lines other trainers print too (DeepSpeed's engine under the HF Trainer or
@@ -154,20 +155,6 @@ def make_parser(fmt: str | None = None) -> LineParser:
     if factory is None:
         raise ValueError(f"unknown log format {fmt!r}; known: {', '.join(FORMATS)}")
     return factory()
-
-
-def is_document_format(fmt: str) -> bool:
-    """True for a format written as one whole document, rewritten in place (trainer_state):
-    read it whole each time it changes, with `make_document_parser`."""
-    return fmt in DOCUMENT_FORMATS
-
-
-def make_document_parser(fmt: str) -> DocumentParser:
-    """The parser whose `feed_document(text)` takes the whole file each time it changes and
-    returns only what is new. Raises ValueError for a format that is not a document format."""
-    if fmt != trainer_state.NAME:
-        raise ValueError(f"{fmt!r} is not a document format; known: {', '.join(DOCUMENT_FORMATS)}")
-    return trainer_state.TrainerStateParser()
 
 
 def detect_path(path: str) -> str | None:
