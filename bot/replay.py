@@ -1,6 +1,6 @@
 """`etagram replay LOG --jsonl`: a finished log through the core at full speed.
 
-One JSON object per line (schema in DESIGN.md): `progress` for every progress line with the
+One JSON object per line (schema in docs/replay.md): `progress` for every progress line with the
 estimate made from the lines up to it, `eval`, `alert` (with `line`, the 1-based number of the
 log line being read when the alert was raised, counted as `grep -n` counts), and `end` last.
 """

@@ -1,6 +1,6 @@
 """Remaining-time estimate for one run: ordinary steps, plus the evals and checkpoints left.
 
-The reference analysis (DESIGN.md) done by hand: iterations left x ordinary step time, plus
+What one would work out by hand from the log: iterations left x ordinary step time, plus
 evals left x eval cost, plus checkpoints left x checkpoint cost; a range around it; a finish
 time on the user's clock. Everything here is a pure function of what was observed.
 
