@@ -319,4 +319,56 @@ MESSAGES: dict[str, str] = {
     "ack.unsubscribed": "This chat will get no more notifications. /subscribe to come back.",
     "ack.live_on": "Live status message: it will be kept up to date in place.",
     "ack.run_selected": "Run followed in this chat: {run}.",
+    # The bot's own interface: milestones, live message, /plot, a few answers, the demo.
+    "ui.milestone": "{pct} of the run done",
+    "ui.mute_too_long": (
+        "Too long: {value}. At most {max}; <code>/mute</code> with no duration mutes until /unmute."
+    ),
+    "ui.live_off": "Live status message stopped.",
+    "ui.tz_current": "Time zone: {tz} ({zone}). To change it: <code>/tz Europe/Paris</code>.",
+    "ui.plot.iteration": "iteration",
+    "ui.plot.progress": "Iteration {iter} / {total} · {pct}",
+    "ui.plot.no_eta": "Finish time not known yet",
+    "ui.plot.finished": "Finished in {elapsed}",
+    "ui.plot.stopped": "Stopped by an error after {elapsed}",
+    "ui.plot.loss": "loss",
+    "ui.plot.train": "train",
+    "ui.plot.val": "val",
+    "ui.plot.step": "ms per iteration",
+    "ui.plot.eval": "eval",
+    "ui.plot.gpu_one": "GPU",
+    "ui.plot.gpu_many": "{n} GPUs: the worst of each reading",
+    "ui.plot.temp": "°C",
+    "ui.plot.memory": "memory %",
+    "ui.plot.util": "utilization %",
+    "ui.plot.throttle": "throttled",
+    "ui.plot.now": "now",
+    "ui.plot.kilo": "{n}k",
+    "ui.plot.alert": "alert",
+    "ui.plot.alert.oom": "OOM",
+    "ui.plot.alert.nan": "NaN",
+    "ui.plot.alert.crash": "crash",
+    "ui.plot.alert.loss_spike": "spike",
+    "ui.plot.alert.slowdown": "slowdown",
+    "ui.plot.alert.thermal": "heat",
+    "ui.plot.alert.power": "power",
+    "ui.plot.alert.stall": "stalled",
+    "ui.plot.alert.memory_pressure": "memory",
+    "ui.plot.alert.gpu_lost": "GPU lost",
+    "ui.demo.intro": (
+        "etagram demo: a simulated nanoGPT run, {speed} times faster than real; the durations "
+        "and finish times it announces are those the real run would have. Its log: {log}"
+    ),
+    "ui.tour.over": "🏁 Demo over: the simulated run stopped, as planned.",
+    "ui.tour.eta": "/eta would answer, here in both languages ({setting}):",
+    "ui.tour.status": "/status would answer:",
+    "ui.tour.plot": "/plot would send this picture: {path}",
+    "ui.tour.next": "Next, on a real run:",
+    "ui.tour.watch": "follow its log: {cmd}",
+    "ui.tour.run": "or launch it and follow it: {cmd}",
+    "ui.tour.telegram": (
+        "To get these messages on Telegram: create a bot with @BotFather, put its token in "
+        "{token}, write to it, then {check} shows the chat's id to put in {chats} (details in "
+        "the README)."
+    ),
 }

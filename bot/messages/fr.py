@@ -358,6 +358,61 @@ _MESSAGES = {
     "ack.unsubscribed": "Ce chat ne recevra plus de notifications. /subscribe pour revenir.",
     "ack.live_on": "Message d'état en direct : il sera mis à jour sur place.",
     "ack.run_selected": "Entraînement suivi dans ce chat : {run}.",
+    # The bot's own interface: milestones, live message, /plot, a few answers, the demo.
+    "ui.milestone": "{pct} de l'entraînement fait",
+    "ui.mute_too_long": (
+        "Durée trop longue : {value}. Au plus {max} ; <code>/mute</code> sans durée coupe "
+        "jusqu'à /unmute."
+    ),
+    "ui.live_off": "Message d'état en direct arrêté.",
+    "ui.tz_current": (
+        "Fuseau horaire : {tz} ({zone}). Pour le changer : <code>/tz Europe/Paris</code>."
+    ),
+    "ui.plot.iteration": "itération",
+    "ui.plot.progress": "Itération {iter} / {total} · {pct}",
+    "ui.plot.no_eta": "Heure de fin pas encore connue",
+    "ui.plot.finished": "Terminé en {elapsed}",
+    "ui.plot.stopped": "Arrêté sur une erreur après {elapsed}",
+    "ui.plot.loss": "loss",
+    "ui.plot.train": "train",
+    "ui.plot.val": "val",
+    "ui.plot.step": "ms par itération",
+    "ui.plot.eval": "éval",
+    "ui.plot.gpu_one": "GPU",
+    "ui.plot.gpu_many": "{n} GPU : le pire de chaque mesure",
+    "ui.plot.temp": "°C",
+    "ui.plot.memory": "mémoire %",
+    "ui.plot.util": "utilisation %",
+    "ui.plot.throttle": "bridage",
+    "ui.plot.now": "maintenant",
+    "ui.plot.kilo": "{n} k",
+    "ui.plot.alert": "alerte",
+    "ui.plot.alert.oom": "OOM",
+    "ui.plot.alert.nan": "NaN",
+    "ui.plot.alert.crash": "arrêt",
+    "ui.plot.alert.loss_spike": "pic",
+    "ui.plot.alert.slowdown": "ralenti",
+    "ui.plot.alert.thermal": "chaleur",
+    "ui.plot.alert.power": "puissance",
+    "ui.plot.alert.stall": "bloqué",
+    "ui.plot.alert.memory_pressure": "mémoire",
+    "ui.plot.alert.gpu_lost": "GPU perdu",
+    "ui.demo.intro": (
+        "etagram demo : un entraînement nanoGPT simulé, {speed} fois plus vite qu'en vrai ; "
+        "les durées et heures de fin annoncées sont celles qu'aurait le vrai. Son log : {log}"
+    ),
+    "ui.tour.over": "🏁 Fin de la démo : l'entraînement simulé s'est arrêté comme prévu.",
+    "ui.tour.eta": "/eta répondrait, ici dans les deux langues ({setting}) :",
+    "ui.tour.status": "/status répondrait :",
+    "ui.tour.plot": "/plot enverrait cette image : {path}",
+    "ui.tour.next": "Et maintenant, sur un vrai entraînement :",
+    "ui.tour.watch": "suivre son log : {cmd}",
+    "ui.tour.run": "ou le lancer et le suivre : {cmd}",
+    "ui.tour.telegram": (
+        "Pour recevoir ces messages sur Telegram : créez un bot avec @BotFather, mettez son "
+        "jeton dans {token}, écrivez-lui, puis {check} donne l'identifiant de la conversation "
+        "à mettre dans {chats} (détails dans le README)."
+    ),
 }
 
 MESSAGES: dict[str, str] = {

@@ -1,4 +1,5 @@
-"""The bot's interface texts: both catalogs alike, valid HTML, every key used exists."""
+"""The bot's interface texts (`ui.` keys of the fr/en catalogs): both alike, valid HTML,
+every key used exists."""
 
 from __future__ import annotations
 
@@ -9,13 +10,8 @@ from pathlib import Path
 import pytest
 
 from bot.messages import Ctx
-from bot.messages.bot_ui import (
-    ALERT_WORDS,
-    PLOT_WORDS,
-    UI,
-    mute_too_long_text,
-    tz_current_text,
-)
+from bot.messages.bot_ui import ALERT_WORDS, PLOT_WORDS, mute_too_long_text, tz_current_text
+from bot.messages.lang import CATALOGS
 from tests.telegram_stub import parse_html
 
 SOURCE = Path(__file__).resolve().parents[2] / "bot" / "messages" / "bot_ui.py"
@@ -23,6 +19,9 @@ SOURCE = Path(__file__).resolve().parents[2] / "bot" / "messages" / "bot_ui.py"
 
 def fields(template: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+UI = {lang: {k: v for k, v in CATALOGS[lang].items() if k.startswith("ui.")} for lang in CATALOGS}
 
 
 def test_same_keys_and_placeholders() -> None:
@@ -33,7 +32,7 @@ def test_same_keys_and_placeholders() -> None:
 
 def test_every_key_used_exists() -> None:
     source = SOURCE.read_text(encoding="utf-8")
-    used = set(re.findall(r'\.ui\(\s*"([a-z0-9_.]+)"', source))
+    used = set(re.findall(r'\.t\(\s*"(ui\.[a-z0-9_.]+)"', source))
     used |= {f"ui.plot.{name}" for name in PLOT_WORDS} | {f"ui.plot.alert.{k}" for k in ALERT_WORDS}
     used |= {f"ui.plot.{key}" for key in re.findall(r'word\(\s*"([a-z0-9_.]+)"', source)}
     assert used - UI["en"].keys() == set() and len(used) > 5
