@@ -106,6 +106,8 @@ class StepTimer:
         ordinary = [
             (i, s) for (i, s), r in zip(self._blocks, rates, strict=True) if _near(r, median)
         ]
+        # With an even count the median is a mean: scattered rates may all be far from it.
+        ordinary = ordinary or list(self._blocks)
         self.step_s = sum(s for _, s in ordinary) / sum(i for i, _ in ordinary)
         self.spread = statistics.median(abs(r / median - 1) for r in rates) if median else 0.0
         window = sum(i for i, _ in self._blocks)

@@ -72,6 +72,20 @@ def clean(line: str) -> str:
     return line.strip()
 
 
+# Control characters no text log prints (tab, and ESC of colour codes, aside; NULs are already
+# gone: UTF-16 text read as UTF-8 is text with NULs), and U+FFFD, what undecodable bytes become.
+_CONTROL = re.compile(r"[\x01-\x08\x0b-\x1a\x1c-\x1f\x7f]")
+_UNDECODABLE = "\ufffd"
+
+
+def looks_binary(line: str) -> bool:
+    """True for a (cleaned) line of binary bytes: a control character, or undecodable bytes in
+    a tenth of it (text in another encoding, Latin-1 accents, stays under that)."""
+    if _CONTROL.search(line) is not None:
+        return True
+    return _UNDECODABLE in line and line.count(_UNDECODABLE) * 10 > len(line)
+
+
 def to_float(text: str) -> float | None:
     """`1.23`, `1e-4`, `nan`, `-inf` -> float; anything else -> None."""
     try:
@@ -135,6 +149,9 @@ _TIMESTAMP = re.compile(
 )
 
 
+# Years a real run's timestamps fall in; others (a clock reset to 1970, 2099) are noise.
+MIN_YEAR, MAX_YEAR = 1990, 2080
+
 _US_TIMESTAMP = re.compile(r"(\d\d)/(\d\d)/(\d{4}) (\d\d):(\d\d):(\d\d)")
 
 
@@ -165,6 +182,8 @@ def _epoch_seconds(
     frac: str | None,
     zone: str | None,
 ) -> float | None:
+    if not MIN_YEAR <= int(year) <= MAX_YEAR:
+        return None  # a clock reset to 1970, a typo'd 2099: not a time this run was at
     try:
         moment = datetime(
             int(year), int(month), int(day), int(hour), int(minute), int(second), tzinfo=UTC
@@ -177,3 +196,64 @@ def _epoch_seconds(
         digits = zone[1:].replace(":", "")
         seconds -= sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
     return seconds
+
+
+# At the start of a line (after `[`, a rank prefix or a level letter): glog `I0724 12:00:06.12`
+# or `I20250724 11:33:30`, detectron2/mmengine `[11/17 13:47:11]` (month/day, no year).
+_GLOG = re.compile(r"[IWEF](\d{4})?(\d\d)(\d\d) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?\b")
+_MONTH_DAY = re.compile(r"(\d\d)/(\d\d) (\d\d):(\d\d):(\d\d)(?:[.,](\d{1,6}))?\b")
+_STAMP_START = re.compile(r"^(?:\S{0,24}?[\[:\s])??(?=[IWEF]?\d)")
+_LEAP_YEAR = 2000  # a year-less `02/29` must be a valid date
+
+
+class StampReader:
+    """Epoch seconds of the timestamp a line starts with, in any common form: ISO (Python
+    logging, loguru, DeepSpeed's `[2023-04-18 02:33:49,721]`), `MM/DD/YYYY HH:MM:SS`, glog, and
+    `MM/DD HH:MM:SS` without a year (detectron2, mmengine).
+
+    Year-less stamps are read in a leap year, then a year later each time the date falls back by
+    more than half a year (a run across New Year); the run clock needs only differences.
+    Stateful for that reason: one reader per log.
+    """
+
+    __slots__ = ("_year", "_last")
+
+    def __init__(self) -> None:
+        self._year = _LEAP_YEAR
+        self._last: float | None = None
+
+    def read(self, line: str) -> tuple[float, int] | None:
+        """(epoch seconds, index where the stamp ends) of the stamp near the line's start."""
+        head = line[:64]
+        match = _TIMESTAMP.search(head) or _US_TIMESTAMP.search(head)
+        if match is not None:
+            seconds = timestamp_seconds(match.group(0))
+            return None if seconds is None else (seconds, match.end())
+        start = _STAMP_START.match(head)
+        if start is None:
+            return None
+        at = start.end()
+        glog = _GLOG.match(head, at)
+        if glog is not None:
+            year, month, day, hour, minute, second, frac = glog.groups()
+            if year is not None:
+                stamp = _epoch_seconds(year, month, day, hour, minute, second, frac, None)
+                return None if stamp is None else (stamp, glog.end())
+            return self._yearless(glog.groups()[1:], glog.end())
+        month_day = _MONTH_DAY.match(head, at)
+        return None if month_day is None else self._yearless(month_day.groups(), month_day.end())
+
+    def _yearless(self, parts: tuple[str | None, ...], end: int) -> tuple[float, int] | None:
+        month, day, hour, minute, second, frac = parts
+        assert month and day and hour and minute and second
+        seconds = _epoch_seconds(str(self._year), month, day, hour, minute, second, frac, None)
+        if seconds is None:
+            return None
+        if self._last is not None and seconds < self._last - 182 * 86400:
+            self._year += 1  # New Year's Eve passed
+            seconds = _epoch_seconds(str(self._year), month, day, hour, minute, second, frac, None)
+            if seconds is None:
+                return None
+        self._last = seconds
+        return seconds, end
+
