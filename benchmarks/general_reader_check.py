@@ -46,7 +46,7 @@ def main() -> int:
         mc._check_truth(entry, progress, r)
         iters_ok = not r.problems
         mc._check_total(entry, progress, r)
-        total_ok = iters_ok == (not r.problems)
+        total_ok = len(r.problems) == (0 if iters_ok else 1)
         counted += 1
         good += not r.problems
         print(

@@ -20,8 +20,8 @@ As in real logs (`\\` marks a line wrapped here):
     {"step": 100, "loss": 2.31, "val_loss": 2.40, "epoch": 0.5}
 
 The counter: a keyword counter (`step`, `iteration`, `iter`, `num_updates`, `Global Batch`,
-`Iter(train) [N/M]`), else a bare `N/M` or `[N/M]`, else a tqdm bar; with the total after the
-slash. A counter within an epoch (`iter`, `batch` or a bare `N/M` on a line that also says
+`Iter(train) [N/M]`), else a bare `N/M` or `[N/M]`; with the total after the slash. tqdm
+bars are left to the tqdm format (the registry switches to it when they appear). A counter within an epoch (`iter`, `batch` or a bare `N/M` on a line that also says
 `epoch E[/T]`) is made global: epochs completed before this one × iterations per epoch (the
 `M` of `N/M`, else the last counter seen in the previous epoch) + the counter; the total is
 then `T` × `M`. `step`, `num_updates` and `global ...` counters are global already.
@@ -33,8 +33,8 @@ from then on only lines of that shape are progress, so a dataset or download bar
 shows `N/M` is not taken for training (bars whose words say map, download, eval... never are).
 A shape that stops appearing while another one appears `RELEARN_LINES` times gives way to it.
 
-The clock: the timestamp the line starts with (any `StampReader` form), a tqdm bar's elapsed,
-and a per-iteration duration (`time: 0.68`, `iter_time: 0.242s`, `elapsed time per iteration
+The clock: the timestamp the line starts with (any `StampReader` form) and a per-iteration
+duration (`time: 0.68`, `iter_time: 0.242s`, `elapsed time per iteration
 (ms): 164.2`, `(1909.8 ms)`, `467ms/step`); the run clock picks the most trusted one.
 
 The total may also come from a config dump (`MAX_ITER: 111000`, `max_iters = 5000`,
@@ -55,7 +55,7 @@ import re
 from functools import lru_cache
 
 from bot.core.events import Checkpoint, Eval, Event, Progress, RunConfig
-from bot.core.parsers import bars, errors
+from bot.core.parsers import errors
 from bot.core.parsers.base import (
     FeedMany,
     StampReader,
@@ -87,12 +87,12 @@ _EPOCH = re.compile(
     r"(?i)(?<![\w.])epoch(?:\(\w+\))?\s*[:=]?\s*\[?\s*(\d+)(?:\s*/\s*(\d+))?\]?"
 )
 _TRAINING = re.compile(
-    r"(?i)loss|grad[ _]?norm|it/s|s/it|/step|tokens?/s|samples/s"
+    r"(?i)grad[ _]?norm|it/s|s/it|/step|tokens?/s|samples/s"
     r"|throughput|\bppl\b|iter_time|\beta[:=]"
 )
 _NOT_TRAINING = re.compile(
-    r"(?i)map|filter|download|tokeni|preprocess|load|shard|extract|generat|convert|eval|valid"
-    r"|test|predict|infer|sanity|fetch|upload|sav|writ|build|index|cach|process|sampl"
+    r"(?i)\b(?:map|filter|download|tokeni|preprocess|load|shard|extract|generat|convert|eval"
+    r"|val\b|valid|test|predict|infer|sanity|fetch|upload|sav|writ|build|index|cach|process)"
 )
 _WORD = re.compile(r"[A-Za-z]+")
 _VAL = re.compile(r"(?i)\b(?:val(?:idation)?|eval)[ _/]?loss" + _SEP + _NUM)
@@ -162,7 +162,7 @@ class GenericParser(FeedMany):
         """`loss_only`: progress only from lines with a loss (for a parser that reads its
         progress elsewhere, tqdm bars, and gives this one the text between them)."""
         self.last_iter: int | None = None  # a caller that counts steps itself may set it
-        self._signs = _TRAIN if loss_only else _TRAINING
+        self._loss_only = loss_only
         self.shape: str | None = None  # the words before the counter of the lines followed
         self.notes: list[str] = []  # what was ignored, for `etagram explain` (first MAX_NOTES)
         self.total_source: str | None = None
@@ -199,12 +199,16 @@ class GenericParser(FeedMany):
         train, val = _TRAIN.search(body), _VAL.search(body)
         train_loss = None if train is None else to_float(train.group(1))
         val_loss = None if val is None else to_float(val.group(1))
-        counter = self._counter(body)
+        # tqdm bars are the tqdm format's: the registry switches to it when they appear.
+        counter = None if "%|" in body else self._counter(body)
         if counter is None:
             return self._uncounted(train_loss, val_loss, stamp)
         step = counter.step
         events: list[Event] = []
-        if self._signs.search(body) is not None and self._follows(counter):
+        training = train is not None or (
+            not self._loss_only and _TRAINING.search(body) is not None
+        )
+        if training and self._follows(counter):
             events.append(self._progress(counter, body, train_loss, stamp))
         else:
             train_loss = None
@@ -216,14 +220,11 @@ class GenericParser(FeedMany):
         self, counter: _Counter, body: str, loss: float | None, stamp: float | None
     ) -> Progress:
         self.last_iter = counter.step
-        found = bars.find_bars(body)
-        elapsed = found[-1].elapsed_s if found else None
         return Progress(
             counter.step,
             total=counter.total,
             loss=loss,
             dt_s=_dt_s(body),
-            elapsed_s=elapsed,
             timestamp_s=stamp,
             epoch=counter.epoch,
         )
@@ -250,8 +251,8 @@ class GenericParser(FeedMany):
         if (epochs := _CONFIG_EPOCHS.search(body)) is not None and int(epochs.group(1)) > 0:
             self._max_epochs = int(epochs.group(1))
         match = _CONFIG_TOTAL.search(body)
-        if match is None or int(match.group(2)) <= 0 or _TRAINING.search(body) is not None:
-            return None
+        if match is None or int(match.group(2)) <= 0 or _TRAINING.search(body) or _TRAIN.search(body):
+            return None  # a progress line that prints its total too
         self.total_source = f"config dump: {match.group(0).strip()!r}"
         return RunConfig({"max_iters": int(match.group(2))})
 
@@ -285,15 +286,12 @@ class GenericParser(FeedMany):
         epoch = None if epoch_match is None else int(epoch_match.group(1))
         if (match := _GLOBAL.search(body)) is not None:
             total = _int(match.group(3))
-            return _Counter(int(match.group(2)), total, _float(epoch), _shape(body, match.start()))
+            return _Counter(int(match.group(2)), total, _float(epoch), _shape(body, match.start(2)))
         local = _LOCAL.search(body)
         if local is not None and (epoch_match is None or local.start() > epoch_match.start()):
-            n, per_epoch, at = int(local.group(2)), _int(local.group(3)), local.start()
+            n, per_epoch, at = int(local.group(2)), _int(local.group(3)), local.start(2)
         elif (bare := _bare(body, epoch_match)) is not None:
             n, per_epoch, at = int(bare.group(1)), _int(bare.group(2)), bare.start()
-        elif found := bars.find_bars(body):
-            bar = found[-1]
-            return _Counter(bar.n, bar.total, None, "bar " + _words(bar.desc))
         else:
             return None
         shape = _shape(body, at)
@@ -342,7 +340,8 @@ def _bare(body: str, epoch: re.Match[str] | None) -> re.Match[str] | None:
 
 
 def _shape(body: str, at: int) -> str:
-    """The last words before the counter, lower case: what progress lines share."""
+    """The last words before the counter's number, lower case (`Iter(val) [` gives `iter val`):
+    what progress lines share."""
     return _words(body[:at])
 
 
