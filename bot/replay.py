@@ -26,9 +26,12 @@ def replay(
     fmt: str | None = None,
     max_iters: int | None = None,
     eval_interval: int | None = None,
+    progress_pattern: str | None = None,
 ) -> None:
     """Write the JSON lines for the log at `path` to `out`."""
-    monitor = RunMonitor(path.name, fmt, max_iters, eval_interval)
+    monitor = RunMonitor(
+        path.name, fmt, max_iters, eval_interval, progress_pattern=progress_pattern
+    )
     state = monitor.state
 
     line_no = 0

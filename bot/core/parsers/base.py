@@ -256,4 +256,3 @@ class StampReader:
                 return None
         self._last = seconds
         return seconds, end
-

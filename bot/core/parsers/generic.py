@@ -20,18 +20,21 @@ As in real logs (`\\` marks a line wrapped here):
     {"step": 100, "loss": 2.31, "val_loss": 2.40, "epoch": 0.5}
 
 The counter: a keyword counter (`step`, `iteration`, `iter`, `num_updates`, `Global Batch`,
-`Iter(train) [N/M]`), else a bare `N/M` or `[N/M]`; with the total after the slash. tqdm
-bars are left to the tqdm format (the registry switches to it when they appear). A counter within an epoch (`iter`, `batch` or a bare `N/M` on a line that also says
-`epoch E[/T]`) is made global: epochs completed before this one × iterations per epoch (the
-`M` of `N/M`, else the last counter seen in the previous epoch) + the counter; the total is
-then `T` × `M`. `step`, `num_updates` and `global ...` counters are global already.
+`Iter(train) [N/M]`), else a bare `N/M` or `[N/M]`; with the total after the slash. tqdm bars
+are left to the tqdm format (the registry switches to it when they appear). A counter within an
+epoch (`iter`, `batch` or a bare `N/M` on a line that also says `epoch E[/T]`) is made global:
+epochs completed before this one × iterations per epoch (the `M` of `N/M`, else the last
+counter seen in the previous epoch) + the counter; the total is then `T` × `M`. `step`,
+`num_updates` and `global ...` counters are global already.
 
 The shape: a progress line is a counter on a line with a sign of training (a loss, a learning
 rate, a grad norm, a rate such as `it/s` or `ms/step`). The words before the counter (digits
 and punctuation left out) are the line's shape; the first progress line's shape is learnt and
 from then on only lines of that shape are progress, so a dataset or download bar that also
 shows `N/M` is not taken for training (bars whose words say map, download, eval... never are).
-A shape that stops appearing while another one appears `RELEARN_LINES` times gives way to it.
+A shape that stops appearing while another one appears `RELEARN_LINES` times gives way to it,
+at once when the other one's counter starts again near zero (a new launch) or was followed
+before (appended runs).
 
 The clock: the timestamp the line starts with (any `StampReader` form) and a per-iteration
 duration (`time: 0.68`, `iter_time: 0.242s`, `elapsed time per iteration
@@ -83,9 +86,7 @@ _GLOBAL = re.compile(
 )
 _LOCAL = re.compile(r"(?i)(?<![\w.])(iter(?:ation)?s?|batch)(?:\(\w+\))?" + _SEP + _FRACTION)
 _BARE = re.compile(r"(?<![\w/.:%-])\[?\s*(\d+)\s*/\s*(\d+)\s*\]?(?![\w/.:%])")
-_EPOCH = re.compile(
-    r"(?i)(?<![\w.])epoch(?:\(\w+\))?\s*[:=]?\s*\[?\s*(\d+)(?:\s*/\s*(\d+))?\]?"
-)
+_EPOCH = re.compile(r"(?i)(?<![\w.])epoch(?:\(\w+\))?\s*[:=]?\s*\[?\s*(\d+)(?:\s*/\s*(\d+))?\]?")
 _TRAINING = re.compile(
     r"(?i)grad[ _]?norm|it/s|s/it|/step|tokens?/s|samples/s"
     r"|throughput|\bppl\b|iter_time|\beta[:=]"
@@ -174,6 +175,7 @@ class GenericParser(FeedMany):
         self._max_epochs: int | None = None
         self._train_loss: float | None = None
         self._other_shapes = 0  # progress-like lines of another shape since the last followed
+        self._learnt: set[str] = set()
 
     def feed(self, line: str) -> list[Event]:
         line = clean(line)
@@ -205,9 +207,7 @@ class GenericParser(FeedMany):
             return self._uncounted(train_loss, val_loss, stamp)
         step = counter.step
         events: list[Event] = []
-        training = train is not None or (
-            not self._loss_only and _TRAINING.search(body) is not None
-        )
+        training = train is not None or (not self._loss_only and _TRAINING.search(body) is not None)
         if training and self._follows(counter):
             events.append(self._progress(counter, body, train_loss, stamp))
         else:
@@ -251,19 +251,21 @@ class GenericParser(FeedMany):
         if (epochs := _CONFIG_EPOCHS.search(body)) is not None and int(epochs.group(1)) > 0:
             self._max_epochs = int(epochs.group(1))
         match = _CONFIG_TOTAL.search(body)
-        if match is None or int(match.group(2)) <= 0 or _TRAINING.search(body) or _TRAIN.search(body):
+        if (
+            match is None
+            or int(match.group(2)) <= 0
+            or _TRAINING.search(body)
+            or _TRAIN.search(body)
+        ):
             return None  # a progress line that prints its total too
         self.total_source = f"config dump: {match.group(0).strip()!r}"
         return RunConfig({"max_iters": int(match.group(2))})
 
     def _follows(self, counter: _Counter) -> bool:
         """The counter is on a line of the learnt shape, and is not a wild jump."""
-        if self.shape is None or (
-            counter.shape != self.shape and self._other_shapes >= RELEARN_LINES
-        ):
-            if _NOT_TRAINING.search(counter.shape):
-                return False
+        if counter.shape != self.shape and self._takes_over(counter):
             self.shape, self._other_shapes = counter.shape, 0
+            self._learnt.add(counter.shape)
         if counter.shape != self.shape:
             self._other_shapes += 1
             return False
@@ -275,6 +277,21 @@ class GenericParser(FeedMany):
             self._note(f"counter jumps from {last:,} to {counter.step:,}: ignored")
             return False
         return True
+
+    def _takes_over(self, counter: _Counter) -> bool:
+        """A shape followed before comes back at once (appended runs); a new one is learnt
+        first, when a new launch starts (the counter back near zero), or when the learnt one
+        has given way to it for `RELEARN_LINES` lines."""
+        if counter.shape in self._learnt:
+            return True
+        if _NOT_TRAINING.search(counter.shape):
+            return False
+        last = self.last_iter
+        return (
+            self.shape is None
+            or self._other_shapes >= RELEARN_LINES
+            or (last is not None and counter.step <= max(10, last // 50))
+        )
 
     def _note(self, text: str) -> None:
         if len(self.notes) < MAX_NOTES:
