@@ -18,7 +18,14 @@ from bot.core.events import Checkpoint, Eval, Event, Progress
 from bot.core.linebuf import MAX_LINE, iter_lines
 from bot.core.monitor import RunMonitor
 from bot.core.notices import Alert
-from bot.core.parsers.base import MAX_YEAR, MIN_YEAR, LineParser, clean, looks_binary
+from bot.core.parsers.base import (
+    MAX_YEAR,
+    MIN_YEAR,
+    LineParser,
+    StampReader,
+    clean,
+    looks_binary,
+)
 from bot.core.parsers.generic import GenericParser
 from bot.core.parsers.pattern import PatternParser
 from bot.core.parsers.registry import FORMATS, make_parser
@@ -27,9 +34,9 @@ FIRST_SHOWN = 5
 NEW_LAUNCH_FRACTION = 0.02  # a counter back under 2 % of where it was starts a new launch
 INFO_ALERTS = frozenset({"started", "resumed", "finished", "new_launch"})
 
-_LOOKS_LIKE_PROGRESS = re.compile(
-    r"(?i)(?<![\w/.:])\d+\s*/\s*\d+(?![\w/.:])|\b(?:step|iter(?:ation)?)\b\s*[:=]?\s*\[?\s*\d"
-)
+_FRACTION = re.compile(r"(?<![\w/.:>-])(\d+)\s*/\s*(\d+)(?![\w/.:])")
+_COUNTER_WORD = re.compile(r"(?i)\b(?:step|iter(?:ation)?)\b\s*[:=]?\s*\[?\s*\d")
+SHOWN_LAUNCHES = 5
 _YEAR = re.compile(r"\b(\d{4})[-/]\d\d[-/]\d\d[ T]\d\d:\d\d")
 _TERMINATOR = re.compile(rb"[\r\n]")
 _CLOCKS = {
@@ -106,7 +113,8 @@ def explain(
 
 def launches(progress: list[tuple[int, int]]) -> list[Launch]:
     """Launches from (line, iteration) of each progress line: a counter that goes back to
-    about zero starts a new launch, one that goes back part of the way is a resume."""
+    about zero (to where the first launch began, or under 2 % of where it was) starts a new
+    launch, one that goes back part of the way is a resume."""
     found: list[Launch] = []
     for line, it in progress:
         if not found:
@@ -114,7 +122,7 @@ def launches(progress: list[tuple[int, int]]) -> list[Launch]:
             continue
         last = found[-1]
         if it < last.last_iter:
-            near_zero = it <= max(10, NEW_LAUNCH_FRACTION * last.last_iter)
+            near_zero = it <= max(10, found[0].first_iter, NEW_LAUNCH_FRACTION * last.last_iter)
             found.append(Launch(line, "new launch" if near_zero else "resume", it, it))
         else:
             last.last_iter = it
@@ -126,9 +134,9 @@ def _scan_bytes(path: Path, report: Explanation) -> None:
     with path.open("rb") as f:
         head = f.read(4096)
         if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-            report.input_notes.append((1, "UTF-16 text with a BOM: read with its NULs dropped"))
+            report.note_once("utf-16", 1, "UTF-16 text with a BOM: read with its NULs dropped")
         elif head and head.count(b"\x00") * 3 > len(head):
-            report.input_notes.append((1, "looks like UTF-16 without a BOM: NULs dropped"))
+            report.note_once("utf-16", 1, "looks like UTF-16 without a BOM: NULs dropped")
         f.seek(0)
         for line, length in _long_lines(f):
             report.input_notes.append(
@@ -212,7 +220,7 @@ def _input_note(line: str, line_no: int, report: Explanation) -> None:
     cleaned = clean(line)
     if looks_binary(cleaned):
         report.note_once("binary", line_no, f"binary data at line {line_no:,}: not read")
-    elif "\ufffd" in line:
+    elif "\ufffd" in line and "utf-16" not in report.noted:
         report.note_once(
             "encoding",
             line_no,
@@ -249,6 +257,7 @@ def _not_read(path: Path, parser: LineParser, report: Explanation) -> list[tuple
     and what the general reader learnt and ignored; (line, iter) of each progress line."""
     progress: list[tuple[int, int]] = []
     notes = 0
+    stamps = StampReader()
     with path.open("rb") as f:
         for line_no, line in enumerate(iter_lines(f), 1):
             events = parser.feed(line)
@@ -258,7 +267,7 @@ def _not_read(path: Path, parser: LineParser, report: Explanation) -> list[tuple
                     (line_no, f"{n} (line {line_no:,})") for n in parser.notes[notes:]
                 ]
                 notes = len(parser.notes)
-            if events or not _LOOKS_LIKE_PROGRESS.search(line[:2000]):
+            if events or not _looks_like_progress(stamps, clean(line)):
                 continue
             report.not_read_count += 1
             if len(report.not_read) < FIRST_SHOWN:
@@ -268,6 +277,15 @@ def _not_read(path: Path, parser: LineParser, report: Explanation) -> list[tuple
         if parser.total_source and report.total_source.startswith("the config"):
             report.total_source = parser.total_source
     return progress
+
+
+def _looks_like_progress(stamps: StampReader, line: str) -> bool:
+    """A counter word and a number, or a fraction `N/M` with N <= M, after the timestamp."""
+    read = stamps.read(line)
+    body = (line if read is None else line[read[1] :])[:2000]
+    if _COUNTER_WORD.search(body):
+        return True
+    return any(int(n) <= int(m) for n, m in _FRACTION.findall(body))
 
 
 def _why_no_eta(
@@ -311,9 +329,14 @@ def render(r: Explanation) -> str:
     out.append(f"format: {fmt}")
     out += [f"  line {line:,}: switched from {a} to {b}" for line, a, b in r.switches]
     out.append(f"launches: {len(r.launches)}")
+    shown: list[Launch | None] = list(r.launches)
+    if len(shown) > SHOWN_LAUNCHES:
+        shown = [*r.launches[:2], None, *r.launches[-2:]]
     out += [
-        f"  line {x.line:,}: {x.kind}, iterations {x.first_iter:,} to {x.last_iter:,}"
-        for x in r.launches
+        f"  ... {len(r.launches) - 4:,} more"
+        if x is None
+        else f"  line {x.line:,}: {x.kind}, iterations {x.first_iter:,} to {x.last_iter:,}"
+        for x in shown
     ]
     total = "unknown" if r.total is None else f"{r.total:,} ({r.total_source})"
     out.append(f"total: {total}")

@@ -44,7 +44,8 @@ The total may also come from a config dump (`MAX_ITER: 111000`, `max_iters = 500
 `'max_update': 80000`, `train_iters .... 11000`, `total steps 2000`): a `RunConfig` with
 `max_iters`. `max_epochs` there × iterations per epoch gives the total of an epoch counter.
 
-A validation value on a counter line gives an `Eval` for that counter; a validation line
+A validation value on a counter line gives an `Eval` for that counter, and so does the loss of
+a counter line whose words say eval or valid (`validate step: 9000  loss: 3.17`); a validation line
 without counter gives an `Eval` for the last counter seen, with the `Train Loss` of a preceding
 counter-less line, if any. A counter that jumps ahead by a factor of a thousand (or past
 10^12) is ignored. What the reader learnt and ignored is in `shape` and `notes` (for
@@ -95,6 +96,7 @@ _NOT_TRAINING = re.compile(
     r"(?i)\b(?:map|filter|download|tokeni|preprocess|load|shard|extract|generat|convert|eval"
     r"|val\b|valid|test|predict|infer|sanity|fetch|upload|sav|writ|build|index|cach|process)"
 )
+_EVAL_SHAPE = re.compile(r"(?i)\b(?:eval|valid|val\b)")
 _WORD = re.compile(r"[A-Za-z]+")
 _VAL = re.compile(r"(?i)\b(?:val(?:idation)?|eval)[ _/]?loss" + _SEP + _NUM)
 _TRAIN = re.compile(
@@ -210,6 +212,8 @@ class GenericParser(FeedMany):
         training = train is not None or (not self._loss_only and _TRAINING.search(body) is not None)
         if training and self._follows(counter):
             events.append(self._progress(counter, body, train_loss, stamp))
+        elif val_loss is None and train_loss is not None and _EVAL_SHAPE.search(counter.shape):
+            val_loss, train_loss = train_loss, None  # `validate step: 9000  loss: 3.17`
         else:
             train_loss = None
         if val_loss is not None:
