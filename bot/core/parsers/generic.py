@@ -105,7 +105,7 @@ _TRAIN = re.compile(
 )
 _DT_MS = re.compile(
     r"(?i)(?:elapsed time per iteration \(ms\)|iter(?:ation)?[ _]time \(ms\))\s*[:=]?\s*"
-    r"(\d+(?:\.\d+)?)|\((\d+(?:\.\d+)?) ?ms\)|(\d+(?:\.\d+)?)ms/(?:step|it)\b"
+    r"(\d+(?:\.\d+)?)|\((\d+(?:\.\d+)?) ?ms\)|(\d+(?:\.\d+)?) ?ms/(?:step|it)\b"
 )
 _DT_S = re.compile(
     r"(?i)(?<![\w.])(?:iter_)?time(?: per iter(?:ation)?)?\s*[:=]\s*(\d+(?:\.\d+)?)s?(?![\w.:])"
@@ -294,7 +294,7 @@ class GenericParser(FeedMany):
         return (
             self.shape is None
             or self._other_shapes >= RELEARN_LINES
-            or (last is not None and counter.step <= max(10, last // 50))
+            or (last is not None and counter.step < last and counter.step <= max(10, last // 50))
         )
 
     def _note(self, text: str) -> None:
