@@ -160,7 +160,7 @@ def _bad_pattern(command: str, text: str | None) -> bool:
         compile_pattern(text)
     except PatternError as exc:
         print(
-            f"etagram: {command}: --progress-pattern {text!r}: {exc}; expected a regular "
+            f"etagram: {command}: --progress-pattern '{text}': {exc}; expected a regular "
             "expression with a (?P<iter>...) group",
             file=sys.stderr,
         )
