@@ -115,6 +115,7 @@ _CONFIG_TOTAL = re.compile(
     r"(?i)(?<![\w.])['\"]?(max_iters?|max_steps|max_updates?|train_iters|total_iters"
     r"|num_training_steps|total[ _]steps)['\"]?[\s:=.'\"]*(\d+)\b"
 )
+_CONFIG_HINTS = ("max_", "MAX_", "_iters", "teps", "TEPS", "max_epoch", "otal")
 _CONFIG_EPOCHS = re.compile(r"(?i)(?<![\w.])['\"]?max_epochs?['\"]?[\s:=.'\"]*(\d+)\b")
 _CHECKPOINT = re.compile(
     r"(?i)(?:sav(?:ed?|ing) (?:model )?checkpoint|checkpoint saved)(?: to)?\s*(\S*)"
@@ -252,6 +253,8 @@ class GenericParser(FeedMany):
 
     def _config(self, body: str) -> RunConfig | None:
         """A total from a config dump (`MAX_ITER: 111000`); max_epochs is kept for later."""
+        if not any(hint in body for hint in _CONFIG_HINTS):
+            return None
         if (epochs := _CONFIG_EPOCHS.search(body)) is not None and int(epochs.group(1)) > 0:
             self._max_epochs = int(epochs.group(1))
         match = _CONFIG_TOTAL.search(body)
@@ -371,9 +374,10 @@ def _words(text: str) -> str:
 
 
 def _dt_s(body: str) -> float | None:
-    if (ms := _DT_MS.search(body)) is not None:
+    # The substring tests spare most lines the two slow case-blind searches.
+    if "ms" in body and (ms := _DT_MS.search(body)) is not None:
         return float(next(g for g in ms.groups() if g is not None)) / 1000
-    if (s := _DT_S.search(body)) is not None:
+    if ("ime" in body or "s/" in body) and (s := _DT_S.search(body)) is not None:
         return float(next(g for g in s.groups() if g is not None))
     return None
 
