@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.core.events import Checkpoint, Eval, Event, Progress
-from bot.core.linebuf import MAX_LINE, iter_lines
+from bot.core.linebuf import MAX_LINE
 from bot.core.monitor import RunMonitor
 from bot.core.notices import Alert
 from bot.core.parsers.base import (
@@ -29,6 +29,7 @@ from bot.core.parsers.base import (
 from bot.core.parsers.generic import GenericParser
 from bot.core.parsers.pattern import PatternParser
 from bot.core.parsers.registry import FORMATS, make_parser
+from bot.replay import numbered_lines
 
 FIRST_SHOWN = 5
 NEW_LAUNCH_FRACTION = 0.02  # a counter back under 2 % of where it was starts a new launch
@@ -145,21 +146,21 @@ def _scan_bytes(path: Path, report: Explanation) -> None:
 
 
 def _long_lines(f: Any) -> Iterator[tuple[int, int]]:
-    """(line number, bytes) of each line over `MAX_LINE`, numbered as `iter_lines` counts."""
-    line, length = 0, 0
+    """(line number, bytes) of each line over `MAX_LINE`; lines end at `\n`, `\r` (a tqdm
+    redraw) or both, and are numbered as `grep -n` does (by `\n`)."""
+    line, length = 1, 0
     while chunk := f.read(1 << 20):
         start = 0
         for match in _TERMINATOR.finditer(chunk):
             length += match.start() - start
             start = match.end()
-            if length:
-                line += 1
-                if length > MAX_LINE:
-                    yield line, length
+            if length > MAX_LINE:
+                yield line, length
+            line += match.group() == b"\n"
             length = 0
         length += len(chunk) - start
     if length > MAX_LINE:
-        yield line + 1, length
+        yield line, length
 
 
 def _read_as_replay(path: Path, monitor: RunMonitor, report: Explanation) -> list[tuple[int, int]]:
@@ -178,8 +179,7 @@ def _read_as_replay(path: Path, monitor: RunMonitor, report: Explanation) -> lis
             ]
 
     with path.open("rb") as f:
-        for line in iter_lines(f):
-            line_no += 1
+        for line_no, line in numbered_lines(f):
             _input_note(line, line_no, report)
             fold(monitor.feed((line,), 0.0))
             now = getattr(monitor.parser, "format", None)
@@ -259,7 +259,7 @@ def _not_read(path: Path, parser: LineParser, report: Explanation) -> list[tuple
     notes = 0
     stamps = StampReader()
     with path.open("rb") as f:
-        for line_no, line in enumerate(iter_lines(f), 1):
+        for line_no, line in numbered_lines(f):
             events = parser.feed(line)
             progress += [(line_no, ev.iter) for ev in events if isinstance(ev, Progress)]
             if isinstance(parser, GenericParser) and len(parser.notes) > notes:

@@ -2,21 +2,24 @@
 
 One JSON object per line (schema in DESIGN.md): `progress` for every progress line with the
 estimate made from the lines up to it, `eval`, `alert` (with `line`, the 1-based number of the
-log line being read when the alert was raised), and `end` last.
+log line being read when the alert was raised, counted as `grep -n` counts), and `end` last.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
 from bot.core.events import Eval, Event, Progress
-from bot.core.linebuf import iter_lines
+from bot.core.linebuf import LineBuffer
 from bot.core.monitor import Folded, RunMonitor
 from bot.core.notices import Alert, Notice
 from bot.core.state import RunState
+
+_READ_CHARS = 1 << 20  # a longer line is read in pieces (a 100 MB line is never held whole)
 
 
 def replay(
@@ -36,21 +39,33 @@ def replay(
 
     line_no = 0
 
-    def emit(folded: Folded) -> None:
+    def emit(folded: Folded, line_no: int) -> None:
         for ev, notices in folded:
             for obj in _objects(ev, notices, state, line_no):
                 out.write(json.dumps(obj, separators=(",", ":")) + "\n")
 
     with path.open("rb") as f:
-        for line in iter_lines(f):
-            line_no += 1
-            emit(monitor.feed((line,), 0.0))
-    emit(monitor.flush(0.0))  # a short log whose format was never certain
+        for line_no, line in numbered_lines(f):
+            emit(monitor.feed((line,), 0.0), line_no)
+    emit(monitor.flush(0.0), line_no)  # a short log whose format was never certain
     for notice in state.end_of_log():  # a traceback that ends the log ended the run
         if isinstance(notice, Alert):
             out.write(json.dumps(_alert(notice, line_no), separators=(",", ":")) + "\n")
     end = {"kind": "end", "t_s": _num(state.t_s), "iter": state.iter}
     out.write(json.dumps(end, separators=(",", ":")) + "\n")
+
+
+def numbered_lines(f: IO[bytes]) -> Iterator[tuple[int, str]]:
+    """The lines `iter_lines` yields, each with the number of the file line it is on (what
+    `grep -n` says: a tqdm redraw after a bare `\\r` stays on its line, blank lines count)."""
+    buf = LineBuffer()
+    line_no = 1
+    while raw := f.readline(_READ_CHARS):
+        for line in buf.feed(raw):
+            yield line_no, line
+        line_no += raw.endswith(b"\n")
+    for line in buf.flush():
+        yield line_no, line
 
 
 def _objects(
