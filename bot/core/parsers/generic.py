@@ -364,13 +364,12 @@ def _bare(body: str, epoch: re.Match[str] | None) -> re.Match[str] | None:
 
 
 def _shape(body: str, at: int) -> str:
-    """The last words before the counter's number, lower case (`Iter(val) [` gives `iter val`):
-    what progress lines share."""
-    return _words(body[:at])
-
-
-def _words(text: str) -> str:
-    return " ".join(_WORD.findall(text)[-6:]).lower()
+    """The words before the counter's number, lower case (`Iter(val) [` gives `iter val`): the
+    first three (the logger, the phase) and the last four: what progress lines share."""
+    words = _WORD.findall(body[:at])
+    if len(words) > 7:
+        words = words[:3] + words[-4:]
+    return " ".join(words).lower()
 
 
 def _dt_s(body: str) -> float | None:

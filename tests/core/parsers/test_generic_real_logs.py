@@ -23,6 +23,7 @@ READ_RIGHT = (
     "mmengine-mmdet",
     "mmengine-mmseg",
     "torchtitan-resume",
+    "fairseq-crash",
     "fairseq-hydra-slurm-cancel",
     "megatron-gptneox",
     "metriclogger-dino-unic",
