@@ -44,6 +44,8 @@ def decode(text: str | bytes) -> Message:
         obj = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise WireError(f"not JSON: {exc}") from None
+    except RecursionError:  # a rogue client's deeply nested arrays
+        raise WireError("not JSON this program can read: nested too deeply") from None
     return from_dict(obj)
 
 

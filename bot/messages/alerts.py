@@ -31,6 +31,7 @@ KNOWN = [
     "started",
     "resumed",
     "finished",
+    "too_many_runs",
 ]
 NEGLIGIBLE_S = 30.0  # an ETA change below this is not worth a line
 
@@ -310,6 +311,11 @@ def _finished(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
     return facts
 
 
+def _too_many_runs(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
+    most = number(ev, "max")
+    return [tr.t("fact.too_many_runs", max=int(most))] if most is not None and most < 1e9 else []
+
+
 FACTS: dict[str, Callable[[Tr, Evidence, Alert], list[Html]]] = {
     "oom": _oom,
     "nan": _nan,
@@ -323,4 +329,5 @@ FACTS: dict[str, Callable[[Tr, Evidence, Alert], list[Html]]] = {
     "memory_pressure": _memory,
     "started": _started,
     "finished": _finished,
+    "too_many_runs": _too_many_runs,
 }

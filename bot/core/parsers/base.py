@@ -198,32 +198,111 @@ def _epoch_seconds(
     return seconds
 
 
-# At the start of a line (after `[`, a rank prefix or a level letter): glog `I0724 12:00:06.12`
-# or `I20250724 11:33:30`, detectron2/mmengine `[11/17 13:47:11]` (month/day, no year).
-_GLOG = re.compile(r"[IWEF](\d{4})?(\d\d)(\d\d) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?\b")
-_MONTH_DAY = re.compile(r"(\d\d)/(\d\d) (\d\d):(\d\d):(\d\d)(?:[.,](\d{1,6}))?\b")
+# What launchers put before each process's line: srun's `--label` (` 0: `, `29: `), torchrun's
+# `[rank0]:` / `[default0]:` (twice when the script prints its own), Ray's `(TaskRunner pid=1)`.
+_LAUNCHER = re.compile(
+    r"^\s*(?:\d+:\s+|\[(?:rank|default)\d+\]:\s*|\(\w+ pid=\d+(?:, ip=[\d.]+)?\)\s*)+"
+)
+
+
+def strip_launcher(line: str) -> str:
+    """`line` without the prefixes launchers add in front of each rank's output."""
+    if line[:1] in " 0123456789[(":
+        match = _LAUNCHER.match(line)
+        if match is not None:
+            return line[match.end() :]
+    return line
+
+
+_DAY = 86400.0
+# Days before each month, in a common year and in a leap year.
+_MONTH_STARTS = (
+    (0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334),
+    (0, 31, 60, 91, 121, 152, 182, 213, 244, 274, 305, 335),
+)
+_MONTH_DAY = re.compile(r"(\d\d)/(\d\d) (\d\d):(\d\d):(\d\d)(?:[.,](\d{1,6}))?")
+_GLOG = re.compile(r"[IWEF](\d{4})?(\d\d)(\d\d) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?")
+
+
+class YearlessClock:
+    """Seconds of timestamps printed without a year, on a timeline of their own.
+
+    Forms: `MM/DD HH:MM:SS` (detectron2 `[11/17 13:47:11]`, mmengine `05/31 05:18:08`) and glog
+    `I0724 12:00:06.123456` (a glog stamp with its year, `I20250724 11:33:30`, is read as it is).
+    Only differences between stamps matter to the run clock, so the first year is year 0 of this
+    timeline. A stamp more than half a year before the previous one is in the next year (a log
+    crossing New Year: 12/31 then 01/01 is one day). The year is taken as a common year until a
+    29 February shows it is a leap year: a log that crosses the end of February of a leap year
+    without a stamp on the 29th is a day short.
+    """
+
+    def __init__(self) -> None:
+        self._year_start = 0.0  # seconds of 1 January, 00:00 of the current year
+        self._leap = False
+        self._last: float | None = None
+
+    def read(self, text: str) -> float | None:
+        """Seconds of the `MM/DD HH:MM:SS` stamp at the start of `text`, else None."""
+        match = _MONTH_DAY.match(text)
+        if match is None:
+            return None
+        month, day, hour, minute, second, frac = match.groups()
+        return self._seconds(int(month), int(day), hour, minute, second, frac)
+
+    def read_glog(self, text: str) -> float | None:
+        """Seconds of the glog stamp (`I0724 12:00:06.123`) at the start of `text`, else None."""
+        match = _GLOG.match(text)
+        if match is None:
+            return None
+        year, month, day, hour, minute, second, frac = match.groups()
+        if year is not None:
+            return _epoch_seconds(year, month, day, hour, minute, second, frac, None)
+        return self._seconds(int(month), int(day), hour, minute, second, frac)
+
+    def _seconds(
+        self, month: int, day: int, hour: str, minute: str, second: str, frac: str | None
+    ) -> float | None:
+        if not (1 <= month <= 12 and 1 <= day <= 31):
+            return None
+        if month == 2 and day == 29:
+            self._leap = True
+        time_s = (
+            int(hour) * 3600
+            + int(minute) * 60
+            + int(second)
+            + (float("0." + frac) if frac else 0.0)
+        )
+        value = self._at(month, day, time_s)
+        if self._last is not None and value < self._last - 183 * _DAY:
+            self._year_start += (366 if self._leap else 365) * _DAY
+            self._leap = month == 2 and day == 29
+            value = self._at(month, day, time_s)
+        self._last = value
+        return value
+
+    def _at(self, month: int, day: int, time_s: float) -> float:
+        days = _MONTH_STARTS[int(self._leap)][month - 1] + day - 1
+        return self._year_start + days * _DAY + time_s
+
+
 _STAMP_START = re.compile(r"^(?:\S{0,24}?[\[:\s])??(?=[IWEF]?\d)")
-_LEAP_YEAR = 2000  # a year-less `02/29` must be a valid date
 
 
 class StampReader:
     """Epoch seconds of the timestamp a line starts with, in any common form: ISO (Python
     logging, loguru, DeepSpeed's `[2023-04-18 02:33:49,721]`), `MM/DD/YYYY HH:MM:SS`, glog, and
-    `MM/DD HH:MM:SS` without a year (detectron2, mmengine).
-
-    Year-less stamps are read in a leap year, then a year later each time the date falls back by
-    more than half a year (a run across New Year); the run clock needs only differences.
-    Stateful for that reason: one reader per log.
+    `MM/DD HH:MM:SS` without a year (detectron2, mmengine; read by a `YearlessClock`, so
+    stateful: one reader per log).
     """
 
-    __slots__ = ("_year", "_last")
+    __slots__ = ("_yearless",)
 
     def __init__(self) -> None:
-        self._year = _LEAP_YEAR
-        self._last: float | None = None
+        self._yearless = YearlessClock()
 
     def read(self, line: str) -> tuple[float, int] | None:
-        """(epoch seconds, index where the stamp ends) of the stamp near the line's start."""
+        """(seconds, index where the stamp ends) of the stamp near the line's start (after `[`,
+        a rank prefix or a level letter), else None."""
         head = line[:64]
         match = _TIMESTAMP.search(head) or _US_TIMESTAMP.search(head)
         if match is not None:
@@ -233,26 +312,10 @@ class StampReader:
         if start is None:
             return None
         at = start.end()
-        glog = _GLOG.match(head, at)
-        if glog is not None:
-            year, month, day, hour, minute, second, frac = glog.groups()
-            if year is not None:
-                stamp = _epoch_seconds(year, month, day, hour, minute, second, frac, None)
-                return None if stamp is None else (stamp, glog.end())
-            return self._yearless(glog.groups()[1:], glog.end())
-        month_day = _MONTH_DAY.match(head, at)
-        return None if month_day is None else self._yearless(month_day.groups(), month_day.end())
-
-    def _yearless(self, parts: tuple[str | None, ...], end: int) -> tuple[float, int] | None:
-        month, day, hour, minute, second, frac = parts
-        assert month and day and hour and minute and second
-        seconds = _epoch_seconds(str(self._year), month, day, hour, minute, second, frac, None)
-        if seconds is None:
+        if (glog := _GLOG.match(head, at)) is not None:
+            seconds = self._yearless.read_glog(head[at:])
+        elif (month_day := _MONTH_DAY.match(head, at)) is not None:
+            glog, seconds = month_day, self._yearless.read(head[at:])
+        else:
             return None
-        if self._last is not None and seconds < self._last - 182 * 86400:
-            self._year += 1  # New Year's Eve passed
-            seconds = _epoch_seconds(str(self._year), month, day, hour, minute, second, frac, None)
-            if seconds is None:
-                return None
-        self._last = seconds
-        return seconds, end
+        return None if seconds is None else (seconds, glog.end())

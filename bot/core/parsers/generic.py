@@ -135,6 +135,20 @@ _JSON_LOSS = ("loss", "train_loss", "training_loss", "train/loss")
 _JSON_VAL = ("val_loss", "eval_loss", "validation_loss", "val/loss", "eval/loss")
 
 
+# The fallback scores only what it scored before the general reader came (a `step`/`iter`
+# counter, or `Epoch N, Batch M`, with a train or val loss): the dedicated formats' scores
+# were set against these, and a framework line must go to its own parser.
+_SCORE_COUNTER = re.compile(
+    r"(?i)\b(?:global[ _]?(?:step|batch|iter(?:ation)?)|step|iter(?:ation)?)" + _SEP + r"\d"
+)
+_SCORE_BATCH = re.compile(r"(?i)\bbatch" + _SEP + r"\d")
+_SCORE_TRAIN = re.compile(
+    r"(?i)(?<![\w/])(?<!val )(?<!validation )(?<!eval )(?<!test )(?:train(?:ing)?[ _])?loss"
+    + _SEP
+    + _NUM
+)
+
+
 # The tqdm format's scorer asks about the same line right after this one.
 @lru_cache(maxsize=4)
 def score(line: str) -> int:
@@ -144,10 +158,26 @@ def score(line: str) -> int:
         return 10 if _json_metrics(line) else 0
     if "oss" not in line:
         return 0
-    counted = _GLOBAL.search(line) or (_EPOCH.search(line) and _LOCAL.search(line))
-    if counted and (_TRAIN.search(line) or _VAL.search(line)):
+    low = _lowered(line)
+    may_val = low is None or "val" in low
+    if _counter_in(line, low) and (_SCORE_TRAIN.search(line) or (may_val and _VAL.search(line))):
         return 10 if timestamp_seconds(line[:40]) is not None else 3
-    return 1 if _VAL.search(line) else 0
+    return 1 if may_val and _VAL.search(line) else 0
+
+
+def _counter_in(line: str, low: str | None) -> bool:
+    if low is not None and not ("step" in low or "iter" in low or "batch" in low):
+        return False  # what both ways of counting need
+    return bool(_SCORE_COUNTER.search(line) or (_EPOCH.search(line) and _SCORE_BATCH.search(line)))
+
+
+def _lowered(line: str) -> str | None:
+    """`line` in lower case, where a word the (?i) patterns need must appear (`in` tests are
+    much faster than a case-blind search); None when such a test could miss a match: (?i) also
+    matches `İ` and `ı` to `i` and `ſ` to `s`, which lower() does not fold."""
+    if line.isascii() or not ("İ" in line or "ı" in line or "ſ" in line):
+        return line.lower()
+    return None
 
 
 class _Counter:

@@ -22,6 +22,7 @@ READ_RIGHT = (
     "megatron-crash",
     "mmengine-mmdet",
     "mmengine-mmseg",
+    "torchtitan-crash",
     "torchtitan-resume",
     "fairseq-crash",
     "fairseq-hydra-slurm-cancel",
@@ -43,11 +44,3 @@ def test_general_reader_reads_the_log(file: str) -> None:
 
 def test_every_log_named_is_in_the_manifest() -> None:
     assert len(ENTRIES) == len(READ_RIGHT) or not ENTRIES
-
-
-def test_torchtitan_crash_iterations_are_right_too() -> None:
-    """Its total is not checked here: the log says `total steps 20000` (line 1529), the
-    manifest 2000."""
-    [entry] = [e for e in load_manifest() if e["file"].startswith("torchtitan-crash")]
-    _, iters_ok = check_generic(entry)
-    assert iters_ok
