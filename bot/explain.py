@@ -38,8 +38,10 @@ INFO_ALERTS = frozenset({"started", "resumed", "finished", "new_launch"})
 _FRACTION = re.compile(r"(?<![\w/.:>-])(\d+)\s*/\s*(\d+)(?![\w/.:])")
 _COUNTER_WORD = re.compile(r"(?i)\b(?:step|iter(?:ation)?)\b\s*[:=]?\s*\[?\s*\d")
 SHOWN_LAUNCHES = 5
+_NUMBER = re.compile(r"\d+")
 _YEAR = re.compile(r"\b(\d{4})[-/]\d\d[-/]\d\d[ T]\d\d:\d\d")
 _TERMINATOR = re.compile(rb"[\r\n]")
+_CLOCK_TRUST = ("elapsed", "timestamp", "dt", "wall")  # the run clock's order
 _CLOCKS = {
     "elapsed": "the trainer's own cumulative clock (elapsed time printed on the lines)",
     "timestamp": "timestamps on the progress lines",
@@ -199,7 +201,7 @@ def _count(ev: Event, line_no: int, progress: list[tuple[int, int]], report: Exp
     if isinstance(ev, Progress):
         progress.append((line_no, ev.iter))
         report.progress_lines += 1
-        report.clock = _clock(ev)
+        report.clock = min(report.clock, _clock(ev), key=_CLOCK_TRUST.index)
     elif isinstance(ev, Eval):
         report.eval_lines += 1
     elif isinstance(ev, Checkpoint):
@@ -258,6 +260,10 @@ def _not_read(path: Path, parser: LineParser, report: Explanation) -> list[tuple
     progress: list[tuple[int, int]] = []
     notes = 0
     stamps = StampReader()
+    # A parser may give a line's progress with the next line (a tqdm bar is told when the next
+    # redraw shows it was not redrawn): a line is read when either gives its iteration, or
+    # when it shows the iteration read last (a bar redrawn).
+    held: tuple[int, str] | None = None
     with path.open("rb") as f:
         for line_no, line in numbered_lines(f):
             events = parser.feed(line)
@@ -267,16 +273,31 @@ def _not_read(path: Path, parser: LineParser, report: Explanation) -> list[tuple
                     (line_no, f"{n} (line {line_no:,})") for n in parser.notes[notes:]
                 ]
                 notes = len(parser.notes)
-            if events or not _looks_like_progress(stamps, clean(line)):
-                continue
-            report.not_read_count += 1
-            if len(report.not_read) < FIRST_SHOWN:
-                report.not_read.append((line_no, clean(line)[:160]))
+            if held is not None and not _tells(events, held[1]):
+                _not_read_line(report, *held)
+            held = None
+            redraw = bool(progress) and str(progress[-1][1]) in _NUMBER.findall(line)
+            if not events and not redraw and _looks_like_progress(stamps, clean(line)):
+                held = (line_no, line)
+    if held is not None:
+        _not_read_line(report, *held)
     if isinstance(parser, GenericParser):
         report.shape = parser.shape
         if parser.total_source and report.total_source.startswith("the config"):
             report.total_source = parser.total_source
     return progress
+
+
+def _tells(events: list[Event], line: str) -> bool:
+    """Some progress event is about `line`: its iteration is a number on it."""
+    numbers = set(_NUMBER.findall(line))
+    return any(isinstance(ev, Progress) and str(ev.iter) in numbers for ev in events)
+
+
+def _not_read_line(report: Explanation, line_no: int, line: str) -> None:
+    report.not_read_count += 1
+    if len(report.not_read) < FIRST_SHOWN:
+        report.not_read.append((line_no, clean(line)[:160]))
 
 
 def _looks_like_progress(stamps: StampReader, line: str) -> bool:

@@ -177,3 +177,14 @@ def test_a_timestamp_from_another_century(tmp_path: Path, year: str) -> None:
     assert times[-1] < 60 and problem_alerts(objs) == []
     notes = [t for _, t in explain(path).input_notes]
     assert f"timestamp from {year} at line 11: ignored" in notes
+
+
+def test_tqdm_bars_and_their_redraws_are_read(tmp_path: Path) -> None:
+    bars = "".join(
+        f"\r{n:3d}%|{'#' * (n // 10):<10}| {n}/100 [00:{n:02d}<01:00,  1.00it/s]"
+        for n in range(1, 60)
+    )
+    path = tmp_path / "bars.log"
+    path.write_text("Starting training\n" + bars + "\n")
+    report = explain(path)
+    assert report.progress_lines > 0 and report.not_read_count == 0, report.not_read
