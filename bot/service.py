@@ -508,8 +508,10 @@ class Service:
                 chunk := await asyncio.to_thread(f.read, min(BACKLOG_CHUNK, end - done))
             ):
                 done += len(chunk)
+                # At speed, but the last chunk before the live edge line by line.
+                fast = done < end - BACKLOG_CHUNK
                 if lines := buf.feed(chunk):
-                    msg = LogLines(spec.name, tuple(lines), self.now(), True, self.host)
+                    msg = LogLines(spec.name, tuple(lines), self.now(), True, self.host, fast)
                     await self.publish(msg)
         await self.store.save_offset(key, Position(st.st_dev, st.st_ino, buf.consumed))
 
@@ -550,7 +552,8 @@ class Service:
         elif (monitor := await self._monitor_of(msg.run)) is None:
             return
         elif isinstance(msg, LogLines):
-            fed = monitor.feed(msg.lines, msg.wall_s)
+            fold = monitor.catch_up if msg.catch_up else monitor.feed
+            fed = fold(msg.lines, msg.wall_s)
             notices = [notice for _, batch in fed for notice in batch]
             # A slowdown read from the log is blamed on a GPU by its number on a hub, too.
             await self.notify(msg.run, self.host_gpus.name_hosts(notices), replayed=msg.replayed)

@@ -59,6 +59,7 @@ def to_dict(msg: Message) -> dict[str, Any]:
             "wall_s": msg.wall_s,
             "replayed": msg.replayed,
             "host": msg.host,
+            "catch_up": msg.catch_up,
         }
     if isinstance(msg, GpuReport):
         snap = _snapshot_dict(msg.snapshot)
@@ -87,6 +88,7 @@ def from_dict(obj: Any) -> Message:
             o.number("wall_s"),
             o.get("replayed", bool),
             o.get("host", str),
+            bool(o.optional("catch_up", bool)),  # absent from older agents: line by line
         )
     if kind == "gpu":
         snapshot = _snapshot(_Obj(o.get("snapshot", dict), "snapshot"))

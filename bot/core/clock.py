@@ -47,6 +47,28 @@ class RunClock:
         self._last_iter = ev.iter
         return self.t_s
 
+    def dt_times(self, iters: list[int], dts: list[float]) -> tuple[list[float], float] | None:
+        """The times `advance` would give these lines one by one, had each only a printed
+        duration (increasing iterations, finite durations >= 0), and the typical duration
+        after them; None where that shortcut does not hold (no dt clock running yet). Pure:
+        `settle_dt` commits."""
+        last, typical = self._last_iter, self._typical_dt_s
+        if self._source != "dt" or last is None or typical is None:
+            return None
+        t, times = self.t_s, []
+        keep, weight = 1 - TYPICAL_WEIGHT, TYPICAL_WEIGHT
+        for it, dt in zip(iters, dts, strict=True):
+            t += dt + (it - last - 1) * typical
+            times.append(t)
+            if dt < SPIKE_FACTOR * typical:
+                typical = keep * typical + weight * dt
+            last = it
+        return times, typical
+
+    def settle_dt(self, last_iter: int, t_s: float, typical_dt_s: float) -> None:
+        """Commit what `dt_times` computed."""
+        self.t_s, self._last_iter, self._typical_dt_s = t_s, last_iter, typical_dt_s
+
     def _advance_cumulative(self, source: str, reading: float) -> None:
         if self._source != source or self._origin is None or self._last_reading is None:
             # First reading of this source (or a switch to it): keep t_s continuous.
