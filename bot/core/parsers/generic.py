@@ -311,7 +311,8 @@ class GenericParser(FeedMany):
         if counter.step > MAX_COUNTER or (
             last is not None and counter.step > JUMP_FACTOR * (last + 1) + 10**6
         ):
-            self._note(f"counter jumps from {last:,} to {counter.step:,}: ignored")
+            where = "" if last is None else f"from {last:,} "
+            self._note(f"counter jumps {where}to {counter.step:,}: ignored")
             return False
         return True
 

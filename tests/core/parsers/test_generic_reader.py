@@ -171,6 +171,9 @@ def test_a_counter_that_jumps_to_10_to_the_18_is_ignored_and_noted() -> None:
     parser, events = read(["step 1200 loss 1.0", f"step {10**18} loss 1.0", "step 1300 loss 0.9"])
     assert [p.iter for p in progress(events)] == [1200, 1300]
     assert parser.notes == [f"counter jumps from 1,200 to {10**18:,}: ignored"]
+    first = GenericParser()
+    assert first.feed(f"step {10**13} loss 1.0") == []
+    assert first.notes == [f"counter jumps to {10**13:,}: ignored"]
 
 
 def test_a_validation_shaped_counter_line_is_an_eval() -> None:
