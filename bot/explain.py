@@ -36,7 +36,7 @@ NEW_LAUNCH_FRACTION = 0.02  # a counter back under 2 % of where it was starts a 
 INFO_ALERTS = frozenset({"started", "resumed", "finished", "new_launch"})
 
 _FRACTION = re.compile(r"(?<![\w/.:>-])(\d+)\s*/\s*(\d+)(?![\w/.:])")
-_COUNTER_WORD = re.compile(r"(?i)\b(?:step|iter(?:ation)?)\b\s*[:=]?\s*\[?\s*\d")
+_COUNTER_WORD = re.compile(r"(?i)\b(?:step|iter(?:ation)?)\b\s*(?:[:=]\s*)?(?:\[\s*)?\d")
 SHOWN_LAUNCHES = 5
 _NUMBER = re.compile(r"\d+")
 _YEAR = re.compile(r"\b(\d{4})[-/]\d\d[-/]\d\d[ T]\d\d:\d\d")

@@ -79,15 +79,19 @@ JUMP_FACTOR = 1000
 MAX_NOTES = 20
 
 _NUM = r"([-+]?(?:nan|inf|\d+(?:\.\d+)?(?:[eE][-+]?\d+)?))"
-_SEP = r"\s*[:=]?\s*"
-_FRACTION = r"\[?\s*(\d+)(?:\s*/\s*(\d+))?"
+_SEP = r"\s*(?:[:=]\s*)?"  # not `\s*[:=]?\s*`: two runs of spaces made long lines crawl
+_FRACTION = r"(?:\[\s*)?(\d+)(?:\s*/\s*(\d+))?"
 # Global counters first: on `epoch 5: 94 / 1102 ... num_updates=4500` the update count wins.
 _GLOBAL = re.compile(
     r"(?i)(?<![\w.])(global[ _]?(?:step|batch|iter(?:ation)?)|num_updates|step)" + _SEP + _FRACTION
 )
 _LOCAL = re.compile(r"(?i)(?<![\w.])(iter(?:ation)?s?|batch)(?:\(\w+\))?" + _SEP + _FRACTION)
-_BARE = re.compile(r"(?<![\w/.:%-])\[?\s*(\d+)\s*/\s*(\d+)\s*\]?(?![\w/.:%])")
-_EPOCH = re.compile(r"(?i)(?<![\w.])epoch(?:\(\w+\))?\s*[:=]?\s*\[?\s*(\d+)(?:\s*/\s*(\d+))?\]?")
+# No two runs of spaces side by side in these patterns: a long run of spaces must not make a
+# search quadratic.
+_BARE = re.compile(r"(?<![\w/.:%-])(?:\[\s*)?(\d+)\s*/\s*(\d+)(?:\s*\])?(?![\w/.:%])")
+_EPOCH = re.compile(
+    r"(?i)(?<![\w.])epoch(?:\(\w+\))?\s*(?:[:=]\s*)?(?:\[\s*)?(\d+)(?:\s*/\s*(\d+))?\]?"
+)
 _TRAINING = re.compile(
     r"(?i)grad[ _]?norm|it/s|s/it|/step|tokens?/s|samples/s"
     r"|throughput|\bppl\b|iter_time|\beta[:=]"
@@ -104,7 +108,7 @@ _TRAIN = re.compile(
     r"(?:(?:train(?:ing)?|total|lm)[ _])?loss" + _SEP + _NUM
 )
 _DT_MS = re.compile(
-    r"(?i)(?:elapsed time per iteration \(ms\)|iter(?:ation)?[ _]time \(ms\))\s*[:=]?\s*"
+    r"(?i)(?:elapsed time per iteration \(ms\)|iter(?:ation)?[ _]time \(ms\))\s*(?:[:=]\s*)?"
     r"(\d+(?:\.\d+)?)|\((\d+(?:\.\d+)?) ?ms\)|(\d+(?:\.\d+)?) ?ms/(?:step|it)\b"
 )
 _DT_S = re.compile(
