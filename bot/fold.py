@@ -70,7 +70,13 @@ class Fold:
     def _monitor(self, spec: RunSpec) -> RunMonitor:
         fmt = spec.fmt or self.config.log_format or None
         total = spec.total_iters or self.config.max_iters or None
-        return RunMonitor(spec.name, fmt, total, thresholds=Thresholds.from_config(self.config))
+        return RunMonitor(
+            spec.name,
+            fmt,
+            total,
+            thresholds=Thresholds.from_config(self.config),
+            progress_pattern=self.config.progress_pattern or None,
+        )
 
     # What the bot and the metrics show ------------------------------------------------------
     def run_states(self) -> list[RunState]:
