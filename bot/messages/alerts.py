@@ -30,6 +30,7 @@ KNOWN = [
     "memory_pressure",
     "started",
     "resumed",
+    "new_launch",
     "finished",
 ]
 NEGLIGIBLE_S = 30.0  # an ETA change below this is not worth a line
@@ -294,5 +295,6 @@ FACTS: dict[str, Callable[[Tr, Evidence, Alert], list[Html]]] = {
     "gpu_lost": _gpu_lost,
     "memory_pressure": _memory,
     "started": _started,
+    "new_launch": _started,
     "finished": _finished,
 }

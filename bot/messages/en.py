@@ -144,6 +144,7 @@ MESSAGES: dict[str, str] = {
     "alert.memory_pressure": "GPU memory almost full",
     "alert.started": "Training started",
     "alert.resumed": "Training resumed",
+    "alert.new_launch": "Training started again from the beginning",
     "alert.finished": "Training finished",
     "recovered.thermal": "Thermal slowdown over",
     "recovered.power": "Power limit no longer slowing training",

@@ -171,6 +171,7 @@ _MESSAGES = {
     "alert.memory_pressure": "Mémoire GPU presque pleine",
     "alert.started": "Entraînement démarré",
     "alert.resumed": "Entraînement repris",
+    "alert.new_launch": "Entraînement relancé depuis le début",
     "alert.finished": "Entraînement terminé",
     "recovered.thermal": "Fin du ralentissement thermique",
     "recovered.power": "La limite de puissance ne ralentit plus l'entraînement",
