@@ -83,9 +83,10 @@ class RunClock:
                 # The clock restarted from zero at the previous line.
                 self.restarts += 1
                 self._origin = -self.t_s
-        elif abs(reading - last) > MAX_STEP_S and not self._confirms(reading):
-            return  # set aside until the next reading says whether it was noise
-        elif reading < self._last_reading - SKEW_S:
+        elif abs(reading - last) > MAX_STEP_S:
+            if not self._confirms(reading):
+                return  # set aside until the next reading says whether it was noise
+        elif reading < last - SKEW_S:
             self.jumps += 1  # a timestamp set back (summer time ends): go on from here
             self._rebase(source, reading)
             return
