@@ -177,3 +177,14 @@ def test_gpu_temperature_history_is_bounded(notifier: Notifier) -> None:
     notifier.on_gpu(GpuSnapshot(NOW, error="library_not_found"))
     assert len(notifier.temps) == TEMP_SAMPLES
     assert notifier.temps[-1] == (NOW + TEMP_SAMPLES + 49, [("0", 64.0)])
+
+
+async def test_a_new_launch_passes_the_milestones_again_a_resume_does_not(
+    notifier: Notifier,
+) -> None:
+    state = RunState("gpt2", 1000)
+    notifier.expand(state, run_to(state, 600), replayed=False)
+    resumed = notifier.expand(state, run_to(state, 560, 400), replayed=False)  # a resume
+    assert not [p for p in resumed if isinstance(p, Milestone)]
+    again = notifier.expand(state, run_to(state, 300, 0), replayed=False)  # a new launch
+    assert [p.pct for p in again if isinstance(p, Milestone)] == [25]

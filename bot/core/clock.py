@@ -64,6 +64,8 @@ class RunClock:
             return self.t_s  # a garbled reading moves nothing
         if self.source is not None and RANK[source] < RANK[self.source]:
             return self.t_s  # the kept source's next reading covers this line's time
+        if launched:
+            self._typical_dt_s = None  # a launch may run at another speed
         if source == "dt":
             self.source = "dt"
             self.t_s += self._dt_advance(ev)
