@@ -10,7 +10,8 @@ One source per run: the clock takes the most trusted source seen so far and keep
 that carries a less trusted source, or none (Hugging Face Trainer's `{'loss': ...}` dict between
 two tqdm redraws), moves nothing: the next reading of the kept source covers the time in between,
 so nothing is dropped and nothing counted twice. A more trusted source seen for the first time
-takes over from the current run-clock time.
+takes over from the current run-clock time; a source the log stops printing (`STALE_LINES`
+progress lines in a row without it) hands over to the one those lines carry.
 
 The clock never runs backwards. A cumulative reading that falls to less than half of the
 previous one, or that falls on the line that starts a launch (launches.py), is a restart of
@@ -39,6 +40,7 @@ TYPICAL_WEIGHT = 0.1  # how fast the typical dt follows the printed ones
 # wall-time limit common clusters allow, and far below the year a New Year misreading makes.
 MAX_STEP_S = 7 * 86400.0
 SKEW_S = 60.0  # timestamps of one log never disagree by more (NTP keeps hosts within a second)
+STALE_LINES = 20  # lines in a row without the kept source: the log no longer prints it
 RANK = {"wall": 0, "dt": 1, "timestamp": 2, "elapsed": 3}  # higher is more trusted
 
 
@@ -55,6 +57,7 @@ class RunClock:
         self._suspect: float | None = None  # an implausible reading, until the next one
         self._last_iter: int | None = None
         self._typical_dt_s: float | None = None
+        self._without = 0  # progress lines in a row without the kept source
 
     def advance(self, ev: Progress, wall_s: float, launched: bool = False) -> float:
         """Fold one progress event and return its run-clock time; `launched` says the line
@@ -63,7 +66,11 @@ class RunClock:
         if not math.isfinite(reading):
             return self.t_s  # a garbled reading moves nothing
         if self.source is not None and RANK[source] < RANK[self.source]:
-            return self.t_s  # the kept source's next reading covers this line's time
+            self._without += 1
+            if self._without < STALE_LINES:
+                return self.t_s  # the kept source's next reading covers this line's time
+            self.source = None  # the log stopped printing it: this source takes over
+        self._without = 0
         if launched:
             self._typical_dt_s = None  # a launch may run at another speed
         if source == "dt":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.core.clock import RunClock
+from bot.core.clock import STALE_LINES, RunClock
 from bot.core.events import Progress
 
 
@@ -207,3 +207,13 @@ def test_a_counter_jump_adds_no_absurd_time() -> None:
     evs.append(Progress(10**18 + 10, dt_s=0.2))
     ts = times(RunClock(), evs)
     assert ts == pytest.approx([0.0, 2.0, 2.2, 4.2])
+
+
+def test_a_source_the_log_stops_printing_hands_over() -> None:
+    """A bar's elapsed on the first lines only, then timestamped lines: the clock follows the
+    timestamps once the bar is clearly gone, instead of staying frozen."""
+    clock = RunClock()
+    times(clock, [Progress(i, elapsed_s=float(i)) for i in range(3)])
+    ts = times(clock, [Progress(3 + i, timestamp_s=1.7e9 + 5.0 * i) for i in range(40)])
+    assert ts[STALE_LINES - 2] == 2.0  # still waiting for the bar
+    assert clock.source == "timestamp" and ts[-1] == 2.0 + 5.0 * (40 - STALE_LINES)
