@@ -7,6 +7,9 @@ The iteration counter says where a launch begins. When it goes back:
 - part of the way, the run resumed from a checkpoint: the same run goes on;
 - by no more than two logging intervals, it is interleaved writers (two ranks printing the
   same steps), not a launch.
+A launch that resumes where the last one stopped shows no step back; when the log announces a
+new total before the next progress line (detectron2 dumps its config, MAX_ITER included, at
+every launch), that line starts a launch all the same.
 """
 
 from __future__ import annotations
@@ -48,9 +51,12 @@ class Launches:
     def current(self) -> Launch | None:
         return self.records[-1] if self.records else None
 
-    def observe(self, it: int) -> str | None:
-        """FIRST, NEW or RESUME when the progress line at `it` starts a launch, else None."""
+    def observe(self, it: int, announced: bool = False) -> str | None:
+        """FIRST, NEW or RESUME when the progress line at `it` starts a launch, else None;
+        `announced`: the log said a launch begins (a new total since the last line)."""
         kind = self._kind(it)
+        if kind is None and announced:
+            kind = NEW if self._near_zero(it) else RESUME
         if self._last_iter is not None and it > self._last_iter:
             self._gaps.append(it - self._last_iter)
         self._last_iter = it
@@ -68,5 +74,8 @@ class Launches:
         gap = statistics.median(self._gaps) if self._gaps else 0
         if it >= self.high - WRITER_GAPS * gap:
             return None
-        near_zero = it <= WRITER_GAPS * gap or it < NEAR_ZERO_SHARE * self.high
-        return NEW if near_zero else RESUME
+        return NEW if self._near_zero(it) else RESUME
+
+    def _near_zero(self, it: int) -> bool:
+        gap = statistics.median(self._gaps) if self._gaps else 0
+        return it <= WRITER_GAPS * gap or it < NEAR_ZERO_SHARE * self.high

@@ -61,6 +61,7 @@ class RunState:
         self.resumes = 0  # launches after the first: resumes and new launches
         self.launch_book = Launches()
         self.launched: str | None = None  # first, new or resume: the last progress line's launch
+        self._announced = False  # a new total was printed since the last progress line
         self.history: list[Point] = []
         self._stride = 1  # keep every n-th progress point in history
         self._seen = 0
@@ -116,7 +117,7 @@ class RunState:
             self.checkpoints += 1
             self.estimator.on_checkpoint(ev.iter)
         elif isinstance(ev, RunConfig):
-            self.config.update(ev.values)
+            self._config(ev)
         elif isinstance(ev, ErrorText):
             self.errors = [*self.errors[-19:], ev]
         elif isinstance(ev, TrainingEnd):
@@ -138,7 +139,8 @@ class RunState:
         return list(self.detectors.on_end_of_log(self))
 
     def _progress(self, ev: Progress, wall_s: float) -> None:
-        kind = self.launched = self.launch_book.observe(ev.iter)
+        kind = self.launched = self.launch_book.observe(ev.iter, self._announced)
+        self._announced = False
         self.t_s = self.clock.advance(ev, wall_s, launched=kind is not None)
         launch = self.launch_book.current
         assert launch is not None
@@ -159,6 +161,13 @@ class RunState:
         # The estimator counts from the launch's start: its elapsed time is the launch's.
         self.estimator.on_progress(ev.iter, self.t_s - launch.start_t_s, ev.remaining_s)
         self._remember(Point(ev.iter, self.t_s, ev.loss))
+
+    def _config(self, ev: RunConfig) -> None:
+        """A config dump; one that changes the total once progress began announces a launch."""
+        before = self.total_iters
+        self.config.update(ev.values)
+        if self.iter is not None and "max_iters" in ev.values:
+            self._announced = self._announced or self.total_iters != before
 
     def _new_launch(self) -> None:
         """A counter back to about zero: a new run in the same file. What was learnt about

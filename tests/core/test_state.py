@@ -176,3 +176,20 @@ def test_launch_records_stay_bounded() -> None:
         _run(state, range(0, 100, 10))
     assert len(state.launches) == LAUNCHES_KEPT
     assert state.launch_book.count == LAUNCHES_KEPT + 20
+
+
+def test_a_new_total_announces_a_launch_that_resumes_where_the_last_stopped() -> None:
+    """detectron2: the last launch goes on from the checkpoint (no step back) with a new
+    MAX_ITER in its config dump."""
+    state = RunState("r")
+    state.apply(RunConfig({"max_iters": 37000}), 0.0)
+    _run(state, range(15019, 31019, 20))
+    state.apply(RunConfig({"max_iters": 111000}), 0.0)
+    _run(state, range(31019, 31419, 20))
+    assert [(x.kind, x.start_iter, x.total) for x in state.launches] == [
+        ("first", 15019, 37000),
+        ("resume", 31019, 111000),
+    ]
+    state.apply(RunConfig({"max_iters": 111000}), 0.0)  # the same total again: no launch
+    _run(state, range(31419, 31619, 20))
+    assert len(state.launches) == 2
