@@ -36,7 +36,7 @@ def check_schema(objs: list[dict[str, object]]) -> None:
     keys = {
         "progress": {"kind", "iter", "max_iters", "t_s", "eta_s", "eta_low_s", "eta_high_s"},
         "eval": {"kind", "iter", "t_s", "train_loss", "val_loss"},
-        "alert": {"kind", "type", "iter", "t_s"},
+        "alert": {"kind", "type", "iter", "t_s", "line"},
         "end": {"kind", "t_s", "iter"},
     }
     for obj in objs:
