@@ -99,8 +99,10 @@ REAL_CASES = [
     RealCase(
         "hf-trl-tqdm-stderr_guoyu-zhang_PEFT-TRL-LLMs_train.err",
         "tqdm",
-        info=SN,
-        note="startup tracebacks before any progress are not crashes of this run",
+        (("crash", None),),
+        SN,
+        "launches that die at start-up (wandb UsageError, SyntaxError) before the one that "
+        "trains: a crash without an iteration, said when wandb starts the next launch",
     ),
     RealCase("hf_trainer_state_suzushi-tw_luojiu-7b-base.json", "trainer_state", info=SF),
     RealCase(

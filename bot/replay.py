@@ -2,23 +2,25 @@
 
 One JSON object per line (schema in DESIGN.md): `progress` for every progress line with the
 estimate made from the lines up to it, `eval`, `alert` (with `line`, the 1-based number of the
-log line being read when the alert was raised), and `end` last.
+log line being read when the alert was raised, counted as `grep -n` counts), and `end` last.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 from bot.core.events import Eval, Event, Progress
-from bot.core.linebuf import iter_lines
+from bot.core.linebuf import LineBuffer
 from bot.core.monitor import RunMonitor
 from bot.core.notices import Alert, Notice
 from bot.core.parsers.registry import AutoParser
 from bot.core.state import RunState
+
+_READ_CHARS = 1 << 20  # a longer line is read in pieces (a 100 MB line is never held whole)
 
 
 def replay(
@@ -35,7 +37,7 @@ def replay(
 
     line_no = 0
 
-    def emit(events: Iterable[Event]) -> None:
+    def emit(events: Iterable[Event], line_no: int) -> None:
         # One event at a time, each written with the state right after it: lines held back
         # while the format was uncertain come out together, each with its own t_s.
         for ev in events:
@@ -44,15 +46,28 @@ def replay(
 
     parser = monitor.parser
     with path.open("rb") as f:
-        for line in iter_lines(f):
-            line_no += 1
-            emit(parser.feed_many((line,)))
-    emit(parser.flush() if isinstance(parser, AutoParser) else [])  # format never certain
+        for line_no, line in _numbered_lines(f):
+            emit(parser.feed_many((line,)), line_no)
+    # A short log whose format was never certain.
+    emit(parser.flush() if isinstance(parser, AutoParser) else [], line_no)
     for notice in state.end_of_log():  # a traceback that ends the log ended the run
         if isinstance(notice, Alert):
             out.write(json.dumps(_alert(notice, line_no), separators=(",", ":")) + "\n")
     end = {"kind": "end", "t_s": _num(state.t_s), "iter": state.iter}
     out.write(json.dumps(end, separators=(",", ":")) + "\n")
+
+
+def _numbered_lines(f: IO[bytes]) -> Iterator[tuple[int, str]]:
+    """The lines `iter_lines` yields, each with the number of the file line it is on (what
+    `grep -n` says: a tqdm redraw after a bare `\\r` stays on its line, blank lines count)."""
+    buf = LineBuffer()
+    line_no = 1
+    while raw := f.readline(_READ_CHARS):
+        for line in buf.feed(raw):
+            yield line_no, line
+        line_no += raw.endswith(b"\n")
+    for line in buf.flush():
+        yield line_no, line
 
 
 def _objects(

@@ -81,6 +81,20 @@ def test_replay_generated_log_with_overrides(tmp_path: Path) -> None:
     assert last["eta_s"] == pytest.approx(1000 * 0.170 + 4 * 5.63, rel=0.05)
 
 
+def test_replay_alerts_give_the_file_line_as_grep_counts_it(tmp_path: Path) -> None:
+    """tqdm redraws after a bare CR stay on their line, blank lines count: the numbers a user
+    looks up with `grep -n` or an editor."""
+    log = tmp_path / "train.log"
+    head = "loading\r 10%|#  | 1/10\r 20%|## | 2/10\n\n"  # lines 1-2
+    failure = 'Traceback (most recent call last):\n  File "t.py", line 1\n\nKilled\n'
+    log.write_bytes((head + "setting up\r\n" + failure).encode())  # Killed: line 7
+    result = etagram("replay", str(log), "--jsonl")
+    assert result.returncode == 0, result.stderr
+    objs = [json.loads(line) for line in result.stdout.splitlines()]
+    check_schema(objs)
+    assert [(o["type"], o["line"]) for o in objs if o["kind"] == "alert"] == [("crash", 7)]
+
+
 def test_replay_bad_input_is_one_line() -> None:
     result = etagram("replay", "/nonexistent/train.log", "--jsonl")
     assert result.returncode == 2

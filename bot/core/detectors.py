@@ -15,15 +15,22 @@ the same type is sent again for the run):
   wrapper line without numbers (`Caught OutOfMemoryError in replica 0`) is held until the
   original OOM line that follows it, so the alert carries the numbers. A crash in an incident
   that already has an OOM is folded into the OOM alert: no second critical alert.
-- `crash` (critical): a SLURM cancellation, a killed process, a CUDA error, a
-  `ChildFailedError` or a non-zero exit end the run at once. A Python traceback alone is
-  only a suspicion (handled exceptions print them too): it becomes a crash when the run
-  exits non-zero, restarts, stays silent for a grace period (`on_tick`), or when the log
-  ends there (`on_end_of_log`); training that advances clears it.
+- `crash` (critical): a SLURM cancellation (its cause said: time limit or cancelled), a
+  killed process (`Killed`, `srun: error: ... Killed`, a launcher killing its workers), an
+  exit code that is not 0, a C++ `terminate called`, a CUDA error or a `ChildFailedError` end
+  the run at once. A Python traceback alone is only a suspicion (handled exceptions print them
+  too): it becomes a crash when the run exits, restarts (a progress counter going back, or a
+  start-up banner: a new launch), stays silent for a grace period (`on_tick`), when the log
+  ends there (`on_end_of_log`), when Hydra says the job failed, or when a second process
+  prints the same exception once training ran (several ranks failed the same way); training
+  that advances clears it. The alert quotes the latest exception line (a kill or an exit that
+  follows one is its consequence, a `ChildFailedError` its wrapper: one alert) and carries the
+  current launch's iteration, none before its first progress line (a start-up crash).
 - `nan` (critical): a non-finite training or eval loss. Intermittent NaNs are one condition:
   it re-arms only after `NAN_REARM_POINTS` finite losses in a row.
 - `loss_spike` (warning): a robust z-score (median/MAD of the recent losses) above
-  `loss_spike_z`. A session that starts mid-run (a resume) is judged from its first loss.
+  `loss_spike_z` for `SPIKE_POINTS` losses in a row, or followed by a non-finite one. A
+  session that starts mid-run (a resume) is judged from its first loss.
 - `slowdown`/`thermal`/`power` (warning): the ordinary step time stays above the run's own
   baseline by `slowdown_pct` for `slowdown_min_s` of run clock. It is `thermal` or `power`
   only when NVML saw the matching clock event reasons during the episode; without NVML
@@ -31,7 +38,9 @@ the same type is sent again for the run):
   evidence `recovered`). Thermal reasons lasting `slowdown_min_s` with no slowdown give a
   `thermal` warning without a cost.
 - `stall` (warning): no progress for max(stall_factor x the usual interval, the longest
-  pause already survived x 1.5, stall_floor_s) of wall clock.
+  pause already survived x 1.5, stall_floor_s) of wall clock; or at once when NCCL's watchdog
+  says a collective timed out (the ranks' exceptions that follow are its echo: the crash is
+  said when the job is torn down).
 - `memory_pressure` (warning): a GPU above `memory_pressure_pct` for `MEMORY_SAMPLES`
   snapshots in a row. `gpu_lost` (critical): NVML says a GPU fell off the bus.
 - `started`, `resumed`, `new_launch`, `finished` (info): the first progress line (with the
@@ -55,6 +64,7 @@ from bot.core.gpu import (
 )
 from bot.core.launches import NEW
 from bot.core.notices import Alert, Evidence
+from bot.core.parsers.errors import exception_shape
 from bot.core.trackers import GpuWatch, Incident, Lifecycle, LossWatch, Slowdown, SlowdownChange
 
 if TYPE_CHECKING:
@@ -101,6 +111,7 @@ class Detectors:
         self._loss = LossWatch(self.th.loss_spike_z)
         self._slow = Slowdown(self.th.slowdown_pct / 100, self.th.slowdown_min_s)
         self._gpu = GpuWatch()
+        self._iter: int | None = None  # the current launch's last iteration (None before one)
 
     # Entry points --------------------------------------------------------------------------
     def on_event(self, ev: Event, state: RunState, wall_s: float) -> list[Alert]:
@@ -169,6 +180,7 @@ class Detectors:
             alerts += self._resumed(ev, state)
         if inc.open and (inc.iter is None or ev.iter > inc.iter):
             alerts += self._close_incident(state, confirmed=False)  # training went on
+        self._iter = ev.iter
         stalled = "stall" in self._active
         self._clear("stall")
         life.step(ev.iter, wall_s, survived=not stalled)
@@ -250,22 +262,74 @@ class Detectors:
 
     # Failures ------------------------------------------------------------------------------
     def _error(self, ev: ErrorText, state: RunState, wall_s: float) -> list[Alert]:
-        if ev.kind == "nccl" and "NCCL WARN" in ev.text:
+        kind = ev.kind
+        if kind == "start":
+            return self._launch(state)
+        if kind == "nccl" and "NCCL WARN" in ev.text:
             return []  # NCCL prints warnings it recovers from; a fatal one brings a traceback
         inc = self._incident
-        inc.touch(state.iter, state.t_s, wall_s)
-        if ev.kind == "oom":
+        inc.touch(self._iter, state.t_s, wall_s)
+        if kind == "oom":
             return self._oom(ev, state)
-        if ev.kind in ("cancelled", "killed"):
-            cause = str(ev.details.get("cause", ev.kind))
+        if kind == "hang":
+            return self._hang(ev)
+        if kind == "cancelled":
+            cause = str(ev.details.get("cause", kind))
             return self._crash(state, {"cause": cause, "error": ev.text})
+        if kind in ("killed", "exit"):
+            return self._crash(state, self._consequence(ev))
         if inc.pending is None:
             inc.pending = {"cause": "exception"}
-        if ev.kind != "traceback" and "error" not in inc.pending:
-            inc.pending["error"] = ev.text
-        if ev.kind == "cuda" or "ChildFailedError" in ev.text:
-            return self._crash(state, {})  # fatal for sure: no need to wait
-        return []
+        if kind == "traceback":
+            return []
+        if "ChildFailedError" in ev.text:  # the launcher's wrapper: folded into its cause
+            inc.pending.setdefault("error", ev.text)
+            return self._crash(state, {})
+        if kind == "fatal":
+            return self._crash(state, {}) if "error" in inc.pending else []
+        inc.pending["error"] = ev.text  # the latest exception line: the one the program died of
+        return self._crash(state, {}) if kind == "cuda" or self._repeated(ev) else []
+
+    def _repeated(self, ev: ErrorText) -> bool:
+        """A second process failed the same way once training ran: the job is lost. (Before the
+        first iteration, libraries print handled tracebacks on every rank; after a collective
+        timed out, the ranks' exceptions are its echo and the job's end comes from the abort.)"""
+        inc = self._incident
+        shape = exception_shape(ev.text)
+        seen = shape in inc.exceptions
+        inc.exceptions.add(shape)
+        return seen and self._iter is not None and not inc.hang
+
+    def _consequence(self, ev: ErrorText) -> Evidence:
+        """A kill or an exit: the cause, unless an exception already told it."""
+        pending = self._incident.pending
+        evidence: Evidence = {}
+        if pending is None or "error" not in pending:
+            evidence = {"cause": ev.kind, "error": ev.text}
+        if "exit_code" in ev.details:
+            evidence["exit_code"] = int(ev.details["exit_code"])
+        return evidence
+
+    def _hang(self, ev: ErrorText) -> list[Alert]:
+        """A collective timed out (NCCL's watchdog): the run is stuck, whatever follows."""
+        inc = self._incident
+        inc.hang = True
+        evidence: Evidence = {"cause": "collective_timeout", "error": ev.text}
+        if "timeout_s" in ev.details:
+            evidence["timeout_s"] = ev.details["timeout_s"]
+        return self._fire("stall", "stall", WARNING, inc.iter, inc.t_s, evidence)
+
+    def _launch(self, state: RunState) -> list[Alert]:
+        """The program printed its start-up banner: a new launch. A failure still in suspense
+        ended the previous one; the next failure is a new one, at no iteration until this
+        launch prints one, and silence counts from its first progress line."""
+        alerts = self._close_incident(state, confirmed=True)
+        if self._incident.open:
+            self._reset_incident()
+        self._iter = None
+        self._life.over = False
+        self._life.last_wall_s = None
+        return alerts
 
     def _oom(self, ev: ErrorText, state: RunState) -> list[Alert]:
         inc = self._incident
@@ -289,7 +353,7 @@ class Detectors:
         """The run died: one crash per incident, none when an OOM explains it."""
         inc = self._incident
         if not inc.open:
-            inc.touch(state.iter, state.t_s, None)
+            inc.touch(self._iter, state.t_s, None)
         alerts = self._flush_held_oom(state)
         if inc.oom:
             return alerts
@@ -320,7 +384,7 @@ class Detectors:
         if self._incident.crashed:
             self._life.over = False
         self._incident = Incident()
-        self._clear("oom", "crash")
+        self._clear("oom", "crash", "stall")
 
     def _incident_timeout(self, state: RunState, wall_s: float) -> list[Alert]:
         inc = self._incident
@@ -362,7 +426,9 @@ class Detectors:
             return []
         if not math.isfinite(ev.loss):
             self._loss.finite_run = 0
-            return self._nan({"loss": str(ev.loss)}, ev.iter, state)
+            # A jump the loss never came back from: the spike was real, however short.
+            alerts = self._spike(state) if self._loss.spike_start is not None else []
+            return alerts + self._nan({"loss": str(ev.loss)}, ev.iter, state)
         self._loss.finite_run += 1
         if self._loss.finite_run >= NAN_REARM_POINTS:
             self._clear("nan")
@@ -377,9 +443,11 @@ class Detectors:
             watch.spike_start = (ev.iter, ev.loss, watch.median, watch.z)
             watch.spike_points = 0
         watch.spike_points += 1
-        if watch.spike_points < SPIKE_POINTS:
-            return []
-        it, loss, median, z = watch.spike_start
+        return self._spike(state) if watch.spike_points >= SPIKE_POINTS else []
+
+    def _spike(self, state: RunState) -> list[Alert]:
+        assert self._loss.spike_start is not None
+        it, loss, median, z = self._loss.spike_start
         evidence: Evidence = {"loss": loss, "median": round(median, 6), "z": round(z, 1)}
         return self._fire("loss_spike", "loss_spike", WARNING, it, state.t_s, evidence)
 

@@ -166,8 +166,8 @@ class RunState:
         """A config dump; one that changes the total once progress began announces a launch."""
         before = self.total_iters
         self.config.update(ev.values)
-        if self.iter is not None and "max_iters" in ev.values:
-            self._announced = self._announced or self.total_iters != before
+        if self.iter is not None and before is not None and self.total_iters != before:
+            self._announced = True  # a first total is news, not a launch
 
     def _new_launch(self) -> None:
         """A counter back to about zero: a new run in the same file. What was learnt about

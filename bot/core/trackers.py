@@ -23,6 +23,10 @@ from bot.core.notices import Evidence
 SPIKE_WINDOW = 50  # recent losses the z-score is measured against
 SPIKE_MIN_POINTS = 10  # a fresh run's first losses are too few to judge
 SPIKE_REL_FLOOR = 0.05  # the loss scale is at least 5 % of the median (smooth logged losses)
+# After a restart from scratch, a loss this many times the old median (and above the floor) is
+# an explosion, not how a run starts: the first losses of a new run are a few times the old.
+EXPLOSION_FACTOR = 1000.0
+EXPLOSION_FLOOR = 1000.0
 GPU_HISTORY = 720  # snapshots kept to explain a slowdown
 GPU_EVIDENCE_SHARE = 0.3  # share of the episode's snapshots that must show the reason
 CHUNK_MIN_S = 10.0  # step time is measured over chunks of at least this much run clock
@@ -80,6 +84,8 @@ class Incident:
         self.crashed = False
         self.held_oom: ErrorText | None = None
         self.pending: Evidence | None = None  # a traceback not yet known to be fatal
+        self.exceptions: set[str] = set()  # shapes of its exception lines (errors.exception_shape)
+        self.hang = False  # a collective timed out: the ranks' exceptions that follow are its echo
 
     def touch(self, it: int | None, t_s: float, wall_s: float | None) -> None:
         if not self.open:
@@ -101,8 +107,11 @@ class LossWatch:
         # (iter, loss, median, z) of the first loss of the current run of high ones
         self.spike_start: tuple[int, float, float, float] | None = None
         self.spike_points = 0
+        self.before_restart: float | None = None  # the median before a restart, for explosions
 
     def restart(self) -> None:
+        if len(self.window) >= SPIKE_MIN_POINTS:
+            self.before_restart = _median(sorted(self.window))
         self.window.clear()
         self.min_points = SPIKE_MIN_POINTS
 
@@ -112,7 +121,10 @@ class LossWatch:
     def spike(self, loss: float) -> bool | None:
         """True: a spike; False: clearly normal; None: in between or too few points."""
         verdict: bool | None = None
-        if len(self.window) >= self.min_points:
+        if len(self.window) < self.min_points:
+            verdict = self._explosion(loss)
+        else:
+            self.before_restart = None
             self.median = _median(sorted(self.window))
             if loss <= self.median:  # only upward jumps matter: skip the MAD (a hot path)
                 self.z = 0.0
@@ -127,6 +139,15 @@ class LossWatch:
         if not verdict:  # a spike must not become its own baseline
             self.window.append(loss)
         return verdict
+
+    def _explosion(self, loss: float) -> bool | None:
+        """Too few losses since a restart to judge, unless this one is absurd next to the old."""
+        old = self.before_restart
+        if old is None or loss < max(EXPLOSION_FACTOR * abs(old), EXPLOSION_FLOOR):
+            return None
+        self.median = old
+        self.z = (loss - old) / max(SPIKE_REL_FLOOR * abs(old), 1e-12)
+        return True
 
 
 def _median(ordered: list[float]) -> float:

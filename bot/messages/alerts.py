@@ -56,9 +56,22 @@ def _body(tr: Tr, a: Alert) -> Html:
     where = tr.t(where_key, iter=a.iter) if a.iter is not None else Html("")
     facts = FACTS.get(a.type, _no_facts)(tr, a.evidence, a)
     lines = [Html(f"<b>{title}</b>{where}"), *facts, _cost(tr, a.eta_change_s)]
-    if known and f"try.{a.type}" in tr.messages:
-        lines.append(tr.t(f"try.{a.type}"))
+    tip = _tip(a)
+    if known and tip in tr.messages:
+        lines.append(tr.t(tip))
     return join(lines)
+
+
+def _tip(a: Alert) -> str:
+    """What to try: the type's advice, or the advice for this cause when it has its own."""
+    cause = a.evidence.get("cause")
+    if a.type == "crash" and cause == "time_limit":
+        return "try.crash_time_limit"
+    if a.type == "crash" and a.iter is None:  # at start-up, most often: nothing to resume
+        return "try.crash_no_iter"
+    if a.type == "stall" and cause == "collective_timeout":
+        return "try.stall_collective"
+    return f"try.{a.type}"
 
 
 def _recovered(tr: Tr, a: Alert) -> Html:
@@ -219,20 +232,35 @@ def _slowdown(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
 
 
 def _stall(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
+    if ev.get("cause") == "collective_timeout":
+        timeout = number(ev, "timeout_s")
+        facts = [tr.t("fact.collective_timeout", dur=tr.dur(timeout))] if timeout else []
+        return facts + _error(tr, ev)
     silent = number(ev, "silent_s")
     return [tr.t("fact.silent", dur=tr.dur(silent))] if silent is not None else []
 
 
+CAUSES = {"time_limit", "cancelled", "killed"}  # a crash whose cause is a sentence of its own
+
+
 def _crash(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
     facts = []
+    cause = ev.get("cause")
+    if a.iter is None:  # a start-up crash, or a log whose progress lines are not read
+        facts.append(tr.t("fact.no_iter"))
+    if cause in CAUSES:
+        facts.append(tr.t(f"fact.cause_{cause}"))
     exit_code = number(ev, "exit_code")
-    if exit_code is not None and abs(exit_code) < 1e6:
+    if exit_code is not None and abs(exit_code) < 1e12:
         facts.append(tr.t("fact.exit_code", code=code(int(exit_code))))
+    return facts + _error(tr, ev)
+
+
+def _error(tr: Tr, ev: Evidence) -> list[Html]:
     error = ev.get("error")
-    if isinstance(error, str) and error.strip():
-        text = error.strip()
-        facts.append(tr.t("fact.error", error=code(clip(text, VALUE_CHARS))))
-    return facts
+    if not isinstance(error, str) or not error.strip():
+        return []
+    return [tr.t("fact.error", error=code(clip(error.strip(), VALUE_CHARS)))]
 
 
 def _gpu_lost(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:

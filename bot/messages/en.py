@@ -172,6 +172,14 @@ MESSAGES: dict[str, str] = {
     "fact.silent": "Nothing new in the log for {dur}.",
     "fact.exit_code": "The process exited with code {code}.",
     "fact.error": "Error: {error}",
+    "fact.no_iter": "No iteration read from the log before the error.",
+    "fact.cause_time_limit": "The job reached its time limit and the scheduler stopped it.",
+    "fact.cause_cancelled": "The scheduler cancelled the job.",
+    "fact.cause_killed": "The process was killed.",
+    "fact.collective_timeout": (
+        "An NCCL collective has been waiting for more than {dur}: one of the processes no "
+        "longer responds."
+    ),
     "fact.gpu_lost": "GPU {gpu} no longer answers the driver.",
     "fact.memory": "memory {pct} used ({used} of {total})",
     "fact.memory_pct": "memory {pct} used",
@@ -213,6 +221,14 @@ MESSAGES: dict[str, str] = {
     ),
     "try.crash": (
         "The end of the log has the full traceback; once fixed, resume from the last checkpoint."
+    ),
+    "try.crash_no_iter": "The end of the log has the full traceback; once fixed, launch again.",
+    "try.crash_time_limit": (
+        "Ask for more time (<code>#SBATCH --time</code>) or resume from the last checkpoint."
+    ),
+    "try.stall_collective": (
+        "Look higher up in the log for the process that failed first. "
+        "<code>NCCL_DEBUG=INFO</code> tells more about the hang."
     ),
     "try.gpu_lost": (
         "Check <code>nvidia-smi</code> and <code>dmesg</code> (Xid errors); the machine often "

@@ -199,6 +199,14 @@ _MESSAGES = {
     "fact.silent": "Rien de nouveau dans le log depuis {dur}.",
     "fact.exit_code": "Le processus s'est terminé avec le code {code}.",
     "fact.error": "Erreur : {error}",
+    "fact.no_iter": "Aucune itération lue dans le log avant l'erreur.",
+    "fact.cause_time_limit": "Le job a atteint sa limite de temps et l'ordonnanceur l'a arrêté.",
+    "fact.cause_cancelled": "L'ordonnanceur a annulé le job.",
+    "fact.cause_killed": "Le processus a été tué.",
+    "fact.collective_timeout": (
+        "Une opération collective NCCL attend depuis plus de {dur} : un des processus ne "
+        "répond plus."
+    ),
     "fact.gpu_lost": "Le GPU {gpu} ne répond plus au pilote.",
     "fact.memory": "mémoire utilisée à {pct} ({used} sur {total})",
     "fact.memory_pct": "mémoire utilisée à {pct}",
@@ -242,6 +250,17 @@ _MESSAGES = {
     "try.crash": (
         "La fin du log donne la trace complète ; une fois le problème réglé, reprenez depuis la "
         "dernière sauvegarde."
+    ),
+    "try.crash_no_iter": (
+        "La fin du log donne la trace complète ; une fois le problème réglé, relancez."
+    ),
+    "try.crash_time_limit": (
+        "Demandez plus de temps (<code>#SBATCH --time</code>) ou reprenez depuis la dernière "
+        "sauvegarde."
+    ),
+    "try.stall_collective": (
+        "À chercher plus haut dans le log : le processus qui a échoué le premier. "
+        "<code>NCCL_DEBUG=INFO</code> en dit plus sur le blocage."
     ),
     "try.gpu_lost": (
         "À vérifier : <code>nvidia-smi</code> et <code>dmesg</code> (erreurs Xid) ; il faut "

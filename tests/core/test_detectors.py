@@ -11,6 +11,7 @@ from bot.core.detectors import NAN_REARM_POINTS, Thresholds
 from bot.core.events import Checkpoint, ErrorText, Eval, Event, Progress, RunConfig, TrainingEnd
 from bot.core.gpu import HW_POWER_BRAKE, SW_THERMAL, GpuSample, GpuSnapshot
 from bot.core.notices import Alert
+from bot.core.parsers import errors
 from bot.core.state import RunState
 
 
@@ -164,6 +165,201 @@ def test_exit_zero_after_a_traceback_is_a_finish() -> None:
         TrainingEnd(0, "exit"),
     ]
     assert types(alerts(state, events)) == ["started", "finished"]
+
+
+def scanned(*lines: str) -> list[Event]:
+    """What the failure scanner reports for each line (lines without a failure give none)."""
+    return [e for line in lines if (e := errors.scan(line)) is not None]
+
+
+TRACEBACK = "Traceback (most recent call last):"
+BANNER = "2024-05-01 10:00:00.123 | INFO | trainer:before_train:120 - args: Namespace(lr=0.1)"
+
+
+def test_a_start_up_crash_is_said_with_no_iteration_and_quotes_the_exception() -> None:
+    state = RunState("r")
+    found = alerts(state, scanned(BANNER, TRACEBACK, "ImportError: cannot import name 'Foo'"))
+    assert found == []  # a traceback alone may be handled: wait for what follows
+    crash = [a for a in state.end_of_log() if isinstance(a, Alert)]
+    assert [(a.type, a.iter) for a in crash] == [("crash", None)]
+    assert crash[0].evidence == {
+        "cause": "exception",
+        "error": "ImportError: cannot import name 'Foo'",
+    }
+
+
+def test_each_launch_that_dies_at_start_up_is_its_own_crash() -> None:
+    state = RunState("r")
+    launches = [
+        (TRACEBACK, "FileNotFoundError: [Errno 2] No such file or directory: 'a.txt'"),
+        (TRACEBACK, "RuntimeError: CUDA error: no kernel image is available"),  # at once
+        (TRACEBACK, "TypeError: unsupported operand type(s) for /: 'tuple' and 'float'"),
+    ]
+    events = [e for launch in launches for e in scanned(BANNER, *launch)]
+    found = alerts(state, events) + [a for a in state.end_of_log() if isinstance(a, Alert)]
+    assert [(a.type, a.iter, a.evidence["error"][:9]) for a in found] == [
+        ("crash", None, "FileNotFo"),  # said when the next launch starts
+        ("crash", None, "RuntimeEr"),
+        ("crash", None, "TypeError"),  # said when the log ends
+    ]
+
+
+def test_an_oom_in_each_launch_is_one_oom_each() -> None:
+    state = RunState("r")
+    oom = "RuntimeError: CUDA out of memory. Tried to allocate 100.00 MiB (GPU 0; 11.76 GiB total"
+    events = scanned(BANNER, TRACEBACK, oom, oom) + [*progress(0, 30)]
+    events += scanned(TRACEBACK, oom, BANNER, TRACEBACK, oom)
+    found = alerts(state, events)
+    assert [(a.type, a.iter) for a in found if a.type == "oom"] == [
+        ("oom", None),
+        ("oom", 20),
+        ("oom", None),  # the third launch printed no progress
+    ]
+
+
+def test_several_ranks_failing_the_same_way_is_a_crash_at_once_with_the_iteration() -> None:
+    state = RunState("r")
+    alerts(state, [Progress(0)])
+    one = scanned(TRACEBACK, "RuntimeError: Expected all tensors on one device, got cuda:9, cpu!")
+    two = scanned(TRACEBACK, "RuntimeError: Expected all tensors on one device, got cuda:3, cpu!")
+    assert alerts(state, one) == []
+    found = alerts(state, two)
+    assert [(a.type, a.iter) for a in found] == [("crash", 0)]
+    kill = "[2024-01-02 03:04:05,6] [INFO] [launch.py:315:sigkill_handler] Killing subprocess 7"
+    assert alerts(state, [*two, *scanned(kill, kill)]) == []  # the same failure
+
+
+def test_before_any_progress_the_same_handled_traceback_on_every_rank_is_no_crash() -> None:
+    optional = scanned(TRACEBACK, "ModuleNotFoundError: No module named 'apex'")
+    assert types(alerts(RunState("r"), optional * 4 + progress(0, 50))) == ["started"]
+
+
+def test_a_kill_after_an_exception_quotes_the_exception() -> None:
+    state = RunState("r")
+    events = [*progress(0, 50)] + scanned(
+        TRACEBACK,
+        "FileNotFoundError: Caught FileNotFoundError in DataLoader worker process 3.",
+        "Original Traceback (most recent call last):",
+        "FileNotFoundError: [Errno 2] No such file or directory: '/data/x.jpg'",
+        "[2025-07-12 22:03:34,200] [INFO] [launch.py:315:sigkill_handler] Killing subprocess 11",
+    )
+    found = [a for a in alerts(state, events) if a.type == "crash"]
+    assert [(a.iter, a.evidence) for a in found] == [
+        (
+            40,
+            {
+                "cause": "exception",
+                "error": "FileNotFoundError: [Errno 2] No such file or directory: '/data/x.jpg'",
+            },
+        )
+    ]
+
+
+def test_a_child_failed_error_is_folded_into_its_cause_or_quoted_alone() -> None:
+    child = "torch.distributed.elastic.multiprocessing.errors.ChildFailedError:"
+    state = RunState("r")
+    events = [*progress(0, 50), *scanned(TRACEBACK, "[rank1]: KeyError: 'labels'", child)]
+    found = [a for a in alerts(state, events) if a.type == "crash"]
+    assert [(a.iter, a.evidence["error"]) for a in found] == [(40, "KeyError: 'labels'")]
+    found = alerts(RunState("r"), [*progress(0, 50), *scanned(child)])
+    assert [(a.type, a.evidence["error"]) for a in found[1:]] == [("crash", child)]
+
+
+def test_a_collective_timeout_is_a_stall_then_the_abort_is_the_crash() -> None:
+    state = RunState("r")
+    watchdog = (
+        "5: [rank5]:[E0101 ProcessGroupNCCL.cpp:616] [Rank 1] Watchdog caught collective"
+        " operation timeout: WorkNCCL(SeqNum=9, OpType=BROADCAST, Timeout(ms)=600000) ran for"
+        " 600030 milliseconds before timing out."
+    )
+    echo = "5: [rank5]: RuntimeError: Storage size calculation overflowed with sizes=[4, 123]"
+    events = [*progress(0, 50)] + scanned(watchdog, watchdog, TRACEBACK, echo, TRACEBACK, echo)
+    found = alerts(state, events)
+    assert [(a.type, a.severity, a.iter) for a in found[1:]] == [("stall", "warning", 40)]
+    assert found[1].evidence["timeout_s"] == 600.0
+    assert found[1].evidence["cause"] == "collective_timeout"
+    abort = "5: terminate called after throwing an instance of 'c10::DistBackendError'"
+    found = alerts(state, scanned(abort, "srun: error: nid1: tasks 4,6: Killed"))
+    assert [(a.type, a.iter) for a in found] == [("crash", 40)]
+    assert found[0].evidence["error"].startswith("RuntimeError: Storage size")
+
+
+def test_hydra_job_error_is_confirmed_by_its_trailer_and_an_oom_in_it_is_the_alert() -> None:
+    state = RunState("r")
+    events = scanned(
+        "Error executing job with overrides: ['data.batch=256']",
+        TRACEBACK,
+        "ray.exceptions.RayTaskError(RuntimeError): ray::TaskRunner.run() (pid=1, ip=10.0.0.1)",
+        "ray.exceptions.RayTaskError(RuntimeError): ray::Worker.step() (pid=2, ip=10.0.0.1)",
+        "RuntimeError: XLA:TPU compile permanent error. Ran out of memory in memory space hbm.",
+        "Set the environment variable HYDRA_FULL_ERROR=1 for a complete stack trace.",
+    )
+    assert [(a.type, a.iter) for a in alerts(state, events)] == [("oom", None)]
+    events = scanned(
+        BANNER,
+        "Error executing job with overrides: ['model=big']",
+        TRACEBACK,
+        "ValueError: unknown model 'big'",
+        "Set the environment variable HYDRA_FULL_ERROR=1 for a complete stack trace.",
+    )
+    found = alerts(RunState("r"), events)
+    assert [(a.type, a.evidence["error"]) for a in found] == [
+        ("crash", "ValueError: unknown model 'big'")
+    ]
+
+
+def test_exit_codes_and_cancellations_say_their_cause() -> None:
+    cases = [
+        ("Process finished with exit code -1073740791 (0xC0000409)", "exit", -1073740791),
+        ("Experiment 2 failed!", "exit", None),
+        (
+            "slurmstepd: error: *** JOB 7 ON n1 CANCELLED AT 2024-07-05T08:48:57 ***",
+            "cancelled",
+            None,
+        ),
+    ]
+    for line, cause, code in cases:
+        state = RunState("r")
+        found = alerts(state, [*progress(0, 50), *scanned(line)])
+        crash = found[-1]
+        assert (crash.type, crash.iter, crash.evidence["cause"]) == ("crash", 40, cause)
+        assert crash.evidence.get("exit_code") == code and crash.evidence["error"] == line
+
+
+def test_a_program_start_after_a_finished_run_gives_the_next_failure_no_iteration() -> None:
+    state = RunState("r", total_iters=50)
+    found = alerts(state, [*progress(0, 51), *scanned("System environment:", "Run 2 failed!")])
+    assert [(a.type, a.iter) for a in found] == [("started", 0), ("finished", 50), ("crash", None)]
+
+
+def test_a_spike_that_ends_in_nan_is_said_with_the_nan() -> None:
+    state = RunState("r")
+    finite = [Progress(i, loss=1.8 + 0.01 * (i % 7)) for i in range(0, 3000, 10)]
+    found = alerts(state, [*finite, Progress(3000, loss=6.4e9), Progress(3001, loss=math.nan)])
+    assert [(a.type, a.iter) for a in found[1:]] == [("loss_spike", 3000), ("nan", 3001)]
+
+
+def test_an_explosion_right_after_the_counter_restarts_is_a_spike() -> None:
+    """I-JEPA's log: a first phase ends near 64,000 with a loss of 1.8; the main phase counts
+    from 0 again, its first autoencoder loss is 6.4e9 and every loss after it is nan (synthetic
+    losses, the shape of that log)."""
+    state = RunState("r")
+    first_phase = [Progress(i, loss=1.8 + 0.01 * (i % 7)) for i in range(0, 64_000, 100)]
+    found = alerts(state, [*first_phase, Progress(0, loss=6.4e9), Progress(1, loss=math.nan)])
+    assert [(a.type, a.iter) for a in found[1:]] == [
+        ("new_launch", 0),
+        ("loss_spike", 0),
+        ("nan", 1),
+    ]
+    assert found[2].evidence["loss"] == 6.4e9 and found[2].evidence["median"] == 1.83
+
+
+def test_a_new_run_starting_high_after_a_converged_one_is_no_spike() -> None:
+    for converged, first in ((0.5, 10.9), (0.001, 2.0), (120.0, 9000.0)):
+        state = RunState("r")
+        old = [Progress(i, loss=converged) for i in range(0, 5000, 10)]
+        new = [Progress(i, loss=first * (1 - i / 1000)) for i in range(0, 300, 10)]
+        assert "loss_spike" not in types(alerts(state, old + new)), (converged, first)
 
 
 # Losses ------------------------------------------------------------------------------------

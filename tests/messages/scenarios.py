@@ -211,6 +211,39 @@ CRASH = Alert(
     228.0,
     {"exit_code": 1, "error": "TypeError: unsupported operand type(s) for +: 'int' and 'NoneType'"},
 )
+CRASH_AT_START_UP = Alert(
+    RUN,
+    "crash",
+    "critical",
+    None,
+    0.0,
+    {"cause": "exception", "error": "ImportError: cannot import name 'FlashModel' from 'models'"},
+)
+CRASH_TIME_LIMIT = Alert(
+    RUN,
+    "crash",
+    "critical",
+    1300,
+    228.0,
+    {
+        "cause": "time_limit",
+        "error": "slurmstepd: error: *** JOB 4242 ON gpu07 CANCELLED AT 2026-05-22T02:56:57 DUE"
+        " TO TIME LIMIT ***",
+    },
+)
+STALL_COLLECTIVE = Alert(
+    RUN,
+    "stall",
+    "warning",
+    1300,
+    228.0,
+    {
+        "cause": "collective_timeout",
+        "timeout_s": 600.0,
+        "error": "[Rank 3] Watchdog caught collective operation timeout: WorkNCCL(SeqNum=812,"
+        " OpType=ALLREDUCE, Timeout(ms)=600000) ran for 600021 milliseconds before timing out.",
+    },
+)
 STARTED = Alert(RUN, "started", "info", 0, 0.0, {"total_iters": 20000, "eta_s": 3560.0})
 SLOWDOWN = Alert(
     RUN,
@@ -293,6 +326,9 @@ SCENARIOS = [
     ),
     Scenario("alert_finished", lambda c: alert_text(FINISHED, c)),
     Scenario("alert_crash", lambda c: alert_text(CRASH, c)),
+    Scenario("alert_crash_no_iter", lambda c: alert_text(CRASH_AT_START_UP, c)),
+    Scenario("alert_crash_time_limit", lambda c: alert_text(CRASH_TIME_LIMIT, c)),
+    Scenario("alert_stall_collective", lambda c: alert_text(STALL_COLLECTIVE, c)),
     Scenario("alert_nan", lambda c: alert_text(NAN, c)),
     Scenario("alert_stall", lambda c: alert_text(STALL, c)),
     Scenario("alert_slowdown", lambda c: alert_text(SLOWDOWN, c)),

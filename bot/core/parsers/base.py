@@ -177,3 +177,90 @@ def _epoch_seconds(
         digits = zone[1:].replace(":", "")
         seconds -= sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
     return seconds
+
+
+# What launchers put before each process's line: srun's `--label` (` 0: `, `29: `), torchrun's
+# `[rank0]:` / `[default0]:` (twice when the script prints its own), Ray's `(TaskRunner pid=1)`.
+_LAUNCHER = re.compile(
+    r"^\s*(?:\d+:\s+|\[(?:rank|default)\d+\]:\s*|\(\w+ pid=\d+(?:, ip=[\d.]+)?\)\s*)+"
+)
+
+
+def strip_launcher(line: str) -> str:
+    """`line` without the prefixes launchers add in front of each rank's output."""
+    if line[:1] in " 0123456789[(":
+        match = _LAUNCHER.match(line)
+        if match is not None:
+            return line[match.end() :]
+    return line
+
+
+_DAY = 86400.0
+# Days before each month, in a common year and in a leap year.
+_MONTH_STARTS = (
+    (0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334),
+    (0, 31, 60, 91, 121, 152, 182, 213, 244, 274, 305, 335),
+)
+_MONTH_DAY = re.compile(r"(\d\d)/(\d\d) (\d\d):(\d\d):(\d\d)(?:[.,](\d{1,6}))?")
+_GLOG = re.compile(r"[IWEF](\d{4})?(\d\d)(\d\d) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?")
+
+
+class YearlessClock:
+    """Seconds of timestamps printed without a year, on a timeline of their own.
+
+    Forms: `MM/DD HH:MM:SS` (detectron2 `[11/17 13:47:11]`, mmengine `05/31 05:18:08`) and glog
+    `I0724 12:00:06.123456` (a glog stamp with its year, `I20250724 11:33:30`, is read as it is).
+    Only differences between stamps matter to the run clock, so the first year is year 0 of this
+    timeline. A stamp more than half a year before the previous one is in the next year (a log
+    crossing New Year: 12/31 then 01/01 is one day). The year is taken as a common year until a
+    29 February shows it is a leap year: a log that crosses the end of February of a leap year
+    without a stamp on the 29th is a day short.
+    """
+
+    def __init__(self) -> None:
+        self._year_start = 0.0  # seconds of 1 January, 00:00 of the current year
+        self._leap = False
+        self._last: float | None = None
+
+    def read(self, text: str) -> float | None:
+        """Seconds of the `MM/DD HH:MM:SS` stamp at the start of `text`, else None."""
+        match = _MONTH_DAY.match(text)
+        if match is None:
+            return None
+        month, day, hour, minute, second, frac = match.groups()
+        return self._seconds(int(month), int(day), hour, minute, second, frac)
+
+    def read_glog(self, text: str) -> float | None:
+        """Seconds of the glog stamp (`I0724 12:00:06.123`) at the start of `text`, else None."""
+        match = _GLOG.match(text)
+        if match is None:
+            return None
+        year, month, day, hour, minute, second, frac = match.groups()
+        if year is not None:
+            return _epoch_seconds(year, month, day, hour, minute, second, frac, None)
+        return self._seconds(int(month), int(day), hour, minute, second, frac)
+
+    def _seconds(
+        self, month: int, day: int, hour: str, minute: str, second: str, frac: str | None
+    ) -> float | None:
+        if not (1 <= month <= 12 and 1 <= day <= 31):
+            return None
+        if month == 2 and day == 29:
+            self._leap = True
+        time_s = (
+            int(hour) * 3600
+            + int(minute) * 60
+            + int(second)
+            + (float("0." + frac) if frac else 0.0)
+        )
+        value = self._at(month, day, time_s)
+        if self._last is not None and value < self._last - 183 * _DAY:
+            self._year_start += (366 if self._leap else 365) * _DAY
+            self._leap = month == 2 and day == 29
+            value = self._at(month, day, time_s)
+        self._last = value
+        return value
+
+    def _at(self, month: int, day: int, time_s: float) -> float:
+        days = _MONTH_STARTS[int(self._leap)][month - 1] + day - 1
+        return self._year_start + days * _DAY + time_s

@@ -30,18 +30,27 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from types import ModuleType
 
-from bot.core.events import ErrorText, Event
+from bot.core.events import ErrorText, Event, Progress
 from bot.core.parsers import (
+    deepspeed,
+    detectron2,
     errors,
+    fairseq,
     generic,
     hf,
     lightning,
     llamafactory,
     llmc,
+    megatron,
+    metriclogger,
+    mmengine,
     modded,
     nanogpt,
+    timm,
+    torchtitan,
     tqdm_generic,
     trainer_state,
+    verl,
 )
 from bot.core.parsers.base import MAX_LINE_CHARS, DocumentParser, LineParser, clean
 
@@ -58,6 +67,16 @@ _MODULES: tuple[ModuleType, ...] = (
     llamafactory,
     trainer_state,
     lightning,
+    # Frameworks whose lines the generic reader half-understands (timestamped `step: N loss:`).
+    megatron,
+    torchtitan,
+    detectron2,
+    mmengine,
+    metriclogger,
+    timm,
+    fairseq,
+    verl,
+    deepspeed,
     generic,
     tqdm_generic,
     hf,
@@ -72,12 +91,24 @@ _FACTORIES: dict[str, Callable[[], LineParser]] = {
     lightning.NAME: lightning.LightningParser,
     tqdm_generic.NAME: tqdm_generic.TqdmParser,
     generic.NAME: generic.GenericParser,
+    megatron.NAME: megatron.MegatronParser,
+    torchtitan.NAME: torchtitan.TorchtitanParser,
+    detectron2.NAME: detectron2.Detectron2Parser,
+    mmengine.NAME: mmengine.MmengineParser,
+    metriclogger.NAME: metriclogger.MetricLoggerParser,
+    timm.NAME: timm.TimmParser,
+    fairseq.NAME: fairseq.FairseqParser,
+    verl.NAME: verl.VerlParser,
+    deepspeed.NAME: deepspeed.DeepSpeedParser,
 }
 _SCORERS: dict[str, Callable[[str], int]] = {m.NAME: m.score for m in _MODULES}
 
 FORMATS: tuple[str, ...] = tuple(m.NAME for m in _MODULES)
 DOCUMENT_FORMATS = frozenset({trainer_state.NAME})
 FALLBACK = generic.NAME
+# Formats whose lines other trainers print too (DeepSpeed's engine under the HF Trainer or
+# Megatron-DeepSpeed): their certain lines take over only from the fallback.
+GUEST_FORMATS = frozenset({deepspeed.NAME})
 
 
 def detect(head: Sequence[str]) -> str | None:
@@ -143,6 +174,21 @@ def _scores(line: str) -> dict[str, int]:
 # banners, warnings) skip the nine scorers. Each scorer needs one of them to score above 0
 # (test_real_logs.py and test_properties.py check it on real and generated lines).
 _SCORE_PREFIXES = ("step", "iter ", "s:", "[eval]", "Overriding", "tokens per", "with open(", "{")
+# The same for the frameworks' lines, anywhere in the line (after stamps and rank prefixes).
+_SCORE_WORDS = (
+    "step",
+    "iter",
+    "eta: ",
+    "Iter",
+    "Epoch",
+    "MAX_ITER",
+    "Train: ",
+    "Scheduled epochs",
+    "Total time: ",
+    " - mmengine - ",
+    "num_updates",
+    "Total Micro",
+)
 _NO_SCORES = dict.fromkeys(FORMATS, 0)
 
 
@@ -156,6 +202,31 @@ def _may_score(line: str) -> bool:
         or "Running training" in line
         or "Total optimization" in line
         or '"log_history"' in line
+        or any(word in line for word in _SCORE_WORDS)
+    )
+
+
+def _has_progress(events: Sequence[Event]) -> bool:
+    return any(isinstance(event, Progress) for event in events)
+
+
+# The fallback reads any `step N ... loss X` line, also those of formats that read them better
+# (a framework's line with its own clock and total): those formats take such lines from it.
+_FALLBACK_LIKE = frozenset({generic.NAME, tqdm_generic.NAME})
+
+
+def _specific_format(line: str) -> str | None:
+    """A format other than the fallback's kind that is certain of `line`, if any."""
+    cleaned = clean(line)
+    if not _may_score(cleaned):
+        return None
+    return next(
+        (
+            name
+            for name, scorer in _SCORERS.items()
+            if name not in _FALLBACK_LIKE and scorer(cleaned) >= CERTAIN
+        ),
+        None,
     )
 
 
@@ -171,6 +242,7 @@ class AutoParser:
         self._head: list[str] = []
         self._parser: LineParser | None = None
         self._quiet = 0
+        self._read_progress = False  # the current parser has read progress
         self._window: deque[tuple[str, dict[str, int]]] = deque()
         self._totals = dict.fromkeys(FORMATS, 0)  # the window's scores, kept up to date
 
@@ -191,7 +263,12 @@ class AutoParser:
                 continue
             events = parser.feed(line)
             if events and (len(events) > 1 or not isinstance(events[0], ErrorText)):
+                if parser.name == FALLBACK and (other := _specific_format(line)) is not None:
+                    out += self._switch(other, line)
+                    continue
                 self._quiet = 0
+                if not self._read_progress:
+                    self._read_progress = _has_progress(events)
                 out += events
             else:
                 out += events
@@ -223,6 +300,7 @@ class AutoParser:
             events += [e for e in self._parser.feed(line) if not isinstance(e, ErrorText)]
         if new_line is not None:
             events += self._parser.feed(new_line)
+        self._read_progress = _has_progress(events)
         return events
 
     def _not_understood(self, current: str, line: str) -> list[Event]:
@@ -241,7 +319,15 @@ class AutoParser:
         candidate = None
         if scores is not _NO_SCORES:
             candidate = next(
-                (name for name, score in scores.items() if score >= CERTAIN and name != current),
+                (
+                    name
+                    for name, score in scores.items()
+                    if score >= CERTAIN
+                    and name != current
+                    and (
+                        name not in GUEST_FORMATS or current == FALLBACK or not self._read_progress
+                    )
+                ),
                 None,
             )
         if candidate is None and self._quiet < QUIET_LINES:
@@ -260,7 +346,20 @@ class AutoParser:
         self._window.clear()
         self._totals = dict.fromkeys(FORMATS, 0)
         # The old parser already reported these lines' errors.
-        return [e for old in replay for e in self._parser.feed(old) if not isinstance(e, ErrorText)]
+        events: list[Event] = [
+            e for old in replay for e in self._parser.feed(old) if not isinstance(e, ErrorText)
+        ]
+        self._read_progress = _has_progress(events)
+        return events
+
+    def _switch(self, fmt: str, line: str) -> list[Event]:
+        """Hand `line` and what follows to `fmt`, a format certain of it."""
+        self._parser, self._quiet = make_parser(fmt), 0
+        self._window.clear()
+        self._totals = dict.fromkeys(FORMATS, 0)
+        events = self._parser.feed(line)
+        self._read_progress = _has_progress(events)
+        return events
 
     def _remember(self, line: str, cleaned: str) -> dict[str, int]:
         scores = _scores(cleaned) if _may_score(cleaned) else _NO_SCORES

@@ -17,6 +17,8 @@ SHARED_LOGS = next(
     ROOT.parent / "shared" / "logs",
 )
 
+SHARED_LOGS2 = SHARED_LOGS.parent / "logs2"
+
 _TERMINATOR = re.compile(rb"\r\n|\r|\n")
 
 

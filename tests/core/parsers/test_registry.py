@@ -18,6 +18,39 @@ SAMPLES = {
     "generic": ["2024-03-01 12:00:00,123 - INFO - step 5, loss 1.0"],
     "tqdm": [" 45%|████▌     | 450/1000 [02:10<02:39,  3.45it/s]", "Val Loss: 1.0"],
     "hf": ["{'loss': 1.23, 'learning_rate': 5e-05, 'epoch': 0.5}"],
+    "megatron": [
+        " iteration      100/    5000 | consumed samples:        12800 | elapsed time per "
+        "iteration (ms): 412.5 | learning rate: 1.000E-04 | lm loss: 5.123400E+00 |"
+    ],
+    "torchtitan": [
+        "[rank0]:[titan] 2025-02-01 10:00:00,000 - root - INFO - step: 20  loss:  "
+        "7.1234  memory: 30.00GiB(40.00%)  tps: 5,000  tflops: 100.00  mfu: 10.00%"
+    ],
+    "detectron2": [
+        "[03/02 10:00:00 d2.utils.events]:  eta: 1:00:00  iter: 39  total_loss: 1.2  "
+        "time: 0.5000  data_time: 0.0100  lr: 0.0010  max_mem: 4000M"
+    ],
+    "mmengine": [
+        "03/02 10:00:00 - mmengine - INFO - Iter(train) [  50/1000]  lr: 1.0000e-02  "
+        "eta: 0:10:00  time: 0.6000  data_time: 0.0100  memory: 3000  loss: 0.9000"
+    ],
+    "metriclogger": [
+        "Epoch: [3]  [ 100/1000]  eta: 0:15:00  lr: 0.000100  loss: 2.1000 (2.2000)"
+        "  time: 1.0000 (1.0500)  data: 0.0100 (0.0200)  max mem: 9000"
+    ],
+    "timm": [
+        "Train: 2 [ 100/500 ( 20%)]  Loss: 3.500 (3.60)  Time: 0.250s, 1024.00/s  "
+        "(0.260s,  984.62/s)  LR: 1.000e-03  Data: 0.010 (0.012)"
+    ],
+    "fairseq": [
+        "2023-01-01 10:00:00 | INFO | train_inner | epoch 001:    200 / 900 loss=7.5, "
+        "ppl=181.02, wps=1000, ups=2.5, num_updates=200, lr=5e-05, wall=80"
+    ],
+    "verl": ["(TaskRunner pid=7) step:3 - actor/pg_loss:0.012 - timing_s/step:30.5"],
+    "deepspeed": [
+        "[2024-01-01 10:00:00,000] [INFO] [logging.py:96:log_dist] [Rank 0] step=10, "
+        "skipped=0, lr=[0.0001], mom=[(0.9, 0.999)]"
+    ],
 }
 
 
