@@ -20,7 +20,8 @@ class LogLines:
 
     `replayed`: lines an earlier etagram already handled (before the saved offset), or the
     backlog of a log that was already long when first followed: they rebuild the state but
-    cause no eval message (alerts still go out).
+    cause no eval message (alerts still go out). `catch_up`: replayed lines far from the live
+    edge, folded at speed (bot/core/catchup.py: the same state and alerts).
     """
 
     run: str
@@ -28,6 +29,7 @@ class LogLines:
     wall_s: float
     replayed: bool = False
     host: str = ""
+    catch_up: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,26 +6,30 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import Literal, TextIO
 
 from telegram import Bot
 from telegram.error import InvalidToken, TelegramError
 
 from bot.adapters.nvml import NvmlSampler
+from bot.adapters.redact import TokenRedactingFilter
 from bot.config import Config
 
-Report = Callable[[bool | None, str, str], None]
+Mark = bool | None | Literal["warn"]  # works, fails, not configured, works but beware
+Report = Callable[[Mark, str, str], None]
+MARKS: dict[Mark, str] = {True: "ok  ", False: "FAIL", None: "--  ", "warn": "warn"}
 
 
 async def run_check(config: Config, out: TextIO) -> int:
-    """Print the report; 0 when everything configured works, 1 otherwise."""
-    problems = 0
+    """Print the report; 0 when everything configured works (warnings included), 1
+    otherwise."""
+    problems = warnings = 0
 
-    def line(ok: bool | None, what: str, detail: str) -> None:
-        nonlocal problems
-        mark = {True: "ok  ", False: "FAIL", None: "--  "}[ok]
+    def line(ok: Mark, what: str, detail: str) -> None:
+        nonlocal problems, warnings
         problems += ok is False
-        out.write(f"[{mark}] {what:<14} {detail}\n")
+        warnings += ok == "warn"
+        out.write(f"[{MARKS[ok]}] {what:<14} {detail}\n")
 
     line(True, "language", config.language)
     line(True, "time zone", config.timezone or "the machine's local zone")
@@ -39,14 +43,20 @@ async def run_check(config: Config, out: TextIO) -> int:
         )
     else:
         await _telegram(config, line)
-    out.write("\nall good\n" if not problems else f"\n{problems} problem(s)\n")
+    if problems:
+        out.write(f"\n{problems} problem(s)\n")
+    else:
+        out.write(f"\nworks, {warnings} warning(s)\n" if warnings else "\nall good\n")
     return 1 if problems else 0
 
 
 def _state_path(path: Path) -> tuple[bool, str, str]:
-    directory = path.parent
-    probe = directory if directory.exists() else directory.parent
-    writable = os.access(probe, os.W_OK)
+    """Whether the database can be made: its folder, or the nearest folder above it that
+    exists (a fresh machine has no ~/.local/state yet; etagram creates the folders)."""
+    probe = path.parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    writable = probe.is_dir() and os.access(probe, os.W_OK)
     return writable, "state database", f"{path}" + ("" if writable else " (not writable)")
 
 
@@ -72,12 +82,12 @@ async def _telegram(config: Config, report: Report) -> None:
     except InvalidToken:
         report(False, "telegram", "the token was rejected: copy it again from @BotFather")
         return
-    except TelegramError as exc:
-        report(False, "telegram", f"cannot reach the Bot API: {exc}")
+    except TelegramError as exc:  # a proxy's error page may echo the URL, token included
+        report(False, "telegram", f"cannot reach the Bot API: {_redacted(str(exc), config)}")
         return
     allowed = set(config.allowed_chat_ids)
     report(
-        bool(allowed) or None,
+        True if allowed else "warn",
         "allowed chats",
         ", ".join(map(str, sorted(allowed))) or "none: nobody gets pushes; add your chat id",
     )
@@ -98,6 +108,10 @@ async def _recent_chats(bot: Bot) -> dict[int, str]:
         if chat is not None:
             chats[chat.id] = chat.title or chat.username or chat.first_name or chat.type
     return chats
+
+
+def _redacted(text: str, config: Config) -> str:
+    return TokenRedactingFilter([config.token]).redact(text)
 
 
 def _host(url: str) -> str:

@@ -13,6 +13,7 @@ import socket
 import sys
 import tempfile
 import time
+import urllib.parse
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from bot.adapters.store import StoreError
 from bot.config import Config, ConfigError, load_config
 
 log = logging.getLogger("etagram")
+REDIS_URL_ENV = "ETAGRAM_REDIS_URL"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,14 +92,52 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_argument(
         "logs", nargs="*", metavar="LOG", help="log file(s) to follow (none: GPUs only)"
     )
-    agent.add_argument("--redis", required=True, metavar="URL", help="e.g. redis://hub:6379/0")
+    _redis_options(agent, "redis://hub:6379/0")
     agent.add_argument("--run", metavar="NAME", help="the run (default: the log's file name)")
     agent.add_argument("--host", default=socket.gethostname(), help="default: the host name")
 
     hub = command("hub", "hold the runs' state and the Telegram bot; read what agents publish")
-    hub.add_argument("--redis", required=True, metavar="URL", help="e.g. redis://127.0.0.1:6379/0")
+    _redis_options(hub, "redis://127.0.0.1:6379/0")
     _metrics_options(hub)
     return parser
+
+
+def _redis_options(p: argparse.ArgumentParser, example: str) -> None:
+    where = p.add_mutually_exclusive_group()
+    where.add_argument(
+        "--redis",
+        metavar="URL",
+        help=f"e.g. {example}; a URL with a password is seen by every user of the machine "
+        f"(ps): use --redis-file or ${REDIS_URL_ENV} instead",
+    )
+    where.add_argument(
+        "--redis-file",
+        metavar="FILE",
+        help="a file holding the Redis URL (chmod 600 when it holds a password)",
+    )
+
+
+def _redis_url(args: argparse.Namespace, env: dict[str, str] | os._Environ[str]) -> str:
+    """The Redis URL from --redis, --redis-file or $ETAGRAM_REDIS_URL; ValueError (one line)
+    when none is given, or when the file is unreadable or readable by others with a
+    password in it."""
+    if args.redis:
+        return str(args.redis)
+    if args.redis_file:
+        path = Path(args.redis_file).expanduser()
+        try:
+            mode, url = path.stat().st_mode, path.read_text().strip()
+        except OSError as exc:
+            raise ValueError(f"--redis-file {path}: cannot be read ({exc.strerror})") from None
+        if mode & 0o077 and urllib.parse.urlsplit(url).password:
+            raise ValueError(
+                f"--redis-file {path}: holds a password and is readable by others (mode "
+                f"{mode & 0o777:o}); expected chmod 600"
+            )
+        return url
+    if env.get(REDIS_URL_ENV):
+        return env[REDIS_URL_ENV]
+    raise ValueError(f"no Redis URL; expected --redis URL, --redis-file FILE or ${REDIS_URL_ENV}")
 
 
 def _metrics_options(p: argparse.ArgumentParser) -> None:
@@ -186,8 +226,8 @@ def _setup_logging(config: Config) -> None:
         stream=sys.stderr,
     )
     if config.log_level != "DEBUG":
-        # Their INFO lines (each job run, each request) drown etagram's own.
-        for chatty in ("apscheduler", "httpx", "httpcore"):
+        # Their INFO lines (one per request) drown etagram's own.
+        for chatty in ("httpx", "httpcore"):
             logging.getLogger(chatty).setLevel(logging.WARNING)
     if config.token:
         from bot.adapters.redact import install_token_redaction
@@ -246,6 +286,15 @@ def _watch_specs(args: argparse.Namespace, entries: list[str]) -> list[Any]:
     return specs
 
 
+def _regular_files(paths: list[Path]) -> None:
+    """ValueError (one line) for a log path that exists and is not a regular file."""
+    from bot.adapters.tail import not_a_file
+
+    for path in paths:
+        if kind := not_a_file(path):
+            raise ValueError(f"{path} is {kind}; expected a regular file (a log)")
+
+
 def _unique_names(paths: list[Path]) -> list[str]:
     """Each log's file name, with as many parent folders as it takes to tell them apart."""
     depth = 1
@@ -297,6 +346,7 @@ def _watch(args: argparse.Namespace, config: Config) -> int:
         return 2
     try:
         specs = _watch_specs(args, entries)
+        _regular_files([spec.path for spec in specs])
     except ValueError as exc:
         print(f"etagram: watch: {exc}", file=sys.stderr)
         return 2
@@ -313,6 +363,11 @@ def _run(args: argparse.Namespace, config: Config) -> int:
         print("etagram: run: no command given; expected: etagram run -- CMD ARGS", file=sys.stderr)
         return 2
     log_path = Path(args.log or f"{Path(argv[0]).stem}-{time.strftime('%Y%m%d-%H%M%S')}.log")
+    try:
+        _regular_files([log_path])
+    except ValueError as exc:
+        print(f"etagram: run: {exc}", file=sys.stderr)
+        return 2
     spec = RunSpec(args.name or log_path.name, log_path, args.format, args.max_iters)
     service = Service(config, [spec], gpu=_gpu_source())
 
@@ -369,8 +424,14 @@ def _check(args: argparse.Namespace, config: Config) -> int:
     return asyncio.run(run_check(config, sys.stdout))
 
 
-def _redis_bus(url: str) -> Any:
-    """The Redis bus, or None after a one-line error (no `redis` package, a bad URL)."""
+def _redis_bus(args: argparse.Namespace) -> Any:
+    """The Redis bus, or None after a one-line error (no URL, no `redis` package, a bad
+    URL)."""
+    try:
+        url = _redis_url(args, os.environ)
+    except ValueError as exc:
+        print(f"etagram: {args.command}: {exc}", file=sys.stderr)
+        return None
     try:
         from bot.adapters.redis_bus import RedisBus
     except ImportError:
@@ -386,7 +447,12 @@ def _redis_bus(url: str) -> Any:
 def _agent(args: argparse.Namespace, config: Config) -> int:
     from bot.service import RunSpec, Service
 
-    bus = _redis_bus(args.redis)
+    try:
+        _regular_files([Path(p) for p in args.logs])
+    except ValueError as exc:
+        print(f"etagram: agent: {exc}", file=sys.stderr)
+        return 2
+    bus = _redis_bus(args)
     if bus is None:
         return 2
     paths = [Path(p) for p in args.logs]
@@ -408,7 +474,7 @@ def _agent(args: argparse.Namespace, config: Config) -> int:
 def _hub(args: argparse.Namespace, config: Config) -> int:
     from bot.service import Service
 
-    bus = _redis_bus(args.redis)
+    bus = _redis_bus(args)
     if bus is None:
         return 2
     service = Service(config, [], bus=bus, role="hub", metrics=_metrics(args, config))

@@ -59,11 +59,14 @@ class Config:
     def telegram_enabled(self) -> bool:
         return bool(self.token)
 
-    def resolved_state_path(self) -> Path:
+    def resolved_state_path(self, role: str = "embedded") -> Path:
+        """The state database; by default one per role, so that a hub and an agent on one
+        machine do not share one (a database serves one process)."""
         if self.state_path:
             return Path(self.state_path).expanduser()
         base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-        return Path(base) / "etagram" / "state.sqlite3"
+        name = "state.sqlite3" if role == "embedded" else f"{role}.sqlite3"
+        return Path(base) / "etagram" / name
 
 
 def _positive(kind: Callable[[str], float]) -> Callable[[Any], float]:
@@ -293,6 +296,8 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
     env = os.environ if env is None else env
     table = _read_toml(Path(path)) if path else {}
     _reject_unknown(table)
+    if path and table.get("telegram", {}).get("token"):  # refused like a readable token file
+        _private(Path(path), "config file {path} holds telegram.token and")
     values: dict[str, Any] = {}
     for key in KEYS:
         section, name = key.toml
@@ -347,13 +352,18 @@ def _reject_unknown(table: dict[str, Any]) -> None:
 
 def _read_token_file(path: Path) -> str:
     try:
-        mode = path.stat().st_mode
         text = path.read_text().strip()
     except OSError as exc:
         raise ConfigError(f"telegram.token_file {path}: cannot be read ({exc.strerror})") from None
+    _private(path, "telegram.token_file {path}:")
+    return text
+
+
+def _private(path: Path, what: str) -> None:
+    """ConfigError when a file holding the token can be read by other users."""
+    mode = path.stat().st_mode
     if mode & 0o077:
         raise ConfigError(
-            f"telegram.token_file {path}: readable by others (mode {mode & 0o777:o}); "
+            f"{what.format(path=path)} is readable by others (mode {mode & 0o777:o}); "
             "expected chmod 600"
         )
-    return text

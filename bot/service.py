@@ -3,8 +3,8 @@
 Producers (log followers, the GPU sampler, a launched process) publish what they read; it is
 folded into each run's state, one message at a time, and notices become messages. In one
 process the producer folds its message itself; an agent publishes to Redis Streams, and the
-hub's consumer folds what arrives. One APScheduler scheduler (the engine under
-python-telegram-bot's JobQueue) runs every periodic job, whether or not a bot runs.
+hub's consumer folds what arrives. Every long-lived task (a follower, the consumer, each
+periodic job) is supervised: when it fails it is logged, named by /status and restarted.
 """
 
 from __future__ import annotations
@@ -12,24 +12,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import datetime as dt
+import functools
 import logging
 import os
+import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from telegram.error import InvalidToken, NetworkError, TelegramError
+from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError
 
 from bot import messages
 from bot.adapters.console import Console
 from bot.adapters.outbox import DEFAULT_POLICY, OutboxPolicy, OutboxSender
 from bot.adapters.plot import plot_data, render_png
 from bot.adapters.redact import install_token_redaction
-from bot.adapters.store import Store
+from bot.adapters.store import Store, storable
 from bot.adapters.tail import LogFollower, Position
 from bot.adapters.telegram import build_application, register_commands, send_text
 from bot.bus import Bus, GpuReport, LogLines, Message, ProcessExit
@@ -39,7 +39,7 @@ from bot.core.gpu import GpuSnapshot
 from bot.core.hosts import HostGpus
 from bot.core.linebuf import LineBuffer
 from bot.core.monitor import RunMonitor
-from bot.core.notices import Notice
+from bot.core.notices import Alert, Evidence, Notice
 from bot.core.prefs import ChatPrefs
 from bot.core.state import RunState
 from bot.messages import bot_ui
@@ -53,7 +53,10 @@ BACKLOG_CHUNK = 1 << 20
 OUTBOX_TEXTS_KEPT_S = 30 * 86400.0  # a delivered message's text is kept this long; its key always
 END_DRAIN_S = 5.0  # how long the last lines of an exited process may take to be read
 LIVE_TICK_S = 5.0  # how often live messages are looked at (each is edited less often)
+MAX_HUB_RUNS = 64  # runs a hub follows at most; reports about others are ignored
 TICK_S = 5.0  # how often the time-based checks (stall, a traceback then silence) run
+RESTART_FIRST_S = 1.0  # a failed task (log follower, Redis consumer...) restarts after this,
+RESTART_MAX_S = 60.0  # doubling up to this while it keeps failing
 
 
 class GpuSource(Protocol):
@@ -99,9 +102,10 @@ class Service:
             if outbox is not DEFAULT_POLICY
             else dataclasses.replace(outbox, max_age_s=config.outbox_max_age_s)
         )
-        self.runs = runs
+        # A name from a file name or argument that is not UTF-8 would fail every message.
+        self.runs = [dataclasses.replace(s, name=storable(s.name)) for s in runs]
         self.role, self.host, self.gpu_run = role, host, gpu_run
-        self.monitors = {} if role == "agent" else {s.name: self._monitor(s) for s in runs}
+        self.monitors = {} if role == "agent" else {s.name: self._monitor(s) for s in self.runs}
         self.allowed_chat_ids = frozenset(config.allowed_chat_ids)
         self.gpu = gpu
         self.console = console or Console()
@@ -111,14 +115,17 @@ class Service:
         self.sender: OutboxSender | None = None
         self.app: Any = None  # the connected python-telegram-bot Application
         self._connecting: asyncio.Task[None] | None = None
+        self._polling_errors: set[str] = set()  # kinds of polling failure already logged
         self.latest_gpu: GpuSnapshot | None = None
         self.host_gpus = HostGpus()
         self.metrics_at = metrics
         self.metrics: Any = None
         self.followers: dict[str, LogFollower] = {}
         self.pids: set[int] = set()
+        # The parts that failed and are being restarted, (kind, run): /status names them.
+        self.degraded: dict[tuple[str, str], str] = {}
+        self.runs_refused = 0  # reports about runs over MAX_HUB_RUNS, ignored
         self.stop_event = asyncio.Event()
-        self._scheduler = AsyncIOScheduler()
         self._folding = asyncio.Lock()  # one message folded at a time, in the order published
         self.timezone = config.timezone or _local_zone()  # read once: it is on every push
         self.notifier = Notifier(
@@ -191,6 +198,7 @@ class Service:
 
     async def end_run(self, name: str, exit_code: int | None) -> None:
         """The launched process exited: let the follower read its last lines, then say so."""
+        name = storable(name)
         spec = next(s for s in self.runs if s.name == name)
         deadline = self.now() + END_DRAIN_S
         while self.now() < deadline:
@@ -205,7 +213,7 @@ class Service:
     # Lifecycle -----------------------------------------------------------------------------
     async def serve(self) -> None:
         """Run until `stop()`; then shut down within SHUTDOWN_TIMEOUT_S."""
-        self.store = await Store.open(self.config.resolved_state_path())
+        self.store = await Store.open(self.config.resolved_state_path(self.role))
         self.notifier.store = self.store
         if forgotten := await self.store.forget_texts(self.now() - OUTBOX_TEXTS_KEPT_S):
             log.info("outbox: dropped the texts of %d delivered messages", forgotten)
@@ -216,12 +224,19 @@ class Service:
                 self._serve_metrics()
                 await self._start_bot()
             if self.role == "hub":
-                tasks.append(asyncio.create_task(self._consume(), name="consume"))
+                consume = self._supervised(("consume", ""), lambda _: self._consume())
+                tasks.append(asyncio.create_task(consume, name="consume"))
             tasks += [
-                asyncio.create_task(self._follow(spec, sizes[spec.name]), name=spec.name)
+                asyncio.create_task(
+                    self._supervised(
+                        ("follow", spec.name),
+                        functools.partial(self._follow, spec, sizes[spec.name]),
+                    ),
+                    name=spec.name,
+                )
                 for spec in self.runs
             ]
-            self._start_jobs()
+            tasks += self._jobs()
             if self.sender is not None:
                 tasks.append(asyncio.create_task(self.sender.run(), name="outbox"))
             await self.stop_event.wait()
@@ -230,6 +245,30 @@ class Service:
 
     def stop(self) -> None:
         self.stop_event.set()
+
+    async def _supervised(
+        self, part: tuple[str, str], work: Callable[[bool], Awaitable[None]]
+    ) -> None:
+        """Run `work` until it returns. When it raises, the error is logged once with its
+        cause, the part is shown as failing in /status, and the work starts again after a
+        back-off (`work(True)`: a restart); the part clears itself once it works again."""
+        delay, again = RESTART_FIRST_S, False
+        while True:
+            try:
+                await work(again)
+                return
+            except Exception as exc:
+                if part not in self.degraded:
+                    delay = RESTART_FIRST_S
+                    log.exception("%s failed (%s): restarting it", _part_name(part), exc)
+                self.degraded[part] = str(exc)
+            await asyncio.sleep(delay)
+            delay, again = min(2 * delay, RESTART_MAX_S), True
+
+    def _works(self, part: tuple[str, str]) -> None:
+        """The part did its work: it is no longer failing."""
+        if self.degraded and self.degraded.pop(part, None) is not None:
+            log.info("%s works again", _part_name(part))
 
     async def _shutdown(self, tasks: list[asyncio.Task[None]]) -> None:
         for follower in self.followers.values():
@@ -247,8 +286,6 @@ class Service:
             await self.bus.aclose()
         if self.metrics is not None:
             self.metrics.close()
-        if self._scheduler.running:
-            self._scheduler.shutdown(wait=False)
         if self.app is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._stop_bot(), timeout=SHUTDOWN_TIMEOUT_S)
@@ -289,12 +326,13 @@ class Service:
         self.notifier.sender = self.sender
         try:
             await self._connect(app)
-        except InvalidToken:
-            log.error(
-                "Telegram rejected the bot token (check ETAGRAM_TELEGRAM_TOKEN): console only"
-            )
-            self.sender = self.notifier.sender = None
-        except NetworkError as exc:
+        except TelegramError as exc:
+            if _token_rejected(exc):
+                log.error(
+                    "Telegram rejected the bot token (check ETAGRAM_TELEGRAM_TOKEN): console only"
+                )
+                self.sender = self.notifier.sender = None
+                return
             log.error("cannot reach Telegram (%s): messages wait in the outbox; retrying", exc)
             self._connecting = asyncio.create_task(self._keep_connecting(app), name="connect")
 
@@ -302,7 +340,7 @@ class Service:
         await app.initialize()
         await app.start()
         assert app.updater is not None
-        await app.updater.start_polling()
+        await app.updater.start_polling(error_callback=self._polling_failed)
         self.app = app
         with contextlib.suppress(TelegramError):
             await register_commands(app)
@@ -314,15 +352,31 @@ class Service:
             await asyncio.sleep(delay)
             try:
                 await self._connect(app)
-            except NetworkError as exc:
+            except TelegramError as exc:
+                if _token_rejected(exc):
+                    log.error("Telegram rejected the bot token: console only")
+                    self.sender = self.notifier.sender = None
+                    return
                 delay = min(300.0, delay * 2)
                 log.warning("Telegram still unreachable (%s): next try in %.0f s", exc, delay)
-            except InvalidToken:
-                log.error("Telegram rejected the bot token: console only")
-                self.sender = self.notifier.sender = None
-                return
         if self.sender is not None:
             self.sender.reconnected()
+
+    def _polling_failed(self, exc: TelegramError) -> None:
+        """python-telegram-bot retries polling itself, logging a traceback each time: one line
+        per kind of failure instead."""
+        kind = type(exc).__name__
+        if kind in self._polling_errors:
+            log.debug("polling Telegram failed again (%s)", exc)
+            return
+        self._polling_errors.add(kind)
+        if isinstance(exc, Conflict):
+            log.error(
+                "another program polls Telegram with this bot's token (409 Conflict): stop it "
+                "or give etagram its own bot; retrying meanwhile"
+            )
+        else:
+            log.warning("polling Telegram failed (%s); retrying", exc)
 
     async def _stop_bot(self) -> None:
         if self.app.updater and self.app.updater.running:
@@ -340,32 +394,58 @@ class Service:
             raise NetworkError("not connected to Telegram yet")
         return await self.app.bot.get_me()
 
-    def _start_jobs(self) -> None:
+    def _jobs(self) -> list[asyncio.Task[None]]:
+        """The periodic jobs: GPU sampling (at once, then every `gpu_interval_s`), the live
+        messages, the time-based checks. Each is a supervised loop timed by the event loop's
+        monotonic clock: a scheduler on the wall clock waits a day when the clock is set back
+        one."""
+        jobs: list[tuple[str, float, float, Callable[[], Awaitable[None]]]] = []
         if self.gpu is not None:
-            self._scheduler.add_job(
-                self._sample_gpu,
-                "interval",
-                seconds=self.config.gpu_interval_s,
-                max_instances=1,
-                coalesce=True,
-                next_run_time=dt.datetime.now(dt.UTC),
-            )
+            jobs.append(("gpu", 0.0, self.config.gpu_interval_s, self._sample_gpu))
         if self.sender is not None:
-            self._scheduler.add_job(
-                self._refresh_live, "interval", seconds=LIVE_TICK_S, max_instances=1, coalesce=True
+            jobs.append(("live", LIVE_TICK_S, LIVE_TICK_S, self._refresh_live))
+        jobs.append(("tick", TICK_S, TICK_S, self._tick))
+        return [
+            asyncio.create_task(
+                self._supervised(
+                    (kind, ""), functools.partial(self._every, (kind, ""), first_s, every_s, job)
+                ),
+                name=kind,
             )
-        self._scheduler.add_job(
-            self._tick, "interval", seconds=TICK_S, max_instances=1, coalesce=True
-        )
-        self._scheduler.start()
+            for kind, first_s, every_s, job in jobs
+        ]
+
+    async def _every(
+        self,
+        part: tuple[str, str],
+        first_s: float,
+        every_s: float,
+        job: Callable[[], Awaitable[None]],
+        again: bool,
+    ) -> None:
+        """`job` after `first_s` (`every_s` when restarted), then every `every_s` after it
+        ends."""
+        await asyncio.sleep(every_s if again else first_s)
+        while True:
+            await job()
+            self._works(part)
+            await asyncio.sleep(every_s)
 
     async def _refresh_live(self) -> None:
         if self.app is not None:  # not before Telegram was first reached
             await self.notifier.refresh_live(self.app.bot, self.live_text)
 
     async def _tick(self) -> None:
-        for name, monitor in self.monitors.items():
-            await self.notify(name, monitor.state.tick(self.now()))
+        """The time-based checks of each run; one that fails does not hold up the others."""
+        for name, monitor in list(self.monitors.items()):
+            try:
+                await self.notify(name, self.host_gpus.name_hosts(monitor.state.tick(self.now())))
+            except Exception as exc:
+                if ("checks", name) not in self.degraded:
+                    log.exception("checks of run %r failed (%s)", name, exc)
+                self.degraded["checks", name] = str(exc)
+            else:
+                self._works(("checks", name))
 
     # Producers -----------------------------------------------------------------------------
     async def _sample_gpu(self) -> None:
@@ -373,10 +453,12 @@ class Service:
         snapshot = await asyncio.to_thread(self.gpu.sample)
         await self.publish(GpuReport(self.host, snapshot, self.gpu_run))
 
-    async def _follow(self, spec: RunSpec, size_at_start: int) -> None:
-        """Publish a log's lines: first its backlog, silently, then what is written next."""
+    async def _follow(self, spec: RunSpec, size_at_start: int, again: bool = False) -> None:
+        """Publish a log's lines: first its backlog, silently, then what is written next;
+        `again` (a restart after a failure): from the saved offset, the state already built."""
         assert self.store is not None
-        await self._replay_backlog(spec, size_at_start)
+        if not again:
+            await self._replay_backlog(spec, size_at_start)
         follower = LogFollower(spec.path, store=self.store, checkpoint_every_s=OFFSET_SAVE_S)
         self.followers[spec.name] = follower
         async for batch in follower.lines():
@@ -384,6 +466,7 @@ class Service:
             # Redis): the follower saves its offset when asked for the next batch, and lines
             # before a saved offset are replayed silently after a restart.
             await self.publish(LogLines(spec.name, tuple(batch), self.now(), host=self.host))
+            self._works(("follow", spec.name))
 
     async def publish(self, msg: Message) -> None:
         """Hand on what a producer read: to the bus on an agent; anywhere else, folded at
@@ -419,18 +502,30 @@ class Service:
                 chunk := await asyncio.to_thread(f.read, min(BACKLOG_CHUNK, end - done))
             ):
                 done += len(chunk)
+                # At speed, but the last chunk before the live edge line by line.
+                fast = done < end - BACKLOG_CHUNK
                 if lines := buf.feed(chunk):
-                    msg = LogLines(spec.name, tuple(lines), self.now(), True, self.host)
+                    msg = LogLines(spec.name, tuple(lines), self.now(), True, self.host, fast)
                     await self.publish(msg)
         await self.store.save_offset(key, Position(st.st_dev, st.st_ino, buf.consumed))
 
     # Consumer ------------------------------------------------------------------------------
     async def _consume(self) -> None:
-        """A hub folds what its agents publish."""
+        """A hub folds what its agents publish. A message that cannot be folded is logged and
+        skipped (acknowledged with its batch): one rogue entry must not stop every run. A
+        database error is not the message's fault: it stops the consumer, which restarts and
+        reads the entry again."""
         assert self.bus is not None
         async for msg in self.bus.messages():
             async with self._folding:
-                await self.handle(msg)
+                try:
+                    await self.handle(msg)
+                except sqlite3.Error:
+                    raise
+                except Exception:
+                    log.exception("a %s message about run %r skipped", type(msg).__name__, msg.run)
+                    continue
+            self._works(("consume", ""))
 
     async def handle(self, msg: Message) -> None:
         """Fold one bus message into the state and say what must be said."""
@@ -440,7 +535,7 @@ class Service:
             # repeats every host's last report).
             self.notifier.on_gpu(self.host_gpus.latest.get(msg.host, msg.snapshot))
             if msg.run:  # a node with GPUs only may report before the log's node
-                self._monitor_of(msg.run)
+                await self._monitor_of(msg.run)
             # Our clock, as for log lines: the demo's simulated GPU stamps its own time. An
             # agent's NVML stamps the node's: a restarted hub replays the same timeline.
             at = msg.snapshot.taken_at_s if msg.host else self.now()
@@ -448,28 +543,61 @@ class Service:
                 seen = self.host_gpus.for_run(msg.host, msg.snapshot, name)
                 notices = self.monitors[name].state.apply_gpu(seen, at)
                 await self.notify(name, self.host_gpus.name_hosts(notices))
+        elif (monitor := await self._monitor_of(msg.run)) is None:
+            return
         elif isinstance(msg, LogLines):
-            fed = self._monitor_of(msg.run).feed(msg.lines, msg.wall_s)
+            fold = monitor.catch_up if msg.catch_up else monitor.feed
+            fed = fold(msg.lines, msg.wall_s)
             notices = [notice for _, batch in fed for notice in batch]
-            await self.notify(msg.run, notices, replayed=msg.replayed)
-        elif isinstance(msg, ProcessExit):
-            await self.notify(msg.run, self._monitor_of(msg.run).end(msg.exit_code, msg.wall_s))
+            # A slowdown read from the log is blamed on a GPU by its number on a hub, too.
+            await self.notify(msg.run, self.host_gpus.name_hosts(notices), replayed=msg.replayed)
+        else:
+            ended = monitor.end(msg.exit_code, msg.wall_s)
+            await self.notify(msg.run, self.host_gpus.name_hosts(ended))
 
-    def _monitor_of(self, run: str) -> RunMonitor:
-        """A hub meets its runs as their agents report them."""
-        if run not in self.monitors:
-            self.monitors[run] = self._monitor(RunSpec(run, Path(run)))
+    async def _monitor_of(self, run: str) -> RunMonitor | None:
+        """A hub meets its runs as their agents report them, MAX_HUB_RUNS at most: a rogue
+        client making up run names must not fill its memory and outbox. None for a run
+        refused; the first refusal is an alert."""
+        if run in self.monitors:
+            return self.monitors[run]
+        if self.role == "hub" and len(self.monitors) >= MAX_HUB_RUNS:
+            self.runs_refused += 1
+            if self.runs_refused == 1:
+                log.error("run %r refused: this hub follows %d runs already", run, MAX_HUB_RUNS)
+                evidence: Evidence = {"max": MAX_HUB_RUNS, "refused": run}
+                alert = Alert(run, "too_many_runs", "warning", None, self.now(), evidence)
+                await self._say(RunState(run), [alert])
+            return None
+        self.monitors[run] = self._monitor(RunSpec(run, Path(run)))
         return self.monitors[run]
 
     async def notify(self, run: str, notices: list[Notice], *, replayed: bool = False) -> None:
         """Show each push on the console and queue it for the chats that want it."""
-        state = self.monitors[run].state
+        await self._say(self.monitors[run].state, notices, replayed=replayed)
+
+    async def _say(self, state: RunState, notices: list[Notice], *, replayed: bool = False) -> None:
+        run = state.name
         for push in self.notifier.expand(state, notices, replayed=replayed):
             self.console.show(run, render(push, await self._console_ctx()), self.now())
             await self.notifier.deliver(state, push)
 
     async def _console_ctx(self) -> messages.Ctx:
         return messages.Ctx(lang=self.config.language, tz=self.timezone, now_s=self.now())
+
+
+def _token_rejected(exc: TelegramError) -> bool:
+    """Telegram itself refused the token (a 401 or 404 it answered; a proxy's page in their
+    place is no verdict: down the chain of causes lies the error of parsing it)."""
+    cause: BaseException | None = exc
+    while isinstance(cause, TelegramError):
+        cause = cause.__cause__
+    return isinstance(exc, InvalidToken) and cause is None
+
+
+def _part_name(part: tuple[str, str]) -> str:
+    """For the log: "follow train.log", "consume", "gpu", "checks"."""
+    return " ".join(filter(None, part))
 
 
 def _size(path: Path) -> int:

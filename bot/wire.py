@@ -44,6 +44,8 @@ def decode(text: str | bytes) -> Message:
         obj = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise WireError(f"not JSON: {exc}") from None
+    except RecursionError:  # a rogue client's deeply nested arrays
+        raise WireError("not JSON this program can read: nested too deeply") from None
     return from_dict(obj)
 
 
@@ -57,6 +59,7 @@ def to_dict(msg: Message) -> dict[str, Any]:
             "wall_s": msg.wall_s,
             "replayed": msg.replayed,
             "host": msg.host,
+            "catch_up": msg.catch_up,
         }
     if isinstance(msg, GpuReport):
         snap = _snapshot_dict(msg.snapshot)
@@ -85,6 +88,7 @@ def from_dict(obj: Any) -> Message:
             o.number("wall_s"),
             o.get("replayed", bool),
             o.get("host", str),
+            bool(o.optional("catch_up", bool)),  # absent from older agents: line by line
         )
     if kind == "gpu":
         snapshot = _snapshot(_Obj(o.get("snapshot", dict), "snapshot"))

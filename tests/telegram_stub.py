@@ -52,7 +52,11 @@ Test-facing API of :class:`BotApiStub`:
   or ``"lost_reply"`` (the call IS processed, then the connection is closed: the bot sees a
   network error for a message that was delivered). A fault applies to ``methods`` (all when
   ``None``, ``getUpdates`` included), for ``times`` calls and/or ``seconds``, or until
-  ``heal()``. Faults stack; the first one added that matches wins.
+  ``heal()``. Faults stack; the first one added that matches wins. Answers a proxy or a captive
+  portal gives: ``"garbage"`` (200 with a body that is not JSON), ``"html403"`` and
+  ``"html400"`` (an HTML error page with that status), ``"echo"`` (a 502 page that quotes
+  the request's path, token included, as some proxies do); none of them processes the call.
+  ``"409"`` answers Telegram's Conflict (another client polls the same token).
 
 Checks done like Telegram (status 400, Telegram's descriptions): wrong token (401), unknown
 method (404), empty text, text over 4,096 characters and captions over 1,024 (counted after
@@ -82,7 +86,9 @@ from typing import Any, Literal, get_args
 
 from aiohttp import web
 
-FaultMode = Literal["500", "429", "hang", "drop", "lost_reply"]
+FaultMode = Literal[
+    "500", "429", "409", "hang", "drop", "lost_reply", "garbage", "html403", "html400", "echo"
+]
 DEFAULT_TOKEN = "123456789:AAH-stub-token-for-tests"  # not token-shaped on purpose
 
 MAX_TEXT = 4096
@@ -557,8 +563,18 @@ class BotApiStub:
         params: dict[str, Any],
         files: dict[str, bytes],
     ) -> web.StreamResponse:
+        if fault.mode in _PAGES or fault.mode == "echo":
+            status, page = _PAGES.get(fault.mode, (502, f"<h1>502 Bad Gateway</h1>{request.path}"))
+            self._record(method, params, files, status, description=fault.mode)
+            return web.Response(status=status, text=page, content_type="text/html")
         if fault.mode == "500":
             err = ApiError(500, "Internal Server Error")
+        elif fault.mode == "409":
+            err = ApiError(
+                409,
+                "Conflict: terminated by other getUpdates request; make sure that only one bot "
+                "instance is running",
+            )
         elif fault.mode == "429":
             err = ApiError(
                 429,
@@ -904,6 +920,13 @@ async def _wait(event: asyncio.Event, timeout: float | None) -> None:
     """Wait for event, at most timeout seconds (None: no limit)."""
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(event.wait(), timeout)
+
+
+_PAGES = {  # what a proxy or a captive portal answers instead of Telegram
+    "garbage": (200, "<html><body>Welcome to the guest Wi-Fi</body></html>"),
+    "html403": (403, "<html><body><h1>403 Forbidden</h1>nginx</body></html>"),
+    "html400": (400, "<html><body><h1>400 Bad Request</h1>nginx</body></html>"),
+}
 
 
 def _ok(result: Any) -> web.Response:

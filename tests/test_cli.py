@@ -183,3 +183,20 @@ def test_watch_names_must_be_unique_and_globs_must_match(tmp_path: Path) -> None
     assert result.returncode == 2 and "same run name" in result.stderr
     result = etagram("watch", str(tmp_path / "*.log"))
     assert result.returncode == 2 and "matches no file yet" in result.stderr
+
+
+def test_a_log_that_is_not_a_regular_file_is_refused_at_start(tmp_path: Path) -> None:
+    """A device (endless zeros), a FIFO (blocks, no end) or a folder is no log."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    env = {"ETAGRAM_STATE_PATH": str(tmp_path / "s.db")}
+    for path, kind in (("/dev/zero", "character device"), (str(fifo), "FIFO"), ("/tmp", "dir")):
+        for command in (
+            ["watch", path],
+            ["run", "--log", path, "--", "true"],
+            ["agent", path, "--redis", "redis://127.0.0.1:1/0"],
+        ):
+            done = etagram(*command, env=env, timeout=30)
+            assert done.returncode == 2, (command, done.stderr)
+            assert done.stderr.count("\n") == 1 and kind in done.stderr, done.stderr
+            assert "expected a regular file" in done.stderr

@@ -71,3 +71,17 @@ def test_token_file_must_be_private(tmp_path: Path) -> None:
         load_config(None, env=env)
     os.chmod(token_file, 0o600)
     assert load_config(None, env=env).token == "123:abc"
+
+
+def test_a_config_file_with_the_token_inline_must_be_private(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[telegram]\ntoken = "123:abcdefghij"\n')
+    os.chmod(path, 0o644)
+    with pytest.raises(ConfigError, match="holds telegram.token and is readable by others") as info:
+        load_config(path, env={})
+    assert "abcdefghij" not in str(info.value)
+    os.chmod(path, 0o600)
+    assert load_config(path, env={}).token == "123:abcdefghij"
+    path.write_text('[general]\nlanguage = "fr"\n')  # no token in it: any mode will do
+    os.chmod(path, 0o644)
+    assert load_config(path, env={}).language == "fr"

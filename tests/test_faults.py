@@ -238,3 +238,27 @@ async def test_replies_lost_for_a_while_cost_at_most_one_extra_copy(
     result = await run_scenario(stub, tmp_path, Scenario("lost replies", "lost_reply"))
     assert result.delivered == result.scheduled and not result.lost, result
     assert result.most_copies <= 2, result
+
+
+@pytest.mark.parametrize("page", ["garbage", "html403", "html400"])
+async def test_a_reply_that_cannot_be_parsed_loses_nothing(
+    stub: BotApiStub, tmp_path: Path, page: FaultMode
+) -> None:
+    """A proxy or captive portal answers for Telegram (a 200 that is not JSON, an HTML error
+    page): the alerts and evals wait and go out once Telegram answers again."""
+    result = await run_scenario(stub, tmp_path, Scenario(page, page))
+    assert result.delivered == result.scheduled and not result.lost, result
+    assert result.most_copies <= 2, result
+
+
+async def test_a_message_whose_reply_was_lost_is_sent_again_once_at_most(
+    stub: BotApiStub, tmp_path: Path
+) -> None:
+    """Every send is taken by Telegram and its answer lost, while getMe answers at once: an
+    alert or milestone is sent again once, not at every retry."""
+    scenario = Scenario(
+        "lost replies to sends", "lost_reply", methods=frozenset({"sendMessage"}), outage_s=3.0
+    )
+    result = await run_scenario(stub, tmp_path, scenario)
+    assert result.delivered == result.scheduled and not result.lost, result
+    assert result.most_copies <= 2, result

@@ -74,3 +74,23 @@ async def test_one_machine_is_unchanged() -> None:
     snapshot = GpuSnapshot(1.0, COOL)
     await hub.handle(GpuReport("", snapshot))
     assert hub.gpu_snapshot() is snapshot and hub.host_gpus.latest == {}
+
+
+async def test_a_thermal_slowdown_read_from_the_log_names_the_host_and_its_gpu() -> None:
+    """node-b's only GPU overheats and the log's steps slow down: the alert raised from the
+    log lines says node-b:0, like the one raised from the GPU reports."""
+    hub = Hub()
+    hot_b = (GpuSample(0, temperature_c=89, reasons=frozenset({HW_THERMAL, SW_THERMAL})),)
+    await hub.handle(LogLines("gpt2", tuple(HEADER.splitlines() + nanogpt_lines(0, 400)), 10.0))
+    for t in range(3):
+        await hub.handle(GpuReport("node-a", GpuSnapshot(20.0 + t, COOL), "gpt2"))
+        await hub.handle(GpuReport("node-b", GpuSnapshot(20.0 + t, hot_b), "gpt2"))
+    slow = [f"iter {it}: loss 2.5000, time 400.00ms, mfu 12.00%" for it in range(400, 700, 10)]
+    await hub.handle(LogLines("gpt2", tuple(slow), 30.0))
+    from_log = [
+        n
+        for n in hub.said
+        if isinstance(n, Alert) and n.type == "thermal" and "slowdown_pct" in n.evidence
+    ]
+    assert from_log, hub.said
+    assert (from_log[0].evidence.get("host"), from_log[0].evidence["gpu"]) == ("node-b", 0)

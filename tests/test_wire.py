@@ -44,7 +44,15 @@ snapshots = st.builds(
     driver_version=st.none() | text,
 )
 messages: st.SearchStrategy[Message] = st.one_of(
-    st.builds(LogLines, text, st.lists(text, max_size=5).map(tuple), finite, st.booleans(), text),
+    st.builds(
+        LogLines,
+        text,
+        st.lists(text, max_size=5).map(tuple),
+        finite,
+        st.booleans(),
+        text,
+        st.booleans(),
+    ),
     st.builds(GpuReport, text, snapshots, text),
     st.builds(ProcessExit, text, st.none() | st.integers(-255, 255), finite),
 )
@@ -54,6 +62,12 @@ messages: st.SearchStrategy[Message] = st.one_of(
 def test_every_message_survives_json(msg: Message) -> None:
     assert decode(encode(msg)) == msg
     assert decode(encode(msg).encode()) == msg
+
+
+def test_lines_from_an_agent_without_catch_up_are_folded_line_by_line() -> None:
+    older = {"v": 1, "type": "lines", "run": "r", "lines": ["x"], "wall_s": 1.0}
+    older |= {"replayed": True, "host": "h"}
+    assert decode(json.dumps(older)) == LogLines("r", ("x",), 1.0, True, "h", catch_up=False)
 
 
 def test_a_thermal_report_keeps_its_reasons_and_host() -> None:

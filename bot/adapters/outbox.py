@@ -1,17 +1,22 @@
-"""Delivers the outbox: in order per chat, with back-off and jitter, honouring RetryAfter.
+"""Delivers the outbox: per chat, alerts first, with back-off and jitter, honouring RetryAfter.
 
 A notification is settled only once Telegram accepted it (or refused it for good); until then
 it stays in the state database and survives restarts and outages. The rules:
 
-- Per chat, rows go out in the order they were queued; a chat stops at its first failure and
-  is tried again after an exponential back-off with jitter (or Telegram's `retry_after`).
-  Other chats are not held up.
+- Per chat, alerts go out first, then the rest, each in the order queued; a chat stops at
+  its first failure and is tried again after an exponential back-off with jitter (or
+  Telegram's `retry_after`, at most the longest back-off: one 429 must not silence a chat
+  for a day). Other chats are not held up.
 - Evals fold: when more than one eval waits for a chat that Telegram failed to reach (its
   queue holds a row already tried), they go out as one digest (`bot.messages.digest_text`,
   "5 evals while Telegram was unreachable: ...") placed where the newest of them stood;
   every folded row is settled as `digest`. Alerts are always sent one by one.
 - A routine row (eval, milestone) older than `max_age_s` is no longer news: it is settled as
   `expired` with a log line. An alert is delivered whatever its age (a log line says late).
+- Only a well-formed refusal from Telegram settles a row as `refused`: a 400 (tried once
+  more as plain text first), a 403 (blocked by the user), a chat gone. A reply that cannot be
+  parsed (a proxy's or captive portal's HTML page, a 200 that is not JSON) says nothing about
+  the message: it is retried like a network error.
 - A message that goes out more than `LATE_NOTE_S` after it was written says so (`late`,
   `bot.messages.late_text`: "Sent 40 min late (written at 2:30 AM)"): its figures are from
   then. A digest says it waited already.
@@ -27,8 +32,10 @@ What "sent once" can and cannot mean (Telegram has no idempotency key):
   nothing is lost when it had not arrived. An uncertain alert or milestone is sent again:
   an OOM alert shown twice is better than none. Before anything uncertain is sent again,
   a cheap call (`probe`, getMe) must succeed: while replies keep getting lost, nothing is
-  re-sent, so an uncertain message is shown at most twice, not once per retry. That second
-  copy, and a long text split in parts whose first part arrived, are the residual risks.
+  re-sent. An uncertain message is sent again once: when that reply is lost too (Telegram
+  slow to answer sends while getMe is fast), it is settled as `unconfirmed`, so it is shown
+  at most twice, not once per retry. That second copy, and a long text split in parts whose
+  first part arrived, are the residual risks.
 - A row is marked in flight before its send: if etagram is killed before it learns the
   outcome, the row is uncertain at the next start and follows the rule above.
 """
@@ -37,16 +44,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import html
 import logging
+import math
 import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 from telegram.error import BadRequest, InvalidToken, NetworkError, RetryAfter, TelegramError
 
 from bot.adapters.store import OutboxItem, Store
+from bot.adapters.telegram import retry_after_s
+from bot.messages.markup import to_plain
 
 log = logging.getLogger(__name__)
 
@@ -104,10 +116,14 @@ class OutboxSender:
         probe: Probe | None = None,
         policy: OutboxPolicy = DEFAULT_POLICY,
         jitter: Callable[[], float] = random.random,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`now`: the wall clock (when a message was written, how old it is); `clock`: the
+        back-offs' (monotonic: a wall clock set back a day must not hold them up a day)."""
         self._store = store
         self._send = send
         self._now = now
+        self._clock = clock
         self._digest = digest
         self._late = late
         self._probe = probe
@@ -142,23 +158,23 @@ class OutboxSender:
                 due = await self.drain()
             except Exception:  # a bug or a database error: log it, keep the loop alive
                 log.exception("outbox: delivery round failed; trying again")
-                due = self._now() + self.policy.idle_s
-            delay = QUIET_S if due is None else max(self.policy.idle_s, due - self._now())
+                due = self._clock() + self.policy.idle_s
+            delay = QUIET_S if due is None else max(self.policy.idle_s, due - self._clock())
 
     async def drain(self) -> float | None:
         """Send everything due now, per chat in order; a chat stops at its first failure.
-        Returns when rows left waiting are next due (None when nothing waits)."""
+        Returns when rows left waiting are next due, on `clock` (None when nothing waits)."""
         async with self._lock:
             queues: dict[int, list[OutboxItem]] = {}
             for item in await self._store.pending():
                 queues.setdefault(item.chat_id, []).append(item)
             for chat_id, items in queues.items():
-                if self._not_before.get(chat_id, 0.0) <= self._now():
+                if self._not_before.get(chat_id, -math.inf) <= self._clock():
                     await self._drain_chat(chat_id, items)
             left = {item.chat_id for item in await self._store.pending()} if queues else set()
             if not left:
                 return None
-            return min(self._not_before.get(chat_id, self._now()) for chat_id in left)
+            return min(self._not_before.get(chat_id, self._clock()) for chat_id in left)
 
     async def _drain_chat(self, chat_id: int, items: list[OutboxItem]) -> None:
         for unit in await self._plan(chat_id, items):
@@ -191,7 +207,8 @@ class OutboxSender:
                 units.append(_Unit((item,), await self._text(item), item.silent, False))
             elif item is evals[-1]:
                 units.append(_Unit(tuple(evals), digest, True, True))
-        return units
+        # Alerts first: a flood of routine news (a rogue agent's runs) must not bury an OOM.
+        return sorted(units, key=lambda unit: unit.items[0].kind != "alert")
 
     async def _text(self, item: OutboxItem) -> str:
         if self._late is None or self._now() - item.created_s <= LATE_NOTE_S:
@@ -223,24 +240,42 @@ class OutboxSender:
         try:
             await self._send(chat_id, unit.text, unit.silent)
         except RetryAfter as exc:
-            await self._retry(chat_id, ids, exc, _seconds(exc.retry_after), uncertain=False)
+            wait_s = min(retry_after_s(exc), self.policy.max_backoff_s)  # not a day
+            await self._retry(chat_id, ids, exc, wait_s, uncertain=False)
             return False
-        except BadRequest as exc:  # a NetworkError subclass in python-telegram-bot
-            await self._refused(chat_id, unit, exc)
-            return True
-        except (NetworkError, InvalidToken) as exc:  # TimedOut is a NetworkError
-            await self._retry(chat_id, ids, exc, None, uncertain=_maybe_delivered(exc))
-            return False
-        except TelegramError as exc:  # Forbidden (blocked by the user), ChatMigrated...
-            await self._refused(chat_id, unit, exc)
-            return True
+        except TelegramError as exc:
+            if not _refusal(exc):  # Telegram away, or something else answered for it
+                maybe = _maybe_delivered(exc)
+                if maybe:  # a second lost reply: this copy may have arrived like the first
+                    ids = await self._unconfirmed([i for i in unit.items if i.uncertain], ids)
+                await self._retry(chat_id, ids, exc, None, uncertain=maybe)
+                return False
+            return await self._refused(chat_id, unit, exc)
         self._recovered(chat_id, unit)
         await self._store.settle(ids, "digest" if unit.digest else "sent", self._now())
         return True
 
-    async def _refused(self, chat_id: int, unit: _Unit, exc: Exception) -> None:
+    async def _unconfirmed(self, resent: list[OutboxItem], ids: list[int]) -> list[int]:
+        """Settle the rows whose earlier attempt had already lost its reply (this was their
+        second copy): sent again, they could show three times. The ids left to retry."""
+        if not resent:
+            return ids
+        log.warning("outbox: %s sent twice without an answer: not sent again", _keys(resent))
+        await self._store.settle([i.id for i in resent], "unconfirmed", self._now())
+        return [i for i in ids if i not in {item.id for item in resent}]
+
+    async def _refused(self, chat_id: int, unit: _Unit, exc: TelegramError) -> bool:
+        """Telegram refused the message: a 400 (its markup, say) is tried once more as plain
+        text; anything else (blocked by the user, a chat gone) is given up."""
+        ids = [i.id for i in unit.items]
+        if isinstance(exc, BadRequest) and (plain := html.escape(to_plain(unit.text))) != unit.text:
+            log.warning(
+                "outbox: Telegram refused %s (%s): sending it as plain text", _keys(unit), exc
+            )
+            return await self._deliver(chat_id, dataclasses.replace(unit, text=plain))
         log.error("outbox: Telegram refused %s for chat %s (%s)", _keys(unit), chat_id, exc)
-        await self._store.settle([i.id for i in unit.items], "refused", self._now())
+        await self._store.settle(ids, "refused", self._now())
+        return True
 
     async def _retry(
         self, chat_id: int, ids: list[int], exc: Exception, wait_s: float | None, *, uncertain: bool
@@ -250,7 +285,7 @@ class OutboxSender:
             wait_s = min(self.policy.max_backoff_s, self.policy.backoff_base_s * 2.0**failures)
             wait_s *= 0.5 + self._jitter()  # spread the retries of many chats and bots
         self._failures[chat_id] = failures + 1
-        self._not_before[chat_id] = self._now() + wait_s
+        self._not_before[chat_id] = self._clock() + wait_s
         level = logging.WARNING if failures == 0 else logging.DEBUG  # one line per outage
         log.log(level, "outbox: chat %s not reached (%s); retry in %.1f s", chat_id, exc, wait_s)
         if ids:
@@ -266,20 +301,29 @@ class OutboxSender:
             log.warning("outbox: %s delivered %.0f s late", item.key, self._now() - item.created_s)
 
 
+def _refusal(exc: TelegramError) -> bool:
+    """Whether Telegram itself said no, for good: a well-formed answer (a reply that could not
+    be parsed, such as a proxy's HTML page, is chained to the parsing error) that is not a
+    network error nor a rejected token."""
+    if exc.__cause__ is not None:
+        return False
+    if isinstance(exc, BadRequest):  # a NetworkError subclass in python-telegram-bot
+        return True
+    return type(exc) is not TelegramError and not isinstance(exc, (NetworkError, InvalidToken))
+
+
 def _maybe_delivered(exc: Exception) -> bool:
-    """Whether the request may have reached Telegram although no answer came back."""
+    """Whether the request may have reached Telegram although no answer came back (or a
+    success answer came that could not be read)."""
+    if type(exc) is TelegramError:  # "Invalid server response": a 2xx whose body is not JSON
+        return True
     if isinstance(exc, InvalidToken) or not isinstance(exc, NetworkError):
         return False
     cause = exc.__cause__
-    if cause is None:  # an HTTP error answer (500, 502...): Telegram did not take it
-        return False
+    if cause is None or isinstance(cause, TelegramError):  # an HTTP error answer (500, 502,
+        return False  # a proxy's page...): Telegram did not take it
     return not isinstance(cause, _NOT_SENT)
 
 
-def _keys(unit: _Unit) -> str:
-    return ", ".join(item.key for item in unit.items)
-
-
-def _seconds(value: Any) -> float:
-    """RetryAfter.retry_after is an int today and a timedelta in a later PTB."""
-    return float(value.total_seconds()) if hasattr(value, "total_seconds") else float(value)
+def _keys(unit: _Unit | list[OutboxItem]) -> str:
+    return ", ".join(item.key for item in (unit.items if isinstance(unit, _Unit) else unit))

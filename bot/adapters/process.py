@@ -1,6 +1,7 @@
 """Launch the training command for `etagram run -- CMD...` and tee its output to a log.
 
-The child gets etagram's environment and working directory, plus `PYTHONUNBUFFERED=1` so a
+The child gets etagram's environment (less its `ETAGRAM_*` variables, the bot token among them)
+and working directory, plus `PYTHONUNBUFFERED=1` so a
 Python trainer writes its lines as they happen rather than in 8 KiB blocks. Its stdout and
 stderr share one pipe (the order the user would see in a terminal); every byte goes to the
 terminal and is appended to the log, which a `LogFollower` on that path parses live.
@@ -68,7 +69,7 @@ async def _run(
             stdin=None,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env=_child_env(),
             process_group=0,
         )
     except FileNotFoundError:
@@ -95,6 +96,13 @@ async def _run(
         for sig in _FORWARDED:
             loop.remove_signal_handler(sig)
     return 128 - code if code < 0 else code
+
+
+def _child_env() -> dict[str, str]:
+    """etagram's environment without its own variables: the bot token, a Redis URL with its
+    password, have no business in the training process (nor in what it logs or spawns)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ETAGRAM_")}
+    return {**env, "PYTHONUNBUFFERED": "1"}
 
 
 def _forward(proc: asyncio.subprocess.Process, sig: signal.Signals) -> None:

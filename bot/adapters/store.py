@@ -13,11 +13,13 @@ with the version bump, so a database is never left half-migrated.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
+import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import aiosqlite
 
@@ -54,7 +56,7 @@ MIGRATIONS: dict[int, str] = {
     UPDATE outbox SET outcome = 'sent' WHERE sent_s IS NOT NULL;
     """,
 }
-DONE = ("sent", "digest", "expired", "refused")  # outcomes that end a row's life
+DONE = ("sent", "digest", "expired", "refused", "unconfirmed")  # outcomes that end a row
 
 
 class StoreError(Exception):
@@ -78,32 +80,42 @@ class OutboxItem:
 class Store:
     """One SQLite file. Open with `await Store.open(path)`; close with `await store.close()`."""
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: aiosqlite.Connection, owner: TextIO | None = None) -> None:
         self._db = db
+        self._owner = owner  # the lock file held while this process uses the database
         self._lock = asyncio.Lock()  # one transaction at a time on the shared connection
 
     @classmethod
     async def open(cls, path: str | Path) -> Store:
-        """Open (creating it and its folder) and migrate; StoreError if it cannot be used."""
+        """Open (creating it and its folder) and migrate; StoreError if it cannot be used,
+        or if another process uses it (two would send every message twice)."""
         where = str(path)
+        owner = None
         try:
             if where != ":memory:":
                 _check_path(Path(path))
+                owner = _take(Path(path))
             db = await aiosqlite.connect(where)
         except (OSError, sqlite3.Error) as exc:
+            if owner is not None:
+                owner.close()
             raise StoreError(f"state database {where}: cannot be opened ({_reason(exc)})") from None
         try:
             await db.execute("PRAGMA journal_mode=WAL")
             await db.execute("PRAGMA synchronous=NORMAL")
-            store = cls(db)
+            store = cls(db, owner)
             await store._migrate()
         except (sqlite3.Error, StoreError) as exc:
             await db.close()
+            if owner is not None:
+                owner.close()
             raise StoreError(f"state database {where}: not usable ({_reason(exc)})") from None
         return store
 
     async def close(self) -> None:
         await self._db.close()
+        if self._owner is not None:
+            self._owner.close()  # the lock goes with the descriptor
 
     async def version(self) -> int:
         async with self._db.execute("PRAGMA user_version") as cur:
@@ -111,17 +123,27 @@ class Store:
         return int(row[0]) if row else 0
 
     async def _migrate(self) -> None:
-        version = await self.version()
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"schema version {version} is newer than this etagram's ({SCHEMA_VERSION})"
-            )
-        for target in range(version + 1, SCHEMA_VERSION + 1):
-            await self._db.executescript(
-                f"BEGIN; {MIGRATIONS[target]}; PRAGMA user_version = {target}; COMMIT;"
-            )
+        """Bring the schema up to date in one write transaction, the version read inside it:
+        a process that finds another migrating waits for it, then finds nothing to do."""
+        await self._db.execute("BEGIN IMMEDIATE")
+        try:
+            version = await self.version()
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"schema version {version} is newer than this etagram's ({SCHEMA_VERSION})"
+                )
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[target].split(";"):
+                    if statement.strip():
+                        await self._db.execute(statement)
+                await self._db.execute(f"PRAGMA user_version = {target}")
+        except BaseException:
+            await self._db.rollback()
+            raise
+        await self._db.commit()
 
     async def _write(self, sql: str, args: tuple[Any, ...]) -> int:
+        args = tuple(storable(a) if isinstance(a, str) else a for a in args)
         async with self._lock:
             cur = await self._db.execute(sql, args)
             await self._db.commit()
@@ -130,7 +152,7 @@ class Store:
     # Follower offsets (tail.OffsetStore) -------------------------------------------------
     async def load_offset(self, path: str) -> Position | None:
         sql = "SELECT device, inode, offset FROM offsets WHERE path = ?"
-        async with self._db.execute(sql, (path,)) as cur:
+        async with self._db.execute(sql, (storable(path),)) as cur:
             row = await cur.fetchone()
         return Position(int(row[0]), int(row[1]), int(row[2])) if row else None
 
@@ -192,7 +214,8 @@ class Store:
 
     async def settle(self, item_ids: list[int], outcome: str, now_s: float) -> None:
         """Close rows: `sent` (accepted by Telegram), `digest` (accepted inside a digest),
-        `expired` (too old to be news), `refused` (Telegram refused it for good)."""
+        `expired` (too old to be news), `refused` (Telegram refused it for good),
+        `unconfirmed` (sent twice, neither answer came back: not sent a third time)."""
         if outcome not in DONE:
             raise ValueError(f"unknown outcome {outcome!r}")
         marks = ",".join("?" * len(item_ids))
@@ -236,6 +259,33 @@ class Store:
         """Each row's outcome by key (tests and the fault table read it)."""
         async with self._db.execute("SELECT key, outcome FROM outbox") as cur:
             return {str(k): v for k, v in await cur.fetchall()}
+
+
+def storable(text: str) -> str:
+    """`text` as SQLite and Telegram take it: a file name or argument with bytes that are not
+    UTF-8 reaches Python as lone surrogates, which UTF-8 cannot encode; they become "?"."""
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def _take(path: Path) -> TextIO:
+    """Lock `path`.lock for this process, its PID written in it; StoreError naming the
+    process that holds it."""
+    lock_path = path.resolve().with_name(path.resolve().name + ".lock")
+    owner = lock_path.open("a+")
+    try:
+        fcntl.flock(owner, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        owner.seek(0)
+        pid = owner.read().strip() or "?"
+        owner.close()
+        raise StoreError(
+            f"state database {path}: in use by another etagram (PID {pid}); give each "
+            "process its own state_path"
+        ) from None
+    owner.truncate(0)
+    owner.write(f"{os.getpid()}\n")
+    owner.flush()
+    return owner
 
 
 def _check_path(path: Path) -> None:

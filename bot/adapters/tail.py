@@ -33,6 +33,7 @@ import asyncio
 import logging
 import math
 import os
+import stat
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -69,6 +70,23 @@ class Position:
     device: int
     inode: int
     offset: int
+
+
+def not_a_file(path: Path) -> str | None:
+    """What `path` is when it exists and is not a regular file ("a FIFO"...); None otherwise.
+    A device never ends (/dev/zero), a FIFO blocks and loses what it passed on: no log."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None  # not there (yet): waited for
+    kinds = (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    )
+    return next((kind for test, kind in kinds if test(mode)), None)
 
 
 class OffsetStore(Protocol):
@@ -131,6 +149,9 @@ class _Cursor:
         return self._at_eof()
 
     def _open(self) -> bool:
+        if kind := not_a_file(self._path):  # replaced after start: opening a FIFO would block
+            self._log_wait(f"cannot open %s yet ({kind}, not a regular file); retrying")
+            return False
         file = self._open_rotated_start() if self._start else None
         try:
             file = file or open(self._path, "rb", buffering=0)  # noqa: SIM115 - held across steps

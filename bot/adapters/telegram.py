@@ -8,8 +8,11 @@ any other chat gets a short refusal, and the attempt is logged with its chat id.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
 import re
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
@@ -23,7 +26,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatAction, ParseMode
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, RetryAfter, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -60,6 +63,9 @@ MAX_CAPTION = 1024
 MAX_ANSWER = 200  # answerCallbackQuery text
 CONNECT_TIMEOUT_S = 5.0
 ANSWER_TIMEOUT_S = 15.0
+REFUSAL_EVERY_S = 3600.0  # a chat that is not allowed is answered once an hour at most
+REFUSED_KEPT = 10_000  # chats refused within the hour that are remembered before pruning
+REPLY_RETRY_AFTER_MAX_S = 5.0  # a command's answer waits out a 429 this long at most
 _TAG = re.compile(r"<(/?)(b|i|code|pre)>")
 _CUT_MARGIN = 64  # room for the tags closed and reopened where a long text is cut
 
@@ -69,6 +75,7 @@ class Backend(Protocol):
 
     allowed_chat_ids: frozenset[int]
     now: Callable[[], float]
+    degraded: dict[tuple[str, str], str]  # parts failing and restarting: (kind, run) -> error
 
     async def ctx_for(self, chat_id: int) -> messages.Ctx: ...
     async def prefs(self, chat_id: int) -> ChatPrefs: ...
@@ -97,16 +104,21 @@ def build_application(
         .token(token)
         .base_url(base_url)
         .base_file_url(file_url)
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        # Telegram's throughput limits, but no retry on a 429: AIORateLimiter waits out
+        # retry_after (a day, once seen) on one event shared by every chat, commands included.
+        # The outbox waits per chat, capped; a command's answer fails at once.
+        .rate_limiter(AIORateLimiter(max_retries=0))
         # A send that times out waiting for the answer may have been delivered all the same
         # (see bot/adapters/outbox.py): wait for a slow Telegram rather than guess.
         .connect_timeout(CONNECT_TIMEOUT_S)
         .read_timeout(ANSWER_TIMEOUT_S)
         .write_timeout(ANSWER_TIMEOUT_S)
-        .job_queue(None)  # the service owns the one APScheduler scheduler
+        .job_queue(None)  # the service runs its periodic jobs itself, on the monotonic clock
         .build()
     )
     app.bot_data["backend"] = backend
+    # It logs each 429 with a traceback when it does not retry; the outbox logs one line.
+    logging.getLogger("telegram.ext.AIORateLimiter").setLevel(logging.CRITICAL)
     allowed = filters.Chat(chat_id=list(backend.allowed_chat_ids))
     for name, handler in COMMANDS.items():
         app.add_handler(CommandHandler(name, handler, filters=allowed))
@@ -210,6 +222,12 @@ async def send_text(
     return sent
 
 
+def retry_after_s(exc: RetryAfter) -> float:
+    """RetryAfter.retry_after is an int today and a timedelta in a later PTB."""
+    value: Any = exc.retry_after
+    return float(value.total_seconds()) if hasattr(value, "total_seconds") else float(value)
+
+
 # --- helpers -------------------------------------------------------------------------------
 
 
@@ -228,8 +246,18 @@ async def _reply(
     text: str,
     markup: InlineKeyboardMarkup | None = None,
 ) -> None:
-    if update.effective_chat is not None:
-        await send_text(context.bot, update.effective_chat.id, text, markup=markup)
+    if update.effective_chat is None:
+        return
+    chat_id = update.effective_chat.id
+    try:
+        await send_text(context.bot, chat_id, text, markup=markup)
+    except RetryAfter as exc:  # a short wait is worth it; a long one would hold up every chat
+        wait_s = retry_after_s(exc)
+        if wait_s > REPLY_RETRY_AFTER_MAX_S:
+            log.warning("answer to chat %s dropped: Telegram asks to wait %.0f s", chat_id, wait_s)
+            return
+        await asyncio.sleep(wait_s)
+        await send_text(context.bot, chat_id, text, markup=markup)
 
 
 async def _chat(update: Update, context: ContextTypes.DEFAULT_TYPE) -> tuple[int, messages.Ctx]:
@@ -275,22 +303,44 @@ async def _view(backend: Backend, chat_id: int, view: str, ctx: messages.Ctx) ->
         return messages.no_run_text(ctx)
     if view == "eta":
         return messages.eta_text(run, ctx)
-    return messages.status_text(run, backend.gpu_snapshot(), ctx)
+    text = messages.status_text(run, backend.gpu_snapshot(), ctx)
+    return messages.degraded_text(text, sorted(backend.degraded), ctx) if backend.degraded else text
 
 
 # --- strangers -----------------------------------------------------------------------------
 
 
+def _first_refusal(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> bool:
+    """Whether a chat that is not allowed gets an answer now: one per REFUSAL_EVERY_S, so
+    that a stranger's flood costs one message (and one log line) an hour, and the owner's
+    commands, handled after theirs, do not wait behind refusals."""
+    refused: dict[int, float] = context.application.bot_data.setdefault("refused", {})
+    now = time.monotonic()
+    if now - refused.get(chat_id, -math.inf) < REFUSAL_EVERY_S:
+        return False
+    if len(refused) >= REFUSED_KEPT:  # many strangers: forget those refused over an hour ago
+        for old in [c for c, t in refused.items() if now - t >= REFUSAL_EVERY_S]:
+            del refused[old]
+    refused[chat_id] = now
+    return True
+
+
 async def start_stranger(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Tell a chat that is not allowed its id, so the owner can add it; no run data."""
-    chat_id, ctx = await _chat(update, context)
+    chat_id = _chat_id(update)
+    if not _first_refusal(context, chat_id):
+        return
+    ctx = await _backend(context).ctx_for(chat_id)
     log.warning("chat %s is not in allowed_chat_ids; it sent /start", chat_id)
     await _reply(update, context, messages.start_text(ctx, chat_id, allowed=False))
 
 
 async def refuse(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Refuse a command from a chat that is not allowed; no run data."""
-    chat_id, ctx = await _chat(update, context)
+    chat_id = _chat_id(update)
+    if not _first_refusal(context, chat_id):
+        return
+    ctx = await _backend(context).ctx_for(chat_id)
     log.warning("refused a command from chat %s (not in allowed_chat_ids)", chat_id)
     await _reply(update, context, messages.refusal_text(ctx, chat_id))
 
@@ -501,8 +551,9 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat_id, ctx = await _chat(update, context)
     backend = _backend(context)
     if chat_id not in backend.allowed_chat_ids:
-        log.warning("refused a button from chat %s (not in allowed_chat_ids)", chat_id)
-        await _toast(query, messages.refusal_text(ctx, chat_id))
+        if _first_refusal(context, chat_id):
+            log.warning("refused a button from chat %s (not in allowed_chat_ids)", chat_id)
+            await _toast(query, messages.refusal_text(ctx, chat_id))
         return
     try:
         button = parse_callback(query.data)

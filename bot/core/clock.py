@@ -81,6 +81,32 @@ class RunClock:
         self._last_iter = ev.iter
         return self.t_s
 
+    def dt_times(self, iters: list[int], dts: list[float]) -> tuple[list[float], float] | None:
+        """The times `advance` would give these lines one by one, had each only a printed
+        duration (increasing iterations, finite durations >= 0), and the typical duration
+        after them; None where that shortcut does not hold (no dt clock running yet, a
+        duration or a gap too long to be time). Pure: `settle_dt` commits."""
+        last, typical = self._last_iter, self._typical_dt_s
+        if self.source != "dt" or last is None or typical is None:
+            return None
+        t, times = self.t_s, []
+        keep, weight = 1 - TYPICAL_WEIGHT, TYPICAL_WEIGHT
+        for it, dt in zip(iters, dts, strict=True):
+            unprinted = (it - last - 1) * typical
+            if it <= last or dt > MAX_STEP_S or unprinted > MAX_STEP_S:
+                return None  # `advance` has its own rules for these
+            t += dt + unprinted
+            times.append(t)
+            if dt < SPIKE_FACTOR * typical:
+                typical = keep * typical + weight * dt
+            last = it
+        return times, typical
+
+    def settle_dt(self, last_iter: int, t_s: float, typical_dt_s: float) -> None:
+        """Commit what `dt_times` computed."""
+        self.t_s, self._last_iter, self._typical_dt_s = t_s, last_iter, typical_dt_s
+        self._without = 0
+
     def _advance_cumulative(self, source: str, reading: float, launched: bool) -> None:
         last = self._last_reading
         if self.source != source or self._origin is None or last is None:

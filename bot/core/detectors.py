@@ -99,6 +99,16 @@ class Thresholds:
         return cls(**{f.name: float(getattr(config, f.name)) for f in fields(cls)})
 
 
+@dataclass(frozen=True, slots=True)
+class SteadyPlan:
+    """Progress lines folded at once (`Detectors.steady_plan`)."""
+
+    iters: list[int]
+    losses: list[float]
+    wall_s: float
+    slowdown: Slowdown  # a copy, with these lines
+
+
 class Detectors:
     """Turns one run's events, snapshots and ticks into alerts, each sent once."""
 
@@ -191,6 +201,48 @@ class Detectors:
         if total is not None and ev.iter >= total:
             alerts += self._finished(state)
         return alerts
+
+    def steady_plan(
+        self,
+        iters: list[int],
+        times: list[float],
+        losses: list[float],
+        state: RunState,
+        wall_s: float,
+    ) -> SteadyPlan | None:
+        """What `on_event` for each of these progress lines (increasing iterations past any
+        seen, run-clock times, losses, read at `wall_s`; the total unchanged) would fold,
+        when it would say nothing and change no condition: mid-run, no failure open, no
+        finish, the first ETA already watched, calm losses, no slowdown starting. None
+        otherwise. Pure: `settle` folds the plan."""
+        life, total = self._life, state.total_iters
+        if (
+            life.first
+            or self._incident.open
+            or iters[0] <= state.launch_book.high  # a launch among them
+            or (total is not None and iters[-1] >= total)
+            or (total is not None and life.first_eta is None and life.eta_tries > 0)
+            or not math.isfinite(sum(losses))
+            or not self._loss.calm(losses)
+        ):
+            return None
+        slow = self._slow.with_progress(iters, times, wall_s)
+        return None if slow is None else SteadyPlan(iters, losses, wall_s, slow)
+
+    def settle(self, plan: SteadyPlan) -> None:
+        """Fold what `steady_plan` planned."""
+        self._iter = plan.iters[-1]
+        stalled = "stall" in self._active
+        self._clear("stall")
+        self._life.steady(plan.iters, plan.wall_s, survived=not stalled)
+        watch = self._loss
+        watch.finite_run += len(plan.losses)
+        if watch.finite_run >= NAN_REARM_POINTS:
+            self._clear("nan")
+        if watch.add_calm(plan.losses):
+            self._clear("loss_spike")
+        watch.spike_start = None
+        self._slow = plan.slowdown
 
     def _started(self, ev: Progress, state: RunState) -> list[Alert]:
         evidence: Evidence = {}

@@ -31,10 +31,13 @@ training before it (a run paused for an hour) is a one-off and does not count fo
 
 from __future__ import annotations
 
+import copy
 import math
 import statistics
 from collections import deque
 from dataclasses import dataclass
+from itertools import islice, repeat
+from operator import itemgetter, sub, truediv
 
 WINDOW_BLOCKS = 40  # recent blocks the step time is computed from
 BLOCK_RESOLUTIONS = 20  # a block spans at least this many clock resolutions
@@ -83,35 +86,115 @@ class StepTimer:
 
     def __init__(self) -> None:
         self.step_s: float | None = None
-        self.spread = 0.0  # median relative deviation of the recent block rates
+        self._spread = 0.0
         self._blocks: deque[tuple[int, float]] = deque(maxlen=WINDOW_BLOCKS)
+        # The same blocks' iterations, seconds and rates (secs / iters), for sums in C.
+        self._iters: deque[int] = deque(maxlen=WINDOW_BLOCKS)
+        self._secs: deque[float] = deque(maxlen=WINDOW_BLOCKS)
+        self._rates: deque[float] = deque(maxlen=WINDOW_BLOCKS)
         self._centre = 0.0  # iteration the recent window's step time stands for
         self._history: list[tuple[float, float, int]] = []  # (mid iter, rate, iters)
         self._trend_now = (0.0, 0.0)  # (slope, span fitted over), refreshed per block
         # The fit is made when an estimate asks for it, at most once per block: a backlog
         # read at start-up adds thousands of blocks and asks once.
         self._trend_stale = False
+        # The spread and centre are computed when asked for, from the window as it was after
+        # the block that ended at this iteration (None: they are up to date).
+        self._stats_end: int | None = None
+
+    @property
+    def spread(self) -> float:
+        """Median relative deviation of the recent block rates from their median."""
+        self._catch_up_stats()
+        return self._spread
+
+    def rates(self) -> list[float]:
+        """The rates (seconds per iteration) of the blocks in the window."""
+        return list(self._rates)
+
+    def clone(self) -> StepTimer:
+        """An independent copy (to try blocks on before folding them)."""
+        other = copy.copy(self)
+        other._blocks, other._rates = self._blocks.copy(), self._rates.copy()
+        other._iters, other._secs = self._iters.copy(), self._secs.copy()
+        other._history = list(self._history)
+        return other
 
     def add(self, iters: int, secs: float, end_iter: int) -> None:
         """One block of ordinary iterations ending at `end_iter`."""
+        if self._quiet(secs / iters):
+            # What `_refresh` would find: no change of speed, every block ordinary.
+            self._push(iters, secs, end_iter)
+            self.step_s = sum(self._secs) / sum(self._iters)
+            self._stats_end, self._trend_stale = end_iter, True
+            return
+        self._catch_up_stats()
+        self._push(iters, secs, end_iter)
+        self._refresh(end_iter)
+
+    def _quiet(self, rate: float) -> bool:
+        """Whether a block at `rate` leaves every block of the window ordinary (all within
+        `TRIM` of one another, so of the median) and cannot be a change of speed (one of the
+        recent rates within `CHANGE_MIN` of the step time on each side, whatever the
+        spread): then the window's statistics need not be computed for it."""
+        rates, step = self._rates, self.step_s
+        # With the oldest rate, which this block may push out: stricter, never wrong.
+        if max(rate, max(rates, default=rate)) > TRIM * (1 - 1e-9) * min(
+            rate, min(rates, default=rate)
+        ):
+            return False
+        if not step or min(len(rates) + 1, WINDOW_BLOCKS) <= 2 * CHANGE_BLOCKS:
+            return True
+        recent = [*islice(reversed(rates), CHANGE_BLOCKS - 1), rate]
+        margin = 1e-9
+        return min(recent) <= step * (1 + CHANGE_MIN) * (1 - margin) and max(recent) >= step * (
+            1 - CHANGE_MIN
+        ) * (1 + margin)
+
+    def _push(self, iters: int, secs: float, end_iter: int) -> None:
         self._blocks.append((iters, secs))
+        self._iters.append(iters)
+        self._secs.append(secs)
+        self._rates.append(secs / iters)
         self._remember(end_iter - iters / 2, secs / iters, iters)
-        rates = [s / i for i, s in self._blocks]
+
+    def _refresh(self, end_iter: int) -> None:
+        """After a block ending at `end_iter`: a change of speed, then the statistics."""
+        rates = list(self._rates)
         if self._changed(rates):
             kept = list(self._blocks)[-CHANGE_BLOCKS:]
             self._blocks.clear()
             self._blocks.extend(kept)
             self._history = self._history[-CHANGE_BLOCKS:]
-            rates = rates[-CHANGE_BLOCKS:]
-        median = statistics.median(rates)
-        ordinary = [
-            (i, s) for (i, s), r in zip(self._blocks, rates, strict=True) if _near(r, median)
-        ]
-        self.step_s = sum(s for _, s in ordinary) / sum(i for i, _ in ordinary)
-        self.spread = statistics.median(abs(r / median - 1) for r in rates) if median else 0.0
-        window = sum(i for i, _ in self._blocks)
-        self._centre = end_iter - window / 2
+            self._iters = deque((i for i, _ in kept), maxlen=WINDOW_BLOCKS)
+            self._secs = deque((s for _, s in kept), maxlen=WINDOW_BLOCKS)
+            self._rates = deque(rates[-CHANGE_BLOCKS:], maxlen=WINDOW_BLOCKS)
+        self._stats(end_iter)
         self._trend_stale = True
+
+    def _catch_up_stats(self) -> None:
+        if self._stats_end is not None:
+            self._stats(self._stats_end)
+
+    def _stats(self, end_iter: int) -> None:
+        """Step time, spread and centre of the window, as statistics.median and a filter
+        would give them, for a fraction of the time."""
+        rates, blocks = list(self._rates), self._blocks
+        median = _median(sorted(rates))
+        low, high = median / TRIM, median * TRIM
+        if low <= min(rates) and max(rates) <= high:
+            self.step_s = sum(self._secs) / sum(self._iters)
+        else:
+            # None near an even window's median (two blocks far apart): all of them.
+            ordinary = [b for b, r in zip(blocks, rates, strict=True) if low <= r <= high] or blocks
+            self.step_s = sum(map(itemgetter(1), ordinary)) / sum(map(itemgetter(0), ordinary))
+        if median:
+            deviations = map(abs, map(sub, map(truediv, rates, repeat(median)), repeat(1)))
+            self._spread = _median(sorted(deviations))  # |rate / median - 1|
+        else:
+            self._spread = 0.0
+        self._centre = end_iter - sum(self._iters) / 2
+        self._stats_end = None
 
     def reset(self) -> None:
         """A resume: the trend's iteration axis no longer holds."""
@@ -122,6 +205,7 @@ class StepTimer:
         """Expected mean step time over the next `left` iterations, with the trend."""
         if self.step_s is None:
             return None
+        self._catch_up_stats()
         if self._trend_stale:
             self._trend_now, self._trend_stale = self._trend(), False
         slope, seen = self._trend_now
@@ -169,6 +253,12 @@ class Recurring:
     def __init__(self) -> None:
         self.iters: deque[int] = deque(maxlen=KEPT)
         self.costs_s: deque[float] = deque(maxlen=KEPT)
+
+    def copy(self) -> Recurring:
+        other = Recurring()
+        other.iters.extend(self.iters)
+        other.costs_s.extend(self.costs_s)
+        return other
 
     def seen(self, it: int | None) -> None:
         if it is not None and (not self.iters or it > self.iters[-1]):
@@ -260,6 +350,99 @@ class Estimator:
             self._new_pause(_Pause(start, span - gap * (self.timer.step_s or 0.0), t_s))
         else:
             self._add(gap, span, it)
+
+    def copy(self) -> Estimator:
+        """An independent copy (to fold lines into before keeping them)."""
+        other = copy.copy(self)
+        other.timer = self.timer.clone()
+        other.evals, other.checkpoints, other.pauses = (
+            r.copy() for r in (self.evals, self.checkpoints, self.pauses)
+        )
+        other._pending = list(self._pending)
+        return other
+
+    def with_progress(self, iters: list[int], times: list[float]) -> Estimator:
+        """A copy of this estimator after `on_progress` for each (iteration, run-clock time)
+        of these lines (printed with no remaining time). Ordinary intervals, the most of a
+        backlog, are folded as `_add` would, in local variables; any other line goes
+        through `on_progress`."""
+        est = self.copy()
+        k = 0
+        while k < len(iters):
+            k = est._add_regular(iters, times, k)
+            k = est._add_ordinary(iters, times, k)
+            if k < len(iters):
+                est.on_progress(iters[k], times[k])
+                k += 1
+        return est
+
+    def _add_regular(self, iters: list[int], times: list[float], start: int) -> int:
+        """`_add_ordinary` for all the lines from `start` at once, when they are evenly
+        spaced in iterations and none can be a pause, a jump or a new resolution whatever
+        the step time (bounded by the window's, the block being filled's and these
+        lines' rates): then only the blocks are added up line by line. Returns the end, or
+        `start` when that does not hold."""
+        last, res, step = self._last, self._resolution_s, self.timer.step_s
+        if last is None or res is None or step is None or not self._warm or self._pending:
+            return start
+        its, ts = iters[start:], times[start:]
+        gap = its[0] - last[0]
+        if gap <= 0 or its != list(range(its[0], its[0] + gap * len(its), gap)):
+            return start
+        spans = list(map(sub, ts, [last[1], *ts[:-1]]))
+        low, high = min(spans), max(spans)
+        (open_iters, open_secs), rates = self._open, [step, low / gap, high / gap]
+        rates += self.timer.rates() + ([open_secs / open_iters] if open_iters else [])
+        step_low, step_high = min(rates), max(rates)
+        if (
+            low < res
+            or gap * step_high > PAUSE_FACTOR * low
+            or high > PAUSE_FACTOR * gap * step_low
+        ):
+            return start
+        timer, limit = self.timer, BLOCK_RESOLUTIONS * res
+        for it, span in zip(its, spans, strict=True):
+            open_iters += gap
+            open_secs += span
+            if open_secs >= limit:  # `_add`
+                timer.add(open_iters, open_secs, it)
+                open_iters, open_secs = 0, 0.0
+        self._last, self._open = (its[-1], ts[-1]), (open_iters, open_secs)
+        self.elapsed_s, self._printed_s = max(self.elapsed_s, ts[-1]), None
+        return len(iters)
+
+    def _add_ordinary(self, iters: list[int], times: list[float], start: int) -> int:
+        """Fold the ordinary intervals from `start` on; the index of the first line that is
+        not one (a pause, a jump, the warm-up, pending evals), or the end."""
+        last, res, step = self._last, self._resolution_s, self.timer.step_s
+        if last is None or res is None or step is None or not self._warm or self._pending:
+            return start
+        timer, (open_iters, open_secs), (last_it, last_t) = self.timer, self._open, last
+        k = start
+        for it, t in zip(iters[start:], times[start:], strict=True):
+            gap, span = it - last_it, t - last_t
+            new_res = span if 0 < span < res else res
+            if (
+                gap <= 0
+                or span < 0
+                or gap * step > PAUSE_FACTOR * (span + 2 * res)  # `_is_jump`
+                or span > PAUSE_FACTOR * gap * step + 2 * new_res  # `_is_pause`
+            ):
+                break
+            res, open_iters, open_secs = new_res, open_iters + gap, open_secs + span
+            if open_secs >= BLOCK_RESOLUTIONS * res:  # `_add`
+                timer.add(open_iters, open_secs, it)
+                open_iters, open_secs = 0, 0.0
+                step = timer.step_s if timer.step_s is not None else step
+            last_it, last_t, k = it, t, k + 1
+        if k > start:
+            self._last, self._open, self._resolution_s = (
+                (last_it, last_t),
+                (open_iters, open_secs),
+                res,
+            )
+            self.elapsed_s, self._printed_s = max(self.elapsed_s, last_t), None
+        return k
 
     def on_eval(self, it: int | None) -> None:
         """An evaluation ran; its pause shows in the next progress interval, or (when the
@@ -436,6 +619,11 @@ def _fit(points: list[tuple[float, float, int]]) -> tuple[float, float, float]:
     slope = sum(w * (x - mx) * (y - my) for x, y, w in points) / sxx
     scatter = sum(w * (y - my - slope * (x - mx)) ** 2 for x, y, w in points) / weight
     return slope, points[-1][0] - points[0][0], scatter**0.5
+
+
+def _median(ordered: list[float]) -> float:
+    n = len(ordered)
+    return (ordered[n // 2] + ordered[(n - 1) // 2]) / 2
 
 
 def _near(rate: float, median: float) -> bool:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 NEAR_ZERO_SHARE = 0.05  # a counter back below this share of its high point restarted
 WRITER_GAPS = 2  # a step back within this many logging intervals is interleaved writers
+GAPS_KEPT = 21  # logging intervals the usual one is the median of
 LAUNCHES_KEPT = 50  # records kept; a sweep of thousands keeps its latest ones
 
 FIRST, NEW, RESUME = "first", "new", "resume"
@@ -44,7 +45,7 @@ class Launches:
         self.records: list[Launch] = []
         self.count = 0  # every launch seen, including those dropped from `records`
         self.high = 0  # highest iteration of the current launch
-        self._gaps: deque[int] = deque(maxlen=21)
+        self._gaps: deque[int] = deque(maxlen=GAPS_KEPT)
         self._last_iter: int | None = None
 
     @property
@@ -67,6 +68,18 @@ class Launches:
         self.count += 1
         self.records = [*self.records[-(LAUNCHES_KEPT - 1) :], Launch(kind, it, 0.0)]
         return kind
+
+    def go_on(self, iters: list[int]) -> None:
+        """Increasing iterations past the last one, none of which starts a launch (catch-up
+        folds them in one batch): what `observe` would have learnt from them."""
+        keep = GAPS_KEPT + 1  # only the latest gaps count
+        seq = iters[-keep:] if len(iters) >= keep else [*self._last_iters(), *iters]
+        self._gaps.extend(b - a for a, b in zip(seq, seq[1:], strict=False))
+        self._last_iter = iters[-1]
+        self.high = max(self.high, iters[-1])
+
+    def _last_iters(self) -> list[int]:
+        return [] if self._last_iter is None else [self._last_iter]
 
     def _kind(self, it: int) -> str | None:
         if self._last_iter is None:

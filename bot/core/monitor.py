@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
+from bot.core import catchup
 from bot.core.detectors import Thresholds
 from bot.core.events import Event, TrainingEnd
 from bot.core.notices import Notice
@@ -26,6 +27,7 @@ class RunMonitor:
     ) -> None:
         self.parser = make_parser(fmt)
         self.state = RunState(name, total_iters, eval_interval, thresholds)
+        self.lines_caught_up = 0  # progress lines `catch_up` folded at speed
 
     def feed(self, lines: Iterable[str], wall_s: float) -> Folded:
         """Parse lines received at wall-clock time wall_s and fold their events."""
@@ -42,3 +44,7 @@ class RunMonitor:
         """The launched process exited."""
         reason = "exit" if exit_code == 0 else "crash"
         return self.state.apply(TrainingEnd(exit_code, reason), wall_s)
+
+    def catch_up(self, lines: Sequence[str], wall_s: float) -> Folded:
+        """`feed` for the lines of a long backlog: the same state, at speed (catchup.py)."""
+        return catchup.fold(self, lines, wall_s)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from operator import lt
 
 from bot.core.clock import RunClock
 from bot.core.detectors import Detectors, Thresholds
@@ -125,6 +126,48 @@ class RunState:
         notices.extend(self.detectors.on_event(ev, self, wall_s))
         return notices
 
+    def apply_steady(
+        self,
+        iters: list[int],
+        losses: list[float],
+        dts: list[float],
+        total: int | None,
+        wall_s: float,
+    ) -> bool:
+        """Fold, as `apply` would one by one, consecutive progress lines that carry an
+        iteration, a finite loss, a printed duration (finite, >= 0) and the same total or
+        none, read at `wall_s`, when they can say nothing: the run goes on at its pace.
+        False, with nothing folded, when any of them might (the caller applies them one by
+        one). Catch-up of a long backlog folds most of its lines here."""
+        launch = self.launch_book.current
+        if (
+            self.iter is None
+            or launch is None
+            or self._announced  # the next line starts a launch
+            or iters[0] <= self.iter
+            or total not in (None, self.line_total)
+            or not all(map(lt, iters, iters[1:]))  # increasing: no resume among them
+        ):
+            return False
+        timed = self.clock.dt_times(iters, dts)
+        if timed is None:
+            return False
+        times, typical_dt_s = timed
+        detect = self.detectors.steady_plan(iters, times, losses, self, wall_s)
+        if detect is None:
+            return False
+        self.clock.settle_dt(iters[-1], times[-1], typical_dt_s)
+        self.launch_book.go_on(iters)
+        self.launched = None
+        self.t_s, self.iter, self.loss = times[-1], iters[-1], losses[-1]
+        self.last_progress_wall_s = wall_s
+        # As in `_progress`: the estimator counts from the launch's start.
+        start = launch.start_t_s
+        self.estimator = self.estimator.with_progress(iters, [t - start for t in times])
+        self._remember_many(iters, times, losses)
+        self.detectors.settle(detect)
+        return True
+
     def apply_gpu(self, snapshot: GpuSnapshot, wall_s: float) -> list[Notice]:
         """Fold one NVML snapshot taken at wall-clock time wall_s."""
         self.gpu = snapshot
@@ -186,6 +229,20 @@ class RunState:
         if len(self.history) >= HISTORY_POINTS:
             self.history = self.history[::2]
             self._stride *= 2
+
+    def _remember_many(self, iters: list[int], times: list[float], losses: list[float]) -> None:
+        """`_remember` for each point, visiting only those kept."""
+        seen = self._seen
+        while True:
+            seen = (seen // self._stride + 1) * self._stride  # the next point kept
+            k = seen - self._seen - 1
+            if k >= len(iters):
+                break
+            self.history.append(Point(iters[k], times[k], losses[k]))
+            if len(self.history) >= HISTORY_POINTS:
+                self.history = self.history[::2]
+                self._stride *= 2
+        self._seen += len(iters)
 
     def _eval(self, ev: Eval, wall_s: float) -> EvalNotice:
         it = ev.iter if ev.iter is not None else self.iter

@@ -6,6 +6,8 @@ Pure: no I/O, times passed in.
 
 from __future__ import annotations
 
+import copy
+import math
 import statistics
 from collections import deque
 from dataclasses import dataclass
@@ -65,6 +67,11 @@ class Lifecycle:
         self.last_iter = it
         self.last_wall_s = wall_s
 
+    def steady(self, iters: list[int], wall_s: float, *, survived: bool) -> None:
+        """`step` for each of these increasing iterations, all read at `wall_s`."""
+        self.step(iters[0], wall_s, survived=survived)
+        self.last_iter = iters[-1]
+
     def usual_interval_s(self) -> float | None:
         """Median wall-clock seconds between progress lines (None before a few lines)."""
         if len(self._intervals) < 2:
@@ -117,6 +124,24 @@ class LossWatch:
 
     def resumed(self) -> None:
         self.min_points = 1
+
+    def calm(self, losses: list[float]) -> bool:
+        """Whether none of these finite losses can be a spike, whatever the median: each
+        above the smallest one (the median's floor) by less than half the threshold's share
+        of it. Then `add_calm` gives what `spike` would for each."""
+        if self.before_restart is not None and len(self.window) < self.min_points:
+            return False  # an explosion after a restart is judged line by line
+        floor = min(min(losses), min(self.window, default=math.inf))
+        limit = floor * (1 + SPIKE_REL_FLOOR * self.z_threshold / 2) * (1 - 1e-9)
+        return self.z_threshold > 0 and floor > 0 and max(losses) < limit
+
+    def add_calm(self, losses: list[float]) -> bool:
+        """Fold calm losses; whether any was judged clearly normal (the last one's median
+        and z come from `spike` itself)."""
+        judged = len(self.window) + len(losses) - 1 >= self.min_points
+        self.window.extend(losses[:-1])
+        self.spike(losses[-1])
+        return judged
 
     def spike(self, loss: float) -> bool | None:
         """True: a spike; False: clearly normal; None: in between or too few points."""
@@ -221,6 +246,42 @@ class Slowdown:
             return None
         self._chunk = None
         return self._judge(chunk[3] / chunk[4], chunk, t_s)
+
+    def copy(self) -> Slowdown:
+        """An independent copy (to fold lines into before keeping them)."""
+        other = copy.copy(self)
+        other.baseline, other._episode = self.baseline.copy(), list(self._episode)
+        other._chunk = None if self._chunk is None else list(self._chunk)
+        return other
+
+    def with_progress(self, iters: list[int], times: list[float], wall_s: float) -> Slowdown | None:
+        """A copy of this tracker after `progress` for each of these lines (increasing
+        iterations and times, read at `wall_s`), when none of them confirms or ends a
+        slowdown; None when one would. Each chunk is judged by `_judge`; the lines in
+        between are added up here, as `progress` would."""
+        sd, k = self.copy(), 0
+        while k < len(iters) and (sd._last is None or sd._paused or sd._warmup):
+            if sd.progress(iters[k], times[k], wall_s) is not None:
+                return None
+            k += 1
+        if sd._last is None:
+            return sd
+        (last_it, last_t), chunk = sd._last, sd._chunk
+        head, secs, its = (chunk[:3], chunk[3], chunk[4]) if chunk else (None, 0.0, 0.0)
+        for it, t in zip(iters[k:], times[k:], strict=True):
+            if it <= last_it or t < last_t:
+                return None  # not what this shortcut is for
+            if head is None:
+                head, secs, its = [last_t, float(last_it), wall_s], 0.0, 0.0
+            secs += t - last_t
+            its += it - last_it
+            last_it, last_t = it, t
+            if secs >= self.chunk_s and its >= CHUNK_MIN_ITERS:
+                if sd._judge(secs / its, [*head, secs, its], t) is not None:
+                    return None
+                head = None
+        sd._last, sd._chunk = (last_it, last_t), None if head is None else [*head, secs, its]
+        return sd
 
     def _judge(self, rate: float, chunk: list[float], t_end: float) -> SlowdownChange | None:
         if len(self.baseline) < MIN_BASELINE_CHUNKS and self.state == "normal":

@@ -32,6 +32,7 @@ KNOWN = [
     "resumed",
     "new_launch",
     "finished",
+    "too_many_runs",
 ]
 NEGLIGIBLE_S = 30.0  # an ETA change below this is not worth a line
 
@@ -311,6 +312,11 @@ def _finished(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
     return facts
 
 
+def _too_many_runs(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
+    most = number(ev, "max")
+    return [tr.t("fact.too_many_runs", max=int(most))] if most is not None and most < 1e9 else []
+
+
 FACTS: dict[str, Callable[[Tr, Evidence, Alert], list[Html]]] = {
     "oom": _oom,
     "nan": _nan,
@@ -325,4 +331,5 @@ FACTS: dict[str, Callable[[Tr, Evidence, Alert], list[Html]]] = {
     "started": _started,
     "new_launch": _started,
     "finished": _finished,
+    "too_many_runs": _too_many_runs,
 }

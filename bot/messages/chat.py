@@ -113,10 +113,31 @@ def late_text(text: str, written_s: float, ctx: Ctx) -> str:
         tr.t("late.note", delay=tr.dur(ctx.now_s - written_s), time=tr.clock(written_s))
         for tr in (Tr(lang, ctx) for lang in languages(ctx.lang))
     ]
+    return _with_notes(text, notes)
+
+
+def _with_notes(text: str, notes: list[Html]) -> str:
+    """`text` with one note at the end of each language's part."""
     parts = text.split(SEPARATOR)
     if len(parts) != len(notes):  # not one part per language: every note at the end
         parts, notes = [text], [Html("\n".join(notes))]
     return SEPARATOR.join(join([Html(p), n], "\n\n") for p, n in zip(parts, notes, strict=True))
+
+
+def degraded_text(text: str, parts: list[tuple[str, str]], ctx: Ctx) -> str:
+    """`text` (a /status screen) with a line, at the end of each language's part, naming
+    the parts of etagram that failed and are being restarted: (kind, run) pairs, kind one of
+    follow, consume, gpu, live, tick, checks."""
+    trs = [Tr(lang, ctx) for lang in languages(ctx.lang)]
+    return _with_notes(
+        text,
+        [
+            tr.t(
+                "degraded.note", parts=join([tr.t(f"degraded.{k}", run=r) for k, r in parts], ", ")
+            )
+            for tr in trs
+        ],
+    )
 
 
 def mute_text(ctx: Ctx, until_s: float | None) -> str:

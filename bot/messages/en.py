@@ -105,6 +105,13 @@ MESSAGES: dict[str, str] = {
     "eval.behind_at": "No improvement: the best is still {best} (iteration {iter}), gap {delta}",
     "digest.empty": "No pending evals.",
     "late.note": "🕒 Sent {delay} late (written at {time})",
+    "degraded.note": "⚠️ Failing, restarting: {parts}. The cause is in etagram's log.",
+    "degraded.follow": "reading {run}",
+    "degraded.consume": "what the agents send",
+    "degraded.gpu": "GPU sampling",
+    "degraded.live": "the /live messages",
+    "degraded.tick": "periodic checks",
+    "degraded.checks": "periodic checks of {run}",
     "digest.title.one": "{n} eval while Telegram was unreachable:",
     "digest.title.other": "{n} evals while Telegram was unreachable:",
     "digest.older.one": "… and {n} older one",
@@ -146,6 +153,7 @@ MESSAGES: dict[str, str] = {
     "alert.resumed": "Training resumed",
     "alert.new_launch": "Training started again from the beginning",
     "alert.finished": "Training finished",
+    "alert.too_many_runs": "Too many runs: reports about new ones ignored",
     "recovered.thermal": "Thermal slowdown over",
     "recovered.power": "Power limit no longer slowing training",
     "recovered.slowdown": "Back to normal speed",
@@ -181,6 +189,7 @@ MESSAGES: dict[str, str] = {
         "longer responds."
     ),
     "fact.gpu_lost": "GPU {gpu} no longer answers the driver.",
+    "fact.too_many_runs": "This hub already follows {max} runs, the most it takes.",
     "fact.memory": "memory {pct} used ({used} of {total})",
     "fact.memory_pct": "memory {pct} used",
     "fact.total_iters": "{total} iterations planned.",
@@ -190,6 +199,9 @@ MESSAGES: dict[str, str] = {
     "cost.negligible": "No noticeable effect on the finish time so far.",
     "cost.later": "Cost: finish pushed back by about {delta}.",
     "cost.earlier": "Finish brought forward by about {delta}.",
+    "try.too_many_runs": (
+        "Check what publishes to the hub's Redis stream: each agent should report its own runs."
+    ),
     "try.oom": (
         "Try: lower <code>batch_size</code> or <code>block_size</code>, raise "
         "<code>gradient_accumulation_steps</code> to keep the same effective batch, turn on "

@@ -132,6 +132,15 @@ _MESSAGES = {
     ),
     "digest.empty": "Aucune évaluation en attente.",
     "late.note": "🕒 Envoyé avec {delay} de retard (écrit à {time})",
+    "degraded.note": (
+        "⚠️ En panne, redémarrage en cours : {parts}. La cause est dans le journal d'etagram."
+    ),
+    "degraded.follow": "lecture de {run}",
+    "degraded.consume": "réception des agents",
+    "degraded.gpu": "relevé des GPU",
+    "degraded.live": "les messages /live",
+    "degraded.tick": "vérifications périodiques",
+    "degraded.checks": "vérifications périodiques de {run}",
     "digest.title.one": "{n} évaluation pendant que Telegram était injoignable :",
     "digest.title.other": "{n} évaluations pendant que Telegram était injoignable :",
     "digest.older.one": "… et {n} plus ancienne",
@@ -173,6 +182,7 @@ _MESSAGES = {
     "alert.resumed": "Entraînement repris",
     "alert.new_launch": "Entraînement relancé depuis le début",
     "alert.finished": "Entraînement terminé",
+    "alert.too_many_runs": "Trop d'entraînements : les nouveaux sont ignorés",
     "recovered.thermal": "Fin du ralentissement thermique",
     "recovered.power": "La limite de puissance ne ralentit plus l'entraînement",
     "recovered.slowdown": "Retour à la vitesse normale",
@@ -208,6 +218,7 @@ _MESSAGES = {
         "répond plus."
     ),
     "fact.gpu_lost": "Le GPU {gpu} ne répond plus au pilote.",
+    "fact.too_many_runs": "Ce hub suit déjà {max} entraînements, le maximum qu'il accepte.",
     "fact.memory": "mémoire utilisée à {pct} ({used} sur {total})",
     "fact.memory_pct": "mémoire utilisée à {pct}",
     "fact.total_iters": "{total} itérations prévues.",
@@ -217,6 +228,10 @@ _MESSAGES = {
     "cost.negligible": "Pas d'effet notable sur l'heure de fin pour l'instant.",
     "cost.later": "Coût : fin repoussée d'environ {delta}.",
     "cost.earlier": "Fin avancée d'environ {delta}.",
+    "try.too_many_runs": (
+        "Vérifiez ce qui publie dans le flux Redis du hub : chaque agent ne doit signaler que "
+        "ses propres entraînements."
+    ),
     "try.oom": (
         "À essayer : baisser <code>batch_size</code> ou <code>block_size</code>, augmenter "
         "<code>gradient_accumulation_steps</code> pour garder le même batch effectif, activer "

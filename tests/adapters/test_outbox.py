@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
-from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.adapters.outbox import OutboxPolicy, OutboxSender
 from bot.adapters.store import Store
@@ -73,6 +73,7 @@ class Rig:
             late=late,
             policy=OutboxPolicy(max_age_s=600, backoff_base_s=2, max_backoff_s=30),
             jitter=lambda: 0.5,  # no spread: the delays are exact
+            clock=self.clock,  # the back-offs' clock: the tests move both together
         )
 
     async def queue(self, key: str, chat: int = A, kind: str = "eval", age_s: float = 0) -> None:
@@ -109,7 +110,7 @@ async def test_in_order_per_chat_and_one_chat_does_not_hold_up_another(rig: Rig)
     assert await rig.drain_at() == [(B, "x1")]
     rig.telegram.fail = lambda chat: None
     assert await rig.drain_at(0.5) == []  # chat A still backing off
-    assert await rig.drain_at(10) == [(A, "e1"), (A, "a1")]
+    assert await rig.drain_at(10) == [(A, "a1"), (A, "e1")]  # the alert first
     assert set((await rig.store.outcomes()).values()) == {"sent"}
 
 
@@ -127,7 +128,9 @@ async def test_back_off_doubles_up_to_its_cap(rig: Rig) -> None:
 async def test_jitter_spreads_the_delay(rig: Rig) -> None:
     await rig.queue("a1", kind="alert")
     rig.telegram.fail = lambda chat: network_error(None)
-    spread = OutboxSender(rig.store, rig.telegram.send, rig.clock, jitter=lambda: 0.99)
+    spread = OutboxSender(
+        rig.store, rig.telegram.send, rig.clock, jitter=lambda: 0.99, clock=rig.clock
+    )
     await spread.drain()
     assert spread._not_before[A] - rig.clock.t == pytest.approx(2.0 * 1.49)
 
@@ -150,7 +153,7 @@ async def test_evals_waiting_together_fold_into_one_digest_alerts_do_not(rig: Ri
     await rig.queue("a2", kind="alert")
     rig.telegram.fail = lambda chat: None
     sent = [text for _, text in await rig.drain_at(60)]
-    assert sent == ["a1", "m1", "digest e1,e2,e3", "a2"]  # the digest where e3 stood
+    assert sent == ["a1", "a2", "m1", "digest e1,e2,e3"]  # alerts first; the digest where e3 stood
     outcomes = await rig.store.outcomes()
     assert outcomes == {
         "e1": "digest",
@@ -270,11 +273,51 @@ async def test_a_failing_round_does_not_stop_the_loop(rig: Rig) -> None:
     assert rig.telegram.sent == [(A, "a1")]
 
 
-async def test_other_telegram_errors_are_refusals(rig: Rig) -> None:
+async def test_a_well_formed_refusal_is_given_up(rig: Rig) -> None:
     await rig.queue("a1", kind="alert")
-    rig.telegram.fail = lambda chat: TelegramError("odd")
+    rig.telegram.fail = lambda chat: Forbidden("Forbidden: bot was blocked by the user")
     assert await rig.drain_at() == []
     assert (await rig.store.outcomes())["a1"] == "refused"
+
+
+def unparsed(error: TelegramError) -> TelegramError:
+    """As python-telegram-bot raises it for a body that is not JSON: chained to the parsing
+    error (a bare TelegramError for a 200, the status's class for an error page)."""
+    try:
+        try:
+            raise ValueError("Expecting value: line 1 column 1 (char 0)")
+        except ValueError as exc:
+            raise error from exc
+    except TelegramError as exc:
+        return exc
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        TelegramError("Invalid server response"),
+        Forbidden("Forbidden (403). Parsing the server response b'<html>' failed"),
+        BadRequest("Bad Request (400). Parsing the server response b'<html>' failed"),
+    ],
+)
+async def test_a_reply_that_cannot_be_parsed_is_retried(rig: Rig, error: TelegramError) -> None:
+    await rig.queue("a1", kind="alert")
+    await rig.queue("e1")
+    rig.telegram.fail = lambda chat: unparsed(error)
+    assert await rig.drain_at() == []
+    rig.telegram.fail = lambda chat: None
+    sent = [text for _, text in await rig.drain_at(60)]
+    assert sent[0] == "a1" and "e1" in sent[-1], sent
+    assert set((await rig.store.outcomes()).values()) <= {"sent", "digest"}
+
+
+async def test_a_refused_message_goes_out_as_plain_text_before_it_is_given_up(rig: Rig) -> None:
+    await rig.store.enqueue("a1", A, "alert", "<b>OOM</b> &amp; co", silent=False, now_s=1000)
+
+    calls = iter([BadRequest("Bad Request: can't parse entities"), None])
+    rig.telegram.fail = lambda chat: next(calls)
+    assert await rig.drain_at() == [(A, "OOM &amp; co")]
+    assert (await rig.store.outcomes())["a1"] == "sent"
 
 
 async def test_nothing_uncertain_is_sent_again_until_telegram_answers(rig: Rig) -> None:
@@ -285,7 +328,12 @@ async def test_nothing_uncertain_is_sent_again_until_telegram_answers(rig: Rig) 
             raise network_error(httpx.RemoteProtocolError("closed"))
 
     sender = OutboxSender(
-        rig.store, rig.telegram.send, rig.clock, probe=probe, policy=OutboxPolicy(max_age_s=600)
+        rig.store,
+        rig.telegram.send,
+        rig.clock,
+        probe=probe,
+        policy=OutboxPolicy(max_age_s=600),
+        clock=rig.clock,
     )
     await rig.queue("a1", kind="alert")
     rig.telegram.fail = lambda chat: network_error(httpx.ReadTimeout("no answer"))
@@ -305,7 +353,7 @@ async def test_evals_that_cannot_be_folded_go_out_one_by_one(rig: Rig) -> None:
     async def broken(chat_id: int, payloads: list[str]) -> str:
         raise ValueError("a payload from another version")
 
-    sender = OutboxSender(rig.store, rig.telegram.send, rig.clock, digest=broken)
+    sender = OutboxSender(rig.store, rig.telegram.send, rig.clock, digest=broken, clock=rig.clock)
     await rig.queue("e1")
     rig.telegram.fail = lambda chat: network_error(httpx.ReadTimeout("no answer"))
     await sender.drain()
@@ -314,3 +362,41 @@ async def test_evals_that_cannot_be_folded_go_out_one_by_one(rig: Rig) -> None:
     rig.clock.t += 60
     await sender.drain()
     assert [t for _, t in rig.telegram.sent] == ["e1", "e2"]
+
+
+async def test_a_wall_clock_set_back_a_day_does_not_hold_up_the_back_off(rig: Rig) -> None:
+    """The machine's clock steps back a day during an outage: the retry comes after the
+    back-off all the same (it is timed on the monotonic clock)."""
+    sender = OutboxSender(
+        rig.store,
+        rig.telegram.send,
+        rig.clock,
+        policy=OutboxPolicy(backoff_base_s=0.01, max_backoff_s=0.02),
+    )
+    await rig.queue("a1", kind="alert")
+    rig.telegram.fail = lambda chat: network_error(httpx.ConnectError("down"))
+    await sender.drain()
+    rig.telegram.fail = lambda chat: None
+    rig.clock.t -= 86400
+    await asyncio.sleep(0.05)
+    await sender.drain()
+    assert rig.telegram.sent == [(A, "a1")]
+
+
+async def test_an_alert_goes_ahead_of_the_evals_waiting(rig: Rig) -> None:
+    for n in range(5):
+        await rig.queue(f"e{n}")
+        await rig.queue(f"m{n}", kind="milestone")
+    await rig.queue("oom", kind="alert")
+    sent = [text for _, text in await rig.drain_at()]
+    assert sent[0] == "oom" and len(sent) == 11
+
+
+async def test_an_alert_whose_reply_is_lost_twice_is_not_sent_a_third_time(rig: Rig) -> None:
+    await rig.queue("a1", kind="alert")
+    rig.telegram.fail = lambda chat: network_error(httpx.ReadTimeout("no answer"))
+    await rig.drain_at()
+    await rig.drain_at(60)  # the second copy: its reply is lost too
+    rig.telegram.fail = lambda chat: None
+    assert await rig.drain_at(60) == []
+    assert (await rig.store.outcomes())["a1"] == "unconfirmed"

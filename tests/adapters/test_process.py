@@ -55,16 +55,30 @@ async def test_child_sees_same_env_and_cwd_and_is_unbuffered(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     log = tmp_path / "run.log"
-    monkeypatch.setenv("ETAGRAM_TEST_MARK", "42")
+    monkeypatch.setenv("TRAIN_TEST_MARK", "42")
     await run_command(
         python(
-            "import os; print(os.environ['ETAGRAM_TEST_MARK'], "
+            "import os; print(os.environ['TRAIN_TEST_MARK'], "
             "os.environ['PYTHONUNBUFFERED'], os.getcwd())"
         ),
         log,
         echo=io.BytesIO(),
     )
     assert log.read_text() == f"42 1 {os.getcwd()}\n"
+
+
+async def test_child_does_not_inherit_etagrams_own_variables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = tmp_path / "run.log"
+    monkeypatch.setenv("ETAGRAM_TELEGRAM_TOKEN", "123:secret-token")
+    monkeypatch.setenv("ETAGRAM_REDIS_URL", "redis://:pw@hub/0")
+    await run_command(
+        python("import os; print(sorted(k for k in os.environ if k.startswith('ETAGRAM')))"),
+        log,
+        echo=io.BytesIO(),
+    )
+    assert log.read_text() == "[]\n"
 
 
 async def test_sigint_is_forwarded_to_the_child(tmp_path: Path) -> None:

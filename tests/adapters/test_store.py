@@ -3,6 +3,8 @@ clear line."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import sqlite3
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import pytest
 
 from bot.adapters.store import MIGRATIONS, SCHEMA_VERSION, Store, StoreError
 from bot.adapters.tail import Position
+from bot.config import Config
 
 
 def make_v1(path: Path) -> None:
@@ -158,3 +161,53 @@ async def test_a_send_cut_short_by_a_kill_leaves_the_row_uncertain(tmp_path: Pat
         ]
     finally:
         await store.close()
+
+
+async def test_a_second_process_on_one_database_is_refused_naming_the_first(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "state.sqlite3"
+    first = await Store.open(path)
+    with pytest.raises(StoreError, match=rf"in use by another etagram \(PID {os.getpid()}\)"):
+        await Store.open(path)
+    await first.close()
+    again = await Store.open(path)  # the first one gone, the database is free
+    await again.close()
+
+
+async def test_a_hub_and_an_agent_on_one_machine_get_their_own_databases(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    config = Config()
+    paths = {role: config.resolved_state_path(role) for role in ("embedded", "hub", "agent")}
+    assert len(set(paths.values())) == 3
+    assert paths["embedded"] == tmp_path / "etagram" / "state.sqlite3"  # as before
+    stores = [await Store.open(p) for p in paths.values()]
+    for store in stores:
+        await store.close()
+
+
+async def test_the_schema_is_created_once_when_another_connection_is_creating_it(
+    tmp_path: Path,
+) -> None:
+    """Another connection (an etagram without the lock, a tool) is half-way through creating
+    the schema: opening waits for it and finds the schema made, rather than creating the
+    tables a second time ("table offsets already exists")."""
+    path = tmp_path / "state.sqlite3"
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("PRAGMA journal_mode=WAL")
+    other.execute("BEGIN IMMEDIATE")
+    for version in range(1, SCHEMA_VERSION + 1):
+        for statement in MIGRATIONS[version].split(";"):
+            if statement.strip():
+                other.execute(statement)
+    other.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    opening = asyncio.create_task(Store.open(path))
+    await asyncio.sleep(0.3)
+    assert not opening.done()  # waiting for the other's transaction
+    other.execute("COMMIT")
+    store = await asyncio.wait_for(opening, 10)
+    assert await store.version() == SCHEMA_VERSION
+    await store.close()
+    other.close()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import shutil
 import sys
 from collections.abc import AsyncIterator
@@ -320,3 +322,24 @@ async def test_checkpoints_wait_for_the_interval_or_the_stop(tmp_path: Path) -> 
     await reader.close()
     (pos,) = store.saved.values()
     assert pos.offset == 4 and pos.inode == log.stat().st_ino
+
+
+async def test_a_fifo_in_place_of_the_log_is_not_opened(tmp_path: Path) -> None:
+    """Opening a FIFO blocks until a writer comes, and what it passes on is gone: the
+    follower waits for a regular file instead, and stops when asked."""
+    fifo = tmp_path / "train.log"
+    os.mkfifo(fifo)
+    follower = LogFollower(fifo, poll_interval_s=0.05, use_inotify=False)
+
+    async def read() -> None:
+        async for _ in follower.lines():
+            pass
+
+    task = asyncio.create_task(read())
+    try:
+        await asyncio.sleep(0.3)
+        follower.stop()
+        await asyncio.wait_for(task, 2)
+    finally:  # a reader blocked in open() would hold the test up for good: release it
+        with contextlib.suppress(OSError):
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))

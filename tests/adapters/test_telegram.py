@@ -337,15 +337,16 @@ async def test_strangers_get_a_refusal_without_run_data(
     bot: Bot, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING)
-    for command in ("/start", "/eta", "/status", "/plot", "/lang fr", "/mute 2h"):
-        reply = await bot.ask(STRANGER, command)
+    commands = ("/start", "/eta", "/status", "/plot", "/lang fr", "/mute 2h")
+    for stranger, command in enumerate(commands, STRANGER):  # one refusal per chat an hour
+        reply = await bot.ask(stranger, command)
         text = reply.text or ""
-        assert reply.method == "sendMessage" and str(STRANGER) in text
+        assert reply.method == "sendMessage" and str(stranger) in text
         assert "gpt2" not in text and "Iteration" not in text
-    answer = await bot.press(STRANGER, 1, Callback("status").encode())
+        assert await bot.service.store.load_prefs(stranger) == {}  # type: ignore[union-attr]
+    answer = await bot.press(STRANGER - 1, 1, Callback("status").encode())
     assert "not allowed" in answer.params["text"]
     assert str(STRANGER) in caplog.text
-    assert await bot.service.store.load_prefs(STRANGER) == {}  # type: ignore[union-attr]
 
 
 async def test_group_commands_addressed_to_the_bot(bot: Bot) -> None:

@@ -18,6 +18,7 @@ from bot.core.state import EvalRecord, RunState
 from bot.messages import (
     Ctx,
     alert_text,
+    degraded_text,
     digest_text,
     error_text,
     eta_text,
@@ -307,6 +308,13 @@ SCENARIOS = [
         lambda c: status_text(reference_run(), HOT_GPU, c),
         now_s=NOW + 320,
     ),
+    Scenario(
+        "status_degraded",
+        lambda c: degraded_text(
+            status_text(reference_run(), ONE_GPU, c), [("follow", RUN), ("gpu", "")], c
+        ),
+        names=(RUN,),
+    ),
     Scenario("eta_no_step_time", lambda c: eta_text(reference_run(NO_STEP), c)),
     Scenario("alert_started", lambda c: alert_text(STARTED, c)),
     Scenario("eval_new_best", lambda c: eval_text(EVAL_BEST, c)),
@@ -336,6 +344,13 @@ SCENARIOS = [
     Scenario("alert_gpu_lost", lambda c: alert_text(GPU_LOST, c)),
     Scenario("alert_resumed", lambda c: alert_text(RESUMED, c)),
     Scenario("alert_new_launch", lambda c: alert_text(NEW_LAUNCH, c)),
+    Scenario(
+        "alert_too_many_runs",
+        lambda c: alert_text(
+            Alert("made-up-65", "too_many_runs", "warning", None, 0.0, {"max": 64}), c
+        ),
+        names=("made-up-65",),
+    ),
     Scenario("gpu_two", lambda c: gpu_text(TWO_GPUS, c)),
     Scenario("help", help_text),
     Scenario("start", lambda c: start_text(c, 123456789, True)),

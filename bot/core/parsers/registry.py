@@ -281,6 +281,29 @@ class AutoParser:
             return []
         return self._choose(detect(self._head) or FALLBACK)
 
+    def pass_unread(self, lines: Sequence[str]) -> bool:
+        """What `feed_many(lines)` does for clean lines the current parser reads nothing
+        from and no format scores (a trainer's own progress counters, as catch-up finds
+        them), when no switch can come of them: no format near certain in the recent lines
+        (the totals only fall as these push older lines out). False, with nothing done,
+        otherwise."""
+        parser = self._parser
+        if parser is None or parser.name in DOCUMENT_FORMATS or not lines:
+            return False
+        if max(self._totals.values()) >= CERTAIN and self._quiet + len(lines) >= QUIET_LINES:
+            return False
+        if any(map(_may_score, lines)):
+            return False
+        self._quiet += len(lines)
+        window, totals = self._window, self._totals
+        for _ in range(max(0, len(window) + min(len(lines), QUIET_LINES) - QUIET_LINES)):
+            old = window.popleft()[1]
+            if old is not _NO_SCORES:
+                for name, score in old.items():
+                    totals[name] -= score
+        window.extend((line[:MAX_LINE_CHARS], _NO_SCORES) for line in lines[-QUIET_LINES:])
+        return True
+
     def _feed_head(self, line: str) -> list[Event]:
         line = line[:MAX_LINE_CHARS]  # held lines are bounded in size too
         cleaned = clean(line)

@@ -1,0 +1,222 @@
+"""Catch-up folds a backlog to exactly the state, and the notices, of the line-by-line path.
+
+Both paths read the same real logs in the same batches (as the service's backlog reader
+gives them); the whole of each monitor (parser, run state, clock, estimator, detectors) is
+compared field by field at the end, and the notices all along. Logs edited near their end
+(an eval, a NaN, an OOM) and randomly edited (hypothesis) check that the fast path steps
+aside for every line that could say something.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import deque
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.core.linebuf import LineBuffer
+from bot.core.monitor import RunMonitor
+from bot.core.notices import Alert, Notice
+from bot.core.trackers import Lifecycle
+from tests.core.parsers.helpers import SHARED_LOGS
+
+LLMC = "llmc_HectorFCardenas_gpt2_train.11685414.log"
+REAL_LOGS = (
+    "build-nanogpt_AGNDM_nanogpt-train-1806877.out",
+    LLMC,
+    "llmc_HectorFCardenas_gpt2_train.11672114.log",
+    "llmc-nan_HectorFCardenas_gpt2_train.11672255.log",
+    "llmc-nan_HectorFCardenas_gpt2_train.11679031.log",
+    "nanogpt_Eleftheria-99_nano-gpt-mitos_results.txt",
+    "modded-nanogpt_2024-10-20_ScaleUp1B_87bd51fd.txt",  # no fast shape: line by line
+)
+needs_logs = pytest.mark.skipif(
+    not SHARED_LOGS.is_dir(), reason=f"{SHARED_LOGS} (the shared real logs) is absent"
+)
+
+
+def snapshot(obj: Any, depth: int = 0) -> Any:
+    """Everything an object holds, as plain values (floats by repr: NaN equals NaN)."""
+    if isinstance(obj, float):
+        return repr(obj)
+    if obj is None or isinstance(obj, str | int | bool | re.Pattern):
+        return obj
+    if isinstance(obj, list | tuple | deque):
+        return [snapshot(x, depth + 1) for x in obj]
+    if isinstance(obj, set | frozenset):
+        return sorted(map(repr, obj))
+    if isinstance(obj, dict):
+        return {repr(k): snapshot(v, depth + 1) for k, v in obj.items()}
+    assert depth < 12, f"too deep at {type(obj)}"
+    names = list(getattr(obj, "__dict__", {})) or [
+        n for cls in type(obj).__mro__ for n in getattr(cls, "__slots__", ())
+    ]
+    return {type(obj).__name__: {n: snapshot(getattr(obj, n), depth + 1) for n in names}}
+
+
+def fold_both(lines: Sequence[str], batch: int) -> tuple[RunMonitor, RunMonitor, list[Notice]]:
+    """The same lines through `feed` and `catch_up`, in batches read a second apart;
+    asserts the notices are the same all along and returns both monitors."""
+    slow, fast = RunMonitor("run"), RunMonitor("run")
+    said: list[Notice] = []
+    for k in range(0, len(lines), batch):
+        chunk, wall_s = lines[k : k + batch], 1000.0 + k / batch
+        expected = [n for _, notices in slow.feed(chunk, wall_s) for n in notices]
+        got = [n for _, notices in fast.catch_up(chunk, wall_s) for n in notices]
+        assert repr(got) == repr(expected), f"notices differ in the batch at line {k}"  # NaN
+        said += expected
+    return slow, fast, said
+
+
+def read_lines(path: Path) -> list[str]:
+    buf = LineBuffer()
+    return buf.feed(path.read_bytes()) + buf.flush()
+
+
+def assert_same(slow: RunMonitor, fast: RunMonitor) -> None:
+    assert snapshot(fast.parser) == snapshot(slow.parser)
+    assert snapshot(fast.state) == snapshot(slow.state)
+    assert fast.state.eta() == slow.state.eta()
+
+
+@needs_logs
+@pytest.mark.parametrize("name", REAL_LOGS)
+@pytest.mark.parametrize("batch", [10_000, 1_500])
+def test_real_log_caught_up_to_the_same_state(name: str, batch: int) -> None:
+    lines = read_lines(SHARED_LOGS / name)
+    slow, fast, _ = fold_both(lines, batch)
+    assert_same(slow, fast)
+    assert fast.state.iter == slow.state.iter is not None
+
+
+@needs_logs
+@pytest.mark.parametrize("name", REAL_LOGS[:3])
+def test_fast_path_folds_most_lines_of_a_steady_log(name: str) -> None:
+    """Engaged, not only harmless: most progress lines of these runs go at speed."""
+    lines = read_lines(SHARED_LOGS / name)
+    fast = RunMonitor("run")
+    for k in range(0, len(lines), 10_000):
+        fast.catch_up(lines[k : k + 10_000], 0.0)
+    progress = sum(1 for line in lines if line.startswith("step "))
+    assert fast.lines_caught_up > 0.8 * progress
+
+
+def _llmc_with_trouble_near_the_end() -> tuple[list[str], int]:
+    lines = read_lines(SHARED_LOGS / LLMC)
+    steps = [k for k, line in enumerate(lines) if line.startswith("step ")]
+    at = steps[-300]
+    step = lines[at]
+    nan_step = re.sub(r"loss \S+", "loss nan", lines[at + 50])
+    trouble = [
+        "val loss 3.141592",
+        *lines[at + 1 : at + 50],
+        nan_step,
+        *lines[at + 51 : at + 120],
+        "Traceback (most recent call last):",
+        '  File "train_gpt2.py", line 12, in <module>',
+        "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; "
+        "39.39 GiB total capacity; 36.10 GiB already allocated; 1.20 GiB free)",
+    ]
+    return [*lines[: at + 1], *trouble, step], len(lines[: at + 1])
+
+
+@needs_logs
+def test_an_eval_a_nan_and_an_oom_near_the_end_alert_exactly_as_line_by_line() -> None:
+    lines, _ = _llmc_with_trouble_near_the_end()
+    slow, fast, said = fold_both(lines, 4_000)
+    assert_same(slow, fast)
+    kinds = [n.type for n in said if isinstance(n, Alert)]
+    assert "nan" in kinds and "oom" in kinds
+    assert slow.state.evals[-1].val_loss == 3.141592
+
+
+def _edit(lines: list[str], at: int, kind: str) -> list[str]:
+    """One edit of a real llm.c step line at `at`."""
+    line = lines[at]
+    loss = re.search(r"loss (\S+)", line)
+    dt = re.search(r"\| (\d+\.\d+) ms", line)
+    assert loss is not None and dt is not None
+    edits = {
+        "spike": line.replace(loss.group(1), f"{float(loss.group(1)) * 4:.6f}"),
+        "slow": line.replace(dt.group(1), f"{float(dt.group(1)) * 6:.2f}"),
+        "nan": line.replace(loss.group(1), "nan"),
+        "error": "RuntimeError: CUDA error: an illegal memory access was encountered",
+        "killed": line + " Killed",
+        "eval": "val loss 3.500000",
+        "unread": "evaluating HellaSwag: 10/1256",
+        "garbage": "\x1b[31mstep 7/ | loss",
+        "blank": "   ",
+    }
+    if kind == "back":  # a resume from an earlier checkpoint
+        step = int(re.findall(r"\d+", line)[0])
+        return [re.sub(r"step +\d+", f"step {max(1, step - 100):5d}", line)]
+    if kind in ("eval", "unread", "error", "garbage", "blank"):
+        return [line, edits[kind]]
+    return [edits[kind]]
+
+
+@needs_logs
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 2_999),
+            st.sampled_from(
+                ["spike", "slow", "nan", "error", "killed", "eval", "unread", "garbage"]
+                + ["blank", "back"]
+            ),
+        ),
+        max_size=8,
+    ),
+    st.sampled_from([700, 3_000]),
+)
+def test_edited_logs_fold_to_the_same_state_and_alerts(
+    edits: list[tuple[int, str]], batch: int
+) -> None:
+    lines = read_lines(SHARED_LOGS / LLMC)
+    steps = [k for k, line in enumerate(lines) if line.startswith("step ")]
+    base = lines[: steps[5_000] + 1]  # the head (config, first evals), then 5,000 steps
+    body = lines[steps[5_000] + 1 : steps[8_000]]
+    chosen = dict(edits)
+    edited = [
+        new
+        for k, line in enumerate(body)
+        for new in (
+            _edit(body, k, chosen[k]) if k in chosen and line.startswith("step ") else [line]
+        )
+    ]
+    slow, fast, _ = fold_both(base + edited, batch)
+    assert_same(slow, fast)
+    assert math.isfinite(fast.state.t_s)
+
+
+@given(st.lists(st.integers(1, 50), min_size=1, max_size=60), st.integers(0, 30))
+def test_lifecycle_steady_is_step_for_each(gaps: list[int], before: int) -> None:
+    one, many = Lifecycle(), Lifecycle()
+    for it in range(0, 10 * before, 10):
+        one.step(it, 5.0, survived=True)
+        many.step(it, 5.0, survived=True)
+    iters = [10 * before + sum(gaps[: k + 1]) for k in range(len(gaps))]
+    for it in iters:
+        one.step(it, 6.0, survived=True)
+    many.steady(iters, 6.0, survived=True)
+    assert snapshot(many) == snapshot(one)
+
+
+@needs_logs
+def test_generated_text_that_reads_like_a_failure_is_read_line_by_line() -> None:
+    """build-nanogpt's samples are model output: one may say anything, and what the
+    line-by-line path makes of it, catch-up must too."""
+    lines = read_lines(SHARED_LOGS / REAL_LOGS[0])
+    samples = [k for k, line in enumerate(lines) if line.startswith("rank 0 sample 0: ")]
+    at = samples[len(samples) // 2]
+    lines[at] = "rank 0 sample 0: Hello, I'm a language model, and CUDA out of memory. Tried"
+    slow, fast, said = fold_both(lines, 5_000)
+    assert_same(slow, fast)
+    assert "oom" in [n.type for n in said if isinstance(n, Alert)]
