@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import glob
 import logging
 import os
@@ -381,17 +380,17 @@ def _run(args: argparse.Namespace, config: Config) -> int:
 
 
 def _demo(args: argparse.Namespace, config: Config) -> int:
-    from bot.demo import DemoRun
+    from bot.demo import DemoRun, demo_config, intro, tour
     from bot.service import RunSpec, Service
 
     workdir = Path(tempfile.mkdtemp(prefix="etagram-demo-"))
-    if not config.state_path:
-        config = dataclasses.replace(config, state_path=str(workdir / "state.sqlite3"))
+    chosen = args.config or os.environ.get("ETAGRAM_LANGUAGE")  # else the locale's language
+    config = demo_config(config, args.speed, workdir, None if chosen else os.environ)
     log_path = workdir / "train.log"
     spec = RunSpec(f"demo-{time.strftime('%H%M%S')}", log_path, "nanogpt")
     gpu = _demo_gpu(DemoRun(), args.speed)
     service = Service(config, [spec], gpu=gpu)
-    print(f"etagram demo: a simulated nanoGPT run at {args.speed:g}x, log {log_path}\n")
+    print(intro(config, args.speed, log_path), flush=True)
 
     async def child() -> int:
         with log_path.open("wb") as out:
@@ -400,6 +399,7 @@ def _demo(args: argparse.Namespace, config: Config) -> int:
             )
             code = await proc.wait()
         await service.end_run(spec.name, code)
+        print(await tour(service, spec.name, workdir / "chart.png"), flush=True)
         return 0
 
     return _serve(service, child())

@@ -1,12 +1,12 @@
 """The demo trainer: prints exactly what nanoGPT's `train.py` prints, in accelerated time.
 
 `etagram demo` starts this as a child process writing to a log file and follows that file as
-it would a real run's. The run: the reference scenario shortened (2,000 iterations, an eval
-every 250 with 200 eval batches, ~170 ms per iteration), a thermal slowdown episode in the
-middle (iterations 22 % slower for ~2.7 min of run clock: long enough for the slowdown
-detector, which wants `slowdown_min_s` = 120 s, and followed by a recovery), and a CUDA
-out-of-memory crash near the end, so a new user sees the alerts too. `run_clock_s` tells the
-simulated GPU when the episode happens.
+it would a real run's, then ends with a short tour (`tour`). The run: the reference scenario
+shortened (2,000 iterations, an eval every 250 with 200 eval batches, ~170 ms per iteration),
+a thermal slowdown episode in the middle (iterations 22 % slower for ~2.7 min of run clock:
+long enough for the slowdown detector, which wants `slowdown_min_s` = 120 s, and followed by a
+recovery), and a CUDA out-of-memory crash near the end, so a new user sees the alerts too.
+`run_clock_s` tells the simulated GPU when the episode happens.
 
     python -m bot.demo --speed 10 > train.log
 """
@@ -18,9 +18,16 @@ import math
 import random
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TextIO
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from bot.config import Config
+    from bot.service import Service
+
+MIN_GPU_INTERVAL_S = 0.1  # the demo's GPU sampling, however fast the demo runs
 
 
 @dataclass(frozen=True)
@@ -115,6 +122,50 @@ def write_run(
                 flush=True,
             )
     return 0
+
+
+def demo_config(
+    config: Config, speed: float, workdir: Path, locale_env: Mapping[str, str] | None
+) -> Config:
+    """The user's config for the demo: its state beside the demo's log, the GPU sampled as
+    often in the demo's clock as in a real run's (the chart shows it), and the messages in the
+    language of `locale_env` (LC_ALL, LC_MESSAGES, LANG), when given (none was chosen)."""
+    changes: dict[str, Any] = {
+        "gpu_interval_s": max(MIN_GPU_INTERVAL_S, config.gpu_interval_s / speed)
+    }
+    if not config.state_path:
+        changes["state_path"] = str(workdir / "state.sqlite3")
+    if locale_env is not None:
+        changes["language"] = locale_language(locale_env)
+    return replace(config, **changes)
+
+
+def locale_language(env: Mapping[str, str]) -> str:
+    """`fr` for a French locale, else `en`; the first of the variables set decides (POSIX)."""
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        if env.get(var):
+            return "fr" if env[var].lower().startswith("fr") else "en"
+    return "en"
+
+
+def intro(config: Config, speed: float, log: Path) -> str:
+    """The demo's first line, in its language."""
+    from bot.messages import Ctx, bot_ui, to_plain
+
+    ctx = Ctx(lang=config.language, now_s=time.time())
+    return to_plain(bot_ui.demo_intro_text(speed, str(log), ctx))
+
+
+async def tour(service: Service, run: str, chart: Path) -> str:
+    """The end of `etagram demo`: what `/eta`, `/status` and `/plot` would answer now (the
+    chart written to `chart`), and what to do next; plain text for the terminal."""
+    from bot.adapters.plot import plot_data, render_png
+    from bot.messages import Ctx, bot_ui, to_plain
+
+    state = service.monitors[run].state
+    ctx = Ctx(lang=service.config.language, now_s=service.now(), tz=service.timezone)
+    chart.write_bytes(await render_png(plot_data(state, bot_ui.plot_labels(state, ctx))))
+    return to_plain(bot_ui.tour_text(state, service.latest_gpu, str(chart), ctx))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,7 +19,6 @@ import dataclasses
 import json
 import logging
 import math
-from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
@@ -29,24 +28,20 @@ from telegram.error import BadRequest, TelegramError
 
 from bot import messages
 from bot.adapters.outbox import OutboxSender
-from bot.adapters.plot import TempSample
 from bot.adapters.store import Store
 from bot.adapters.telegram import fit
 from bot.config import Config
 from bot.core.estimator import EtaEstimate
-from bot.core.gpu import GpuSnapshot
 from bot.core.launches import NEW
 from bot.core.notices import Alert, EvalNotice, Notice
 from bot.core.prefs import ChatPrefs
 from bot.core.state import RunState
 from bot.messages.bot_ui import milestone_text
-from bot.messages.gpu import gpu_label
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CRITICAL = frozenset({"oom", "crash", "nan", "gpu_lost"})
 LIVE_EVERY_S = Config.live_every_s
-TEMP_SAMPLES = 720  # GPU temperature samples kept for /plot (an hour at the 5 s default)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +89,6 @@ class Notifier:
         self.live_every_s = live_every_s
         self.store: Store | None = None
         self.sender: OutboxSender | None = None
-        self.temps: deque[TempSample] = deque(maxlen=TEMP_SAMPLES)
         self._prefs: dict[int, ChatPrefs] = {}
         self._runs: dict[str, _RunMemory] = {}
         self._live_at: dict[int, float] = {}
@@ -122,16 +116,6 @@ class Notifier:
         return messages.Ctx(
             lang=prefs.lang or self.language, tz=prefs.tz or self.timezone, now_s=self.now()
         )
-
-    # GPU temperatures for /plot ------------------------------------------------------------
-    def on_gpu(self, snapshot: GpuSnapshot) -> None:
-        readings = [
-            (gpu_label(g), float(g.temperature_c))
-            for g in snapshot.gpus
-            if g.temperature_c is not None and not g.lost
-        ]
-        if readings:
-            self.temps.append((snapshot.taken_at_s, readings))
 
     # Notices ------------------------------------------------------------------------------
     def expand(self, state: RunState, notices: list[Notice], *, replayed: bool) -> list[Push]:

@@ -175,7 +175,7 @@ class Service:
         run = await self.run_for(chat_id)
         if run is None:
             return None
-        data = plot_data(run, list(self.notifier.temps), self.now(), bot_ui.plot_labels(ctx))
+        data = plot_data(run, bot_ui.plot_labels(run, ctx))
         if data.empty:
             return None
         return await render_png(data), bot_ui.plot_caption(run, ctx)
@@ -531,9 +531,6 @@ class Service:
         """Fold one bus message into the state and say what must be said."""
         if isinstance(msg, GpuReport):
             self.latest_gpu = self.host_gpus.update(msg.host, msg.snapshot, msg.run)
-            # /plot keeps each report once, its GPUs named host:index (the merged view above
-            # repeats every host's last report).
-            self.notifier.on_gpu(self.host_gpus.latest.get(msg.host, msg.snapshot))
             if msg.run:  # a node with GPUs only may report before the log's node
                 await self._monitor_of(msg.run)
             # Our clock, as for log lines: the demo's simulated GPU stamps its own time. An

@@ -10,11 +10,10 @@ import pytest
 from bot.adapters.outbox import OutboxSender
 from bot.adapters.store import OutboxItem, Store
 from bot.core.events import Eval, Progress, TrainingEnd
-from bot.core.gpu import GpuSample, GpuSnapshot
 from bot.core.notices import Alert, Notice
 from bot.core.prefs import ChatPrefs, EvalsMode
 from bot.core.state import RunState
-from bot.notify import TEMP_SAMPLES, Milestone, Notifier, is_silent
+from bot.notify import Milestone, Notifier, is_silent
 
 A, B = 1, 2
 NOW = 1_700_000_000.0
@@ -168,15 +167,6 @@ async def test_prefs_persist_and_languages_apply(notifier: Notifier) -> None:
         await notifier.deliver(state, push)
     by_chat = {i.chat_id: i.text for i in await queued(notifier) if i.kind == "eval"}
     assert "Évaluation" in by_chat[A] and "Eval at" in by_chat[B]
-
-
-def test_gpu_temperature_history_is_bounded(notifier: Notifier) -> None:
-    for k in range(TEMP_SAMPLES + 50):
-        gpus = (GpuSample(0, temperature_c=60 + k % 5), GpuSample(1, lost=True))
-        notifier.on_gpu(GpuSnapshot(NOW + k, gpus))
-    notifier.on_gpu(GpuSnapshot(NOW, error="library_not_found"))
-    assert len(notifier.temps) == TEMP_SAMPLES
-    assert notifier.temps[-1] == (NOW + TEMP_SAMPLES + 49, [("0", 64.0)])
 
 
 async def test_a_new_launch_passes_the_milestones_again_a_resume_does_not(

@@ -61,12 +61,14 @@ async def test_runs_are_met_as_agents_report_them_and_thermal_alerts_name_the_ho
     ]
     assert set(hub.monitors) == {"gpt2", "llama"}  # a GPU-only agent names its run
 
-    # /plot: one temperature curve per GPU of each host, each report kept once.
-    temps = list(hub.notifier.temps)
-    assert len(temps) == 9
-    assert temps[-1] == (101.0, [("idle-box:0", 67.0), ("idle-box:1", 66.0)])
-    curves = {label for _, readings in temps for label, _ in readings}
-    assert curves == {"node1:0", "node1:1", "node3:0", "node3:1", "idle-box:0", "idle-box:1"}
+    # /plot traces the worst GPU of all the hosts that train the run, at the run's iteration:
+    # node1's alone first, then node1's and node3's together.
+    trace = hub.monitors["gpt2"].state.gpu_trace.all()
+    assert [(p.iter, p.celsius, p.throttled, p.gpus) for p in trace] == [
+        (90, 67.0, False, 2),
+        *[(90, 91.0, True, 4)] * 7,
+    ]
+    assert hub.monitors["llama"].state.gpu_trace.all() == []  # no progress yet: nowhere to go
 
 
 async def test_one_machine_is_unchanged() -> None:

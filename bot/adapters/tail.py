@@ -204,8 +204,9 @@ class _Cursor:
         assert self._file is not None
         self._file.seek(offset)
         self._base = self._read = offset
-        self._buf = LineBuffer()
         self._fingerprint = os.pread(self._file.fileno(), min(offset, _FINGERPRINT), 0)
+        # Past the start, the file's byte-order mark (UTF-16 logs) is not in what is read.
+        self._buf = LineBuffer(head=self._fingerprint[:4] if offset else None)
 
     def _read_chunk(self) -> bytes:
         assert self._file is not None

@@ -301,8 +301,7 @@ class Detectors:
         return self._fire("finished", "finished", INFO, state.iter, state.t_s, evidence)
 
     def _end(self, ev: TrainingEnd, state: RunState) -> list[Alert]:
-        failed = ev.exit_code not in (None, 0) or ev.reason in ("crash", "killed", "signal")
-        if not failed:
+        if not ev.failed:
             self._incident.pending = None  # exit 0: whatever was printed was handled
             alerts = self._close_incident(state, confirmed=False)
             return alerts + self._finished(state)

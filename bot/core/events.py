@@ -68,5 +68,9 @@ class TrainingEnd:
     exit_code: int | None = None  # None when only the log told us
     reason: str = ""  # "completed", "exit", "signal", "killed", ...
 
+    @property
+    def failed(self) -> bool:
+        return self.exit_code not in (None, 0) or self.reason in ("crash", "killed", "signal")
+
 
 Event = Progress | Eval | Checkpoint | RunConfig | ErrorText | TrainingEnd

@@ -13,6 +13,7 @@ from bot.core.events import Checkpoint, ErrorText, Eval, Event, Progress, RunCon
 from bot.core.gpu import GpuSnapshot
 from bot.core.launches import NEW, Launch, Launches
 from bot.core.notices import EvalNotice, Notice
+from bot.core.traces import AlertMarks, GpuTrace
 
 HISTORY_POINTS = 2000  # loss-curve points kept for /plot; older ones are thinned out
 EVALS_KEPT = 1000  # eval records kept: the recent half whole, older ones thinned
@@ -70,6 +71,8 @@ class RunState:
         self.estimator = Estimator()
         self.gpu: GpuSnapshot | None = None  # the latest snapshot
         self.detectors = Detectors(name, thresholds)
+        self.gpu_trace = GpuTrace()  # for /plot, as are the alert marks
+        self.alert_marks = AlertMarks()
 
     @property
     def total_iters(self) -> int | None:
@@ -124,7 +127,7 @@ class RunState:
         elif isinstance(ev, TrainingEnd):
             self.ended = ev
         notices.extend(self.detectors.on_event(ev, self, wall_s))
-        return notices
+        return self.alert_marks.noted(notices, self.iter)
 
     def apply_steady(
         self,
@@ -171,15 +174,16 @@ class RunState:
     def apply_gpu(self, snapshot: GpuSnapshot, wall_s: float) -> list[Notice]:
         """Fold one NVML snapshot taken at wall-clock time wall_s."""
         self.gpu = snapshot
-        return list(self.detectors.on_gpu(snapshot, self, wall_s))
+        self.gpu_trace.add(self.iter, snapshot)
+        return self.alert_marks.noted(self.detectors.on_gpu(snapshot, self, wall_s), self.iter)
 
     def tick(self, wall_s: float) -> list[Notice]:
         """Time passed with nothing new: the checks about silence (stall, a crash)."""
-        return list(self.detectors.on_tick(self, wall_s))
+        return self.alert_marks.noted(self.detectors.on_tick(self, wall_s), self.iter)
 
     def end_of_log(self) -> list[Notice]:
         """A finished log ends here (replay): a failure still in suspense ended the run."""
-        return list(self.detectors.on_end_of_log(self))
+        return self.alert_marks.noted(self.detectors.on_end_of_log(self), self.iter)
 
     def _progress(self, ev: Progress, wall_s: float) -> None:
         kind = self.launched = self.launch_book.observe(ev.iter, self._announced)

@@ -256,7 +256,7 @@ MESSAGES: dict[str, str] = {
     "cmd.eta": "Estimated finish time, in detail",
     "cmd.status": "Where the run stands, on one screen",
     "cmd.gpu": "GPU table",
-    "cmd.plot": "Loss curves (image)",
+    "cmd.plot": "Charts (loss, speed, GPUs)",
     "cmd.runs": "Runs followed, and pick one",
     "cmd.lang": "Message language",
     "cmd.tz": "Time zone for the times shown",
@@ -281,7 +281,7 @@ MESSAGES: dict[str, str] = {
         "to <code>allowed_chat_ids</code>."
     ),
     "button.refresh": "Refresh",
-    "button.plot": "Plot",
+    "button.plot": "Charts",
     "button.mute_1h": "Mute 1" + _NB + "h",
     # errors and acknowledgements (values arrive in <code>)
     "error.generic": "Could not do that right now ({key}).",
@@ -304,7 +304,7 @@ MESSAGES: dict[str, str] = {
     "error.unknown_run": "No run named {value}. /runs lists them.",
     "error.stale_button": "This button has expired: send the command again.",
     "error.no_data": "Not enough data yet for this command.",
-    "error.plot_failed": "Could not draw the curves right now.",
+    "error.plot_failed": "Could not draw the charts right now.",
     "ack.generic": "Done ({key}).",
     "ack.lang_set": "Messages will be in English.",
     "ack.tz_set": "Time zone set: {tz}.",

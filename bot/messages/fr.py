@@ -291,7 +291,7 @@ _MESSAGES = {
     "cmd.eta": "Heure de fin estimée, en détail",
     "cmd.status": "Où en est l'entraînement, en un écran",
     "cmd.gpu": "État des GPU",
-    "cmd.plot": "Courbes de loss (image)",
+    "cmd.plot": "Graphiques (loss, vitesse, GPU)",
     "cmd.runs": "Entraînements suivis, et choix de l'un d'eux",
     "cmd.lang": "Langue des messages",
     "cmd.tz": "Fuseau horaire des heures affichées",
@@ -316,7 +316,7 @@ _MESSAGES = {
         "son identifiant {chat_id} à <code>allowed_chat_ids</code>."
     ),
     "button.refresh": "Actualiser",
-    "button.plot": "Courbe",
+    "button.plot": "Graphiques",
     "button.mute_1h": "Silence 1" + _NB + "h",
     # errors and acknowledgements (values arrive in <code>)
     "error.generic": "Impossible pour l'instant ({key}).",
@@ -340,7 +340,7 @@ _MESSAGES = {
     "error.unknown_run": "Aucun entraînement nommé {value}. /runs donne la liste.",
     "error.stale_button": "Ce bouton a expiré : renvoyez la commande.",
     "error.no_data": "Pas encore assez de données pour cette commande.",
-    "error.plot_failed": "Impossible de tracer les courbes pour l'instant.",
+    "error.plot_failed": "Impossible de tracer les graphiques pour l'instant.",
     "ack.generic": "C'est fait ({key}).",
     "ack.lang_set": "Les messages seront en français.",
     "ack.tz_set": "Fuseau horaire enregistré : {tz}.",

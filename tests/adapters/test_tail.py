@@ -247,6 +247,21 @@ async def test_restart_resumes_at_the_saved_offset(tmp_path: Path) -> None:
     await second.close()
 
 
+async def test_utf16_log_is_decoded_also_after_a_restart(tmp_path: Path) -> None:
+    """A PowerShell `>` redirect writes UTF-16 LE with a mark: the restart at the saved offset
+    reads past the mark and still decodes UTF-16."""
+    log = tmp_path / "train.log"
+    store = MemoryStore()
+    log.write_bytes(b"\xff\xfe" + "Epoch 1/2\r\n 1/49 ━━ 0s\r\n".encode("utf-16-le"))
+    first = Reader(log, store)
+    assert await first.until(2) == ["Epoch 1/2", " 1/49 ━━ 0s"]
+    await first.close()
+    append(log, "Epoch 2/2\r\n".encode("utf-16-le"))
+    second = Reader(log, store)
+    assert await second.until(1) == ["Epoch 2/2"]
+    await second.close()
+
+
 async def test_restart_after_a_rotation_while_stopped(tmp_path: Path) -> None:
     log = tmp_path / "train.log"
     store = MemoryStore()

@@ -162,6 +162,8 @@ async def test_every_command_answers_in_the_chat_language(bot: Bot, lang: str) -
     plot = await bot.ask(OWNER, "/plot")
     assert plot.method == "sendPhoto" and plot.ok
     assert ("Itération" if lang == "fr" else "Iteration") in (plot.text or "")
+    status = await bot.ask(OWNER, "/status")
+    assert _buttons(status)[1]["text"] == ("Graphiques" if lang == "fr" else "Charts")
     stored = await bot.service.store.load_prefs(OWNER)  # type: ignore[union-attr]
     assert stored["lang"] == lang and stored["tz"] == "Asia/Tokyo"
     assert stored["evals"] == "every" and stored["evals_every"] == 3
@@ -280,7 +282,7 @@ async def test_runs_buttons_pick_the_run_a_chat_reads(tmp_path: Path) -> None:
 
 
 async def test_plot_is_a_png_of_the_expected_size(bot: Bot) -> None:
-    await until(lambda: len(bot.service.notifier.temps) >= 2)
+    await until(lambda: len(bot.service.monitors["gpt2"].state.gpu_trace.all()) >= 2)
     photo = await bot.ask(OWNER, "/plot")
     assert photo.ok and photo.method == "sendPhoto"
     png = photo.files["photo"]

@@ -2,6 +2,7 @@ import io
 import random
 import tracemalloc
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -96,8 +97,9 @@ def test_any_chunking_gives_the_same_lines(data: bytes, cuts: list[int]) -> None
 @given(st.binary(max_size=2000))
 def test_consumed_is_a_line_boundary(data: bytes) -> None:
     lines, buf = feed_all([data])
-    # Re-reading from the consumed offset yields exactly the lines not handed out yet.
-    rest = LineBuffer()
+    # Re-reading from the consumed offset yields exactly the lines not handed out yet (a resume
+    # past the start gives the file's first bytes, where a byte-order mark would be).
+    rest = LineBuffer(head=data[:4] if buf.consumed else None)
     assert buf.consumed + buf.pending == len(data)
     assert rest.feed(data[buf.consumed :]) + rest.flush() == buf.flush()
 
@@ -114,3 +116,48 @@ def test_large_inputs_split_like_small_ones() -> None:
     assert pieces == whole
     assert pieces_buf.consumed == whole_buf.consumed == len(data) - 3
     assert pieces_buf.flush() == whole_buf.flush() == ["end"]
+
+
+TEXT = "Epoch 1/2\r\n 1/49 ━━━━ 11s 245ms/step - loss: 1.5802\r\nété 𝄞\r\n\r\nlast"
+LINES = ["Epoch 1/2", " 1/49 ━━━━ 11s 245ms/step - loss: 1.5802", "été 𝄞", "last"]
+BOMS = [(b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"), (b"\xef\xbb\xbf", "utf-8")]
+
+
+@pytest.mark.parametrize(("bom", "encoding"), BOMS, ids=[e for _, e in BOMS])
+def test_a_byte_order_mark_picks_the_encoding_in_any_chunks(bom: bytes, encoding: str) -> None:
+    data = bom + TEXT.encode(encoding)
+    for size in (1, 2, 3, 5, 64, len(data)):
+        lines, buf = feed_all([data[i : i + size] for i in range(0, len(data), size)])
+        assert lines + buf.flush() == LINES, size
+
+
+@pytest.mark.parametrize(("bom", "encoding"), BOMS, ids=[e for _, e in BOMS])
+def test_consumed_counts_bytes_of_the_encoding_and_a_resume_reads_on(
+    bom: bytes, encoding: str
+) -> None:
+    data = bom + TEXT.encode(encoding)
+    for cut in range(len(data)):
+        _, buf = feed_all([data[:cut]])
+        start = buf.consumed
+        assert data[:start].decode(encoding).endswith(("\n", "\r")) or start in (0, len(bom))
+        rest = LineBuffer(head=data[:4] if start else None)
+        done, _ = feed_all([data[:start]])
+        assert done + rest.feed(data[start:]) + rest.flush() == LINES, cut
+
+
+@given(st.text(max_size=300), st.lists(st.integers(0, 700), max_size=10))
+def test_utf16_any_text_any_chunking(text: str, cuts: list[int]) -> None:
+    data = b"\xff\xfe" + text.encode("utf-16-le", "surrogatepass")
+    bounds = sorted({0, len(data), *(c for c in cuts if c < len(data))})
+    chunks = [data[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    whole, whole_buf = feed_all([data])
+    pieces, pieces_buf = feed_all(chunks)
+    assert pieces + pieces_buf.flush() == whole + whole_buf.flush()
+    assert pieces_buf.consumed == whole_buf.consumed <= len(data)
+
+
+def test_a_mark_split_across_the_first_chunks_and_only_at_the_start() -> None:
+    lines, buf = feed_all([b"\xff", b"\xfe" + "ok\n".encode("utf-16-le")])
+    assert lines == ["ok"] and buf.consumed == 8
+    lines, _ = feed_all([b"ab\n\xff\xfe\n"])  # later in the file: plain (bad) UTF-8
+    assert lines == ["ab", "\ufffd\ufffd"]

@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from bot.messages import Ctx
-from bot.messages.bot_ui import UI, mute_too_long_text, plot_labels, tz_current_text
+from bot.messages.bot_ui import (
+    ALERT_WORDS,
+    PLOT_WORDS,
+    UI,
+    mute_too_long_text,
+    tz_current_text,
+)
 from tests.telegram_stub import parse_html
 
 SOURCE = Path(__file__).resolve().parents[2] / "bot" / "messages" / "bot_ui.py"
@@ -26,8 +32,10 @@ def test_same_keys_and_placeholders() -> None:
 
 
 def test_every_key_used_exists() -> None:
-    used = set(re.findall(r'\.ui\(\s*"([a-z0-9_.]+)"', SOURCE.read_text(encoding="utf-8")))
-    used |= {f"ui.plot.{name}" for name in plot_labels(Ctx(lang="en", now_s=0)).__slots__}
+    source = SOURCE.read_text(encoding="utf-8")
+    used = set(re.findall(r'\.ui\(\s*"([a-z0-9_.]+)"', source))
+    used |= {f"ui.plot.{name}" for name in PLOT_WORDS} | {f"ui.plot.alert.{k}" for k in ALERT_WORDS}
+    used |= {f"ui.plot.{key}" for key in re.findall(r'word\(\s*"([a-z0-9_.]+)"', source)}
     assert used - UI["en"].keys() == set() and len(used) > 5
 
 

@@ -22,9 +22,11 @@ from bot.core.events import Event, Progress
 from bot.core.parsers.base import clock_seconds
 
 _AFTER_PCT = re.compile(
-    r"%\|[^|]*\|\s*(\d+)/(\d+) \[(\d[\d:]*)<(\d[\d:]*|\?)(?:,\s*([^\],]*))?((?:,[^\]]*)?)\]"
+    r"%\|[^|]*\|\s*(\d+)/(\d+) \[(\d[\d:]*)<(\d[\d:]*|\?)(?:,\s*([^\],=]*)(?=[,\]]))?"
+    r"((?:,[^\]]*)?)\]"
 )
-_POSTFIX_ITEM = re.compile(r"(\w+)=([^,\s]+)")
+# Keys as Lightning and W&B log them: `loss`, `train/loss_step`, `val/loss`.
+_POSTFIX_ITEM = re.compile(r"([\w/.-]+)=([^,\s]+)")
 
 
 # Not frozen: a frozen dataclass sets each field through object.__setattr__, and a bar is built

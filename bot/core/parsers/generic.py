@@ -35,7 +35,7 @@ from bot.core.parsers.base import FeedMany, clean, number, timestamp_seconds, to
 NAME = "generic"
 
 _NUM = r"([-+]?(?:nan|inf|\d+(?:\.\d+)?(?:[eE][-+]?\d+)?))"
-_SEP = r"\s*[:=]?\s*"
+_SEP = r"\s*(?:[:=]\s*)?"  # not `\s*[:=]?\s*`: two runs of spaces made long lines crawl
 _GLOBAL = re.compile(
     r"(?i)\b(?:global[ _]?(?:step|batch|iter(?:ation)?)|step|iter(?:ation)?)"
     + _SEP

@@ -15,27 +15,53 @@ batch count `N x batches_per_epoch + n` (batches per epoch = the bar's total; in
 (the counter, then the new postfix): one `Progress` per batch. The loss is the postfix `loss`
 (or `train_loss`, `train_loss_step`, `train_total_loss`, else the first other non-validation
 `*loss*` key); a new `val_loss` (or `val/loss`) value in the postfix is an `Eval` there.
+
+W&B's `output.log` keeps only the last redraw of each line: one bar per epoch, already at its
+end (`Epoch 3:  99%|███| 92/93 [00:19<00:00, ...]`, a message glued after it). When the first
+`Epoch` bar of a log is drawn at 90 % or more, the log gives nothing finer than epochs and the
+iteration is the epoch `N` (the clock is the same sum of the epochs' elapsed times).
+
+Also read: the end of `fit` (`` `Trainer.fit` stopped: `max_epochs=500` reached. ``, a
+`TrainingEnd`), and a per-epoch callback logging through Hydra's `[%(asctime)s][%(name)s]
+[%(levelname)s] - %(message)s` with `key value` metrics and a `v_`/`val_` prefix for
+validation (TMR's `ProgressLogger`), its date day first (`dd/mm/yy`, month first when the
+second field is over 12):
+
+    [23/09/23 21:54:11][src.callback.progress][INFO] - Epoch 0: v_recons 4.354e-01  \
+        recons 4.495e-01  v_loss 6.541e-01  loss 7.168e-01  v_kl 7.706e+00  kl 6.193e+00
+    [24/09/23 12:27:52][pytorch_lightning.utilities.rank_zero][INFO] - `Trainer.fit` \
+        stopped: `max_epochs=500` reached.
+
+Its iteration is the epoch and its clock the timestamp.
 """
 
 from __future__ import annotations
 
 import re
 
-from bot.core.events import Eval, Event, Progress
+from bot.core.events import Eval, Event, Progress, TrainingEnd
 from bot.core.parsers import errors
 from bot.core.parsers.bars import Bar, find_bars
-from bot.core.parsers.base import FeedMany, clean, to_float
+from bot.core.parsers.base import FeedMany, clean, timestamp_seconds, to_float
 
 NAME = "lightning"
 
 _EPOCH_DESC = re.compile(r"^Epoch (\d+)$")
 _LOSS_KEYS = ("loss", "train_loss", "train_loss_step", "train_total_loss")
 _VAL_KEYS = ("val_loss", "val/loss", "valid_loss", "val_loss_epoch")
+_SNAPSHOT = 0.9  # a first bar this far along is the last redraw of its line
+_FIT_END = "`Trainer.fit` stopped:"
+_HYDRA_EPOCH = re.compile(
+    r"^\[(\d\d)/(\d\d)/(\d\d(?:\d\d)?) (\d\d:\d\d:\d\d)\]\[[^\]]*\]\[[A-Z]+\] - Epoch (\d+):? (.*)$"
+)
+_METRIC = re.compile(r"([\w/]+)[ :=]+([-+]?(?:\d[\d.]*(?:e[-+]?\d+)?|nan|inf))\b")
 
 
 def score(line: str) -> int:
     if "Epoch " in line and "%|" in line:
         return 10 if any(_EPOCH_DESC.match(bar.desc) for bar in find_bars(line)) else 0
+    if line.startswith("[") and "] - Epoch " in line and "loss" in line:
+        return 10 if _HYDRA_EPOCH.match(line) else 0
     return 0
 
 
@@ -48,6 +74,8 @@ class LightningParser(FeedMany):
         self._last_elapsed_s = 0.0
         self._last: Bar | None = None
         self._val: str | None = None
+        self._by_epoch: bool | None = None  # decided by the first epoch bar
+        self._day_first = True
 
     def feed(self, line: str) -> list[Event]:
         line = clean(line)
@@ -55,6 +83,10 @@ class LightningParser(FeedMany):
         if "%|" in line:
             for bar in find_bars(line):
                 events += self._bar(bar)
+        elif _FIT_END in line:
+            events.append(TrainingEnd(reason="completed"))
+        elif line.startswith("[") and "] - Epoch " in line:
+            events = self._callback(line)
         return errors.with_errors(events, line)
 
     def _bar(self, bar: Bar) -> list[Event]:
@@ -63,14 +95,17 @@ class LightningParser(FeedMany):
             return []
         last, self._last = self._last, bar
         if last is not None and (last.desc, last.n) == (bar.desc, bar.n):
-            return self._eval(bar, int(match.group(1)) * bar.total + bar.n)
+            epoch = int(match.group(1))
+            return self._eval(bar, epoch if self._by_epoch else epoch * bar.total + bar.n)
         epoch = int(match.group(1))
         if self._epoch is not None and epoch != self._epoch:
             # A lower epoch is a restart: its clock starts again too.
             self._offset_s = self._offset_s + self._last_elapsed_s if epoch > self._epoch else 0.0
         self._epoch = epoch
         self._last_elapsed_s = bar.elapsed_s or 0.0
-        step = epoch * bar.total + bar.n
+        if self._by_epoch is None:
+            self._by_epoch = bar.total > 1 and bar.n >= _SNAPSHOT * bar.total
+        step = epoch if self._by_epoch else epoch * bar.total + bar.n
         progress = Progress(
             step,
             loss=_train_loss(bar.postfix),
@@ -85,6 +120,31 @@ class LightningParser(FeedMany):
             return []
         self._val = val
         return [Eval(step, val_loss=to_float(val))]
+
+    def _callback(self, line: str) -> list[Event]:
+        match = _HYDRA_EPOCH.match(line)
+        if match is None:
+            return []
+        first, second, year, clock, epoch, text = match.groups()
+        if int(first) > 12 or int(second) > 12:
+            self._day_first = int(first) > 12
+        day, month = (first, second) if self._day_first else (second, first)
+        year = year if len(year) == 4 else "20" + year
+        metrics = dict(_METRIC.findall(text))
+        loss = to_float(metrics["loss"]) if "loss" in metrics else None
+        it = int(epoch)
+        events: list[Event] = [
+            Progress(
+                it,
+                loss=loss,
+                timestamp_s=timestamp_seconds(f"{year}-{month}-{day} {clock}"),
+                epoch=float(it),
+            )
+        ]
+        val = next((metrics[k] for k in ("v_loss", "val_loss", "val/loss") if k in metrics), None)
+        if val is not None:
+            events.append(Eval(it, train_loss=loss, val_loss=to_float(val)))
+        return events
 
 
 def _train_loss(postfix: dict[str, str]) -> float | None:

@@ -38,6 +38,8 @@ from bot.core.parsers import (
     fairseq,
     generic,
     hf,
+    ijepa,
+    keras,
     lightning,
     llamafactory,
     llmc,
@@ -46,11 +48,18 @@ from bot.core.parsers import (
     mmengine,
     modded,
     nanogpt,
+    nemo,
+    olmo,
+    openpi,
+    swift,
     timm,
     torchtitan,
     tqdm_generic,
     trainer_state,
+    ultralytics,
+    ultralytics_csv,
     verl,
+    yolox,
 )
 from bot.core.parsers.base import MAX_LINE_CHARS, DocumentParser, LineParser, clean
 
@@ -66,6 +75,15 @@ _MODULES: tuple[ModuleType, ...] = (
     modded,
     llamafactory,
     trainer_state,
+    yolox,
+    keras,
+    ultralytics,
+    ultralytics_csv,
+    ijepa,
+    olmo,
+    openpi,
+    swift,
+    nemo,
     lightning,
     # Frameworks whose lines the generic reader half-understands (timestamped `step: N loss:`).
     megatron,
@@ -88,6 +106,15 @@ _FACTORIES: dict[str, Callable[[], LineParser]] = {
     hf.NAME: hf.HfParser,
     llamafactory.NAME: llamafactory.LlamaFactoryParser,
     trainer_state.NAME: trainer_state.TrainerStateParser,
+    yolox.NAME: yolox.YoloxParser,
+    keras.NAME: keras.KerasParser,
+    ultralytics.NAME: ultralytics.UltralyticsParser,
+    ultralytics_csv.NAME: ultralytics_csv.UltralyticsCsvParser,
+    ijepa.NAME: ijepa.IjepaParser,
+    olmo.NAME: olmo.OlmoParser,
+    openpi.NAME: openpi.OpenpiParser,
+    swift.NAME: swift.SwiftParser,
+    nemo.NAME: nemo.NemoParser,
     lightning.NAME: lightning.LightningParser,
     tqdm_generic.NAME: tqdm_generic.TqdmParser,
     generic.NAME: generic.GenericParser,
@@ -171,9 +198,12 @@ def _scores(line: str) -> dict[str, int]:
 
 
 # A line without any of these scores 0 for every format: unknown lines (HellaSwag counters,
-# banners, warnings) skip the nine scorers. Each scorer needs one of them to score above 0
+# banners, warnings) skip every scorer. Each scorer needs one of them to score above 0
 # (test_real_logs.py and test_properties.py check it on real and generated lines).
-_SCORE_PREFIXES = ("step", "iter ", "s:", "[eval]", "Overriding", "tokens per", "with open(", "{")
+_SCORE_PREFIXES = (
+    *("step", "iter ", "s:", "[eval]", "Overriding", "tokens per", "with open(", "{"),
+    "epoch,",
+)
 # The same for the frameworks' lines, anywhere in the line (after stamps and rank prefixes).
 _SCORE_WORDS = (
     "step",
@@ -188,6 +218,9 @@ _SCORE_WORDS = (
     " - mmengine - ",
     "num_updates",
     "Total Micro",
+    "% ━",
+    "/step",
+    "Progress on:",
 )
 _NO_SCORES = dict.fromkeys(FORMATS, 0)
 

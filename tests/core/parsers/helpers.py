@@ -16,8 +16,7 @@ SHARED_LOGS = next(
     (p / "shared" / "logs" for p in ROOT.parents if (p / "shared" / "logs").is_dir()),
     ROOT.parent / "shared" / "logs",
 )
-
-SHARED_LOGS2 = SHARED_LOGS.parent / "logs2"
+SHARED_LOGS2 = SHARED_LOGS.parent / "logs2"  # the second collection, with FORMATS_MANIFEST.json
 
 _TERMINATOR = re.compile(rb"\r\n|\r|\n")
 

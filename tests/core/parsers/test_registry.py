@@ -18,6 +18,24 @@ SAMPLES = {
     "generic": ["2024-03-01 12:00:00,123 - INFO - step 5, loss 1.0"],
     "tqdm": [" 45%|████▌     | 450/1000 [02:10<02:39,  3.45it/s]", "Val Loss: 1.0"],
     "hf": ["{'loss': 1.23, 'learning_rate': 5e-05, 'epoch': 0.5}"],
+    "yolox": [
+        "2023-02-01 10:00:00.123 | INFO     | yolox.core.trainer:after_iter:253 - epoch: 2/10, "
+        "iter: 20/50, mem: 3000Mb, iter_time: 0.300s, data_time: 0.010s, total_loss: 5.1, "
+        "lr: 1.000e-03, size: 640, ETA: 0:20:00"
+    ],
+    "keras": ["Epoch 1/5", " 10/20 [=========>....................] - ETA: 5s - loss: 0.9"],
+    "ultralytics": [
+        "      2/50      1.20G      1.100      2.200      1.300         16        640: 100% "
+        "━━━━━━━━━━━━ 80/80 4.0it/s 20.0s"
+    ],
+    "ultralytics_csv": ["epoch,time,train/box_loss,train/cls_loss,val/box_loss", "1,10.5,1,2,3"],
+    "ijepa": ["INFO:root:[3,   200] loss: 0.512 masks: 68.0 24.0 [wd: 4.00e-02] (850.2 ms)"],
+    "olmo": ["2024-02-01 10:00:03.412\tnode-1:0\tolmo.train:967\tINFO\t[step=10/500]"],
+    "openpi": [
+        "Progress on: 1.20kit/30.0kit rate:2.1it/s remaining:3:48:00 elapsed:9:31 postfix:-"
+    ],
+    "swift": ["{'loss': '2.1', 'epoch': '0.1', 'global_step/max_steps': '5/50'}"],
+    "nemo": ["Training epoch 0, iteration 20/400 | global_step: 20 | reduced_train_loss: 7.1"],
     "megatron": [
         " iteration      100/    5000 | consumed samples:        12800 | elapsed time per "
         "iteration (ms): 412.5 | learning rate: 1.000E-04 | lm loss: 5.123400E+00 |"
