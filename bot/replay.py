@@ -30,9 +30,12 @@ def replay(
     fmt: str | None = None,
     max_iters: int | None = None,
     eval_interval: int | None = None,
+    progress_pattern: str | None = None,
 ) -> None:
     """Write the JSON lines for the log at `path` to `out`."""
-    monitor = RunMonitor(path.name, fmt, max_iters, eval_interval)
+    monitor = RunMonitor(
+        path.name, fmt, max_iters, eval_interval, progress_pattern=progress_pattern
+    )
     state = monitor.state
 
     line_no = 0
@@ -46,7 +49,7 @@ def replay(
 
     parser = monitor.parser
     with path.open("rb") as f:
-        for line_no, line in _numbered_lines(f):
+        for line_no, line in numbered_lines(f):
             emit(parser.feed_many((line,)), line_no)
     # A short log whose format was never certain.
     emit(parser.flush() if isinstance(parser, AutoParser) else [], line_no)
@@ -57,7 +60,7 @@ def replay(
     out.write(json.dumps(end, separators=(",", ":")) + "\n")
 
 
-def _numbered_lines(f: IO[bytes]) -> Iterator[tuple[int, str]]:
+def numbered_lines(f: IO[bytes]) -> Iterator[tuple[int, str]]:
     """The lines `iter_lines` yields, each with the number of the file line it is on (what
     `grep -n` says: a tqdm redraw after a bare `\\r` stays on its line, blank lines count)."""
     buf = LineBuffer()
