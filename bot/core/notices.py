@@ -27,6 +27,7 @@ class AlertType(StrEnum):
     MEMORY_PRESSURE = "memory_pressure"
     STARTED = "started"
     RESUMED = "resumed"
+    NEW_LAUNCH = "new_launch"
     FINISHED = "finished"
     TOO_MANY_RUNS = "too_many_runs"
 

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bot.core.estimator import EtaEstimate
+from bot.core.launches import NEW
 from bot.core.notices import Alert, EvalNotice, Notice
 from bot.core.prefs import ChatPrefs
 from bot.core.state import RunState
@@ -40,6 +41,7 @@ Push = Notice | Milestone
 @dataclass
 class _RunMemory:
     milestones: set[int] = dataclasses.field(default_factory=set)
+    launch: int = 0  # the launch the milestones were passed in: a new one passes them again
 
 
 class PushPolicy:
@@ -70,6 +72,10 @@ class PushPolicy:
         total, it = state.total_iters, state.iter
         if not total or it is None or state.ended is not None:
             return None
+        if memory.launch != state.launch_book.count:
+            memory.launch = state.launch_book.count
+            if state.launch is not None and state.launch.kind == NEW:
+                memory.milestones = set()  # a resume goes on; a new launch passes them again
         passed = [p for p in self.milestones_pct if 100 * it >= p * total]
         new = [p for p in passed if p not in memory.milestones]
         memory.milestones.update(passed)

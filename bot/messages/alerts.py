@@ -308,6 +308,7 @@ FACTS: dict[str, Callable[[Tr, Evidence, Alert], list[Html]]] = {
     "gpu_lost": _gpu_lost,
     "memory_pressure": _memory,
     "started": _started,
+    "new_launch": _started,
     "finished": _finished,
     "too_many_runs": _too_many_runs,
 }
