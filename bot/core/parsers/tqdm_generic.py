@@ -50,6 +50,7 @@ class TqdmParser(FeedMany):
         return errors.with_errors(events, line)
 
     def _feed_text(self, text: str) -> list[Event]:
+        self._bars.announce(text)
         if self._bars.step is not None:
             self._text.last_iter = self._bars.step
         return self._text.feed(text)
