@@ -445,7 +445,7 @@ def slowdowns(found: list[Alert]) -> list[tuple[str, int | None]]:
 
 
 def test_a_plain_slowdown_without_gpu_is_a_slowdown_said_once_with_its_end() -> None:
-    found = alerts(RunState("r"), timed([(6000, 0.2), (3000, 0.6), (3000, 0.2)]))
+    found = alerts(RunMonitor("r"), timed([(6000, 0.2), (3000, 0.6), (3000, 0.2)]))
     assert [severity for severity, _ in slowdowns(found)] == ["warning", "info"]
     assert {a.type for a in found} == {"started", "slowdown"}  # never thermal without NVML
     assert 6000 < (slowdowns(found)[0][1] or 0) < 7000
@@ -458,11 +458,11 @@ def test_no_push_without_gpu_for_drifts_noise_or_warm_up() -> None:
         "flapping x1.6 / x3 bumps": [(6000, 0.2)] + [(300, 0.32), (200, 0.6), (600, 0.2)] * 8,
     }
     for name, segments in cases.items():
-        assert slowdowns(alerts(RunState("r"), timed(segments))) == [], name
+        assert slowdowns(alerts(RunMonitor("r"), timed(segments))) == [], name
 
 
 def test_no_push_without_gpu_in_the_first_share_of_a_long_run() -> None:
-    state = RunState("r")
+    state = RunMonitor("r")
     alerts(state, [RunConfig({"max_iters": 1_000_000})])
     found = alerts(state, timed([(6000, 0.2), (8000, 0.6)]))  # 6000 is 0.6 % of the run
     assert slowdowns(found) == []
@@ -567,5 +567,5 @@ def test_no_push_without_gpu_within_the_runs_own_noise() -> None:
     noisy = [(100, 0.2), (100, 0.35)] * 40
     wide = Thresholds(slowdown_pct=60.0)
     for slow, said in ((0.58, False), (0.8, True)):
-        found = alerts(RunState("r", thresholds=wide), timed([*noisy, (3000, slow)]))
+        found = alerts(RunMonitor("r", thresholds=wide), timed([*noisy, (3000, slow)]))
         assert bool(slowdowns(found)) is said, slow

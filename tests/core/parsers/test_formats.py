@@ -391,6 +391,6 @@ def test_an_oom_after_a_preparation_bar_is_a_start_up_oom() -> None:
     ]
     monitor = RunMonitor("prep", "tqdm")
     found = [n for line in lines for _, ns in monitor.feed((line,), 0.0) for n in ns]
-    found += monitor.state.end_of_log()
+    found += monitor.end_of_log()
     assert [(a.type, a.iter) for a in found if isinstance(a, Alert)] == [("oom", None)]
     assert monitor.state.total_iters is None
