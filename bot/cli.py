@@ -390,6 +390,7 @@ def _demo(args: argparse.Namespace, config: Config) -> int:
     spec = RunSpec(f"demo-{time.strftime('%H%M%S')}", log_path, "nanogpt")
     gpu = _demo_gpu(DemoRun(), args.speed)
     service = Service(config, [spec], gpu=gpu)
+    service.proc_root = None  # the simulated GPU's processes are not in /proc
     print(intro(config, args.speed, log_path), flush=True)
 
     async def child() -> int:

@@ -28,6 +28,7 @@ from bot import messages
 from bot.adapters.console import Console
 from bot.adapters.outbox import DEFAULT_POLICY, OutboxPolicy, OutboxSender
 from bot.adapters.plot import plot_data, render_png
+from bot.adapters.procs import PROC, gpu_map
 from bot.adapters.redact import install_token_redaction
 from bot.adapters.store import Store, storable
 from bot.adapters.tail import LogFollower, Position
@@ -36,6 +37,7 @@ from bot.bus import Bus, GpuReport, LogLines, Message, ProcessExit
 from bot.config import Config
 from bot.core.detectors import Thresholds
 from bot.core.gpu import GpuSnapshot
+from bot.core.gpumap import GpuMap, unused_view, view_for
 from bot.core.hosts import HostGpus
 from bot.core.linebuf import LineBuffer
 from bot.core.monitor import RunMonitor
@@ -53,6 +55,7 @@ BACKLOG_CHUNK = 1 << 20
 OUTBOX_TEXTS_KEPT_S = 30 * 86400.0  # a delivered message's text is kept this long; its key always
 END_DRAIN_S = 5.0  # how long the last lines of an exited process may take to be read
 LIVE_TICK_S = 5.0  # how often live messages are looked at (each is edited less often)
+MACHINE = ""  # the name under which alerts about GPUs no followed run uses are said
 MAX_HUB_RUNS = 64  # runs a hub follows at most; reports about others are ignored
 TICK_S = 5.0  # how often the time-based checks (stall, a traceback then silence) run
 RESTART_FIRST_S = 1.0  # a failed task (log follower, Redis consumer...) restarts after this,
@@ -117,6 +120,11 @@ class Service:
         self._connecting: asyncio.Task[None] | None = None
         self._polling_errors: set[str] = set()  # kinds of polling failure already logged
         self.latest_gpu: GpuSnapshot | None = None
+        # Which GPUs each run uses, read in /proc (None: not read, e.g. a simulated GPU); the
+        # GPUs no run uses have detectors of their own, whose alerts go once to the machine.
+        self.proc_root: Path | None = PROC
+        self.gpu_map: GpuMap | None = None
+        self.machine = self._monitor(RunSpec(MACHINE, Path(MACHINE))).state
         self.host_gpus = HostGpus()
         self.metrics_at = metrics
         self.metrics: Any = None
@@ -451,6 +459,11 @@ class Service:
     async def _sample_gpu(self) -> None:
         assert self.gpu is not None
         snapshot = await asyncio.to_thread(self.gpu.sample)
+        if self.role == "embedded" and self.proc_root is not None:
+            logs = {s.name: s.path for s in self.runs}
+            self.gpu_map = await asyncio.to_thread(
+                gpu_map, snapshot, logs, set(self.pids), self.proc_root
+            )
         await self.publish(GpuReport(self.host, snapshot, self.gpu_run))
 
     async def _follow(self, spec: RunSpec, size_at_start: int, again: bool = False) -> None:
@@ -538,8 +551,11 @@ class Service:
             at = msg.snapshot.taken_at_s if msg.host else self.now()
             for name in self.host_gpus.runs(msg.host, list(self.monitors)):
                 seen = self.host_gpus.for_run(msg.host, msg.snapshot, name)
+                seen = view_for(seen, self.gpu_map, name)
                 notices = self.monitors[name].state.apply_gpu(seen, at)
                 await self.notify(name, self.host_gpus.name_hosts(notices))
+            if (unused := unused_view(msg.snapshot, self.gpu_map)) is not None:
+                await self._say(self.machine, self.machine.apply_gpu(unused, at))
         elif (monitor := await self._monitor_of(msg.run)) is None:
             return
         elif isinstance(msg, LogLines):
