@@ -148,15 +148,12 @@ _MESSAGES = {
     "digest.iter": "itération {iter}",
     "digest.line": "• {run}{iter} : {loss}",
     # GPUs
-    "alert.no_run": (
-        "Aucun entraînement suivi n'utilise ce GPU : ce message part une seule fois, pour la "
-        "machine."
-    ),
+    "alert.no_run": "Aucun entraînement suivi ne tourne sur ce GPU : une seule alerte pour la machine.",
     "gpu.run_on": "{run} tourne sur : {gpus}.",
     "gpu.run_on_none": "{run} : aucun de ses processus n'est sur un GPU en ce moment.",
     "gpu.unmapped": (
-        "Impossible de savoir quels GPU utilise chaque entraînement ({why}) : chaque "
-        "entraînement est prévenu pour tous les GPU."
+        "Impossible de savoir quels GPU utilise chaque entraînement ({why}) : les alertes "
+        "de chaque GPU vont à tous les entraînements."
     ),
     "gpu.unmapped.no_proc": "pas de /proc à lire",
     "gpu.unmapped.pid_namespace": (
