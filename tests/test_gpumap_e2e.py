@@ -101,14 +101,14 @@ def run_of(c: SentCall) -> str:
     return head.split("<b>", 1)[1].split("</b>", 1)[0] if "<b>" in head else ""
 
 
-def said(stub: BotApiStub, words: str) -> list[SentCall]:
-    return [c for c in stub.messages_to(OWNER) if words in (c.text or "")]
+def said(api: BotApiStub, words: str) -> list[SentCall]:
+    return [c for c in api.messages_to(OWNER) if words in (c.text or "")]
 
 
 async def test_only_the_run_on_the_hot_gpu_hears_of_heat(
-    stub: BotApiStub,
-    nvml_library: Path,
-    processes: list[Etagram],
+    stub: BotApiStub,  # noqa: F811 (the fixture imported above)
+    nvml_library: Path,  # noqa: F811
+    processes: list[Etagram],  # noqa: F811
     writers: dict[str, Writer],
     tmp_path: Path,
 ) -> None:

@@ -122,7 +122,9 @@ MESSAGES: dict[str, str] = {
     "alert.no_run": "No followed run is on this GPU: one alert for the whole machine.",
     "gpu.run_on": "{run} runs on: {gpus}.",
     "gpu.run_on_none": "{run}: none of its processes is on a GPU now.",
-    "gpu.unmapped": "Cannot tell which GPUs each run uses ({why}): alerts about any GPU go to every run.",
+    "gpu.unmapped": (
+        "Cannot tell which GPUs each run uses ({why}): alerts about any GPU go to every run."
+    ),
     "gpu.unmapped.no_proc": "no /proc to read",
     "gpu.unmapped.pid_namespace": (
         "the driver's process IDs are not visible here, as in a container"

@@ -148,7 +148,9 @@ _MESSAGES = {
     "digest.iter": "itération {iter}",
     "digest.line": "• {run}{iter} : {loss}",
     # GPUs
-    "alert.no_run": "Aucun entraînement suivi ne tourne sur ce GPU : une seule alerte pour la machine.",
+    "alert.no_run": (
+        "Aucun entraînement suivi ne tourne sur ce GPU : une seule alerte pour la machine."
+    ),
     "gpu.run_on": "{run} tourne sur : {gpus}.",
     "gpu.run_on_none": "{run} : aucun de ses processus n'est sur un GPU en ce moment.",
     "gpu.unmapped": (

@@ -12,8 +12,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.core.estimator import EtaEstimate
-from bot.core.gpumap import PID_NAMESPACE, GpuMap
 from bot.core.events import TrainingEnd
+from bot.core.gpumap import PID_NAMESPACE, GpuMap
 from bot.core.notices import Alert, EvalNotice
 from bot.core.state import EvalRecord, RunState
 from bot.messages import (
