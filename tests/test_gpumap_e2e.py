@@ -84,12 +84,14 @@ def slow_lines(start: int, stop: int) -> list[str]:
     return [f"iter {it}: loss 2.5000, time 430.00ms, mfu 12.00%" for it in range(start, stop, 10)]
 
 
+def hot_gpu(procs: list[tuple[int, int]] | None = None) -> FakeGpu:
+    return FakeGpu(temp=91, sm=2100, reasons=HW_THERMAL | SW_THERMAL, procs=procs or [])
+
+
 def gpus(writers: dict[str, Writer], hot: set[int]) -> list[FakeGpu]:
     def one(index: int, pids: list[int]) -> FakeGpu:
         procs = [(pid, 9 * GIB) for pid in pids]
-        if index in hot:
-            return FakeGpu(temp=91, sm=2100, reasons=HW_THERMAL | SW_THERMAL, procs=procs)
-        return FakeGpu(temp=65, procs=procs)
+        return hot_gpu(procs) if index in hot else FakeGpu(temp=65, procs=procs)
 
     placed = [[writers["alpha"].gpu_pid], [writers["beta"].gpu_pid], []]
     return [one(i, pids) for i, pids in enumerate(placed)]
@@ -170,3 +172,59 @@ async def test_only_the_run_on_the_hot_gpu_hears_of_heat(
     about_gpu2 = said(stub, "GPU 2")
     assert len(about_gpu2) == 1 and run_of(about_gpu2[0]) == "GPU", [c.text for c in about_gpu2]
     assert await etagram.stopped() == 0, (tmp_path / "watch.out").read_text()[-3000:]
+
+
+# `etagram run` launches this: it starts its GPU child, says the child's PID in a file, prints
+# a nanoGPT header and a few iterations, then waits for the test to let it finish.
+TRAINER = """
+import pathlib, subprocess, sys, time
+pid_file, done = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+gpu = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+pid_file.write_text(str(gpu.pid))
+print(sys.argv[3], flush=True)
+while not done.exists():
+    time.sleep(0.05)
+gpu.kill()
+"""
+
+
+async def test_a_launched_run_owns_the_gpus_of_its_process_tree(
+    stub: BotApiStub,  # noqa: F811
+    nvml_library: Path,  # noqa: F811
+    processes: list[Etagram],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """`etagram run`: the run's GPU is its child's; heat on another GPU is the machine's."""
+    nvml_state, pid_file, done = tmp_path / "gpus.nvml", tmp_path / "pid", tmp_path / "done"
+    write_state(nvml_state, [FakeGpu(), FakeGpu()])
+    env = base_env(tmp_path, "run")
+    env.update(
+        ETAGRAM_TELEGRAM_TOKEN=stub.token,
+        ETAGRAM_TELEGRAM_API_BASE_URL=stub.base_url,
+        ETAGRAM_TELEGRAM_ALLOWED_CHAT_IDS=str(OWNER),
+        ETAGRAM_SLOWDOWN_MIN_S="1",
+        LD_LIBRARY_PATH=str(nvml_library),
+        FAKE_NVML_STATE=str(nvml_state),
+    )
+    lines = "\n".join([*HEADER.splitlines(), *nanogpt_lines(0, 50)])
+    argv = [sys.executable, "-c", TRAINER, str(pid_file), str(done), lines]
+    log = tmp_path / "solo.log"
+    etagram = Etagram("run", ["run", "--log", str(log), "--", *argv], env, tmp_path / "run.out")
+    processes.append(etagram)
+    etagram.start()
+    await stub.wait_for("setMyCommands", timeout=WAIT_S)
+    async with asyncio.timeout(WAIT_S):
+        while not pid_file.exists() or not pid_file.read_text():
+            await asyncio.sleep(0.05)
+    procs = [(int(pid_file.read_text()), 9 * GIB)]
+    write_state(nvml_state, [FakeGpu(procs=procs), hot_gpu()])
+    machine = await stub.wait_for(lambda c: "GPU 1 at 91" in (c.text or ""), WAIT_S)
+    assert run_of(machine) == "GPU", machine.text
+    assert "solo.log</b> runs on: GPU 0." in await ask(stub, "/gpu")
+
+    write_state(nvml_state, [hot_gpu(procs), FakeGpu()])
+    alert = await stub.wait_for(lambda c: "GPU 0 at 91" in (c.text or ""), WAIT_S)
+    assert run_of(alert) == "solo.log", alert.text
+    done.touch()
+    assert await etagram.stopped() is not None
+    assert len(said(stub, "GPU 1 at 91")) == 1
