@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import re
 import statistics
 import sys
 from dataclasses import dataclass, field
@@ -72,7 +73,41 @@ class FileReport:
         return not self.problems
 
 
-# Where the manifest contradicts the very line it cites, the line wins. Each correction names
+_ML_ITER = re.compile(r"Train: data epoch: \[(\d+)\]\s+\[\s*(\d+)/(\d+)\]\s+eta: (\S+)")
+_ML_TOTAL = re.compile(r"Total time: \S+ \(([\d.]+) s / it\)")
+_ML_LOOP = re.compile(r"\[\s*\d+/(\d+)\]")
+
+
+def metriclogger_truth(path: Path, iters: list[int]) -> list[list[float]]:
+    """Truth points read from a MetricLogger log's own clock: MetricLogger prints
+    `eta = global_avg × (N - i)` after i + 1 iterations, so the loop's elapsed time is
+    `eta × (i + 1) / (N - i)` (eta is rounded to the second, so this is exact early in a loop
+    and loose at its end); a finished loop (training epoch or evaluation) adds `s / it × N`
+    from its `Total time` line, which also gives the epoch's last iteration exactly. The
+    manifest's LAVIS truth rescales windowed averages inside an epoch instead, off by up to 7 %."""
+    done_s, loop_n, last = 0.0, 0, -1
+    at: dict[int, float] = {}
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        total = _ML_TOTAL.search(line)
+        if total:
+            done_s += float(total.group(1)) * loop_n
+            if line.lstrip().startswith("Train:") and last >= 0:
+                at[last] = done_s  # the epoch's last iteration ends when the epoch does
+            continue
+        loop = _ML_LOOP.search(line)
+        if loop:
+            loop_n = int(loop.group(1))
+        match = _ML_ITER.search(line)
+        if match:
+            epoch, i, n = int(match[1]), int(match[2]), int(match[3])
+            h, m, sec = (int(x) for x in match[4].split(":"))
+            at[epoch * n + i] = done_s + (h * 3600 + m * 60 + sec) * (i + 1) / (n - i)
+            last = epoch * n + n - 1
+    return [[it, at[it]] for it in iters if it in at]
+
+
+# Where the manifest contradicts the very line it cites (or, for LAVIS, approximates what the
+# log states exactly), the line wins. Each correction names
 # the line that shows it, so anyone can check it with grep; the table marks corrected files.
 CORRECTIONS: dict[str, dict[str, Any]] = {
     "torchtitan-crash_QIU023_torchtitan_attention_residual_175m_n12_crashed_train.log": {
@@ -83,6 +118,17 @@ CORRECTIONS: dict[str, dict[str, Any]] = {
         "expected_alerts": {5: {"iter": 127}},
         "why": "the last progress line before the OOM of line 2587 is line 2479, "
         "'epoch: 2/300, iter: 40/87': global step 87 + 40 = 127 by the entry's own iter_rule",
+    },
+    "metriclogger-lavis_jena-shreyas_SeViLA_sevila-causalvidqa_20575253.out": {
+        "truth": metriclogger_truth,
+        "why": "truth read exactly from MetricLogger's eta (global average x iterations left) "
+        "and each loop's Total time; the manifest rescales windowed averages inside epochs",
+    },
+    "nan-crash-ijepa_FalsoMoralista_FGDCC_slurm-3859.out": {
+        "expected_alerts": {2: {"iter": 92170}},
+        "why": "the device-side assert comes after progress lines (the last, line 7382, is "
+        "'[36, 2500/ 2562]'), so the crash has an iteration: the global step 35 x 2562 + 2500 "
+        "= 92170, counted like the loss_spike and nan iterations of epoch 1",
     },
 }
 
@@ -99,6 +145,8 @@ def load_manifest(logs: Path = LOGS2) -> list[dict[str, Any]]:
         entry["corrected"] = fix["why"]
         if "total_iters" in fix:
             entry["total_iters"] = fix["total_iters"]
+        if "truth" in fix:
+            entry["truth"] = fix["truth"](logs / entry["file"], [it for it, _ in entry["truth"]])
         for index, changes in fix.get("expected_alerts", {}).items():
             entry["expected_alerts"][index].update(changes)
     return entries

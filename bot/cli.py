@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import glob
 import logging
 import os
@@ -35,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     def command(name: str, help_: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_)
-        if name != "replay":
+        if name not in ("replay", "explain"):
             p.add_argument("--config", metavar="FILE", help="TOML configuration file")
         return p
 
@@ -84,6 +85,14 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--max-iters", type=_positive_int, metavar="N")
     replay.add_argument("--eval-interval", type=_positive_int, metavar="N")
     replay.add_argument("--format", metavar="NAME", help="log format (default: detect)")
+    _pattern_option(replay)
+
+    explain = command("explain", "say what etagram reads in a log, and why there is no ETA")
+    explain.add_argument("log", metavar="LOG")
+    explain.add_argument("--format", metavar="NAME", help="log format (default: detect)")
+    explain.add_argument("--max-iters", type=_positive_int, metavar="N")
+    _pattern_option(explain)
+    explain.add_argument("--json", action="store_true", help="one JSON object instead of text")
 
     command("check", "validate the config, the token, the chats and NVML; print a report")
 
@@ -169,6 +178,34 @@ def _run_options(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="total iterations, when the log does not say",
     )
+    _pattern_option(p)
+
+
+def _pattern_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--progress-pattern",
+        metavar="REGEX",
+        help="your own progress line: a regex with named groups, (?P<iter>...) required "
+        "(see docs/formats.md)",
+    )
+
+
+def _bad_pattern(command: str, text: str | None) -> bool:
+    """Print the one-line error of an unusable --progress-pattern; True when it is one."""
+    from bot.core.parsers.pattern import PatternError, compile_pattern
+
+    if not text:
+        return False
+    try:
+        compile_pattern(text)
+    except PatternError as exc:
+        print(
+            f"etagram: {command}: --progress-pattern '{text}': {exc}; expected a regular "
+            "expression with a (?P<iter>...) group",
+            file=sys.stderr,
+        )
+        return True
+    return False
 
 
 def _positive_int(text: str) -> int:
@@ -193,13 +230,19 @@ def _positive_float(text: str) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "replay":
-        return _replay(args)
+    if args.command in ("replay", "explain"):
+        if _bad_pattern(args.command, args.progress_pattern):
+            return 2
+        return _replay(args) if args.command == "replay" else _explain(args)
     try:
         config = load_config(args.config)
     except ConfigError as exc:
         print(f"etagram: config error: {exc}", file=sys.stderr)
         return 2
+    if getattr(args, "progress_pattern", None):
+        if _bad_pattern(args.command, args.progress_pattern):
+            return 2
+        config = dataclasses.replace(config, progress_pattern=args.progress_pattern)
     _setup_logging(config)
     handler: Callable[[argparse.Namespace, Config], int] = {
         "watch": _watch,
@@ -248,12 +291,41 @@ def _replay(args: argparse.Namespace) -> int:
             fmt=args.format,
             max_iters=args.max_iters,
             eval_interval=args.eval_interval,
+            progress_pattern=args.progress_pattern,
         )
     except BrokenPipeError:
         pass
     except ValueError as exc:  # an unknown --format
         print(f"etagram: replay: {exc}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _explain(args: argparse.Namespace) -> int:
+    import json
+
+    from bot.explain import as_json, explain, render
+
+    path = Path(args.log)
+    if not path.is_file():
+        print(f"etagram: explain: {path}: no such file", file=sys.stderr)
+        return 2
+    try:
+        report = explain(
+            path,
+            fmt=args.format,
+            max_iters=args.max_iters,
+            progress_pattern=args.progress_pattern,
+        )
+    except ValueError as exc:  # an unknown --format
+        print(f"etagram: explain: {exc}", file=sys.stderr)
+        return 2
+    try:
+        print(json.dumps(as_json(report)) if args.json else render(report), end="")
+        if args.json:
+            print()
+    except BrokenPipeError:
+        pass
     return 0
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.core.detectors import Thresholds
+from bot.core.parsers.pattern import PatternError, compile_pattern
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 LANGUAGES = ("fr", "en", "both")
@@ -40,6 +41,7 @@ class Config:
     log_level: str = "INFO"
     max_iters: int = 0  # 0 = read it from the log
     log_format: str = ""  # "" = detect
+    progress_pattern: str = ""  # a user's regex for progress lines; "" = the format's parser
     logs: tuple[str, ...] = ()  # what `etagram watch` follows when given no LOG
     # Alert thresholds: the detectors' own defaults, overridable here.
     memory_pressure_pct: float = _ALERTS.memory_pressure_pct
@@ -139,6 +141,13 @@ def _nonnegative_int(value: Any) -> int:
     return number
 
 
+def _progress_pattern(value: Any) -> str:
+    text = str(value)
+    if text:
+        compile_pattern(text)  # PatternError (a ValueError) says what is wrong
+    return text
+
+
 @dataclass(frozen=True)
 class Key:
     attr: str
@@ -196,6 +205,14 @@ KEYS = (
         "a whole number of iterations (0 = read it from the log)",
     ),
     Key("log_format", ("run", "format"), "ETAGRAM_FORMAT", str, "a log format name"),
+    Key(
+        "progress_pattern",
+        ("run", "progress_pattern"),
+        "ETAGRAM_PROGRESS_PATTERN",
+        _progress_pattern,
+        "a regular expression with a (?P<iter>...) group, such as "
+        r"'step (?P<iter>\d+)/(?P<total>\d+)'",
+    ),
     Key(
         "gpu_interval_s",
         ("gpu", "interval_s"),
@@ -317,9 +334,10 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
 def _parse(key: Key, raw: Any, where: str) -> Any:
     try:
         return key.parse(raw)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError) as exc:
         shown = "<hidden>" if key.attr == "token" else repr(raw)
-        raise ConfigError(f"{where} = {shown}: expected {key.expected}") from None
+        why = f"{exc}; " if isinstance(exc, PatternError) else ""
+        raise ConfigError(f"{where} = {shown}: {why}expected {key.expected}") from None
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -29,9 +29,12 @@ def replay(
     fmt: str | None = None,
     max_iters: int | None = None,
     eval_interval: int | None = None,
+    progress_pattern: str | None = None,
 ) -> None:
     """Write the JSON lines for the log at `path` to `out`."""
-    monitor = RunMonitor(path.name, fmt, max_iters, eval_interval)
+    monitor = RunMonitor(
+        path.name, fmt, max_iters, eval_interval, progress_pattern=progress_pattern
+    )
     state = monitor.state
 
     line_no = 0
@@ -42,7 +45,7 @@ def replay(
                 out.write(json.dumps(obj, separators=(",", ":")) + "\n")
 
     with path.open("rb") as f:
-        for line_no, line in _numbered_lines(f):
+        for line_no, line in numbered_lines(f):
             emit(monitor.feed((line,), 0.0), line_no)
     emit(monitor.flush(0.0), line_no)  # a short log whose format was never certain
     for notice in state.end_of_log():  # a traceback that ends the log ended the run
@@ -52,7 +55,7 @@ def replay(
     out.write(json.dumps(end, separators=(",", ":")) + "\n")
 
 
-def _numbered_lines(f: IO[bytes]) -> Iterator[tuple[int, str]]:
+def numbered_lines(f: IO[bytes]) -> Iterator[tuple[int, str]]:
     """The lines `iter_lines` yields, each with the number of the file line it is on (what
     `grep -n` says: a tqdm redraw after a bare `\\r` stays on its line, blank lines count)."""
     buf = LineBuffer()

@@ -149,7 +149,13 @@ class Service:
     def _monitor(self, spec: RunSpec) -> RunMonitor:
         fmt = spec.fmt or self.config.log_format or None
         total = spec.total_iters or self.config.max_iters or None
-        return RunMonitor(spec.name, fmt, total, thresholds=Thresholds.from_config(self.config))
+        return RunMonitor(
+            spec.name,
+            fmt,
+            total,
+            thresholds=Thresholds.from_config(self.config),
+            progress_pattern=self.config.progress_pattern or None,
+        )
 
     # Backend for the bot handlers ----------------------------------------------------------
     async def ctx_for(self, chat_id: int) -> messages.Ctx:

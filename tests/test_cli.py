@@ -185,6 +185,42 @@ def test_watch_names_must_be_unique_and_globs_must_match(tmp_path: Path) -> None
     assert result.returncode == 2 and "matches no file yet" in result.stderr
 
 
+@pytest.mark.parametrize("command", ["replay", "explain", "watch"])
+def test_a_bad_progress_pattern_is_one_line_and_exit_2(tmp_path: Path, command: str) -> None:
+    log = tmp_path / "train.log"
+    log.write_text("step 1 loss 2.0\n")
+    extra = ["--jsonl"] if command == "replay" else []
+    for pattern, why in [
+        ("step (?P<iter>\\d+", "not a regular expression"),
+        ("step", "no (?P<iter>"),
+    ]:
+        result = etagram(command, str(log), *extra, "--progress-pattern", pattern)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.count("\n") == 1 and why in result.stderr
+        assert result.stderr.startswith(f"etagram: {command}: --progress-pattern ")
+
+
+def test_a_progress_pattern_reads_an_in_house_log(tmp_path: Path) -> None:
+    log = tmp_path / "train.log"
+    log.write_text("".join(f"<{n}|50> cost {3 - n / 10}\n" for n in range(1, 6)))
+    pattern = r"<(?P<iter>\d+)\|(?P<total>\d+)> cost (?P<loss>\S+)"
+    result = etagram("replay", str(log), "--jsonl", "--progress-pattern", pattern)
+    assert result.returncode == 0, result.stderr
+    objs = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(o["iter"], o["max_iters"]) for o in objs if o["kind"] == "progress"] == [
+        (n, 50) for n in range(1, 6)
+    ]
+
+
+def test_a_bad_progress_pattern_in_the_config_is_a_config_error(tmp_path: Path) -> None:
+    config = tmp_path / "etagram.toml"
+    config.write_text("[run]\nprogress_pattern = 'step (\\d+)'\n")
+    result = etagram("check", "--config", str(config))
+    assert result.returncode == 2
+    assert result.stderr.startswith("etagram: config error: run.progress_pattern = ")
+    assert result.stderr.count("\n") == 1
+
+
 def test_a_log_that_is_not_a_regular_file_is_refused_at_start(tmp_path: Path) -> None:
     """A device (endless zeros), a FIFO (blocks, no end) or a folder is no log."""
     fifo = tmp_path / "fifo"

@@ -49,6 +49,13 @@ def test_environment_overrides_file(tmp_path: Path) -> None:
         ("", {"ETAGRAM_GPU_INTERVAL_S": "-1"}, "expected a positive number of seconds"),
         ("", {"ETAGRAM_TELEGRAM_ALLOWED_CHAT_IDS": "me"}, "expected comma-separated integer"),
         ("", {"ETAGRAM_TELEGRAM_API_BASE_URL": "ftp://x"}, "expected an http(s) URL"),
+        (
+            "[run]\nprogress_pattern = 'step (\\d+)'\n",
+            {},
+            "run.progress_pattern = 'step (\\\\d+)': no (?P<iter>...) group for the iteration; "
+            "expected a regular expression",
+        ),
+        ("", {"ETAGRAM_PROGRESS_PATTERN": "step (?P<iter>"}, "not a regular expression"),
     ],
 )
 def test_bad_values_name_the_key(
@@ -71,6 +78,12 @@ def test_token_file_must_be_private(tmp_path: Path) -> None:
         load_config(None, env=env)
     os.chmod(token_file, 0o600)
     assert load_config(None, env=env).token == "123:abc"
+
+
+def test_progress_pattern_loads(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("[run]\nprogress_pattern = 'it (?P<iter>\\d+)/(?P<total>\\d+)'\n")
+    assert load_config(path, env={}).progress_pattern == r"it (?P<iter>\d+)/(?P<total>\d+)"
 
 
 def test_a_config_file_with_the_token_inline_must_be_private(tmp_path: Path) -> None:

@@ -8,6 +8,8 @@ from bot.core import catchup
 from bot.core.detectors import Thresholds
 from bot.core.events import Event, TrainingEnd
 from bot.core.notices import Notice
+from bot.core.parsers.base import LineParser
+from bot.core.parsers.pattern import PatternParser
 from bot.core.parsers.registry import AutoParser, make_parser
 from bot.core.state import RunState
 
@@ -24,8 +26,12 @@ class RunMonitor:
         total_iters: int | None = None,
         eval_interval: int | None = None,
         thresholds: Thresholds | None = None,
+        progress_pattern: str | None = None,
     ) -> None:
-        self.parser = make_parser(fmt)
+        """`progress_pattern`, a user's regex (see `parsers.pattern`), replaces the format."""
+        self.parser: LineParser = (
+            PatternParser(progress_pattern) if progress_pattern else make_parser(fmt)
+        )
         self.state = RunState(name, total_iters, eval_interval, thresholds)
         self.lines_caught_up = 0  # progress lines `catch_up` folded at speed
 

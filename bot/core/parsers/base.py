@@ -72,6 +72,20 @@ def clean(line: str) -> str:
     return line.strip()
 
 
+# Control characters no text log prints (tab, and ESC of colour codes, aside; NULs are already
+# gone: UTF-16 text read as UTF-8 is text with NULs), and U+FFFD, what undecodable bytes become.
+_CONTROL = re.compile(r"[\x01-\x08\x0b-\x1a\x1c-\x1f\x7f]")
+_UNDECODABLE = "\ufffd"
+
+
+def looks_binary(line: str) -> bool:
+    """True for a (cleaned) line of binary bytes: a control character, or undecodable bytes in
+    a tenth of it (text in another encoding, Latin-1 accents, stays under that)."""
+    if _CONTROL.search(line) is not None:
+        return True
+    return _UNDECODABLE in line and line.count(_UNDECODABLE) * 10 > len(line)
+
+
 def to_float(text: str) -> float | None:
     """`1.23`, `1e-4`, `nan`, `-inf` -> float; anything else -> None."""
     try:
@@ -135,6 +149,9 @@ _TIMESTAMP = re.compile(
 )
 
 
+# Years a real run's timestamps fall in; others (a clock reset to 1970, 2099) are noise.
+MIN_YEAR, MAX_YEAR = 1990, 2080
+
 _US_TIMESTAMP = re.compile(r"(\d\d)/(\d\d)/(\d{4}) (\d\d):(\d\d):(\d\d)")
 
 
@@ -165,6 +182,8 @@ def _epoch_seconds(
     frac: str | None,
     zone: str | None,
 ) -> float | None:
+    if not MIN_YEAR <= int(year) <= MAX_YEAR:
+        return None  # a clock reset to 1970, a typo'd 2099: not a time this run was at
     try:
         moment = datetime(
             int(year), int(month), int(day), int(hour), int(minute), int(second), tzinfo=UTC
@@ -264,3 +283,39 @@ class YearlessClock:
     def _at(self, month: int, day: int, time_s: float) -> float:
         days = _MONTH_STARTS[int(self._leap)][month - 1] + day - 1
         return self._year_start + days * _DAY + time_s
+
+
+_STAMP_START = re.compile(r"^(?:\S{0,24}?[\[:\s])??(?=[IWEF]?\d)")
+
+
+class StampReader:
+    """Epoch seconds of the timestamp a line starts with, in any common form: ISO (Python
+    logging, loguru, DeepSpeed's `[2023-04-18 02:33:49,721]`), `MM/DD/YYYY HH:MM:SS`, glog, and
+    `MM/DD HH:MM:SS` without a year (detectron2, mmengine; read by a `YearlessClock`, so
+    stateful: one reader per log).
+    """
+
+    __slots__ = ("_yearless",)
+
+    def __init__(self) -> None:
+        self._yearless = YearlessClock()
+
+    def read(self, line: str) -> tuple[float, int] | None:
+        """(seconds, index where the stamp ends) of the stamp near the line's start (after `[`,
+        a rank prefix or a level letter), else None."""
+        head = line[:64]
+        match = _TIMESTAMP.search(head) or _US_TIMESTAMP.search(head)
+        if match is not None:
+            seconds = timestamp_seconds(match.group(0))
+            return None if seconds is None else (seconds, match.end())
+        start = _STAMP_START.match(head)
+        if start is None:
+            return None
+        at = start.end()
+        if (glog := _GLOG.match(head, at)) is not None:
+            seconds = self._yearless.read_glog(head[at:])
+        elif (month_day := _MONTH_DAY.match(head, at)) is not None:
+            glog, seconds = month_day, self._yearless.read(head[at:])
+        else:
+            return None
+        return None if seconds is None else (seconds, glog.end())

@@ -54,6 +54,7 @@ from __future__ import annotations
 import re
 
 from bot.core.events import ErrorText, Event
+from bot.core.parsers.base import looks_binary
 
 # Long lines are cut: the alert shows the start of the line, the numbers are in `details`.
 MAX_TEXT_CHARS = 500
@@ -140,7 +141,7 @@ def with_errors(events: list[Event], line: str) -> list[Event]:
         or "nvironment" in line
         or "GPU available" in line
         or "wandb version" in line
-    ):
+    ) and not looks_binary(line):  # a binary file's strings are not failures of this run
         error = _classify(line)
         if error is not None:
             events.append(error)

@@ -36,7 +36,7 @@ class TqdmParser(FeedMany):
 
     def __init__(self) -> None:
         self._bars = BarTracker()
-        self._text = generic.GenericParser()
+        self._text = generic.GenericParser(loss_only=True)
 
     def feed(self, line: str) -> list[Event]:
         line = clean(line)

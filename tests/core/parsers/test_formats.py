@@ -298,12 +298,12 @@ def test_generic_plain_lines() -> None:
     )
     assert progress == Progress(25, loss=8.1474, timestamp_s=1709294400.123, epoch=1.0)
     assert evaluation == Eval(25, train_loss=8.1474, val_loss=14.7734, timestamp_s=1709294400.123)
-    [nan] = parser.feed("step 30/100 loss nan")
+    assert parser.feed("2024-03-01 12:01:00,000 - INFO - Checkpoint saved to ckpt.pth") == [
+        Checkpoint(25, path="ckpt.pth", timestamp_s=1709294460.0)
+    ]
+    [nan] = make_parser("generic").feed("step 30/100 loss nan")
     assert isinstance(nan, Progress) and nan.total == 100 and nan.loss is not None
     assert math.isnan(nan.loss)
-    assert parser.feed("2024-03-01 12:01:00,000 - INFO - Checkpoint saved to ckpt.pth") == [
-        Checkpoint(30, path="ckpt.pth", timestamp_s=1709294460.0)
-    ]
 
 
 def test_generic_epoch_and_batch_counter_is_made_global() -> None:
