@@ -31,13 +31,22 @@ def readable(root: Path) -> bool:
 
 def parent(pid: int, root: Path) -> int | None:
     """The ppid of `pid`; None when the process is not there (gone, or another namespace)."""
+    stat = _stat(pid, root)
+    return None if stat is None else stat[0]
+
+
+def _stat(pid: int, root: Path) -> tuple[int, int] | None:
+    """(ppid, process group) of `pid`, from /proc/PID/stat."""
     try:
         stat = (root / str(pid) / "stat").read_text(errors="replace")
     except OSError:
         return None
-    # "PID (comm) STATE PPID ...": comm may hold spaces and parentheses, the last ")" ends it.
+    # "PID (comm) STATE PPID PGRP ...": comm may hold spaces and parentheses; the last ")"
+    # ends it.
     fields = stat[stat.rfind(")") + 1 :].split()
-    return int(fields[1]) if len(fields) > 1 and fields[1].isdigit() else None
+    if len(fields) < 3 or not (fields[1].isdigit() and fields[2].isdigit()):
+        return None
+    return int(fields[1]), int(fields[2])
 
 
 def lineage(pid: int, root: Path) -> tuple[int, ...] | None:
@@ -64,7 +73,7 @@ def writes(pid: int, path: Path, root: Path) -> bool:
         try:
             if os.readlink(fd_dir / fd) == target and _for_writing(root / str(pid) / "fdinfo" / fd):
                 return True
-        except OSError:
+        except (OSError, ValueError):
             continue
     return False
 
@@ -97,15 +106,37 @@ def lineages(pids: Iterable[int], root: Path = PROC) -> Lineages:
 def writers(
     found: Lineages, logs: Mapping[str, Path], root: Path = PROC, skip: Collection[int] = ()
 ) -> dict[str, frozenset[int]]:
-    """Per run, the processes among the lineages that hold its log open for writing.
+    """Per run, the processes among the lineages that hold its log open for writing, or whose
+    pipeline partner does (`python train.py | tee train.log`: tee, same parent and process
+    group, writes the log for python).
 
     `skip`: processes not to count (etagram itself, which writes the log of `etagram run`:
     its launched process says better which GPU processes are the run's)."""
     candidates = {p for chain in found.values() if chain for p in chain} - set(skip)
-    resolved = {run: _resolved(path) for run, path in logs.items()}
+    partners: dict[int, set[int]] | None = None
+    held = {}
+    for run, path in logs.items():
+        log = _resolved(path)
+        held[run] = frozenset(p for p in candidates if writes(p, log, root))
+        if not held[run]:  # the costlier search, over every process, only when needed
+            partners = partners if partners is not None else _partners(candidates, root)
+            held[run] = frozenset(
+                p for p, others in partners.items() if any(writes(o, log, root) for o in others)
+            )
+    return held
+
+
+def _partners(members: Collection[int], root: Path) -> dict[int, set[int]]:
+    """Each member's siblings in its process group: the other ends of its pipeline."""
+    table = {
+        int(e.name): st
+        for e in os.scandir(root)
+        if e.name.isdigit() and (st := _stat(int(e.name), root))
+    }
     return {
-        run: frozenset(p for p in candidates if writes(p, path, root))
-        for run, path in resolved.items()
+        m: {p for p, st in table.items() if st == table[m] and p != m}
+        for m in members
+        if m in table and table[m][0] > 0
     }
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -16,16 +18,22 @@ from bot.core.gpu import GpuProcess, GpuSample, GpuSnapshot
 from bot.core.gpumap import NO_PROC, PID_NAMESPACE
 
 LOG = Path("/data/run/train.log")
+PIPED = Path("/data/run/piped.log")
 
 
 def fake_process(
-    root: Path, pid: int, ppid: int, comm: str, fds: dict[int, tuple[str, int]] | None = None
+    root: Path,
+    pid: int,
+    ppid: int,
+    comm: str,
+    fds: dict[int, tuple[str, int]] | None = None,
+    pgrp: int | None = None,
 ) -> None:
     """A /proc/PID with its stat, and fds as (target, octal flags)."""
     d = root / str(pid)
     (d / "fd").mkdir(parents=True)
     (d / "fdinfo").mkdir()
-    (d / "stat").write_text(f"{pid} ({comm}) S {ppid} {pid} {pid} 0 -1 4194560 0 0\n")
+    (d / "stat").write_text(f"{pid} ({comm}) S {ppid} {pgrp or pid} {pid} 0 -1 4194560 0 0\n")
     for fd, (target, flags) in (fds or {}).items():
         (d / "fd" / str(fd)).symlink_to(target)
         (d / "fdinfo" / str(fd)).write_text(f"pos:\t0\nflags:\t{flags:o}\nmnt_id:\t29\n")
@@ -43,7 +51,18 @@ def fake_proc(tmp_path: Path) -> Path:
     fake_process(root, 202, 200, "worker")
     # A reader of the same log (tail -f): O_RDONLY is not a writer.
     fake_process(root, 300, 100, "tail", {3: (str(LOG), 0o100000)})
+    # `python train.py | tee piped.log` from bash 400: python and tee share a process group.
+    fake_process(root, 400, 100, "bash")
+    fake_process(root, 401, 400, "python", pgrp=401)
+    fake_process(root, 402, 400, "tee", {1: (str(PIPED), 0o101)}, pgrp=401)
+    fake_process(root, 403, 401, "worker", pgrp=401)
+    fake_process(root, 404, 400, "other", pgrp=404)  # same parent, another job
     return root
+
+
+def test_a_pipeline_partner_writes_for_the_trainer(fake_proc: Path) -> None:
+    mapped = procs.gpu_map(snapshot((0, 403), (1, 404)), {"piped": PIPED}, (), fake_proc)
+    assert mapped.gpus_of("piped") == {0}
 
 
 def test_lineage_walks_up_through_odd_names(fake_proc: Path) -> None:
@@ -124,3 +143,34 @@ def test_real_proc_finds_the_writer_and_its_child(writer: tuple[Path, int, int])
     assert not procs.writes(child, log.resolve(), procs.PROC)
     mapped = procs.gpu_map(snapshot((0, os.getpid()), (1, child)), {"real": log}, ())
     assert mapped.gpus_of("real") == {1}
+
+
+def test_real_pipeline_into_tee(tmp_path: Path) -> None:
+    """`python … | tee LOG` for real: python's GPU is the log's run though tee writes it."""
+    if not procs.readable(procs.PROC):
+        pytest.skip("no /proc on this system")
+    log = tmp_path / "piped.log"
+    sleeper = f"{sys.executable} -c 'import time; time.sleep(60)'"
+    shell = subprocess.Popen(["sh", "-c", f"{sleeper} | tee {log} > /dev/null"])
+    kids: list[int] = []
+    try:
+        deadline = time.monotonic() + 10
+        python = None
+        while python is None and time.monotonic() < deadline:
+            kids = [
+                int(e.name)
+                for e in os.scandir(procs.PROC)
+                if e.name.isdigit() and procs.parent(int(e.name), procs.PROC) == shell.pid
+            ]
+            python = next((k for k in kids if not procs.writes(k, log.resolve(), procs.PROC)), None)
+            python = python if len(kids) == 2 and log.exists() else None
+            time.sleep(0.02)
+        assert python is not None, "the pipeline did not start"
+        mapped = procs.gpu_map(snapshot((0, os.getpid()), (1, python)), {"piped": log}, ())
+        assert mapped.gpus_of("piped") == {1}
+    finally:
+        for pid in kids:  # the pipeline's two ends, by their PIDs
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        shell.kill()
+        shell.wait()
