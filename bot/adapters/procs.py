@@ -63,19 +63,25 @@ def lineage(pid: int, root: Path) -> tuple[int, ...] | None:
 
 def writes(pid: int, path: Path, root: Path) -> bool:
     """Whether process `pid` holds `path` (already resolved) open for writing."""
+    return str(path) in written(pid, root)
+
+
+def written(pid: int, root: Path) -> frozenset[str]:
+    """The files process `pid` holds open for writing (as /proc/PID/fd links name them)."""
     fd_dir = root / str(pid) / "fd"
-    target = str(path)
     try:
         fds = os.listdir(fd_dir)
     except OSError:  # gone, or another user's process
-        return False
+        return frozenset()
+    found = set()
     for fd in fds:
         try:
-            if os.readlink(fd_dir / fd) == target and _for_writing(root / str(pid) / "fdinfo" / fd):
-                return True
+            target = os.readlink(fd_dir / fd)
+            if target.startswith("/") and _for_writing(root / str(pid) / "fdinfo" / fd):
+                found.add(target)
         except (OSError, ValueError):
             continue
-    return False
+    return frozenset(found)
 
 
 def _for_writing(fdinfo: Path) -> bool:
@@ -113,15 +119,22 @@ def writers(
     `skip`: processes not to count (etagram itself, which writes the log of `etagram run`:
     its launched process says better which GPU processes are the run's)."""
     candidates = {p for chain in found.values() if chain for p in chain} - set(skip)
+    files: dict[int, frozenset[str]] = {}  # each process's fds read once per call
+
+    def writes_to(pid: int, log: str) -> bool:
+        if pid not in files:
+            files[pid] = written(pid, root)
+        return log in files[pid]
+
     partners: dict[int, set[int]] | None = None
     held = {}
     for run, path in logs.items():
-        log = _resolved(path)
-        held[run] = frozenset(p for p in candidates if writes(p, log, root))
+        log = str(_resolved(path))
+        held[run] = frozenset(p for p in candidates if writes_to(p, log))
         if not held[run]:  # the costlier search, over every process, only when needed
             partners = partners if partners is not None else _partners(candidates, root)
             held[run] = frozenset(
-                p for p, others in partners.items() if any(writes(o, log, root) for o in others)
+                p for p, others in partners.items() if any(writes_to(o, log) for o in others)
             )
     return held
 
