@@ -23,7 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-SHARED_LOGS = ROOT.parent / "shared" / "logs"
+# ../shared/logs beside the repository; a worktree nested one level deeper finds it higher up.
+SHARED = next((p / "shared" for p in ROOT.parents if (p / "shared" / "logs").is_dir()), ROOT.parent)
+SHARED_LOGS = SHARED / "logs"
 NANOGPT_LOG = "build-nanogpt_AGNDM_nanogpt-train-1806877.out"
 CHAT = 4242  # the allowed chat of every benchmark
 CLK_TCK = os.sysconf("SC_CLK_TCK")

@@ -55,6 +55,7 @@ def _info(*types: str) -> frozenset[str]:
 
 SF = _info("started", "finished")
 SR = _info("started", "resumed")
+SN = _info("started", "new_launch")
 
 REAL_CASES = [
     RealCase("build-nanogpt_AGNDM_nanogpt-train-1806877.out", "llmc"),
@@ -85,21 +86,21 @@ REAL_CASES = [
         "hf-trainer-tqdm_112292454_ChatGLM-Efficient-Tuning_result_WebQSP_ChatGLMv2_lora_epoch200.txt",
         "hf",
         (("crash", 2120), ("crash", 6287)),
-        SR,
+        SN,
         "AssertionError then restart; two failed restarts end the log",
     ),
     RealCase(
         "hf-trainer-tqdm_112292454_ChatGLM-Efficient-Tuning_result_WebQSP_ChatGLMv2_p-tuning_epoch100.txt",
         "hf",
         (("crash", 4845),),
-        SR,
-        "AssertionError, then a new session from 0",
+        SN,
+        "AssertionError, then a new launch from 0",
     ),
     RealCase(
         "hf-trl-tqdm-stderr_guoyu-zhang_PEFT-TRL-LLMs_train.err",
         "tqdm",
         (("crash", None),),
-        SR,
+        SN,
         "launches that die at start-up (wandb UsageError, SyntaxError) before the one that "
         "trains: a crash without an iteration, said when wandb starts the next launch",
     ),
@@ -173,7 +174,7 @@ REAL_CASES = [
         "pylogging-nan_AdityaAshvin_ScalingDown_training.log",
         "generic",
         (("loss_spike", 3025), ("nan", 34)),
-        SR,
+        _info("started", "resumed", "new_launch"),
         "resume 3125 -> 3025 with loss 0.25 -> 0.90; 14 nan lines over restarts: one alert",
     ),
     RealCase("tqdm-nested_KevinCarpricorn_EchoAlign_processed_train.log", "tqdm", info=SF),

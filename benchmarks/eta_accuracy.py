@@ -1,19 +1,27 @@
-"""How close etagram's remaining-time estimate is to the truth, on real training logs.
+"""How close etagram's remaining-time estimate is to the truth, on real training logs, with
+the truth taken from each log's own clock, never from etagram's.
 
-For every run listed in ../shared/logs/ETA_MANIFEST.json (relative to the repository root),
-the log is replayed exactly as `etagram replay` does it (`iter_lines`, then `RunMonitor`:
-the real parser and `RunState`, with wall_s=0.0 so the run clock comes from the log alone).
-At the first progress line past 10, 25, 50, 75 and 90 % of the run's final clock, the
-estimate made from the lines so far is compared with the true remaining time (final t_s -
-t_s there), next to tqdm's EMA estimator, the elapsed/done extrapolation, and the ETA the
-trainer printed itself (tqdm's `<mm:ss`, LLaMA-Factory's `remaining_time`) where the format
-has one.
+Runs: every run of ../shared/logs/ETA_MANIFEST.json (truth read by benchmarks/eta_truth.py
+with each format's own regex) and every run of ../shared/logs2/FORMATS_MANIFEST.json that
+has `truth` points (written from the log's own clock by a separate extractor). The truth is
+the last launch's: `(iter, seconds)` points from its first progress line.
 
-    python benchmarks/eta_accuracy.py [--per-run] [--logs DIR]
+Each log is replayed as `etagram replay` does (the format detected from the log; the real
+parser and `RunState`, wall_s = 0 so the run clock comes from the log alone), keeping, for
+every iteration, what was known at its last progress line. Two tables:
 
-Prints the absolute error in % of the true remaining time (median and 90th percentile) per
-checkpoint and overall, and how often etagram's 10-90 % range holds the truth. Formats with
-no parser yet are skipped with a note.
+1. The ETA, on the runs that finished (the truth's last point is the end): at the first truth
+   point past 10, 25, 50, 75 and 90 % of the run's time, the absolute error of each method in
+   % of the true remaining time: etagram (no estimate counts as 100 %); tqdm's EMA and
+   elapsed/done, both fed the truth's own points and total (their clock and total are right
+   by construction); the ETA the trainer printed itself, where it prints one.
+2. The run clock: at every truth point, etagram's `t_s` since the first truth point against
+   the truth's seconds, on every run with truth (finished or not).
+
+Runs whose format is not read yet (no progress line at the truth's iterations) are skipped
+with a note; they count once a parser reads them.
+
+    python benchmarks/eta_accuracy.py [--per-run] [--logs DIR] [--logs2 DIR] [--only SUBSTRING]
 """
 
 from __future__ import annotations
@@ -22,32 +30,44 @@ import argparse
 import json
 import statistics
 import sys
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._common import SHARED  # noqa: E402
 from benchmarks.baselines import ElapsedOverDone, TqdmEma  # noqa: E402
+from benchmarks.eta_truth import READERS  # noqa: E402
 from bot.core.events import Progress  # noqa: E402
 from bot.core.linebuf import iter_lines  # noqa: E402
 from bot.core.monitor import RunMonitor  # noqa: E402
-from bot.core.parsers.registry import FORMATS  # noqa: E402
+from bot.core.parsers.registry import AutoParser  # noqa: E402
 
-LOGS = ROOT.parent / "shared" / "logs"
 FRACTIONS = (0.10, 0.25, 0.50, 0.75, 0.90)
 METHODS = ("etagram", "tqdm EMA", "elapsed/done", "printed ETA")
+CLOCK_TOL = (0.01, 2.0)  # the acceptance rule of issue 14: within 1 % or 2 s
 
 
-@dataclass(slots=True)
-class Point:
-    """What every estimator said at one progress line."""
+@dataclass(frozen=True, slots=True)
+class Run:
+    name: str
+    path: Path
+    truth: list[tuple[int, float]]
+    total: int | None  # from the manifest or the log, for the note only
+    finished: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """What etagram knew at the last progress line of one iteration."""
 
     t_s: float
-    estimates: dict[str, float | None]
+    remaining_s: float | None
     low_s: float | None
     high_s: float | None
+    printed_s: float | None
+    total: int | None
 
 
 @dataclass(slots=True)
@@ -59,50 +79,114 @@ class Score:
     covered: bool | None = None
 
 
-def replay(name: str, fmt: str, lines: Iterable[str]) -> list[Point]:
-    """Feed the lines to a RunMonitor and the baselines; one Point per progress line."""
-    monitor = RunMonitor(name, fmt)
-    state = monitor.state
-    tqdm, linear = TqdmEma(), ElapsedOverDone()
-    points: list[Point] = []
-    for line in lines:
-        # What RunMonitor.feed does, one event at a time so the state is read after each.
-        for ev in monitor.parser.feed(line):
-            restarts = state.clock.restarts
+def runs(logs: Path, logs2: Path) -> list[Run]:
+    found = []
+    manifest = logs / "ETA_MANIFEST.json"
+    if manifest.is_file():
+        for entry in json.loads(manifest.read_text()):
+            path = logs / entry["file"]
+            truth = READERS[entry["format"]](path)
+            found.append(Run(entry["file"], path, truth.points, truth.total, truth.finished))
+    manifest2 = logs2 / "FORMATS_MANIFEST.json"
+    if manifest2.is_file():
+        for entry in json.loads(manifest2.read_text()):
+            points = [(int(i), float(s)) for i, s in entry.get("truth") or []]
+            if len(points) >= 2:
+                path = logs2 / entry["file"]
+                total, finished = entry.get("total_iters"), bool(entry.get("finished"))
+                found.append(Run(entry["file"], path, points, total, finished))
+    return found
+
+
+def replay(run: Run) -> dict[int, Seen]:
+    """Every iteration's last progress line, one event at a time as `etagram replay` does."""
+    monitor = RunMonitor(run.name)  # the format detected, as `etagram replay` does it
+    state, parser = monitor.state, monitor.parser
+    seen: dict[int, Seen] = {}
+
+    def fold(events: list) -> None:  # type: ignore[type-arg]
+        for ev in events:
             state.apply(ev, 0.0)
-            if not isinstance(ev, Progress):
-                continue
-            tqdm.update(ev.iter, state.t_s)
-            linear.update(ev.iter, state.t_s, restarted=state.clock.restarts > restarts)
-            eta, total = state.eta(), state.total_iters
-            estimates = {
-                "etagram": eta.remaining_s,
-                "tqdm EMA": tqdm.remaining(total),
-                "elapsed/done": linear.remaining(total),
-                "printed ETA": ev.remaining_s,
-            }
-            points.append(Point(state.t_s, estimates, eta.low_s, eta.high_s))
-    return points
+            if isinstance(ev, Progress):
+                eta = state.eta()
+                seen[ev.iter] = Seen(
+                    state.t_s, eta.remaining_s, eta.low_s, eta.high_s, ev.remaining_s,
+                    state.total_iters,
+                )  # fmt: skip
+
+    with run.path.open("rb") as f:
+        for line in iter_lines(f):
+            fold(parser.feed_many((line,)))
+    if isinstance(parser, AutoParser):
+        fold(parser.flush())
+    return seen
 
 
-def score(name: str, points: list[Point]) -> list[Score]:
-    """Errors at the first progress line past each fraction of the run's final clock."""
-    if not points or points[-1].t_s <= 0:
-        return []
-    final = points[-1].t_s
+def score_eta(run: Run, seen: dict[int, Seen]) -> list[Score]:
+    """Errors at the first truth point past each fraction of the run's time."""
+    truth = run.truth
+    final = truth[-1][1]
+    total = run.total or truth[-1][0]  # a finished run's last point is its last iteration
+    tqdm, linear = TqdmEma(), ElapsedOverDone()
+    fed = 0
     scores = []
     for fraction in FRACTIONS:
-        point = next(p for p in points if p.t_s >= fraction * final)
-        true = final - point.t_s
+        k = next(k for k, (_, s) in enumerate(truth) if s >= fraction * final)
+        while fed <= k:  # the baselines see the truth up to this point
+            tqdm.update(*truth[fed])
+            linear.update(*truth[fed], restarted=False)
+            fed += 1
+        it, s = truth[k]
+        true = final - s
         if true <= 0:
             continue
-        s = Score(name, fraction, true)
-        for method, value in point.estimates.items():
-            s.errors_pct[method] = None if value is None else abs(value - true) / true * 100
-        if point.low_s is not None and point.high_s is not None:
-            s.covered = point.low_s <= true <= point.high_s
-        scores.append(s)
+        point = seen.get(it)
+        estimates = {
+            "etagram": point.remaining_s if point else None,
+            "tqdm EMA": tqdm.remaining(total),
+            "elapsed/done": linear.remaining(total),
+        }
+        sc = Score(run.name, fraction, true)
+        for method, value in estimates.items():
+            # No estimate is as bad as an estimate of zero: 100 %.
+            sc.errors_pct[method] = 100.0 if value is None else abs(value - true) / true * 100
+        if point is not None and point.printed_s is not None:
+            sc.errors_pct["printed ETA"] = abs(point.printed_s - true) / true * 100
+        if point is not None and point.low_s is not None and point.high_s is not None:
+            sc.covered = point.low_s <= true <= point.high_s
+        scores.append(sc)
     return scores
+
+
+@dataclass(frozen=True, slots=True)
+class ClockCheck:
+    run: str
+    points: int  # truth points
+    read: int  # of which etagram had a progress line at that iteration
+    within: int  # of which its t_s is within CLOCK_TOL
+    errors_pct: list[float]  # |t_s - truth| / truth, in %
+    worst: str
+
+
+def check_clock(run: Run, seen: dict[int, Seen]) -> ClockCheck:
+    """Differences from the first truth point etagram read (the first, unless its parser
+    misses it: a point missed is counted as not read)."""
+    read_points = [(it, s, seen[it]) for it, s in run.truth if it in seen]
+    errors: list[float] = []
+    within, worst, worst_err = 0, "", -1.0
+    if not read_points:
+        return ClockCheck(run.name, len(run.truth) - 1, 0, 0, errors, worst)
+    _, s0, base = read_points[0]
+    read = len(read_points) - 1
+    for it, s, point in read_points[1:]:
+        got, want = point.t_s - base.t_s, s - s0
+        diff = abs(got - want)
+        within += diff <= max(CLOCK_TOL[0] * want, CLOCK_TOL[1])
+        if want > 0:
+            errors.append(diff / want * 100)
+        if diff > worst_err:
+            worst, worst_err = f"iter {it}: {got:.0f} s vs {want:.0f} s", diff
+    return ClockCheck(run.name, len(run.truth) - 1, read, within, errors, worst)
 
 
 def _stats(values: list[float]) -> str:
@@ -113,11 +197,11 @@ def _stats(values: list[float]) -> str:
     return f"{statistics.median(ordered):6.2f}% {p90:6.2f}%"
 
 
-def table(scores: list[Score]) -> str:
+def eta_table(scores: list[Score]) -> str:
     """Median and p90 absolute error per checkpoint and overall, and the range coverage."""
-    head = f"{'at':>8} {'n':>3} | " + " | ".join(f"{m:^15}" for m in METHODS) + " | coverage"
-    sub = f"{'':>8} {'':>3} | " + " | ".join(f"{'median':>7} {'p90':>7}" for _ in METHODS) + " |"
-    lines = [head, sub, "-" * len(head)]
+    head = f"| {'at':>8} | {'n':>3} | " + " | ".join(f"{m:^15}" for m in METHODS) + " | in 10-90 |"
+    sub = f"| {'':>8} | {'':>3} | " + " | ".join(f"{'median':>7} {'p90':>7}" for _ in METHODS)
+    lines = [head, sub + " | |", "|---" * (len(METHODS) + 3) + "|"]
     groups = [(f"{f:.0%}", [s for s in scores if s.fraction == f]) for f in FRACTIONS]
     for label, group in [*groups, ("overall", scores)]:
         cells = [
@@ -125,12 +209,31 @@ def table(scores: list[Score]) -> str:
         ]
         covered = [s.covered for s in group if s.covered is not None]
         coverage = f"{sum(covered) / len(covered):6.0%}" if covered else "     -"
-        lines.append(f"{label:>8} {len(group):>3} | " + " | ".join(cells) + f" | {coverage}")
+        lines.append(f"| {label:>8} | {len(group):>3} | " + " | ".join(cells) + f" | {coverage} |")
     printed = [s for s in scores if s.errors_pct.get("printed ETA") is not None]
     ours = [e for s in printed if (e := s.errors_pct.get("etagram")) is not None]
     theirs = [e for s in printed if (e := s.errors_pct.get("printed ETA")) is not None]
     lines.append(f"\non the {len(printed)} points where the log printed its own ETA (median, p90):")
     lines.append(f"  etagram {_stats(ours)}   printed ETA {_stats(theirs)}")
+    return "\n".join(lines)
+
+
+def clock_table(checks: list[ClockCheck]) -> str:
+    lines = [
+        "| run | truth points | read | within 1 % or 2 s | median error | worst |",
+        "|---|---|---|---|---|---|",
+    ]
+    for c in checks:
+        median = f"{statistics.median(c.errors_pct):.2f}%" if c.errors_pct else "-"
+        lines.append(
+            f"| {c.run[:64]} | {c.points} | {c.read} | {c.within} | {median} | {c.worst} |"
+        )
+    every = [e for c in checks for e in c.errors_pct]
+    within = sum(c.within for c in checks)
+    read = sum(c.read for c in checks)
+    lines.append(
+        f"\nall runs: {within} of {read} points read within 1 % or 2 s; error {_stats(every)}"
+    )
     return "\n".join(lines)
 
 
@@ -149,23 +252,35 @@ def per_run(scores: list[Score]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--per-run", action="store_true", help="also print every scored point")
-    ap.add_argument("--logs", type=Path, default=LOGS, help=f"the real logs (default {LOGS})")
+    ap.add_argument("--logs", type=Path, default=SHARED / "logs", help="ETA_MANIFEST's folder")
+    ap.add_argument("--logs2", type=Path, default=SHARED / "logs2", help="FORMATS_MANIFEST's")
+    ap.add_argument("--only", default="", help="only the runs whose file name has this")
+    ap.add_argument("--full", action="store_true", help="(run_all.sh's flag: same sizes here)")
     args = ap.parse_args(argv)
-    manifest = args.logs / "ETA_MANIFEST.json"
-    if not manifest.is_file():
-        print(f"no manifest at {manifest}: the real logs sit beside the repository")
+    found = [r for r in runs(args.logs, args.logs2) if args.only in r.name]
+    if not found:
+        print(f"no manifest with truth under {args.logs} or {args.logs2}")
         return 1
     scores: list[Score] = []
-    for entry in json.loads(manifest.read_text()):
-        name, fmt = entry["file"], entry["format"]
-        if fmt not in FORMATS:
-            print(f"skipped {name}: no parser for format {fmt!r} yet")
+    checks: list[ClockCheck] = []
+    skipped: list[str] = []
+    for run in found:
+        seen = replay(run)
+        check = check_clock(run, seen)
+        if not check.read:
+            skipped.append(f"{run.name}: no progress line at the truth's iterations (not read yet)")
             continue
-        with (args.logs / name).open("rb") as f:
-            scores += score(name, replay(name, fmt, iter_lines(f)))
-    runs = len({s.run for s in scores})
-    print(f"\n{runs} runs, {len(scores)} points; absolute error in % of the true remaining time\n")
-    print(table(scores))
+        checks.append(check)
+        if run.finished:
+            scores += score_eta(run, seen)
+    scored = len({s.run for s in scores})
+    print(f"\n## ETA: {scored} finished runs, {len(scores)} points")
+    print("absolute error in % of the true remaining time (truth: each log's own clock)\n")
+    print(eta_table(scores))
+    print(f"\n## Run clock: etagram's t_s against the log's own clock, {len(checks)} runs\n")
+    print(clock_table(checks))
+    if skipped:
+        print(f"\nskipped {len(skipped)} runs:\n" + "\n".join(f"- {s}" for s in skipped))
     if args.per_run:
         print("\n" + per_run(scores))
     return 0

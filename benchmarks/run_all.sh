@@ -1,5 +1,5 @@
 #!/bin/sh
-# The benchmark suite, one script per question of issue 10, each printing Markdown tables.
+# The benchmark suite, one script per question of issues 10 and 14, each printing Markdown tables.
 # Quick sizes by default (a few minutes on 2 cores); --full for the issue's sizes.
 #
 #   sh benchmarks/run_all.sh [--full] [--logs DIR] | tee results.md
@@ -9,7 +9,7 @@
 set -e
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python}
-for script in notify_latency steady_overhead wakeup_cost bounded_memory catchup_1gb eta_response api_calls; do
+for script in notify_latency steady_overhead wakeup_cost bounded_memory catchup_1gb eta_response api_calls eta_accuracy; do
     echo "## $script"
     "$PY" "benchmarks/$script.py" "$@"
     echo

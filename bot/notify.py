@@ -32,6 +32,7 @@ from bot.adapters.store import Store
 from bot.adapters.telegram import fit
 from bot.config import Config
 from bot.core.estimator import EtaEstimate
+from bot.core.launches import NEW
 from bot.core.notices import Alert, EvalNotice, Notice
 from bot.core.prefs import ChatPrefs
 from bot.core.state import RunState
@@ -62,6 +63,7 @@ LiveRender = Callable[[int, messages.Ctx], Awaitable[str | None]]
 @dataclass
 class _RunMemory:
     milestones: set[int] = dataclasses.field(default_factory=set)
+    launch: int = 0  # the launch the milestones were passed in: a new one passes them again
 
 
 class Notifier:
@@ -130,6 +132,10 @@ class Notifier:
         total, it = state.total_iters, state.iter
         if not total or it is None or state.ended is not None:
             return None
+        if memory.launch != state.launch_book.count:
+            memory.launch = state.launch_book.count
+            if state.launch is not None and state.launch.kind == NEW:
+                memory.milestones = set()  # a resume goes on; a new launch passes them again
         passed = [p for p in self.milestones_pct if 100 * it >= p * total]
         new = [p for p in passed if p not in memory.milestones]
         memory.milestones.update(passed)

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 from bot.core.events import Eval, Event, Progress
 from bot.core.linebuf import LineBuffer
-from bot.core.monitor import Folded, RunMonitor
+from bot.core.monitor import RunMonitor
 from bot.core.notices import Alert, Notice
+from bot.core.parsers.registry import AutoParser
 from bot.core.state import RunState
 
 _READ_CHARS = 1 << 20  # a longer line is read in pieces (a 100 MB line is never held whole)
@@ -39,15 +40,19 @@ def replay(
 
     line_no = 0
 
-    def emit(folded: Folded, line_no: int) -> None:
-        for ev, notices in folded:
-            for obj in _objects(ev, notices, state, line_no):
+    def emit(events: Iterable[Event], line_no: int) -> None:
+        # One event at a time, each written with the state right after it: lines held back
+        # while the format was uncertain come out together, each with its own t_s.
+        for ev in events:
+            for obj in _objects(ev, state.apply(ev, 0.0), state, line_no):
                 out.write(json.dumps(obj, separators=(",", ":")) + "\n")
 
+    parser = monitor.parser
     with path.open("rb") as f:
         for line_no, line in numbered_lines(f):
-            emit(monitor.feed((line,), 0.0), line_no)
-    emit(monitor.flush(0.0), line_no)  # a short log whose format was never certain
+            emit(parser.feed_many((line,)), line_no)
+    # A short log whose format was never certain.
+    emit(parser.flush() if isinstance(parser, AutoParser) else [], line_no)
     for notice in state.end_of_log():  # a traceback that ends the log ended the run
         if isinstance(notice, Alert):
             out.write(json.dumps(_alert(notice, line_no), separators=(",", ":")) + "\n")

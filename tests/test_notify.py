@@ -167,3 +167,14 @@ async def test_prefs_persist_and_languages_apply(notifier: Notifier) -> None:
         await notifier.deliver(state, push)
     by_chat = {i.chat_id: i.text for i in await queued(notifier) if i.kind == "eval"}
     assert "Évaluation" in by_chat[A] and "Eval at" in by_chat[B]
+
+
+async def test_a_new_launch_passes_the_milestones_again_a_resume_does_not(
+    notifier: Notifier,
+) -> None:
+    state = RunState("gpt2", 1000)
+    notifier.expand(state, run_to(state, 600), replayed=False)
+    resumed = notifier.expand(state, run_to(state, 560, 400), replayed=False)  # a resume
+    assert not [p for p in resumed if isinstance(p, Milestone)]
+    again = notifier.expand(state, run_to(state, 300, 0), replayed=False)  # a new launch
+    assert [p.pct for p in again if isinstance(p, Milestone)] == [25]

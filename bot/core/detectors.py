@@ -43,8 +43,9 @@ the same type is sent again for the run):
   said when the job is torn down).
 - `memory_pressure` (warning): a GPU above `memory_pressure_pct` for `MEMORY_SAMPLES`
   snapshots in a row. `gpu_lost` (critical): NVML says a GPU fell off the bus.
-- `started`, `resumed`, `finished` (info): the first progress line (with the first ETA when
-  known), an iteration that jumps back, the last iteration or a clean exit.
+- `started`, `resumed`, `new_launch`, `finished` (info): the first progress line (with the
+  first ETA when known), an iteration that jumps back part of the way or to about zero (see
+  launches.py), the last iteration or a clean exit.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ from bot.core.gpu import (
     memory_used_fraction,
     sm_clock_ratio,
 )
+from bot.core.launches import NEW
 from bot.core.notices import Alert, Evidence
 from bot.core.parsers.errors import exception_shape
 from bot.core.trackers import GpuWatch, Incident, Lifecycle, LossWatch, Slowdown, SlowdownChange
@@ -184,7 +186,7 @@ class Detectors:
         alerts: list[Alert] = []
         if life.first:
             alerts += self._started(ev, state)
-        elif life.is_resume(ev.iter):
+        elif state.launched is not None:
             alerts += self._resumed(ev, state)
         if inc.open and (inc.iter is None or ev.iter > inc.iter):
             alerts += self._close_incident(state, confirmed=False)  # training went on
@@ -217,7 +219,7 @@ class Detectors:
         if (
             life.first
             or self._incident.open
-            or iters[0] <= life.high
+            or iters[0] <= state.launch_book.high  # a launch among them
             or (total is not None and iters[-1] >= total)
             or (total is not None and life.first_eta is None and life.eta_tries > 0)
             or not math.isfinite(sum(losses))
@@ -255,21 +257,25 @@ class Detectors:
         return self._fire("started", "started", INFO, ev.iter, state.t_s, evidence)
 
     def _resumed(self, ev: Progress, state: RunState) -> list[Alert]:
+        """A launch after the first (launches.py): a resume, or a new launch from about zero."""
         life = self._life
         previous = life.last_iter
         alerts = self._close_incident(state, confirmed=True)
         self._reset_incident()
         self._slow.reset()
-        if ev.iter < RESUMED_FROM_ITER or ev.iter < 0.05 * life.high:
+        kind = "new_launch" if state.launched == NEW else "resumed"
+        if kind == "new_launch":
             self._loss.restart()  # from scratch: the old losses say nothing about the new ones
         else:
             self._loss.resumed()
         life.resume()
-        self._clear("finished", "resumed", "loss_spike")
+        self._clear("finished", "resumed", "new_launch", "loss_spike")
         evidence: Evidence = {"to_iter": ev.iter}
         if previous is not None:
             evidence["from_iter"] = previous
-        return alerts + self._fire("resumed", "resumed", INFO, ev.iter, state.t_s, evidence)
+        if kind == "new_launch" and state.total_iters is not None:
+            evidence["total_iters"] = state.total_iters
+        return alerts + self._fire(kind, kind, INFO, ev.iter, state.t_s, evidence)
 
     def _watch_first_eta(self, state: RunState) -> None:
         life = self._life

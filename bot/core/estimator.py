@@ -22,10 +22,11 @@ How the ordinary step time is learned (`StepTimer`):
   faster than the step time allows (a run restarted from a later checkpoint).
 
 An interval that holds an eval or a checkpoint is not ordinary: its excess over the step time
-is that event's cost. An unexplained pause is kept aside: an eval reported later (a trainer
-whose stdout is buffered prints it after the pause) claims it as its cost. Pauses no eval
-claims recur like evals do when they are modest; a pause longer than the training before it
-(a run paused for an hour) is a one-off and does not count for the future.
+is that event's cost (unless evals come at every progress line, as per-epoch logs have them:
+then they are part of the ordinary step). An unexplained pause is kept aside: an eval reported
+later (a trainer whose stdout is buffered prints it after the pause) claims it as its cost.
+Pauses no eval claims recur like evals do when they are modest; a pause longer than the
+training before it (a run paused for an hour) is a one-off and does not count for the future.
 """
 
 from __future__ import annotations
@@ -340,6 +341,9 @@ class Estimator:
         if not self._warm:
             self._warm = True  # compile time, data loader start-up: not ordinary
             self._record_evals(pending, None)
+        elif pending and self._evals_every_line(gap):
+            self._record_evals(pending, None)
+            self._add(gap, span, it)
         elif pending:
             self._learn_cost(pending, gap, span)
         elif self._is_pause(gap, span):
@@ -462,6 +466,12 @@ class Estimator:
         self._record_evals(self._pending, None)
         self._pending, self._pause, self._open, self._warm = [], None, (0, 0.0), False
         self.timer.reset()
+
+    def _evals_every_line(self, gap: int) -> bool:
+        """Evals as frequent as progress lines (Keras, Ultralytics, Lightning per epoch): every
+        interval holds one, so its cost is part of the ordinary step and recurs with it."""
+        interval = self.evals.interval(self._first_iter)
+        return interval is not None and interval <= gap
 
     def _is_jump(self, gap: int, span: float) -> bool:
         """Far more iterations than the time allows: resumed from a later checkpoint."""

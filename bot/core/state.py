@@ -11,6 +11,7 @@ from bot.core.detectors import Detectors, Thresholds
 from bot.core.estimator import Estimator, EtaEstimate
 from bot.core.events import Checkpoint, ErrorText, Eval, Event, Progress, RunConfig, TrainingEnd
 from bot.core.gpu import GpuSnapshot
+from bot.core.launches import NEW, Launch, Launches
 from bot.core.notices import EvalNotice, Notice
 from bot.core.traces import AlertMarks, GpuTrace
 
@@ -59,7 +60,10 @@ class RunState:
         self.checkpoints = 0
         self.errors: list[ErrorText] = []
         self.ended: TrainingEnd | None = None
-        self.resumes = 0
+        self.resumes = 0  # launches after the first: resumes and new launches
+        self.launch_book = Launches()
+        self.launched: str | None = None  # first, new or resume: the last progress line's launch
+        self._announced = False  # a new total was printed since the last progress line
         self.history: list[Point] = []
         self._stride = 1  # keep every n-th progress point in history
         self._seen = 0
@@ -73,12 +77,31 @@ class RunState:
     @property
     def total_iters(self) -> int | None:
         """Given by the user, else printed on progress lines, else from the config dump."""
+        return self._total()[0]
+
+    @property
+    def total_source(self) -> str | None:
+        return self._total()[1]
+
+    def _total(self) -> tuple[int | None, str | None]:
         if self.user_total_iters:
-            return self.user_total_iters
+            return self.user_total_iters, "user"
         if self.line_total:
-            return self.line_total
+            return self.line_total, "progress line"
         value = self.config.get("max_iters")
-        return int(value) if isinstance(value, int | float) and value > 0 else None
+        if isinstance(value, int | float) and value > 0:
+            return int(value), "config"
+        return None, None
+
+    @property
+    def launches(self) -> list[Launch]:
+        """The launches this log held, oldest first (the latest `LAUNCHES_KEPT`)."""
+        return self.launch_book.records
+
+    @property
+    def launch(self) -> Launch | None:
+        """The current launch: the ETA, the milestones and /status follow it."""
+        return self.launch_book.current
 
     @property
     def eval_interval(self) -> int | None:
@@ -98,7 +121,7 @@ class RunState:
             self.checkpoints += 1
             self.estimator.on_checkpoint(ev.iter)
         elif isinstance(ev, RunConfig):
-            self.config.update(ev.values)
+            self._config(ev)
         elif isinstance(ev, ErrorText):
             self.errors = [*self.errors[-19:], ev]
         elif isinstance(ev, TrainingEnd):
@@ -119,8 +142,11 @@ class RunState:
         none, read at `wall_s`, when they can say nothing: the run goes on at its pace.
         False, with nothing folded, when any of them might (the caller applies them one by
         one). Catch-up of a long backlog folds most of its lines here."""
+        launch = self.launch_book.current
         if (
             self.iter is None
+            or launch is None
+            or self._announced  # the next line starts a launch
             or iters[0] <= self.iter
             or total not in (None, self.line_total)
             or not all(map(lt, iters, iters[1:]))  # increasing: no resume among them
@@ -134,9 +160,13 @@ class RunState:
         if detect is None:
             return False
         self.clock.settle_dt(iters[-1], times[-1], typical_dt_s)
+        self.launch_book.go_on(iters)
+        self.launched = None
         self.t_s, self.iter, self.loss = times[-1], iters[-1], losses[-1]
         self.last_progress_wall_s = wall_s
-        self.estimator = self.estimator.with_progress(iters, times)
+        # As in `_progress`: the estimator counts from the launch's start.
+        start = launch.start_t_s
+        self.estimator = self.estimator.with_progress(iters, [t - start for t in times])
         self._remember_many(iters, times, losses)
         self.detectors.settle(detect)
         return True
@@ -156,16 +186,43 @@ class RunState:
         return self.alert_marks.noted(self.detectors.on_end_of_log(self), self.iter)
 
     def _progress(self, ev: Progress, wall_s: float) -> None:
-        if self.iter is not None and ev.iter < self.iter:
+        kind = self.launched = self.launch_book.observe(ev.iter, self._announced)
+        self._announced = False
+        self.t_s = self.clock.advance(ev, wall_s, launched=kind is not None)
+        launch = self.launch_book.current
+        assert launch is not None
+        if kind is not None:
+            launch.start_t_s = self.t_s
+        if kind == NEW:
+            self._new_launch()
+        if kind is not None and self.iter is not None:
             self.resumes += 1
-        self.t_s = self.clock.advance(ev, wall_s)
+            self.ended = None  # it runs again
         self.iter, self.last_progress_wall_s = ev.iter, wall_s
         if ev.total:
             self.line_total = ev.total
         if ev.loss is not None:
             self.loss = ev.loss
-        self.estimator.on_progress(ev.iter, self.t_s, ev.remaining_s)
+        launch.total, launch.total_source = self._total()
+        launch.clock_source = self.clock.source
+        # The estimator counts from the launch's start: its elapsed time is the launch's.
+        self.estimator.on_progress(ev.iter, self.t_s - launch.start_t_s, ev.remaining_s)
         self._remember(Point(ev.iter, self.t_s, ev.loss))
+
+    def _config(self, ev: RunConfig) -> None:
+        """A config dump; one that changes the total once progress began announces a launch."""
+        before = self.total_iters
+        self.config.update(ev.values)
+        if self.iter is not None and before is not None and self.total_iters != before:
+            self._announced = True  # a first total is news, not a launch
+
+    def _new_launch(self) -> None:
+        """A counter back to about zero: a new run in the same file. What was learnt about
+        the previous one (speed, evals, total, loss curve, best eval) does not hold for it."""
+        self.estimator = Estimator()
+        self.line_total = None
+        self.history, self._stride, self._seen = [], 1, 0
+        self.evals, self.best = [], None
 
     def _remember(self, point: Point) -> None:
         """Bounded history: when full, drop every other point and keep half as many."""

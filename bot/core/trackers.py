@@ -41,33 +41,23 @@ RECOVERY_CHUNKS = 3
 
 
 class Lifecycle:
-    """Where the run is: first line, highest iteration, usual interval between lines."""
+    """Where the run is: first line, last iteration, usual interval between lines."""
 
     def __init__(self) -> None:
         self.first = True
         self.over = False  # finished or crashed: silence is expected
         self.last_iter: int | None = None
-        self.high = 0
         self.last_wall_s: float | None = None
         self.longest_gap_s = 0.0
-        self._gaps: deque[int] = deque(maxlen=21)
         self._intervals: deque[float] = deque(maxlen=21)
         self.first_eta: tuple[float, float] | None = None  # (t_s, remaining_s) when first known
         self.eta_tries = 100
 
-    def is_resume(self, it: int) -> bool:
-        """The iteration jumps back by more than interleaved writers would make it."""
-        gap = statistics.median(self._gaps) if self._gaps else 0
-        return it < self.high - 2 * gap
-
     def resume(self) -> None:
-        self.high = 0
         self.over = False
 
     def step(self, it: int, wall_s: float, *, survived: bool) -> None:
         """A progress line; `survived` is False after a pause that was reported as a stall."""
-        if self.last_iter is not None and it > self.last_iter:
-            self._gaps.append(it - self.last_iter)
         if self.last_wall_s is not None and wall_s > self.last_wall_s:
             gap_s = wall_s - self.last_wall_s
             if survived and len(self._intervals) >= 3:
@@ -75,16 +65,12 @@ class Lifecycle:
             self._intervals.append(gap_s)
         self.first = False
         self.last_iter = it
-        self.high = max(self.high, it)
         self.last_wall_s = wall_s
 
     def steady(self, iters: list[int], wall_s: float, *, survived: bool) -> None:
         """`step` for each of these increasing iterations, all read at `wall_s`."""
         self.step(iters[0], wall_s, survived=survived)
-        tail = iters[-self._gaps.maxlen - 1 :] if self._gaps.maxlen else iters
-        self._gaps.extend(b - a for a, b in zip(tail, tail[1:], strict=False))
         self.last_iter = iters[-1]
-        self.high = max(self.high, iters[-1])
 
     def usual_interval_s(self) -> float | None:
         """Median wall-clock seconds between progress lines (None before a few lines)."""

@@ -30,6 +30,7 @@ KNOWN = [
     "memory_pressure",
     "started",
     "resumed",
+    "new_launch",
     "finished",
     "too_many_runs",
 ]
@@ -331,6 +332,7 @@ FACTS: dict[str, Callable[[Tr, Evidence, Alert], list[Html]]] = {
     "gpu_lost": _gpu_lost,
     "memory_pressure": _memory,
     "started": _started,
+    "new_launch": _started,
     "finished": _finished,
     "too_many_runs": _too_many_runs,
 }

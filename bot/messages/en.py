@@ -162,6 +162,7 @@ MESSAGES: dict[str, str] = {
     "alert.memory_pressure": "GPU memory almost full",
     "alert.started": "Training started",
     "alert.resumed": "Training resumed",
+    "alert.new_launch": "Training started again from the beginning",
     "alert.finished": "Training finished",
     "alert.too_many_runs": "Too many runs: reports about new ones ignored",
     "recovered.thermal": "Thermal slowdown over",

@@ -194,6 +194,7 @@ _MESSAGES = {
     "alert.memory_pressure": "Mémoire GPU presque pleine",
     "alert.started": "Entraînement démarré",
     "alert.resumed": "Entraînement repris",
+    "alert.new_launch": "Entraînement relancé depuis le début",
     "alert.finished": "Entraînement terminé",
     "alert.too_many_runs": "Trop d'entraînements : les nouveaux sont ignorés",
     "recovered.thermal": "Fin du ralentissement thermique",

@@ -63,10 +63,19 @@ def test_started_once_with_total_and_finished_with_summary() -> None:
 
 def test_resume_is_a_jump_back_not_interleaved_writers() -> None:
     state = RunState("r")
-    interleaved = [Progress(i) for i in (10, 20, 10, 30, 20, 40, 30, 50, 40, 60)]
+    interleaved = [Progress(10)] + [Progress(j) for i in range(20, 200, 10) for j in (i, i - 10)]
     assert types(alerts(state, interleaved)) == ["started"]
-    found = alerts(state, [Progress(10), Progress(20)])
-    assert [(a.type, a.evidence) for a in found] == [("resumed", {"to_iter": 10, "from_iter": 60})]
+    found = alerts(state, [Progress(100), Progress(110)])
+    want = {"to_iter": 100, "from_iter": 180}
+    assert [(a.type, a.evidence) for a in found] == [("resumed", want)]
+
+
+def test_a_counter_back_to_about_zero_is_a_new_launch_not_a_resume() -> None:
+    state = RunState("r")
+    alerts(state, [Progress(i, total=200) for i in range(10, 200, 10)])
+    found = alerts(state, [Progress(0, total=300), Progress(10, total=300)])
+    want = {"to_iter": 0, "from_iter": 190, "total_iters": 300}
+    assert [(a.type, a.evidence) for a in found] == [("new_launch", want)]
 
 
 # Failures ----------------------------------------------------------------------------------
@@ -136,7 +145,7 @@ def test_traceback_then_exit_code_is_one_crash_with_the_error_line() -> None:
     assert found[0].evidence == {"cause": "crash", "error": "ValueError: bad shape", "exit_code": 1}
 
 
-def test_a_crash_before_a_restart_is_said_before_the_resume() -> None:
+def test_a_crash_before_a_restart_is_said_before_the_new_launch() -> None:
     state = RunState("r")
     events: list[Event] = [
         *progress(0, 500),
@@ -145,7 +154,7 @@ def test_a_crash_before_a_restart_is_said_before_the_resume() -> None:
         *progress(0, 30),
     ]
     found = alerts(state, events)
-    assert [(a.type, a.iter) for a in found] == [("started", 0), ("crash", 490), ("resumed", 0)]
+    assert [(a.type, a.iter) for a in found] == [("started", 0), ("crash", 490), ("new_launch", 0)]
 
 
 def test_exit_zero_after_a_traceback_is_a_finish() -> None:
@@ -338,7 +347,7 @@ def test_an_explosion_right_after_the_counter_restarts_is_a_spike() -> None:
     first_phase = [Progress(i, loss=1.8 + 0.01 * (i % 7)) for i in range(0, 64_000, 100)]
     found = alerts(state, [*first_phase, Progress(0, loss=6.4e9), Progress(1, loss=math.nan)])
     assert [(a.type, a.iter) for a in found[1:]] == [
-        ("resumed", 0),
+        ("new_launch", 0),
         ("loss_spike", 0),
         ("nan", 1),
     ]

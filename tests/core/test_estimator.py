@@ -290,3 +290,14 @@ def test_printed_eta_is_passed_through() -> None:
     assert est.estimate(100).printed_s == 3600.0
     est.on_progress(20, 10.0)
     assert est.estimate(100).printed_s is None
+
+
+def test_an_eval_at_every_progress_line_is_part_of_the_step() -> None:
+    """Keras/Ultralytics/Lightning print one line per epoch, each after its validation: every
+    interval holds an eval, so the epoch time (validation included) is the step."""
+    est = Estimator()
+    for epoch in range(1, 11):
+        est.on_progress(epoch, 7.0 * (epoch - 1))
+        est.on_eval(epoch)
+    eta = est.estimate(40)
+    assert eta.step_s == 7.0 and eta.remaining_s == 30 * 7.0

@@ -270,6 +270,7 @@ MEMORY = Alert(
 )
 GPU_LOST = Alert(RUN, "gpu_lost", "critical", 1300, 228.0, {"gpu": 1})
 RESUMED = Alert(RUN, "resumed", "info", 1000, 0.0, {})
+NEW_LAUNCH = Alert(RUN, "new_launch", "info", 0, 900.0, {"to_iter": 0, "total_iters": 8000})
 NAN = Alert(RUN, "nan", "critical", 1300, 228.0, {"loss": "nan"})
 STALL = Alert(RUN, "stall", "warning", 1300, 228.0, {"silent_s": 720.0})
 
@@ -347,6 +348,7 @@ SCENARIOS = [
     Scenario("alert_memory_pressure", lambda c: alert_text(MEMORY, c)),
     Scenario("alert_gpu_lost", lambda c: alert_text(GPU_LOST, c)),
     Scenario("alert_resumed", lambda c: alert_text(RESUMED, c)),
+    Scenario("alert_new_launch", lambda c: alert_text(NEW_LAUNCH, c)),
     Scenario(
         "alert_too_many_runs",
         lambda c: alert_text(
