@@ -3,8 +3,16 @@ the truth taken from each log's own clock, never from etagram's.
 
 Runs: every run of ../shared/logs/ETA_MANIFEST.json (truth read by benchmarks/eta_truth.py
 with each format's own regex) and every run of ../shared/logs2/FORMATS_MANIFEST.json that
-has `truth` points (written from the log's own clock by a separate extractor). The truth is
-the last launch's: `(iter, seconds)` points from its first progress line.
+has `truth` points (written from the log's own clock by a separate extractor; read through
+`manifest_check.load_manifest`, which applies its documented corrections). The truth is the
+last launch's: `(iter, seconds)` points from its first progress line.
+
+The total: the baselines are fed the truth's own total. Where the log does not state its total
+before its end (`manifest_check.total_is_stated`: e.g. Lightning's total only in the final
+"`max_epochs=N` reached" line, Ultralytics' results.csv), etagram is given that same total the
+way a user gives it (`--max-iters`, RunMonitor's `total_iters`), so that every method has the
+same total and etagram is not scored here on finding it (manifest_check checks that). Elsewhere
+etagram finds the total in the log itself.
 
 Each log is replayed as `etagram replay` does (the format detected from the log; the real
 parser and `RunState`, wall_s = 0 so the run clock comes from the log alone), keeping, for
@@ -39,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks._common import SHARED  # noqa: E402
 from benchmarks.baselines import ElapsedOverDone, TqdmEma  # noqa: E402
 from benchmarks.eta_truth import READERS  # noqa: E402
+from benchmarks.manifest_check import MANIFEST, load_manifest, total_is_stated  # noqa: E402
 from bot.core.events import Progress  # noqa: E402
 from bot.core.linebuf import iter_lines  # noqa: E402
 from bot.core.monitor import RunMonitor  # noqa: E402
@@ -54,8 +63,9 @@ class Run:
     name: str
     path: Path
     truth: list[tuple[int, float]]
-    total: int | None  # from the manifest or the log, for the note only
+    total: int | None  # from the manifest or the log
     finished: bool
+    given_total: int | None = None  # `--max-iters`, where the log states no total before its end
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,20 +97,23 @@ def runs(logs: Path, logs2: Path) -> list[Run]:
             path = logs / entry["file"]
             truth = READERS[entry["format"]](path)
             found.append(Run(entry["file"], path, truth.points, truth.total, truth.finished))
-    manifest2 = logs2 / "FORMATS_MANIFEST.json"
-    if manifest2.is_file():
-        for entry in json.loads(manifest2.read_text()):
+    if (logs2 / MANIFEST).is_file():
+        for entry in load_manifest(logs2):  # with manifest_check's documented corrections
             points = [(int(i), float(s)) for i, s in entry.get("truth") or []]
             if len(points) >= 2:
                 path = logs2 / entry["file"]
-                total, finished = entry.get("total_iters"), bool(entry.get("finished"))
-                found.append(Run(entry["file"], path, points, total, finished))
+                finished = bool(entry.get("finished"))
+                total = entry.get("total_iters") or (points[-1][0] if finished else None)
+                given = None if total_is_stated(entry) else total
+                found.append(Run(entry["file"], path, points, total, finished, given))
     return found
 
 
 def replay(run: Run) -> dict[int, Seen]:
     """Every iteration's last progress line, one event at a time as `etagram replay` does."""
-    monitor = RunMonitor(run.name)  # the format detected, as `etagram replay` does it
+    # The format detected, as `etagram replay` does it; the total as `--max-iters` gives it
+    # where the log does not state it before its end.
+    monitor = RunMonitor(run.name, total_iters=run.given_total)
     state, parser = monitor.state, monitor.parser
     seen: dict[int, Seen] = {}
 
