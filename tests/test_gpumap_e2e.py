@@ -36,7 +36,7 @@ from tests.test_service_e2e import HEADER, OWNER
 WRITER = """
 import subprocess, sys
 log = open(sys.argv[1], "a")
-gpu = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+gpu = subprocess.Popen([sys.executable, "-c", sys.argv[-1]])
 print(gpu.pid, flush=True)
 for line in sys.stdin:
     log.write(line)
@@ -44,6 +44,8 @@ for line in sys.stdin:
 gpu.kill()
 """
 GIB = 1 << 30
+# The GPU process stand-in: it ends with its parent, so a test that fails leaves nothing behind.
+GPU_CHILD = "import os, time\nppid = os.getppid()\nwhile os.getppid() == ppid: time.sleep(0.1)"
 SLOWED = "Training slowed down"  # the title of a slowdown with no GPU cause
 
 
@@ -52,7 +54,7 @@ class Writer:
 
     def __init__(self, log: Path) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", WRITER, str(log)],
+            [sys.executable, "-c", WRITER, str(log), GPU_CHILD],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -179,7 +181,7 @@ async def test_only_the_run_on_the_hot_gpu_hears_of_heat(
 TRAINER = """
 import pathlib, subprocess, sys, time
 pid_file, done = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
-gpu = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+gpu = subprocess.Popen([sys.executable, "-c", sys.argv[-1]])
 pid_file.write_text(str(gpu.pid))
 print(sys.argv[3], flush=True)
 while not done.exists():
@@ -207,7 +209,7 @@ async def test_a_launched_run_owns_the_gpus_of_its_process_tree(
         FAKE_NVML_STATE=str(nvml_state),
     )
     lines = "\n".join([*HEADER.splitlines(), *nanogpt_lines(0, 50)])
-    argv = [sys.executable, "-c", TRAINER, str(pid_file), str(done), lines]
+    argv = [sys.executable, "-c", TRAINER, str(pid_file), str(done), lines, GPU_CHILD]
     log = tmp_path / "solo.log"
     etagram = Etagram("run", ["run", "--log", str(log), "--", *argv], env, tmp_path / "run.out")
     processes.append(etagram)
