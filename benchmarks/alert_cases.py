@@ -324,9 +324,10 @@ GENERATED_CASES = [
     GeneratedCase(
         "demo slowdown, no GPU (replay)",
         lambda: demo_alerts(DEMO, None),
-        (("slowdown", _DETECTED_AT),),
-        _info("started", "finished", "recovered"),
-        "without NVML evidence a slowdown is never called thermal",
+        (),
+        _info("started", "finished"),
+        "without GPU evidence 22 % slower (in the run's first minutes) is a drift the ETA shows,"
+        " not a push",
     ),
     GeneratedCase(
         "demo OOM at 1830, then exit 1",

@@ -33,10 +33,15 @@ the same type is sent again for the run):
   session that starts mid-run (a resume) is judged from its first loss.
 - `slowdown`/`thermal`/`power` (warning): the ordinary step time stays above the run's own
   baseline by `slowdown_pct` for `slowdown_min_s` of run clock. It is `thermal` or `power`
-  only when NVML saw the matching clock event reasons during the episode; without NVML
-  evidence (replay, no GPU) it is `slowdown`. Recovery is said once (same type, `info`,
-  evidence `recovered`). Thermal reasons lasting `slowdown_min_s` with no slowdown give a
-  `thermal` warning without a cost.
+  only when NVML saw the matching clock event reasons during the episode. Without GPU
+  evidence (replay, GPUs not readable) the log alone must make it plain, or it stays a drift
+  the ETA and /status show: every chunk after the episode's first at least
+  `BARE_SLOWDOWN_FACTOR` x the baseline and `BARE_SLOWDOWN_SPREADS` robust spreads above it,
+  starting past the session's warm-up (`WARMUP_S` of run clock and `WARMUP_SHARE` of the
+  total); it is then `slowdown`. Recovery is said once (same type, `info`, evidence
+  `recovered`), only for an episode that was said: `RECOVERY_CHUNKS` normal chunks re-arm.
+  Thermal reasons lasting `slowdown_min_s` with no slowdown give a `thermal` warning
+  without a cost.
 - `stall` (warning): no progress for max(stall_factor x the usual interval, the longest
   pause already survived x 1.5, stall_floor_s) of wall clock; or at once when NCCL's watchdog
   says a collective timed out (the ranks' exceptions that follow are its echo: the crash is
@@ -80,6 +85,12 @@ CRASH_GRACE_FLOOR_S = 60.0
 STALL_PAUSE_FACTOR = 1.5  # a pause as long as one already survived is not a stall
 MEMORY_SAMPLES = 3  # snapshots in a row above the threshold before memory_pressure
 MEMORY_CLEAR_PCT = 2.0  # hysteresis below the threshold
+# A slowdown without GPU evidence (replay, no NVML) may be a data loader, a shared disk or a
+# noisy logger: pushed only when large, beyond the run's own noise and past its warm-up.
+BARE_SLOWDOWN_FACTOR = 2.0  # windowed step times of a healthy run swing by half
+BARE_SLOWDOWN_SPREADS = 3.0
+WARMUP_S = 600.0  # run clock after a session's first line: loaders and compilation settle
+WARMUP_SHARE = 0.02  # and this share of the total, where known (epoch 0's caches)
 
 
 @dataclass(frozen=True, slots=True)
@@ -519,9 +530,13 @@ class Detectors:
             return []
         kind, evidence = self._explain(change)
         if change.recovered:  # once per episode by construction: no cool-down needed
+            if "slowdown" not in self._active:
+                return []  # the episode was not said: neither is its end
             self._clear("slowdown")
             evidence["recovered"] = 1
             return [Alert(self.run, kind, INFO, ev.iter, state.t_s, evidence, change.lost_s)]
+        if "gpu" not in evidence and not _clear_without_gpu(change, state.total_iters):
+            return []  # a drift the ETA and /status show; no push without a cause or a clear case
         eta_change = change.lost_s
         total = state.total_iters
         if total is not None and total > ev.iter:
@@ -593,6 +608,20 @@ class Detectors:
         gpu = max(hot, key=lambda g: g.temperature_c or 0)
         evidence = _gpu_evidence(gpu)
         return self._fire("thermal_gpu", "thermal", WARNING, state.iter, state.t_s, evidence)
+
+
+def _clear_without_gpu(change: SlowdownChange, total: int | None) -> bool:
+    """A slowdown no GPU explains is pushed only when the log alone makes it plain: every
+    chunk of the episode at least `BARE_SLOWDOWN_FACTOR` x the baseline and
+    `BARE_SLOWDOWN_SPREADS` robust spreads above it, after the session's warm-up."""
+    floor = max(
+        BARE_SLOWDOWN_FACTOR * change.baseline_s,
+        change.baseline_s + BARE_SLOWDOWN_SPREADS * change.spread_s,
+    )
+    warm = change.into_s >= WARMUP_S and (
+        total is None or change.into_iters >= WARMUP_SHARE * total
+    )
+    return warm and change.lowest_s >= floor
 
 
 def _gpu_evidence(gpu: GpuSample) -> Evidence:

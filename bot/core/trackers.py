@@ -191,6 +191,10 @@ class SlowdownChange:
     since_wall_s: float
     duration_s: float
     lost_s: float  # run-clock seconds lost to the slowdown so far
+    lowest_s: float  # the fastest chunk after the first (which straddles the change)
+    spread_s: float  # robust spread (1.4826 x MAD) of the baseline chunks
+    into_s: float  # run clock from the session's first line to the episode's start
+    into_iters: int  # iterations from the session's first line to the episode's start
 
 
 class Slowdown:
@@ -219,7 +223,9 @@ class Slowdown:
         self._episode: list[tuple[float, float]] = []  # (rate, chunk seconds)
         self._since: tuple[float, int, float] = (0.0, 0, 0.0)  # t_s, iter, wall_s
         self._base = 0.0
+        self._spread = 0.0
         self._normal_run = 0
+        self._start: tuple[int, float] | None = None  # the session's first (iter, t_s)
 
     def pause(self) -> None:
         """An eval or a checkpoint: the next interval is not an ordinary one."""
@@ -230,6 +236,7 @@ class Slowdown:
         if last is not None and it <= last[0]:
             return None  # a line of an interleaved writer, or a repeat: not an interval
         self._last = (it, t_s)
+        self._start = self._start or (it, t_s)
         paused, self._paused = self._paused, False
         if last is None or t_s < last[1]:
             return None
@@ -315,6 +322,7 @@ class Slowdown:
         if not lasting or slow / base <= 1 + self.pct:
             return None
         self.state, self._base, self._normal_run = "active", base, 0
+        self._spread = 1.4826 * statistics.median(abs(r - base) for r in self.baseline)
         return self._change(False, slow, t_end)
 
     def _active(
@@ -331,7 +339,20 @@ class Slowdown:
     def _change(self, recovered: bool, slow: float, t_end: float) -> SlowdownChange:
         lost = sum(seconds * (1 - self._base / rate) for rate, seconds in self._episode)
         t0, it0, wall0 = self._since
-        return SlowdownChange(recovered, slow, self._base, it0, wall0, t_end - t0, max(0.0, lost))
+        start_it, start_t = self._start or (it0, t0)
+        return SlowdownChange(
+            recovered,
+            slow,
+            self._base,
+            it0,
+            wall0,
+            t_end - t0,
+            max(0.0, lost),
+            min(r for r, _ in self._episode[1:] or self._episode),
+            self._spread,
+            t0 - start_t,
+            it0 - start_it,
+        )
 
 
 class GpuWatch:

@@ -425,9 +425,47 @@ def test_thermal_episode_says_where_it_began_what_it_costs_and_its_end() -> None
     assert recovered.iter is not None and recovered.iter > DEMO.thermal_to
 
 
-def test_no_gpu_means_slowdown_never_thermal() -> None:
-    found = demo_alerts(DEMO, None)
-    assert {a.type for a in found} == {"started", "slowdown", "finished"}
+def test_a_drift_without_gpu_evidence_is_not_pushed() -> None:
+    assert types(demo_alerts(DEMO, None)) == ["started", "finished"]  # 22 % slower
+
+
+def timed(segments: list[tuple[int, float]], every: int = 10) -> list[Event]:
+    """Progress every `every` iterations on the run's own clock: `(iterations, s/iter)` runs."""
+    events: list[Event] = []
+    it, clock = 0, 0.0
+    for count, step_s in segments:
+        for _ in range(count // every):
+            it, clock = it + every, clock + every * step_s
+            events.append(Progress(it, loss=3.0, elapsed_s=clock))
+    return events
+
+
+def slowdowns(found: list[Alert]) -> list[tuple[str, int | None]]:
+    return [(a.severity, a.iter) for a in found if a.type == "slowdown"]
+
+
+def test_a_plain_slowdown_without_gpu_is_a_slowdown_said_once_with_its_end() -> None:
+    found = alerts(RunState("r"), timed([(6000, 0.2), (3000, 0.6), (3000, 0.2)]))
+    assert [severity for severity, _ in slowdowns(found)] == ["warning", "info"]
+    assert {a.type for a in found} == {"started", "slowdown"}  # never thermal without NVML
+    assert 6000 < (slowdowns(found)[0][1] or 0) < 7000
+
+
+def test_no_push_without_gpu_for_drifts_noise_or_warm_up() -> None:
+    cases = {
+        "+40 % sustained": [(6000, 0.2), (6000, 0.28)],
+        "x3 in the first minutes": [(500, 0.2), (2000, 0.6), (6000, 0.2)],
+        "flapping x1.6 / x3 bumps": [(6000, 0.2)] + [(300, 0.32), (200, 0.6), (600, 0.2)] * 8,
+    }
+    for name, segments in cases.items():
+        assert slowdowns(alerts(RunState("r"), timed(segments))) == [], name
+
+
+def test_no_push_without_gpu_in_the_first_share_of_a_long_run() -> None:
+    state = RunState("r")
+    alerts(state, [RunConfig({"max_iters": 1_000_000})])
+    found = alerts(state, timed([(6000, 0.2), (8000, 0.6)]))  # 6000 is 0.6 % of the run
+    assert slowdowns(found) == []
 
 
 def test_a_short_episode_is_not_a_slowdown() -> None:
@@ -521,3 +559,13 @@ def test_no_stall_before_progress_or_after_the_end() -> None:
     assert state.tick(1e6) == []
     live(state, [*progress(0, 100), TrainingEnd(0, "exit")])
     assert state.tick(1e6) == []
+
+
+def test_no_push_without_gpu_within_the_runs_own_noise() -> None:
+    """With a wide `slowdown_pct`, a noisy baseline (0.2 / 0.35 s) admits wide chunks: twice
+    its median is not plain unless it is also three robust spreads above it."""
+    noisy = [(100, 0.2), (100, 0.35)] * 40
+    wide = Thresholds(slowdown_pct=60.0)
+    for slow, said in ((0.58, False), (0.8, True)):
+        found = alerts(RunState("r", thresholds=wide), timed([*noisy, (3000, slow)]))
+        assert bool(slowdowns(found)) is said, slow

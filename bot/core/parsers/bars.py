@@ -25,6 +25,12 @@ _AFTER_PCT = re.compile(
     r"%\|[^|]*\|\s*(\d+)/(\d+) \[(\d[\d:]*)<(\d[\d:]*|\?)(?:,\s*([^\],=]*)(?=[,\]]))?"
     r"((?:,[^\]]*)?)\]"
 )
+# What scripts print before a `tqdm(dataset)` loop that prepares data (verbs, not nouns: a
+# line that merely names the tokenizer or the encoder announces nothing).
+_PREPARATION = re.compile(
+    r"(?i)\b(?:pre-?process(?:ing)?|encod(?:e|ing)|tokeni[sz](?:e|ing)|download(?:ing)?"
+    r"|caching|mapping|filtering|convert(?:ing)?)\b"
+)
 # Keys as Lightning and W&B log them: `loss`, `train/loss_step`, `val/loss`.
 _POSTFIX_ITEM = re.compile(r"([\w/.-]+)=([^,\s]+)")
 
@@ -97,6 +103,11 @@ class BarTracker:
     The outer bar's first draw (at 0) is reported as progress 0 of its own total: nothing tells
     it from a training bar until the inner bar starts. A redraw identical to the previous one
     (tqdm repeats a bar after a printed line) is skipped.
+
+    A bare bar with a new total that starts right after a line announcing data preparation
+    (`encode all the data : 75722`, `Tokenizing the corpus`, `Downloading ...`,
+    `preprocessing`: see `announce`) and carries no loss is the preparation's own bar (a
+    `tqdm(dataset)` loop), not training: its redraws are ignored.
     """
 
     def __init__(self) -> None:
@@ -108,6 +119,8 @@ class BarTracker:
         self._moved = False
         self._outer: Bar | None = None
         self._epochs_done = 0
+        self._prep_next = False  # the last text line announced data preparation
+        self._prep_total: int | None = None  # the total of the preparation bar being drawn
 
     def fix_total(self, total: int) -> None:
         """The log named the training bar's total (`Total optimization steps = N`)."""
@@ -123,14 +136,23 @@ class BarTracker:
         """The next bar with a new total starts a new session."""
         self._open, self._fixed = True, False
 
+    def announce(self, text: str) -> None:
+        """A line of text (not a bar): does it announce data preparation?"""
+        if text.strip():
+            self._prep_next = _PREPARATION.search(text) is not None
+
     def feed(self, bar: Bar) -> Progress | None:
-        if bar.desc or bar.total <= 1 or bar == self._last:
+        if bar.desc or bar.total <= 1 or bar == self._last or bar.total == self._prep_total:
             return None
         if self._outer is not None and bar.total == self._outer.total:
             self._outer = bar
             return None
-        if bar.total != self.total and not self._adopt(bar):
-            return None
+        if bar.total != self.total:
+            if self._prep_next and not any("loss" in key for key in bar.postfix):
+                self._prep_total = bar.total
+                return None
+            if not self._adopt(bar):
+                return None
         return self._progress(bar)
 
     def _adopt(self, bar: Bar) -> bool:
@@ -149,6 +171,7 @@ class BarTracker:
             False,
             0,
         )
+        self._prep_total = None
         return True
 
     def _progress(self, bar: Bar) -> Progress:

@@ -8,6 +8,12 @@ As in a real log (inner bar redrawn under the outer one with ESC[A, which is str
       1%|          | 1/100 [00:43<1:11:46, 43.50s/it]Train Loss: 1.824415, Acc: 34.808889%
     Val Loss: 1.776897, Acc: 38.440000%
 
+A bare bar right after a line that announces data preparation is that preparation's loop
+(lmqg encoding its dataset before `start model training`), not training:
+
+    2023-08-25 09:10:55 INFO     encode all the data       : 75722
+      0%|          | 61/75722 [00:00<02:05, 603.06it/s]
+
 Progress is counted by `bars.BarTracker`: with an outer epoch bar (drawn at 0 before the
 inner bar starts), the iteration is the global batch count `epochs_done x batches_per_epoch
 + n` of `epochs x batches_per_epoch`, and the elapsed time the outer bar's plus the inner
@@ -50,6 +56,7 @@ class TqdmParser(FeedMany):
         return errors.with_errors(events, line)
 
     def _feed_text(self, text: str) -> list[Event]:
+        self._bars.announce(text)
         if self._bars.step is not None:
             self._text.last_iter = self._bars.step
         return self._text.feed(text)

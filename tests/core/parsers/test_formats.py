@@ -8,6 +8,8 @@ import random
 import pytest
 
 from bot.core.events import Checkpoint, ErrorText, Eval, Progress, RunConfig, TrainingEnd
+from bot.core.monitor import RunMonitor
+from bot.core.notices import Alert
 from bot.core.parsers import trainer_state
 from bot.core.parsers.registry import make_parser
 from tests.core.parsers.helpers import feed_all
@@ -290,6 +292,57 @@ def test_nested_tqdm_counts_batches_across_epochs() -> None:
     assert [e for e in events if isinstance(e, Eval)] == [Eval(4, train_loss=1.82, val_loss=1.77)]
 
 
+def prep_bar(total: int, announce: str) -> list[str]:
+    """A `tqdm(dataset)` loop as a data-preparation step draws it, after its log line."""
+    lines = [announce, f"  0%|          | 0/{total} [00:00<?, ?it/s]"]
+    for n in range(total // 4, total + 1, total // 4):
+        lines.append(
+            f"{100 * n // total:3d}%|####      | {n}/{total} [00:0{n % 9}<00:01, 803.06it/s]"
+        )
+    return lines
+
+
+TRAIN_BAR = [f" {n}0%|#         | {n}/10 [00:0{n}<00:09,  1.00it/s]" for n in range(1, 4)]
+
+
+@pytest.mark.parametrize(
+    "announce",
+    [
+        "2023-08-25 09:10:55 INFO     encode all the data       : 400",
+        "Tokenizing the training corpus...",
+        "Downloading and preprocessing the dataset",
+        "[data] converting examples to features",
+    ],
+)
+def test_a_bare_bar_announced_as_data_preparation_is_not_training(announce: str) -> None:
+    lines = [*prep_bar(400, announce), "INFO start model training", *TRAIN_BAR]
+    progress = [e for e in feed_all(make_parser("tqdm"), lines) if isinstance(e, Progress)]
+    assert [(p.iter, p.total) for p in progress] == [(1, 10), (2, 10), (3, 10)]
+
+
+@pytest.mark.parametrize(
+    "before",
+    [
+        "The tokenizer has new PAD/BOS/EOS tokens that differ from the model config.",
+        "Training the encoder",
+        "==> Start training..",
+    ],
+)
+def test_a_bare_bar_after_other_text_is_training(before: str) -> None:
+    progress = [e for e in feed_all(make_parser("tqdm"), [before, *TRAIN_BAR])]
+    assert [(p.iter, p.total) for p in progress if isinstance(p, Progress)] == [
+        (1, 10),
+        (2, 10),
+        (3, 10),
+    ]
+
+
+def test_a_bar_with_a_loss_after_a_preparation_line_is_training() -> None:
+    bar = " 10%|#         | 1/10 [00:01<00:09,  1.00it/s, loss=2.31]"
+    events = feed_all(make_parser("tqdm"), ["Tokenizing done, encoding the labels", bar])
+    assert [(e.iter, e.total) for e in events if isinstance(e, Progress)] == [(1, 10)]
+
+
 def test_generic_plain_lines() -> None:
     parser = make_parser("generic")
     [progress, evaluation] = parser.feed(
@@ -325,3 +378,19 @@ def test_generic_json_lines() -> None:
     ]
     assert parser.feed('{"step": 101, "lr": 0.1}') == []
     assert parser.feed("{not json}") == []
+
+
+def test_an_oom_after_a_preparation_bar_is_a_start_up_oom() -> None:
+    """The OOM of the first forward, after the data was encoded: no iteration, no total."""
+    lines = [
+        *prep_bar(400, "2023-08-25 09:10:55 INFO     encode all the data       : 400"),
+        "2023-08-25 09:13:13 INFO     start model training",
+        "Traceback (most recent call last):",
+        '  File "trainer.py", line 256, in train_single_epoch',
+        "torch.cuda.OutOfMemoryError: Caught OutOfMemoryError in replica 0 on device 0.",
+    ]
+    monitor = RunMonitor("prep", "tqdm")
+    found = [n for line in lines for _, ns in monitor.feed((line,), 0.0) for n in ns]
+    found += monitor.state.end_of_log()
+    assert [(a.type, a.iter) for a in found if isinstance(a, Alert)] == [("oom", None)]
+    assert monitor.state.total_iters is None
