@@ -12,10 +12,12 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from bot.adapters.console import Console
 from bot.adapters.outbox import DEFAULT_POLICY, OutboxPolicy
+from bot.adapters.procs import PROC
 from bot.adapters.store import storable
 from bot.bus import Bus
 from bot.config import Config
@@ -44,9 +46,11 @@ def embedded(
     now: Clock = time.time,
     metrics: tuple[str, int] | None = None,
     outbox: OutboxPolicy = DEFAULT_POLICY,
+    proc_root: Path | None = PROC,
 ) -> Service:
     """One process does all: follows `runs`, samples `gpu`, holds the state and the bot.
-    `metrics`: (address, port) where Prometheus metrics are served."""
+    `metrics`: (address, port) where Prometheus metrics are served; `proc_root`: where /proc
+    tells which GPUs each run uses (None for a simulated GPU, whose processes are not there)."""
     service, runs = _service(config, "embedded", runs, now)
     fold = _fold(
         service,
@@ -57,6 +61,7 @@ def embedded(
         max_runs=None,
         metrics=metrics,
         outbox=outbox,
+        proc_root=proc_root,
     )
     _logs(service, runs, fold.fold, now, host="", state_elsewhere=False)
     if gpu is not None:
@@ -134,6 +139,7 @@ def _fold(
     max_runs: int | None,
     metrics: tuple[str, int] | None,
     outbox: OutboxPolicy,
+    proc_root: Path | None = None,
 ) -> Fold:
     """The fold, the chats, and (with a token) delivery and the Telegram front end."""
     timezone = config.timezone or local_zone()  # read once: it is on every push
@@ -162,6 +168,8 @@ def _fold(
         now=now,
         timezone=timezone,
         max_runs=max_runs,
+        proc_root=proc_root,
+        pids=service.pids,
     )
     if delivery is not None:
         link = delivery.link

@@ -463,7 +463,7 @@ def _demo(args: argparse.Namespace, config: Config) -> int:
     log_path = workdir / "train.log"
     spec = RunSpec(f"demo-{time.strftime('%H%M%S')}", log_path, "nanogpt")
     gpu = _demo_gpu(DemoRun(), args.speed)
-    service = embedded(config, [spec], gpu=gpu)
+    service = embedded(config, [spec], gpu=gpu, proc_root=None)  # simulated GPU: no /proc
     print(intro(config, args.speed, log_path), flush=True)
 
     async def child() -> int:

@@ -15,10 +15,12 @@ from pathlib import Path
 
 from bot import messages
 from bot.adapters.console import Console
+from bot.adapters.procs import gpu_map
 from bot.bus import Bus, GpuReport, LogLines, Message
 from bot.config import Config
 from bot.core.detectors import Thresholds
 from bot.core.gpu import GpuSnapshot
+from bot.core.gpumap import GpuMap, unused_view, view_for
 from bot.core.hosts import HostGpus
 from bot.core.monitor import RunMonitor
 from bot.core.notices import Alert, AlertType, Evidence, Notice, Severity
@@ -29,6 +31,7 @@ from bot.parts import RunSpec, Supervisor
 log = logging.getLogger(__name__)
 
 TICK_S = 5.0  # how often the time-based checks (stall, a traceback then silence) run
+MACHINE = ""  # the name under which alerts about GPUs no followed run uses are said
 
 
 class Fold:
@@ -45,9 +48,13 @@ class Fold:
         now: Callable[[], float],
         timezone: str,
         max_runs: int | None = None,
+        proc_root: Path | None = None,
+        pids: set[int] | None = None,
     ) -> None:
         """`max_runs`: a hub meets its runs as agents report them; it follows this many at
-        most (None: every run it is told of)."""
+        most (None: every run it is told of). `proc_root`: where /proc is read to tell which
+        GPUs each run uses, with `pids` the processes etagram launched (None: not read, e.g.
+        a hub, or a simulated GPU)."""
         self.config = config
         self.notifier = notifier
         self.supervisor = supervisor
@@ -59,6 +66,13 @@ class Fold:
         self.latest_gpu: GpuSnapshot | None = None
         self.host_gpus = HostGpus()
         self.runs_refused = 0  # reports about runs over `max_runs`, ignored
+        # Which GPUs each run uses; the GPUs no run uses have detectors of their own, whose
+        # alerts go once to the machine.
+        self.proc_root = proc_root
+        self.pids = pids if pids is not None else set()
+        self.logs = {spec.name: spec.path for spec in runs}
+        self.gpu_map: GpuMap | None = None
+        self.machine = self._monitor(RunSpec(MACHINE, Path(MACHINE)))
         self._folding = asyncio.Lock()  # one message folded at a time, in the order published
 
     async def start(self) -> None:
@@ -102,10 +116,17 @@ class Fold:
             # Our clock, as for log lines: the demo's simulated GPU stamps its own time. An
             # agent's NVML stamps the node's: a restarted hub replays the same timeline.
             at = msg.snapshot.taken_at_s if msg.host else self.now()
+            if self.proc_root is not None and not msg.host:
+                self.gpu_map = await asyncio.to_thread(
+                    gpu_map, msg.snapshot, self.logs, set(self.pids), self.proc_root
+                )
             for name in self.host_gpus.runs(msg.host, list(self.monitors)):
                 seen = self.host_gpus.for_run(msg.host, msg.snapshot, name)
+                seen = view_for(seen, self.gpu_map, name)
                 notices = self.monitors[name].apply_gpu(seen, at)
                 await self.notify(name, self.host_gpus.name_hosts(notices))
+            if (unused := unused_view(msg.snapshot, self.gpu_map)) is not None:
+                await self._say(self.machine.state, self.machine.apply_gpu(unused, at))
         elif (monitor := await self._monitor_of(msg.run)) is None:
             return
         elif isinstance(msg, LogLines):

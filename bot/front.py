@@ -25,6 +25,7 @@ from bot.adapters.telegram import build_application, register_commands, send_tex
 from bot.config import Config
 from bot.core.backoff import Backoff
 from bot.core.gpu import GpuSnapshot
+from bot.core.gpumap import GpuMap
 from bot.core.prefs import ChatPrefs
 from bot.core.state import RunState
 from bot.fold import Fold
@@ -177,6 +178,11 @@ class TelegramFront:
 
     def gpu_snapshot(self) -> GpuSnapshot | None:
         return self.fold.gpu_snapshot()
+
+    @property
+    def gpu_map(self) -> GpuMap | None:
+        """Which GPUs each run uses (None: not read)."""
+        return self.fold.gpu_map
 
     async def run_for(self, chat_id: int) -> RunState | None:
         """The run a chat looks at: the one it picked in /runs, else the most recently active."""

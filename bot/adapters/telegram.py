@@ -38,6 +38,7 @@ from telegram.ext import (
 
 from bot import messages
 from bot.core.gpu import GpuSnapshot
+from bot.core.gpumap import GpuMap
 from bot.core.prefs import (
     MAX_MUTE_S,
     Callback,
@@ -86,6 +87,9 @@ class Backend(Protocol):
 
     @property
     def pids(self) -> set[int]: ...  # training processes etagram launched
+
+    @property
+    def gpu_map(self) -> GpuMap | None: ...  # which GPUs each run uses; None: not read
     async def plot(self, chat_id: int, ctx: messages.Ctx) -> tuple[bytes, str] | None: ...
     async def start_live(self, chat_id: int) -> None: ...
     async def stop_live(self, chat_id: int) -> None: ...
@@ -265,6 +269,14 @@ async def _chat(update: Update, context: ContextTypes.DEFAULT_TYPE) -> tuple[int
     return chat_id, await _backend(context).ctx_for(chat_id)
 
 
+def _named_run(backend: Backend, asked: str) -> RunState | None:
+    """The run named `asked`, or the only one whose name starts with it."""
+    states = backend.run_states()
+    exact = [s for s in states if s.name == asked]
+    prefixed = [s for s in states if s.name.startswith(asked)]
+    return (exact or prefixed)[0] if exact or len(prefixed) == 1 else None
+
+
 def _arg(context: ContextTypes.DEFAULT_TYPE) -> str:
     return " ".join(context.args or [])
 
@@ -374,10 +386,12 @@ async def status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def gpu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """The per-GPU table."""
-    _, ctx = await _chat(update, context)
+    """The per-GPU table; `/gpu RUN` (or the chat's run) first."""
+    chat_id, ctx = await _chat(update, context)
     backend = _backend(context)
-    text = messages.gpu_text(backend.gpu_snapshot(), ctx, backend.pids)
+    run = _named_run(backend, _arg(context)) if context.args else await backend.run_for(chat_id)
+    name = run.name if run is not None else None
+    text = messages.gpu_text(backend.gpu_snapshot(), ctx, backend.pids, backend.gpu_map, name)
     await _reply(update, context, text)
 
 

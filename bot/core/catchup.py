@@ -183,7 +183,12 @@ def _run_end(iters: Sequence[str], start: int) -> int:
 def _pass_unread(monitor: RunMonitor, lines: Sequence[str]) -> bool:
     """Lines the parser reads nothing from, unless one reports a failure (a sample of
     generated text may say anything): only auto-detection keeps track of them."""
-    if any(errors.with_errors([], clean(line)) for line in lines):
+    text = "\n".join(lines)
+    # Each failure word looked for once over the batch; escapes and NULs, which `clean`
+    # drops (and may so join a word), send it line by line.
+    if (errors.may_report(text) or "\x1b" in text or "\x00" in text) and any(
+        errors.with_errors([], clean(line)) for line in lines
+    ):
         return False
     parser = monitor.parser
     return parser.pass_unread(lines) if isinstance(parser, AutoParser) else True

@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable, Mapping
 
 from bot.core.notices import Alert, AlertType
-from bot.messages.gpu import reasons_text
+from bot.messages.gpu import EMOJI_GPU, reasons_text
 from bot.messages.lang import Tr, compose, finite
 from bot.messages.markup import NAME_CHARS, VALUE_CHARS, Html, clip, code, join, name
 from bot.messages.progress import best_line
@@ -25,6 +25,9 @@ Evidence = Mapping[str, float | int | str]
 
 def alert_text(a: Alert, ctx: Ctx) -> str:
     emoji = SEVERITY_EMOJI.get(a.severity, SEVERITY_EMOJI["warning"])
+    if not a.run:  # about a GPU no followed run uses: said once, for the machine
+        head = Html(f"{emoji} {EMOJI_GPU} <b>GPU</b>")
+        return compose(ctx, head, lambda tr: join([_body(tr, a), tr.t("alert.no_run")]))
     return compose(ctx, Html(f"{emoji} {name(a.run)}"), lambda tr: _body(tr, a))
 
 

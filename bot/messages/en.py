@@ -119,6 +119,17 @@ MESSAGES: dict[str, str] = {
     "digest.iter": "iteration {iter}",
     "digest.line": "• {run}{iter}: {loss}",
     # GPUs
+    "alert.no_run": "No followed run is on this GPU: one alert for the whole machine.",
+    "gpu.run_on": "{run} runs on: {gpus}.",
+    "gpu.run_on_none": "{run}: none of its processes is on a GPU now.",
+    "gpu.unmapped": (
+        "Cannot tell which GPUs each run uses ({why}): alerts about any GPU go to every run."
+    ),
+    "gpu.unmapped.no_proc": "no /proc to read",
+    "gpu.unmapped.pid_namespace": (
+        "the driver's process IDs are not visible here, as in a container"
+    ),
+    "gpu.unmapped.no_processes": "the driver lists no process on the GPUs",
     "gpu.none": "No GPU readings (NVML unavailable, or sampling turned off).",
     "gpu.error": "Could not read the GPUs: {error}",
     "gpu.empty": "No GPU visible.",

@@ -148,6 +148,20 @@ _MESSAGES = {
     "digest.iter": "itération {iter}",
     "digest.line": "• {run}{iter} : {loss}",
     # GPUs
+    "alert.no_run": (
+        "Aucun entraînement suivi ne tourne sur ce GPU : une seule alerte pour la machine."
+    ),
+    "gpu.run_on": "{run} tourne sur : {gpus}.",
+    "gpu.run_on_none": "{run} : aucun de ses processus n'est sur un GPU en ce moment.",
+    "gpu.unmapped": (
+        "Impossible de savoir quels GPU utilise chaque entraînement ({why}) : les alertes "
+        "de chaque GPU vont à tous les entraînements."
+    ),
+    "gpu.unmapped.no_proc": "pas de /proc à lire",
+    "gpu.unmapped.pid_namespace": (
+        "les numéros de processus du pilote ne sont pas visibles ici, comme dans un conteneur"
+    ),
+    "gpu.unmapped.no_processes": "le pilote n'indique aucun processus sur les GPU",
     "gpu.none": "Pas de mesure GPU (NVML indisponible, ou mesure désactivée).",
     "gpu.error": "Lecture des GPU impossible : {error}",
     "gpu.empty": "Aucun GPU visible.",

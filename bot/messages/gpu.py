@@ -12,8 +12,9 @@ from collections.abc import Collection, Sequence
 from babel.lists import format_list
 
 from bot.core.gpu import GpuSample, GpuSnapshot
+from bot.core.gpumap import GpuMap, ordered_for
 from bot.messages.lang import Tr, compose, finite
-from bot.messages.markup import NAME_CHARS, VALUE_CHARS, Html, clip, code, esc, join
+from bot.messages.markup import NAME_CHARS, VALUE_CHARS, Html, clip, code, esc, join, name
 from bot.messages.types import Ctx
 
 EMOJI_GPU = "🖥️"
@@ -23,12 +24,40 @@ STATUS_GPUS = 4  # /status lists this many GPUs one by one, and sums up the rest
 REASONS = ("hw_slowdown", "hw_thermal", "sw_thermal", "sw_power_cap", "hw_power_brake")
 
 
-def gpu_text(snap: GpuSnapshot | None, ctx: Ctx, training_pids: Collection[int] = ()) -> str:
+def gpu_text(
+    snap: GpuSnapshot | None,
+    ctx: Ctx,
+    training_pids: Collection[int] = (),
+    gpu_map: GpuMap | None = None,
+    run: str | None = None,
+) -> str:
     """Per-GPU table: utilisation, memory, temperature, clocks, power, slowdown reasons, and
-    the memory of the training process when etagram launched it (`etagram run`)."""
+    the memory of the training process when etagram launched it (`etagram run`). With `run`,
+    that run's GPUs first and named; with a map that could not be made, why."""
+    if snap is not None and run is not None:
+        snap = ordered_for(snap, gpu_map, run)
     gpus = snap.gpus if snap is not None and snap.error is None else ()
     table = (lambda tr: _table(tr, gpus, training_pids)) if gpus else None
-    return compose(ctx, Html(f"{EMOJI_GPU} <b>GPU</b>"), lambda tr: _notes(tr, snap), table)
+
+    def body(tr: Tr) -> Html:
+        return join([_placement(tr, gpu_map, run), _notes(tr, snap)])
+
+    return compose(ctx, Html(f"{EMOJI_GPU} <b>GPU</b>"), body, table)
+
+
+def _placement(tr: Tr, gpu_map: GpuMap | None, run: str | None) -> Html:
+    """Which GPUs the run asked about uses, or why etagram cannot tell."""
+    if gpu_map is None:
+        return Html("")
+    if gpu_map.unknown is not None:
+        why = tr.t(f"gpu.unmapped.{gpu_map.unknown}")
+        return tr.t("gpu.unmapped", why=why)
+    if run is None:
+        return Html("")
+    used = sorted(gpu_map.gpus_of(run) or ())
+    if not used:
+        return tr.t("gpu.run_on_none", run=name(run))
+    return tr.t("gpu.run_on", run=name(run), gpus=_list(tr, [Html(f"GPU {i}") for i in used]))
 
 
 def _table(tr: Tr, gpus: Sequence[GpuSample], training_pids: Collection[int]) -> Html:

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from bot.core.estimator import EtaEstimate
 from bot.core.events import TrainingEnd
+from bot.core.gpumap import PID_NAMESPACE, GpuMap
 from bot.core.notices import Alert, EvalNotice
 from bot.core.state import EvalRecord, RunState
 from bot.messages import (
@@ -180,6 +181,10 @@ DAYS = EtaEstimate(
 
 OOM = Alert(
     RUN, "oom", "critical", 1300, 228.0, {"tried_mib": 512.0, "gpu_index": 0, "total_gib": 11.7}
+)
+# A GPU no followed run uses is hot: the machine's detectors know no iteration, no slowdown.
+MACHINE_HOT = Alert(
+    "", "thermal", "warning", None, 0.0, {"gpu": 2, "temperature_c": 89, "reasons": "hw_thermal"}
 )
 THERMAL = Alert(
     RUN,
@@ -352,6 +357,15 @@ SCENARIOS = [
         names=("made-up-65",),
     ),
     Scenario("gpu_two", lambda c: gpu_text(TWO_GPUS, c)),
+    Scenario(
+        "gpu_run_first",
+        lambda c: gpu_text(TWO_GPUS, c, gpu_map=GpuMap({RUN: frozenset({1})}), run=RUN),
+        names=(RUN,),
+    ),
+    Scenario(
+        "gpu_unmapped", lambda c: gpu_text(TWO_GPUS, c, gpu_map=GpuMap(unknown=PID_NAMESPACE))
+    ),
+    Scenario("alert_thermal_machine", lambda c: alert_text(MACHINE_HOT, c)),
     Scenario("help", help_text),
     Scenario("start", lambda c: start_text(c, 123456789, True)),
     Scenario("refusal", lambda c: refusal_text(c, -1001234567890)),

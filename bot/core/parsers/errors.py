@@ -121,31 +121,39 @@ def with_errors(events: list[Event], line: str) -> list[Event]:
 
     Every parser calls this on every line: the gate is here, one call deep, because almost no
     line contains any of these words."""
-    if (
-        "rror" in line
-        or "Traceback" in line
-        or "out of memory" in line
-        or "ALLOC_FAILED" in line
-        or "CUDA_ERROR" in line
-        or "NCCL" in line
-        or "ANCELLED" in line
-        or "Kill" in line
-        or "killed" in line
-        or "Exception" in line
-        or "Interrupt" in line
-        or "EXHAUSTED" in line
-        or "exit" in line
-        or "failed" in line
-        or "terminate called" in line
-        or "amespace(" in line
-        or "nvironment" in line
-        or "GPU available" in line
-        or "wandb version" in line
-    ) and not looks_binary(line):  # a binary file's strings are not failures of this run
+    # A binary file's strings are not failures of this run.
+    if may_report(line) and not looks_binary(line):
         error = _classify(line)
         if error is not None:
             events.append(error)
     return events
+
+
+def may_report(text: str) -> bool:
+    """False when no line of `text` (one line, or lines joined by newlines) can report a
+    failure, for sure: none holds any of the words every failure spelling needs. Each word
+    is checked once over the whole text, in C, so a batch of lines costs one call."""
+    return (
+        "rror" in text
+        or "Traceback" in text
+        or "out of memory" in text
+        or "ALLOC_FAILED" in text
+        or "CUDA_ERROR" in text
+        or "NCCL" in text
+        or "ANCELLED" in text
+        or "Kill" in text
+        or "killed" in text
+        or "Exception" in text
+        or "Interrupt" in text
+        or "EXHAUSTED" in text
+        or "exit" in text
+        or "failed" in text
+        or "terminate called" in text
+        or "amespace(" in text
+        or "nvironment" in text
+        or "GPU available" in text
+        or "wandb version" in text
+    )
 
 
 def _classify(line: str) -> ErrorText | None:

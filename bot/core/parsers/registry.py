@@ -184,17 +184,34 @@ _SCORE_WORDS = (
 _NO_SCORES = dict.fromkeys(FORMATS, 0)
 
 
+_LINE_PREFIXES = tuple(f"\n{prefix}" for prefix in _SCORE_PREFIXES)
+
+
 def _may_score(line: str) -> bool:
     """False when every format scores `line` 0, for sure."""
+    return line.startswith(_SCORE_PREFIXES) or _holds_score_word(line)
+
+
+def _may_score_any(lines: Sequence[str]) -> bool:
+    """`any(map(_may_score, lines))` for lines without newlines, each word checked once over
+    the lines joined (no word holds a newline, so none is found across two lines)."""
+    text = "\n".join(lines)
     return (
-        line.startswith(_SCORE_PREFIXES)
-        or " = " in line
-        or "oss" in line
-        or "%|" in line
-        or "Running training" in line
-        or "Total optimization" in line
-        or '"log_history"' in line
-        or any(word in line for word in _SCORE_WORDS)
+        text.startswith(_SCORE_PREFIXES)
+        or any(prefix in text for prefix in _LINE_PREFIXES)
+        or _holds_score_word(text)
+    )
+
+
+def _holds_score_word(text: str) -> bool:
+    return (
+        " = " in text
+        or "oss" in text
+        or "%|" in text
+        or "Running training" in text
+        or "Total optimization" in text
+        or '"log_history"' in text
+        or any(word in text for word in _SCORE_WORDS)
     )
 
 
@@ -284,7 +301,7 @@ class AutoParser:
             return False
         if max(self._totals.values()) >= CERTAIN and self._quiet + len(lines) >= QUIET_LINES:
             return False
-        if any(map(_may_score, lines)):
+        if _may_score_any(lines):
             return False
         self._quiet += len(lines)
         window, totals = self._window, self._totals

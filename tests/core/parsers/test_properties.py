@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.core.parsers import registry, trainer_state
+from bot.core.parsers import errors, registry, trainer_state
 from bot.core.parsers.base import clean
 from bot.core.parsers.registry import AutoParser, make_parser
 from tests.core.parsers.helpers import feed_all, split_lines
@@ -123,3 +123,14 @@ def test_auto_detection_takes_any_bytes(data: bytes) -> None:
 def test_trainer_state_document_takes_any_text(text: str) -> None:
     trainer_state.parse_document(text)
     trainer_state.TrainerStateParser().feed_document(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(lines=LINES)
+def test_batch_gates_answer_as_every_line_would(lines: list[str]) -> None:
+    """Catch-up checks a batch of unread lines once, over the lines joined: the answer is
+    what asking each line gives (scoring), and never misses a line that reports a failure."""
+    lines = [line for line in lines if "\n" not in line]  # as LineBuffer gives them
+    assert registry._may_score_any(lines) == any(map(registry._may_score, lines))
+    if not errors.may_report("\n".join(lines)):
+        assert not any(errors.with_errors([], line) for line in lines)
