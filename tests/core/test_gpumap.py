@@ -12,7 +12,7 @@ from bot.core.gpumap import (
     unused_view,
     view_for,
 )
-from bot.core.state import RunState
+from bot.core.monitor import RunMonitor
 
 # Run "a": launcher 10 writes its log, worker 11 on GPU 0. Run "b": writer 20 itself on GPU 1.
 # GPU 2: someone else's job (pid 30). GPU 3: idle.
@@ -82,7 +82,7 @@ def hot(index: int, snap: GpuSnapshot, at: float) -> GpuSnapshot:
 def test_heat_reaches_only_the_run_on_the_hot_gpu() -> None:
     """The detectors see what `view_for` gives them: GPU 1 hot warns "b" only."""
     mapped = map_gpus(SNAP, LINEAGES, ROOTS)
-    runs = {name: RunState(name) for name in ("a", "b")}
+    runs = {name: RunMonitor(name) for name in ("a", "b")}
     warned: dict[str, list[str]] = {"a": [], "b": []}
     for t in range(0, 400, 10):
         snap = hot(1, SNAP, float(t))
@@ -93,12 +93,12 @@ def test_heat_reaches_only_the_run_on_the_hot_gpu() -> None:
 
 def test_heat_on_a_gpu_no_run_uses_goes_once_to_the_machine() -> None:
     mapped = map_gpus(SNAP, LINEAGES, ROOTS)
-    machine, runs = RunState(""), [RunState("a"), RunState("b")]
+    machine, runs = RunMonitor(""), [RunMonitor("a"), RunMonitor("b")]
     said: list[str] = []
     for t in range(0, 400, 10):
         snap = hot(2, SNAP, float(t))
-        for state in runs:
-            assert state.apply_gpu(view_for(snap, mapped, state.name), t) == []
+        for monitor in runs:
+            assert monitor.apply_gpu(view_for(snap, mapped, monitor.state.name), t) == []
         unused = unused_view(snap, mapped)
         assert unused is not None
         said += [n.type for n in machine.apply_gpu(unused, t)]
