@@ -25,7 +25,7 @@ from bot.core.gpu import GpuSource
 from bot.core.policy import PushPolicy
 from bot.fold import Consumer, Fold
 from bot.front import Delivery, Link, TelegramFront
-from bot.intake import GpuIntake, LogIntake, Sink
+from bot.intake import GpuIntake, LogIntake, Rename, Sink
 from bot.notify import Chats, Notifier
 from bot.parts import RunSpec, Storage, Supervisor, local_zone
 from bot.service import Service
@@ -63,7 +63,7 @@ def embedded(
         outbox=outbox,
         proc_root=proc_root,
     )
-    _logs(service, runs, fold.fold, now, host="", state_elsewhere=False)
+    _logs(service, runs, fold.fold, now, host="", state_elsewhere=False, rename=fold.rename)
     if gpu is not None:
         service.parts.append(GpuIntake(gpu, config.gpu_interval_s, fold.fold, service.supervisor))
     return service
@@ -206,6 +206,7 @@ def _logs(
     *,
     host: str,
     state_elsewhere: bool,
+    rename: Rename | None = None,
 ) -> None:
     service.logs = LogIntake(
         runs,
@@ -215,6 +216,7 @@ def _logs(
         now=now,
         host=host,
         state_elsewhere=state_elsewhere,
+        rename=rename,
     )
     service.parts.append(service.logs)
 

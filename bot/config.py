@@ -43,6 +43,7 @@ class Config:
     log_format: str = ""  # "" = detect
     progress_pattern: str = ""  # a user's regex for progress lines; "" = the format's parser
     logs: tuple[str, ...] = ()  # what `etagram watch` follows when given no LOG
+    run_log_dir: str = ""  # where `etagram run` writes its logs; "" = $XDG_STATE_HOME/etagram/runs
     # Alert thresholds: the detectors' own defaults, overridable here.
     memory_pressure_pct: float = _ALERTS.memory_pressure_pct
     slowdown_pct: float = _ALERTS.slowdown_pct
@@ -66,9 +67,20 @@ class Config:
         machine do not share one (a database serves one process)."""
         if self.state_path:
             return Path(self.state_path).expanduser()
-        base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
         name = "state.sqlite3" if role == "embedded" else f"{role}.sqlite3"
-        return Path(base) / "etagram" / name
+        return _state_home() / name
+
+    def resolved_run_log_dir(self) -> Path:
+        """Where `etagram run` writes each run's log (one file per run, named after it)."""
+        if self.run_log_dir:
+            return Path(self.run_log_dir).expanduser()
+        return _state_home() / "runs"
+
+
+def _state_home() -> Path:
+    """etagram's folder under $XDG_STATE_HOME (~/.local/state): state and logs of runs."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "etagram"
 
 
 def _positive(kind: Callable[[str], float]) -> Callable[[Any], float]:
@@ -205,6 +217,7 @@ KEYS = (
         "a whole number of iterations (0 = read it from the log)",
     ),
     Key("log_format", ("run", "format"), "ETAGRAM_FORMAT", str, "a log format name"),
+    Key("run_log_dir", ("run", "log_dir"), "ETAGRAM_RUN_LOG_DIR", str, "a folder path"),
     Key(
         "progress_pattern",
         ("run", "progress_pattern"),

@@ -23,6 +23,7 @@ from bot.core.gpu import GpuSnapshot
 from bot.core.gpumap import GpuMap, unused_view, view_for
 from bot.core.hosts import HostGpus
 from bot.core.monitor import RunMonitor
+from bot.core.naming import unique
 from bot.core.notices import Alert, AlertType, Evidence, Notice, Severity
 from bot.core.state import RunState
 from bot.notify import Notifier, render
@@ -138,6 +139,21 @@ class Fold:
         else:
             ended = monitor.end(msg.exit_code, msg.wall_s)
             await self.notify(msg.run, self.host_gpus.name_hosts(ended))
+
+    async def rename(self, old: str, new: str) -> str:
+        """Call run `old` `new` (or `new-2`... when another run has that name) if nothing was
+        said about it yet, its first progress line not read; the name it has now."""
+        async with self._folding:
+            monitor = self.monitors.get(old)
+            if monitor is None or monitor.state.iter is not None or new == old:
+                return old
+            new = unique(new, [name for name in self.monitors if name != old])
+            # Insertion order is the order /runs lists them in: keep its place.
+            self.monitors = {(new if k == old else k): m for k, m in self.monitors.items()}
+            self.logs = {(new if k == old else k): p for k, p in self.logs.items()}
+            monitor.rename(new)
+            log.info("run %r is now called %r, as its log says", old, new)
+            return new
 
     async def _monitor_of(self, run: str) -> RunMonitor | None:
         """The run's monitor, made when first met; None for a run over `max_runs` (a rogue
