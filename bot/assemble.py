@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from bot import messages
 from bot.adapters.console import Console
 from bot.adapters.outbox import DEFAULT_POLICY, OutboxPolicy
 from bot.adapters.procs import PROC
@@ -64,6 +66,8 @@ def embedded(
         proc_root=proc_root,
     )
     _logs(service, runs, fold.fold, now, host="", state_elsewhere=False, rename=fold.rename)
+    if fold.console.live is not None:
+        service.parts.append(LiveLines(fold, service.supervisor, terminal_language(config)))
     if gpu is not None:
         service.parts.append(GpuIntake(gpu, config.gpu_interval_s, fold.fold, service.supervisor))
     return service
@@ -219,6 +223,41 @@ def _logs(
         rename=rename,
     )
     service.parts.append(service.logs)
+
+
+LIVE_EVERY_S = 0.5  # the terminal's live lines change twice a second at most
+
+
+def terminal_language(config: Config, env: Mapping[str, str] = os.environ) -> str:
+    """The live lines' language: the config's, and in `both` mode the locale's (one line
+    holds one language)."""
+    from bot.demo import locale_language
+
+    return config.language if config.language != "both" else locale_language(env)
+
+
+class LiveLines:
+    """Draws one line per run on the terminal (`fold.console`), twice a second at most."""
+
+    def __init__(self, fold: Fold, supervisor: Supervisor, lang: str) -> None:
+        self.fold, self.supervisor, self.lang = fold, supervisor, lang
+
+    async def start(self) -> None:
+        self.supervisor.every(("live line", ""), 0.0, LIVE_EVERY_S, self.draw)
+
+    async def stop(self) -> None:
+        await self.supervisor.end(("live line", ""))
+        self.fold.console.close()
+
+    async def draw(self) -> None:
+        console = self.fold.console
+        ctx = messages.Ctx(lang=self.lang, tz=self.fold.timezone, now_s=self.fold.now())
+        states = self.fold.run_states()
+        room = console.rows()
+        lines = [messages.live_line(state, ctx) for state in states[:room]]
+        if len(states) > room:
+            lines[-1] = messages.live_more(len(states) - room + 1, ctx)
+        console.draw(lines)
 
 
 class _Metrics:

@@ -427,8 +427,20 @@ def _watch(args: argparse.Namespace, config: Config) -> int:
     except ValueError as exc:
         print(f"etagram: watch: {exc}", file=sys.stderr)
         return 2
-    service = embedded(config, specs, gpu=_gpu_source(), metrics=_metrics(args, config))
+    service = embedded(
+        config, specs, gpu=_gpu_source(), console=_terminal(), metrics=_metrics(args, config)
+    )
     return _serve(service)
+
+
+def _terminal(notices: Any = None) -> Any:
+    """The console of `watch` and `run`: live lines on a terminal, log records clear of them;
+    notifications on `notices` (None: stdout)."""
+    from bot.adapters.console import Console
+
+    console = Console.for_terminal(notices)
+    console.guard_logging()
+    return console
 
 
 def _run(args: argparse.Namespace, config: Config) -> int:
@@ -449,10 +461,14 @@ def _run(args: argparse.Namespace, config: Config) -> int:
         return 2
     log.info("run %r: its output goes to %s", name, log_path)
     spec = RunSpec(name, log_path, args.format, args.max_iters, fixed=bool(args.name))
-    service = embedded(config, [spec], gpu=_gpu_source())
+    # stdout is the training's own output, as it wrote it: etagram says what it has to say
+    # on stderr.
+    console = _terminal(sys.stderr)
+    service = embedded(config, [spec], gpu=_gpu_source(), console=console)
 
     async def child() -> int:
-        code = await run_command(argv, log_path, on_start=service.set_pid)
+        echo = console.tee(sys.stdout.buffer)
+        code = await run_command(argv, log_path, on_start=service.set_pid, echo=echo)
         _stop_on_signals(service)  # run_command removed its own handlers, not ours
         await service.end_run(spec.name, code)
         return code

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -137,9 +138,30 @@ def test_run_tees_output_and_exits_with_the_child_code(tmp_path: Path) -> None:
     env = {"ETAGRAM_STATE_PATH": str(tmp_path / "s.db"), "LD_LIBRARY_PATH": str(tmp_path)}
     result = etagram("run", "--log", str(log), "--", sys.executable, "-c", script, env=env)
     assert result.returncode == 3, result.stderr
-    assert "iter 20: loss 2.0000" in result.stdout  # teed to the terminal
-    assert log.read_text().count("iter ") == 3  # and to the log
-    assert "exit code 3" in result.stdout or "code 3" in result.stdout  # the crash alert
+    assert log.read_text().count("iter ") == 3  # teed to the log
+    # and to stdout, as the training wrote it: etagram speaks on stderr, with no live line
+    # when it is not a terminal
+    assert result.stdout == log.read_text()
+    assert "code 3" in result.stderr and "\x1b" not in result.stderr  # the crash alert
+
+
+def test_run_names_its_log_after_the_command_in_the_runs_folder(tmp_path: Path) -> None:
+    script = tmp_path / "train.py"
+    script.write_text("print('iter 0: loss 2.0000, time 170.00ms, mfu 30.00%')\n")
+    (tmp_path / "config").mkdir()
+    config = tmp_path / "config" / "tiny.py"
+    config.write_text("")
+    env = {
+        "ETAGRAM_STATE_PATH": str(tmp_path / "s.db"),
+        "ETAGRAM_RUN_LOG_DIR": str(tmp_path / "runs"),
+        "LD_LIBRARY_PATH": str(tmp_path),
+    }
+    result = etagram("run", "--", sys.executable, str(script), str(config), env=env)
+    assert result.returncode == 0, result.stderr
+    (log,) = (tmp_path / "runs").iterdir()
+    assert re.fullmatch(r"train-tiny-\d{8}-\d{6}\.log", log.name), log.name
+    assert log.read_text() == result.stdout
+    assert "] train-tiny\n" in result.stderr
 
 
 def test_watch_follows_several_named_runs(tmp_path: Path) -> None:
