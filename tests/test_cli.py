@@ -258,3 +258,32 @@ def test_a_log_that_is_not_a_regular_file_is_refused_at_start(tmp_path: Path) ->
             assert done.returncode == 2, (command, done.stderr)
             assert done.stderr.count("\n") == 1 and kind in done.stderr, done.stderr
             assert "expected a regular file" in done.stderr
+
+
+def test_watch_names_runs_from_their_logs_uniquely_unless_named(tmp_path: Path) -> None:
+    env = {"ETAGRAM_STATE_PATH": str(tmp_path / "s.db"), "LD_LIBRARY_PATH": str(tmp_path)}
+    logs = [tmp_path / f"{n}.log" for n in ("one", "two", "three")]
+    for log in logs:
+        log.write_text("")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "watch", str(logs[0]), str(logs[1]), f"mine={logs[2]}"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(3)
+        for log in logs:  # the same output folder in each: nanoGPT's config dump
+            with log.open("a") as f:
+                f.write("out_dir = 'out-same'\n")
+                f.write("iter 0: loss 3.0000, time 170.00ms, mfu 30.00%\n")
+        time.sleep(3)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    started = sorted(re.findall(r"\] (\S+)\n    ℹ️", out))
+    assert started == ["mine", "same", "same-2"], out
+    assert "\x1b" not in out + err  # not a terminal: no live line
