@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import socket
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -64,6 +65,7 @@ def embedded(
         metrics=metrics,
         outbox=outbox,
         proc_root=proc_root,
+        host=socket.gethostname(),
     )
     _logs(service, runs, fold.fold, now, host="", state_elsewhere=False, rename=fold.rename)
     if fold.console.live is not None:
@@ -144,6 +146,7 @@ def _fold(
     metrics: tuple[str, int] | None,
     outbox: OutboxPolicy,
     proc_root: Path | None = None,
+    host: str = "",
 ) -> Fold:
     """The fold, the chats, and (with a token) delivery and the Telegram front end."""
     timezone = config.timezone or local_zone()  # read once: it is on every push
@@ -174,6 +177,7 @@ def _fold(
         max_runs=max_runs,
         proc_root=proc_root,
         pids=service.pids,
+        host=host,
     )
     if delivery is not None:
         link = delivery.link

@@ -20,6 +20,7 @@ from bot.core.parsers.pattern import PatternError, compile_pattern
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 LANGUAGES = ("fr", "en", "both")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+SHOW_HOST = ("auto", "always", "never")
 
 
 _ALERTS = Thresholds()
@@ -57,6 +58,7 @@ class Config:
     metrics_port: int = 0  # Prometheus exposition; 0 = off
     metrics_addr: str = "127.0.0.1"
     outbox_max_age_s: float = 21600.0  # evals and milestones older than this are not news
+    show_host: str = "auto"  # the machine in each message: auto (past one), always, never
 
     @property
     def telegram_enabled(self) -> bool:
@@ -310,6 +312,13 @@ KEYS = (
         "ETAGRAM_OUTBOX_MAX_AGE_S",
         _positive(float),
         "a positive number of seconds",
+    ),
+    Key(
+        "show_host",
+        ("notify", "show_host"),
+        "ETAGRAM_SHOW_HOST",
+        _choice(SHOW_HOST, str.lower),
+        "auto, always or never",
     ),
     Key(
         "live_every_s",

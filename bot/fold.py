@@ -51,11 +51,13 @@ class Fold:
         max_runs: int | None = None,
         proc_root: Path | None = None,
         pids: set[int] | None = None,
+        host: str = "",
     ) -> None:
         """`max_runs`: a hub meets its runs as agents report them; it follows this many at
         most (None: every run it is told of). `proc_root`: where /proc is read to tell which
         GPUs each run uses, with `pids` the processes etagram launched (None: not read, e.g.
-        a hub, or a simulated GPU)."""
+        a hub, or a simulated GPU). `host`: this machine, where the runs given train (a
+        hub's runs are where its agents say)."""
         self.config = config
         self.notifier = notifier
         self.supervisor = supervisor
@@ -66,6 +68,8 @@ class Fold:
         self.monitors = {spec.name: self._monitor(spec) for spec in runs}
         self.latest_gpu: GpuSnapshot | None = None
         self.host_gpus = HostGpus()
+        self.host = host
+        self.hosts = {spec.name: host for spec in runs}  # the machine each run trains on
         self.runs_refused = 0  # reports about runs over `max_runs`, ignored
         # Which GPUs each run uses; the GPUs no run uses have detectors of their own, whose
         # alerts go once to the machine.
@@ -131,6 +135,8 @@ class Fold:
         elif (monitor := await self._monitor_of(msg.run)) is None:
             return
         elif isinstance(msg, LogLines):
+            if msg.host:
+                self.hosts[msg.run] = msg.host
             fold = monitor.catch_up if msg.catch_up else monitor.feed
             fed = fold(msg.lines, msg.wall_s)
             notices = [notice for _, batch in fed for notice in batch]
@@ -151,6 +157,7 @@ class Fold:
             # Insertion order is the order /runs lists them in: keep its place.
             self.monitors = {(new if k == old else k): m for k, m in self.monitors.items()}
             self.logs = {(new if k == old else k): p for k, p in self.logs.items()}
+            self.hosts[new] = self.hosts.pop(old, self.host)
             monitor.rename(new)
             log.info("run %r is now called %r, as its log says", old, new)
             return new
@@ -179,12 +186,23 @@ class Fold:
         await self._say(self.monitors[run].state, notices, replayed=replayed)
 
     async def _say(self, state: RunState, notices: list[Notice], *, replayed: bool = False) -> None:
+        host = self.host_shown(state.name)
         for push in self.notifier.expand(state, notices, replayed=replayed):
-            self.console.show(state.name, render(push, self._console_ctx()), self.now())
-            await self.notifier.deliver(state, push)
+            ctx = messages.Ctx(
+                lang=self.config.language, tz=self.timezone, now_s=self.now(), host=host
+            )
+            self.console.show(state.name, render(push, ctx), self.now())
+            await self.notifier.deliver(state, push, host=host)
 
-    def _console_ctx(self) -> messages.Ctx:
-        return messages.Ctx(lang=self.config.language, tz=self.timezone, now_s=self.now())
+    def host_shown(self, run: str) -> str:
+        """The machine to name in messages about `run`: past one machine (a hub that heard
+        from several), or always when so configured; "" = none."""
+        mode = self.config.show_host
+        host = self.hosts.get(run) or self.host
+        if mode == "never" or not host:
+            return ""
+        machines = {h for h in self.hosts.values() if h} | set(self.host_gpus.latest)
+        return host if mode == "always" or len(machines) > 1 else ""
 
     async def _tick(self) -> None:
         """The time-based checks of each run; one that fails does not hold up the others."""
