@@ -358,18 +358,19 @@ def _watch_specs(args: argparse.Namespace, entries: list[str]) -> list[Any]:
     given = [name for name, _ in named if name]
     if len(set(given)) != len(given):
         raise ValueError("two logs have the same run name; name them with NAME=PATH")
-    defaults = iter(_path_names([path for name, path in named if not name]))
+    defaults = iter(_path_names([path for name, path in named if not name], given))
     return [
         RunSpec(name or next(defaults), path, args.format, args.max_iters, fixed=bool(name))
         for name, path in named
     ]
 
 
-def _path_names(paths: list[Path]) -> list[str]:
-    """Each log's name from its path (`runs/gpt2/train.log`: gpt2), made unique."""
+def _path_names(paths: list[Path], taken: list[str] | None = None) -> list[str]:
+    """Each log's name from its path (`runs/gpt2/train.log`: gpt2), unique among them and
+    the names `taken` already."""
     names: list[str] = []
     for path in paths:
-        names.append(unique(name_of_path(path.absolute()), names))
+        names.append(unique(name_of_path(path.absolute()), [*(taken or []), *names]))
     return names
 
 

@@ -91,8 +91,7 @@ class LogIntake:
             # Returns once the lines are folded and their notices queued (or, on an agent, in
             # Redis): the follower saves its offset when asked for the next batch, and lines
             # before a saved offset are replayed silently after a restart.
-            run = await self._named(spec, batch)
-            await self.sink(LogLines(run, tuple(batch), self.now(), host=self.host))
+            await self._send(spec, batch, functools.partial(LogLines, host=self.host))
             self.supervisor.works(("follow", spec.name))
 
     async def _replay_backlog(self, spec: RunSpec, size_at_start: int) -> None:
@@ -121,21 +120,33 @@ class LogIntake:
                 # At speed, but the last chunk before the live edge line by line.
                 fast = done < end - BACKLOG_CHUNK
                 if lines := buf.feed(chunk):
-                    run = await self._named(spec, lines)
-                    msg = LogLines(run, tuple(lines), self.now(), True, self.host, fast)
-                    await self.sink(msg)
+                    backlog = functools.partial(
+                        LogLines, replayed=True, host=self.host, catch_up=fast
+                    )
+                    await self._send(spec, lines, backlog)
         await store.save_offset(key, Position(st.st_dev, st.st_ino, buf.consumed))
 
-    async def _named(self, spec: RunSpec, lines: list[str]) -> str:
-        """The run's name for these lines: the one its log gives, when these lines are the
-        first to give it (the same lines give the same name after a restart)."""
+    async def _send(
+        self,
+        spec: RunSpec,
+        lines: list[str],
+        make: Callable[[str, tuple[str, ...], float], LogLines],
+    ) -> None:
+        """Publish `lines` under the run's name; when a line among them names the run, the
+        lines before it go under the old name and the run is renamed at that line, wherever
+        the reads happened to cut the log (the same log gives the same name after a
+        restart)."""
         namer = self._namers.get(spec.name)
-        if namer is not None and self._rename is not None:
-            if (found := namer.feed(lines)) is not None:
-                self.names[spec.name] = await self._rename(self.names[spec.name], found)
-            if namer.done:
-                del self._namers[spec.name]
-        return self.names[spec.name]
+        found = namer.feed(lines) if namer is not None else None
+        if namer is not None and namer.done:
+            del self._namers[spec.name]
+        if found is not None and self._rename is not None:
+            at, name = found
+            if at:
+                await self.sink(make(self.names[spec.name], tuple(lines[:at]), self.now()))
+            self.names[spec.name] = await self._rename(self.names[spec.name], name)
+            lines = lines[at:]
+        await self.sink(make(self.names[spec.name], tuple(lines), self.now()))
 
 
 class GpuIntake:

@@ -110,11 +110,11 @@ def name_in_line(line: str) -> str | None:
     return None
 
 
-def name_in_lines(lines: Iterable[str]) -> str | None:
-    """The first name among `lines`."""
-    for line in lines:
+def name_in_lines(lines: Iterable[str]) -> tuple[int, str] | None:
+    """The first name among `lines`, and the index of the line that says it."""
+    for i, line in enumerate(lines):
         if (name := name_in_line(line)) is not None:
-            return name
+            return i, name
     return None
 
 
@@ -175,16 +175,16 @@ class Namer:
     def done(self) -> bool:
         return self.left <= 0
 
-    def feed(self, lines: Sequence[str]) -> str | None:
-        """The name, the first time a line among `lines` says it; None otherwise."""
+    def feed(self, lines: Sequence[str]) -> tuple[int, str] | None:
+        """The name and the index of its line among `lines`, the first time a line says it;
+        None otherwise."""
         if self.done:
             return None
         head = lines[: self.left]
         self.left -= len(head)
-        if (name := name_in_lines(head)) is not None:
+        if (found := name_in_lines(head)) is not None:
             self.left = 0
-            return name
-        return None
+        return found
 
 
 def _clean(value: str) -> str | None:

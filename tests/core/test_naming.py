@@ -103,7 +103,7 @@ def test_names_stay_unique() -> None:
 
 def test_the_namer_says_a_name_once_and_only_early() -> None:
     namer = Namer(limit=3)
-    assert namer.feed(["loading", "out_dir = 'out-a'"]) == "a"
+    assert namer.feed(["loading", "out_dir = 'out-a'"]) == (1, "a")  # the line that says it
     assert namer.done and namer.feed(["out_dir = 'out-b'"]) is None
     late = Namer(limit=3)
     assert late.feed(["one", "two", "three"]) is None and late.done
@@ -138,6 +138,6 @@ def test_real_logs(path: Path, name: str | None) -> None:
     with path.open(errors="replace") as f:
         for line in itertools.islice(f, NAMING_LINES):
             if (found := namer.feed([line.rstrip("\n")])) is not None:
-                assert found == name
+                assert found == (0, name)
                 return
     assert name is None
