@@ -287,3 +287,13 @@ def test_watch_names_runs_from_their_logs_uniquely_unless_named(tmp_path: Path) 
     started = sorted(re.findall(r"\] (\S+)\n    ℹ️", out))
     assert started == ["mine", "same", "same-2"], out
     assert "\x1b" not in out + err  # not a terminal: no live line
+
+
+def test_default_names_never_take_a_given_one() -> None:
+    from argparse import Namespace
+
+    from bot.cli import _watch_specs
+
+    args = Namespace(name=None, format=None, max_iters=None)
+    specs = _watch_specs(args, ["x=/tmp/a.log", "/tmp/x/train.log", "/tmp/y/x.log"])
+    assert [(s.name, s.fixed) for s in specs] == [("x", True), ("x-2", False), ("x-3", False)]
