@@ -215,8 +215,8 @@ MESSAGES: dict[str, str] = {
         "training has not ended."
     ),
     "fact.disk_full": "{mount} is {pct} full: {free} left.",
-    "fact.disk_path": "Checkpoints go to {path}.",
-    "fact.slurm_short": "The job ends at {end}; training needs until {finish}: {short} short.",
+    "fact.disk_path": "Checkpoints are written to {path}.",
+    "fact.slurm_short": "The job ends at {end}, but training needs until {finish}: {short} short.",
     "fact.slurm_fits": "Expected finish at {finish}, before the job ends at {end}.",
     "fact.total_iters": "{total} iterations planned.",
     "fact.first_eta": "First estimate: {eta}.",
@@ -281,8 +281,8 @@ MESSAGES: dict[str, str] = {
         "before the next save fails, or save elsewhere."
     ),
     "try.slurm_deadline": (
-        "Make sure a checkpoint is saved before the job ends, to resume from it; or ask for "
-        "more time (<code>scontrol update JobId=… TimeLimit=…</code>, where allowed)."
+        "Make sure a checkpoint is saved before the job ends, so you can resume from it; or "
+        "ask for more time (<code>scontrol update JobId=… TimeLimit=…</code>, where allowed)."
     ),
     "try.memory_pressure": (
         "An OOM is near. To avoid it: lower <code>batch_size</code> or raise "

@@ -248,10 +248,10 @@ _MESSAGES = {
         "l'entraînement n'est pas terminé."
     ),
     "fact.disk_full": "{mount} est plein à {pct} : il reste {free}.",
-    "fact.disk_path": "Les checkpoints vont dans {path}.",
+    "fact.disk_path": "Les checkpoints sont écrits dans {path}.",
     "fact.slurm_short": (
-        "Le job finit à {end} ; l'entraînement a besoin de tourner jusqu'à {finish} : il manque "
-        "{short}."
+        "Le job finit à {end}, mais l'entraînement a besoin de tourner jusqu'à {finish} : il "
+        "manque {short}."
     ),
     "fact.slurm_fits": "Fin prévue à {finish}, avant la fin du job à {end}.",
     "fact.total_iters": "{total} itérations prévues.",
@@ -325,8 +325,8 @@ _MESSAGES = {
         "sauvegardez ailleurs."
     ),
     "try.slurm_deadline": (
-        "Assurez-vous qu'un checkpoint est sauvegardé avant la fin du job, pour reprendre "
-        "depuis celui-ci ; ou demandez plus de temps (<code>scontrol update JobId=… "
+        "Assurez-vous qu'un checkpoint est sauvegardé avant la fin du job, pour pouvoir "
+        "reprendre ensuite ; ou demandez plus de temps (<code>scontrol update JobId=… "
         "TimeLimit=…</code>, si c'est permis)."
     ),
     "try.memory_pressure": (
