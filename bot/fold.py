@@ -84,7 +84,7 @@ class Fold:
     async def start(self) -> None:
         self.supervisor.every(("tick", ""), TICK_S, TICK_S, self._tick)
         if self.probes is not None:
-            every = max(self.config.gpu_interval_s, DISK_EVERY_MIN_S)
+            every = self.probes.every_s or max(self.config.gpu_interval_s, DISK_EVERY_MIN_S)
             self.supervisor.every(("resources", ""), every, every, self._resources)
 
     async def stop(self) -> None:

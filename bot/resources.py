@@ -1,7 +1,7 @@
 """How a run's surroundings are read for the alerts of `bot/core/resources.py`: the disk its
 checkpoints go to and the end of the SLURM job it trains in. The fold calls these off the
 event loop, every `Probes.every_s` (the disk) and `Probes.job_every_s` (the job's end: squeue
-is a request to the SLURM controller). Tests pass their own functions."""
+is a request to the SLURM controller). Tests pass their own functions and cadences."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ class Probes:
     job_end: JobEnd | None = None  # None: `slurm_job_end` on this machine's /proc
     argv: Mapping[str, Sequence[str]] = field(default_factory=dict)
     cwd: str = field(default_factory=os.getcwd)
+    every_s: float | None = None  # None: the GPU cadence, at least DISK_EVERY_MIN_S
     job_every_s: float = JOB_EVERY_S
 
 
