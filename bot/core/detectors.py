@@ -90,6 +90,10 @@ BARE_SLOWDOWN_FACTOR = 2.0  # windowed step times of a healthy run swing by half
 BARE_SLOWDOWN_SPREADS = 3.0
 WARMUP_S = 600.0  # run clock after a session's first line: loaders and compilation settle
 WARMUP_SHARE = 0.02  # and this share of the total, where known (epoch 0's caches)
+# GPUs not known to be the run's are judged only while its log moves: a progress line within
+# this share of the idle window, or this many usual intervals.
+LOG_MOVING_SHARE = 0.5
+LOG_MOVING_INTERVALS = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +173,8 @@ class Detectors:
         alerts = self._gpu_lost(snapshot, state)
         alerts += self._memory(snapshot, state)
         alerts += self._thermal_warning(snapshot, state, wall_s)
-        idle = self._idle.update(snapshot.gpus, wall_s, alive=self._alive(), own=own)
+        alive = self._alive() and (own or self._log_moving(wall_s))
+        idle = self._idle.update(snapshot.gpus, wall_s, alive=alive, own=own)
         return alerts + self._said(AlertType.GPU_IDLE, WARNING, state, idle)
 
     def on_disk(self, usage: DiskUsage, state: RunState) -> list[Alert]:
@@ -195,6 +200,13 @@ class Detectors:
         """The current launch trains: it printed progress, and neither its end nor a stall
         was said since."""
         return self._iter is not None and not self._life.over and "stall" not in self._active
+
+    def _log_moving(self, wall_s: float) -> bool:
+        """A progress line lately: GPUs not known to be the run's say nothing of its process,
+        and an old log read again at start-up must not pass for a run that idles."""
+        last, usual = self._life.last_wall_s, self._life.usual_interval_s() or 0.0
+        window = max(self.th.gpu_idle_min_s * LOG_MOVING_SHARE, LOG_MOVING_INTERVALS * usual)
+        return last is not None and wall_s - last <= window
 
     def _said(
         self, kind: AlertType, severity: Severity, state: RunState, evidence: Evidence | None

@@ -5,9 +5,12 @@ to, and time left in its SLURM job. Pure rules: the readings and the time are pa
   `gpu_idle_min_s` of wall clock: every GPU when the run's own GPUs are not known (every GPU
   of the machine is then watched, and one busy GPU may well be the run's), any of them when
   they are (a rank that hangs leaves its GPU idle while its peers spin in a collective).
-  Alive: the current launch printed a progress line and no finish, crash or stall was said
-  since (a stall already told the user; the GPU then says nothing more). Said once per
-  episode; a new episode needs the idle GPUs back above `gpu_idle_pct` + `IDLE_CLEAR_PCT`.
+  Alive (decided by `Detectors`): the current launch printed a progress line and no finish,
+  crash or stall was said since (a stall already told the user; the GPU then says nothing
+  more); with every GPU watched, the log must also have moved lately, since nothing then says
+  the run's process still holds a GPU (an old log read again at start-up is not a live run).
+  Said once per episode; a new episode needs the idle GPUs back above `gpu_idle_pct` +
+  `IDLE_CLEAR_PCT`.
 - `disk_full` (warning): the file system holding the run's checkpoints (or its log) at or
   above `disk_full_pct` used, as `df` counts (used over used plus what users may still
   write); said again only after it went below `disk_full_pct` - `DISK_CLEAR_PCT`.

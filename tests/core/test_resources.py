@@ -220,3 +220,16 @@ def test_monitor_says_the_job_ends_first_from_its_eta() -> None:
     short = [a for a in monitor.apply_job_end(finish - 1800, NOW) if isinstance(a, Alert)]
     assert [a.type for a in short] == ["slurm_deadline"]
     assert abs(float(short[0].evidence["short_s"]) - 1800) <= 1
+
+
+def test_every_gpu_watched_needs_a_moving_log() -> None:
+    """No mapping: an old log read again at start-up (its lines all at once) is not a live
+    run whose GPUs idle; a run whose log goes on while every GPU idles is one."""
+    stale = fed(nanogpt_lines(0, 300))
+    assert idle_alerts(stale, 0.0, 30, own=False) == []
+    moving = fed(nanogpt_lines(0, 100))
+    found = []
+    for n in range(12):
+        moving.feed(nanogpt_lines(100 + 10 * n, 110 + 10 * n), 60.0 * n)
+        found += moving.apply_gpu(snap(0), 60.0 * n, own=False)
+    assert [a.type for a in found if isinstance(a, Alert)] == ["gpu_idle"]
