@@ -88,7 +88,7 @@ class IdleWatch:
             "idle_gpus": len(idle),
             "util_pct": max(g.utilization_pct or 0 for g in idle),
             "threshold_pct": self.pct,
-            "minutes": round((wall_s - self.since_s) / 60, 1),
+            "idle_s": round(wall_s - self.since_s, 1),
         }
 
 

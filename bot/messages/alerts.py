@@ -272,10 +272,10 @@ def _memory(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
 
 def _gpu_idle(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
     gpu, n = _gpu(ev), number(ev, "idle_gpus")
-    pct, minutes = number(ev, "threshold_pct"), number(ev, "minutes")
-    if gpu is None or pct is None or minutes is None:
+    pct, idle_s = number(ev, "threshold_pct"), number(ev, "idle_s")
+    if gpu is None or pct is None or idle_s is None:
         return [_on_gpu(tr, ev)]
-    words = {"gpu": gpu, "pct": tr.pct(pct), "dur": tr.dur(minutes * 60)}
+    words = {"gpu": gpu, "pct": tr.pct(pct), "dur": tr.dur(idle_s)}
     if n is not None and 1 < n < 1e6:
         return [tr.t("fact.gpus_idle", n=int(n), **words)]
     return [tr.t("fact.gpu_idle", **words)]

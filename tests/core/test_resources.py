@@ -37,7 +37,7 @@ def test_idle_for_ten_minutes_is_said_once_then_again_after_the_gpu_worked() -> 
     said = idle_over(watch, [(2,)] * 10)
     assert said == [None] * 10  # 9 minutes
     first = watch.update(gpus(3), 600.0, alive=True, own=True)
-    assert first is not None and first["gpu"] == 0 and first["minutes"] == 10.0
+    assert first is not None and first["gpu"] == 0 and first["idle_s"] == 600.0
     assert watch.update(gpus(1), 660.0, alive=True, own=True) is None  # once per episode
     assert watch.update(gpus(7), 720.0, alive=True, own=True) is None  # not clearly back
     assert watch.update(gpus(3), 780.0, alive=True, own=True) is None
