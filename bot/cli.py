@@ -411,6 +411,13 @@ def _gpu_source() -> Any:
     return NvmlSampler(time.time)
 
 
+def _probes(argv: dict[str, list[str]] | None = None) -> Any:
+    """The readers of each run's disk and SLURM job (`etagram run`: its command)."""
+    from bot.resources import Probes
+
+    return Probes(argv=argv or {})
+
+
 def _watch(args: argparse.Namespace, config: Config) -> int:
     from bot.assemble import embedded
 
@@ -429,7 +436,12 @@ def _watch(args: argparse.Namespace, config: Config) -> int:
         print(f"etagram: watch: {exc}", file=sys.stderr)
         return 2
     service = embedded(
-        config, specs, gpu=_gpu_source(), console=_terminal(), metrics=_metrics(args, config)
+        config,
+        specs,
+        gpu=_gpu_source(),
+        console=_terminal(),
+        metrics=_metrics(args, config),
+        probes=_probes(),
     )
     return _serve(service)
 
@@ -465,7 +477,8 @@ def _run(args: argparse.Namespace, config: Config) -> int:
     # stdout is the training's own output, as it wrote it: etagram says what it has to say
     # on stderr.
     console = _terminal(sys.stderr)
-    service = embedded(config, [spec], gpu=_gpu_source(), console=console)
+    probes = _probes({spec.name: argv})
+    service = embedded(config, [spec], gpu=_gpu_source(), console=console, probes=probes)
 
     async def child() -> int:
         echo = console.tee(sys.stdout.buffer)

@@ -52,6 +52,9 @@ class Config:
     stall_factor: float = _ALERTS.stall_factor
     stall_floor_s: float = _ALERTS.stall_floor_s
     loss_spike_z: float = _ALERTS.loss_spike_z
+    gpu_idle_pct: float = _ALERTS.gpu_idle_pct
+    gpu_idle_min_s: float = _ALERTS.gpu_idle_min_s
+    disk_full_pct: float = _ALERTS.disk_full_pct
     milestones_pct: tuple[int, ...] = (25, 50, 75)
     critical_alerts: tuple[str, ...] = ("oom", "crash", "nan", "gpu_lost")
     live_every_s: float = 60.0  # the live message is edited at most this often
@@ -276,6 +279,27 @@ KEYS = (
         "ETAGRAM_LOSS_SPIKE_Z",
         _positive(float),
         "a positive robust z-score such as 8",
+    ),
+    Key(
+        "gpu_idle_pct",
+        ("alerts", "gpu_idle_pct"),
+        "ETAGRAM_GPU_IDLE_PCT",
+        _positive(float),
+        "a percentage such as 5",
+    ),
+    Key(
+        "gpu_idle_min_s",
+        ("alerts", "gpu_idle_min_s"),
+        "ETAGRAM_GPU_IDLE_MIN_S",
+        _positive(float),
+        "a positive number of seconds",
+    ),
+    Key(
+        "disk_full_pct",
+        ("alerts", "disk_full_pct"),
+        "ETAGRAM_DISK_FULL_PCT",
+        _positive(float),
+        "a percentage such as 95",
     ),
     Key(
         "milestones_pct",
