@@ -49,3 +49,21 @@ async def test_a_name_before_the_first_progress_line_renames_the_run(tmp_path: P
 async def test_a_name_the_user_gave_stays(tmp_path: Path) -> None:
     logs = {"mine": ["out_dir = 'out-gpt2'", PROGRESS]}
     assert await names_after(tmp_path, logs, fixed=True) == ["mine"]
+
+
+async def test_a_renamed_run_keeps_its_command_and_its_old_name_still_reaches_it(
+    tmp_path: Path,
+) -> None:
+    from bot.resources import Probes
+
+    config = Config(timezone="UTC", state_path=str(tmp_path / "s.sqlite3"))
+    probes = Probes(argv={"train": ["python", "train.py"]})
+    specs = [RunSpec("train", tmp_path / "a.log"), RunSpec("other", tmp_path / "b.log")]
+    service = assemble.embedded(config, specs, console=Console(io.StringIO()), probes=probes)
+    fold = service.fold
+    assert fold is not None
+    assert await fold.rename("train", "gpt2") == "gpt2"
+    assert fold.probes is not None and fold.probes.argv == {"gpt2": ["python", "train.py"]}
+    await fold.notify("train", [])  # a check that read the old name before its await
+    # the old name is not given to another run: a message under it may still be on its way
+    assert await fold.rename("other", "train") == "train-2"
