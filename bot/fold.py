@@ -82,14 +82,14 @@ class Fold:
         await self.supervisor.end(("tick", ""))
 
     def _monitor(self, spec: RunSpec) -> RunMonitor:
-        fmt = spec.fmt or self.config.log_format or None
-        total = spec.total_iters or self.config.max_iters or None
+        fmt = spec.fmt or self.config.run.format or None
+        total = spec.total_iters or self.config.run.max_iters or None
         return RunMonitor(
             spec.name,
             fmt,
             total,
-            thresholds=Thresholds.from_config(self.config),
-            progress_pattern=self.config.progress_pattern or None,
+            thresholds=Thresholds.from_config(self.config.alerts),
+            progress_pattern=self.config.run.progress_pattern or None,
         )
 
     # What the bot and the metrics show ------------------------------------------------------
@@ -168,7 +168,7 @@ class Fold:
             await self.notifier.deliver(state, push)
 
     def _console_ctx(self) -> messages.Ctx:
-        return messages.Ctx(lang=self.config.language, tz=self.timezone, now_s=self.now())
+        return messages.Ctx(lang=self.config.general.language, tz=self.timezone, now_s=self.now())
 
     async def _tick(self) -> None:
         """The time-based checks of each run; one that fails does not hold up the others."""
