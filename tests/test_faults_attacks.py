@@ -198,7 +198,7 @@ FAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
 SAMPLER = """
 import asyncio, io, sys, time
 from bot.adapters.console import Console
-from bot.config import Config
+from bot.config import Config, General, Gpu as GpuSection
 from bot.core.gpu import GpuSnapshot
 from bot import assemble
 
@@ -208,7 +208,9 @@ class Gpu:
         return GpuSnapshot(time.time(), ())
 
 async def main():
-    config = Config(timezone="UTC", state_path=sys.argv[1], gpu_interval_s=0.2)
+    config = Config(
+        general=General(timezone="UTC", state_path=sys.argv[1]), gpu=GpuSection(interval_s=0.2)
+    )
     service = assemble.embedded(config, [], gpu=Gpu(), console=Console(io.StringIO()))
     asyncio.get_running_loop().call_later(float(sys.argv[2]), service.stop)
     await service.serve()
