@@ -28,6 +28,7 @@ from bot.front import Delivery, Link, TelegramFront
 from bot.intake import GpuIntake, LogIntake, Sink
 from bot.notify import Chats, Notifier
 from bot.parts import RunSpec, Storage, Supervisor, local_zone
+from bot.resources import Probes
 from bot.service import Service
 
 log = logging.getLogger(__name__)
@@ -47,10 +48,12 @@ def embedded(
     metrics: tuple[str, int] | None = None,
     outbox: OutboxPolicy = DEFAULT_POLICY,
     proc_root: Path | None = PROC,
+    probes: Probes | None = None,
 ) -> Service:
     """One process does all: follows `runs`, samples `gpu`, holds the state and the bot.
     `metrics`: (address, port) where Prometheus metrics are served; `proc_root`: where /proc
-    tells which GPUs each run uses (None for a simulated GPU, whose processes are not there)."""
+    tells which GPUs each run uses (None for a simulated GPU, whose processes are not there);
+    `probes`: how the runs' disks and SLURM jobs are read (None: they are not)."""
     service, runs = _service(config, "embedded", runs, now)
     fold = _fold(
         service,
@@ -62,6 +65,7 @@ def embedded(
         metrics=metrics,
         outbox=outbox,
         proc_root=proc_root,
+        probes=probes,
     )
     _logs(service, runs, fold.fold, now, host="", state_elsewhere=False)
     if gpu is not None:
@@ -140,6 +144,7 @@ def _fold(
     metrics: tuple[str, int] | None,
     outbox: OutboxPolicy,
     proc_root: Path | None = None,
+    probes: Probes | None = None,
 ) -> Fold:
     """The fold, the chats, and (with a token) delivery and the Telegram front end."""
     timezone = config.general.timezone or local_zone()  # read once: it is on every push
@@ -170,6 +175,7 @@ def _fold(
         max_runs=max_runs,
         proc_root=proc_root,
         pids=service.pids,
+        probes=probes,
     )
     if delivery is not None:
         link = delivery.link

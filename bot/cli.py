@@ -403,6 +403,13 @@ def _gpu_source() -> Any:
     return NvmlSampler(time.time)
 
 
+def _probes(argv: dict[str, list[str]] | None = None) -> Any:
+    """The readers of each run's disk and SLURM job (`etagram run`: its command)."""
+    from bot.resources import Probes
+
+    return Probes(argv=argv or {})
+
+
 def _watch(args: argparse.Namespace, config: Config) -> int:
     from bot.assemble import embedded
 
@@ -420,7 +427,9 @@ def _watch(args: argparse.Namespace, config: Config) -> int:
     except ValueError as exc:
         print(f"etagram: watch: {exc}", file=sys.stderr)
         return 2
-    service = embedded(config, specs, gpu=_gpu_source(), metrics=_metrics(args, config))
+    service = embedded(
+        config, specs, gpu=_gpu_source(), metrics=_metrics(args, config), probes=_probes()
+    )
     return _serve(service)
 
 
@@ -440,7 +449,7 @@ def _run(args: argparse.Namespace, config: Config) -> int:
         print(f"etagram: run: {exc}", file=sys.stderr)
         return 2
     spec = RunSpec(args.name or log_path.name, log_path, args.format, args.max_iters)
-    service = embedded(config, [spec], gpu=_gpu_source())
+    service = embedded(config, [spec], gpu=_gpu_source(), probes=_probes({spec.name: argv}))
 
     async def child() -> int:
         code = await run_command(argv, log_path, on_start=service.set_pid)

@@ -108,6 +108,14 @@ class Alerts(Section, frozen=True):
     loss_spike_z: Annotated[
         float, Meta(gt=0, description="a positive robust z-score such as 8")
     ] = _ALERTS.loss_spike_z
+    gpu_idle_pct: Annotated[float, Meta(gt=0, description="a percentage such as 5")] = (
+        _ALERTS.gpu_idle_pct
+    )
+    gpu_idle_min_s: Seconds = _ALERTS.gpu_idle_min_s
+    # above 100 turns the disk alert off
+    disk_full_pct: Annotated[float, Meta(gt=0, description="a percentage such as 95")] = (
+        _ALERTS.disk_full_pct
+    )
 
 
 class Notify(Section, frozen=True):
