@@ -69,7 +69,7 @@ def embedded(
     )
     _logs(service, runs, fold.fold, now, host="", state_elsewhere=False)
     if gpu is not None:
-        service.parts.append(GpuIntake(gpu, config.gpu_interval_s, fold.fold, service.supervisor))
+        service.parts.append(GpuIntake(gpu, config.gpu.interval_s, fold.fold, service.supervisor))
     return service
 
 
@@ -89,7 +89,7 @@ def agent(
     _logs(service, runs, bus.publish, now, host=host, state_elsewhere=True)
     if gpu is not None:
         sampler = GpuIntake(
-            gpu, config.gpu_interval_s, bus.publish, service.supervisor, host=host, run=gpu_run
+            gpu, config.gpu.interval_s, bus.publish, service.supervisor, host=host, run=gpu_run
         )
         service.parts.append(sampler)
     service.parts.insert(1, _BusClosing(bus))  # closed after the producers stopped
@@ -147,18 +147,18 @@ def _fold(
     probes: Probes | None = None,
 ) -> Fold:
     """The fold, the chats, and (with a token) delivery and the Telegram front end."""
-    timezone = config.timezone or local_zone()  # read once: it is on every push
+    timezone = config.general.timezone or local_zone()  # read once: it is on every push
     store = service.storage
     chats = Chats(
-        config.allowed_chat_ids,
-        language=config.language,
+        config.telegram.allowed_chat_ids,
+        language=config.general.language,
         timezone=timezone,
         now=now,
         store=lambda: store.opened,
     )
     delivery = _delivery(config, store, chats, now, outbox)
     notifier = Notifier(
-        PushPolicy(config.milestones_pct, frozenset(config.critical_alerts)),
+        PushPolicy(config.notify.milestones_pct, frozenset(config.notify.critical_alerts)),
         chats,
         now=now,
         store=lambda: store.opened,
@@ -200,7 +200,7 @@ def _delivery(
         return None
     # The config's age limit, unless a caller (a test) passed a policy of its own.
     if outbox is DEFAULT_POLICY:
-        outbox = dataclasses.replace(outbox, max_age_s=config.outbox_max_age_s)
+        outbox = dataclasses.replace(outbox, max_age_s=config.notify.outbox_max_age_s)
     return Delivery(store, chats, Link(), now, outbox)
 
 

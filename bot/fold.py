@@ -84,7 +84,7 @@ class Fold:
     async def start(self) -> None:
         self.supervisor.every(("tick", ""), TICK_S, TICK_S, self._tick)
         if self.probes is not None:
-            every = self.probes.every_s or max(self.config.gpu_interval_s, DISK_EVERY_MIN_S)
+            every = self.probes.every_s or max(self.config.gpu.interval_s, DISK_EVERY_MIN_S)
             self.supervisor.every(("resources", ""), every, every, self._resources)
 
     async def stop(self) -> None:
@@ -93,14 +93,14 @@ class Fold:
             await self.supervisor.end(("resources", ""))
 
     def _monitor(self, spec: RunSpec) -> RunMonitor:
-        fmt = spec.fmt or self.config.log_format or None
-        total = spec.total_iters or self.config.max_iters or None
+        fmt = spec.fmt or self.config.run.format or None
+        total = spec.total_iters or self.config.run.max_iters or None
         return RunMonitor(
             spec.name,
             fmt,
             total,
-            thresholds=Thresholds.from_config(self.config),
-            progress_pattern=self.config.progress_pattern or None,
+            thresholds=Thresholds.from_config(self.config.alerts),
+            progress_pattern=self.config.run.progress_pattern or None,
         )
 
     # What the bot and the metrics show ------------------------------------------------------
@@ -180,7 +180,7 @@ class Fold:
             await self.notifier.deliver(state, push)
 
     def _console_ctx(self) -> messages.Ctx:
-        return messages.Ctx(lang=self.config.language, tz=self.timezone, now_s=self.now())
+        return messages.Ctx(lang=self.config.general.language, tz=self.timezone, now_s=self.now())
 
     async def _tick(self) -> None:
         """The time-based checks of each run; one that fails does not hold up the others."""
