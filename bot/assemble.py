@@ -75,7 +75,7 @@ def embedded(
     if fold.console.live is not None:
         service.parts.append(LiveLines(fold, service.supervisor, terminal_language(config)))
     if gpu is not None:
-        service.parts.append(GpuIntake(gpu, config.gpu_interval_s, fold.fold, service.supervisor))
+        service.parts.append(GpuIntake(gpu, config.gpu.interval_s, fold.fold, service.supervisor))
     return service
 
 
@@ -95,7 +95,7 @@ def agent(
     _logs(service, runs, bus.publish, now, host=host, state_elsewhere=True)
     if gpu is not None:
         sampler = GpuIntake(
-            gpu, config.gpu_interval_s, bus.publish, service.supervisor, host=host, run=gpu_run
+            gpu, config.gpu.interval_s, bus.publish, service.supervisor, host=host, run=gpu_run
         )
         service.parts.append(sampler)
     service.parts.insert(1, _BusClosing(bus))  # closed after the producers stopped
@@ -154,18 +154,18 @@ def _fold(
     probes: Probes | None = None,
 ) -> Fold:
     """The fold, the chats, and (with a token) delivery and the Telegram front end."""
-    timezone = config.timezone or local_zone()  # read once: it is on every push
+    timezone = config.general.timezone or local_zone()  # read once: it is on every push
     store = service.storage
     chats = Chats(
-        config.allowed_chat_ids,
-        language=config.language,
+        config.telegram.allowed_chat_ids,
+        language=config.general.language,
         timezone=timezone,
         now=now,
         store=lambda: store.opened,
     )
     delivery = _delivery(config, store, chats, now, outbox)
     notifier = Notifier(
-        PushPolicy(config.milestones_pct, frozenset(config.critical_alerts)),
+        PushPolicy(config.notify.milestones_pct, frozenset(config.notify.critical_alerts)),
         chats,
         now=now,
         store=lambda: store.opened,
@@ -208,7 +208,7 @@ def _delivery(
         return None
     # The config's age limit, unless a caller (a test) passed a policy of its own.
     if outbox is DEFAULT_POLICY:
-        outbox = dataclasses.replace(outbox, max_age_s=config.outbox_max_age_s)
+        outbox = dataclasses.replace(outbox, max_age_s=config.notify.outbox_max_age_s)
     return Delivery(store, chats, Link(), now, outbox)
 
 
@@ -243,7 +243,8 @@ def terminal_language(config: Config, env: Mapping[str, str] = os.environ) -> st
     holds one language)."""
     from bot.demo import locale_language
 
-    return config.language if config.language != "both" else locale_language(env)
+    lang = config.general.language
+    return lang if lang != "both" else locale_language(env)
 
 
 class LiveLines:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import glob
 import logging
 import os
@@ -57,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--log",
         metavar="FILE",
-        help="where to write the output (default: NAME-YYYYMMDD-HHMMSS.log in [run] log_dir, "
+        help="where to write the output (default: NAME-YYYYMMDD-HHMMSS.log in [run] run_log_dir, "
         "~/.local/state/etagram/runs)",
     )
     _run_options(run)
@@ -169,8 +168,8 @@ def _metrics_options(p: argparse.ArgumentParser) -> None:
 
 def _metrics(args: argparse.Namespace, config: Config) -> tuple[str, int] | None:
     """Where to serve Prometheus metrics: the flags, else the config; None = off."""
-    port = args.metrics_port or config.metrics_port
-    return (args.metrics_addr or config.metrics_addr, port) if port else None
+    port = args.metrics_port or config.metrics.port
+    return (args.metrics_addr or config.metrics.addr, port) if port else None
 
 
 def _run_options(p: argparse.ArgumentParser) -> None:
@@ -250,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "progress_pattern", None):
         if _bad_pattern(args.command, args.progress_pattern):
             return 2
-        config = dataclasses.replace(config, progress_pattern=args.progress_pattern)
+        config = config.with_changes(run={"progress_pattern": args.progress_pattern})
     _setup_logging(config)
     handler: Callable[[argparse.Namespace, Config], int] = {
         "watch": _watch,
@@ -271,18 +270,18 @@ def main(argv: list[str] | None = None) -> int:
 
 def _setup_logging(config: Config) -> None:
     logging.basicConfig(
-        level=config.log_level,
+        level=config.general.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    if config.log_level != "DEBUG":
+    if config.general.log_level != "DEBUG":
         # Their INFO lines (one per request) drown etagram's own.
         for chatty in ("httpx", "httpcore"):
             logging.getLogger(chatty).setLevel(logging.WARNING)
-    if config.token:
+    if config.telegram.token:
         from bot.adapters.redact import install_token_redaction
 
-        install_token_redaction(config.token)
+        install_token_redaction(config.telegram.token)
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -421,7 +420,7 @@ def _probes(argv: dict[str, list[str]] | None = None) -> Any:
 def _watch(args: argparse.Namespace, config: Config) -> int:
     from bot.assemble import embedded
 
-    entries = args.logs or list(config.logs)
+    entries = args.logs or list(config.run.logs)
     if not entries:
         print(
             "etagram: watch: no log given; expected: etagram watch LOG… (or [run] logs "

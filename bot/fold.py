@@ -91,7 +91,7 @@ class Fold:
     async def start(self) -> None:
         self.supervisor.every(("tick", ""), TICK_S, TICK_S, self._tick)
         if self.probes is not None:
-            every = self.probes.every_s or max(self.config.gpu_interval_s, DISK_EVERY_MIN_S)
+            every = self.probes.every_s or max(self.config.gpu.interval_s, DISK_EVERY_MIN_S)
             self.supervisor.every(("resources", ""), every, every, self._resources)
 
     async def stop(self) -> None:
@@ -100,14 +100,14 @@ class Fold:
             await self.supervisor.end(("resources", ""))
 
     def _monitor(self, spec: RunSpec) -> RunMonitor:
-        fmt = spec.fmt or self.config.log_format or None
-        total = spec.total_iters or self.config.max_iters or None
+        fmt = spec.fmt or self.config.run.format or None
+        total = spec.total_iters or self.config.run.max_iters or None
         return RunMonitor(
             spec.name,
             fmt,
             total,
-            thresholds=Thresholds.from_config(self.config),
-            progress_pattern=self.config.progress_pattern or None,
+            thresholds=Thresholds.from_config(self.config.alerts),
+            progress_pattern=self.config.run.progress_pattern or None,
         )
 
     # What the bot and the metrics show ------------------------------------------------------
@@ -213,7 +213,7 @@ class Fold:
         host = self.host_shown(state.name)
         for push in self.notifier.expand(state, notices, replayed=replayed):
             ctx = messages.Ctx(
-                lang=self.config.language, tz=self.timezone, now_s=self.now(), host=host
+                lang=self.config.general.language, tz=self.timezone, now_s=self.now(), host=host
             )
             self.console.show(state.name, render(push, ctx), self.now())
             await self.notifier.deliver(state, push, host=host)
@@ -221,7 +221,7 @@ class Fold:
     def host_shown(self, run: str) -> str:
         """The machine to name in messages about `run`: past one machine (a hub that heard
         from several), or always when so configured; "" = none."""
-        mode = self.config.show_host
+        mode = self.config.notify.show_host
         host = self.hosts.get(run) or self.host
         if mode == "never" or not host:
             return ""

@@ -6,13 +6,14 @@ from __future__ import annotations
 import io
 import time
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
 from bot.adapters.console import Console
 from bot.assemble import MAX_HUB_RUNS
 from bot.bus import LogLines
-from bot.config import Config
+from bot.config import Config, General, Notify
 from bot.core.policy import PushPolicy
 from bot.fold import Fold
 from bot.notify import Chats, Notifier
@@ -21,9 +22,11 @@ from tests.generated import nanogpt_lines
 from tests.test_service_e2e import HEADER
 
 
-def fold(show_host: str, runs: list[RunSpec], host: str = "") -> tuple[Fold, io.StringIO]:
+def fold(
+    show_host: Literal["auto", "always", "never"], runs: list[RunSpec], host: str = ""
+) -> tuple[Fold, io.StringIO]:
     out = io.StringIO()
-    config = Config(timezone="UTC", show_host=show_host)
+    config = Config(general=General(timezone="UTC"), notify=Notify(show_host=show_host))
     chats = Chats([], language="en", timezone="UTC", now=time.time, store=lambda: None)
     notifier = Notifier(PushPolicy(), chats, now=time.time, store=lambda: None)
     max_runs = None if runs else MAX_HUB_RUNS
@@ -54,7 +57,9 @@ async def test_a_hub_names_the_machines_once_it_hears_from_two() -> None:
 
 
 @pytest.mark.parametrize(("mode", "shown"), [("auto", ""), ("always", "box"), ("never", "")])
-async def test_one_machine_names_itself_only_when_asked(mode: str, shown: str) -> None:
+async def test_one_machine_names_itself_only_when_asked(
+    mode: Literal["auto", "always", "never"], shown: str
+) -> None:
     one, out = fold(mode, [RunSpec("gpt2", Path("train.log"))], host="box")
     await one.handle(started("gpt2"))
     assert one.host_shown("gpt2") == shown

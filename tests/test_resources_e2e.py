@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bot import assemble
 from bot.adapters.console import Console
-from bot.config import Config
+from bot.config import Config, General, Run, Telegram
 from bot.core.resources import DiskUsage
 from bot.parts import RunSpec
 from bot.resources import Probes
@@ -115,13 +115,9 @@ async def test_disk_full_and_job_ending_first_reach_the_chat(
     log = tmp_path / "train.log"
     readings = Readings()
     config = Config(
-        token=stub.token,
-        api_base_url=stub.base_url,
-        allowed_chat_ids=(OWNER,),
-        language="en",
-        timezone="UTC",
-        state_path=str(tmp_path / "state.sqlite3"),
-        max_iters=200_000,  # about 9 h 30 at 170 ms an iteration
+        telegram=Telegram(token=stub.token, api_base_url=stub.base_url, allowed_chat_ids=(OWNER,)),
+        general=General(language="en", timezone="UTC", state_path=str(tmp_path / "state.sqlite3")),
+        run=Run(max_iters=200_000),
     )
     probes = Probes(readings.disk, readings.job_end, every_s=0.1, job_every_s=0.0)
     service = assemble.embedded(

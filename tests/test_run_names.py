@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bot import assemble
 from bot.adapters.console import Console
-from bot.config import Config
+from bot.config import Config, General
 from bot.parts import RunSpec
 
 PROGRESS = "iter 0: loss 3.0000, time 170.00ms, mfu 30.00%"
@@ -21,7 +21,7 @@ async def names_after(tmp_path: Path, logs: dict[str, list[str]], fixed: bool = 
         path = tmp_path / f"{name}.log"
         path.write_text("".join(line + "\n" for line in lines))
         specs.append(RunSpec(name, path, fixed=fixed))
-    config = Config(timezone="UTC", state_path=str(tmp_path / "s.sqlite3"))
+    config = Config(general=General(timezone="UTC", state_path=str(tmp_path / "s.sqlite3")))
     out = io.StringIO()
     service = assemble.embedded(config, specs, console=Console(out))
     serving = asyncio.create_task(service.serve())
@@ -56,7 +56,7 @@ async def test_a_renamed_run_keeps_its_command_and_its_old_name_still_reaches_it
 ) -> None:
     from bot.resources import Probes
 
-    config = Config(timezone="UTC", state_path=str(tmp_path / "s.sqlite3"))
+    config = Config(general=General(timezone="UTC", state_path=str(tmp_path / "s.sqlite3")))
     probes = Probes(argv={"train": ["python", "train.py"]})
     specs = [RunSpec("train", tmp_path / "a.log"), RunSpec("other", tmp_path / "b.log")]
     service = assemble.embedded(config, specs, console=Console(io.StringIO()), probes=probes)
