@@ -89,8 +89,8 @@ _MESSAGES = {
         "Pas encore de ligne de progression : l'estimation commencera avec les premières "
         "itérations."
     ),
-    "eta.done_only.one": "{n} itération faite",
-    "eta.done_only.other": "{n} itérations faites",
+    "eta.done_only.one": "{n} itération effectuée",
+    "eta.done_only.other": "{n} itérations effectuées",
     "eta.step_only": "{step} par itération",
     "eta.no_total": (
         "Nombre total d'itérations inconnu : relancez etagram avec {flag} pour avoir une "
@@ -396,7 +396,7 @@ _MESSAGES = {
     "ack.live_on": "Message d'état en direct : il sera mis à jour sur place.",
     "ack.run_selected": "Entraînement suivi dans ce chat : {run}.",
     # The bot's own interface: milestones, live message, /plot, a few answers, the demo.
-    "ui.milestone": "{pct} de l'entraînement fait",
+    "ui.milestone": "{pct} de l'entraînement effectué",
     "ui.mute_too_long": (
         "Durée trop longue : {value}. Au plus {max} ; <code>/mute</code> sans durée coupe "
         "jusqu'à /unmute."
