@@ -284,7 +284,7 @@ MESSAGES: dict[str, str] = {
     "cmd.status": "Where the run stands, on one screen",
     "cmd.gpu": "GPU table",
     "cmd.plot": "Charts (loss, speed, GPUs)",
-    "cmd.runs": "Runs followed, and pick one",
+    "cmd.runs": "Runs followed, to pick one",
     "cmd.lang": "Message language",
     "cmd.tz": "Time zone for the times shown",
     "cmd.mute": "Mute notifications for a while",

@@ -324,7 +324,7 @@ _MESSAGES = {
     "cmd.status": "Où en est l'entraînement, en un écran",
     "cmd.gpu": "État des GPU",
     "cmd.plot": "Graphiques (loss, vitesse, GPU)",
-    "cmd.runs": "Entraînements suivis, et choix de l'un d'eux",
+    "cmd.runs": "Entraînements suivis, pour en choisir un",
     "cmd.lang": "Langue des messages",
     "cmd.tz": "Fuseau horaire des heures affichées",
     "cmd.mute": "Couper les notifications un moment",
