@@ -267,7 +267,7 @@ _MESSAGES = {
         "l'entraînement n'est pas terminé."
     ),
     "fact.disk_full": "{mount} est plein à {pct} : il reste {free}.",
-    "fact.disk_path": "Les checkpoints sont écrits dans {path}.",
+    "fact.disk_path": "Les sauvegardes sont écrites dans {path}.",
     "fact.slurm_short": (
         "Le job finit à {end}, mais l'entraînement a besoin de tourner jusqu'à {finish} : il "
         "manque {short}."
@@ -339,12 +339,12 @@ _MESSAGES = {
         "et la sortie de chaque rang."
     ),
     "try.disk_full": (
-        "Libérez de la place (anciens checkpoints, caches comme "
+        "Libérez de la place (anciennes sauvegardes, caches comme "
         "<code>~/.cache/huggingface</code>) avant que la prochaine sauvegarde échoue, ou "
         "sauvegardez ailleurs."
     ),
     "try.slurm_deadline": (
-        "Assurez-vous qu'un checkpoint est sauvegardé avant la fin du job, pour pouvoir "
+        "Assurez-vous qu'une sauvegarde a lieu avant la fin du job, pour pouvoir "
         "reprendre ensuite ; ou demandez plus de temps (<code>scontrol update JobId=… "
         "TimeLimit=…</code>, si c'est permis)."
     ),
