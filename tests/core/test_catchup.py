@@ -9,6 +9,7 @@ aside for every line that could say something.
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 from collections import deque
@@ -20,10 +21,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.core.clock import RunClock
+from bot.core.events import Progress
 from bot.core.linebuf import LineBuffer
 from bot.core.monitor import RunMonitor
 from bot.core.notices import Alert, Notice
-from bot.core.trackers import Lifecycle
+from bot.core.state import Point, RunState
+from bot.core.trackers import Lifecycle, Slowdown
 from tests.core.parsers.helpers import SHARED_LOGS
 
 LLMC = "llmc_HectorFCardenas_gpt2_train.11685414.log"
@@ -206,6 +210,63 @@ def test_lifecycle_steady_is_step_for_each(gaps: list[int], before: int) -> None
     for it in iters:
         one.step(it, 6.0, survived=True)
     many.steady(iters, 6.0, survived=True)
+    assert snapshot(many) == snapshot(one)
+
+
+durations = st.floats(0.0, 50.0, allow_nan=False)
+
+
+@given(st.lists(st.tuples(st.integers(1, 3), durations), min_size=1, max_size=300))
+def test_slowdown_with_progress_is_progress_for_each(steps: list[tuple[int, float]]) -> None:
+    """Chunks judged at the same lines with the same sums, whatever the spacing (a slow
+    stretch in the middle may start an episode: then both say so)."""
+    one, before = Slowdown(0.15, 120.0), Slowdown(0.15, 120.0)
+    it, t = 0, 0.0
+    for _ in range(40):  # a baseline
+        it, t = it + 1, t + 1.0
+        one.progress(it, t, 5.0)
+        before.progress(it, t, 5.0)
+    iters, times = [], []
+    for gap, dt in steps:
+        it, t = it + gap, t + dt
+        iters.append(it)
+        times.append(t)
+    changes = [one.progress(i, ti, 6.0) for i, ti in zip(iters, times, strict=True)]
+    many = before.with_progress(iters, times, 6.0)
+    if any(changes):
+        assert many is None
+    else:
+        assert many is not None and snapshot(many) == snapshot(one)
+
+
+@given(st.integers(0, 5_000), st.integers(1, 9_000))
+def test_remember_many_is_remember_for_each(before: int, count: int) -> None:
+    one, many = RunState("run"), RunState("run")
+    for k in range(before):
+        one._remember(Point(k, float(k), 1.0))
+        many._remember(Point(k, float(k), 1.0))
+    iters = list(range(before, before + count))
+    times, losses = [float(k) for k in iters], [k / 7 for k in iters]
+    for k, t, loss in zip(iters, times, losses, strict=True):
+        one._remember(Point(k, t, loss))
+    many._remember_many(iters, times, losses)
+    assert snapshot(many.history) == snapshot(one.history)
+    assert (many._seen, many._stride) == (one._seen, one._stride)
+
+
+@given(st.lists(durations, min_size=2, max_size=200), st.integers(1, 3))
+def test_clock_dt_times_is_advance_for_each(dts: list[float], first_gap: int) -> None:
+    """Lines one iteration apart take the summed path; others (a first gap) the loop."""
+    one = RunClock()
+    one.advance(Progress(0, dt_s=1.0), 0.0)
+    one.advance(Progress(1, dt_s=dts[0]), 0.0)  # the typical duration starts here
+    many = copy.deepcopy(one)
+    iters = [1 + first_gap + k for k in range(len(dts) - 1)]
+    for it, dt in zip(iters, dts[1:], strict=True):
+        one.advance(Progress(it, dt_s=dt), 0.0)
+    timed = many.dt_times(iters, dts[1:])
+    assert timed is not None
+    many.settle_dt(iters[-1], timed[0][-1], timed[1])
     assert snapshot(many) == snapshot(one)
 
 
