@@ -90,7 +90,7 @@ class RunClock:
         last, typical = self._last_iter, self._typical_dt_s
         if self.source != "dt" or last is None or typical is None:
             return None
-        if iters[0] == last + 1 == iters[-1] - len(iters) + 2 and max(dts) <= MAX_STEP_S:
+        if iters[0] == last + 1 == iters[-1] - len(iters) + 1 and max(dts) <= MAX_STEP_S:
             return _consecutive_times(self.t_s, typical, dts)
         t, times = self.t_s, []
         keep, weight = 1 - TYPICAL_WEIGHT, TYPICAL_WEIGHT

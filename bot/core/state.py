@@ -221,22 +221,18 @@ class RunState:
             self._stride *= 2
 
     def _remember_many(self, iters: list[int], times: list[float], losses: list[float]) -> None:
-        """`_remember` for each point: those kept are taken by slices, up to each thinning."""
-        start = self._seen
-        end = start + len(iters)
+        """`_remember` for each point, visiting only those kept."""
+        seen = self._seen
         while True:
-            first = (self._seen // self._stride + 1) * self._stride  # the next point kept
-            room = HISTORY_POINTS - len(self.history)  # points kept before the next thinning
-            stop = min(end, first + (room - 1) * self._stride)  # the `room`-th one, or the end
-            if first > stop:
+            seen = (seen // self._stride + 1) * self._stride  # the next point kept
+            k = seen - self._seen - 1
+            if k >= len(iters):
                 break
-            kept = slice(first - start - 1, stop - start, self._stride)
-            self.history += map(Point, iters[kept], times[kept], losses[kept])
-            self._seen = stop
+            self.history.append(Point(iters[k], times[k], losses[k]))
             if len(self.history) >= HISTORY_POINTS:
                 self.history = self.history[::2]
                 self._stride *= 2
-        self._seen = end
+        self._seen += len(iters)
 
     def _eval(self, ev: Eval, wall_s: float) -> EvalNotice:
         it = ev.iter if ev.iter is not None else self.iter

@@ -9,11 +9,8 @@ from __future__ import annotations
 import copy
 import math
 import statistics
-from bisect import bisect_left
 from collections import deque
 from dataclasses import dataclass
-from itertools import accumulate
-from operator import le, lt, sub
 
 from bot.core.events import ErrorText
 from bot.core.gpu import (
@@ -277,46 +274,20 @@ class Slowdown:
         if sd._last is None:
             return sd
         (last_it, last_t), chunk = sd._last, sd._chunk
-        its, ts = iters[k:], times[k:]
-        if not its:
-            return sd
-        if (
-            its[0] <= last_it
-            or ts[0] < last_t
-            or not (all(map(lt, its, its[1:])) and all(map(le, ts, ts[1:])))
-        ):
-            return None  # not what this shortcut is for
-        spans = list(map(sub, ts, [last_t, *ts]))
-        gaps = list(map(sub, its, [last_it, *its]))
-        head, secs, count = (chunk[:3], chunk[3], chunk[4]) if chunk else (None, 0.0, 0.0)
-        start, reach = 0, 64
-        while start < len(its):
-            # What `progress` adds up line by line, in C: the chunk's seconds and iterations
-            # after each line (the same sums in the same order), and where the chunk is full.
-            stop = start + reach
-            secs_after = list(accumulate(spans[start:stop], initial=secs))
-            count_after = list(accumulate(gaps[start:stop], initial=count))
-            full = max(
-                bisect_left(secs_after, self.chunk_s, 1),
-                bisect_left(count_after, CHUNK_MIN_ITERS, 1),
-            )
+        head, secs, its = (chunk[:3], chunk[3], chunk[4]) if chunk else (None, 0.0, 0.0)
+        for it, t in zip(iters[k:], times[k:], strict=True):
+            if it <= last_it or t < last_t:
+                return None  # not what this shortcut is for
             if head is None:
-                prev = start - 1
-                head = (
-                    [ts[prev], float(its[prev]), wall_s]
-                    if prev >= 0
-                    else [last_t, float(last_it), wall_s]
-                )
-            if full >= len(secs_after):
-                secs, count, start, reach = secs_after[-1], count_after[-1], stop, 2 * reach
-                continue
-            secs, count = secs_after[full], count_after[full]
-            if sd._judge(secs / count, [*head, secs, count], ts[start + full - 1]) is not None:
-                return None
-            head, secs, count, start = None, 0.0, 0.0, start + full
-            reach = max(64, 2 * full)
-        sd._last = (its[-1], ts[-1])
-        sd._chunk = None if head is None else [*head, secs, count]
+                head, secs, its = [last_t, float(last_it), wall_s], 0.0, 0.0
+            secs += t - last_t
+            its += it - last_it
+            last_it, last_t = it, t
+            if secs >= self.chunk_s and its >= CHUNK_MIN_ITERS:
+                if sd._judge(secs / its, [*head, secs, its], t) is not None:
+                    return None
+                head = None
+        sd._last, sd._chunk = (last_it, last_t), None if head is None else [*head, secs, its]
         return sd
 
     def _judge(self, rate: float, chunk: list[float], t_end: float) -> SlowdownChange | None:
