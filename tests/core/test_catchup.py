@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import math
+import random
 import re
 from collections import deque
 from collections.abc import Sequence
@@ -211,6 +212,77 @@ def test_lifecycle_steady_is_step_for_each(gaps: list[int], before: int) -> None
         one.step(it, 6.0, survived=True)
     many.steady(iters, 6.0, survived=True)
     assert snapshot(many) == snapshot(one)
+
+
+OOM = (
+    "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; "
+    "39.39 GiB total capacity; 36.10 GiB already allocated; 1.20 GiB free)"
+)
+
+
+def _step_line(fmt: str, step: int, loss: float, dt_ms: float) -> str:
+    """A progress line as each trainer prints it (their own format strings)."""
+    if fmt == "llmc":  # llm.c train_gpt2.cu
+        return (
+            f"step {step:4d}/20000 | loss {loss:7.6f} (+0.12z)| norm {1.2345:6.4f} (-0.50z)| "
+            f"lr {6e-4:.2e} | {dt_ms:.2f} ms | 32.1% bf16 MFU | {125000:.0f} tok/s"
+        )
+    if fmt == "build":  # build-nanogpt train_gpt2.py
+        return (
+            f"step {step:5d} | loss: {loss:.6f} | lr {6e-4:.4e} | norm: {1.2345:.4f} | "
+            f"dt: {dt_ms:.2f}ms | tok/sec: {1265000.5:.2f}"
+        )
+    return f"iter {step}: loss {loss:.4f}, time {dt_ms:.2f}ms, mfu {2.23:.2f}%"  # nanoGPT
+
+
+def _eval_line(fmt: str, loss: float) -> str:
+    return {
+        "llmc": f"val loss {loss:f}",
+        "build": f"validation loss: {loss:.4f}",
+        "nanogpt": f"step 0: train loss {loss:.4f}, val loss {loss:.4f}",
+    }[fmt]
+
+
+def generated_log(fmt: str, steps: int, trouble: dict[int, str], seed: int) -> list[str]:
+    """A steady run (evals every 250 steps) with `trouble` injected before the step lines
+    at these indices: "nan", "spike", "slow" (a 3x slower step), "eval", "oom" (a
+    traceback then an OOM), "back" (a resume 300 steps back), "unread" (a line the parser
+    reads nothing from)."""
+    rng = random.Random(seed)
+    lines, step = ["using fused AdamW: True"], 0
+    for k in range(steps):
+        loss, dt_ms = 3.0 + rng.random() * 0.05, 400.0 + rng.random() * 8
+        kind = trouble.get(k)
+        if kind == "back":
+            step = max(1, step - 300)
+        elif kind == "oom":
+            lines += ["Traceback (most recent call last):", '  File "train.py", line 1', OOM]
+        elif kind in ("eval", "unread"):
+            lines.append(_eval_line(fmt, 3.5) if kind == "eval" else "HellaSwag: counting")
+        if step % 250 == 0 and step:
+            lines.append(_eval_line(fmt, 3.2))
+        loss = {"nan": math.nan, "spike": loss * 6}.get(kind or "", loss)
+        dt_ms *= 3 if kind == "slow" else 1
+        lines.append(_step_line(fmt, step, loss, dt_ms))
+        step += 1
+    return lines
+
+
+@pytest.mark.parametrize("fmt", ["llmc", "build", "nanogpt"])
+@pytest.mark.parametrize("batch", [1_000, 1_537])
+def test_generated_log_with_failures_at_batch_borders(fmt: str, batch: int) -> None:
+    """No shared logs needed: failures on the first and last lines of batches, and next to
+    the pieces catch-up folds (every 512 and 64 lines from a batch's start)."""
+    kinds = ["nan", "oom", "eval", "spike", "slow", "back", "unread"]
+    borders = [b + d for b in range(batch, 9 * batch, batch) for d in (-1, 0, 1)]
+    borders += [3 * batch + 512, 5 * batch + 64, 6 * batch + 575]
+    trouble = {at: kinds[k % len(kinds)] for k, at in enumerate(borders)}
+    lines = generated_log(fmt, 10 * batch, trouble, seed=batch)
+    slow, fast, said = fold_both(lines, batch)
+    assert_same(slow, fast)
+    kinds_said = {n.type for n in said if isinstance(n, Alert)}
+    assert {"nan", "oom", "resumed"} <= kinds_said
+    assert fast.lines_caught_up > len(lines) // 2  # and most lines went at speed
 
 
 durations = st.floats(0.0, 50.0, allow_nan=False)
