@@ -52,11 +52,13 @@ def embedded(
     outbox: OutboxPolicy = DEFAULT_POLICY,
     proc_root: Path | None = PROC,
     probes: Probes | None = None,
+    demo: bool = False,
 ) -> Service:
     """One process does all: follows `runs`, samples `gpu`, holds the state and the bot.
     `metrics`: (address, port) where Prometheus metrics are served; `proc_root`: where /proc
     tells which GPUs each run uses (None for a simulated GPU, whose processes are not there);
-    `probes`: how the runs' disks and SLURM jobs are read (None: they are not)."""
+    `probes`: how the runs' disks and SLURM jobs are read (None: they are not); `demo`: `now`
+    is `etagram demo`'s accelerated clock, which the messages' times say."""
     service, runs = _service(config, "embedded", runs, now)
     fold = _fold(
         service,
@@ -70,6 +72,7 @@ def embedded(
         proc_root=proc_root,
         host=socket.gethostname(),
         probes=probes,
+        demo=demo,
     )
     _logs(service, runs, fold.fold, now, host="", state_elsewhere=False, rename=fold.rename)
     if fold.console.live is not None:
@@ -152,6 +155,7 @@ def _fold(
     proc_root: Path | None = None,
     host: str = "",
     probes: Probes | None = None,
+    demo: bool = False,
 ) -> Fold:
     """The fold, the chats, and (with a token) delivery and the Telegram front end."""
     timezone = config.general.timezone or local_zone()  # read once: it is on every push
@@ -162,6 +166,7 @@ def _fold(
         timezone=timezone,
         now=now,
         store=lambda: store.opened,
+        demo=demo,
     )
     delivery = _delivery(config, store, chats, now, outbox)
     notifier = Notifier(
@@ -184,6 +189,7 @@ def _fold(
         pids=service.pids,
         host=host,
         probes=probes,
+        demo=demo,
     )
     if delivery is not None:
         link = delivery.link
@@ -262,7 +268,8 @@ class LiveLines:
 
     async def draw(self) -> None:
         console = self.fold.console
-        ctx = messages.Ctx(lang=self.lang, tz=self.fold.timezone, now_s=self.fold.now())
+        fold = self.fold
+        ctx = messages.Ctx(lang=self.lang, tz=fold.timezone, now_s=fold.now(), demo=fold.demo)
         states = self.fold.run_states()
         room = console.rows()
         lines = [messages.live_line(state, ctx) for state in states[:room]]

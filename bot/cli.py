@@ -497,7 +497,7 @@ def _run_log(config: Config, name: str) -> Path:
 
 def _demo(args: argparse.Namespace, config: Config) -> int:
     from bot.assemble import embedded
-    from bot.demo import DemoRun, demo_config, intro, tour
+    from bot.demo import DemoRun, demo_clock, demo_config, intro, tour
     from bot.service import RunSpec
 
     workdir = Path(tempfile.mkdtemp(prefix="etagram-demo-"))
@@ -506,7 +506,9 @@ def _demo(args: argparse.Namespace, config: Config) -> int:
     log_path = workdir / "train.log"
     spec = RunSpec(f"demo-{time.strftime('%H%M%S')}", log_path, "nanogpt", fixed=True)
     gpu = _demo_gpu(DemoRun(), args.speed)
-    service = embedded(config, [spec], gpu=gpu, proc_root=None)  # simulated GPU: no /proc
+    # A simulated GPU (no /proc); the demo's clock, on which what the run says comes true.
+    clock = demo_clock(args.speed)
+    service = embedded(config, [spec], gpu=gpu, now=clock, proc_root=None, demo=True)
     print(intro(config, args.speed, log_path), flush=True)
 
     async def child() -> int:

@@ -50,8 +50,8 @@ the same type is sent again for the run):
   snapshots in a row. `gpu_lost` (critical): NVML says a GPU fell off the bus.
 - `gpu_idle`, `disk_full`, `slurm_deadline` (warning): see `bot/core/resources.py`.
 - `started`, `resumed`, `new_launch`, `finished` (info): the first progress line (with the
-  first ETA when known) or an eval before it, whichever comes first, an iteration that jumps back part of the way or to about zero (see
-  launches.py), the last iteration or a clean exit.
+  first ETA when known) or an eval before it, whichever comes first; an iteration that jumps
+  back part of the way or to about zero (see launches.py); the last iteration or a clean exit.
 """
 
 from __future__ import annotations
