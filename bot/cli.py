@@ -444,7 +444,9 @@ def _run(args: argparse.Namespace, config: Config) -> int:
     service = embedded(config, [spec], gpu=_gpu_source())
 
     async def child() -> int:
-        code = await run_command(argv, log_path, on_start=service.set_pid)
+        code = await run_command(
+            argv, log_path, on_start=lambda pid: service.started(spec.name, pid)
+        )
         _stop_on_signals(service)  # run_command removed its own handlers, not ours
         await service.end_run(spec.name, code)
         return code

@@ -56,6 +56,7 @@ class Config:
     metrics_port: int = 0  # Prometheus exposition; 0 = off
     metrics_addr: str = "127.0.0.1"
     outbox_max_age_s: float = 21600.0  # evals and milestones older than this are not news
+    stop_grace_s: float = 30.0  # /stop: SIGINT, this long, SIGTERM, this long, SIGKILL
 
     @property
     def telegram_enabled(self) -> bool:
@@ -302,6 +303,13 @@ KEYS = (
         "live_every_s",
         ("notify", "live_every_s"),
         "ETAGRAM_LIVE_EVERY_S",
+        _positive(float),
+        "a positive number of seconds",
+    ),
+    Key(
+        "stop_grace_s",
+        ("run", "stop_grace_s"),
+        "ETAGRAM_STOP_GRACE_S",
         _positive(float),
         "a positive number of seconds",
     ),

@@ -58,7 +58,7 @@ class LogIntake:
         for spec in self.runs:
             await self.supervisor.end(("follow", spec.name), grace_s=STOP_S)
 
-    async def end_run(self, name: str, exit_code: int | None) -> None:
+    async def end_run(self, name: str, exit_code: int | None, stopped_by: str = "") -> None:
         """The launched process exited: let the follower read its last lines, then say so."""
         spec = next(s for s in self.runs if s.name == name)
         deadline = self.now() + END_DRAIN_S
@@ -67,7 +67,7 @@ class LogIntake:
             if pos is not None and pos.offset >= _size(spec.path):
                 break
             await asyncio.sleep(0.05)
-        await self.sink(ProcessExit(name, exit_code, self.now()))
+        await self.sink(ProcessExit(name, exit_code, self.now(), stopped_by))
 
     async def _follow(self, spec: RunSpec, size_at_start: int, again: bool = False) -> None:
         """Publish a log's lines: first its backlog, silently, then what is written next;

@@ -66,10 +66,13 @@ class TrainingEnd:
     """Training is over: the log says so, or the launched process exited."""
 
     exit_code: int | None = None  # None when only the log told us
-    reason: str = ""  # "completed", "exit", "signal", "killed", ...
+    reason: str = ""  # "completed", "exit", "signal", "killed", "stopped", ...
+    stopped_by: str = ""  # reason "stopped": who asked, from Telegram ("@alice")
 
     @property
     def failed(self) -> bool:
+        if self.reason == "stopped":  # asked for: its exit code is that of the signal
+            return False
         return self.exit_code not in (None, 0) or self.reason in ("crash", "killed", "signal")
 
 
