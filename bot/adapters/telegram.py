@@ -726,7 +726,7 @@ async def _stop_button(
     pending = backend.stops.take(button.arg, chat_id, asyncio.get_running_loop().time())
     if pending is None:
         log.warning(
-            "%s button from %s (user %s) in chat %s matches no open /stop question: ignored",
+            "%s button from %r (user %s) in chat %s matches no open /stop question: ignored",
             button.action,
             who,
             user_id,
@@ -736,7 +736,7 @@ async def _stop_button(
         return
     run = pending.run
     if button.action == "nostop":
-        log.info("run %r: /stop cancelled by %s (user %s) in chat %s", run, who, user_id, chat_id)
+        log.info("run %r: /stop cancelled by %r (user %s) in chat %s", run, who, user_id, chat_id)
         await _edit(query, stop_cancelled_text(run, who, ctx), None)
         await query.answer()
         return
@@ -746,7 +746,7 @@ async def _stop_button(
         return
     backend.stop_run(run, who, user_id, chat_id)
     log.warning(
-        "run %r: stop asked from Telegram by %s (user %s, chat %s)", run, who, user_id, chat_id
+        "run %r: stop asked from Telegram by %r (user %s, chat %s)", run, who, user_id, chat_id
     )
     await _edit(query, stop_sent_text(run, who, backend.stop_grace_s, ctx), None)
     await query.answer()
