@@ -22,7 +22,7 @@ from bot import assemble
 from bot.adapters.console import Console
 from bot.adapters.process import run_command
 from bot.bus import LogLines
-from bot.config import Config
+from bot.config import Config, General, Run, Telegram
 from bot.core.confirm import Confirmations
 from bot.service import RunSpec, Service
 from tests.telegram_stub import BotApiStub, SentCall
@@ -63,13 +63,9 @@ async def stub() -> AsyncIterator[BotApiStub]:
 
 def config(stub: BotApiStub, tmp_path: Path) -> Config:
     return Config(
-        token=stub.token,
-        api_base_url=stub.base_url,
-        allowed_chat_ids=(OWNER,),
-        language="en",
-        timezone="UTC",
-        state_path=str(tmp_path / "state.sqlite3"),
-        stop_grace_s=GRACE_S,
+        telegram=Telegram(token=stub.token, api_base_url=stub.base_url, allowed_chat_ids=(OWNER,)),
+        general=General(language="en", timezone="UTC", state_path=str(tmp_path / "state.sqlite3")),
+        run=Run(stop_grace_s=GRACE_S),
     )
 
 
@@ -91,10 +87,15 @@ def buttons(call: SentCall) -> dict[str, str]:
     return {b["text"]: b["callback_data"] for row in rows for b in row}
 
 
-async def command(stub: BotApiStub, chat: int, text: str) -> SentCall:
+async def command(stub: BotApiStub, chat: int, text: str, answer: str = "") -> SentCall:
+    """Send a command; the first message to the chat after it (holding `answer`: a push may
+    come in between)."""
     n = len(stub.sent)
     stub.push_message(chat, text)
-    return await stub.wait_for(lambda c: c.method == "sendMessage" and c.chat_id == chat, since=n)
+    return await stub.wait_for(
+        lambda c: c.method == "sendMessage" and c.chat_id == chat and answer in (c.text or ""),
+        since=n,
+    )
 
 
 async def press(stub: BotApiStub, chat: int, message_id: int, data: str) -> SentCall:
@@ -150,7 +151,7 @@ async def test_owner_stops_etagram_run_and_it_gets_sigint_first(
         refusal = await command(stub, STRANGER, "/stop")  # a stranger: refused, no question
         assert RUN not in (refusal.text or "") and buttons(refusal) == {}
 
-        question = await command(stub, OWNER, "/stop")
+        question = await command(stub, OWNER, "/stop", "⏹")
         assert "Stop this run?" in (question.text or "") and "SIGINT" in (question.text or "")
         data = buttons(question)
         assert set(data) == {"Stop", "Cancel"}
@@ -207,14 +208,14 @@ async def test_a_trainer_that_ignores_sigint_gets_sigterm_then_sigkill_with_its_
     await stub.wait_for(lambda c: "Training started" in (c.text or ""), timeout=15)
     worker = int((tmp_path / "signals.worker").read_text())
 
-    question = await command(stub, OWNER, "/stop gpt")  # a unique prefix names the run
+    question = await command(stub, OWNER, "/stop gpt", "⏹")  # a unique prefix names the run
     stop = buttons(question)["Stop"]
     await press(stub, OWNER, question.result["message_id"], stop)
     replay = await press(stub, OWNER, question.result["message_id"], stop)
     assert "nothing was stopped" in (replay.text or "")
     n = len(stub.sent)
-    under_way = await command(stub, OWNER, "/stop")
-    assert "Already being stopped" in (under_way.text or "") and buttons(under_way) == {}
+    under_way = await command(stub, OWNER, "/stop", "Already being stopped")
+    assert "SIGINT sent, asked by @alice" in (under_way.text or "") and buttons(under_way) == {}
 
     assert await asyncio.wait_for(child, 10) == 128 + 9
     assert signals(marker) == ["SIGINT", "SIGTERM"]  # in this order, then SIGKILL
@@ -226,8 +227,8 @@ async def test_a_trainer_that_ignores_sigint_gets_sigterm_then_sigkill_with_its_
         await asyncio.sleep(0.1)
     assert gone(worker)
 
-    ended = await command(stub, OWNER, "/stop")
-    assert "already ended" in (ended.text or "")
+    ended = await command(stub, OWNER, "/stop", "already ended")
+    assert buttons(ended) == {}
 
 
 async def test_an_expired_or_cancelled_question_stops_nothing(
@@ -239,7 +240,7 @@ async def test_an_expired_or_cancelled_question_stops_nothing(
     child = asyncio.create_task(launched(service, argv, tmp_path / "train.log"))
     try:
         await stub.wait_for(lambda c: "Training started" in (c.text or ""), timeout=15)
-        question = await command(stub, OWNER, "/stop")
+        question = await command(stub, OWNER, "/stop", "⏹")
         n = len(stub.sent)
         expired = await stub.wait_for("editMessageText", since=n, timeout=5)
         assert "confirmation expired" in (expired.text or "")
@@ -247,7 +248,7 @@ async def test_an_expired_or_cancelled_question_stops_nothing(
         toast = await press(stub, OWNER, question.result["message_id"], buttons(question)["Stop"])
         assert "nothing was stopped" in (toast.text or "")
 
-        again = await command(stub, OWNER, "/stop")
+        again = await command(stub, OWNER, "/stop", "⏹")
         n = len(stub.sent)
         await press(stub, OWNER, again.result["message_id"], buttons(again)["Cancel"])
         cancelled = await stub.wait_for("editMessageText", since=n)
@@ -264,11 +265,12 @@ async def test_stop_on_a_watched_log_explains(
     stub: BotApiStub, service: Service, tmp_path: Path
 ) -> None:
     (tmp_path / "train.log").write_text("iter 0: loss 3.0000, time 170.00ms, mfu 30.00%\n")
-    reply = await command(stub, OWNER, "/stop")
+    await stub.wait_for(lambda c: "Training started" in (c.text or ""), timeout=15)
+    reply = await command(stub, OWNER, "/stop", "⏹")
     assert "can stop only a training it started itself" in (reply.text or "")
     assert buttons(reply) == {}
     await command(stub, OWNER, "/lang fr")
-    reply = await command(stub, OWNER, "/stop gpt2")
+    reply = await command(stub, OWNER, "/stop gpt2", "⏹")
     assert "ne peut arrêter que ce qu'il a lancé lui-même" in (reply.text or "")
 
 
@@ -282,7 +284,7 @@ async def test_stop_on_a_hub_says_it_cannot_stop_remote_runs(
         assert hub.fold is not None
         line = "iter 0: loss 3.0000, time 170.00ms, mfu 30.00%"
         await hub.fold.fold(LogLines(RUN, (line,), 0.0, host="node1"))
-        reply = await command(stub, OWNER, "/stop")
+        reply = await command(stub, OWNER, "/stop", "⏹")
         assert "on another machine" in (reply.text or "") and buttons(reply) == {}
     finally:
         hub.stop()
