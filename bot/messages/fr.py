@@ -455,6 +455,7 @@ _MESSAGES = {
     "ui.plot.no_eta": "Heure de fin pas encore connue",
     "ui.plot.finished": "Terminé en {elapsed}",
     "ui.plot.stopped": "Arrêté sur une erreur après {elapsed}",
+    "ui.plot.stopped_telegram": "Arrêté depuis Telegram après {elapsed}",
     "ui.plot.loss": "loss",
     "ui.plot.train": "train",
     "ui.plot.val": "val",
