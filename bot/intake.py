@@ -58,8 +58,11 @@ class LogIntake:
         for spec in self.runs:
             await self.supervisor.end(("follow", spec.name), grace_s=STOP_S)
 
-    async def end_run(self, name: str, exit_code: int | None, stopped_by: str = "") -> None:
-        """The launched process exited: let the follower read its last lines, then say so."""
+    async def end_run(
+        self, name: str, exit_code: int | None, stopped_by: str | None = None
+    ) -> None:
+        """The launched process exited (`stopped_by`: on whose request): let the follower
+        read its last lines, then say so."""
         spec = next(s for s in self.runs if s.name == name)
         deadline = self.now() + END_DRAIN_S
         while self.now() < deadline:

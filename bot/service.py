@@ -75,5 +75,5 @@ class Service:
         name = storable(name)
         self.launched.exited(name)
         request = self.launched.requests.get(name)
-        await self.logs.end_run(name, exit_code, request.by if request else "")
+        await self.logs.end_run(name, exit_code, request.by if request else None)
         await self.launched.settled(name)

@@ -364,18 +364,19 @@ class Detectors:
 
     def _stopped(self, ev: TrainingEnd, state: RunState) -> list[Alert]:
         """Stopped from Telegram: who asked, how it exited, where it had got to."""
-        evidence: Evidence = {**_ending(state), "stopped_by": ev.stopped_by}
+        evidence: Evidence = {**_ending(state), "by": ev.by}
         if ev.exit_code is not None:
             evidence["exit_code"] = ev.exit_code
         self._life.over = True
         return self._fire("stopped", AlertType.STOPPED, INFO, state.iter, state.t_s, evidence)
 
     def _end(self, ev: TrainingEnd, state: RunState) -> list[Alert]:
-        if not ev.failed:
+        if not ev.failed or ev.reason == "stopped":
             # exit 0, or a stop asked for (its KeyboardInterrupt traceback is no crash)
             self._incident.pending = None
             alerts = self._close_incident(state, confirmed=False)
-            return alerts + (self._stopped(ev, state) if ev.stopped_by else self._finished(state))
+            stopped = ev.reason == "stopped"
+            return alerts + (self._stopped(ev, state) if stopped else self._finished(state))
         self._life.over = True
         evidence: Evidence = {"cause": ev.reason or "exit"}
         if ev.exit_code is not None:

@@ -67,12 +67,10 @@ class TrainingEnd:
 
     exit_code: int | None = None  # None when only the log told us
     reason: str = ""  # "completed", "exit", "signal", "killed", "stopped", ...
-    stopped_by: str = ""  # reason "stopped": who asked, from Telegram ("@alice")
+    by: str = ""  # who asked for a stop (reason "stopped"), when known
 
     @property
     def failed(self) -> bool:
-        if self.reason == "stopped":  # asked for: its exit code is that of the signal
-            return False
         return self.exit_code not in (None, 0) or self.reason in ("crash", "killed", "signal")
 
 

@@ -342,7 +342,7 @@ def _finished(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
 
 def _stopped(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
     """Who had it stopped, then the end of a finished run's facts, then how it exited."""
-    by = ev.get("stopped_by")
+    by = ev.get("by")
     facts = [tr.t("fact.stopped_by", by=clip(str(by), NAME_CHARS))] if by else []
     return facts + _finished(tr, ev, a) + _exit_code(tr, ev)
 

@@ -184,7 +184,7 @@ def _plot_subtitle(ui: Tr, state: RunState) -> tuple[str, ...]:
 
 
 def _plot_end(ended: TrainingEnd) -> str:
-    if ended.stopped_by:
+    if ended.reason == "stopped":
         return "ui.plot.stopped_telegram"
     return "ui.plot.stopped" if ended.failed else "ui.plot.finished"
 

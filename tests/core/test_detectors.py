@@ -99,7 +99,7 @@ def test_a_stop_from_telegram_ends_the_run_with_who_asked_and_no_crash() -> None
     found = [a for a in state.end(130, 5.0, "@alice") if isinstance(a, Alert)]
     assert [(a.type, a.severity, a.iter) for a in found] == [("stopped", "info", 90)]
     evidence = found[0].evidence
-    assert evidence["stopped_by"] == "@alice" and evidence["exit_code"] == 130
+    assert evidence["by"] == "@alice" and evidence["exit_code"] == 130
     assert evidence["best_val_loss"] == 2.8 and evidence["elapsed_s"] > 0
     assert state.tick(10_000.0) == []  # stopped: no crash, no stall
 

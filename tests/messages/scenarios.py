@@ -225,7 +225,7 @@ STOPPED = Alert(
     1300,
     228.0,
     {
-        "stopped_by": "@alice",
+        "by": "@alice",
         "elapsed_s": 228.0,
         "best_val_loss": 1.4697,
         "best_iter": 1000,
