@@ -236,8 +236,9 @@ class TelegramFront:
     def stop_under_way(self, run: str) -> tuple[str, str]:
         """The last signal a stop under way sent to `run`, and who asked for it."""
         assert self.launched is not None
-        sent = self.launched.sent.get(run)
-        return (sent.name if sent else "?"), self.launched.requests[run].by
+        first = self.launched.first_name(run)
+        sent = self.launched.sent.get(first)
+        return (sent.name if sent else "?"), self.launched.requests[first].by
 
     def stop_run(self, run: str, by: str, user_id: int, chat_id: int) -> bool:
         """Start stopping `run`; False when it is not running or is being stopped already."""

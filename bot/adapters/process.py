@@ -29,7 +29,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,6 +149,7 @@ class Launched:
         self._groups: dict[str, int] = {}  # run -> process group, while its leader runs
         self._stops: dict[str, asyncio.Task[None]] = {}
         self._runs: set[str] = set()  # every run launched
+        self.names: Mapping[str, str] = {}  # first name -> name now (the log may rename it)
 
     def started(self, run: str, pid: int) -> None:
         """`pid` leads its own process group (run_command starts it so)."""
@@ -160,8 +161,15 @@ class Launched:
         reused once empty); a stop under way goes on with what is left of it."""
         self._groups.pop(run, None)
 
+    def first_name(self, run: str) -> str:
+        """The name `run` was launched under, from its name now."""
+        if run in self._runs:
+            return run
+        return next((first for first, now in self.names.items() if now == run), run)
+
     def status(self, run: str) -> str:
         """`running`, `stopping`, `ended`, or `not_launched` (a log etagram only follows)."""
+        run = self.first_name(run)
         if run not in self._runs:
             return "not_launched"
         if run not in self._groups:
@@ -170,6 +178,7 @@ class Launched:
 
     def stop(self, run: str, request: StopRequest) -> bool:
         """Start stopping `run`; False when it is not running or a stop is already under way."""
+        run = self.first_name(run)
         if run not in self._groups or run in self._stops:
             return False
         self.requests[run] = request

@@ -140,8 +140,9 @@ async def test_launched_knows_what_it_can_stop() -> None:
         sys.executable, "-c", "import time; time.sleep(60)", process_group=0
     )
     launched.started("gpt2", child.pid)
-    assert launched.status("gpt2") == "running"
-    assert launched.stop("gpt2", request)
+    launched.names = {"gpt2": "shakespeare"}  # the log renamed it: found under both names
+    assert launched.status("gpt2") == launched.status("shakespeare") == "running"
+    assert launched.stop("shakespeare", request)
     assert launched.status("gpt2") == "stopping" and not launched.stop("gpt2", request)
     assert await asyncio.wait_for(child.wait(), 5) == -signal.SIGINT
     launched.exited("gpt2")
