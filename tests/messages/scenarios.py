@@ -36,6 +36,15 @@ from bot.messages import (
     start_text,
     status_text,
 )
+from bot.messages.stop import (
+    REFUSALS,
+    stop_cancelled_text,
+    stop_confirm_text,
+    stop_expired_text,
+    stop_refused_text,
+    stop_sent_text,
+    stop_under_way_text,
+)
 
 PARIS = "Europe/Paris"
 NOW = datetime(2026, 11, 28, 2, 30, tzinfo=ZoneInfo(PARIS)).timestamp()  # a Saturday
@@ -213,6 +222,20 @@ FINISHED = Alert(
     20000,
     3630.0,
     {"elapsed_s": 3630.0, "best_val_loss": 1.4697, "best_iter": 4500, "first_eta_error_pct": 4.2},
+)
+STOPPED = Alert(
+    RUN,
+    "stopped",
+    "info",
+    1300,
+    228.0,
+    {
+        "by": "@alice",
+        "elapsed_s": 228.0,
+        "best_val_loss": 1.4697,
+        "best_iter": 1000,
+        "exit_code": 130,
+    },
 )
 CRASH = Alert(
     RUN,
@@ -417,6 +440,17 @@ SCENARIOS = [
     ),
     Scenario("error_bad_tz", lambda c: error_text("bad_tz", c, value="Mars/Olympus")),
     Scenario("mute", lambda c: mute_text(c, NOW + 2 * 3600)),
+    Scenario("alert_stopped", lambda c: alert_text(STOPPED, c), names=("Telegram",)),
+    Scenario("stop_confirm", lambda c: stop_confirm_text(RUN, 30.0, 60.0, c)),
+    Scenario("stop_sent", lambda c: stop_sent_text(RUN, "@alice", 30.0, c)),
+    Scenario("stop_cancelled", lambda c: stop_cancelled_text(RUN, "@alice", c)),
+    Scenario("stop_expired", lambda c: stop_expired_text(RUN, 60.0, c)),
+    Scenario("stop_under_way", lambda c: stop_under_way_text(RUN, "SIGTERM", "@alice", c)),
+    *(
+        Scenario(f"stop_refused_{reason}", lambda c, r=reason: stop_refused_text(RUN, r, c))
+        for reason in REFUSALS
+    ),
+    Scenario("error_stop_expired", lambda c: error_text("stop_expired", c)),
     Scenario("plot_empty", lambda c: error_text("plot_empty", c)),
     Scenario("evals_every", lambda c: ack_text("evals_every", c, n=3)),
 ]
