@@ -16,7 +16,11 @@ How the ordinary step time is learned (`StepTimer`):
   older blocks are forgotten;
 - a steady drift (modded-nanogpt's attention window grows, so each step is slower than the
   last) is followed by a trend fitted since the last change, extrapolated no further ahead
-  than it was observed;
+  than it was observed. Its points are finer than blocks: ordinary time spanning at least
+  `BLOCK_RESOLUTIONS` quanta of the clock (the smallest interval or difference of two
+  consecutive intervals: 1 s for a whole-second clock read once an epoch) and `TREND_SHARE`
+  of the run clock, so that a log with a line per epoch has a trend long before it has
+  the blocks for one;
 - the first interval after the start or a resume is warm-up (compile, data loader start);
   a resume is the iteration or the clock going back, or the iteration leaping forward far
   faster than the step time allows (a run restarted from a later checkpoint).
@@ -34,6 +38,7 @@ from __future__ import annotations
 import copy
 import math
 import statistics
+from bisect import bisect_left, bisect_right
 from collections import deque
 from dataclasses import dataclass
 from itertools import islice, repeat
@@ -44,12 +49,15 @@ BLOCK_RESOLUTIONS = 20  # a block spans at least this many clock resolutions
 TRIM = 1.5  # blocks off the median by more than this factor are not ordinary
 CHANGE_BLOCKS = 4  # consecutive blocks on one side of the estimate that mean a new speed
 CHANGE_MIN = 0.08  # ... by at least this fraction (more when blocks are noisier)
+TREND_SHARE = 1 / 128  # a trend point spans at least this share of the run clock (and the
+# clock's quantum BLOCK_RESOLUTIONS times): a per-epoch log still gives the trend its points
 TREND_POINTS = 256  # coarse history kept for the trend (merged in pairs when full; even)
 TREND_BINS = 6  # the trend's points are grouped in this many bins to judge its scatter
 TREND_SIGNIFICANCE = 3.0  # the drift over the fitted span must exceed this many scatters
 TREND_REACH = 1.0  # extrapolate the trend at most this many times the span it was seen over
 PAUSE_FACTOR = 3.0  # an interval this many times its expected duration is a pause
 PAUSE_SHARE = 0.25  # a pause longer than this share of the training before it is a one-off
+QUANTUM_NOISE = 1e-6  # a difference of intervals below this share of one is float noise
 KEPT = 10  # recent eval/checkpoint/pause occurrences kept
 Z80 = 1.2816  # the 90th percentile of a standard normal: 10-90 % range is +-Z80 sigma
 RANGE_BASE = 0.005  # relative uncertainty of the remaining time, whatever the horizon
@@ -156,7 +164,6 @@ class StepTimer:
         self._iters.append(iters)
         self._secs.append(secs)
         self._rates.append(secs / iters)
-        self._remember(end_iter - iters / 2, secs / iters, iters)
 
     def _refresh(self, end_iter: int) -> None:
         """After a block ending at `end_iter`: a change of speed, then the statistics."""
@@ -165,7 +172,8 @@ class StepTimer:
             kept = list(self._blocks)[-CHANGE_BLOCKS:]
             self._blocks.clear()
             self._blocks.extend(kept)
-            self._history = self._history[-CHANGE_BLOCKS:]
+            since = end_iter - sum(i for i, _ in kept)
+            self._history = [p for p in self._history if p[0] >= since]
             self._iters = deque((i for i, _ in kept), maxlen=WINDOW_BLOCKS)
             self._secs = deque((s for _, s in kept), maxlen=WINDOW_BLOCKS)
             self._rates = deque(rates[-CHANGE_BLOCKS:], maxlen=WINDOW_BLOCKS)
@@ -220,8 +228,10 @@ class StepTimer:
         recent = [r / step - 1 for r in rates[-CHANGE_BLOCKS:]]
         return all(d > threshold for d in recent) or all(d < -threshold for d in recent)
 
-    def _remember(self, mid: float, rate: float, iters: int) -> None:
-        self._history.append((mid, rate, iters))
+    def remember(self, iters: int, secs: float, end_iter: int) -> None:
+        """One trend point: ordinary iterations ending at `end_iter`, finer than a block."""
+        self._history.append((end_iter - iters / 2, secs / iters, iters))
+        self._trend_stale = True
         if len(self._history) >= TREND_POINTS:
             pairs = zip(self._history[::2], self._history[1::2], strict=True)
             self._history = [_merge(a, b) for a, b in pairs]
@@ -309,7 +319,14 @@ class Estimator:
         self._last: tuple[int, float] | None = None  # (iter, t_s) of the last progress line
         self._warm = False  # the current segment's warm-up interval is behind us
         self._resolution_s: float | None = None  # smallest positive interval seen
+        # The clock's quantum: the smallest positive interval or difference between two
+        # consecutive ones (a clock in whole seconds read once a minute has 1 s, not 60).
+        self._quantum_s: float | None = None
+        self._span = 0.0  # the last interval's duration
         self._open = (0, 0.0)  # (iterations, seconds) of the block being filled
+        # (iter, t_s) where the trend point being filled starts: the end of the last one, or
+        # of the last interval that was not ordinary (its time is no step time).
+        self._fine = (0, 0.0)
         # ("eval" | "checkpoint", iteration) seen since the last progress line
         self._pending: list[tuple[str, int | None]] = []
         self._pause: _Pause | None = None  # latest unexplained pause, until an eval claims it
@@ -327,6 +344,7 @@ class Estimator:
         self._printed_s = printed_s
         if self._last is None:
             self._last, self._first_iter, self._since_pause_s = (it, t_s), it, t_s
+            self._fine = (it, t_s)
             return
         start, gap, span = self._last[0], it - self._last[0], t_s - self._last[1]
         if gap == 0:
@@ -337,19 +355,25 @@ class Estimator:
         self._last = (it, t_s)
         if span > 0:
             self._resolution_s = min(span, self._resolution_s or span)
+        quantum, change = self._quantum_s, abs(span - self._span)
+        if quantum is None or 0 < span < quantum or QUANTUM_NOISE * span < change < quantum:
+            self._quantum_s = _quantum(quantum, span, self._span)
+        self._span = span
         pending, self._pending = self._pending, []
-        if not self._warm:
-            self._warm = True  # compile time, data loader start-up: not ordinary
+        if pending and self._warm and self._evals_every_line(gap):
             self._record_evals(pending, None)
-        elif pending and self._evals_every_line(gap):
-            self._record_evals(pending, None)
-            self._add(gap, span, it)
-        elif pending:
-            self._learn_cost(pending, gap, span)
-        elif self._is_pause(gap, span):
-            self._new_pause(_Pause(start, span - gap * (self.timer.step_s or 0.0), t_s))
+            self._add(gap, span, it, t_s)
+        elif self._warm and not pending and not self._is_pause(gap, span):
+            self._add(gap, span, it, t_s)
         else:
-            self._add(gap, span, it)
+            self._fine = (it, t_s)  # not ordinary: the next trend point starts here
+            if not self._warm:
+                self._warm = True  # compile time, data loader start-up: not ordinary
+                self._record_evals(pending, None)
+            elif pending:
+                self._learn_cost(pending, gap, span)
+            else:
+                self._new_pause(_Pause(start, span - gap * (self.timer.step_s or 0.0), t_s))
 
     def copy(self) -> Estimator:
         """An independent copy (to fold lines into before keeping them)."""
@@ -391,16 +415,33 @@ class Estimator:
             return start
         spans = list(map(sub, ts, [last[1], *ts[:-1]]))
         low, high = min(spans), max(spans)
+        # No interval, nor difference of consecutive ones, finer than the clock's quantum.
+        quantum = self._quantum_s
+        changes = list(map(abs, map(sub, spans, [self._span, *spans[:-1]])))
+        if quantum is not None and min(changes) < quantum:  # zeros, float noise, or finer
+            changes.sort()
+            changes = changes[bisect_right(changes, QUANTUM_NOISE * low) :]
         (open_iters, open_secs), rates = self._open, [step, low / gap, high / gap]
         rates += self.timer.rates() + ([open_secs / open_iters] if open_iters else [])
         step_low, step_high = min(rates), max(rates)
         if (
             low < res
+            or quantum is None
+            or low < quantum
+            or (changes and min(changes) < quantum)
             or gap * step_high > PAUSE_FACTOR * low
             or high > PAUSE_FACTOR * gap * step_low
         ):
             return start
-        timer, limit = self.timer, BLOCK_RESOLUTIONS * res
+        # The trend points first (in time order with the blocks: they touch the history
+        # only, the blocks the window only), found by bisection on the clock.
+        timer, limit, k = self.timer, BLOCK_RESOLUTIONS * res, 0
+        fine_it, fine_t = self._fine
+        while (k := bisect_left(ts, _trend_point_at(fine_t, quantum), k)) < len(ts):
+            if _trend_point_ends(fine_t, ts[k], quantum):  # `_add`
+                timer.remember(its[k] - fine_it, ts[k] - fine_t, its[k])
+                fine_it, fine_t = its[k], ts[k]
+            k += 1
         for it, span in zip(its, spans, strict=True):
             open_iters += gap
             open_secs += span
@@ -408,6 +449,7 @@ class Estimator:
                 timer.add(open_iters, open_secs, it)
                 open_iters, open_secs = 0, 0.0
         self._last, self._open = (its[-1], ts[-1]), (open_iters, open_secs)
+        self._fine, self._span = (fine_it, fine_t), spans[-1]
         self.elapsed_s, self._printed_s = max(self.elapsed_s, ts[-1]), None
         return len(iters)
 
@@ -418,6 +460,8 @@ class Estimator:
         if last is None or res is None or step is None or not self._warm or self._pending:
             return start
         timer, (open_iters, open_secs), (last_it, last_t) = self.timer, self._open, last
+        (fine_it, fine_t), quantum, previous = self._fine, self._quantum_s, self._span
+        fine_at = _trend_point_at(fine_t, quantum)
         k = start
         for it, t in zip(iters[start:], times[start:], strict=True):
             gap, span = it - last_it, t - last_t
@@ -430,6 +474,15 @@ class Estimator:
             ):
                 break
             res, open_iters, open_secs = new_res, open_iters + gap, open_secs + span
+            change = span - previous if span > previous else previous - span  # `_quantum`
+            if quantum is None or 0 < span < quantum or QUANTUM_NOISE * span < change < quantum:
+                quantum = _quantum(quantum, span, previous)
+                fine_at = _trend_point_at(fine_t, quantum)
+            previous = span
+            if t >= fine_at and _trend_point_ends(fine_t, t, quantum):  # `_add`
+                timer.remember(it - fine_it, t - fine_t, it)
+                fine_it, fine_t = it, t
+                fine_at = _trend_point_at(fine_t, quantum)
             if open_secs >= BLOCK_RESOLUTIONS * res:  # `_add`
                 timer.add(open_iters, open_secs, it)
                 open_iters, open_secs = 0, 0.0
@@ -441,6 +494,7 @@ class Estimator:
                 (open_iters, open_secs),
                 res,
             )
+            self._fine, self._quantum_s, self._span = (fine_it, fine_t), quantum, previous
             self.elapsed_s, self._printed_s = max(self.elapsed_s, last_t), None
         return k
 
@@ -465,6 +519,7 @@ class Estimator:
         self._last = (it, t_s)
         self._record_evals(self._pending, None)
         self._pending, self._pause, self._open, self._warm = [], None, (0, 0.0), False
+        self._fine = (it, t_s)
         self.timer.reset()
 
     def _evals_every_line(self, gap: int) -> bool:
@@ -522,7 +577,11 @@ class Estimator:
             if kind == "eval":
                 self.evals.seen(at if at is not None else reported)
 
-    def _add(self, gap: int, span: float, it: int) -> None:
+    def _add(self, gap: int, span: float, it: int, t_s: float) -> None:
+        fine_it, fine_t = self._fine
+        if t_s - fine_t >= TREND_SHARE * t_s and _trend_point_ends(fine_t, t_s, self._quantum_s):
+            self.timer.remember(it - fine_it, t_s - fine_t, it)
+            self._fine = (it, t_s)
         iters, secs = self._open[0] + gap, self._open[1] + span
         if self._resolution_s is None or secs < BLOCK_RESOLUTIONS * self._resolution_s:
             self._open = (iters, secs)
@@ -619,6 +678,28 @@ def _fit(points: list[tuple[float, float, int]]) -> tuple[float, float, float]:
     slope = sum(w * (x - mx) * (y - my) for x, y, w in points) / sxx
     scatter = sum(w * (y - my - slope * (x - mx)) ** 2 for x, y, w in points) / weight
     return slope, points[-1][0] - points[0][0], scatter**0.5
+
+
+def _trend_point_ends(start_t: float, t: float, quantum: float | None) -> bool:
+    """Whether ordinary time from `start_t` to `t` makes a trend point: long enough to
+    dwarf the clock's quantum and to be a share of the run."""
+    return t - start_t >= BLOCK_RESOLUTIONS * (quantum or 0.0) and t - start_t >= TREND_SHARE * t
+
+
+def _trend_point_at(start_t: float, quantum: float | None) -> float:
+    """A clock reading below which `_trend_point_ends` is false (a little below the exact
+    bound, which `_trend_point_ends` itself then checks)."""
+    bound = max(start_t + BLOCK_RESOLUTIONS * (quantum or 0.0), start_t / (1 - TREND_SHARE))
+    return bound - 1e-9 * abs(bound) - 1e-12
+
+
+def _quantum(res: float | None, span: float, previous: float) -> float | None:
+    """The clock's quantum after an interval of `span` following one of `previous`: both
+    are multiples of it, and so is their difference (float noise aside)."""
+    for step in (span, abs(span - previous)):
+        if step > QUANTUM_NOISE * span and (res is None or step < res):
+            res = step
+    return res
 
 
 def _median(ordered: list[float]) -> float:

@@ -249,6 +249,44 @@ def test_drift_is_followed() -> None:
     assert eta.step_s is not None and eta.remaining_s > 2001 * eta.step_s
 
 
+def epochs(count: int) -> list[tuple[int, float]]:
+    """One line per epoch, each 0.06 s slower than the last (91 s at first), on a clock
+    that prints whole seconds."""
+    t, points = 0.0, []
+    for epoch in range(count):
+        points.append((epoch, float(round(t))))
+        t += 91 + 0.06 * epoch
+    return points
+
+
+def test_drift_of_a_per_epoch_log_is_followed() -> None:
+    """A line a minute and a half apart on a whole-second clock: the trend's points come
+    from the clock's quantum (1 s) and the run's length, not from 20 lines at a time."""
+    est = Estimator()
+    for it, t in epochs(250):
+        est.on_progress(it, t)
+    eta = est.estimate(500)
+    true = sum(91 + 0.06 * epoch for epoch in range(250, 500))
+    assert est._quantum_s == 1.0
+    assert eta.remaining_s == pytest.approx(true, rel=0.02)
+
+
+@pytest.mark.parametrize("chunk", [7, 64, 1000])
+def test_batches_fold_as_lines_do(chunk: int) -> None:
+    """`with_progress` (catch-up) ends in the state `on_progress` line by line reaches:
+    on a jittered millisecond clock and on a whole-second per-epoch one."""
+    jittered = [(it, it * 0.1 + (it * 7919 % 13) * 1e-3) for it in range(3000)]
+    for points in (jittered, epochs(400)):
+        one, batched = Estimator(), Estimator()
+        for it, t in points:
+            one.on_progress(it, t)
+        for k in range(0, len(points), chunk):
+            part = points[k : k + chunk]
+            batched = batched.with_progress([i for i, _ in part], [t for _, t in part])
+        assert batched.estimate(6000) == one.estimate(6000)
+        assert batched.timer._history == one.timer._history
+
+
 def test_scattered_step_times_are_no_trend() -> None:
     est = Estimator()
     t = 0.0
