@@ -40,6 +40,7 @@ import math
 import statistics
 from bisect import bisect_left, bisect_right
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import islice, repeat
 from operator import itemgetter, sub, truediv
@@ -59,6 +60,9 @@ PAUSE_FACTOR = 3.0  # an interval this many times its expected duration is a pau
 PAUSE_SHARE = 0.25  # a pause longer than this share of the training before it is a one-off
 QUANTUM_NOISE = 1e-6  # a difference of intervals below this share of one is float noise
 KEPT = 10  # recent eval/checkpoint/pause occurrences kept
+EVAL_SPLITS = 2  # nanoGPT's estimate_loss evaluates the train and the val split
+FORWARD_BACKWARD = 3.0  # a forward and backward pass costs about three forward passes
+NANOGPT_ACCUMULATION = 40  # train.py's default gradient_accumulation_steps (5 * 8)
 Z80 = 1.2816  # the 90th percentile of a standard normal: 10-90 % range is +-Z80 sigma
 RANGE_BASE = 0.005  # relative uncertainty of the remaining time, whatever the horizon
 RANGE_DRIFT = 0.01  # ... growing with the square root of the horizon / elapsed ratio
@@ -87,6 +91,7 @@ class EtaEstimate:
     pauses_s: float = 0.0  # other recurring pauses (unreported evals, epoch ends)
     eval_interval: int | None = None  # configured, or learned from the evals seen
     printed_s: float | None = None  # the trainer's own ETA on its last progress line, if any
+    eval_cost_estimated: bool = False  # eval_cost_s is worked out from the config, not timed
 
 
 class StepTimer:
@@ -607,8 +612,11 @@ class Estimator:
         total_iters: int | None,
         eval_interval: int | None = None,
         checkpoint_every_eval: bool = False,
+        eval_steps: float | None = None,
     ) -> EtaEstimate:
-        """The estimate made from what was observed so far."""
+        """The estimate made from what was observed so far. `eval_steps`: what one eval
+        costs in ordinary steps as the config tells it (`eval_steps_from_config`), counted
+        for the evals left until one has been timed."""
         done = self._last_iter()
         step = self.step_s()
         missing = tuple(
@@ -625,7 +633,9 @@ class Estimator:
         steps_s = left * (self.timer.mean_step(done, left) or step)
         interval = self.eval_interval(eval_interval)
         evals_left = self.evals.left(done, total_iters, interval)
-        eval_cost = self.evals.cost_s()
+        eval_cost, guessed = self.evals.cost_s(), False
+        if eval_cost is None and eval_steps is not None and evals_left:
+            eval_cost, guessed = eval_steps * step, True
         ckpt_every = self.checkpoints.interval(self._first_iter)
         ckpts_left = self.checkpoints.left(done, total_iters, ckpt_every)
         if checkpoint_every_eval:
@@ -643,7 +653,7 @@ class Estimator:
         return EtaEstimate(
             done, total_iters, left, step, evals_left, eval_cost, ckpts_left, ckpt_cost,
             remaining, low, high, self.elapsed_s, missing, steps_s, evals_s, ckpts_s,
-            pauses_s, interval, self._printed_s,
+            pauses_s, interval, self._printed_s, guessed,
         )  # fmt: skip
 
     def _range(self, remaining: float, steps_s: float) -> tuple[float, float]:
@@ -651,6 +661,32 @@ class Estimator:
         horizon = min(10.0, steps_s / self.elapsed_s) if self.elapsed_s > 0 else 10.0
         sigma = RANGE_BASE + RANGE_DRIFT * horizon**0.5 + self.timer.spread / 4
         return max(0.0, remaining * (1 - Z80 * sigma)), remaining * (1 + Z80 * sigma)
+
+
+def eval_steps_from_config(config: Mapping[str, int | float | str]) -> float | None:
+    """One eval's cost in ordinary steps, from a nanoGPT-style config: `estimate_loss` runs
+    `eval_iters` forward passes on each of the train and val splits, one batch each, while a
+    training step runs `gradient_accumulation_steps` forward and backward passes of the same
+    batch, a backward costing about two forwards. The accumulation is the one the printed
+    tokens per iteration imply where the log gives it, else the config's, else train.py's
+    default (5 x 8). Under DDP each rank accumulates 1/world of it while the master evaluates
+    alone, which the log does not say: the estimate is then short by the world size."""
+    eval_iters = _positive(config.get("eval_iters"))
+    if eval_iters is None:
+        return None
+    tokens = _positive(config.get("tokens_per_iter"))
+    batch = _positive(config.get("batch_size"))
+    block = _positive(config.get("block_size"))
+    accumulation = (
+        tokens / (batch * block)
+        if tokens and batch and block
+        else _positive(config.get("gradient_accumulation_steps")) or NANOGPT_ACCUMULATION
+    )
+    return EVAL_SPLITS * eval_iters / (FORWARD_BACKWARD * accumulation)
+
+
+def _positive(value: int | float | str | None) -> float | None:
+    return float(value) if isinstance(value, int | float) and value > 0 else None
 
 
 def _bins(points: list[tuple[float, float, int]]) -> list[tuple[float, float, int]]:

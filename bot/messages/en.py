@@ -53,6 +53,7 @@ MESSAGES: dict[str, str] = {
     "eta.evals.other": "{n} evals left × {each} ≈ {total}",
     "eta.evals_unmeasured.one": "{n} eval left, duration not measured yet",
     "eta.evals_unmeasured.other": "{n} evals left, duration not measured yet",
+    "eta.evals_estimated": "(estimated from the config, none timed yet)",
     "eta.checkpoints.one": "{n} checkpoint left × {each} ≈ {total}",
     "eta.checkpoints.other": "{n} checkpoints left × {each} ≈ {total}",
     "eta.checkpoints_unmeasured.one": "{n} checkpoint left, duration not measured yet",

@@ -71,6 +71,7 @@ _MESSAGES = {
     "eta.evals.other": "{n} évaluations restantes × {each} ≈ {total}",
     "eta.evals_unmeasured.one": "{n} évaluation restante, durée pas encore mesurée",
     "eta.evals_unmeasured.other": "{n} évaluations restantes, durée pas encore mesurée",
+    "eta.evals_estimated": "(estimation d'après la configuration)",
     "eta.checkpoints.one": "{n} sauvegarde restante × {each} ≈ {total}",
     "eta.checkpoints.other": "{n} sauvegardes restantes × {each} ≈ {total}",
     "eta.checkpoints_unmeasured.one": "{n} sauvegarde restante, durée pas encore mesurée",

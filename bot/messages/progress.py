@@ -49,7 +49,7 @@ def _eta_body(tr: Tr, state: RunState, eta: EtaEstimate, finish_at: float | None
         [
             _iters_line(tr, eta),
             _pause_line(tr, "eta.steps", eta.iters_left or 0, eta.step_s),
-            _pause_line(tr, "eta.evals", eta.evals_left, eta.eval_cost_s),
+            _evals_line(tr, eta),
             _pause_line(tr, "eta.checkpoints", eta.checkpoints_left, eta.checkpoint_cost_s),
             tr.t("eta.total", total=tr.dur(eta.remaining_s), spread=_spread(tr, eta)),
             tr.t("eta.finish", finish=tr.finish(finish_at), zone=tr.tz_label()),
@@ -73,6 +73,14 @@ def _pause_line(tr: Tr, key: str, count: int, each_s: float | None) -> Html:
     if count * each_s < NEGLIGIBLE_S:
         return tr.plural(f"{key}_negligible", count)
     return tr.plural(key, count, each=tr.dur(each_s), total=tr.dur(count * each_s))
+
+
+def _evals_line(tr: Tr, eta: EtaEstimate) -> Html:
+    """The evals left; a cost worked out from the config, none timed yet, says so."""
+    line = _pause_line(tr, "eta.evals", eta.evals_left, eta.eval_cost_s)
+    return (
+        Html(f"{line} {tr.t('eta.evals_estimated')}") if line and eta.eval_cost_estimated else line
+    )
 
 
 def _spread(tr: Tr, eta: EtaEstimate) -> Html:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.core.estimator import Estimator, EtaEstimate
+from bot.core.estimator import Estimator, EtaEstimate, eval_steps_from_config
 
 
 def feed(est: Estimator, start: int, count: int, step_s: float, t_s: float = 0.0) -> float:
@@ -128,6 +128,43 @@ def test_eval_cost_learned_from_the_interval_after_the_eval() -> None:
     assert eta.eval_cost_s == pytest.approx(6.0)
     assert eta.evals_left == 6  # 2500 ... 5000
     assert eta.remaining_s == pytest.approx(2999 * 0.2 + 6 * 6.0, rel=0.01)
+
+
+def test_evals_not_timed_yet_cost_what_the_config_says() -> None:
+    """Before the first eval is timed, nanoGPT's config gives its cost: 2 x eval_iters forward
+    passes against accumulation x (forward + backward) per step; once timed, the timing wins."""
+    est, t = steady(0.2, 100)
+    eta = est.estimate(5000, eval_interval=500, eval_steps=4.0)
+    assert eta.evals_left == 10 and eta.eval_cost_estimated
+    assert eta.eval_cost_s == pytest.approx(0.8) and eta.evals_s == pytest.approx(8.0)
+    assert est.estimate(5000, eval_interval=500).evals_s == 0.0  # without the config
+    for it in range(100, 601):
+        if it == 500:
+            est.on_eval(it)
+            t += 6.0
+        t += 0.2
+        est.on_progress(it, t)
+    timed = est.estimate(5000, eval_interval=500, eval_steps=4.0)
+    assert not timed.eval_cost_estimated and timed.eval_cost_s == pytest.approx(6.0, rel=0.05)
+
+
+@pytest.mark.parametrize(
+    ("config", "steps"),
+    [
+        ({"eval_iters": 200, "gradient_accumulation_steps": 5}, 2 * 200 / (3 * 5)),
+        # the printed tokens per iteration tell the accumulation in use
+        (
+            {"eval_iters": 200, "gradient_accumulation_steps": 40, "tokens_per_iter": 61440}
+            | {"batch_size": 12, "block_size": 1024},
+            2 * 200 / (3 * 5),
+        ),
+        ({"eval_iters": 200}, 2 * 200 / (3 * 40)),  # train.py's default accumulation
+        ({"eval_iters": "many", "gradient_accumulation_steps": 5}, None),
+        ({"max_iters": 5000}, None),
+    ],
+)
+def test_eval_steps_from_config(config: dict[str, int | float | str], steps: float | None) -> None:
+    assert eval_steps_from_config(config) == (pytest.approx(steps) if steps else None)
 
 
 def test_configured_eval_interval_wins() -> None:
