@@ -56,19 +56,22 @@ class Fold:
         pids: set[int] | None = None,
         host: str = "",
         probes: Probes | None = None,
+        demo: bool = False,
     ) -> None:
         """`max_runs`: a hub meets its runs as agents report them; it follows this many at
         most (None: every run it is told of). `proc_root`: where /proc is read to tell which
         GPUs each run uses, with `pids` the processes etagram launched (None: not read, e.g.
         a hub, or a simulated GPU). `host`: this machine, where the runs given train (a
         hub's runs are where its agents say). `probes`: how each run's disk and SLURM job
-        are read (None: not read, e.g. a hub, whose runs train elsewhere, or the demo)."""
+        are read (None: not read, e.g. a hub, whose runs train elsewhere, or the demo). `demo`:
+        `now` is `etagram demo`'s accelerated clock, which the messages' times then say."""
         self.config = config
         self.notifier = notifier
         self.supervisor = supervisor
         self.console = console
         self.now = now
         self.timezone = timezone
+        self.demo = demo
         self.max_runs = max_runs
         self.monitors = {spec.name: self._monitor(spec) for spec in runs}
         self.latest_gpu: GpuSnapshot | None = None
@@ -213,7 +216,11 @@ class Fold:
         host = self.host_shown(state.name)
         for push in self.notifier.expand(state, notices, replayed=replayed):
             ctx = messages.Ctx(
-                lang=self.config.general.language, tz=self.timezone, now_s=self.now(), host=host
+                lang=self.config.general.language,
+                tz=self.timezone,
+                now_s=self.now(),
+                host=host,
+                demo=self.demo,
             )
             self.console.show(state.name, render(push, ctx), self.now())
             await self.notifier.deliver(state, push, host=host)

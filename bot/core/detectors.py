@@ -50,8 +50,8 @@ the same type is sent again for the run):
   snapshots in a row. `gpu_lost` (critical): NVML says a GPU fell off the bus.
 - `gpu_idle`, `disk_full`, `slurm_deadline` (warning): see `bot/core/resources.py`.
 - `started`, `resumed`, `new_launch`, `finished` (info): the first progress line (with the
-  first ETA when known), an iteration that jumps back part of the way or to about zero (see
-  launches.py), the last iteration or a clean exit.
+  first ETA when known) or an eval before it, whichever comes first; an iteration that jumps
+  back part of the way or to about zero (see launches.py); the last iteration or a clean exit.
 """
 
 from __future__ import annotations
@@ -151,7 +151,7 @@ class Detectors:
             return self._progress(ev, state, wall_s)
         if isinstance(ev, Eval):
             self._slow.pause()
-            return self._eval_losses(ev, state)
+            return self._opening_eval(ev, state) + self._eval_losses(ev, state)
         if isinstance(ev, Checkpoint):
             self._slow.pause()
             self._saved_to = ev.path or self._saved_to
@@ -310,17 +310,26 @@ class Detectors:
         watch.spike_start = None
         self._slow = plan.slowdown
 
+    def _opening_eval(self, ev: Eval, state: RunState) -> list[Alert]:
+        """An eval before any progress line (nanoGPT's at iteration 0, HF's `eval_on_start`)
+        opens the run: the start is said first, as it is on a first progress line."""
+        if not self._life.first:
+            return []
+        return self._say_started(ev.iter if ev.iter is not None else state.iter, state)
+
     def _started(self, ev: Progress, state: RunState) -> list[Alert]:
+        if ev.iter >= RESUMED_FROM_ITER:
+            self._loss.resumed()
+        return self._say_started(ev.iter, state)
+
+    def _say_started(self, it: int | None, state: RunState) -> list[Alert]:
         evidence: Evidence = {}
         if state.total_iters is not None:
             evidence["total_iters"] = state.total_iters
-        if ev.iter >= RESUMED_FROM_ITER:
-            self._loss.resumed()
-        if state.total_iters is not None:
             eta = state.eta()
             if eta.remaining_s is not None:
                 evidence["eta_s"] = round(eta.remaining_s, 1)
-        return self._fire("started", AlertType.STARTED, INFO, ev.iter, state.t_s, evidence)
+        return self._fire("started", AlertType.STARTED, INFO, it, state.t_s, evidence)
 
     def _resumed(self, ev: Progress, state: RunState) -> list[Alert]:
         """A launch after the first (launches.py): a resume, or a new launch from about zero."""

@@ -12,7 +12,7 @@ from bot.core import catchup
 from bot.core.detectors import Detectors, Thresholds
 from bot.core.events import Event, TrainingEnd
 from bot.core.gpu import GpuSnapshot
-from bot.core.notices import Folded, Notice
+from bot.core.notices import AlertType, Folded, Notice
 from bot.core.parsers.base import LineParser
 from bot.core.parsers.pattern import PatternParser
 from bot.core.parsers.registry import AutoParser, make_parser
@@ -58,8 +58,10 @@ class RunMonitor:
     def apply(self, ev: Event, wall_s: float) -> list[Notice]:
         """Fold one event received at wall-clock time wall_s; what is to be said about it."""
         notices = self.state.apply(ev, wall_s)
-        notices += self.detectors.on_event(ev, self.state, wall_s)
-        return self._marked(notices)
+        alerts = self.detectors.on_event(ev, self.state, wall_s)
+        # The start comes before what the line that opened the run says (an eval's losses).
+        first = [a for a in alerts if a.type == AlertType.STARTED]
+        return self._marked([*first, *notices, *(a for a in alerts if a not in first)])
 
     def apply_gpu(self, snapshot: GpuSnapshot, wall_s: float, *, own: bool = False) -> list[Notice]:
         """Fold one NVML snapshot taken at wall-clock time wall_s (`own`: only the run's GPUs)."""

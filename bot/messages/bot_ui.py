@@ -7,7 +7,7 @@ Their words are in the fr/en catalogs (`fr.py`, `en.py`), under `ui.`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.core.estimator import EtaEstimate
 from bot.core.events import TrainingEnd
@@ -222,7 +222,7 @@ def tour_text(state: RunState, gpu: GpuSnapshot | None, chart: str, ctx: Ctx) ->
     """What `/eta` (in both languages, to show them), `/status` and `/plot` would answer at
     the end of the demo, then how to follow a real run and get it on Telegram."""
     ui = Tr(languages(ctx.lang)[0], ctx)
-    both = Ctx(lang="both", now_s=ctx.now_s, tz=ctx.tz, clock24=ctx.clock24)
+    both = replace(ctx, lang="both", host="")
     return join(
         [
             ui.t("ui.tour.over"),

@@ -36,6 +36,7 @@ MESSAGES: dict[str, str] = {
     "when.today": "around {time}",
     "when.tomorrow": "tomorrow around {time}",
     "when.date": "{date}, around {time}",
+    "when.demo": "{when} by the demo's clock",
     "finish.unknown": "Finish time unknown",
     "finish.far": "Done in over 10 years",
     "finish.now": "Finishing any moment now, expected {when}",
@@ -463,8 +464,9 @@ MESSAGES: dict[str, str] = {
     "ui.plot.alert.disk_full": "disk full",
     "ui.plot.alert.slurm_deadline": "job too short",
     "ui.demo.intro": (
-        "etagram demo: a simulated nanoGPT run, {speed} times faster than real; the durations "
-        "and finish times it announces are those the real run would have. Its log: {log}"
+        "etagram demo: a simulated nanoGPT run, {speed} times faster than real. The time in "
+        "brackets is the demo's clock, which runs {speed} times faster too: the durations and "
+        "finish times announced on it are those the real run would have. Its log: {log}"
     ),
     "ui.tour.over": "🏁 Demo over: the simulated run stopped, as planned.",
     "ui.tour.eta": "/eta would answer, here in both languages ({setting}):",

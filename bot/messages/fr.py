@@ -54,6 +54,7 @@ _MESSAGES = {
     "when.today": "vers {time}",
     "when.tomorrow": "demain vers {time}",
     "when.date": "{date} vers {time}",
+    "when.demo": "{when} à l'horloge de la démo",
     "finish.unknown": "Heure de fin inconnue",
     "finish.far": "Fin dans plus de 10" + _NB + "ans",
     "finish.now": "Fin imminente, prévue {when}",
@@ -516,8 +517,10 @@ _MESSAGES = {
     "ui.plot.alert.disk_full": "disque plein",
     "ui.plot.alert.slurm_deadline": "job trop court",
     "ui.demo.intro": (
-        "etagram demo : un entraînement nanoGPT simulé, {speed} fois plus vite qu'en vrai ; "
-        "les durées et heures de fin annoncées sont celles qu'aurait le vrai. Son log : {log}"
+        "etagram demo : un entraînement nanoGPT simulé, {speed} fois plus vite qu'en vrai. "
+        "L'heure entre crochets est celle de l'horloge de la démo, qui avance elle aussi "
+        "{speed} fois plus vite : les durées et heures de fin annoncées sur elle sont celles "
+        "qu'aurait le vrai entraînement. Son log : {log}"
     ),
     "ui.tour.over": "🏁 Fin de la démo : l'entraînement simulé s'est arrêté comme prévu.",
     "ui.tour.eta": "/eta répondrait, ici dans les deux langues ({setting}) :",

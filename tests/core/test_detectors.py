@@ -395,10 +395,22 @@ def test_nan_once_until_finite_for_long() -> None:
 
 def test_nan_eval_loss_is_a_nan_alert_at_the_eval() -> None:
     found = alerts(RunMonitor("r"), [Eval(0, None, float("nan")), Progress(1, loss=float("nan"))])
-    assert [(a.type, a.iter, a.evidence.get("source")) for a in found[:1]] == [
+    assert [(a.type, a.iter, a.evidence.get("source")) for a in found[1:]] == [
         ("nan", 0, "val_loss")
     ]
-    assert types(found) == ["nan", "started"]
+    assert types(found) == ["started", "nan"]  # the eval opened the run: its start first
+
+
+def test_an_eval_before_any_progress_says_the_start_before_itself() -> None:
+    """nanoGPT evaluates at iteration 0 before its first `iter 0` line, HF with
+    `eval_on_start`: the start is said first, once, then the eval."""
+    state = RunMonitor("r", fmt="nanogpt", total_iters=2000)
+    lines = ["step 0: train loss 10.8932, val loss 10.9451", "iter 0: loss 10.8921, time 170.00ms"]
+    said = [n for _, notices in state.feed(lines, 0.0) for n in notices]
+    assert [type(n).__name__ for n in said] == ["Alert", "EvalNotice"]
+    assert (said[0].type, said[0].iter, said[0].evidence) == ("started", 0, {"total_iters": 2000})
+    found = alerts(RunMonitor("r"), [Eval(500, None, 2.0), *progress(510, 600)])
+    assert [(a.type, a.iter) for a in found] == [("started", 500)]  # from a resumed checkpoint
 
 
 def test_a_single_noisy_loss_is_not_a_spike_three_are() -> None:
