@@ -43,14 +43,26 @@ class GpuReport:
 
 @dataclass(frozen=True, slots=True)
 class ProcessExit:
-    """The training process etagram launched for `run` exited."""
+    """The training process etagram launched for `run` exited; `stopped_by`: on whose
+    request (`/stop`), when it was stopped."""
 
     run: str
     exit_code: int | None
     wall_s: float
+    stopped_by: str | None = None
 
 
-Message = LogLines | GpuReport | ProcessExit
+@dataclass(frozen=True, slots=True)
+class LogWait:
+    """The follower of `run`'s log cannot read it (`reason`: a `WaitReason` value), or can
+    again (None)."""
+
+    run: str
+    reason: str | None
+    wall_s: float
+
+
+Message = LogLines | GpuReport | ProcessExit | LogWait
 
 
 class Bus(Protocol):

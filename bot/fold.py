@@ -8,7 +8,10 @@ the agents publish to the bus.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import os
+import socket
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -16,12 +19,13 @@ from pathlib import Path
 from bot import messages
 from bot.adapters.console import Console
 from bot.adapters.procs import gpu_map
-from bot.bus import Bus, GpuReport, LogLines, Message
+from bot.bus import Bus, GpuReport, LogLines, LogWait, Message
 from bot.config import Config
 from bot.core.detectors import Thresholds
 from bot.core.gpu import GpuSnapshot
 from bot.core.gpumap import GpuMap, unused_view, view_for
 from bot.core.hosts import HostGpus
+from bot.core.lifecycle import WaitReason
 from bot.core.monitor import RunMonitor
 from bot.core.notices import Alert, AlertType, Evidence, Notice, Severity
 from bot.core.state import RunState
@@ -32,6 +36,8 @@ log = logging.getLogger(__name__)
 
 TICK_S = 5.0  # how often the time-based checks (stall, a traceback then silence) run
 MACHINE = ""  # the name under which alerts about GPUs no followed run uses are said
+# The end of a run says where it ran and its log: with several machines and runs, which one.
+ENDINGS = frozenset({AlertType.FINISHED, AlertType.CRASH, AlertType.STOPPED})
 
 
 class Fold:
@@ -71,6 +77,8 @@ class Fold:
         self.proc_root = proc_root
         self.pids = pids if pids is not None else set()
         self.logs = {spec.name: spec.path for spec in runs}
+        self.local_host = socket.gethostname()
+        self.hosts: dict[str, str] = {}  # the agent's host of each run a hub follows
         self.gpu_map: GpuMap | None = None
         self.machine = self._monitor(RunSpec(MACHINE, Path(MACHINE)))
         self._folding = asyncio.Lock()  # one message folded at a time, in the order published
@@ -130,13 +138,17 @@ class Fold:
         elif (monitor := await self._monitor_of(msg.run)) is None:
             return
         elif isinstance(msg, LogLines):
+            if msg.host:
+                self.hosts[msg.run] = msg.host
             fold = monitor.catch_up if msg.catch_up else monitor.feed
             fed = fold(msg.lines, msg.wall_s)
             notices = [notice for _, batch in fed for notice in batch]
             # A slowdown read from the log is blamed on a GPU by its number on a hub, too.
             await self.notify(msg.run, self.host_gpus.name_hosts(notices), replayed=msg.replayed)
+        elif isinstance(msg, LogWait):
+            monitor.waiting(WaitReason(msg.reason) if msg.reason in set(WaitReason) else None)
         else:
-            ended = monitor.end(msg.exit_code, msg.wall_s)
+            ended = monitor.end(msg.exit_code, msg.wall_s, msg.stopped_by)
             await self.notify(msg.run, self.host_gpus.name_hosts(ended))
 
     async def _monitor_of(self, run: str) -> RunMonitor | None:
@@ -160,7 +172,17 @@ class Fold:
 
     async def notify(self, run: str, notices: list[Notice], *, replayed: bool = False) -> None:
         """Show each push on the console and queue it for the chats that want it."""
+        notices = [self._placed(run, n) for n in notices]
         await self._say(self.monitors[run].state, notices, replayed=replayed)
+
+    def _placed(self, run: str, notice: Notice) -> Notice:
+        """The end of a run, with the machine it ran on and its log (when followed here)."""
+        if not isinstance(notice, Alert) or notice.type not in ENDINGS:
+            return notice
+        evidence: Evidence = {**notice.evidence, "machine": self.hosts.get(run, self.local_host)}
+        if run in self.logs:
+            evidence["log"] = os.path.abspath(self.logs[run])
+        return dataclasses.replace(notice, evidence=evidence)
 
     async def _say(self, state: RunState, notices: list[Notice], *, replayed: bool = False) -> None:
         for push in self.notifier.expand(state, notices, replayed=replayed):

@@ -12,8 +12,9 @@ from pathlib import Path
 
 from bot.adapters.store import Store
 from bot.adapters.tail import LogFollower, Position
-from bot.bus import GpuReport, LogLines, Message, ProcessExit
+from bot.bus import GpuReport, LogLines, LogWait, Message, ProcessExit
 from bot.core.gpu import GpuSource
+from bot.core.lifecycle import WaitReason
 from bot.core.linebuf import LineBuffer
 from bot.parts import RunSpec, Supervisor
 
@@ -58,8 +59,11 @@ class LogIntake:
         for spec in self.runs:
             await self.supervisor.end(("follow", spec.name), grace_s=STOP_S)
 
-    async def end_run(self, name: str, exit_code: int | None) -> None:
-        """The launched process exited: let the follower read its last lines, then say so."""
+    async def end_run(
+        self, name: str, exit_code: int | None, stopped_by: str | None = None
+    ) -> None:
+        """The launched process exited (`stopped_by`: on whose request): let the follower
+        read its last lines, then say so."""
         spec = next(s for s in self.runs if s.name == name)
         deadline = self.now() + END_DRAIN_S
         while self.now() < deadline:
@@ -67,14 +71,20 @@ class LogIntake:
             if pos is not None and pos.offset >= _size(spec.path):
                 break
             await asyncio.sleep(0.05)
-        await self.sink(ProcessExit(name, exit_code, self.now()))
+        await self.sink(ProcessExit(name, exit_code, self.now(), stopped_by))
 
     async def _follow(self, spec: RunSpec, size_at_start: int, again: bool = False) -> None:
         """Publish a log's lines: first its backlog, silently, then what is written next;
         `again` (a restart after a failure): from the saved offset, the state already built."""
         if not again:
             await self._replay_backlog(spec, size_at_start)
-        follower = LogFollower(spec.path, store=self.store(), checkpoint_every_s=OFFSET_SAVE_S)
+
+        async def waiting(reason: WaitReason | None) -> None:
+            await self.sink(LogWait(spec.name, reason, self.now()))
+
+        follower = LogFollower(
+            spec.path, store=self.store(), checkpoint_every_s=OFFSET_SAVE_S, on_wait=waiting
+        )
         self.followers[spec.name] = follower
         async for batch in follower.lines():
             # Returns once the lines are folded and their notices queued (or, on an agent, in

@@ -61,7 +61,10 @@ class Service:
         """The PID of the training process etagram launched (for its GPU memory)."""
         self.pids.add(pid)
 
-    async def end_run(self, name: str, exit_code: int | None) -> None:
-        """The launched process exited: its last lines are read, then it is said."""
+    async def end_run(
+        self, name: str, exit_code: int | None, stopped_by: str | None = None
+    ) -> None:
+        """The launched process exited (`stopped_by`: on whose request, for `/stop`): its last
+        lines are read, then it is said."""
         assert self.logs is not None
-        await self.logs.end_run(storable(name), exit_code)
+        await self.logs.end_run(storable(name), exit_code, stopped_by)

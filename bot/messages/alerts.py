@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 
+from bot.core.lifecycle import NOT_STARTED
 from bot.core.notices import Alert, AlertType
 from bot.messages.gpu import EMOJI_GPU, reasons_text
 from bot.messages.lang import Tr, compose, finite
@@ -17,6 +18,7 @@ from bot.messages.progress import best_line
 from bot.messages.types import Ctx
 
 SEVERITY_EMOJI = {"info": "ℹ️", "warning": "⚠️", "critical": "🚨"}
+TYPE_EMOJI = {"finished": "🏁"}  # the end of a run is no mere piece of information
 KNOWN = tuple(AlertType)
 NEGLIGIBLE_S = 30.0  # an ETA change below this is not worth a line
 
@@ -24,7 +26,7 @@ Evidence = Mapping[str, float | int | str]
 
 
 def alert_text(a: Alert, ctx: Ctx) -> str:
-    emoji = SEVERITY_EMOJI.get(a.severity, SEVERITY_EMOJI["warning"])
+    emoji = TYPE_EMOJI.get(a.type) or SEVERITY_EMOJI.get(a.severity, SEVERITY_EMOJI["warning"])
     if not a.run:  # about a GPU no followed run uses: said once, for the machine
         head = Html(f"{emoji} {EMOJI_GPU} <b>GPU</b>")
         return compose(ctx, head, lambda tr: join([_body(tr, a), tr.t("alert.no_run")]))
@@ -34,10 +36,10 @@ def alert_text(a: Alert, ctx: Ctx) -> str:
 def _body(tr: Tr, a: Alert) -> Html:
     if a.evidence.get("recovered") == 1 and f"recovered.{a.type}" in tr.messages:
         return _recovered(tr, a)
-    title = tr.t(f"alert.{a.type}")
+    title = tr.t(f"alert.{_kind(a)}")
     where_key = "alert.since_iter" if a.type == "stall" else "alert.at_iter"
     where = tr.t(where_key, iter=a.iter) if a.iter is not None else Html("")
-    facts = FACTS.get(a.type, _no_facts)(tr, a.evidence, a)
+    facts = FACTS.get(_kind(a), _no_facts)(tr, a.evidence, a)
     lines = [Html(f"<b>{title}</b>{where}"), *facts, _cost(tr, a.eta_change_s)]
     tip = _tip(a)
     if tip in tr.messages:
@@ -45,9 +47,20 @@ def _body(tr: Tr, a: Alert) -> Html:
     return join(lines)
 
 
+def _kind(a: Alert) -> str:
+    """The alert's type, or what it really is: a crash before anything ran could not start."""
+    return (
+        "could_not_start"
+        if a.type == "crash" and a.evidence.get("cause") == NOT_STARTED
+        else a.type
+    )
+
+
 def _tip(a: Alert) -> str:
     """What to try: the type's advice, or the advice for this cause when it has its own."""
     cause = a.evidence.get("cause")
+    if _kind(a) == "could_not_start":
+        return "try.could_not_start"
     if a.type == "crash" and cause == "time_limit":
         return "try.crash_time_limit"
     if a.type == "crash" and a.iter is None:  # at start-up, most often: nothing to resume
@@ -233,10 +246,37 @@ def _crash(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
         facts.append(tr.t("fact.no_iter"))
     if cause in CAUSES:
         facts.append(tr.t(f"fact.cause_{cause}"))
+    return [*facts, *_exit_code(tr, ev), *_error(tr, ev), _machine(tr, ev)]
+
+
+def _could_not_start(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
+    """The line that says why first; a shell's 127 or 126 said in words."""
+    exit_code = _exit(ev)
+    if exit_code in (126, 127) and not _error(tr, ev):
+        key = "fact.not_found" if exit_code == 127 else "fact.not_executable"
+        return [tr.t(key, code=code(exit_code)), _machine(tr, ev)]
+    return [*_error(tr, ev), *_exit_code(tr, ev), _machine(tr, ev)]
+
+
+def _exit(ev: Evidence) -> int | None:
     exit_code = number(ev, "exit_code")
-    if exit_code is not None and abs(exit_code) < 1e12:
-        facts.append(tr.t("fact.exit_code", code=code(int(exit_code))))
-    return facts + _error(tr, ev)
+    return int(exit_code) if exit_code is not None and abs(exit_code) < 1e12 else None
+
+
+def _exit_code(tr: Tr, ev: Evidence) -> list[Html]:
+    exit_code = _exit(ev)
+    return [] if exit_code is None else [tr.t("fact.exit_code", code=code(exit_code))]
+
+
+def _machine(tr: Tr, ev: Evidence) -> Html:
+    """`On gpu07, log /runs/a/train.log.`: which of several machines and runs this is."""
+    machine, log = ev.get("machine"), ev.get("log")
+    if not isinstance(machine, str) or not machine:
+        return Html("")
+    there = code(clip(machine, NAME_CHARS))
+    if not isinstance(log, str) or not log:
+        return tr.t("fact.machine", machine=there)
+    return tr.t("fact.machine_log", machine=there, log=code(clip(log, VALUE_CHARS)))
 
 
 def _error(tr: Tr, ev: Evidence) -> list[Html]:
@@ -279,19 +319,36 @@ def _started(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
 
 
 def _finished(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
+    """How long it took against the first estimate, its val losses, its exit, where."""
     facts = []
-    elapsed = number(ev, "elapsed_s")
-    if elapsed is not None:
-        facts.append(tr.t("fact.elapsed", dur=tr.dur(elapsed)))
+    took, first = number(ev, "elapsed_s"), number(ev, "first_total_s")
+    if took is not None and first is not None:
+        facts.append(tr.t("fact.took_vs_first", took=tr.dur(took), first=tr.dur(first)))
+    elif took is not None:
+        facts.append(tr.t("fact.took", took=tr.dur(took)))
     best, best_iter = number(ev, "best_val_loss"), number(ev, "best_iter")
     if best is not None:
         it = int(best_iter) if best_iter is not None and 0 <= best_iter < 1e15 else None
         facts.append(best_line(tr, best, it))
-    error = number(ev, "first_eta_error_pct")
-    if error is not None:
-        sign = "+" if error > 0 else ""  # negative numbers carry their own sign
-        facts.append(tr.t("fact.first_eta_error", pct=Html(sign + tr.pct(error))))
-    return facts
+    final = number(ev, "final_val_loss")
+    if final is not None:
+        facts.append(tr.t("fact.final_val", loss=tr.loss(final)))
+    return [*facts, *_exit_code(tr, ev), _machine(tr, ev)]
+
+
+def _stopped(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
+    by = ev.get("by")
+    who = [tr.t("fact.stopped_by", by=name(by))] if isinstance(by, str) and by else []
+    return who + _finished(tr, ev, a)
+
+
+def _running_again(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
+    if ev.get("after") == "crash":
+        return [tr.t("fact.after_crash")]
+    silent = number(ev, "silent_s")
+    if silent is None:
+        return [tr.t("fact.after_stall_unknown")]
+    return [tr.t("fact.after_stall", dur=tr.dur(silent))]
 
 
 def _too_many_runs(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
@@ -313,5 +370,8 @@ FACTS: dict[str, Callable[[Tr, Evidence, Alert], list[Html]]] = {
     "started": _started,
     "new_launch": _started,
     "finished": _finished,
+    "stopped": _stopped,
+    "could_not_start": _could_not_start,
+    "running_again": _running_again,
     "too_many_runs": _too_many_runs,
 }

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from bot.core.estimator import EtaEstimate
 from bot.core.gpu import GpuSnapshot
+from bot.core.lifecycle import Phase
 from bot.core.state import RunState
 from bot.messages.lang import Tr, Value, compose, languages
 from bot.messages.markup import NAME_CHARS, Html, bold, clip, code, join, to_plain
@@ -105,6 +106,12 @@ PLOT_WORDS = (  # `ui.plot.<word>` as it is
     "alert",
 )
 KILO_FROM = 10_000  # iteration ticks from here on read `12 k`
+PLOT_ENDINGS = {
+    Phase.FINISHED: "ui.plot.finished",
+    Phase.CRASHED: "ui.plot.stopped",
+    Phase.NOT_STARTED: "ui.plot.stopped",
+    Phase.STOPPED: "ui.plot.stopped_on_request",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,14 +180,18 @@ def _plot_subtitle(ui: Tr, state: RunState) -> tuple[str, ...]:
         )
     else:
         where = ui.t("status.iter", iter=it)
-    if state.ended is not None:
-        ended = "ui.plot.stopped" if state.ended.failed else "ui.plot.finished"
-        finish = ui.t(ended, elapsed=ui.dur(eta.elapsed_s))
+    phase = state.phase
+    if phase in PLOT_ENDINGS:
+        finish = ui.t(PLOT_ENDINGS[phase], elapsed=ui.dur(eta.elapsed_s))
+    elif phase == Phase.STALLED:
+        last = state.last_progress_wall_s
+        finish = ui.t("ui.plot.stalled", ago=ui.dur(ui.ctx.now_s - last if last else None))
     elif eta.remaining_s is not None:
         finish = ui.finish(state.finish_at(eta, ui.ctx.now_s))
     else:
         finish = ui.t("ui.plot.no_eta")
-    return (to_plain(where), to_plain(finish))
+    slowed = (to_plain(ui.t("ui.plot.slowed")),) if phase == Phase.SLOWED else ()
+    return (to_plain(where), to_plain(finish), *slowed)
 
 
 def plot_caption(state: RunState, ctx: Ctx) -> str:
