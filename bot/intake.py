@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bot.adapters.store import Store
-from bot.adapters.tail import LogFollower, Position
+from bot.adapters.tail import LogFollower, Position, not_a_file
 from bot.bus import GpuReport, LogLines, LogWait, Message, ProcessExit
 from bot.core.gpu import GpuSource
 from bot.core.lifecycle import WaitReason
@@ -102,10 +102,12 @@ class LogIntake:
         saved = await store.load_offset(key)
         if saved is not None and self.state_elsewhere:
             return  # the hub holds the state and had these lines: the follower goes on
+        if not_a_file(spec.path):
+            return  # opening a FIFO would block: the follower waits for a regular file
         try:
             f = spec.path.open("rb")
         except OSError:
-            return  # not there yet: the follower waits for it
+            return  # not there yet, or not readable: the follower waits for it
         with f:
             st = os.fstat(f.fileno())
             if saved is not None and (saved.device, saved.inode) != (st.st_dev, st.st_ino):
