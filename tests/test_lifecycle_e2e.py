@@ -15,7 +15,7 @@ import pytest
 
 from bot import assemble
 from bot.adapters.console import Console
-from bot.config import Config
+from bot.config import Config, General, Telegram
 from bot.service import RunSpec, Service
 from tests.generated import nanogpt_lines
 from tests.telegram_stub import BotApiStub, SentCall
@@ -38,12 +38,10 @@ async def stub() -> BotApiStub:
 
 def service(stub: BotApiStub, tmp_path: Path, runs: list[RunSpec]) -> Service:
     config = Config(
-        token=stub.token,
-        api_base_url=stub.base_url,
-        allowed_chat_ids=(EN, FR),
-        language="en",
-        timezone="Europe/Paris",
-        state_path=str(tmp_path / "state.sqlite3"),
+        telegram=Telegram(token=stub.token, api_base_url=stub.base_url, allowed_chat_ids=(EN, FR)),
+        general=General(
+            language="en", timezone="Europe/Paris", state_path=str(tmp_path / "state.sqlite3")
+        ),
     )
     return assemble.embedded(config, runs, console=Console(io.StringIO()))
 
