@@ -152,7 +152,7 @@ class _Cursor:
 
     def _open(self) -> bool:
         if kind := not_a_file(self._path):  # replaced after start: opening a FIFO would block
-            message = f"cannot read %s: it is {kind}, not a regular file; retrying"
+            message = f"cannot open %s: it is {kind}, not a regular file; retrying"
             self._log_wait(message, WaitReason.NOT_REGULAR)
             return False
         file = self._open_rotated_start() if self._start else None
@@ -163,7 +163,7 @@ class _Cursor:
             return False
         except OSError as exc:
             denied = WaitReason.PERMISSION if isinstance(exc, PermissionError) else None
-            self._log_wait(f"cannot read %s ({exc.strerror or exc}); retrying", denied)
+            self._log_wait(f"cannot open %s ({exc.strerror or exc}); retrying", denied)
             return False
         st = os.fstat(file.fileno())
         self._file, self._dev, self._ino = file, st.st_dev, st.st_ino

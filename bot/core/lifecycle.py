@@ -105,13 +105,11 @@ class RunLife:
         return [*notices, *extra]
 
     def _moved(self, run: str, moved: Moved, said: set[AlertType]) -> list[Notice]:
-        was = (
-            "stall"
-            if self.stalled
-            else "crash"
-            if self.ending in (Phase.CRASHED, Phase.NOT_STARTED)
-            else None
-        )
+        was = None
+        if self.stalled:
+            was = "stall"
+        elif self.ending in (Phase.CRASHED, Phase.NOT_STARTED):
+            was = "crash"
         past_end = self.ending_iter is None or moved.iter > self.ending_iter
         self.waiting = None
         if was is None or (was == "crash" and not past_end):
@@ -127,7 +125,7 @@ class RunLife:
 
     def _alert(self, alert: Alert) -> None:
         kind = alert.type
-        if kind in _ENDINGS and alert.evidence.get("recovered") != 1:
+        if kind in _ENDINGS:
             not_started = alert.evidence.get("cause") == NOT_STARTED
             self.ending = Phase.NOT_STARTED if not_started else _ENDINGS[kind]
             self.ending_iter = alert.iter
