@@ -10,8 +10,8 @@ from bot.core.lifecycle import ENDED, NO_COUNTDOWN, Phase
 from bot.core.notices import EvalNotice
 from bot.core.state import RunState
 from bot.messages.gpu import gpu_lines
-from bot.messages.lang import Tr, compose, finite
-from bot.messages.markup import Html, code, join, name
+from bot.messages.lang import Tr, compose, finite, languages
+from bot.messages.markup import Html, code, esc, join, name, to_plain
 from bot.messages.types import Ctx
 
 EMOJI_ETA = "⏱️"
@@ -25,6 +25,53 @@ DIGEST_MAX = 12  # evals listed one by one in a digest; older ones are counted
 
 def head(emoji: str, run: str) -> Html:
     return Html(f"{emoji} {name(run)}")
+
+
+# --- the terminal's live line -------------------------------------------------------------
+
+LIVE_SEP = " · "
+
+
+def live_line(state: RunState, ctx: Ctx) -> str:
+    """One line of plain text for the terminal: the run, where it is, its pace, when it ends.
+    One language: `both` reads the first."""
+    tr = Tr(languages(ctx.lang)[0], ctx)
+    parts = [esc(state.name), *_live_parts(tr, state)]
+    return to_plain(join(parts, LIVE_SEP))
+
+
+def live_more(n: int, ctx: Ctx) -> str:
+    """The last line when the terminal is too short for every run."""
+    return to_plain(Tr(languages(ctx.lang)[0], ctx).plural("live.more", n))
+
+
+def _live_parts(tr: Tr, state: RunState) -> list[Html]:
+    if state.ended is not None:
+        if state.iter is None:
+            return [tr.t("live.ended_early")]
+        return [tr.t("live.ended", iter=state.iter)]
+    if state.iter is None:
+        return [tr.t("live.waiting")]
+    eta = state.eta()
+    total = eta.total_iters
+    if total:
+        where = tr.t(
+            "live.iters", done=state.iter, total=total, pct=tr.pct(100 * state.iter / total, 1)
+        )
+    else:
+        where = tr.t("live.iter", done=state.iter)
+    finish = state.finish_at(eta, tr.ctx.now_s)
+    return [where, _rate(tr, eta.step_s), tr.finish(finish) if finish is not None else Html("")]
+
+
+def _rate(tr: Tr, step_s: float | None) -> Html:
+    """tqdm's habit: iterations per second, or seconds per iteration when slower than one."""
+    if not finite(step_s) or not step_s or step_s <= 0:
+        return Html("")
+    if step_s <= 1:
+        rate = 1 / step_s
+        return tr.t("live.rate", n=tr.dec(rate, 1 if rate < 100 else 0))
+    return tr.t("live.pace", n=tr.dec(step_s, 1 if step_s < 100 else 0))
 
 
 # --- /eta ---------------------------------------------------------------------------------
@@ -54,9 +101,9 @@ def _eta_body(tr: Tr, state: RunState, eta: EtaEstimate, finish_at: float | None
         [
             phase_line(tr, state, eta),
             _iters_line(tr, eta),
-            _pause_line(tr, "eta.steps", eta.iters_left or 0, eta.step_s),
-            _pause_line(tr, "eta.evals", eta.evals_left, eta.eval_cost_s),
-            _pause_line(tr, "eta.checkpoints", eta.checkpoints_left, eta.checkpoint_cost_s),
+            pause_line(tr, "eta.steps", eta.iters_left or 0, eta.step_s),
+            pause_line(tr, "eta.evals", eta.evals_left, eta.eval_cost_s),
+            pause_line(tr, "eta.checkpoints", eta.checkpoints_left, eta.checkpoint_cost_s),
             tr.t("eta.total", total=tr.dur(eta.remaining_s), spread=_spread(tr, eta)),
             tr.t("eta.finish", finish=tr.finish(finish_at), zone=tr.tz_label()),
         ]
@@ -69,8 +116,9 @@ def _iters_line(tr: Tr, eta: EtaEstimate) -> Html:
     return tr.t("eta.iters", done=done, total=total, pct=tr.pct(min(pct, 100.0), 1))
 
 
-def _pause_line(tr: Tr, key: str, count: int, each_s: float | None) -> Html:
-    """`38 évaluations restantes × 5,8 s ≈ 3 min 40`; nothing when none is left."""
+def pause_line(tr: Tr, key: str, count: int, each_s: float | None, estimated: bool = False) -> Html:
+    """`38 évaluations restantes × 5,8 s ≈ 4 min`; nothing when none is left. `estimated`
+    (evals only): `each_s` is not measured in this run but estimated, and the line says so."""
     if count <= 0:
         return Html("")
     if not finite(each_s):
@@ -78,7 +126,8 @@ def _pause_line(tr: Tr, key: str, count: int, each_s: float | None) -> Html:
     assert each_s is not None
     if count * each_s < NEGLIGIBLE_S:
         return tr.plural(f"{key}_negligible", count)
-    return tr.plural(key, count, each=tr.dur(each_s), total=tr.dur(count * each_s))
+    line = f"{key}_estimated" if estimated else key
+    return tr.plural(line, count, each=tr.dur(each_s), total=tr.dur(count * each_s))
 
 
 def _spread(tr: Tr, eta: EtaEstimate) -> Html:
@@ -240,7 +289,12 @@ def _record(tr: Tr, n: EvalNotice) -> Html:
     assert val is not None and best is not None
     if val <= best and finite(prev):
         assert prev is not None
-        return tr.t("eval.new_best", delta=tr.signed(val - prev, 4), previous=tr.loss(prev))
+        return tr.t(
+            "eval.new_best",
+            loss=tr.loss(val),
+            delta=tr.signed(val - prev, 4),
+            previous=tr.loss(prev),
+        )
     if val <= best:
         return Html("")
     if n.best_iter is None:
