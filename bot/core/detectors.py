@@ -363,7 +363,7 @@ class Detectors:
 
     # Finish --------------------------------------------------------------------------------
     def _finished(self, state: RunState, exit_code: int | None = None) -> list[Alert]:
-        evidence = self._end_evidence(state, exit_code)
+        evidence = _ending(state, exit_code)
         first = self._life.first_eta
         if first is not None and state.t_s - first[0] > 0:
             actual = state.t_s - first[0]
@@ -372,33 +372,19 @@ class Detectors:
         self._life.over = True
         return self._fire("finished", AlertType.FINISHED, INFO, state.iter, state.t_s, evidence)
 
-    def _end_evidence(self, state: RunState, exit_code: int | None) -> Evidence:
-        """What the end of a run says: how long, the best and the last val loss, the exit."""
-        evidence: Evidence = {"elapsed_s": round(state.t_s, 1)} if state.t_s > 0 else {}
-        if state.best is not None and state.best.val_loss is not None:
-            evidence["best_val_loss"] = state.best.val_loss
-            if state.best.iter is not None:
-                evidence["best_iter"] = state.best.iter
-        last = state.evals[-1].val_loss if state.evals else None
-        if last is not None and math.isfinite(last):
-            evidence["final_val_loss"] = last
-        if exit_code is not None:
-            evidence["exit_code"] = exit_code
-        return evidence
+    def _stopped(self, ev: TrainingEnd, state: RunState) -> list[Alert]:
+        """Stopped from Telegram: who asked, how it exited, where it had got to."""
+        evidence: Evidence = {**_ending(state, ev.exit_code), "by": ev.by}
+        self._life.over = True
+        return self._fire("stopped", AlertType.STOPPED, INFO, state.iter, state.t_s, evidence)
 
     def _end(self, ev: TrainingEnd, state: RunState) -> list[Alert]:
-        if ev.reason == "stopped":  # on request: what it printed as it stopped is no crash
+        if not ev.failed or ev.reason == "stopped":
+            # exit 0, or a stop asked for (its KeyboardInterrupt traceback is no crash)
             self._incident.pending = None
             alerts = self._close_incident(state, confirmed=False)
-            self._life.over = True
-            said = self._end_evidence(state, ev.exit_code)
-            if ev.by:
-                said["by"] = ev.by
-            stop = self._fire("stopped", AlertType.STOPPED, INFO, state.iter, state.t_s, said)
-            return alerts + stop
-        if not ev.failed:
-            self._incident.pending = None  # exit 0: whatever was printed was handled
-            alerts = self._close_incident(state, confirmed=False)
+            if ev.reason == "stopped":
+                return alerts + self._stopped(ev, state)
             return alerts + self._finished(state, ev.exit_code)
         self._life.over = True
         evidence: Evidence = {"cause": ev.reason or "exit"}
@@ -734,4 +720,20 @@ def _gpu_evidence(gpu: GpuSample) -> Evidence:
     if gpu.power_mw is not None and gpu.power_limit_mw is not None:
         evidence["power_w"] = round(gpu.power_mw / 1000, 1)
         evidence["power_limit_w"] = round(gpu.power_limit_mw / 1000, 1)
+    return evidence
+
+
+def _ending(state: RunState, exit_code: int | None) -> Evidence:
+    """What the end of a run says of it: how long it ran, its best and last val loss, the
+    launched process's exit code."""
+    evidence: Evidence = {"elapsed_s": round(state.t_s, 1)} if state.t_s > 0 else {}
+    if state.best is not None and state.best.val_loss is not None:
+        evidence["best_val_loss"] = state.best.val_loss
+        if state.best.iter is not None:
+            evidence["best_iter"] = state.best.iter
+    last = state.evals[-1].val_loss if state.evals else None
+    if last is not None and math.isfinite(last):
+        evidence["final_val_loss"] = last
+    if exit_code is not None:
+        evidence["exit_code"] = exit_code
     return evidence

@@ -376,12 +376,6 @@ def _finished(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
     return [*facts, *_exit_code(tr, ev), _machine(tr, ev)]
 
 
-def _stopped(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
-    by = ev.get("by")
-    who = [tr.t("fact.stopped_by", by=name(by))] if isinstance(by, str) and by else []
-    return who + _finished(tr, ev, a)
-
-
 def _running_again(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
     if ev.get("after") == "crash":
         return [tr.t("fact.after_crash")]
@@ -389,6 +383,13 @@ def _running_again(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
     if silent is None:
         return [tr.t("fact.after_stall_unknown")]
     return [tr.t("fact.after_stall", dur=tr.dur(silent))]
+
+
+def _stopped(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
+    """Who had it stopped, then the end of a finished run's facts, then how it exited."""
+    by = ev.get("by")
+    facts = [tr.t("fact.stopped_by", by=clip(str(by), NAME_CHARS))] if by else []
+    return facts + _finished(tr, ev, a)  # which says how it exited
 
 
 def _too_many_runs(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:

@@ -110,7 +110,7 @@ PLOT_ENDINGS = {
     Phase.FINISHED: "ui.plot.finished",
     Phase.CRASHED: "ui.plot.stopped",
     Phase.NOT_STARTED: "ui.plot.stopped",
-    Phase.STOPPED: "ui.plot.stopped_on_request",
+    Phase.STOPPED: "ui.plot.stopped_telegram",
 }
 
 

@@ -24,6 +24,7 @@ COMMANDS = [
     "live",
     "subscribe",
     "unsubscribe",
+    "stop",
 ]
 HELP_COMMANDS = [
     "eta",
@@ -32,6 +33,7 @@ HELP_COMMANDS = [
     "plot",
     "runs",
     "live",
+    "stop",
     "evals",
     "mute",
     "unmute",

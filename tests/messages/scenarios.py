@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -36,6 +36,15 @@ from bot.messages import (
     runs_text,
     start_text,
     status_text,
+)
+from bot.messages.stop import (
+    REFUSALS,
+    stop_cancelled_text,
+    stop_confirm_text,
+    stop_expired_text,
+    stop_refused_text,
+    stop_sent_text,
+    stop_under_way_text,
 )
 
 PARIS = "Europe/Paris"
@@ -151,6 +160,11 @@ EVAL_WORSE = _eval(1.4800, 2000, 1.4697, 1500, 1.4697)
 UNKNOWN_TOTAL = EtaEstimate(
     1300, None, None, 0.170, 0, None, 0, None, None, None, None, 228.0, ("total_iters",)
 )
+# Before any eval was timed: its cost worked out from nanoGPT's config (eval_iters 200,
+# accumulation 5: 2 x 200 / (3 x 5) steps of 170 ms).
+EVALS_ESTIMATED = replace(
+    REFERENCE, eval_cost_s=4.53, remaining_s=18700 * 0.170 + 38 * 4.53, eval_cost_estimated=True
+)
 NO_STEP = EtaEstimate(1, 20000, None, None, 0, None, 0, None, None, None, None, 0.4, ("step_time",))
 TOMORROW = EtaEstimate(
     1300,
@@ -253,11 +267,11 @@ STOPPED = Alert(
     1300,
     228.0,
     {
+        "by": "@alice",
         "elapsed_s": 228.0,
         "best_val_loss": 1.4697,
         "best_iter": 1000,
         "exit_code": 130,
-        "by": "Ada",
         "machine": "gpu07",
     },
 )
@@ -447,6 +461,7 @@ SCENARIOS = [
         names=(RUN,),
     ),
     Scenario("eta_no_step_time", lambda c: eta_text(reference_run(NO_STEP), c)),
+    Scenario("eta_evals_estimated", lambda c: eta_text(reference_run(EVALS_ESTIMATED), c)),
     Scenario("alert_started", lambda c: alert_text(STARTED, c)),
     Scenario("eval_new_best", lambda c: eval_text(EVAL_BEST, c)),
     Scenario("eval_not_best", lambda c: eval_text(EVAL_WORSE, c)),
@@ -467,7 +482,6 @@ SCENARIOS = [
     Scenario("alert_finished_watched", lambda c: alert_text(FINISHED_WATCHED, c), names=("gpu07",)),
     Scenario("alert_could_not_start", lambda c: alert_text(COULD_NOT_START, c), names=("gpu07",)),
     Scenario("alert_could_not_start_127", lambda c: alert_text(NOT_FOUND, c)),
-    Scenario("alert_stopped", lambda c: alert_text(STOPPED, c), names=("gpu07", "Ada")),
     Scenario("alert_running_again", lambda c: alert_text(RUNNING_AGAIN, c)),
     Scenario("alert_running_again_crash", lambda c: alert_text(RUNNING_AGAIN_CRASH, c)),
     Scenario("eta_stalled", lambda c: eta_text(_run_in("stalled"), c), now_s=NOW + 754),
@@ -534,6 +548,17 @@ SCENARIOS = [
     ),
     Scenario("error_bad_tz", lambda c: error_text("bad_tz", c, value="Mars/Olympus")),
     Scenario("mute", lambda c: mute_text(c, NOW + 2 * 3600)),
+    Scenario("alert_stopped", lambda c: alert_text(STOPPED, c), names=("Telegram", "gpu07")),
+    Scenario("stop_confirm", lambda c: stop_confirm_text(RUN, 30.0, 60.0, c)),
+    Scenario("stop_sent", lambda c: stop_sent_text(RUN, "@alice", 30.0, c)),
+    Scenario("stop_cancelled", lambda c: stop_cancelled_text(RUN, "@alice", c)),
+    Scenario("stop_expired", lambda c: stop_expired_text(RUN, 60.0, c)),
+    Scenario("stop_under_way", lambda c: stop_under_way_text(RUN, "SIGTERM", "@alice", c)),
+    *(
+        Scenario(f"stop_refused_{reason}", lambda c, r=reason: stop_refused_text(RUN, r, c))
+        for reason in REFUSALS
+    ),
+    Scenario("error_stop_expired", lambda c: error_text("stop_expired", c)),
     Scenario("plot_empty", lambda c: error_text("plot_empty", c)),
     Scenario("evals_every", lambda c: ack_text("evals_every", c, n=3)),
 ]

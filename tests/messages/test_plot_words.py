@@ -37,7 +37,7 @@ def dump(lang: str) -> str:
     running, crashed = labels(lang, gpus=8), labels(lang, TrainingEnd(1, "crash"))
     finished = labels(lang, TrainingEnd(0, "completed"))
     stalled, slowed = labels(lang, said=STALL), labels(lang, said=SLOWDOWN)
-    stopped = labels(lang, TrainingEnd(130, "stopped", "Ada"))
+    stopped = labels(lang, TrainingEnd(130, "stopped", "@alice"))
     lines = [
         f"title = {running.title}",
         *(f"subtitle = {line}" for line in running.subtitle),
