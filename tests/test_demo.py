@@ -27,8 +27,9 @@ def test_the_demo_ends_with_a_tour(tmp_path: Path) -> None:
     tour = out.index("Fin de la démo")
     assert run < tour < out.index("/eta répondrait") < out.index("/status répondrait")
     eta = out[out.index("/eta répondrait") : out.index("/status répondrait")]
-    assert "Entraînement terminé à l'itération 1\u202f820" in eta  # the French answer
-    assert "Training ended at iteration 1,820" in eta  # and the English one: `both`
+    # The simulated run ends on its OOM: the French answer, then the English one (`both`).
+    assert "Entraînement arrêté sur une erreur à l'itération 1\u202f820" in eta
+    assert "Training crashed at iteration 1,820" in eta
     assert "ETAGRAM_LANGUAGE=both" in eta
     chart = re.search(r"/plot enverrait cette image\u202f: (\S+\.png)", out)
     assert chart is not None

@@ -194,14 +194,25 @@ BANNER = "2024-05-01 10:00:00.123 | INFO | trainer:before_train:120 - args: Name
 
 def test_a_start_up_crash_is_said_with_no_iteration_and_quotes_the_exception() -> None:
     state = RunMonitor("r")
-    found = alerts(state, scanned(BANNER, TRACEBACK, "ImportError: cannot import name 'Foo'"))
+    found = alerts(state, scanned(BANNER, TRACEBACK, "RuntimeError: no CUDA device"))
     assert found == []  # a traceback alone may be handled: wait for what follows
     crash = [a for a in state.end_of_log() if isinstance(a, Alert)]
     assert [(a.type, a.iter) for a in crash] == [("crash", None)]
+    assert crash[0].evidence == {"cause": "exception", "error": "RuntimeError: no CUDA device"}
+    assert state.state.phase == "crashed"
+
+
+def test_an_import_error_before_any_progress_could_not_start() -> None:
+    """Nothing ran: a crash whose cause says so (the run's phase too), quoting the line."""
+    state = RunMonitor("r")
+    alerts(state, scanned(BANNER, TRACEBACK, "ImportError: cannot import name 'Foo'"))
+    crash = [a for a in state.end_of_log() if isinstance(a, Alert)]
+    assert [(a.type, a.iter) for a in crash] == [("crash", None)]
     assert crash[0].evidence == {
-        "cause": "exception",
+        "cause": "could_not_start",
         "error": "ImportError: cannot import name 'Foo'",
     }
+    assert state.state.phase == "not_started"
 
 
 def test_each_launch_that_dies_at_start_up_is_its_own_crash() -> None:
