@@ -55,10 +55,23 @@ def saying(chat: int, words: str) -> Callable[[SentCall], bool]:
     return lambda c: c.chat_id == chat and words in (c.text or "")
 
 
-async def ask(stub: BotApiStub, chat: int, text: str) -> SentCall:
+# How each command's answer begins: under load, a push queued earlier (an eval, an alert) may
+# reach the chat between the command and its answer.
+HEADS = {"/runs": "", "/eta": "⏱️", "/status": "📊", "/lang fr": ""}
+
+
+async def ask(stub: BotApiStub, chat: int, text: str, words: str = "") -> SentCall:
     n = len(stub.sent)
     stub.push_message(chat, text)
-    return await stub.wait_for(lambda c: c.method == "sendMessage" and c.chat_id == chat, since=n)
+    return await stub.wait_for(
+        lambda c: (
+            c.method == "sendMessage"
+            and c.chat_id == chat
+            and (c.text or "").startswith(HEADS[text])
+            and words in (c.text or "")
+        ),
+        since=n,
+    )
 
 
 async def pick(stub: BotApiStub, chat: int, runs_reply: SentCall, run: str) -> None:
@@ -97,7 +110,7 @@ async def test_finished_and_crashed_runs_say_so_with_no_countdown(
             (EN, ("finished", "crashed", "waiting for the log (not a regular file)")),
             (FR, ("terminé", "arrêté sur une erreur", "en attente du log (pas un fichier")),
         ):
-            listed = await ask(stub, chat, "/runs")
+            listed = await ask(stub, chat, "/runs", "gamma")
             lines = (listed.text or "").splitlines()
             for run, phase in zip(("alpha", "beta", "gamma"), said, strict=True):
                 (line,) = [line for line in lines if run in line]
