@@ -141,6 +141,21 @@ def _nonnegative_int(value: Any) -> int:
     return number
 
 
+class _NotKnown(ValueError):
+    """A name that is none of those known; its message lists them."""
+
+
+def _log_format(value: Any) -> str:
+    """A format name etagram knows, or "" to detect it."""
+    text = str(value).strip()
+    if text:
+        from bot.core.parsers.registry import FORMATS  # every parser: only when one is named
+
+        if text not in FORMATS:
+            raise _NotKnown(", ".join(FORMATS))
+    return text
+
+
 def _progress_pattern(value: Any) -> str:
     text = str(value)
     if text:
@@ -204,7 +219,13 @@ KEYS = (
         _nonnegative_int,
         "a whole number of iterations (0 = read it from the log)",
     ),
-    Key("log_format", ("run", "format"), "ETAGRAM_FORMAT", str, "a log format name"),
+    Key(
+        "log_format",
+        ("run", "format"),
+        "ETAGRAM_FORMAT",
+        _log_format,
+        "one of these log format names",
+    ),
     Key(
         "progress_pattern",
         ("run", "progress_pattern"),
@@ -336,6 +357,8 @@ def _parse(key: Key, raw: Any, where: str) -> Any:
         return key.parse(raw)
     except (ValueError, TypeError) as exc:
         shown = "<hidden>" if key.attr == "token" else repr(raw)
+        if isinstance(exc, _NotKnown):
+            raise ConfigError(f"{where} = {shown}: expected {key.expected}: {exc}") from None
         why = f"{exc}; " if isinstance(exc, PatternError) else ""
         raise ConfigError(f"{where} = {shown}: {why}expected {key.expected}") from None
 
