@@ -662,17 +662,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await _toast(query, messages.error_text("stale_button", ctx))
         return
     if button.action in ("eta", "status", "plot"):
-        run = await _button_run(backend, chat_id, button.arg)
-        if run is None and button.arg:  # a run no longer followed
-            await _toast(query, messages.error_text("stale_button", ctx))
-        elif button.action == "plot":
-            await query.answer()
-            if run is None:
-                await send_text(context.bot, chat_id, messages.no_run_text(ctx))
-            else:
-                await _send_plot(context, chat_id, run, ctx)
-        else:
-            await _refresh(query, backend, run, button, ctx)
+        await _run_button(query, context, chat_id, button, ctx)
     elif button.action == "mute":
         await _mute_button(query, context, chat_id, button.arg, ctx)
     else:
@@ -696,11 +686,30 @@ async def _edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | 
     return True
 
 
-async def _button_run(backend: Backend, chat_id: int, token: str) -> RunState | None:
-    """The run a button is about: the one its token names, else the chat's."""
-    if not token:
-        return await backend.run_for(chat_id)
-    return next((s for s in backend.run_states() if run_token(s.name) == token), None)
+async def _run_button(
+    query: CallbackQuery,
+    context: ContextTypes.DEFAULT_TYPE,
+    chat_id: int,
+    button: Callback,
+    ctx: messages.Ctx,
+) -> None:
+    """Refresh or Charts, for the run the button names (`/eta RUN`), else the chat's run."""
+    backend = _backend(context)
+    if button.arg:
+        run = next((s for s in backend.run_states() if run_token(s.name) == button.arg), None)
+        if run is None:  # a run no longer followed
+            await _toast(query, messages.error_text("stale_button", ctx))
+            return
+    else:
+        run = await backend.run_for(chat_id)
+    if button.action != "plot":
+        await _refresh(query, backend, run, button, ctx)
+        return
+    await query.answer()
+    if run is None:
+        await send_text(context.bot, chat_id, messages.no_run_text(ctx))
+    else:
+        await _send_plot(context, chat_id, run, ctx)
 
 
 async def _refresh(
