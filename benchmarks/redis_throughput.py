@@ -41,7 +41,7 @@ from bot import assemble  # noqa: E402
 from bot.adapters.console import Console  # noqa: E402
 from bot.adapters.redis_bus import RedisBus  # noqa: E402
 from bot.bus import Bus, GpuReport, LogLines, Message  # noqa: E402
-from bot.config import Config  # noqa: E402
+from bot.config import Config, General  # noqa: E402
 from bot.core.gpu import GpuSample, GpuSnapshot  # noqa: E402
 from bot.fold import Fold  # noqa: E402
 from bot.intake import Sink  # noqa: E402
@@ -88,7 +88,9 @@ def fold_of(service: Service) -> Fold:
 
 async def consume(bus: Bus, total: int) -> dict[str, float]:
     """Fold `total` events: wall times of the first and the last, CPU seconds in between."""
-    fold = fold_of(assemble.hub(Config(timezone="UTC"), bus, console=Console(io.StringIO())))
+    fold = fold_of(
+        assemble.hub(Config(general=General(timezone="UTC")), bus, console=Console(io.StringIO()))
+    )
     done, first, cpu0 = 0, 0.0, 0.0
     async for msg in bus.messages():
         if done == 0:
@@ -124,7 +126,7 @@ def run_producers(url: str, stream: str, first: int, count: int, n: int, start_a
 # Rows ----------------------------------------------------------------------------------------
 def local_row(n: int) -> dict[str, float]:
     async def main() -> dict[str, float]:
-        config = Config(timezone="UTC")
+        config = Config(general=General(timezone="UTC"))
         fold = fold_of(assemble.embedded(config, [], console=Console(io.StringIO())))
         start, cpu0 = time.time(), time.process_time()
         await produce([fold.fold] * AGENTS, 0, n)

@@ -45,7 +45,7 @@ from benchmarks._common import (  # noqa: E402
 from bot import assemble  # noqa: E402
 from bot.adapters.console import Console  # noqa: E402
 from bot.bus import LogLines  # noqa: E402
-from bot.config import Config  # noqa: E402
+from bot.config import Config, General  # noqa: E402
 
 WRITER = """
 import sys, time
@@ -113,7 +113,9 @@ def fold(n: int, gap_s: float) -> float:
     """Microseconds of this thread's CPU per `Fold.fold` of one progress line."""
 
     async def main() -> float:
-        service = assemble.embedded(Config(timezone="UTC"), [], console=Console(io.StringIO()))
+        service = assemble.embedded(
+            Config(general=General(timezone="UTC")), [], console=Console(io.StringIO())
+        )
         assert service.fold is not None
         publish = service.fold.fold
         header = tuple(nanogpt_header(10_000_000, 500).splitlines())

@@ -28,6 +28,7 @@ from bot.front import Delivery, Link, TelegramFront
 from bot.intake import GpuIntake, LogIntake, Sink
 from bot.notify import Chats, Notifier
 from bot.parts import RunSpec, Storage, Supervisor, local_zone
+from bot.resources import Probes
 from bot.service import Service
 
 log = logging.getLogger(__name__)
@@ -47,10 +48,12 @@ def embedded(
     metrics: tuple[str, int] | None = None,
     outbox: OutboxPolicy = DEFAULT_POLICY,
     proc_root: Path | None = PROC,
+    probes: Probes | None = None,
 ) -> Service:
     """One process does all: follows `runs`, samples `gpu`, holds the state and the bot.
     `metrics`: (address, port) where Prometheus metrics are served; `proc_root`: where /proc
-    tells which GPUs each run uses (None for a simulated GPU, whose processes are not there)."""
+    tells which GPUs each run uses (None for a simulated GPU, whose processes are not there);
+    `probes`: how the runs' disks and SLURM jobs are read (None: they are not)."""
     service, runs = _service(config, "embedded", runs, now)
     fold = _fold(
         service,
@@ -62,10 +65,11 @@ def embedded(
         metrics=metrics,
         outbox=outbox,
         proc_root=proc_root,
+        probes=probes,
     )
     _logs(service, runs, fold.fold, now, host="", state_elsewhere=False)
     if gpu is not None:
-        service.parts.append(GpuIntake(gpu, config.gpu_interval_s, fold.fold, service.supervisor))
+        service.parts.append(GpuIntake(gpu, config.gpu.interval_s, fold.fold, service.supervisor))
     return service
 
 
@@ -85,7 +89,7 @@ def agent(
     _logs(service, runs, bus.publish, now, host=host, state_elsewhere=True)
     if gpu is not None:
         sampler = GpuIntake(
-            gpu, config.gpu_interval_s, bus.publish, service.supervisor, host=host, run=gpu_run
+            gpu, config.gpu.interval_s, bus.publish, service.supervisor, host=host, run=gpu_run
         )
         service.parts.append(sampler)
     service.parts.insert(1, _BusClosing(bus))  # closed after the producers stopped
@@ -140,20 +144,21 @@ def _fold(
     metrics: tuple[str, int] | None,
     outbox: OutboxPolicy,
     proc_root: Path | None = None,
+    probes: Probes | None = None,
 ) -> Fold:
     """The fold, the chats, and (with a token) delivery and the Telegram front end."""
-    timezone = config.timezone or local_zone()  # read once: it is on every push
+    timezone = config.general.timezone or local_zone()  # read once: it is on every push
     store = service.storage
     chats = Chats(
-        config.allowed_chat_ids,
-        language=config.language,
+        config.telegram.allowed_chat_ids,
+        language=config.general.language,
         timezone=timezone,
         now=now,
         store=lambda: store.opened,
     )
     delivery = _delivery(config, store, chats, now, outbox)
     notifier = Notifier(
-        PushPolicy(config.milestones_pct, frozenset(config.critical_alerts)),
+        PushPolicy(config.notify.milestones_pct, frozenset(config.notify.critical_alerts)),
         chats,
         now=now,
         store=lambda: store.opened,
@@ -170,6 +175,7 @@ def _fold(
         max_runs=max_runs,
         proc_root=proc_root,
         pids=service.pids,
+        probes=probes,
     )
     if delivery is not None:
         link = delivery.link
@@ -194,7 +200,7 @@ def _delivery(
         return None
     # The config's age limit, unless a caller (a test) passed a policy of its own.
     if outbox is DEFAULT_POLICY:
-        outbox = dataclasses.replace(outbox, max_age_s=config.outbox_max_age_s)
+        outbox = dataclasses.replace(outbox, max_age_s=config.notify.outbox_max_age_s)
     return Delivery(store, chats, Link(), now, outbox)
 
 

@@ -31,11 +31,11 @@ async def run_check(config: Config, out: TextIO) -> int:
         warnings += ok == "warn"
         out.write(f"[{MARKS[ok]}] {what:<14} {detail}\n")
 
-    line(True, "language", config.language)
-    line(True, "time zone", config.timezone or "the machine's local zone")
+    line(True, "language", config.general.language)
+    line(True, "time zone", config.general.timezone or "the machine's local zone")
     line(*_state_path(config.resolved_state_path()))
     line(*_nvml())
-    if not config.token:
+    if not config.telegram.token:
         line(
             None,
             "telegram",
@@ -73,11 +73,15 @@ def _nvml() -> tuple[bool | None, str, str]:
 
 
 async def _telegram(config: Config, report: Report) -> None:
-    bot = Bot(config.token, base_url=config.api_base_url)
+    bot = Bot(config.telegram.token, base_url=config.telegram.api_base_url)
     try:
         async with bot:
             me = await bot.get_me()
-            report(True, "telegram", f"bot @{me.username} answers at {_host(config.api_base_url)}")
+            report(
+                True,
+                "telegram",
+                f"bot @{me.username} answers at {_host(config.telegram.api_base_url)}",
+            )
             seen = await _recent_chats(bot)
     except InvalidToken:
         report(False, "telegram", "the token was rejected: copy it again from @BotFather")
@@ -85,7 +89,7 @@ async def _telegram(config: Config, report: Report) -> None:
     except TelegramError as exc:  # a proxy's error page may echo the URL, token included
         report(False, "telegram", f"cannot reach the Bot API: {_redacted(str(exc), config)}")
         return
-    allowed = set(config.allowed_chat_ids)
+    allowed = set(config.telegram.allowed_chat_ids)
     report(
         True if allowed else "warn",
         "allowed chats",
@@ -111,7 +115,7 @@ async def _recent_chats(bot: Bot) -> dict[int, str]:
 
 
 def _redacted(text: str, config: Config) -> str:
-    return TokenRedactingFilter([config.token]).redact(text)
+    return TokenRedactingFilter([config.telegram.token]).redact(text)
 
 
 def _host(url: str) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
 import glob
 import logging
 import os
@@ -166,8 +165,8 @@ def _metrics_options(p: argparse.ArgumentParser) -> None:
 
 def _metrics(args: argparse.Namespace, config: Config) -> tuple[str, int] | None:
     """Where to serve Prometheus metrics: the flags, else the config; None = off."""
-    port = args.metrics_port or config.metrics_port
-    return (args.metrics_addr or config.metrics_addr, port) if port else None
+    port = args.metrics_port or config.metrics.port
+    return (args.metrics_addr or config.metrics.addr, port) if port else None
 
 
 def _run_options(p: argparse.ArgumentParser) -> None:
@@ -276,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "progress_pattern", None):
         if _bad_pattern(args.command, args.progress_pattern):
             return 2
-        config = dataclasses.replace(config, progress_pattern=args.progress_pattern)
+        config = config.with_changes(run={"progress_pattern": args.progress_pattern})
     _setup_logging(config)
     handler: Callable[[argparse.Namespace, Config], int] = {
         "watch": _watch,
@@ -297,18 +296,18 @@ def main(argv: list[str] | None = None) -> int:
 
 def _setup_logging(config: Config) -> None:
     logging.basicConfig(
-        level=config.log_level,
+        level=config.general.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    if config.log_level != "DEBUG":
+    if config.general.log_level != "DEBUG":
         # Their INFO lines (one per request) drown etagram's own.
         for chatty in ("httpx", "httpcore"):
             logging.getLogger(chatty).setLevel(logging.WARNING)
-    if config.token:
+    if config.telegram.token:
         from bot.adapters.redact import install_token_redaction
 
-        install_token_redaction(config.token)
+        install_token_redaction(config.telegram.token)
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -426,10 +425,17 @@ def _gpu_source() -> Any:
     return NvmlSampler(time.time)
 
 
+def _probes(argv: dict[str, list[str]] | None = None) -> Any:
+    """The readers of each run's disk and SLURM job (`etagram run`: its command)."""
+    from bot.resources import Probes
+
+    return Probes(argv=argv or {})
+
+
 def _watch(args: argparse.Namespace, config: Config) -> int:
     from bot.assemble import embedded
 
-    entries = args.logs or list(config.logs)
+    entries = args.logs or list(config.run.logs)
     if not entries:
         print(
             "etagram: watch: no log given; expected: etagram watch LOG… (or [run] logs "
@@ -443,7 +449,9 @@ def _watch(args: argparse.Namespace, config: Config) -> int:
     except ValueError as exc:
         print(f"etagram: watch: {exc}", file=sys.stderr)
         return 2
-    service = embedded(config, specs, gpu=_gpu_source(), metrics=_metrics(args, config))
+    service = embedded(
+        config, specs, gpu=_gpu_source(), metrics=_metrics(args, config), probes=_probes()
+    )
     return _serve(service)
 
 
@@ -463,7 +471,7 @@ def _run(args: argparse.Namespace, config: Config) -> int:
         print(f"etagram: run: {exc}", file=sys.stderr)
         return 2
     spec = RunSpec(args.name or log_path.name, log_path, args.format, args.max_iters)
-    service = embedded(config, [spec], gpu=_gpu_source())
+    service = embedded(config, [spec], gpu=_gpu_source(), probes=_probes({spec.name: argv}))
 
     async def child() -> int:
         code = await run_command(argv, log_path, on_start=service.set_pid)

@@ -1,366 +1,308 @@
 """Configuration: a TOML file, then `ETAGRAM_*` environment variables on top.
 
-Every key is declared once in `KEYS` (its TOML place, its variable, its parser and default);
-`config.example.toml` documents them all and a test checks the two agree.
+Each `[section]` of the file is a typed msgspec Struct below, and msgspec decodes the file into
+them: unknown sections and keys are refused, types and bounds are checked, and a field's
+`Meta(description=...)` is what the one-line error says is expected. A key's environment
+variable is `ETAGRAM_<KEY>`, or `ETAGRAM_<SECTION>_<KEY>` in the sections of `_ENV_PREFIXED`
+(`ETAGRAM_LANGUAGE`, `ETAGRAM_TELEGRAM_TOKEN`). `config.example.toml` documents every key and
+a test checks the two agree.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import msgspec
+from msgspec import Meta
+
 from bot.core.detectors import Thresholds
-from bot.core.parsers.pattern import PatternError, compile_pattern
+from bot.core.parsers.pattern import compile_pattern
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 LANGUAGES = ("fr", "en", "both")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
-
 _ALERTS = Thresholds()
+
+Seconds = Annotated[float, Meta(gt=0, description="a positive number of seconds")]
+Percent = Annotated[float, Meta(gt=0, le=100, description="a percentage such as 97")]
 
 
 class ConfigError(ValueError):
     """A bad configuration value; its message is one line naming the key and what is expected."""
 
 
-@dataclass(frozen=True)
-class Config:
-    token: str = ""
-    api_base_url: str = DEFAULT_API_BASE_URL
-    allowed_chat_ids: tuple[int, ...] = ()
-    language: str = "en"
-    timezone: str = ""  # "" = the machine's local zone
-    state_path: str = ""  # "" = $XDG_STATE_HOME/etagram/state.sqlite3
-    gpu_interval_s: float = 5.0
-    log_level: str = "INFO"
-    max_iters: int = 0  # 0 = read it from the log
-    log_format: str = ""  # "" = detect
-    progress_pattern: str = ""  # a user's regex for progress lines; "" = the format's parser
-    logs: tuple[str, ...] = ()  # what `etagram watch` follows when given no LOG
-    # Alert thresholds: the detectors' own defaults, overridable here.
-    memory_pressure_pct: float = _ALERTS.memory_pressure_pct
-    slowdown_pct: float = _ALERTS.slowdown_pct
-    slowdown_min_s: float = _ALERTS.slowdown_min_s
-    stall_factor: float = _ALERTS.stall_factor
-    stall_floor_s: float = _ALERTS.stall_floor_s
-    loss_spike_z: float = _ALERTS.loss_spike_z
-    milestones_pct: tuple[int, ...] = (25, 50, 75)
-    critical_alerts: tuple[str, ...] = ("oom", "crash", "nan", "gpu_lost")
-    live_every_s: float = 60.0  # the live message is edited at most this often
-    metrics_port: int = 0  # Prometheus exposition; 0 = off
-    metrics_addr: str = "127.0.0.1"
-    outbox_max_age_s: float = 21600.0  # evals and milestones older than this are not news
+class Section(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One `[table]` of the file."""
+
+
+class Telegram(Section, frozen=True):
+    token: Annotated[str, Meta(description="a bot token from BotFather")] = ""
+    token_file: Annotated[str, Meta(description="a file path (mode 600)")] = ""
+    api_base_url: Annotated[
+        str,
+        Meta(
+            pattern=r"^https?://",
+            description="an http(s) URL such as https://api.telegram.org/bot",
+        ),
+    ] = DEFAULT_API_BASE_URL
+    allowed_chat_ids: Annotated[
+        tuple[int, ...], Meta(description="comma-separated integer chat ids")
+    ] = ()
+
+
+class General(Section, frozen=True):
+    language: Annotated[Literal["fr", "en", "both"], Meta(description="fr, en or both")] = "en"
+    # "" = the machine's local zone
+    timezone: Annotated[str, Meta(description="an IANA time zone such as Europe/Paris")] = ""
+    # "" = $XDG_STATE_HOME/etagram/<role>.sqlite3
+    state_path: Annotated[str, Meta(description="a file path")] = ""
+    log_level: Annotated[
+        Literal["DEBUG", "INFO", "WARNING", "ERROR"],
+        Meta(description="DEBUG, INFO, WARNING or ERROR"),
+    ] = "INFO"
+
+
+class Run(Section, frozen=True):
+    # what `etagram watch` follows when given no LOG
+    logs: Annotated[
+        tuple[str, ...], Meta(description="a list of log paths (PATH, NAME=PATH or a glob)")
+    ] = ()
+    max_iters: Annotated[
+        int, Meta(ge=0, description="a whole number of iterations (0 = read it from the log)")
+    ] = 0
+    format: Annotated[str, Meta(description="a log format name")] = ""  # "" = detect
+    # a user's regex for progress lines; "" = the format's parser
+    progress_pattern: Annotated[
+        str,
+        Meta(
+            description="a regular expression with a (?P<iter>...) group, such as "
+            r"'step (?P<iter>\d+)/(?P<total>\d+)'"
+        ),
+    ] = ""
+
+
+class Gpu(Section, frozen=True):
+    interval_s: Seconds = 5.0
+
+
+class Alerts(Section, frozen=True):
+    """The detectors' thresholds (`Thresholds.from_config` reads them by name)."""
+
+    memory_pressure_pct: Percent = _ALERTS.memory_pressure_pct
+    slowdown_pct: Annotated[float, Meta(gt=0, description="a percentage such as 15")] = (
+        _ALERTS.slowdown_pct
+    )
+    slowdown_min_s: Seconds = _ALERTS.slowdown_min_s
+    stall_factor: Annotated[
+        float,
+        Meta(gt=0, description="a positive number (times the usual gap between progress lines)"),
+    ] = _ALERTS.stall_factor
+    stall_floor_s: Seconds = _ALERTS.stall_floor_s
+    loss_spike_z: Annotated[
+        float, Meta(gt=0, description="a positive robust z-score such as 8")
+    ] = _ALERTS.loss_spike_z
+    gpu_idle_pct: Annotated[float, Meta(gt=0, description="a percentage such as 5")] = (
+        _ALERTS.gpu_idle_pct
+    )
+    gpu_idle_min_s: Seconds = _ALERTS.gpu_idle_min_s
+    # above 100 turns the disk alert off
+    disk_full_pct: Annotated[float, Meta(gt=0, description="a percentage such as 95")] = (
+        _ALERTS.disk_full_pct
+    )
+
+
+class Notify(Section, frozen=True):
+    milestones_pct: Annotated[
+        tuple[Annotated[int, Meta(gt=0, lt=100)], ...],
+        Meta(description="a list of percentages between 0 and 100, such as [25, 50, 75]"),
+    ] = (25, 50, 75)
+    critical_alerts: Annotated[
+        tuple[Annotated[str, Meta(pattern=r"^[a-z_]+$")], ...],
+        Meta(description='a list of alert types, such as ["oom", "crash"]'),
+    ] = ("oom", "crash", "nan", "gpu_lost")
+    live_every_s: Seconds = 60.0  # the live message is edited at most this often
+    outbox_max_age_s: Seconds = 21600.0  # evals and milestones older than this are not news
+
+
+class Metrics(Section, frozen=True):
+    port: Annotated[int, Meta(ge=0, le=65535, description="a TCP port number (0 = no metrics)")] = (
+        0  # Prometheus exposition
+    )
+    addr: Annotated[str, Meta(description="an address to bind")] = "127.0.0.1"
+
+
+class Config(Section, frozen=True):
+    telegram: Telegram = msgspec.field(default_factory=Telegram)
+    general: General = msgspec.field(default_factory=General)
+    run: Run = msgspec.field(default_factory=Run)
+    gpu: Gpu = msgspec.field(default_factory=Gpu)
+    alerts: Alerts = msgspec.field(default_factory=Alerts)
+    notify: Notify = msgspec.field(default_factory=Notify)
+    metrics: Metrics = msgspec.field(default_factory=Metrics)
 
     @property
     def telegram_enabled(self) -> bool:
-        return bool(self.token)
+        return bool(self.telegram.token)
 
     def resolved_state_path(self, role: str = "embedded") -> Path:
         """The state database; by default one per role, so that a hub and an agent on one
         machine do not share one (a database serves one process)."""
-        if self.state_path:
-            return Path(self.state_path).expanduser()
+        if self.general.state_path:
+            return Path(self.general.state_path).expanduser()
         base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
         name = "state.sqlite3" if role == "embedded" else f"{role}.sqlite3"
         return Path(base) / "etagram" / name
 
-
-def _positive(kind: Callable[[str], float]) -> Callable[[Any], float]:
-    def parse(value: Any) -> float:
-        number = kind(str(value))
-        if number <= 0:
-            raise ValueError
-        return number
-
-    return parse
+    def with_changes(self, **sections: Mapping[str, Any]) -> Config:
+        """A copy with some keys changed, such as `with_changes(general={"language": "fr"})`."""
+        changed = {
+            name: msgspec.structs.replace(getattr(self, name), **values)
+            for name, values in sections.items()
+        }
+        return msgspec.structs.replace(self, **changed)
 
 
-def _chat_ids(value: Any) -> tuple[int, ...]:
-    items = value if isinstance(value, list) else str(value).replace(";", ",").split(",")
-    return tuple(int(str(item).strip()) for item in items if str(item).strip())
+Origins = dict[tuple[str, str], tuple[str, Any]]  # (section, key): (file key or variable, raw)
+_ENV_PREFIXED = ("telegram", "gpu", "metrics")
+# Words people write in either case.
+_CASE: dict[str, Callable[[str], str]] = {"language": str.lower, "log_level": str.upper}
 
 
-def _choice(options: tuple[str, ...], transform: Callable[[str], str]) -> Callable[[Any], str]:
-    def parse(value: Any) -> str:
-        text = transform(str(value).strip())
-        if text not in options:
-            raise ValueError
-        return text
-
-    return parse
-
-
-def _timezone(value: Any) -> str:
-    text = str(value).strip()
+def _timezone(text: str) -> None:
     if text:
         try:
             ZoneInfo(text)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError from exc
-    return text
 
 
-def _url(value: Any) -> str:
-    text = str(value).strip()
-    if not text.startswith(("http://", "https://")):
-        raise ValueError
-    return text
+def _progress_pattern(text: str) -> None:
+    if text:
+        compile_pattern(text)  # PatternError (a ValueError) says what is wrong
 
 
-def _percent_list(value: Any) -> tuple[int, ...]:
-    items = value if isinstance(value, list) else str(value).split(",")
-    numbers = tuple(int(str(item).strip()) for item in items if str(item).strip())
-    if any(not 0 < n < 100 for n in numbers):
-        raise ValueError
-    return numbers
-
-
-def _names(value: Any) -> tuple[str, ...]:
-    items = value if isinstance(value, list) else str(value).split(",")
-    names = tuple(str(item).strip().lower() for item in items if str(item).strip())
-    if any(not name.replace("_", "").isalpha() for name in names):
-        raise ValueError
-    return names
-
-
-def _paths(value: Any) -> tuple[str, ...]:
-    items = value if isinstance(value, list) else str(value).split(",")
-    return tuple(str(item).strip() for item in items if str(item).strip())
-
-
-def _nonnegative_int(value: Any) -> int:
-    number = int(str(value))
-    if number < 0:
-        raise ValueError
-    return number
-
-
-class _NotKnown(ValueError):
-    """A name that is none of those known; its message lists them."""
-
-
-def _log_format(value: Any) -> str:
-    """A format name etagram knows, or "" to detect it."""
-    text = str(value).strip()
+def _log_format(text: str) -> None:
     if text:
         from bot.core.parsers.registry import FORMATS  # every parser: only when one is named
 
         if text not in FORMATS:
-            raise _NotKnown(", ".join(FORMATS))
-    return text
+            raise ValueError(f"unknown log format (known: {', '.join(FORMATS)})")
 
 
-def _progress_pattern(value: Any) -> str:
-    text = str(value)
-    if text:
-        compile_pattern(text)  # PatternError (a ValueError) says what is wrong
-    return text
+# What a type cannot say: checked once the file is decoded.
+_CHECKS: dict[tuple[str, str], Callable[[str], None]] = {
+    ("general", "timezone"): _timezone,
+    ("run", "format"): _log_format,
+    ("run", "progress_pattern"): _progress_pattern,
+}
 
 
-@dataclass(frozen=True)
-class Key:
-    attr: str
-    toml: tuple[str, str]  # (table, key)
-    env: str
-    parse: Callable[[Any], Any]
-    expected: str
-
-
-KEYS = (
-    Key(
-        "token", ("telegram", "token"), "ETAGRAM_TELEGRAM_TOKEN", str, "a bot token from BotFather"
-    ),
-    Key(
-        "api_base_url",
-        ("telegram", "api_base_url"),
-        "ETAGRAM_TELEGRAM_API_BASE_URL",
-        _url,
-        "an http(s) URL such as https://api.telegram.org/bot",
-    ),
-    Key(
-        "allowed_chat_ids",
-        ("telegram", "allowed_chat_ids"),
-        "ETAGRAM_TELEGRAM_ALLOWED_CHAT_IDS",
-        _chat_ids,
-        "comma-separated integer chat ids",
-    ),
-    Key(
-        "language",
-        ("general", "language"),
-        "ETAGRAM_LANGUAGE",
-        _choice(LANGUAGES, str.lower),
-        "fr, en or both",
-    ),
-    Key(
-        "timezone",
-        ("general", "timezone"),
-        "ETAGRAM_TIMEZONE",
-        _timezone,
-        "an IANA time zone such as Europe/Paris",
-    ),
-    Key("state_path", ("general", "state_path"), "ETAGRAM_STATE_PATH", str, "a file path"),
-    Key(
-        "log_level",
-        ("general", "log_level"),
-        "ETAGRAM_LOG_LEVEL",
-        _choice(LOG_LEVELS, str.upper),
-        "DEBUG, INFO, WARNING or ERROR",
-    ),
-    Key(
-        "max_iters",
-        ("run", "max_iters"),
-        "ETAGRAM_MAX_ITERS",
-        _nonnegative_int,
-        "a whole number of iterations (0 = read it from the log)",
-    ),
-    Key(
-        "log_format",
-        ("run", "format"),
-        "ETAGRAM_FORMAT",
-        _log_format,
-        "one of these log format names",
-    ),
-    Key(
-        "progress_pattern",
-        ("run", "progress_pattern"),
-        "ETAGRAM_PROGRESS_PATTERN",
-        _progress_pattern,
-        "a regular expression with a (?P<iter>...) group, such as "
-        r"'step (?P<iter>\d+)/(?P<total>\d+)'",
-    ),
-    Key(
-        "gpu_interval_s",
-        ("gpu", "interval_s"),
-        "ETAGRAM_GPU_INTERVAL_S",
-        _positive(float),
-        "a positive number of seconds",
-    ),
-    Key(
-        "memory_pressure_pct",
-        ("alerts", "memory_pressure_pct"),
-        "ETAGRAM_MEMORY_PRESSURE_PCT",
-        _positive(float),
-        "a percentage such as 97",
-    ),
-    Key(
-        "slowdown_pct",
-        ("alerts", "slowdown_pct"),
-        "ETAGRAM_SLOWDOWN_PCT",
-        _positive(float),
-        "a percentage such as 15",
-    ),
-    Key(
-        "slowdown_min_s",
-        ("alerts", "slowdown_min_s"),
-        "ETAGRAM_SLOWDOWN_MIN_S",
-        _positive(float),
-        "a positive number of seconds",
-    ),
-    Key(
-        "stall_factor",
-        ("alerts", "stall_factor"),
-        "ETAGRAM_STALL_FACTOR",
-        _positive(float),
-        "a positive number (times the usual gap between progress lines)",
-    ),
-    Key(
-        "stall_floor_s",
-        ("alerts", "stall_floor_s"),
-        "ETAGRAM_STALL_FLOOR_S",
-        _positive(float),
-        "a positive number of seconds",
-    ),
-    Key(
-        "loss_spike_z",
-        ("alerts", "loss_spike_z"),
-        "ETAGRAM_LOSS_SPIKE_Z",
-        _positive(float),
-        "a positive robust z-score such as 8",
-    ),
-    Key(
-        "milestones_pct",
-        ("notify", "milestones_pct"),
-        "ETAGRAM_MILESTONES_PCT",
-        _percent_list,
-        "a list of percentages between 0 and 100, such as [25, 50, 75]",
-    ),
-    Key(
-        "logs",
-        ("run", "logs"),
-        "ETAGRAM_LOGS",
-        _paths,
-        "a list of log paths (PATH, NAME=PATH or a glob)",
-    ),
-    Key(
-        "critical_alerts",
-        ("notify", "critical_alerts"),
-        "ETAGRAM_CRITICAL_ALERTS",
-        _names,
-        'a list of alert types, such as ["oom", "crash"]',
-    ),
-    Key(
-        "metrics_port",
-        ("metrics", "port"),
-        "ETAGRAM_METRICS_PORT",
-        _nonnegative_int,
-        "a TCP port number (0 = no metrics)",
-    ),
-    Key("metrics_addr", ("metrics", "addr"), "ETAGRAM_METRICS_ADDR", str, "an address to bind"),
-    Key(
-        "outbox_max_age_s",
-        ("notify", "outbox_max_age_s"),
-        "ETAGRAM_OUTBOX_MAX_AGE_S",
-        _positive(float),
-        "a positive number of seconds",
-    ),
-    Key(
-        "live_every_s",
-        ("notify", "live_every_s"),
-        "ETAGRAM_LIVE_EVERY_S",
-        _positive(float),
-        "a positive number of seconds",
-    ),
-)
+def keys() -> Iterator[tuple[str, str, str]]:
+    """Every (section, key, environment variable)."""
+    for section in msgspec.structs.fields(Config):
+        for field in msgspec.structs.fields(section.type):
+            prefix = f"{section.name}_" if section.name in _ENV_PREFIXED else ""
+            yield section.name, field.name, f"ETAGRAM_{prefix}{field.name}".upper()
 
 
 def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:
     """Read the TOML file (if any), then the environment; raise ConfigError on a bad value."""
     env = os.environ if env is None else env
     table = _read_toml(Path(path)) if path else {}
-    _reject_unknown(table)
-    if path and table.get("telegram", {}).get("token"):  # refused like a readable token file
+    if path and _section(table, "telegram").get("token"):  # refused like a readable token file
         _private(Path(path), "config file {path} holds telegram.token and")
-    values: dict[str, Any] = {}
-    for key in KEYS:
-        section, name = key.toml
-        raw_file = table.get(section, {}).get(name)
-        if raw_file is not None:
-            values[key.attr] = _parse(key, raw_file, f"{section}.{name}")
-        if key.env in env and env[key.env] != "":
-            values[key.attr] = _parse(key, env[key.env], key.env)
-    token_file = table.get("telegram", {}).get("token_file") or env.get(
-        "ETAGRAM_TELEGRAM_TOKEN_FILE"
-    )
-    if token_file and not values.get("token"):
-        values["token"] = _read_token_file(Path(str(token_file)).expanduser())
-    return Config(**values)
+    # Where each value came from, and as it was written there, for the error message.
+    where = {
+        (s, k): (f"{s}.{k}", v)
+        for s in table
+        if isinstance(table[s], dict)
+        for k, v in table[s].items()
+    }
+    for section, key, variable in keys():
+        if env.get(variable, "") != "":
+            _section(table, section)[key] = _from_env(section, key, env[variable])
+            where[(section, key)] = (variable, env[variable])
+    config = _decode(table, where)
+    if config.telegram.token_file and not config.telegram.token:
+        token = _read_token_file(Path(config.telegram.token_file).expanduser())
+        config = config.with_changes(telegram={"token": token})
+    return config
 
 
-def _parse(key: Key, raw: Any, where: str) -> Any:
+def _section(table: dict[str, Any], name: str) -> dict[str, Any]:
+    entries = table.setdefault(name, {})
+    return entries if isinstance(entries, dict) else {}
+
+
+def _from_env(section: str, key: str, text: str) -> Any:
+    field_type = _field(section, key).type
+    if get_origin(field_type) is Annotated:
+        field_type = get_args(field_type)[0]
+    if get_origin(field_type) is tuple:  # lists come comma-separated
+        return [item.strip() for item in text.replace(";", ",").split(",") if item.strip()]
+    return text
+
+
+def _field(section: str, key: str) -> msgspec.structs.FieldInfo:
+    return next(f for f in msgspec.structs.fields(_field_type(section)) if f.name == key)
+
+
+def _decode(table: dict[str, Any], where: Origins) -> Config:
+    for entries in table.values():
+        for key, value in list(entries.items()) if isinstance(entries, dict) else ():
+            if key in _CASE and isinstance(value, str):
+                entries[key] = _CASE[key](value.strip())
     try:
-        return key.parse(raw)
-    except (ValueError, TypeError) as exc:
-        shown = "<hidden>" if key.attr == "token" else repr(raw)
-        if isinstance(exc, _NotKnown):
-            raise ConfigError(f"{where} = {shown}: expected {key.expected}: {exc}") from None
-        why = f"{exc}; " if isinstance(exc, PatternError) else ""
-        raise ConfigError(f"{where} = {shown}: {why}expected {key.expected}") from None
+        config = msgspec.convert(table, Config, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(_explain(str(exc), where)) from None
+    for (section, key), check in _CHECKS.items():
+        value = getattr(getattr(config, section), key)
+        try:
+            check(value)
+        except ValueError as exc:
+            raise ConfigError(_bad(section, key, where, exc)) from None
+    return config
+
+
+_AT = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
+_UNKNOWN = re.compile(r"unknown field `(?P<name>[^`]+)`")
+
+
+def _explain(error: str, where: Origins) -> str:
+    """msgspec's error as one line naming the key and what is expected."""
+    at = _AT.search(error)
+    path = re.sub(r"\[\d+\]", "", at.group("path")) if at else ""
+    unknown = _UNKNOWN.search(error)
+    if unknown and not path:
+        sections = sorted(f.name for f in msgspec.structs.fields(Config))
+        return f"[{unknown.group('name')}]: unknown section; expected one of {sections}"
+    if unknown:
+        known = sorted(f.name for f in msgspec.structs.fields(_field_type(path)))
+        return f"{path}.{unknown.group('name')}: unknown key; expected one of {known}"
+    if "." not in path:
+        return f"{path}: expected a [{path}] table"
+    section, key = path.split(".", 1)
+    return _bad(section, key, where, None)
+
+
+def _field_type(section: str) -> Any:
+    return next(f.type for f in msgspec.structs.fields(Config) if f.name == section)
+
+
+def _bad(section: str, key: str, where: Origins, why: Exception | None) -> str:
+    label, raw = where[(section, key)]
+    shown = "<hidden>" if key == "token" else repr(raw)
+    reason = f"{why}; " if why is not None and str(why) else ""
+    expected = get_args(_field(section, key).type)[1].description
+    return f"{label} = {shown}: {reason}expected {expected}"
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -371,24 +313,6 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path}: not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path}: not valid TOML ({exc})") from None
-
-
-def _reject_unknown(table: dict[str, Any]) -> None:
-    """A typo in a key must not be silently ignored."""
-    known: dict[str, set[str]] = {}
-    for key in KEYS:
-        known.setdefault(key.toml[0], set()).add(key.toml[1])
-    known["telegram"].add("token_file")
-    for section, entries in table.items():
-        if section not in known:
-            raise ConfigError(f"[{section}]: unknown section; expected one of {sorted(known)}")
-        if not isinstance(entries, dict):
-            raise ConfigError(f"{section}: expected a [{section}] table")
-        for name in entries:
-            if name not in known[section]:
-                raise ConfigError(
-                    f"{section}.{name}: unknown key; expected one of {sorted(known[section])}"
-                )
 
 
 def _read_token_file(path: Path) -> str:

@@ -19,7 +19,7 @@ import random
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -130,14 +130,13 @@ def demo_config(
     """The user's config for the demo: its state beside the demo's log, the GPU sampled as
     often in the demo's clock as in a real run's (the chart shows it), and the messages in the
     language of `locale_env` (LC_ALL, LC_MESSAGES, LANG), when given (none was chosen)."""
-    changes: dict[str, Any] = {
-        "gpu_interval_s": max(MIN_GPU_INTERVAL_S, config.gpu_interval_s / speed)
-    }
-    if not config.state_path:
-        changes["state_path"] = str(workdir / "state.sqlite3")
+    general: dict[str, Any] = {}
+    if not config.general.state_path:
+        general["state_path"] = str(workdir / "state.sqlite3")
     if locale_env is not None:
-        changes["language"] = locale_language(locale_env)
-    return replace(config, **changes)
+        general["language"] = locale_language(locale_env)
+    interval_s = max(MIN_GPU_INTERVAL_S, config.gpu.interval_s / speed)
+    return config.with_changes(gpu={"interval_s": interval_s}, general=general)
 
 
 def locale_language(env: Mapping[str, str]) -> str:
@@ -152,7 +151,7 @@ def intro(config: Config, speed: float, log: Path) -> str:
     """The demo's first line, in its language."""
     from bot.messages import Ctx, bot_ui, to_plain
 
-    ctx = Ctx(lang=config.language, now_s=time.time())
+    ctx = Ctx(lang=config.general.language, now_s=time.time())
     return to_plain(bot_ui.demo_intro_text(speed, str(log), ctx))
 
 
@@ -163,7 +162,7 @@ async def tour(fold: Fold, run: str, chart: Path) -> str:
     from bot.messages import Ctx, bot_ui, to_plain
 
     state = fold.monitors[run].state
-    ctx = Ctx(lang=fold.config.language, now_s=fold.now(), tz=fold.timezone)
+    ctx = Ctx(lang=fold.config.general.language, now_s=fold.now(), tz=fold.timezone)
     chart.write_bytes(await render_png(plot_data(state, bot_ui.plot_labels(state, ctx))))
     return to_plain(bot_ui.tour_text(state, fold.latest_gpu, str(chart), ctx))
 

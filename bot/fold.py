@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +28,7 @@ from bot.core.notices import Alert, AlertType, Evidence, Notice, Severity
 from bot.core.state import RunState
 from bot.notify import Notifier, render
 from bot.parts import RunSpec, Supervisor
+from bot.resources import DISK_EVERY_MIN_S, Probes, slurm_job_end
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +52,13 @@ class Fold:
         max_runs: int | None = None,
         proc_root: Path | None = None,
         pids: set[int] | None = None,
+        probes: Probes | None = None,
     ) -> None:
         """`max_runs`: a hub meets its runs as agents report them; it follows this many at
         most (None: every run it is told of). `proc_root`: where /proc is read to tell which
         GPUs each run uses, with `pids` the processes etagram launched (None: not read, e.g.
-        a hub, or a simulated GPU)."""
+        a hub, or a simulated GPU). `probes`: how each run's disk and SLURM job are read
+        (None: not read, e.g. a hub, whose runs train elsewhere, or the demo)."""
         self.config = config
         self.notifier = notifier
         self.supervisor = supervisor
@@ -73,23 +77,30 @@ class Fold:
         self.logs = {spec.name: spec.path for spec in runs}
         self.gpu_map: GpuMap | None = None
         self.machine = self._monitor(RunSpec(MACHINE, Path(MACHINE)))
+        self.probes = probes
+        self._job_ends: dict[str, tuple[float, float | None]] = {}  # run -> (read at, end)
         self._folding = asyncio.Lock()  # one message folded at a time, in the order published
 
     async def start(self) -> None:
         self.supervisor.every(("tick", ""), TICK_S, TICK_S, self._tick)
+        if self.probes is not None:
+            every = self.probes.every_s or max(self.config.gpu.interval_s, DISK_EVERY_MIN_S)
+            self.supervisor.every(("resources", ""), every, every, self._resources)
 
     async def stop(self) -> None:
         await self.supervisor.end(("tick", ""))
+        if self.probes is not None:
+            await self.supervisor.end(("resources", ""))
 
     def _monitor(self, spec: RunSpec) -> RunMonitor:
-        fmt = spec.fmt or self.config.log_format or None
-        total = spec.total_iters or self.config.max_iters or None
+        fmt = spec.fmt or self.config.run.format or None
+        total = spec.total_iters or self.config.run.max_iters or None
         return RunMonitor(
             spec.name,
             fmt,
             total,
-            thresholds=Thresholds.from_config(self.config),
-            progress_pattern=self.config.progress_pattern or None,
+            thresholds=Thresholds.from_config(self.config.alerts),
+            progress_pattern=self.config.run.progress_pattern or None,
         )
 
     # What the bot and the metrics show ------------------------------------------------------
@@ -123,7 +134,8 @@ class Fold:
             for name in self.host_gpus.runs(msg.host, list(self.monitors)):
                 seen = self.host_gpus.for_run(msg.host, msg.snapshot, name)
                 seen = view_for(seen, self.gpu_map, name)
-                notices = self.monitors[name].apply_gpu(seen, at)
+                own = self.gpu_map is not None and self.gpu_map.gpus_of(name) is not None
+                notices = self.monitors[name].apply_gpu(seen, at, own=own)
                 await self.notify(name, self.host_gpus.name_hosts(notices))
             if (unused := unused_view(msg.snapshot, self.gpu_map)) is not None:
                 await self._say(self.machine.state, self.machine.apply_gpu(unused, at))
@@ -168,7 +180,7 @@ class Fold:
             await self.notifier.deliver(state, push)
 
     def _console_ctx(self) -> messages.Ctx:
-        return messages.Ctx(lang=self.config.language, tz=self.timezone, now_s=self.now())
+        return messages.Ctx(lang=self.config.general.language, tz=self.timezone, now_s=self.now())
 
     async def _tick(self) -> None:
         """The time-based checks of each run; one that fails does not hold up the others."""
@@ -180,6 +192,44 @@ class Fold:
                 self.supervisor.failed(part, exc, "checks of run %r failed (%s)", name, exc)
             else:
                 self.supervisor.works(part)
+
+    async def _resources(self) -> None:
+        """Each run's disk and SLURM job, read off the event loop, then folded in turn."""
+        for name, log_path in list(self.logs.items()):
+            part = ("resources", name)
+            try:
+                await self._resources_of(name, log_path)
+            except Exception as exc:
+                self.supervisor.failed(
+                    part, exc, "disk/job checks of run %r failed (%s)", name, exc
+                )
+            else:
+                self.supervisor.works(part)
+
+    async def _resources_of(self, name: str, log_path: Path) -> None:
+        probes, monitor = self.probes, self.monitors[name]
+        assert probes is not None
+        argv = list(probes.argv.get(name, ()))
+        log_dir = str(log_path.absolute().parent)
+        target = monitor.checkpoint_dir(argv, probes.cwd if argv else log_dir, log_dir)
+        usage = await asyncio.to_thread(probes.disk, target)
+        end = await self._job_end(name, log_path)
+        async with self._folding:
+            notices = monitor.apply_disk(usage) if usage is not None else []
+            if end is not None:
+                notices += monitor.apply_job_end(end, self.now())
+            await self.notify(name, notices)
+
+    async def _job_end(self, name: str, log_path: Path) -> float | None:
+        """The run's job end, read again every `probes.job_every_s`."""
+        probes = self.probes
+        assert probes is not None
+        read_at, end = self._job_ends.get(name, (-math.inf, None))
+        if self.now() - read_at >= probes.job_every_s:
+            job_end = probes.job_end or slurm_job_end
+            end = await asyncio.to_thread(job_end, set(self.pids), log_path)
+            self._job_ends[name] = (self.now(), end)
+        return end
 
 
 class Consumer:

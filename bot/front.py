@@ -127,11 +127,11 @@ class TelegramFront:
     ) -> None:
         self.config, self.fold, self.chats = config, fold, chats
         self.reconnect = reconnect
-        self.live = LiveMessages(chats, now, config.live_every_s)
+        self.live = LiveMessages(chats, now, config.notify.live_every_s)
         self.link, self.delivery, self.supervisor = link, delivery, supervisor
         self.now, self.pids = now, pids
         self.degraded = supervisor.degraded  # parts failing and restarting, for /status
-        self.allowed_chat_ids = frozenset(config.allowed_chat_ids)
+        self.allowed_chat_ids = frozenset(config.telegram.allowed_chat_ids)
         self._connecting: asyncio.Task[None] | None = None
         self._polling_errors: set[str] = set()  # kinds of polling failure already logged
 
@@ -140,8 +140,8 @@ class TelegramFront:
         return self.link.app
 
     async def start(self) -> None:
-        install_token_redaction(self.config.token)
-        app = build_application(self.config.token, self.config.api_base_url, self)
+        install_token_redaction(self.config.telegram.token)
+        app = build_application(self.config.telegram.token, self.config.telegram.api_base_url, self)
         try:
             await self._connect(app)
         except TelegramError as exc:

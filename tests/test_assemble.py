@@ -9,7 +9,7 @@ from pathlib import Path
 from bot import assemble
 from bot.adapters.console import Console
 from bot.bus import Message
-from bot.config import Config
+from bot.config import Config, General, Telegram
 from bot.fold import Consumer, Fold
 from bot.front import Delivery, TelegramFront
 from bot.intake import GpuIntake, LogIntake
@@ -48,7 +48,10 @@ def kinds(service: Service) -> list[str]:
 
 
 def config(tmp_path: Path, token: str = "") -> Config:
-    return Config(timezone="UTC", token=token, state_path=str(tmp_path / "s.sqlite3"))
+    return Config(
+        general=General(timezone="UTC", state_path=str(tmp_path / "s.sqlite3")),
+        telegram=Telegram(token=token),
+    )
 
 
 def test_embedded_without_a_token_is_the_console_only(tmp_path: Path) -> None:

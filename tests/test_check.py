@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.check import run_check
-from bot.config import Config
+from bot.config import Config, General, Telegram
 from tests.telegram_stub import BotApiStub
 
 OWNER = 4242
@@ -23,10 +23,8 @@ async def stub() -> AsyncIterator[BotApiStub]:
 
 def config(stub: BotApiStub, state: Path, chats: tuple[int, ...] = (OWNER,)) -> Config:
     return Config(
-        token=stub.token,
-        api_base_url=stub.base_url,
-        allowed_chat_ids=chats,
-        state_path=str(state),
+        telegram=Telegram(token=stub.token, api_base_url=stub.base_url, allowed_chat_ids=chats),
+        general=General(state_path=str(state)),
     )
 
 

@@ -57,7 +57,7 @@ def test_a_bad_format_is_one_line_listing_the_valid_ones(
 def test_a_bad_format_in_the_config_is_a_config_error(tmp_path: Path) -> None:
     done = etagram("check", env={"ETAGRAM_FORMAT": "bogus"})
     line = one_line_and_exit_2(done)
-    assert line.startswith("etagram: config error: ETAGRAM_FORMAT = 'bogus': expected one of")
+    assert line.startswith("etagram: config error: ETAGRAM_FORMAT = 'bogus': unknown log format")
     assert "nanogpt" in line
 
 

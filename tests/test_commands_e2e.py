@@ -18,7 +18,7 @@ import pytest
 
 from bot import assemble
 from bot.adapters.console import Console
-from bot.config import Config
+from bot.config import Config, General, Gpu, Telegram
 from bot.messages.chat import COMMANDS
 from bot.service import RunSpec, Service
 from tests.adapters.test_telegram import FakeGpu, until
@@ -80,13 +80,15 @@ async def user(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[
         specs.append(RunSpec(name, log))
     async with BotApiStub(bot_username=BOT) as stub:
         config = Config(
-            token=stub.token,
-            api_base_url=stub.base_url,
-            allowed_chat_ids=(OWNER, GROUP),
-            language=request.param,
-            timezone="Europe/Paris",
-            state_path=str(tmp_path / "state.sqlite3"),
-            gpu_interval_s=0.2,
+            telegram=Telegram(
+                token=stub.token, api_base_url=stub.base_url, allowed_chat_ids=(OWNER, GROUP)
+            ),
+            general=General(
+                language=request.param,
+                timezone="Europe/Paris",
+                state_path=str(tmp_path / "state.sqlite3"),
+            ),
+            gpu=Gpu(interval_s=0.2),
         )
         service = assemble.embedded(config, specs, gpu=FakeGpu(), console=Console(io.StringIO()))
         serving = asyncio.create_task(service.serve())

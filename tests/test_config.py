@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import KEYS, Config, ConfigError, load_config
+from bot.config import Config, ConfigError, keys, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config.example.toml"
@@ -12,10 +12,9 @@ EXAMPLE = ROOT / "config.example.toml"
 
 def test_example_documents_every_key_and_loads() -> None:
     table = tomllib.loads(EXAMPLE.read_text())
-    for key in KEYS:
-        section, name = key.toml
+    for section, name, env in keys():
         assert name in table.get(section, {}), f"{section}.{name} missing from the example"
-        assert key.env in EXAMPLE.read_text(), f"{key.env} not documented"
+        assert env in EXAMPLE.read_text(), f"{env} not documented"
     assert load_config(EXAMPLE, env={}) == Config()
 
 
@@ -31,10 +30,10 @@ def test_environment_overrides_file(tmp_path: Path) -> None:
         "ETAGRAM_STATE_PATH": str(tmp_path / "s.db"),
     }
     cfg = load_config(path, env=env)
-    assert cfg.language == "both" and cfg.timezone == "Europe/Paris"
-    assert cfg.allowed_chat_ids == (12, -100200)
-    assert cfg.api_base_url == "http://127.0.0.1:8081/bot"
-    assert cfg.gpu_interval_s == 2.0 and cfg.log_level == "DEBUG"
+    assert cfg.general.language == "both" and cfg.general.timezone == "Europe/Paris"
+    assert cfg.telegram.allowed_chat_ids == (12, -100200)
+    assert cfg.telegram.api_base_url == "http://127.0.0.1:8081/bot"
+    assert cfg.gpu.interval_s == 2.0 and cfg.general.log_level == "DEBUG"
     assert cfg.resolved_state_path() == tmp_path / "s.db"
 
 
@@ -56,6 +55,15 @@ def test_environment_overrides_file(tmp_path: Path) -> None:
             "expected a regular expression",
         ),
         ("", {"ETAGRAM_PROGRESS_PATTERN": "step (?P<iter>"}, "not a regular expression"),
+        (
+            "",
+            {"ETAGRAM_MILESTONES_PCT": "50, 120"},
+            "ETAGRAM_MILESTONES_PCT = '50, 120': expected a list of percentages between 0 and 100",
+        ),
+        ("[notify]\ncritical_alerts = ['OOM!']\n", {}, "notify.critical_alerts = ['OOM!']"),
+        ("[metrics]\nport = 70000\n", {}, "metrics.port = 70000: expected a TCP port number"),
+        ('general = "fr"\n', {}, "general: expected a [general] table"),
+        ("[gpu]\ninterval_s = 'often'\n", {}, "gpu.interval_s = 'often': expected a positive"),
     ],
 )
 def test_bad_values_name_the_key(
@@ -77,13 +85,13 @@ def test_token_file_must_be_private(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="chmod 600"):
         load_config(None, env=env)
     os.chmod(token_file, 0o600)
-    assert load_config(None, env=env).token == "123:abc"
+    assert load_config(None, env=env).telegram.token == "123:abc"
 
 
 def test_progress_pattern_loads(tmp_path: Path) -> None:
     path = tmp_path / "c.toml"
     path.write_text("[run]\nprogress_pattern = 'it (?P<iter>\\d+)/(?P<total>\\d+)'\n")
-    assert load_config(path, env={}).progress_pattern == r"it (?P<iter>\d+)/(?P<total>\d+)"
+    assert load_config(path, env={}).run.progress_pattern == r"it (?P<iter>\d+)/(?P<total>\d+)"
 
 
 def test_a_config_file_with_the_token_inline_must_be_private(tmp_path: Path) -> None:
@@ -94,7 +102,7 @@ def test_a_config_file_with_the_token_inline_must_be_private(tmp_path: Path) -> 
         load_config(path, env={})
     assert "abcdefghij" not in str(info.value)
     os.chmod(path, 0o600)
-    assert load_config(path, env={}).token == "123:abcdefghij"
+    assert load_config(path, env={}).telegram.token == "123:abcdefghij"
     path.write_text('[general]\nlanguage = "fr"\n')  # no token in it: any mode will do
     os.chmod(path, 0o644)
-    assert load_config(path, env={}).language == "fr"
+    assert load_config(path, env={}).general.language == "fr"

@@ -9,7 +9,7 @@ from pathlib import Path
 from PIL import Image
 
 from bot.adapters.plot import HEIGHT_PX, WIDTH_PX
-from bot.config import Config
+from bot.config import Config, General, Gpu
 from bot.demo import demo_config, locale_language
 from bot.messages import Ctx, to_plain
 from bot.messages.bot_ui import demo_intro_text
@@ -43,10 +43,13 @@ def test_the_demo_speaks_the_locale_language_unless_one_is_chosen(tmp_path: Path
     assert locale_language(french) == "fr"
     assert locale_language({"LC_ALL": "C.UTF-8", **french}) == "en"  # LC_ALL comes first
     assert locale_language({}) == "en"
-    config = demo_config(Config(gpu_interval_s=5.0), 10, tmp_path, french)
-    assert (config.language, config.gpu_interval_s) == ("fr", 0.5)
-    assert config.state_path == str(tmp_path / "state.sqlite3")
-    assert demo_config(Config(language="en"), 10, tmp_path, None).language == "en"
+    config = demo_config(Config(gpu=Gpu(interval_s=5.0)), 10, tmp_path, french)
+    assert (config.general.language, config.gpu.interval_s) == ("fr", 0.5)
+    assert config.general.state_path == str(tmp_path / "state.sqlite3")
+    assert (
+        demo_config(Config(general=General(language="en")), 10, tmp_path, None).general.language
+        == "en"
+    )
 
 
 def test_the_demo_says_its_times_are_a_real_runs() -> None:

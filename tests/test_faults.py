@@ -27,7 +27,7 @@ import pytest
 from bot import assemble
 from bot.adapters.console import Console
 from bot.adapters.outbox import OutboxPolicy
-from bot.config import Config
+from bot.config import Config, General, Telegram
 from bot.core.backoff import Backoff
 from bot.service import RunSpec, Service
 from tests.telegram_stub import BotApiStub, FaultMode, parse_html
@@ -121,12 +121,8 @@ async def until(check: Callable[[], Awaitable[bool]], timeout: float, what: str)
 
 def make_config(stub: BotApiStub, state_path: Path) -> Config:
     return Config(
-        token=stub.token,
-        api_base_url=stub.base_url,
-        allowed_chat_ids=(OWNER,),
-        language="en",
-        timezone="UTC",
-        state_path=str(state_path),
+        telegram=Telegram(token=stub.token, api_base_url=stub.base_url, allowed_chat_ids=(OWNER,)),
+        general=General(language="en", timezone="UTC", state_path=str(state_path)),
     )
 
 

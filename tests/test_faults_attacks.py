@@ -21,7 +21,7 @@ from bot import assemble
 from bot.adapters.console import Console
 from bot.adapters.redis_bus import RedisBus
 from bot.bus import LogLines
-from bot.config import Config
+from bot.config import Config, General
 from bot.service import RunSpec, Service
 from tests.conftest import RedisServer
 from tests.telegram_stub import BotApiStub
@@ -144,7 +144,9 @@ async def test_a_poisoned_stream_entry_is_skipped_and_the_hub_goes_on(
     await agent.publish(oom)
     for attempt in range(2):  # the second hub finds the entry in the stream's history
         out = io.StringIO()
-        config = Config(timezone="UTC", state_path=str(tmp_path / f"hub{attempt}.sqlite3"))
+        config = Config(
+            general=General(timezone="UTC", state_path=str(tmp_path / f"hub{attempt}.sqlite3"))
+        )
         bus = RedisBus(redis_server.url, stream=stream)
         hub = assemble.hub(config, bus, console=Console(out))
         serving = asyncio.create_task(hub.serve())
@@ -196,7 +198,7 @@ FAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
 SAMPLER = """
 import asyncio, io, sys, time
 from bot.adapters.console import Console
-from bot.config import Config
+from bot.config import Config, General, Gpu as GpuSection
 from bot.core.gpu import GpuSnapshot
 from bot import assemble
 
@@ -206,7 +208,9 @@ class Gpu:
         return GpuSnapshot(time.time(), ())
 
 async def main():
-    config = Config(timezone="UTC", state_path=sys.argv[1], gpu_interval_s=0.2)
+    config = Config(
+        general=General(timezone="UTC", state_path=sys.argv[1]), gpu=GpuSection(interval_s=0.2)
+    )
     service = assemble.embedded(config, [], gpu=Gpu(), console=Console(io.StringIO()))
     asyncio.get_running_loop().call_later(float(sys.argv[2]), service.stop)
     await service.serve()
@@ -273,7 +277,7 @@ async def test_a_hub_caps_the_runs_it_creates_with_one_alert(tmp_path: Path) -> 
     """A rogue agent makes up a thousand run names: the hub follows the first 64, says once
     that it ignores the rest, and the real run's OOM alert still comes."""
     out = io.StringIO()
-    config = Config(timezone="UTC", state_path=str(tmp_path / "hub.sqlite3"))
+    config = Config(general=General(timezone="UTC", state_path=str(tmp_path / "hub.sqlite3")))
     hub = assemble.hub(config, None, console=Console(out)).fold
     assert hub is not None
     await hub.handle(LogLines("real", tuple(HEADER + run_lines(0, 100)), 1.0, host="n1"))

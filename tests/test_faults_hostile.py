@@ -20,7 +20,7 @@ from bot import assemble, messages
 from bot.adapters.console import Console
 from bot.adapters.store import StoreError
 from bot.adapters.telegram import COMMANDS, build_application
-from bot.config import Config
+from bot.config import Config, General, Telegram
 from bot.core.prefs import ChatPrefs
 from bot.service import RunSpec, Service
 from tests.telegram_stub import BotApiStub
@@ -33,12 +33,8 @@ SCRIPT = "<script>alert('&amp; & <i>')</script>"
 
 def service_for(stub: BotApiStub, tmp_path: Path, log: Path, name: str = HOSTILE_NAME) -> Service:
     config = Config(
-        token=stub.token,
-        api_base_url=stub.base_url,
-        allowed_chat_ids=(OWNER,),
-        language="en",
-        timezone="UTC",
-        state_path=str(tmp_path / "state.sqlite3"),
+        telegram=Telegram(token=stub.token, api_base_url=stub.base_url, allowed_chat_ids=(OWNER,)),
+        general=General(language="en", timezone="UTC", state_path=str(tmp_path / "state.sqlite3")),
     )
     return assemble.embedded(
         config, [RunSpec(name, log)], console=Console(io.StringIO()), outbox=FAST
@@ -89,7 +85,7 @@ async def test_huge_hostile_log_lines_reach_telegram_escaped(
 async def test_a_directory_as_state_path_is_one_clear_error(tmp_path: Path) -> None:
     async with BotApiStub() as stub:
         service = service_for(stub, tmp_path, tmp_path / "train.log")
-        bad = Config(**{**vars(service.fold.config), "state_path": str(tmp_path)})
+        bad = service.fold.config.with_changes(general={"state_path": str(tmp_path)})
         service = assemble.embedded(bad, service.logs.runs, console=Console(io.StringIO()))
         with pytest.raises(StoreError) as info:
             await asyncio.wait_for(service.serve(), 10)

@@ -15,7 +15,7 @@ import pytest
 
 from bot import assemble
 from bot.adapters.console import Console
-from bot.config import Config
+from bot.config import Config, General, Telegram
 from bot.service import RunSpec, Service
 from tests.telegram_stub import BotApiStub
 from tests.test_faults import FAST, HEADER, OWNER, RUN, append, run_lines, settled
@@ -62,11 +62,8 @@ async def test_the_token_never_reaches_a_log_line(
     log = tmp_path / RUN
     async with BotApiStub(token=TOKEN) as stub:
         config = Config(
-            token=TOKEN,
-            api_base_url=stub.base_url,
-            allowed_chat_ids=(OWNER,),
-            state_path=str(tmp_path / "state.sqlite3"),
-            timezone="UTC",
+            telegram=Telegram(token=TOKEN, api_base_url=stub.base_url, allowed_chat_ids=(OWNER,)),
+            general=General(state_path=str(tmp_path / "state.sqlite3"), timezone="UTC"),
         )
         service = assemble.embedded(
             config, [RunSpec(RUN, log)], console=Console(io.StringIO()), outbox=FAST
@@ -87,7 +84,10 @@ async def test_the_token_never_reaches_a_log_line(
             service.stop()
             await asyncio.wait_for(serving, 15)
 
-        wrong = Config(token=WRONG, api_base_url=stub.base_url, state_path=config.state_path)
+        wrong = Config(
+            telegram=Telegram(token=WRONG, api_base_url=stub.base_url),
+            general=General(state_path=config.general.state_path),
+        )
         rejected = assemble.embedded(wrong, [RunSpec(RUN, log)], console=Console(io.StringIO()))
         serving = asyncio.create_task(rejected.serve())
         await asyncio.sleep(0.5)

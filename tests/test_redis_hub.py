@@ -9,7 +9,7 @@ import time
 from bot.adapters.console import Console
 from bot.assemble import MAX_HUB_RUNS
 from bot.bus import GpuReport, LogLines
-from bot.config import Config
+from bot.config import Alerts, Config, General
 from bot.core.gpu import HW_THERMAL, SW_THERMAL, GpuSample, GpuSnapshot
 from bot.core.hosts import host_of
 from bot.core.notices import Alert, Notice
@@ -31,7 +31,7 @@ class Hub(Fold):
     """A hub's fold whose notices are kept for the test, besides going to the console."""
 
     def __init__(self) -> None:
-        config = Config(timezone="UTC", slowdown_min_s=1.0)
+        config = Config(general=General(timezone="UTC"), alerts=Alerts(slowdown_min_s=1.0))
         chats = Chats([], language="en", timezone="UTC", now=time.time, store=lambda: None)
         notifier = Notifier(PushPolicy(), chats, now=time.time, store=lambda: None)
         super().__init__(

@@ -10,7 +10,7 @@ import pytest
 
 from bot import assemble
 from bot.adapters.console import Console
-from bot.config import Config
+from bot.config import Config, General, Telegram
 from bot.service import RunSpec, Service
 from tests.generated import nanogpt_lines
 from tests.telegram_stub import BotApiStub
@@ -42,12 +42,10 @@ async def stub() -> BotApiStub:
 
 def make_service(stub: BotApiStub, tmp_path: Path, log: Path) -> Service:
     config = Config(
-        token=stub.token,
-        api_base_url=stub.base_url,
-        allowed_chat_ids=(OWNER,),
-        language="en",
-        timezone="Europe/Paris",
-        state_path=str(tmp_path / "state.sqlite3"),
+        telegram=Telegram(token=stub.token, api_base_url=stub.base_url, allowed_chat_ids=(OWNER,)),
+        general=General(
+            language="en", timezone="Europe/Paris", state_path=str(tmp_path / "state.sqlite3")
+        ),
     )
     return assemble.embedded(config, [RunSpec("gpt2", log)], console=Console(io.StringIO()))
 

@@ -158,3 +158,14 @@ def _resolved(path: Path) -> Path:
         return path.resolve()
     except OSError:
         return path.absolute()
+
+
+def log_writers(path: Path, root: Path = PROC) -> frozenset[int]:
+    """Every process holding `path` open for writing (reads every process's fds: for the
+    rare checks, not for each GPU sample)."""
+    log = str(_resolved(path))
+    try:
+        pids = [int(e.name) for e in os.scandir(root) if e.name.isdigit()]
+    except OSError:
+        return frozenset()
+    return frozenset(p for p in pids if p != os.getpid() and log in written(p, root))

@@ -48,6 +48,7 @@ the same type is sent again for the run):
   said when the job is torn down).
 - `memory_pressure` (warning): a GPU above `memory_pressure_pct` for `MEMORY_SAMPLES`
   snapshots in a row. `gpu_lost` (critical): NVML says a GPU fell off the bus.
+- `gpu_idle`, `disk_full`, `slurm_deadline` (warning): see `bot/core/resources.py`.
 - `started`, `resumed`, `new_launch`, `finished` (info): the first progress line (with the
   first ETA when known), an iteration that jumps back part of the way or to about zero (see
   launches.py), the last iteration or a clean exit.
@@ -69,6 +70,7 @@ from bot.core.gpu import (
 from bot.core.launches import NEW
 from bot.core.notices import Alert, AlertType, Evidence, Severity
 from bot.core.parsers.errors import exception_shape
+from bot.core.resources import DeadlineWatch, DiskUsage, DiskWatch, IdleWatch, checkpoint_dir
 from bot.core.state import RunState
 from bot.core.trackers import GpuWatch, Incident, Lifecycle, LossWatch, Slowdown, SlowdownChange
 
@@ -88,6 +90,10 @@ BARE_SLOWDOWN_FACTOR = 2.0  # windowed step times of a healthy run swing by half
 BARE_SLOWDOWN_SPREADS = 3.0
 WARMUP_S = 600.0  # run clock after a session's first line: loaders and compilation settle
 WARMUP_SHARE = 0.02  # and this share of the total, where known (epoch 0's caches)
+# GPUs not known to be the run's are judged only while its log moves: a progress line within
+# this share of the idle window, or this many usual intervals.
+LOG_MOVING_SHARE = 0.5
+LOG_MOVING_INTERVALS = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +106,9 @@ class Thresholds:
     stall_factor: float = 10.0
     stall_floor_s: float = 600.0
     loss_spike_z: float = 8.0
+    gpu_idle_pct: float = 5.0
+    gpu_idle_min_s: float = 600.0
+    disk_full_pct: float = 95.0
 
     @classmethod
     def from_config(cls, config: object) -> Thresholds:
@@ -130,6 +139,10 @@ class Detectors:
         self._slow = Slowdown(self.th.slowdown_pct / 100, self.th.slowdown_min_s)
         self._gpu = GpuWatch()
         self._iter: int | None = None  # the current launch's last iteration (None before one)
+        self._idle = IdleWatch(self.th.gpu_idle_pct, self.th.gpu_idle_min_s)
+        self._disk = DiskWatch(self.th.disk_full_pct)
+        self._deadline = DeadlineWatch()
+        self._saved_to: str | None = None  # the last checkpoint's path, as the log says it
 
     # Entry points --------------------------------------------------------------------------
     def on_event(self, ev: Event, state: RunState, wall_s: float) -> list[Alert]:
@@ -141,6 +154,7 @@ class Detectors:
             return self._eval_losses(ev, state)
         if isinstance(ev, Checkpoint):
             self._slow.pause()
+            self._saved_to = ev.path or self._saved_to
             return []
         if isinstance(ev, ErrorText):
             return self._error(ev, state, wall_s)
@@ -148,15 +162,59 @@ class Detectors:
             return self._end(ev, state)
         return []
 
-    def on_gpu(self, snapshot: GpuSnapshot, state: RunState, wall_s: float) -> list[Alert]:
-        """Alerts from one NVML snapshot taken at `wall_s`."""
+    def on_gpu(
+        self, snapshot: GpuSnapshot, state: RunState, wall_s: float, *, own: bool = False
+    ) -> list[Alert]:
+        """Alerts from one NVML snapshot taken at `wall_s`; `own`: its GPUs are known to be
+        the run's (not every GPU of the machine for want of a mapping)."""
         if snapshot.error is not None:
             return []
         self._gpu.remember(snapshot, wall_s)
         alerts = self._gpu_lost(snapshot, state)
         alerts += self._memory(snapshot, state)
         alerts += self._thermal_warning(snapshot, state, wall_s)
-        return alerts
+        alive = self._alive() and (own or self._log_moving(wall_s))
+        idle = self._idle.update(snapshot.gpus, wall_s, alive=alive, own=own)
+        return alerts + self._said(AlertType.GPU_IDLE, WARNING, state, idle)
+
+    def on_disk(self, usage: DiskUsage, state: RunState) -> list[Alert]:
+        """Alerts from one reading of the disk the run's checkpoints go to."""
+        if self._life.over:
+            return []
+        return self._said(AlertType.DISK_FULL, WARNING, state, self._disk.update(usage))
+
+    def on_job_end(self, job_end_s: float, state: RunState, wall_s: float) -> list[Alert]:
+        """Alerts from the SLURM job's end (epoch seconds), read at `wall_s`."""
+        finish_s = state.finish_at(state.eta(), wall_s)
+        if not self._alive() or finish_s is None:
+            return []
+        evidence = self._deadline.update(job_end_s, finish_s, wall_s)
+        severity = INFO if evidence is not None and "resolved" in evidence else WARNING
+        return self._said(AlertType.SLURM_DEADLINE, severity, state, evidence)
+
+    def checkpoint_dir(self, state: RunState, argv: list[str], cwd: str, log_dir: str) -> str:
+        """Where the run's checkpoints go (`resources.checkpoint_dir`)."""
+        return checkpoint_dir(self._saved_to, state.config, argv, cwd, log_dir)
+
+    def _alive(self) -> bool:
+        """The current launch trains: it printed progress, and neither its end nor a stall
+        was said since."""
+        return self._iter is not None and not self._life.over and "stall" not in self._active
+
+    def _log_moving(self, wall_s: float) -> bool:
+        """A progress line lately: GPUs not known to be the run's say nothing of its process,
+        and an old log read again at start-up must not pass for a run that idles."""
+        last, usual = self._life.last_wall_s, self._life.usual_interval_s() or 0.0
+        window = max(self.th.gpu_idle_min_s * LOG_MOVING_SHARE, LOG_MOVING_INTERVALS * usual)
+        return last is not None and wall_s - last <= window
+
+    def _said(
+        self, kind: AlertType, severity: Severity, state: RunState, evidence: Evidence | None
+    ) -> list[Alert]:
+        """An alert whose watch (resources.py) keeps its own once-only state."""
+        if evidence is None:
+            return []
+        return [Alert(self.run, kind, severity, state.iter, state.t_s, evidence)]
 
     def on_tick(self, state: RunState, wall_s: float) -> list[Alert]:
         """Checks about time passing: a traceback followed by silence, a stall."""

@@ -16,6 +16,7 @@ from bot.core.notices import Folded, Notice
 from bot.core.parsers.base import LineParser
 from bot.core.parsers.pattern import PatternParser
 from bot.core.parsers.registry import AutoParser, make_parser
+from bot.core.resources import DiskUsage
 from bot.core.state import RunState
 
 
@@ -56,10 +57,22 @@ class RunMonitor:
         notices += self.detectors.on_event(ev, self.state, wall_s)
         return self._marked(notices)
 
-    def apply_gpu(self, snapshot: GpuSnapshot, wall_s: float) -> list[Notice]:
-        """Fold one NVML snapshot taken at wall-clock time wall_s."""
+    def apply_gpu(self, snapshot: GpuSnapshot, wall_s: float, *, own: bool = False) -> list[Notice]:
+        """Fold one NVML snapshot taken at wall-clock time wall_s (`own`: only the run's GPUs)."""
         self.state.apply_gpu(snapshot)
-        return self._marked(self.detectors.on_gpu(snapshot, self.state, wall_s))
+        return self._marked(self.detectors.on_gpu(snapshot, self.state, wall_s, own=own))
+
+    def apply_disk(self, usage: DiskUsage) -> list[Notice]:
+        """Fold one reading of the disk the run's checkpoints go to."""
+        return self._marked(self.detectors.on_disk(usage, self.state))
+
+    def apply_job_end(self, job_end_s: float, wall_s: float) -> list[Notice]:
+        """Fold the SLURM job's end (epoch seconds), read at wall-clock time wall_s."""
+        return self._marked(self.detectors.on_job_end(job_end_s, self.state, wall_s))
+
+    def checkpoint_dir(self, argv: list[str], cwd: str, log_dir: str) -> str:
+        """Where the run's checkpoints go, as far as its log and command say."""
+        return self.detectors.checkpoint_dir(self.state, argv, cwd, log_dir)
 
     def tick(self, wall_s: float) -> list[Notice]:
         """Time passed with nothing new: the checks about silence (stall, a crash)."""

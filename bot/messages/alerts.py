@@ -34,6 +34,9 @@ def alert_text(a: Alert, ctx: Ctx) -> str:
 def _body(tr: Tr, a: Alert) -> Html:
     if a.evidence.get("recovered") == 1 and f"recovered.{a.type}" in tr.messages:
         return _recovered(tr, a)
+    if a.evidence.get("resolved") == 1 and f"resolved.{a.type}" in tr.messages:
+        facts = FACTS.get(a.type, _no_facts)(tr, a.evidence, a)
+        return join([Html(f"<b>{tr.t(f'resolved.{a.type}')}</b>"), *facts])
     title = tr.t(f"alert.{a.type}")
     where_key = "alert.since_iter" if a.type == "stall" else "alert.at_iter"
     where = tr.t(where_key, iter=a.iter) if a.iter is not None else Html("")
@@ -267,6 +270,45 @@ def _memory(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
     return [_about_gpu(tr, ev, memory)]
 
 
+def _gpu_idle(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
+    gpu, n = _gpu(ev), number(ev, "idle_gpus")
+    pct, idle_s = number(ev, "threshold_pct"), number(ev, "idle_s")
+    if gpu is None or pct is None or idle_s is None:
+        return [_on_gpu(tr, ev)]
+    words = {"gpu": gpu, "pct": tr.pct(pct), "dur": tr.dur(idle_s)}
+    if n is not None and 1 < n < 1e6:
+        return [tr.t("fact.gpus_idle", n=int(n), **words)]
+    return [tr.t("fact.gpu_idle", **words)]
+
+
+def _bytes(tr: Tr, n: float) -> Html:
+    if n >= 1 << 40:
+        return tr.t("unit.tib", n=tr.dec(n / (1 << 40), 1, trim=True))
+    return _mib(tr, n / (1 << 20))
+
+
+def _disk_full(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
+    mount, path = ev.get("mount"), ev.get("path")
+    pct, free = number(ev, "used_pct"), number(ev, "free_bytes")
+    facts = []
+    if isinstance(mount, str) and pct is not None and free is not None:
+        where = code(clip(mount, VALUE_CHARS))
+        facts.append(tr.t("fact.disk_full", mount=where, pct=tr.pct(pct), free=_bytes(tr, free)))
+    if isinstance(path, str) and path and path != mount:
+        facts.append(tr.t("fact.disk_path", path=code(clip(path, VALUE_CHARS))))
+    return facts
+
+
+def _slurm_deadline(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
+    end, finish, short = number(ev, "job_end_s"), number(ev, "finish_s"), number(ev, "short_s")
+    if end is None or finish is None:
+        return []
+    times = {"end": tr.clock(end), "finish": tr.clock(finish)}
+    if ev.get("resolved") == 1:
+        return [tr.t("fact.slurm_fits", **times)]
+    return [tr.t("fact.slurm_short", short=tr.dur(short), **times)]
+
+
 def _started(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
     facts = []
     total = number(ev, "total_iters", "max_iters")
@@ -310,6 +352,9 @@ FACTS: dict[str, Callable[[Tr, Evidence, Alert], list[Html]]] = {
     "crash": _crash,
     "gpu_lost": _gpu_lost,
     "memory_pressure": _memory,
+    "gpu_idle": _gpu_idle,
+    "disk_full": _disk_full,
+    "slurm_deadline": _slurm_deadline,
     "started": _started,
     "new_launch": _started,
     "finished": _finished,

@@ -12,6 +12,7 @@ MESSAGES: dict[str, str] = {
     "unit.pct": "{n}%",
     "unit.mib": "{n}" + _NB + "MiB",
     "unit.gib": "{n}" + _NB + "GiB",
+    "unit.tib": "{n}" + _NB + "TiB",
     # durations
     "dur.forever": "over 10 years",
     "dur.min_s": "{m}" + _NB + "min" + _NB + "{s}" + _NB + "s",
@@ -160,6 +161,10 @@ MESSAGES: dict[str, str] = {
     "alert.crash": "Training crashed",
     "alert.gpu_lost": "GPU lost",
     "alert.memory_pressure": "GPU memory almost full",
+    "alert.gpu_idle": "GPU idle while training runs",
+    "alert.disk_full": "Disk almost full",
+    "alert.slurm_deadline": "The SLURM job ends before training does",
+    "resolved.slurm_deadline": "Training now fits in the SLURM job",
     "alert.started": "Training started",
     "alert.resumed": "Training resumed",
     "alert.new_launch": "Training started again from the beginning",
@@ -202,6 +207,17 @@ MESSAGES: dict[str, str] = {
     "fact.too_many_runs": "This hub already follows {max} runs, the most it takes.",
     "fact.memory": "memory {pct} used ({used} of {total})",
     "fact.memory_pct": "memory {pct} used",
+    "fact.gpu_idle": (
+        "GPU {gpu} has been below {pct} utilization for {dur}, yet training has not ended."
+    ),
+    "fact.gpus_idle": (
+        "{n} GPUs have been below {pct} utilization for {dur}, GPU {gpu} among them, yet "
+        "training has not ended."
+    ),
+    "fact.disk_full": "{mount} is {pct} full: {free} left.",
+    "fact.disk_path": "Checkpoints are written to {path}.",
+    "fact.slurm_short": "The job ends at {end}, but training needs until {finish}: {short} short.",
+    "fact.slurm_fits": "Expected finish at {finish}, before the job ends at {end}.",
     "fact.total_iters": "{total} iterations planned.",
     "fact.first_eta": "First estimate: {eta}.",
     "fact.elapsed": "Total time: {dur}.",
@@ -255,6 +271,18 @@ MESSAGES: dict[str, str] = {
     "try.gpu_lost": (
         "Check <code>nvidia-smi</code> and <code>dmesg</code> (Xid errors); the machine often "
         "needs a reboot."
+    ),
+    "try.gpu_idle": (
+        "Often a stuck data loader or a rank that died: <code>py-spy dump --pid PID</code> "
+        "shows where a process waits; check <code>nvidia-smi</code> and every rank's output."
+    ),
+    "try.disk_full": (
+        "Free some space (old checkpoints, caches such as <code>~/.cache/huggingface</code>) "
+        "before the next save fails, or save elsewhere."
+    ),
+    "try.slurm_deadline": (
+        "Make sure a checkpoint is saved before the job ends, so you can resume from it; or "
+        "ask for more time (<code>scontrol update JobId=… TimeLimit=…</code>, where allowed)."
     ),
     "try.memory_pressure": (
         "An OOM is near. To avoid it: lower <code>batch_size</code> or raise "
@@ -398,6 +426,9 @@ MESSAGES: dict[str, str] = {
     "ui.plot.alert.stall": "stalled",
     "ui.plot.alert.memory_pressure": "memory",
     "ui.plot.alert.gpu_lost": "GPU lost",
+    "ui.plot.alert.gpu_idle": "GPU idle",
+    "ui.plot.alert.disk_full": "disk full",
+    "ui.plot.alert.slurm_deadline": "job too short",
     "ui.demo.intro": (
         "etagram demo: a simulated nanoGPT run, {speed} times faster than real; the durations "
         "and finish times it announces are those the real run would have. Its log: {log}"

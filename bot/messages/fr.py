@@ -30,6 +30,7 @@ _MESSAGES = {
     "unit.pct": "{n}" + _NB + "%",
     "unit.mib": "{n}" + _NB + "Mio",
     "unit.gib": "{n}" + _NB + "Gio",
+    "unit.tib": "{n}" + _NB + "Tio",
     # durations
     "dur.forever": "plus de 10" + _NB + "ans",
     "dur.min_s": "{m}" + _NB + "min" + _NB + "{s}",
@@ -192,6 +193,10 @@ _MESSAGES = {
     "alert.crash": "Entraînement arrêté sur une erreur",
     "alert.gpu_lost": "GPU perdu",
     "alert.memory_pressure": "Mémoire GPU presque pleine",
+    "alert.gpu_idle": "GPU inactif pendant l'entraînement",
+    "alert.disk_full": "Disque presque plein",
+    "alert.slurm_deadline": "Le job SLURM finit avant l'entraînement",
+    "resolved.slurm_deadline": "L'entraînement tient désormais dans le job SLURM",
     "alert.started": "Entraînement démarré",
     "alert.resumed": "Entraînement repris",
     "alert.new_launch": "Entraînement relancé depuis le début",
@@ -234,6 +239,21 @@ _MESSAGES = {
     "fact.too_many_runs": "Ce hub suit déjà {max} entraînements, le maximum qu'il accepte.",
     "fact.memory": "mémoire utilisée à {pct} ({used} sur {total})",
     "fact.memory_pct": "mémoire utilisée à {pct}",
+    "fact.gpu_idle": (
+        "Le GPU {gpu} est sous {pct} d'utilisation depuis {dur}, alors que l'entraînement "
+        "n'est pas terminé."
+    ),
+    "fact.gpus_idle": (
+        "{n} GPU sont sous {pct} d'utilisation depuis {dur}, dont le GPU {gpu}, alors que "
+        "l'entraînement n'est pas terminé."
+    ),
+    "fact.disk_full": "{mount} est plein à {pct} : il reste {free}.",
+    "fact.disk_path": "Les checkpoints sont écrits dans {path}.",
+    "fact.slurm_short": (
+        "Le job finit à {end}, mais l'entraînement a besoin de tourner jusqu'à {finish} : il "
+        "manque {short}."
+    ),
+    "fact.slurm_fits": "Fin prévue à {finish}, avant la fin du job à {end}.",
     "fact.total_iters": "{total} itérations prévues.",
     "fact.first_eta": "Première estimation : {eta}.",
     "fact.elapsed": "Durée totale : {dur}.",
@@ -293,6 +313,21 @@ _MESSAGES = {
     "try.gpu_lost": (
         "À vérifier : <code>nvidia-smi</code> et <code>dmesg</code> (erreurs Xid) ; il faut "
         "souvent redémarrer la machine."
+    ),
+    "try.gpu_idle": (
+        "Souvent un chargeur de données bloqué ou un rang mort : <code>py-spy dump --pid "
+        "PID</code> montre où un processus attend ; à vérifier aussi : <code>nvidia-smi</code> "
+        "et la sortie de chaque rang."
+    ),
+    "try.disk_full": (
+        "Libérez de la place (anciens checkpoints, caches comme "
+        "<code>~/.cache/huggingface</code>) avant que la prochaine sauvegarde échoue, ou "
+        "sauvegardez ailleurs."
+    ),
+    "try.slurm_deadline": (
+        "Assurez-vous qu'un checkpoint est sauvegardé avant la fin du job, pour pouvoir "
+        "reprendre ensuite ; ou demandez plus de temps (<code>scontrol update JobId=… "
+        "TimeLimit=…</code>, si c'est permis)."
     ),
     "try.memory_pressure": (
         "Un OOM approche. Pour l'éviter : baisser <code>batch_size</code> ou augmenter "
@@ -446,6 +481,9 @@ _MESSAGES = {
     "ui.plot.alert.stall": "bloqué",
     "ui.plot.alert.memory_pressure": "mémoire",
     "ui.plot.alert.gpu_lost": "GPU perdu",
+    "ui.plot.alert.gpu_idle": "GPU inactif",
+    "ui.plot.alert.disk_full": "disque plein",
+    "ui.plot.alert.slurm_deadline": "job trop court",
     "ui.demo.intro": (
         "etagram demo : un entraînement nanoGPT simulé, {speed} fois plus vite qu'en vrai ; "
         "les durées et heures de fin annoncées sont celles qu'aurait le vrai. Son log : {log}"

@@ -19,7 +19,7 @@ from bot import assemble
 from bot.adapters.console import Console
 from bot.adapters.plot import HEIGHT_PX, WIDTH_PX
 from bot.adapters.telegram import send_text
-from bot.config import Config
+from bot.config import Config, General, Gpu, Telegram
 from bot.core.gpu import GpuSample, GpuSnapshot
 from bot.core.prefs import Callback
 from bot.messages.chat import COMMANDS
@@ -102,13 +102,13 @@ async def bot(tmp_path: Path) -> AsyncIterator[Bot]:
     log.write_text("\n".join(HEADER + nanogpt_lines(0, 310)) + "\n")  # replayed: no pushes
     async with BotApiStub(bot_username=BOT) as stub:
         config = Config(
-            token=stub.token,
-            api_base_url=stub.base_url,
-            allowed_chat_ids=(OWNER, GROUP),
-            language="en",
-            timezone="Europe/Paris",
-            state_path=str(tmp_path / "state.sqlite3"),
-            gpu_interval_s=0.2,
+            telegram=Telegram(
+                token=stub.token, api_base_url=stub.base_url, allowed_chat_ids=(OWNER, GROUP)
+            ),
+            general=General(
+                language="en", timezone="Europe/Paris", state_path=str(tmp_path / "state.sqlite3")
+            ),
+            gpu=Gpu(interval_s=0.2),
         )
         service = assemble.embedded(
             config, [RunSpec("gpt2", log)], gpu=FakeGpu(), console=Console(io.StringIO())
@@ -241,10 +241,10 @@ async def test_runs_buttons_pick_the_run_a_chat_reads(tmp_path: Path) -> None:
     logs[1].write_text("\n".join(HEADER + nanogpt_lines(0, 510)) + "\n")
     async with BotApiStub(bot_username=BOT) as stub:
         config = Config(
-            token=stub.token,
-            api_base_url=stub.base_url,
-            allowed_chat_ids=(OWNER,),
-            state_path=str(tmp_path / "state.sqlite3"),
+            telegram=Telegram(
+                token=stub.token, api_base_url=stub.base_url, allowed_chat_ids=(OWNER,)
+            ),
+            general=General(state_path=str(tmp_path / "state.sqlite3")),
         )
         runs = [RunSpec("small <1>", logs[0]), RunSpec("big", logs[1])]
         service = assemble.embedded(config, runs, console=Console(io.StringIO()))

@@ -6,7 +6,7 @@ import math
 from dataclasses import replace
 
 from benchmarks.alert_cases import DEMO, demo_alerts, gpu_snapshot
-from bot.config import Config
+from bot.config import Alerts, Config
 from bot.core.detectors import NAN_REARM_POINTS, Thresholds
 from bot.core.events import Checkpoint, ErrorText, Eval, Event, Progress, RunConfig, TrainingEnd
 from bot.core.gpu import HW_POWER_BRAKE, SW_THERMAL, GpuSample, GpuSnapshot
@@ -39,8 +39,8 @@ def types(found: list[Alert]) -> list[str]:
 
 
 def test_thresholds_default_to_config_and_read_it() -> None:
-    assert Thresholds.from_config(Config()) == Thresholds()
-    custom = replace(Config(), slowdown_pct=30.0, stall_floor_s=60.0)
+    assert Thresholds.from_config(Config().alerts) == Thresholds()
+    custom = Alerts(slowdown_pct=30.0, stall_floor_s=60.0)
     assert Thresholds.from_config(custom).slowdown_pct == 30.0
     assert Thresholds.from_config(custom).stall_floor_s == 60.0
 

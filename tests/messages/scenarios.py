@@ -275,6 +275,28 @@ RESUMED = Alert(RUN, "resumed", "info", 1000, 0.0, {})
 NEW_LAUNCH = Alert(RUN, "new_launch", "info", 0, 900.0, {"to_iter": 0, "total_iters": 8000})
 NAN = Alert(RUN, "nan", "critical", 1300, 228.0, {"loss": "nan"})
 STALL = Alert(RUN, "stall", "warning", 1300, 228.0, {"silent_s": 720.0})
+IDLE = {"gpu": 0, "idle_gpus": 1, "util_pct": 0, "threshold_pct": 5.0, "idle_s": 600.0}
+GPU_IDLE = Alert(RUN, "gpu_idle", "warning", 1300, 228.0, IDLE)
+GPUS_IDLE = Alert(RUN, "gpu_idle", "warning", 1300, 228.0, {**IDLE, "gpu": 2, "idle_gpus": 3})
+DISK = {
+    "mount": "/scratch",
+    "path": "/scratch/alice/out-shakespeare-char",
+    "used_pct": 96.4,
+    "free_bytes": 38 * (1 << 30) + 300 * (1 << 20),
+    "total_bytes": 1 << 40,
+}
+DISK_FULL = Alert(RUN, "disk_full", "warning", 1300, 228.0, DISK)
+JOB_END = NOW + 40 * 60  # 03:10
+SLURM = {"job_end_s": JOB_END, "finish_s": JOB_END + 45 * 60, "short_s": 45 * 60}
+SLURM_DEADLINE = Alert(RUN, "slurm_deadline", "warning", 1300, 228.0, SLURM)
+SLURM_RESOLVED = Alert(
+    RUN,
+    "slurm_deadline",
+    "info",
+    1900,
+    330.0,
+    {"job_end_s": JOB_END + 3600, "finish_s": JOB_END + 2700, "short_s": -900, "resolved": 1},
+)
 
 
 @dataclass(frozen=True)
@@ -349,6 +371,11 @@ SCENARIOS = [
     Scenario("alert_slowdown", lambda c: alert_text(SLOWDOWN, c)),
     Scenario("alert_memory_pressure", lambda c: alert_text(MEMORY, c)),
     Scenario("alert_gpu_lost", lambda c: alert_text(GPU_LOST, c)),
+    Scenario("alert_gpu_idle", lambda c: alert_text(GPU_IDLE, c)),
+    Scenario("alert_gpus_idle", lambda c: alert_text(GPUS_IDLE, c)),
+    Scenario("alert_disk_full", lambda c: alert_text(DISK_FULL, c)),
+    Scenario("alert_slurm_deadline", lambda c: alert_text(SLURM_DEADLINE, c)),
+    Scenario("alert_slurm_deadline_resolved", lambda c: alert_text(SLURM_RESOLVED, c)),
     Scenario("alert_resumed", lambda c: alert_text(RESUMED, c)),
     Scenario("alert_new_launch", lambda c: alert_text(NEW_LAUNCH, c)),
     Scenario(
