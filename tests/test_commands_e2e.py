@@ -162,7 +162,7 @@ async def test_plot_and_gpu_take_a_run_name(user: User) -> None:
     raw = str(table.params["text"])
     assert "RTX 4070" in raw
     # localized like /status: 6656 MiB of 12282 is 6.5 of 12 GiB
-    assert _says(user, "6,5 / 12\u00a0Gio", "6.5 / 12\u00a0GiB") in raw
+    assert _says(user, "6,5/12\u00a0Gio", "6.5/12\u00a0GiB") in raw
     assert _says(user, "100\u00a0%", "100%") in raw
 
 

@@ -320,9 +320,9 @@ def _keyboard(view: str, lang: str, token: str = "") -> InlineKeyboardMarkup:
         (messages.button_label("plot", lang), Callback("plot", token)),
         (messages.button_label("mute_1h", lang), Callback("mute", "1h")),
     ]
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(label, callback_data=cb.encode()) for label, cb in buttons]]
-    )
+    keys = [InlineKeyboardButton(label, callback_data=cb.encode()) for label, cb in buttons]
+    # bilingual labels are twice as long: one a row, or a phone cuts them
+    return InlineKeyboardMarkup([[key] for key in keys] if lang == "both" else [keys])
 
 
 def _runs_keyboard(runs: list[RunState], selected: str | None) -> InlineKeyboardMarkup | None:
@@ -453,7 +453,7 @@ async def _send_plot(
         await send_text(context.bot, chat_id, messages.error_text("plot_failed", ctx))
         return
     if made is None:
-        await send_text(context.bot, chat_id, messages.error_text("no_data", ctx))
+        await send_text(context.bot, chat_id, messages.error_text("plot_empty", ctx))
         return
     png, caption = made
     await context.bot.send_photo(

@@ -37,9 +37,11 @@ def _body(tr: Tr, a: Alert) -> Html:
     if a.evidence.get("resolved") == 1 and f"resolved.{a.type}" in tr.messages:
         facts = FACTS.get(a.type, _no_facts)(tr, a.evidence, a)
         return join([Html(f"<b>{tr.t(f'resolved.{a.type}')}</b>"), *facts])
-    title = tr.t(f"alert.{a.type}")
+    title = _nan_title(tr, a.evidence) if a.type == "nan" else tr.t(f"alert.{a.type}")
     where_key = "alert.since_iter" if a.type == "stall" else "alert.at_iter"
-    where = tr.t(where_key, iter=a.iter) if a.iter is not None else Html("")
+    # "started at iteration 0" says nothing that "started" does not
+    at_start = a.iter == 0 and a.type in ("started", "new_launch")
+    where = tr.t(where_key, iter=a.iter) if a.iter is not None and not at_start else Html("")
     facts = FACTS.get(a.type, _no_facts)(tr, a.evidence, a)
     lines = [Html(f"<b>{title}</b>{where}"), *facts, _cost(tr, a.eta_change_s)]
     tip = _tip(a)
@@ -137,19 +139,14 @@ def _oom(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
     return facts
 
 
-def _nan(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
-    value = ev.get("loss")
-    x = number(ev, "loss")
-    if x is None and isinstance(value, str):
-        x = _special_float(value)
-    return [tr.t("fact.loss_is", loss=tr.dec(x, 4) if x is not None else tr.t("value.not_finite"))]
-
-
-def _special_float(text: str) -> float | None:
-    try:
-        return float(text)
-    except ValueError:
-        return None
+def _nan_title(tr: Tr, ev: Evidence) -> Html:
+    """`Loss is NaN`, `Val loss is infinite`: the value is the news, so it is the title."""
+    text = str(ev.get("loss", "")).strip().lower().lstrip("+-")
+    kind = {"nan": "", "inf": "_inf", "infinity": "_inf"}.get(text)
+    if kind is None:
+        return tr.t("alert.nan_other")
+    val = "_val" if ev.get("source") == "val_loss" else ""
+    return tr.t(f"alert.nan{val}{kind}")
 
 
 def _spike(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
@@ -343,7 +340,6 @@ def _too_many_runs(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
 
 FACTS: dict[str, Callable[[Tr, Evidence, Alert], list[Html]]] = {
     "oom": _oom,
-    "nan": _nan,
     "loss_spike": _spike,
     "thermal": _thermal,
     "power": _power,

@@ -29,7 +29,7 @@ EMOJI_LIVE = "🔄"
 def milestone_text(
     run: str, pct: int, it: int, total: int, eta: EtaEstimate, finish_at_s: float | None, ctx: Ctx
 ) -> str:
-    """`📍 gpt2 · 50 % de l'entraînement fait · Itération 10 000 / 20 000 · Fin dans …`."""
+    """`📍 gpt2 · 50 % de l'entraînement effectué · Itération 10 000 / 20 000 · Fin dans …`."""
 
     def body(tr: Tr) -> Html:
         ui = tr

@@ -170,6 +170,7 @@ def _mute(tr: Tr, until_s: float | None) -> Html:
 
 
 def button_label(key: str, lang: str) -> str:
-    """Inline button text (`refresh`, `plot`, `mute_1h`); `both` reads English (short)."""
-    messages = CATALOGS.get(lang, CATALOGS["en"])
-    return messages.get(f"button.{key}", key)
+    """Inline button text (`refresh`, `plot`, `mute_1h`); `both`: `Actualiser / Refresh`,
+    one word when the two languages share it; unknown codes read English."""
+    labels = [CATALOGS[code].get(f"button.{key}", key) for code in languages(lang)]
+    return " / ".join(dict.fromkeys(labels))

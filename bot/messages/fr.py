@@ -56,7 +56,7 @@ _MESSAGES = {
     "when.date": "{date} vers {time}",
     "finish.unknown": "Heure de fin inconnue",
     "finish.far": "Fin dans plus de 10" + _NB + "ans",
-    "finish.now": "Fin imminente (prévue {when})",
+    "finish.now": "Fin imminente, prévue {when}",
     "finish.late": "Fin prévue {when}, déjà dépassée",
     "finish.in": "Fin dans {rel}, {when}",
     "tz.utc": "UTC",
@@ -72,6 +72,8 @@ _MESSAGES = {
     "eta.evals.other": "{n} évaluations restantes × {each} ≈ {total}",
     "eta.evals_unmeasured.one": "{n} évaluation restante, durée pas encore mesurée",
     "eta.evals_unmeasured.other": "{n} évaluations restantes, durée pas encore mesurée",
+    "eta.evals_estimated.one": "{n} évaluation restante × {each} (estimation) ≈ {total}",
+    "eta.evals_estimated.other": "{n} évaluations restantes × {each} (estimation) ≈ {total}",
     "eta.checkpoints.one": "{n} sauvegarde restante × {each} ≈ {total}",
     "eta.checkpoints.other": "{n} sauvegardes restantes × {each} ≈ {total}",
     "eta.checkpoints_unmeasured.one": "{n} sauvegarde restante, durée pas encore mesurée",
@@ -88,8 +90,8 @@ _MESSAGES = {
         "Pas encore de ligne de progression : l'estimation commencera avec les premières "
         "itérations."
     ),
-    "eta.done_only.one": "{n} itération faite",
-    "eta.done_only.other": "{n} itérations faites",
+    "eta.done_only.one": "{n} itération effectuée",
+    "eta.done_only.other": "{n} itérations effectuées",
     "eta.step_only": "{step} par itération",
     "eta.no_total": (
         "Nombre total d'itérations inconnu : relancez etagram avec {flag} pour avoir une "
@@ -126,7 +128,7 @@ _MESSAGES = {
     "eval.title": "Évaluation",
     "eval.val": "val loss {loss}",
     "eval.train": "train loss {loss}",
-    "eval.new_best": "Nouveau minimum : {delta} par rapport au précédent ({previous})",
+    "eval.new_best": "Nouvelle meilleure val loss : {loss} ({delta} par rapport à {previous})",
     "eval.behind": "Pas d'amélioration : le minimum reste {best}, écart {delta}",
     "eval.behind_at": (
         "Pas d'amélioration : le minimum reste {best} (itération {iter}), écart {delta}"
@@ -164,7 +166,17 @@ _MESSAGES = {
     ),
     "gpu.unmapped.no_processes": "le pilote n'indique aucun processus sur les GPU",
     "gpu.none": "Pas de mesure GPU (NVML indisponible, ou mesure désactivée).",
-    "gpu.error": "Lecture des GPU impossible : {error}",
+    "gpu.error": "Impossible de lire les GPU : {why}.",
+    "gpu.error.library_not_found": "pas de pilote NVIDIA sur cette machine (libnvidia-ml absente)",
+    "gpu.error.driver_not_loaded": "le pilote NVIDIA est installé mais pas chargé",
+    "gpu.error.version_mismatch": (
+        "le pilote NVIDIA a été mis à jour sans que la machine ait redémarré depuis"
+    ),
+    "gpu.error.no_permission": "etagram n'a pas le droit de les interroger",
+    "gpu.error.nvml_error": (
+        "la bibliothèque du pilote (NVML) a renvoyé une erreur, notée dans le journal d'etagram"
+    ),
+    "gpu.error.unknown": "erreur inattendue {code}",
     "gpu.empty": "Aucun GPU visible.",
     "gpu.all_ok": "Aucun ralentissement signalé par le pilote.",
     "gpu.lost": "GPU {gpu} : ne répond plus",
@@ -172,8 +184,8 @@ _MESSAGES = {
     "gpu.temp_vs": "{temp} (seuil de ralentissement {limit})",
     "gpu.details": "{details}.",
     "gpu.clock_pct": "horloge à {pct} du maximum",
-    "gpu.line": "GPU {gpu} : {util}, {used} / {total}" + _NB + "Gio, {temp}",
-    "gpu.slowed": "bridé ({reasons})",
+    "gpu.line": "GPU {gpu} : {util}, {used}/{total}" + _NB + "Gio, {temp}",
+    "gpu.slowed": "GPU {gpu} bridé : {reasons}",
     "gpu.summary": "{n} GPU : {util} en moyenne, {temp} au plus chaud",
     "gpu.n_slowed.one": "{n} bridé",
     "gpu.n_slowed.other": "{n} bridés",
@@ -182,9 +194,17 @@ _MESSAGES = {
     "reason.sw_thermal": "limite thermique logicielle",
     "reason.sw_power_cap": "plafond de puissance",
     "reason.hw_power_brake": "frein de puissance matériel",
+    "reason_short.thermal": "chaleur",
+    "reason_short.power": "limite de puissance",
+    "reason_short.hw_slowdown": "signal matériel",
+    "reason_short.unknown": "autre cause",
     # alerts: title, then facts, cost and what to try
     "alert.oom": "Mémoire GPU épuisée (OOM)",
-    "alert.nan": "Loss invalide",
+    "alert.nan": "Loss NaN",
+    "alert.nan_inf": "Loss infinie",
+    "alert.nan_val": "Val loss NaN",
+    "alert.nan_val_inf": "Val loss infinie",
+    "alert.nan_other": "Loss non finie",
     "alert.loss_spike": "Pic de loss",
     "alert.thermal": "Ralentissement thermique",
     "alert.power": "Limite de puissance atteinte",
@@ -213,7 +233,6 @@ _MESSAGES = {
     "fact.oom_tried": "Allocation de {size} refusée.",
     "fact.gpu_capacity": "Capacité totale du GPU : {size}.",
     "fact.loss_is": "La loss vaut {loss}.",
-    "fact.loss_not_finite": "La loss n'est plus un nombre fini.",
     "fact.loss_vs": "Loss à {loss}, pour {ref} d'habitude.",
     "fact.slowed": "L'entraînement est ralenti de {pct}.",
     "fact.slowed_for": "L'entraînement est ralenti de {pct} depuis {dur}.",
@@ -248,7 +267,7 @@ _MESSAGES = {
         "l'entraînement n'est pas terminé."
     ),
     "fact.disk_full": "{mount} est plein à {pct} : il reste {free}.",
-    "fact.disk_path": "Les checkpoints sont écrits dans {path}.",
+    "fact.disk_path": "Les sauvegardes sont écrites dans {path}.",
     "fact.slurm_short": (
         "Le job finit à {end}, mais l'entraînement a besoin de tourner jusqu'à {finish} : il "
         "manque {short}."
@@ -320,12 +339,12 @@ _MESSAGES = {
         "et la sortie de chaque rang."
     ),
     "try.disk_full": (
-        "Libérez de la place (anciens checkpoints, caches comme "
+        "Libérez de la place (anciennes sauvegardes, caches comme "
         "<code>~/.cache/huggingface</code>) avant que la prochaine sauvegarde échoue, ou "
         "sauvegardez ailleurs."
     ),
     "try.slurm_deadline": (
-        "Assurez-vous qu'un checkpoint est sauvegardé avant la fin du job, pour pouvoir "
+        "Assurez-vous qu'une sauvegarde a lieu avant la fin du job, pour pouvoir "
         "reprendre ensuite ; ou demandez plus de temps (<code>scontrol update JobId=… "
         "TimeLimit=…</code>, si c'est permis)."
     ),
@@ -340,7 +359,7 @@ _MESSAGES = {
     "cmd.status": "Où en est l'entraînement, en un écran",
     "cmd.gpu": "État des GPU",
     "cmd.plot": "Graphiques (loss, vitesse, GPU)",
-    "cmd.runs": "Entraînements suivis, et choix de l'un d'eux",
+    "cmd.runs": "Entraînements suivis, pour en choisir un",
     "cmd.lang": "Langue des messages",
     "cmd.tz": "Fuseau horaire des heures affichées",
     "cmd.mute": "Couper les notifications un moment",
@@ -394,7 +413,10 @@ _MESSAGES = {
     ),
     "error.unknown_run": "Aucun entraînement nommé {value}. /runs donne la liste.",
     "error.stale_button": "Ce bouton a expiré : renvoyez la commande.",
-    "error.no_data": "Pas encore assez de données pour cette commande.",
+    "error.plot_empty": (
+        "Rien à tracer pour l'instant : aucune loss, évaluation ni durée d'itération lue dans "
+        "le log. Le graphique viendra avec les premières lignes de progression."
+    ),
     "error.plot_failed": "Impossible de tracer les graphiques pour l'instant.",
     "ack.generic": "C'est fait ({key}).",
     "ack.lang_set": "Les messages seront en français.",
@@ -416,7 +438,7 @@ _MESSAGES = {
     "ack.live_on": "Message d'état en direct : il sera mis à jour sur place.",
     "ack.run_selected": "Entraînement suivi dans ce chat : {run}.",
     # The bot's own interface: milestones, live message, /plot, a few answers, the demo.
-    "ui.milestone": "{pct} de l'entraînement fait",
+    "ui.milestone": "{pct} de l'entraînement effectué",
     "ui.mute_too_long": (
         "Durée trop longue : {value}. Au plus {max} ; <code>/mute</code> sans durée coupe "
         "jusqu'à /unmute."

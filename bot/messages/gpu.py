@@ -11,10 +11,21 @@ from collections.abc import Collection, Sequence
 
 from babel.lists import format_list
 
-from bot.core.gpu import GpuSample, GpuSnapshot
+from bot.core.gpu import (
+    ERROR_DRIVER_NOT_LOADED,
+    ERROR_LIBRARY_NOT_FOUND,
+    ERROR_NO_PERMISSION,
+    ERROR_NVML,
+    ERROR_VERSION_MISMATCH,
+    HW_SLOWDOWN,
+    POWER_REASONS,
+    THERMAL_REASONS,
+    GpuSample,
+    GpuSnapshot,
+)
 from bot.core.gpumap import GpuMap, ordered_for
 from bot.messages.lang import NBSP, Tr, compose, finite
-from bot.messages.markup import NAME_CHARS, VALUE_CHARS, Html, clip, code, esc, join, name
+from bot.messages.markup import NAME_CHARS, Html, clip, code, esc, join, name
 from bot.messages.types import Ctx
 
 EMOJI_GPU = "🖥️"
@@ -22,6 +33,19 @@ GPU_NAME_CHARS = 32
 MAX_UNKNOWN = 5  # unknown slowdown reason names shown; a flood of them says nothing more
 STATUS_GPUS = 4  # /status lists this many GPUs one by one, and sums up the rest
 REASONS = ("hw_slowdown", "hw_thermal", "sw_thermal", "sw_power_cap", "hw_power_brake")
+# /status says a slowdown reason in one word (/gpu has the driver's full list)
+SHORT_REASONS = {
+    THERMAL_REASONS: "thermal",
+    POWER_REASONS: "power",
+    frozenset({HW_SLOWDOWN}): "hw_slowdown",
+}
+ERRORS = (
+    ERROR_LIBRARY_NOT_FOUND,
+    ERROR_DRIVER_NOT_LOADED,
+    ERROR_VERSION_MISMATCH,
+    ERROR_NO_PERMISSION,
+    ERROR_NVML,
+)
 
 
 def gpu_text(
@@ -91,19 +115,27 @@ def _watts(mw: float | None) -> float | None:
 
 
 def _pair(tr: Tr, value: float | None, limit: float | None, digits: int) -> Html:
-    """`1 410 / 1 410`, `6,5 / 12`: a reading and its maximum in the chat's number format."""
-    return Html(f"{tr.dec(value, digits, trim=True)} / {tr.dec(limit, digits, trim=True)}")
+    """`1 410/1 410`, `6,5/12`: a reading and its maximum in the chat's number format."""
+    return Html(f"{tr.dec(value, digits, trim=True)}/{tr.dec(limit, digits, trim=True)}")
 
 
 def _notes(tr: Tr, snap: GpuSnapshot | None) -> Html:
     if snap is None:
         return tr.t("gpu.none")
     if snap.error is not None:
-        return tr.t("gpu.error", error=code(clip(snap.error, VALUE_CHARS)))
+        return tr.t("gpu.error", why=_error_words(tr, snap.error))
     if not snap.gpus:
         return tr.t("gpu.empty")
     notes = [note for g in snap.gpus if (note := _note(tr, g))]
     return join(notes) if notes else tr.t("gpu.all_ok")
+
+
+def _error_words(tr: Tr, error: str) -> Html:
+    """Why NVML is unusable, in words; a code etagram does not know (from a newer agent) as
+    code."""
+    if error in ERRORS:
+        return tr.t(f"gpu.error.{error}")
+    return tr.t("gpu.error.unknown", code=code(clip(error, NAME_CHARS)))
 
 
 def _note(tr: Tr, g: GpuSample) -> Html:
@@ -171,9 +203,18 @@ def _line(tr: Tr, g: GpuSample) -> Html:
         total=tr.dec(total, 1, trim=True),
         temp=_celsius(tr, g.temperature_c),
     )
-    if g.reasons:
-        return Html(f"{line} ⚠️ {tr.t('gpu.slowed', reasons=reasons_text(tr, g.reasons))}")
+    if g.reasons:  # on a line of its own: a phone shows about 32 characters a line
+        slowed = tr.t("gpu.slowed", gpu=gpu_label(g), reasons=_short_reasons(tr, g.reasons))
+        return Html(f"{line}\n⚠️ {slowed}")
     return line
+
+
+def _short_reasons(tr: Tr, reasons: frozenset[str]) -> Html:
+    """`heat`, `heat and power limit`: the driver's reasons grouped, one word each."""
+    words = [tr.t(f"reason_short.{key}") for group, key in SHORT_REASONS.items() if reasons & group]
+    if not words:
+        words = [tr.t("reason_short.unknown")]
+    return _list(tr, words)
 
 
 def _gib(mib: float | None) -> float | None:

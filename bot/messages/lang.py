@@ -2,9 +2,10 @@
 
 Formatting rules chosen for a reader on a phone:
 - numbers: Babel's locale (fr `3 400` with a narrow no-break space, `5,8`; en `3,400`, `5.8`);
-- durations: small things precise (`170 ms`, `5,8 s`, `3 min 48`), long things rounded
-  (`57 min`, `1 h 05`, `12 h 30`, `3 jours 4 h`); a number and its unit never split a line
-  (no-break space);
+- durations: to a precision that fits their size: seconds under two minutes (`170 ms`,
+  `5,8 s`, `1 min 48`), minutes under an hour (`9 min`, `57 min`), then hours and minutes
+  (`1 h 05`, `12 h 30`, `3 jours 4 h`); a range gives its unit once (`50–65 min`); a number
+  and its unit never split a line (no-break space);
 - clock times: in the chat's zone (zoneinfo); French writes `3 h 27`, the form French
   typography (Lexique de l'Imprimerie nationale) and everyday writing use in a sentence,
   rather than the digital-clock `03:27`; English says `3:27 AM` by default, `03:27` when the
@@ -145,7 +146,7 @@ class Tr:
             return self.unit(ms, "ms", 1 if ms < 9.95 else 0)
         if s < 59.5:
             return self.unit(s, "s", 1 if s < 9.95 else 0)
-        if round(s) < 600:
+        if round(s) < 120:  # seconds matter under two minutes; beyond, they are noise
             m, sec = divmod(round(s), 60)
             return self.t("dur.min_s", m=m, s=f"{sec:02d}") if sec else self.t("dur.min", m=m)
         return self._long(s)
@@ -163,16 +164,21 @@ class Tr:
         return self.plural("dur.d_h", d, h=h) if h else self.plural("dur.d", d)
 
     def dur_range(self, low: float | None, high: float | None) -> Html:
-        """`50–65` (minutes, when both fit) or `1 h 50 – 2 h 40`; empty if unknown."""
+        """`50–65 min` (from under an hour), `3–4 h` (the unit once when both ends share it),
+        `1 h 50 – 2 h 40`; empty if unknown or narrower than the rounding."""
         if not (finite(low) and finite(high)):
             return Html("")
         assert low is not None and high is not None
         low_min, high_min = round(low / 60), round(high / 60)
-        if low >= 60 and high < 99.5 * 60 and low_min != high_min:
-            return Html(f"{self.num(low_min)}–{self.num(high_min)}")
+        if 2 <= low_min < 60 and low_min < high_min < 100:  # `50–65 min` reads at a glance
+            return self.t("dur.min", m=Html(f"{self.num(low_min)}–{self.num(high_min)}"))
         low_text, high_text = self.dur(low), self.dur(high)
         if low_text == high_text:
             return Html("")  # a range narrower than the rounding says nothing
+        low_n, _, low_unit = low_text.partition(NBSP)
+        high_n, _, high_unit = high_text.partition(NBSP)
+        if low_unit == high_unit and not any(c.isspace() for c in low_unit):
+            return Html(f"{low_n}–{high_n}{NBSP}{high_unit}")
         return Html(f"{low_text} – {high_text}")
 
     # --- clock ---------------------------------------------------------------------------
@@ -206,7 +212,7 @@ class Tr:
         return self.t("when.date", date=date, time=time)
 
     def finish(self, finish_at_s: float | None, spread: str = "") -> Html:
-        """Relative and absolute finish: `Fin dans 57 min (50–65), vers 3 h 27`."""
+        """Relative and absolute finish: `Fin dans 57 min (50–65 min), vers 3 h 27`."""
         if not on_calendar(self.ctx.now_s) or not finite(finish_at_s):
             return self.t("finish.unknown")
         assert finish_at_s is not None

@@ -48,9 +48,9 @@ def _eta_body(tr: Tr, state: RunState, eta: EtaEstimate, finish_at: float | None
     return join(
         [
             _iters_line(tr, eta),
-            _pause_line(tr, "eta.steps", eta.iters_left or 0, eta.step_s),
-            _pause_line(tr, "eta.evals", eta.evals_left, eta.eval_cost_s),
-            _pause_line(tr, "eta.checkpoints", eta.checkpoints_left, eta.checkpoint_cost_s),
+            pause_line(tr, "eta.steps", eta.iters_left or 0, eta.step_s),
+            pause_line(tr, "eta.evals", eta.evals_left, eta.eval_cost_s),
+            pause_line(tr, "eta.checkpoints", eta.checkpoints_left, eta.checkpoint_cost_s),
             tr.t("eta.total", total=tr.dur(eta.remaining_s), spread=_spread(tr, eta)),
             tr.t("eta.finish", finish=tr.finish(finish_at), zone=tr.tz_label()),
         ]
@@ -63,8 +63,9 @@ def _iters_line(tr: Tr, eta: EtaEstimate) -> Html:
     return tr.t("eta.iters", done=done, total=total, pct=tr.pct(min(pct, 100.0), 1))
 
 
-def _pause_line(tr: Tr, key: str, count: int, each_s: float | None) -> Html:
-    """`38 évaluations restantes × 5,8 s ≈ 3 min 40`; nothing when none is left."""
+def pause_line(tr: Tr, key: str, count: int, each_s: float | None, estimated: bool = False) -> Html:
+    """`38 évaluations restantes × 5,8 s ≈ 4 min`; nothing when none is left. `estimated`
+    (evals only): `each_s` is not measured in this run but estimated, and the line says so."""
     if count <= 0:
         return Html("")
     if not finite(each_s):
@@ -72,7 +73,8 @@ def _pause_line(tr: Tr, key: str, count: int, each_s: float | None) -> Html:
     assert each_s is not None
     if count * each_s < NEGLIGIBLE_S:
         return tr.plural(f"{key}_negligible", count)
-    return tr.plural(key, count, each=tr.dur(each_s), total=tr.dur(count * each_s))
+    line = f"{key}_estimated" if estimated else key
+    return tr.plural(line, count, each=tr.dur(each_s), total=tr.dur(count * each_s))
 
 
 def _spread(tr: Tr, eta: EtaEstimate) -> Html:
@@ -216,7 +218,12 @@ def _record(tr: Tr, n: EvalNotice) -> Html:
     assert val is not None and best is not None
     if val <= best and finite(prev):
         assert prev is not None
-        return tr.t("eval.new_best", delta=tr.signed(val - prev, 4), previous=tr.loss(prev))
+        return tr.t(
+            "eval.new_best",
+            loss=tr.loss(val),
+            delta=tr.signed(val - prev, 4),
+            previous=tr.loss(prev),
+        )
     if val <= best:
         return Html("")
     if n.best_iter is None:

@@ -141,8 +141,8 @@ ANSWERS = [
     ("/mute 99999999h", "Durée trop longue", "Too long"),
     ("/mute soon", "Durée non comprise", "Could not read that duration"),
     ("/unmute", "réactivées", "back on"),
-    ("/evals every 3", "une évaluation sur 3", "one eval in 3"),
-    ("/evals", "une évaluation sur 3", "one eval in 3"),
+    ("/evals every 3", "une évaluation sur 3", "one eval out of every 3"),
+    ("/evals", "une évaluation sur 3", "one eval out of every 3"),
     ("/evals sometimes", "Réglage non compris", "Could not read that setting"),
     ("/unsubscribe", "ne recevra plus", "no more notifications"),
     ("/subscribe", "recevra les évaluations", "will get evals"),
@@ -168,6 +168,17 @@ async def test_every_command_answers_in_the_chat_language(bot: Bot, lang: str) -
     stored = await bot.service.store.load_prefs(OWNER)  # type: ignore[union-attr]
     assert stored["lang"] == lang and stored["tz"] == "Asia/Tokyo"
     assert stored["evals"] == "every" and stored["evals_every"] == 3
+
+
+async def test_buttons_are_bilingual_one_a_row_in_both_mode(bot: Bot) -> None:
+    await bot.ask(OWNER, "/lang both")
+    status = await bot.ask(OWNER, "/status")
+    rows = status.params["reply_markup"]["inline_keyboard"]
+    assert [[b["text"] for b in row] for row in rows] == [
+        ["Actualiser / Refresh"],
+        ["Graphiques / Charts"],
+        ["Silence 1\u00a0h / Mute 1\u00a0h"],
+    ]
 
 
 async def test_command_menu_is_registered_in_both_languages(bot: Bot) -> None:

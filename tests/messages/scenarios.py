@@ -19,6 +19,7 @@ from bot.core.prefs import EvalsMode
 from bot.core.state import EvalRecord, RunState
 from bot.messages import (
     Ctx,
+    ack_text,
     alert_text,
     bot_ui,
     degraded_text,
@@ -181,6 +182,9 @@ DAYS = EtaEstimate(
     8060.0,
 )
 
+# The last iterations: the finish is due within seconds.
+ANY_MOMENT = EtaEstimate(19_950, 20_000, 50, 0.170, 0, 5.8, 0, None, 50 * 0.170, 7.0, 11.0, 3600.0)
+
 OOM = Alert(
     RUN, "oom", "critical", 1300, 228.0, {"tried_mib": 512.0, "gpu_index": 0, "total_gib": 11.7}
 )
@@ -274,6 +278,7 @@ GPU_LOST = Alert(RUN, "gpu_lost", "critical", 1300, 228.0, {"gpu": 1})
 RESUMED = Alert(RUN, "resumed", "info", 1000, 0.0, {})
 NEW_LAUNCH = Alert(RUN, "new_launch", "info", 0, 900.0, {"to_iter": 0, "total_iters": 8000})
 NAN = Alert(RUN, "nan", "critical", 1300, 228.0, {"loss": "nan"})
+VAL_INF = Alert(RUN, "nan", "critical", 1500, 250.0, {"loss": "inf", "source": "val_loss"})
 STALL = Alert(RUN, "stall", "warning", 1300, 228.0, {"silent_s": 720.0})
 IDLE = {"gpu": 0, "idle_gpus": 1, "util_pct": 0, "threshold_pct": 5.0, "idle_s": 600.0}
 GPU_IDLE = Alert(RUN, "gpu_idle", "warning", 1300, 228.0, IDLE)
@@ -331,6 +336,8 @@ SCENARIOS = [
         names=("New York",),
     ),
     Scenario("eta_ended", lambda c: eta_text(_ended_run(), c)),
+    Scenario("eta_any_moment", lambda c: eta_text(reference_run(ANY_MOMENT), c)),
+    Scenario("status_two_gpus", lambda c: status_text(reference_run(), TWO_GPUS, c)),
     Scenario("status_reference", lambda c: status_text(reference_run(), ONE_GPU, c)),
     Scenario(
         "status_stale_throttled",
@@ -367,6 +374,7 @@ SCENARIOS = [
     Scenario("alert_crash_time_limit", lambda c: alert_text(CRASH_TIME_LIMIT, c)),
     Scenario("alert_stall_collective", lambda c: alert_text(STALL_COLLECTIVE, c)),
     Scenario("alert_nan", lambda c: alert_text(NAN, c)),
+    Scenario("alert_nan_val_inf", lambda c: alert_text(VAL_INF, c)),
     Scenario("alert_stall", lambda c: alert_text(STALL, c)),
     Scenario("alert_slowdown", lambda c: alert_text(SLOWDOWN, c)),
     Scenario("alert_memory_pressure", lambda c: alert_text(MEMORY, c)),
@@ -395,6 +403,7 @@ SCENARIOS = [
         "gpu_unmapped", lambda c: gpu_text(TWO_GPUS, c, gpu_map=GpuMap(unknown=PID_NAMESPACE))
     ),
     Scenario("alert_thermal_machine", lambda c: alert_text(MACHINE_HOT, c)),
+    Scenario("gpu_no_driver", lambda c: gpu_text(Snapshot(NOW, error="library_not_found"), c)),
     Scenario("help", help_text),
     Scenario("start", lambda c: start_text(c, 123456789, True)),
     Scenario("refusal", lambda c: refusal_text(c, -1001234567890)),
@@ -428,6 +437,8 @@ SCENARIOS = [
     ),
     Scenario("unknown_command", lambda c: bot_ui.unknown_input_text("/stat", c)),
     Scenario("plain_text", lambda c: bot_ui.unknown_input_text(None, c)),
+    Scenario("plot_empty", lambda c: error_text("plot_empty", c)),
+    Scenario("evals_every", lambda c: ack_text("evals_every", c, n=3)),
 ]
 
 

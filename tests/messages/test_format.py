@@ -46,7 +46,8 @@ def test_numbers_follow_the_locale() -> None:
         (0.9996, "1 s", "1 s"),
         (5.8, "5,8 s", "5.8 s"),
         (42.4, "42 s", "42 s"),
-        (220.4, "3 min 40", "3 min 40 s"),
+        (100.4, "1 min 40", "1 min 40 s"),
+        (220.4, "4 min", "4 min"),  # minutes from two minutes on: seconds are noise
         (240.0, "4 min", "4 min"),
         (3399.4, "57 min", "57 min"),
         (3590.0, "1 h", "1 h"),
@@ -71,12 +72,18 @@ def test_number_and_unit_never_split() -> None:
 
 
 def test_ranges() -> None:
-    assert tr("fr").dur_range(3000, 3900) == "50–65"
+    assert plain(tr("fr").dur_range(3000, 3400)) == "50–57 min"  # the unit once
+    assert plain(tr("fr").dur_range(3000, 3900)) == "50–65 min"
+    assert plain(tr("fr").dur_range(4200, 5400)) == "1 h 10 – 1 h 30"
+    assert plain(tr("en").dur_range(3 * 3600, 4 * 3600)) == "3–4 h"
+    assert plain(tr("en").dur_range(40, 55)) == "40–55 s"
     assert plain(tr("en").dur_range(33000, 40000)) == "9 h 10 min – 11 h 10 min"
     assert tr("en").dur_range(None, 40000) == ""
-    # Narrower than the rounding: no "(3–3)", but seconds when they tell the two apart.
+    # Narrower than the rounding: no "(9–9)", no seconds on a nine-minute estimate.
     assert tr("en").dur_range(200, 200.4) == ""
-    assert plain(tr("en").dur_range(190, 205)) == "3 min 10 s – 3 min 25 s"
+    assert tr("en").dur_range(536, 564) == ""
+    assert plain(tr("en").dur_range(536, 600)) == "9–10 min"
+    assert plain(tr("en").dur_range(70, 110)) == "1 min 10 s – 1 min 50 s"
 
 
 def at(hour: int, minute: int, day: int = 28) -> float:
@@ -126,8 +133,10 @@ def test_when(finish: float, fr: str, en: str) -> None:
 
 def test_finish_relative_and_absolute() -> None:
     assert plain(tr("fr").finish(NOW + 3400)) == "Fin dans 57 min, vers 3 h 27"
-    assert plain(tr("en").finish(NOW + 3400, "50–65")) == "Done in 57 min (50–65), around 3:27 AM"
-    assert plain(tr("fr").finish(NOW + 10)) == "Fin imminente (prévue vers 2 h 30)"
+    assert plain(tr("en").finish(NOW + 3400, "50–60 min")) == (
+        "Done in 57 min (50–60 min), around 3:27 AM"
+    )
+    assert plain(tr("fr").finish(NOW + 10)) == "Fin imminente, prévue vers 2 h 30"
     assert plain(tr("fr").finish(NOW - 600)) == "Fin prévue vers 2 h 20, déjà dépassée"
     assert plain(tr("en").finish(NOW - 600)) == "Finish expected around 2:20 AM, now overdue"
     assert plain(tr("en").finish(None)) == "Finish time unknown"

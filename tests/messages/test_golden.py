@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.messages import button_label
 from bot.messages.lang import SEPARATOR
 from tests.messages import checks
 from tests.messages.scenarios import SCENARIOS, Scenario, ctx
@@ -48,3 +49,13 @@ def test_both_is_french_then_english_with_one_head(scenario: Scenario) -> None:
     assert en.endswith(english)
     dropped = checks.VERBATIM.sub("", en[: len(en) - len(english)]).splitlines()
     assert len(dropped) <= 2  # the head and the figures, shown once in the French part
+
+
+@pytest.mark.parametrize("lang", ["fr", "en", "both"])
+def test_buttons(lang: str) -> None:
+    """The buttons under /eta and /status, one a line as a phone shows them in `both` mode."""
+    text = "\n".join(button_label(key, lang) for key in ("refresh", "plot", "mute_1h"))
+    path = GOLDEN / f"buttons.{lang}.txt"
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        path.write_text(text + "\n", encoding="utf-8")
+    assert text + "\n" == path.read_text(encoding="utf-8")

@@ -49,7 +49,9 @@ def test_status_eval_and_end_in_both_languages() -> None:
     for text in (status_text(run.state, None, ctx), eval_text(notices[-1], ctx)):
         assert checks.html_problems(text) == [] and checks.value_problems(text) == []
         assert "———" in text
-    assert "Nouveau minimum" in eval_text(notices[-1], ctx)
+    both = eval_text(notices[-1], ctx)
+    assert "Nouvelle meilleure val loss\u202f: 1,5800" in both
+    assert "New best val loss: 1.5800" in both
     ends = run.apply(TrainingEnd(0, "completed"), last + 10)
     finished = [a for a in ends if isinstance(a, Alert)]
     assert finished and "Training finished" in alert_text(finished[0], ctx)
