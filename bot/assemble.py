@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from bot import messages
 from bot.adapters.console import Console
 from bot.adapters.outbox import DEFAULT_POLICY, OutboxPolicy
 from bot.adapters.procs import PROC
@@ -25,7 +28,7 @@ from bot.core.gpu import GpuSource
 from bot.core.policy import PushPolicy
 from bot.fold import Consumer, Fold
 from bot.front import Delivery, Link, TelegramFront
-from bot.intake import GpuIntake, LogIntake, Sink
+from bot.intake import GpuIntake, LogIntake, Rename, Sink
 from bot.notify import Chats, Notifier
 from bot.parts import RunSpec, Storage, Supervisor, local_zone
 from bot.resources import Probes
@@ -65,9 +68,12 @@ def embedded(
         metrics=metrics,
         outbox=outbox,
         proc_root=proc_root,
+        host=socket.gethostname(),
         probes=probes,
     )
-    _logs(service, runs, fold.fold, now, host="", state_elsewhere=False)
+    _logs(service, runs, fold.fold, now, host="", state_elsewhere=False, rename=fold.rename)
+    if fold.console.live is not None:
+        service.parts.append(LiveLines(fold, service.supervisor, terminal_language(config)))
     if gpu is not None:
         service.parts.append(GpuIntake(gpu, config.gpu.interval_s, fold.fold, service.supervisor))
     return service
@@ -144,6 +150,7 @@ def _fold(
     metrics: tuple[str, int] | None,
     outbox: OutboxPolicy,
     proc_root: Path | None = None,
+    host: str = "",
     probes: Probes | None = None,
 ) -> Fold:
     """The fold, the chats, and (with a token) delivery and the Telegram front end."""
@@ -175,6 +182,7 @@ def _fold(
         max_runs=max_runs,
         proc_root=proc_root,
         pids=service.pids,
+        host=host,
         probes=probes,
     )
     if delivery is not None:
@@ -212,6 +220,7 @@ def _logs(
     *,
     host: str,
     state_elsewhere: bool,
+    rename: Rename | None = None,
 ) -> None:
     service.logs = LogIntake(
         runs,
@@ -221,8 +230,45 @@ def _logs(
         now=now,
         host=host,
         state_elsewhere=state_elsewhere,
+        rename=rename,
     )
     service.parts.append(service.logs)
+
+
+LIVE_EVERY_S = 0.5  # the terminal's live lines change twice a second at most
+
+
+def terminal_language(config: Config, env: Mapping[str, str] = os.environ) -> str:
+    """The live lines' language: the config's, and in `both` mode the locale's (one line
+    holds one language)."""
+    from bot.demo import locale_language
+
+    lang = config.general.language
+    return lang if lang != "both" else locale_language(env)
+
+
+class LiveLines:
+    """Draws one line per run on the terminal (`fold.console`), twice a second at most."""
+
+    def __init__(self, fold: Fold, supervisor: Supervisor, lang: str) -> None:
+        self.fold, self.supervisor, self.lang = fold, supervisor, lang
+
+    async def start(self) -> None:
+        self.supervisor.every(("live line", ""), 0.0, LIVE_EVERY_S, self.draw)
+
+    async def stop(self) -> None:
+        await self.supervisor.end(("live line", ""))
+        self.fold.console.close()
+
+    async def draw(self) -> None:
+        console = self.fold.console
+        ctx = messages.Ctx(lang=self.lang, tz=self.fold.timezone, now_s=self.fold.now())
+        states = self.fold.run_states()
+        room = console.rows()
+        lines = [messages.live_line(state, ctx) for state in states[:room]]
+        if len(states) > room:
+            lines[-1] = messages.live_more(len(states) - room + 1, ctx)
+        console.draw(lines)
 
 
 class _Metrics:

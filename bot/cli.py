@@ -8,6 +8,7 @@ import contextlib
 import glob
 import logging
 import os
+import re
 import signal
 import socket
 import sys
@@ -21,6 +22,7 @@ from typing import Any
 from bot import __version__
 from bot.adapters.store import StoreError
 from bot.config import Config, ConfigError, load_config
+from bot.core.naming import name_of_command, name_of_path, unique
 
 log = logging.getLogger("etagram")
 REDIS_URL_ENV = "ETAGRAM_REDIS_URL"
@@ -55,8 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--log",
         metavar="FILE",
-        help="where to write the output (default: a "
-        "file named after the command, in the current directory)",
+        help="where to write the output (default: NAME-YYYYMMDD-HHMMSS.log in [run] run_log_dir, "
+        "~/.local/state/etagram/runs)",
     )
     _run_options(run)
     run.add_argument(
@@ -101,7 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
         "logs", nargs="*", metavar="LOG", help="log file(s) to follow (none: GPUs only)"
     )
     _redis_options(agent, "redis://hub:6379/0")
-    agent.add_argument("--run", metavar="NAME", help="the run (default: the log's file name)")
+    agent.add_argument(
+        "--run", metavar="NAME", help="the run (default: the log's file or folder name)"
+    )
     agent.add_argument("--host", default=socket.gethostname(), help="default: the host name")
 
     hub = command("hub", "hold the runs' state and the Telegram bot; read what agents publish")
@@ -170,7 +174,11 @@ def _metrics(args: argparse.Namespace, config: Config) -> tuple[str, int] | None
 
 
 def _run_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--name", help="run name shown in messages (default: the log's file name)")
+    p.add_argument(
+        "--name",
+        help="run name shown in messages (default: what the log says, such as its output "
+        "folder or wandb run; else the command, or the log's file or folder name)",
+    )
     p.add_argument("--format", metavar="NAME", help="log format (default: detect)")
     p.add_argument(
         "--max-iters",
@@ -368,14 +376,23 @@ def _watch_specs(args: argparse.Namespace, entries: list[str]) -> list[Any]:
             named.append((name or None, Path(pattern).expanduser()))
     if args.name and len(named) == 1:
         named = [(args.name, named[0][1])]
-    defaults = _unique_names([path for _, path in named])
-    specs = [
-        RunSpec(name or default, path, args.format, args.max_iters)
-        for (name, path), default in zip(named, defaults, strict=True)
-    ]
-    if len({s.name for s in specs}) != len(specs):
+    given = [name for name, _ in named if name]
+    if len(set(given)) != len(given):
         raise ValueError("two logs have the same run name; name them with NAME=PATH")
-    return specs
+    defaults = iter(_path_names([path for name, path in named if not name], given))
+    return [
+        RunSpec(name or next(defaults), path, args.format, args.max_iters, fixed=bool(name))
+        for name, path in named
+    ]
+
+
+def _path_names(paths: list[Path], taken: list[str] | None = None) -> list[str]:
+    """Each log's name from its path (`runs/gpt2/train.log`: gpt2), unique among them and
+    the names `taken` already."""
+    names: list[str] = []
+    for path in paths:
+        names.append(unique(name_of_path(path.absolute()), [*(taken or []), *names]))
+    return names
 
 
 def _regular_files(paths: list[Path]) -> None:
@@ -385,16 +402,6 @@ def _regular_files(paths: list[Path]) -> None:
     for path in paths:
         if kind := not_a_file(path):
             raise ValueError(f"{path} is {kind}; expected a regular file (a log)")
-
-
-def _unique_names(paths: list[Path]) -> list[str]:
-    """Each log's file name, with as many parent folders as it takes to tell them apart."""
-    depth = 1
-    while True:
-        names = ["/".join(p.absolute().parts[-depth:]) for p in paths]
-        if len(set(names)) == len(names) or depth > 8:
-            return names
-        depth += 1
 
 
 def _serve(service: Any, extra: Coroutine[Any, Any, int] | None = None) -> int:
@@ -450,9 +457,24 @@ def _watch(args: argparse.Namespace, config: Config) -> int:
         print(f"etagram: watch: {exc}", file=sys.stderr)
         return 2
     service = embedded(
-        config, specs, gpu=_gpu_source(), metrics=_metrics(args, config), probes=_probes()
+        config,
+        specs,
+        gpu=_gpu_source(),
+        console=_terminal(),
+        metrics=_metrics(args, config),
+        probes=_probes(),
     )
     return _serve(service)
+
+
+def _terminal(notices: Any = None) -> Any:
+    """The console of `watch` and `run`: live lines on a terminal, log records clear of them;
+    notifications on `notices` (None: stdout)."""
+    from bot.adapters.console import Console
+
+    console = Console.for_terminal(notices)
+    console.guard_logging()
+    return console
 
 
 def _run(args: argparse.Namespace, config: Config) -> int:
@@ -464,22 +486,35 @@ def _run(args: argparse.Namespace, config: Config) -> int:
     if not argv:
         print("etagram: run: no command given; expected: etagram run -- CMD ARGS", file=sys.stderr)
         return 2
-    log_path = Path(args.log or f"{Path(argv[0]).stem}-{time.strftime('%Y%m%d-%H%M%S')}.log")
+    name = args.name or name_of_command(argv)
+    log_path = Path(args.log).expanduser() if args.log else _run_log(config, name)
     try:
         _regular_files([log_path])
     except ValueError as exc:
         print(f"etagram: run: {exc}", file=sys.stderr)
         return 2
-    spec = RunSpec(args.name or log_path.name, log_path, args.format, args.max_iters)
-    service = embedded(config, [spec], gpu=_gpu_source(), probes=_probes({spec.name: argv}))
+    log.info("run %r: its output goes to %s", name, log_path)
+    spec = RunSpec(name, log_path, args.format, args.max_iters, fixed=bool(args.name))
+    # stdout is the training's own output, as it wrote it: etagram says what it has to say
+    # on stderr.
+    console = _terminal(sys.stderr)
+    probes = _probes({spec.name: argv})
+    service = embedded(config, [spec], gpu=_gpu_source(), console=console, probes=probes)
 
     async def child() -> int:
-        code = await run_command(argv, log_path, on_start=service.set_pid)
+        echo = console.tee(sys.stdout.buffer)
+        code = await run_command(argv, log_path, on_start=service.set_pid, echo=echo)
         _stop_on_signals(service)  # run_command removed its own handlers, not ours
         await service.end_run(spec.name, code)
         return code
 
     return _serve(service, child())
+
+
+def _run_log(config: Config, name: str) -> Path:
+    """A new file in the runs' folder, named after the run and the time it starts."""
+    safe = re.sub(r"[^\w.-]+", "_", name).strip("._") or "run"
+    return config.resolved_run_log_dir() / f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}.log"
 
 
 def _demo(args: argparse.Namespace, config: Config) -> int:
@@ -491,7 +526,7 @@ def _demo(args: argparse.Namespace, config: Config) -> int:
     chosen = args.config or os.environ.get("ETAGRAM_LANGUAGE")  # else the locale's language
     config = demo_config(config, args.speed, workdir, None if chosen else os.environ)
     log_path = workdir / "train.log"
-    spec = RunSpec(f"demo-{time.strftime('%H%M%S')}", log_path, "nanogpt")
+    spec = RunSpec(f"demo-{time.strftime('%H%M%S')}", log_path, "nanogpt", fixed=True)
     gpu = _demo_gpu(DemoRun(), args.speed)
     service = embedded(config, [spec], gpu=gpu, proc_root=None)  # simulated GPU: no /proc
     print(intro(config, args.speed, log_path), flush=True)
@@ -562,7 +597,7 @@ def _agent(args: argparse.Namespace, config: Config) -> int:
     if bus is None:
         return 2
     paths = [Path(p) for p in args.logs]
-    names = [args.run] if args.run and len(paths) == 1 else [p.name for p in paths]
+    names = [args.run] if args.run and len(paths) == 1 else _path_names(paths)
     specs = [RunSpec(n, p) for n, p in zip(names, paths, strict=True)]
     gpu_run = args.run or (names[0] if len(names) == 1 else "")
     service = agent(config, specs, bus, host=args.host, gpu_run=gpu_run, gpu=_gpu_source())

@@ -86,6 +86,8 @@ class Run(Section, frozen=True):
             r"'step (?P<iter>\d+)/(?P<total>\d+)'"
         ),
     ] = ""
+    # where `etagram run` writes its logs; "" = $XDG_STATE_HOME/etagram/runs
+    run_log_dir: Annotated[str, Meta(description="a folder path")] = ""
 
 
 class Gpu(Section, frozen=True):
@@ -129,6 +131,10 @@ class Notify(Section, frozen=True):
     ] = ("oom", "crash", "nan", "gpu_lost")
     live_every_s: Seconds = 60.0  # the live message is edited at most this often
     outbox_max_age_s: Seconds = 21600.0  # evals and milestones older than this are not news
+    # the machine in each message: past one machine, always, never
+    show_host: Annotated[
+        Literal["auto", "always", "never"], Meta(description="auto, always or never")
+    ] = "auto"
 
 
 class Metrics(Section, frozen=True):
@@ -156,9 +162,14 @@ class Config(Section, frozen=True):
         machine do not share one (a database serves one process)."""
         if self.general.state_path:
             return Path(self.general.state_path).expanduser()
-        base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
         name = "state.sqlite3" if role == "embedded" else f"{role}.sqlite3"
-        return Path(base) / "etagram" / name
+        return _state_home() / name
+
+    def resolved_run_log_dir(self) -> Path:
+        """Where `etagram run` writes each run's log (one file per run, named after it)."""
+        if self.run.run_log_dir:
+            return Path(self.run.run_log_dir).expanduser()
+        return _state_home() / "runs"
 
     def with_changes(self, **sections: Mapping[str, Any]) -> Config:
         """A copy with some keys changed, such as `with_changes(general={"language": "fr"})`."""
@@ -169,10 +180,20 @@ class Config(Section, frozen=True):
         return msgspec.structs.replace(self, **changed)
 
 
+def _state_home() -> Path:
+    """etagram's folder under $XDG_STATE_HOME (~/.local/state): state and logs of runs."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "etagram"
+
+
 Origins = dict[tuple[str, str], tuple[str, Any]]  # (section, key): (file key or variable, raw)
 _ENV_PREFIXED = ("telegram", "gpu", "metrics")
 # Words people write in either case.
-_CASE: dict[str, Callable[[str], str]] = {"language": str.lower, "log_level": str.upper}
+_CASE: dict[str, Callable[[str], str]] = {
+    "language": str.lower,
+    "log_level": str.upper,
+    "show_host": str.lower,
+}
 
 
 def _timezone(text: str) -> None:

@@ -8,6 +8,7 @@ the agents publish to the bus.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import math
 import sqlite3
@@ -24,6 +25,7 @@ from bot.core.gpu import GpuSnapshot
 from bot.core.gpumap import GpuMap, unused_view, view_for
 from bot.core.hosts import HostGpus
 from bot.core.monitor import RunMonitor
+from bot.core.naming import unique
 from bot.core.notices import Alert, AlertType, Evidence, Notice, Severity
 from bot.core.state import RunState
 from bot.notify import Notifier, render
@@ -52,13 +54,15 @@ class Fold:
         max_runs: int | None = None,
         proc_root: Path | None = None,
         pids: set[int] | None = None,
+        host: str = "",
         probes: Probes | None = None,
     ) -> None:
         """`max_runs`: a hub meets its runs as agents report them; it follows this many at
         most (None: every run it is told of). `proc_root`: where /proc is read to tell which
         GPUs each run uses, with `pids` the processes etagram launched (None: not read, e.g.
-        a hub, or a simulated GPU). `probes`: how each run's disk and SLURM job are read
-        (None: not read, e.g. a hub, whose runs train elsewhere, or the demo)."""
+        a hub, or a simulated GPU). `host`: this machine, where the runs given train (a
+        hub's runs are where its agents say). `probes`: how each run's disk and SLURM job
+        are read (None: not read, e.g. a hub, whose runs train elsewhere, or the demo)."""
         self.config = config
         self.notifier = notifier
         self.supervisor = supervisor
@@ -69,6 +73,9 @@ class Fold:
         self.monitors = {spec.name: self._monitor(spec) for spec in runs}
         self.latest_gpu: GpuSnapshot | None = None
         self.host_gpus = HostGpus()
+        self.host = host
+        self.hosts = {spec.name: host for spec in runs}  # the machine each run trains on
+        self._renamed: dict[str, str] = {}  # a run's name before its log named it -> after
         self.runs_refused = 0  # reports about runs over `max_runs`, ignored
         # Which GPUs each run uses; the GPUs no run uses have detectors of their own, whose
         # alerts go once to the machine.
@@ -142,6 +149,8 @@ class Fold:
         elif (monitor := await self._monitor_of(msg.run)) is None:
             return
         elif isinstance(msg, LogLines):
+            if msg.host:
+                self.hosts[msg.run] = msg.host
             fold = monitor.catch_up if msg.catch_up else monitor.feed
             fed = fold(msg.lines, msg.wall_s)
             notices = [notice for _, batch in fed for notice in batch]
@@ -150,6 +159,31 @@ class Fold:
         else:
             ended = monitor.end(msg.exit_code, msg.wall_s)
             await self.notify(msg.run, self.host_gpus.name_hosts(ended))
+
+    async def rename(self, old: str, new: str) -> str:
+        """Call run `old` `new` (or `new-2`... when another run has that name) if nothing was
+        said about it yet, its first progress line not read; the name it has now."""
+        async with self._folding:
+            monitor = self.monitors.get(old)
+            if monitor is None or monitor.state.iter is not None or new == old:
+                return old
+            # A name a run had before is not given again: it may still be on its way.
+            new = unique(new, [n for n in self.monitors if n != old] + list(self._renamed))
+            # Insertion order is the order /runs lists them in: keep its place.
+            self.monitors = {(new if k == old else k): m for k, m in self.monitors.items()}
+            self.logs = {(new if k == old else k): p for k, p in self.logs.items()}
+            self.hosts[new] = self.hosts.pop(old, self.host)
+            if old in self._job_ends:
+                self._job_ends[new] = self._job_ends.pop(old)
+            if self.probes is not None and old in self.probes.argv:
+                argv = {(new if k == old else k): v for k, v in self.probes.argv.items()}
+                self.probes = dataclasses.replace(self.probes, argv=argv)
+            # A periodic check that read the run's name before its await says it under the
+            # new one.
+            self._renamed[old] = new
+            monitor.rename(new)
+            log.info("run %r is now called %r, as its log says", old, new)
+            return new
 
     async def _monitor_of(self, run: str) -> RunMonitor | None:
         """The run's monitor, made when first met; None for a run over `max_runs` (a rogue
@@ -172,15 +206,27 @@ class Fold:
 
     async def notify(self, run: str, notices: list[Notice], *, replayed: bool = False) -> None:
         """Show each push on the console and queue it for the chats that want it."""
+        run = self._renamed.get(run, run)
         await self._say(self.monitors[run].state, notices, replayed=replayed)
 
     async def _say(self, state: RunState, notices: list[Notice], *, replayed: bool = False) -> None:
+        host = self.host_shown(state.name)
         for push in self.notifier.expand(state, notices, replayed=replayed):
-            self.console.show(state.name, render(push, self._console_ctx()), self.now())
-            await self.notifier.deliver(state, push)
+            ctx = messages.Ctx(
+                lang=self.config.general.language, tz=self.timezone, now_s=self.now(), host=host
+            )
+            self.console.show(state.name, render(push, ctx), self.now())
+            await self.notifier.deliver(state, push, host=host)
 
-    def _console_ctx(self) -> messages.Ctx:
-        return messages.Ctx(lang=self.config.general.language, tz=self.timezone, now_s=self.now())
+    def host_shown(self, run: str) -> str:
+        """The machine to name in messages about `run`: past one machine (a hub that heard
+        from several), or always when so configured; "" = none."""
+        mode = self.config.notify.show_host
+        host = self.hosts.get(run) or self.host
+        if mode == "never" or not host:
+            return ""
+        machines = {h for h in self.hosts.values() if h} | set(self.host_gpus.latest)
+        return host if mode == "always" or len(machines) > 1 else ""
 
     async def _tick(self) -> None:
         """The time-based checks of each run; one that fails does not hold up the others."""

@@ -15,6 +15,7 @@ from bot.adapters.tail import LogFollower, Position
 from bot.bus import GpuReport, LogLines, Message, ProcessExit
 from bot.core.gpu import GpuSource
 from bot.core.linebuf import LineBuffer
+from bot.core.naming import Namer
 from bot.parts import RunSpec, Supervisor
 
 OFFSET_SAVE_S = 5.0  # per log; a crash reads at most this much again (the outbox keys dedupe)
@@ -23,6 +24,8 @@ END_DRAIN_S = 5.0  # how long the last lines of an exited process may take to be
 STOP_S = 2.0  # how long the followers may take to save where they are when stopping
 
 Sink = Callable[[Message], Awaitable[None]]
+# Asked to call a run (first argument) by a name its log gave (second); the name it now has.
+Rename = Callable[[str, str], Awaitable[str]]
 
 
 class LogIntake:
@@ -38,12 +41,18 @@ class LogIntake:
         now: Callable[[], float],
         host: str = "",
         state_elsewhere: bool = False,
+        rename: Rename | None = None,
     ) -> None:
         """`state_elsewhere` (an agent): the state lives on the hub, which already had the
-        lines before a saved offset; they are not read again."""
+        lines before a saved offset; they are not read again. `rename`: a run not named by
+        the user takes the name its log's first lines give (None: names stay)."""
         self.runs, self.store, self.sink, self.supervisor = runs, store, sink, supervisor
         self.now, self.host, self.state_elsewhere = now, host, state_elsewhere
         self.followers: dict[str, LogFollower] = {}
+        # Each run by the name it was given: its name now, and what reads its name in the log.
+        self.names = {spec.name: spec.name for spec in runs}
+        self._rename = rename
+        self._namers = {s.name: Namer() for s in runs if rename is not None and not s.fixed}
         # The backlog: what the logs hold when the service is made, before it connects.
         self._sizes = {spec.name: _size(spec.path) for spec in runs}
 
@@ -59,15 +68,17 @@ class LogIntake:
             await self.supervisor.end(("follow", spec.name), grace_s=STOP_S)
 
     async def end_run(self, name: str, exit_code: int | None) -> None:
-        """The launched process exited: let the follower read its last lines, then say so."""
-        spec = next(s for s in self.runs if s.name == name)
+        """The launched process exited: let the follower read its last lines, then say so.
+        `name`: the run's first name or its name now."""
+        spec = next(s for s in self.runs if name in (s.name, self.names[s.name]))
+        name = spec.name
         deadline = self.now() + END_DRAIN_S
         while self.now() < deadline:
             pos = self.followers[name].position if name in self.followers else None
             if pos is not None and pos.offset >= _size(spec.path):
                 break
             await asyncio.sleep(0.05)
-        await self.sink(ProcessExit(name, exit_code, self.now()))
+        await self.sink(ProcessExit(self.names[name], exit_code, self.now()))
 
     async def _follow(self, spec: RunSpec, size_at_start: int, again: bool = False) -> None:
         """Publish a log's lines: first its backlog, silently, then what is written next;
@@ -80,7 +91,7 @@ class LogIntake:
             # Returns once the lines are folded and their notices queued (or, on an agent, in
             # Redis): the follower saves its offset when asked for the next batch, and lines
             # before a saved offset are replayed silently after a restart.
-            await self.sink(LogLines(spec.name, tuple(batch), self.now(), host=self.host))
+            await self._send(spec, batch, functools.partial(LogLines, host=self.host))
             self.supervisor.works(("follow", spec.name))
 
     async def _replay_backlog(self, spec: RunSpec, size_at_start: int) -> None:
@@ -109,9 +120,33 @@ class LogIntake:
                 # At speed, but the last chunk before the live edge line by line.
                 fast = done < end - BACKLOG_CHUNK
                 if lines := buf.feed(chunk):
-                    msg = LogLines(spec.name, tuple(lines), self.now(), True, self.host, fast)
-                    await self.sink(msg)
+                    backlog = functools.partial(
+                        LogLines, replayed=True, host=self.host, catch_up=fast
+                    )
+                    await self._send(spec, lines, backlog)
         await store.save_offset(key, Position(st.st_dev, st.st_ino, buf.consumed))
+
+    async def _send(
+        self,
+        spec: RunSpec,
+        lines: list[str],
+        make: Callable[[str, tuple[str, ...], float], LogLines],
+    ) -> None:
+        """Publish `lines` under the run's name; when a line among them names the run, the
+        lines before it go under the old name and the run is renamed at that line, wherever
+        the reads happened to cut the log (the same log gives the same name after a
+        restart)."""
+        namer = self._namers.get(spec.name)
+        found = namer.feed(lines) if namer is not None else None
+        if namer is not None and namer.done:
+            del self._namers[spec.name]
+        if found is not None and self._rename is not None:
+            at, name = found
+            if at:
+                await self.sink(make(self.names[spec.name], tuple(lines[:at]), self.now()))
+            self.names[spec.name] = await self._rename(self.names[spec.name], name)
+            lines = lines[at:]
+        await self.sink(make(self.names[spec.name], tuple(lines), self.now()))
 
 
 class GpuIntake:

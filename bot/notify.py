@@ -101,8 +101,9 @@ class Notifier:
     def expand(self, state: RunState, notices: list[Notice], *, replayed: bool) -> list[Push]:
         return self.policy.expand(state, notices, replayed=replayed, now_s=self.now())
 
-    async def deliver(self, state: RunState, push: Push) -> None:
-        """Render the push for each chat that wants it and queue it in the outbox."""
+    async def deliver(self, state: RunState, push: Push, *, host: str = "") -> None:
+        """Render the push for each chat that wants it and queue it in the outbox; `host`:
+        the machine to name in it ("" = none)."""
         store, sender = self._store(), self._outbox()
         if store is None or sender is None:
             return
@@ -111,7 +112,8 @@ class Notifier:
             prefs = await self.chats.prefs(chat_id)
             if not self.policy.wants(prefs, state, push, self.now()):
                 continue
-            text = render(push, await self.chats.ctx(chat_id, prefs))
+            ctx = dataclasses.replace(await self.chats.ctx(chat_id, prefs), host=host)
+            text = render(push, ctx)
             key = f"{state.name}:{kind}:{ident}:{chat_id}"
             payload = encode_eval(push) if isinstance(push, EvalNotice) else None
             await store.enqueue(

@@ -32,12 +32,14 @@ PartKey = tuple[str, str]  # (kind, run): "follow", "train.log"; "consume", ""
 
 @dataclass(frozen=True)
 class RunSpec:
-    """A log to follow, under a name."""
+    """A log to follow, under a name. `fixed`: the user gave the name; otherwise the log's
+    first lines may refine it once (bot/core/naming.py)."""
 
     name: str
     path: Path
     fmt: str | None = None
     total_iters: int | None = None
+    fixed: bool = False
 
 
 class Part(Protocol):

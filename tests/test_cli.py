@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -137,9 +138,30 @@ def test_run_tees_output_and_exits_with_the_child_code(tmp_path: Path) -> None:
     env = {"ETAGRAM_STATE_PATH": str(tmp_path / "s.db"), "LD_LIBRARY_PATH": str(tmp_path)}
     result = etagram("run", "--log", str(log), "--", sys.executable, "-c", script, env=env)
     assert result.returncode == 3, result.stderr
-    assert "iter 20: loss 2.0000" in result.stdout  # teed to the terminal
-    assert log.read_text().count("iter ") == 3  # and to the log
-    assert "exit code 3" in result.stdout or "code 3" in result.stdout  # the crash alert
+    assert log.read_text().count("iter ") == 3  # teed to the log
+    # and to stdout, as the training wrote it: etagram speaks on stderr, with no live line
+    # when it is not a terminal
+    assert result.stdout == log.read_text()
+    assert "code 3" in result.stderr and "\x1b" not in result.stderr  # the crash alert
+
+
+def test_run_names_its_log_after_the_command_in_the_runs_folder(tmp_path: Path) -> None:
+    script = tmp_path / "train.py"
+    script.write_text("print('iter 0: loss 2.0000, time 170.00ms, mfu 30.00%')\n")
+    (tmp_path / "config").mkdir()
+    config = tmp_path / "config" / "tiny.py"
+    config.write_text("")
+    env = {
+        "ETAGRAM_STATE_PATH": str(tmp_path / "s.db"),
+        "ETAGRAM_RUN_LOG_DIR": str(tmp_path / "runs"),
+        "LD_LIBRARY_PATH": str(tmp_path),
+    }
+    result = etagram("run", "--", sys.executable, str(script), str(config), env=env)
+    assert result.returncode == 0, result.stderr
+    (log,) = (tmp_path / "runs").iterdir()
+    assert re.fullmatch(r"train-tiny-\d{8}-\d{6}\.log", log.name), log.name
+    assert log.read_text() == result.stdout
+    assert "] train-tiny\n" in result.stderr
 
 
 def test_watch_follows_several_named_runs(tmp_path: Path) -> None:
@@ -174,7 +196,7 @@ def test_watch_follows_several_named_runs(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
-    for name in ("a/train.log", "b/train.log", "third"):
+    for name in ("a", "b", "third"):  # the folder says more than train.log
         assert f"] {name}\n" in out, out
 
 
@@ -236,3 +258,42 @@ def test_a_log_that_is_not_a_regular_file_is_refused_at_start(tmp_path: Path) ->
             assert done.returncode == 2, (command, done.stderr)
             assert done.stderr.count("\n") == 1 and kind in done.stderr, done.stderr
             assert "expected a regular file" in done.stderr
+
+
+def test_watch_names_runs_from_their_logs_uniquely_unless_named(tmp_path: Path) -> None:
+    env = {"ETAGRAM_STATE_PATH": str(tmp_path / "s.db"), "LD_LIBRARY_PATH": str(tmp_path)}
+    logs = [tmp_path / f"{n}.log" for n in ("one", "two", "three")]
+    for log in logs:
+        log.write_text("")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "watch", str(logs[0]), str(logs[1]), f"mine={logs[2]}"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(3)
+        for log in logs:  # the same output folder in each: nanoGPT's config dump
+            with log.open("a") as f:
+                f.write("out_dir = 'out-same'\n")
+                f.write("iter 0: loss 3.0000, time 170.00ms, mfu 30.00%\n")
+        time.sleep(3)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    started = sorted(re.findall(r"\] (\S+)\n    ℹ️", out))
+    assert started == ["mine", "same", "same-2"], out
+    assert "\x1b" not in out + err  # not a terminal: no live line
+
+
+def test_default_names_never_take_a_given_one() -> None:
+    from argparse import Namespace
+
+    from bot.cli import _watch_specs
+
+    args = Namespace(name=None, format=None, max_iters=None)
+    specs = _watch_specs(args, ["x=/tmp/a.log", "/tmp/x/train.log", "/tmp/y/x.log"])
+    assert [(s.name, s.fixed) for s in specs] == [("x", True), ("x-2", False), ("x-3", False)]

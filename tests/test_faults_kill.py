@@ -51,7 +51,7 @@ async def start(stub: BotApiStub, workdir: Path) -> asyncio.subprocess.Process:
         "-m",
         "bot",
         "watch",
-        str(workdir / RUN),
+        f"{RUN}={workdir / RUN}",  # the run's name in the outbox keys counted below
         cwd=workdir,
         env=env,
         stdout=asyncio.subprocess.DEVNULL,

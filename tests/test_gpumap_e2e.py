@@ -211,7 +211,8 @@ async def test_a_launched_run_owns_the_gpus_of_its_process_tree(
     lines = "\n".join([*HEADER.splitlines(), *nanogpt_lines(0, 50)])
     argv = [sys.executable, "-c", TRAINER, str(pid_file), str(done), lines, GPU_CHILD]
     log = tmp_path / "solo.log"
-    etagram = Etagram("run", ["run", "--log", str(log), "--", *argv], env, tmp_path / "run.out")
+    run = ["run", "--log", str(log), "--name", "solo", "--", *argv]
+    etagram = Etagram("run", run, env, tmp_path / "run.out")
     processes.append(etagram)
     etagram.start()
     await stub.wait_for("setMyCommands", timeout=WAIT_S)
@@ -222,11 +223,11 @@ async def test_a_launched_run_owns_the_gpus_of_its_process_tree(
     write_state(nvml_state, [FakeGpu(procs=procs), hot_gpu()])
     machine = await stub.wait_for(lambda c: "GPU 1 at 91" in (c.text or ""), WAIT_S)
     assert run_of(machine) == "GPU", machine.text
-    assert "solo.log</b> runs on: GPU 0." in await ask(stub, "/gpu")
+    assert "solo</b> runs on: GPU 0." in await ask(stub, "/gpu")
 
     write_state(nvml_state, [hot_gpu(procs), FakeGpu()])
     alert = await stub.wait_for(lambda c: "GPU 0 at 91" in (c.text or ""), WAIT_S)
-    assert run_of(alert) == "solo.log", alert.text
+    assert run_of(alert) == "solo", alert.text
     done.touch()
     assert await etagram.stopped() is not None
     assert len(said(stub, "GPU 1 at 91")) == 1

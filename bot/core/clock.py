@@ -31,6 +31,7 @@ durations never add more than `MAX_STEP_S` either (a counter that jumps to 10^18
 from __future__ import annotations
 
 import math
+from itertools import accumulate
 
 from bot.core.events import Progress
 
@@ -89,6 +90,8 @@ class RunClock:
         last, typical = self._last_iter, self._typical_dt_s
         if self.source != "dt" or last is None or typical is None:
             return None
+        if iters[0] == last + 1 == iters[-1] - len(iters) + 1 and max(dts) <= MAX_STEP_S:
+            return _consecutive_times(self.t_s, typical, dts)
         t, times = self.t_s, []
         keep, weight = 1 - TYPICAL_WEIGHT, TYPICAL_WEIGHT
         for it, dt in zip(iters, dts, strict=True):
@@ -160,6 +163,21 @@ class RunClock:
         if self._typical_dt_s is None or dt < SPIKE_FACTOR * self._typical_dt_s:
             self._typical_dt_s = (1 - TYPICAL_WEIGHT) * typical + TYPICAL_WEIGHT * dt
         return advance
+
+
+def _consecutive_times(t_s: float, typical: float, dts: list[float]) -> tuple[list[float], float]:
+    """`dt_times` for lines one iteration apart (the caller checked that the iterations
+    increase): no unprinted iteration, so each time is the previous one plus its duration,
+    summed in C in the same order (`t + (dt + 0.0)` is `t + dt`); only the typical
+    duration needs a loop."""
+    times = list(accumulate(dts, initial=t_s))
+    del times[0]
+    keep, weight, limit = 1 - TYPICAL_WEIGHT, TYPICAL_WEIGHT, SPIKE_FACTOR * typical
+    for dt in dts:
+        if dt < limit:
+            typical = keep * typical + weight * dt
+            limit = SPIKE_FACTOR * typical
+    return times, typical
 
 
 def _reading(ev: Progress, wall_s: float) -> tuple[str, float]:

@@ -40,6 +40,10 @@ class RunMonitor:
         self.detectors = Detectors(name, thresholds)
         self.lines_caught_up = 0  # progress lines `catch_up` folded at speed
 
+    def rename(self, name: str) -> None:
+        """The run is called `name` from now on (its log said which run it is)."""
+        self.state.name = self.detectors.run = name
+
     def feed(self, lines: Iterable[str], wall_s: float) -> Folded:
         """Parse lines received at wall-clock time wall_s and fold their events."""
         apply = self.apply

@@ -20,7 +20,15 @@ from bot.messages.chat import (
 )
 from bot.messages.gpu import gpu_text
 from bot.messages.markup import to_plain
-from bot.messages.progress import digest_text, eta_text, eval_text, runs_text, status_text
+from bot.messages.progress import (
+    digest_text,
+    eta_text,
+    eval_text,
+    live_line,
+    live_more,
+    runs_text,
+    status_text,
+)
 from bot.messages.types import Ctx
 
 __all__ = [
@@ -37,6 +45,8 @@ __all__ = [
     "gpu_text",
     "help_text",
     "late_text",
+    "live_line",
+    "live_more",
     "mute_text",
     "no_run_text",
     "refusal_text",

@@ -83,6 +83,16 @@ MESSAGES: dict[str, str] = {
         "Nothing to show yet: no run has written a progress line. On the training machine, "
         "start <code>etagram watch LOG</code> or <code>etagram run -- CMD</code>."
     ),
+    # the terminal's live line, one per run: `name · 1,300/20,000 (6.5%) · 5.9 it/s · Done in…`
+    "live.iters": "{done}/{total} ({pct})",
+    "live.iter": "iteration {done}",
+    "live.rate": "{n}" + _NB + "it/s",
+    "live.pace": "{n}" + _NB + "s/it",
+    "live.waiting": "waiting for the first progress line",
+    "live.ended": "ended at iteration {iter}",
+    "live.ended_early": "ended before its first iteration",
+    "live.more.one": "and {n} more run",
+    "live.more.other": "and {n} more runs",
     "runs.title": "Runs followed:",
     "runs.line": "• {run}: {where}",
     "runs.selected": "{line} (selected)",

@@ -108,6 +108,16 @@ _MESSAGES = {
         "progression. Sur la machine d'entraînement, lancez <code>etagram watch LOG</code> ou "
         "<code>etagram run -- CMD</code>."
     ),
+    # la ligne vivante du terminal, une par entraînement
+    "live.iters": "{done}/{total} ({pct})",
+    "live.iter": "itération {done}",
+    "live.rate": "{n}" + _NB + "it/s",
+    "live.pace": "{n}" + _NB + "s/it",
+    "live.waiting": "en attente de la première ligne de progression",
+    "live.ended": "terminé à l'itération {iter}",
+    "live.ended_early": "terminé avant sa première itération",
+    "live.more.one": "et {n} autre entraînement",
+    "live.more.other": "et {n} autres entraînements",
     "runs.title": "Entraînements suivis :",
     "runs.line": "• {run} : {where}",
     "runs.selected": "{line} (choisi)",

@@ -258,4 +258,6 @@ def compose(
     """
     trs = [Tr(lang, ctx) for lang in languages(ctx.lang)]
     figures = shared(trs[0]) if shared else Html("")
+    if ctx.host:
+        head = Html(f"{head} · {esc(ctx.host)}")
     return join([head, figures, Html(SEPARATOR.join(body(tr) for tr in trs))])

@@ -9,8 +9,8 @@ from bot.core.gpu import GpuSnapshot
 from bot.core.notices import EvalNotice
 from bot.core.state import RunState
 from bot.messages.gpu import gpu_lines
-from bot.messages.lang import Tr, compose, finite
-from bot.messages.markup import Html, code, join, name
+from bot.messages.lang import Tr, compose, finite, languages
+from bot.messages.markup import Html, code, esc, join, name, to_plain
 from bot.messages.types import Ctx
 
 EMOJI_ETA = "⏱️"
@@ -24,6 +24,53 @@ DIGEST_MAX = 12  # evals listed one by one in a digest; older ones are counted
 
 def head(emoji: str, run: str) -> Html:
     return Html(f"{emoji} {name(run)}")
+
+
+# --- the terminal's live line -------------------------------------------------------------
+
+LIVE_SEP = " · "
+
+
+def live_line(state: RunState, ctx: Ctx) -> str:
+    """One line of plain text for the terminal: the run, where it is, its pace, when it ends.
+    One language: `both` reads the first."""
+    tr = Tr(languages(ctx.lang)[0], ctx)
+    parts = [esc(state.name), *_live_parts(tr, state)]
+    return to_plain(join(parts, LIVE_SEP))
+
+
+def live_more(n: int, ctx: Ctx) -> str:
+    """The last line when the terminal is too short for every run."""
+    return to_plain(Tr(languages(ctx.lang)[0], ctx).plural("live.more", n))
+
+
+def _live_parts(tr: Tr, state: RunState) -> list[Html]:
+    if state.ended is not None:
+        if state.iter is None:
+            return [tr.t("live.ended_early")]
+        return [tr.t("live.ended", iter=state.iter)]
+    if state.iter is None:
+        return [tr.t("live.waiting")]
+    eta = state.eta()
+    total = eta.total_iters
+    if total:
+        where = tr.t(
+            "live.iters", done=state.iter, total=total, pct=tr.pct(100 * state.iter / total, 1)
+        )
+    else:
+        where = tr.t("live.iter", done=state.iter)
+    finish = state.finish_at(eta, tr.ctx.now_s)
+    return [where, _rate(tr, eta.step_s), tr.finish(finish) if finish is not None else Html("")]
+
+
+def _rate(tr: Tr, step_s: float | None) -> Html:
+    """tqdm's habit: iterations per second, or seconds per iteration when slower than one."""
+    if not finite(step_s) or not step_s or step_s <= 0:
+        return Html("")
+    if step_s <= 1:
+        rate = 1 / step_s
+        return tr.t("live.rate", n=tr.dec(rate, 1 if rate < 100 else 0))
+    return tr.t("live.pace", n=tr.dec(step_s, 1 if step_s < 100 else 0))
 
 
 # --- /eta ---------------------------------------------------------------------------------

@@ -13,3 +13,4 @@ class Ctx:
     now_s: float
     tz: str = "UTC"
     clock24: bool | None = None  # None: the language's habit (fr 24 h, en 12 h)
+    host: str = ""  # the machine the message is about, said after its head; "" = not said

@@ -9,7 +9,9 @@ aside for every line that could say something.
 
 from __future__ import annotations
 
+import copy
 import math
+import random
 import re
 from collections import deque
 from collections.abc import Sequence
@@ -20,10 +22,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.core.clock import RunClock
+from bot.core.events import Progress
 from bot.core.linebuf import LineBuffer
 from bot.core.monitor import RunMonitor
 from bot.core.notices import Alert, Notice
-from bot.core.trackers import Lifecycle
+from bot.core.state import Point, RunState
+from bot.core.trackers import Lifecycle, Slowdown
 from tests.core.parsers.helpers import SHARED_LOGS
 
 LLMC = "llmc_HectorFCardenas_gpt2_train.11685414.log"
@@ -206,6 +211,134 @@ def test_lifecycle_steady_is_step_for_each(gaps: list[int], before: int) -> None
     for it in iters:
         one.step(it, 6.0, survived=True)
     many.steady(iters, 6.0, survived=True)
+    assert snapshot(many) == snapshot(one)
+
+
+OOM = (
+    "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; "
+    "39.39 GiB total capacity; 36.10 GiB already allocated; 1.20 GiB free)"
+)
+
+
+def _step_line(fmt: str, step: int, loss: float, dt_ms: float) -> str:
+    """A progress line as each trainer prints it (their own format strings)."""
+    if fmt == "llmc":  # llm.c train_gpt2.cu
+        return (
+            f"step {step:4d}/20000 | loss {loss:7.6f} (+0.12z)| norm {1.2345:6.4f} (-0.50z)| "
+            f"lr {6e-4:.2e} | {dt_ms:.2f} ms | 32.1% bf16 MFU | {125000:.0f} tok/s"
+        )
+    if fmt == "build":  # build-nanogpt train_gpt2.py
+        return (
+            f"step {step:5d} | loss: {loss:.6f} | lr {6e-4:.4e} | norm: {1.2345:.4f} | "
+            f"dt: {dt_ms:.2f}ms | tok/sec: {1265000.5:.2f}"
+        )
+    return f"iter {step}: loss {loss:.4f}, time {dt_ms:.2f}ms, mfu {2.23:.2f}%"  # nanoGPT
+
+
+def _eval_line(fmt: str, loss: float) -> str:
+    return {
+        "llmc": f"val loss {loss:f}",
+        "build": f"validation loss: {loss:.4f}",
+        "nanogpt": f"step 0: train loss {loss:.4f}, val loss {loss:.4f}",
+    }[fmt]
+
+
+def generated_log(fmt: str, steps: int, trouble: dict[int, str], seed: int) -> list[str]:
+    """A steady run (evals every 250 steps) with `trouble` injected before the step lines
+    at these indices: "nan", "spike", "slow" (a 3x slower step), "eval", "oom" (a
+    traceback then an OOM), "back" (a resume 300 steps back), "unread" (a line the parser
+    reads nothing from)."""
+    rng = random.Random(seed)
+    lines, step = ["using fused AdamW: True"], 0
+    for k in range(steps):
+        loss, dt_ms = 3.0 + rng.random() * 0.05, 400.0 + rng.random() * 8
+        kind = trouble.get(k)
+        if kind == "back":
+            step = max(1, step - 300)
+        elif kind == "oom":
+            lines += ["Traceback (most recent call last):", '  File "train.py", line 1', OOM]
+        elif kind in ("eval", "unread"):
+            lines.append(_eval_line(fmt, 3.5) if kind == "eval" else "HellaSwag: counting")
+        if step % 250 == 0 and step:
+            lines.append(_eval_line(fmt, 3.2))
+        loss = {"nan": math.nan, "spike": loss * 6}.get(kind or "", loss)
+        dt_ms *= 3 if kind == "slow" else 1
+        lines.append(_step_line(fmt, step, loss, dt_ms))
+        step += 1
+    return lines
+
+
+@pytest.mark.parametrize("fmt", ["llmc", "build", "nanogpt"])
+@pytest.mark.parametrize("batch", [1_000, 1_537])
+def test_generated_log_with_failures_at_batch_borders(fmt: str, batch: int) -> None:
+    """No shared logs needed: failures on the first and last lines of batches, and next to
+    the pieces catch-up folds (every 512 and 64 lines from a batch's start)."""
+    kinds = ["nan", "oom", "eval", "spike", "slow", "back", "unread"]
+    borders = [b + d for b in range(batch, 9 * batch, batch) for d in (-1, 0, 1)]
+    borders += [3 * batch + 512, 5 * batch + 64, 6 * batch + 575]
+    trouble = {at: kinds[k % len(kinds)] for k, at in enumerate(borders)}
+    lines = generated_log(fmt, 10 * batch, trouble, seed=batch)
+    slow, fast, said = fold_both(lines, batch)
+    assert_same(slow, fast)
+    kinds_said = {n.type for n in said if isinstance(n, Alert)}
+    assert {"nan", "oom", "resumed"} <= kinds_said
+    assert fast.lines_caught_up > len(lines) // 2  # and most lines went at speed
+
+
+durations = st.floats(0.0, 50.0, allow_nan=False)
+
+
+@given(st.lists(st.tuples(st.integers(1, 3), durations), min_size=1, max_size=300))
+def test_slowdown_with_progress_is_progress_for_each(steps: list[tuple[int, float]]) -> None:
+    """Chunks judged at the same lines with the same sums, whatever the spacing (a slow
+    stretch in the middle may start an episode: then both say so)."""
+    one, before = Slowdown(0.15, 120.0), Slowdown(0.15, 120.0)
+    it, t = 0, 0.0
+    for _ in range(40):  # a baseline
+        it, t = it + 1, t + 1.0
+        one.progress(it, t, 5.0)
+        before.progress(it, t, 5.0)
+    iters, times = [], []
+    for gap, dt in steps:
+        it, t = it + gap, t + dt
+        iters.append(it)
+        times.append(t)
+    changes = [one.progress(i, ti, 6.0) for i, ti in zip(iters, times, strict=True)]
+    many = before.with_progress(iters, times, 6.0)
+    if any(changes):
+        assert many is None
+    else:
+        assert many is not None and snapshot(many) == snapshot(one)
+
+
+@given(st.integers(0, 5_000), st.integers(1, 9_000))
+def test_remember_many_is_remember_for_each(before: int, count: int) -> None:
+    one, many = RunState("run"), RunState("run")
+    for k in range(before):
+        one._remember(Point(k, float(k), 1.0))
+        many._remember(Point(k, float(k), 1.0))
+    iters = list(range(before, before + count))
+    times, losses = [float(k) for k in iters], [k / 7 for k in iters]
+    for k, t, loss in zip(iters, times, losses, strict=True):
+        one._remember(Point(k, t, loss))
+    many._remember_many(iters, times, losses)
+    assert snapshot(many.history) == snapshot(one.history)
+    assert (many._seen, many._stride) == (one._seen, one._stride)
+
+
+@given(st.lists(durations, min_size=2, max_size=200), st.integers(1, 3))
+def test_clock_dt_times_is_advance_for_each(dts: list[float], first_gap: int) -> None:
+    """Lines one iteration apart take the summed path; others (a first gap) the loop."""
+    one = RunClock()
+    one.advance(Progress(0, dt_s=1.0), 0.0)
+    one.advance(Progress(1, dt_s=dts[0]), 0.0)  # the typical duration starts here
+    many = copy.deepcopy(one)
+    iters = [1 + first_gap + k for k in range(len(dts) - 1)]
+    for it, dt in zip(iters, dts[1:], strict=True):
+        one.advance(Progress(it, dt_s=dt), 0.0)
+    timed = many.dt_times(iters, dts[1:])
+    assert timed is not None
+    many.settle_dt(iters[-1], timed[0][-1], timed[1])
     assert snapshot(many) == snapshot(one)
 
 

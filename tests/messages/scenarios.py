@@ -6,6 +6,7 @@ The reference is DESIGN.md's nanoGPT run: 1,300 of 20,000 iterations, 170 ms a s
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -370,6 +371,11 @@ SCENARIOS = [
     ),
     Scenario("alert_finished", lambda c: alert_text(FINISHED, c)),
     Scenario("alert_crash", lambda c: alert_text(CRASH, c)),
+    Scenario(
+        "alert_crash_on_host",  # a hub that hears from several machines names each run's
+        lambda c: alert_text(CRASH, dataclasses.replace(c, host="gpu-node-3")),
+        names=("gpu-node-3",),
+    ),
     Scenario("alert_crash_no_iter", lambda c: alert_text(CRASH_AT_START_UP, c)),
     Scenario("alert_crash_time_limit", lambda c: alert_text(CRASH_TIME_LIMIT, c)),
     Scenario("alert_stall_collective", lambda c: alert_text(STALL_COLLECTIVE, c)),
