@@ -20,6 +20,7 @@ from typing import Any
 from bot import messages
 from bot.adapters.console import Console
 from bot.adapters.outbox import DEFAULT_POLICY, OutboxPolicy
+from bot.adapters.process import Launched
 from bot.adapters.procs import PROC
 from bot.adapters.store import storable
 from bot.bus import Bus
@@ -70,8 +71,11 @@ def embedded(
         proc_root=proc_root,
         host=socket.gethostname(),
         probes=probes,
+        launched=service.launched,
     )
     _logs(service, runs, fold.fold, now, host="", state_elsewhere=False, rename=fold.rename)
+    assert service.logs is not None
+    service.launched.names = service.logs.names  # /stop finds a renamed run under its name now
     if fold.console.live is not None:
         service.parts.append(LiveLines(fold, service.supervisor, terminal_language(config)))
     if gpu is not None:
@@ -134,7 +138,7 @@ def _service(
 ) -> tuple[Service, list[RunSpec]]:
     storage = Storage(config.resolved_state_path(role), now)
     # A name from a file name or argument that is not UTF-8 would fail every message.
-    return Service(storage, Supervisor()), [
+    return Service(storage, Supervisor(), Launched(config.run.stop_grace_s)), [
         dataclasses.replace(s, name=storable(s.name)) for s in runs
     ]
 
@@ -152,8 +156,10 @@ def _fold(
     proc_root: Path | None = None,
     host: str = "",
     probes: Probes | None = None,
+    launched: Launched | None = None,
 ) -> Fold:
-    """The fold, the chats, and (with a token) delivery and the Telegram front end."""
+    """The fold, the chats, and (with a token) delivery and the Telegram front end;
+    `launched`: the processes /stop can stop (None on a hub: its runs are elsewhere)."""
     timezone = config.general.timezone or local_zone()  # read once: it is on every push
     store = service.storage
     chats = Chats(
@@ -188,7 +194,15 @@ def _fold(
     if delivery is not None:
         link = delivery.link
         front = TelegramFront(
-            config, fold, chats, link, delivery, service.supervisor, now=now, pids=service.pids
+            config,
+            fold,
+            chats,
+            link,
+            delivery,
+            service.supervisor,
+            now=now,
+            pids=service.pids,
+            launched=launched,
         )
         service.front = front
         # The front end first: delivery drains the outbox through it when stopping.

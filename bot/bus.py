@@ -43,11 +43,13 @@ class GpuReport:
 
 @dataclass(frozen=True, slots=True)
 class ProcessExit:
-    """The training process etagram launched for `run` exited."""
+    """The training process etagram launched for `run` exited; `stopped_by`: on whose
+    request (`/stop`), when it was stopped."""
 
     run: str
     exit_code: int | None
     wall_s: float
+    stopped_by: str | None = None
 
 
 Message = LogLines | GpuReport | ProcessExit

@@ -503,7 +503,9 @@ def _run(args: argparse.Namespace, config: Config) -> int:
 
     async def child() -> int:
         echo = console.tee(sys.stdout.buffer)
-        code = await run_command(argv, log_path, on_start=service.set_pid, echo=echo)
+        code = await run_command(
+            argv, log_path, on_start=lambda pid: service.started(spec.name, pid), echo=echo
+        )
         _stop_on_signals(service)  # run_command removed its own handlers, not ours
         await service.end_run(spec.name, code)
         return code

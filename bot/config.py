@@ -86,6 +86,7 @@ class Run(Section, frozen=True):
             r"'step (?P<iter>\d+)/(?P<total>\d+)'"
         ),
     ] = ""
+    stop_grace_s: Seconds = 30.0  # /stop: SIGINT, this long, SIGTERM, this long, SIGKILL
     # where `etagram run` writes its logs; "" = $XDG_STATE_HOME/etagram/runs
     run_log_dir: Annotated[str, Meta(description="a folder path")] = ""
 

@@ -157,7 +157,7 @@ class Fold:
             # A slowdown read from the log is blamed on a GPU by its number on a hub, too.
             await self.notify(msg.run, self.host_gpus.name_hosts(notices), replayed=msg.replayed)
         else:
-            ended = monitor.end(msg.exit_code, msg.wall_s)
+            ended = monitor.end(msg.exit_code, msg.wall_s, msg.stopped_by)
             await self.notify(msg.run, self.host_gpus.name_hosts(ended))
 
     async def rename(self, old: str, new: str) -> str:

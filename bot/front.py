@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError
@@ -19,11 +19,13 @@ from bot import messages
 from bot.adapters.live import LiveMessages
 from bot.adapters.outbox import OutboxPolicy, OutboxSender
 from bot.adapters.plot import plot_data, render_png
+from bot.adapters.process import Launched, StopRequest
 from bot.adapters.redact import install_token_redaction
 from bot.adapters.store import Store
 from bot.adapters.telegram import build_application, register_commands, send_text
 from bot.config import Config
 from bot.core.backoff import Backoff
+from bot.core.confirm import Confirmations
 from bot.core.gpu import GpuSnapshot
 from bot.core.gpumap import GpuMap
 from bot.core.prefs import ChatPrefs
@@ -123,6 +125,7 @@ class TelegramFront:
         *,
         now: Callable[[], float],
         pids: set[int],
+        launched: Launched | None = None,
         reconnect: Backoff = RECONNECT,
     ) -> None:
         self.config, self.fold, self.chats = config, fold, chats
@@ -134,6 +137,9 @@ class TelegramFront:
         self.allowed_chat_ids = frozenset(config.telegram.allowed_chat_ids)
         self._connecting: asyncio.Task[None] | None = None
         self._polling_errors: set[str] = set()  # kinds of polling failure already logged
+        self.launched = launched  # what /stop can stop; None on a hub
+        self.stops = Confirmations()  # /stop's questions awaiting a press
+        self._timers: set[asyncio.Task[None]] = set()
 
     @property
     def app(self) -> Any:
@@ -159,6 +165,8 @@ class TelegramFront:
         if self._connecting is not None:
             self._connecting.cancel()
         await self.supervisor.end(("live", ""))
+        for timer in list(self._timers):
+            timer.cancel()
         if self.app is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._stop_bot(), timeout=SHUTDOWN_TIMEOUT_S)
@@ -212,6 +220,42 @@ class TelegramFront:
         """The live message of a chat: its run's status, and when it was brought up to date."""
         run = await self.run_for(chat_id)
         return bot_ui.live_text(run, self.fold.latest_gpu, ctx) if run else None
+
+    @property
+    def stop_grace_s(self) -> float:
+        return self.config.run.stop_grace_s
+
+    def stop_status(self, run: str) -> str:
+        """What /stop can do for `run`: `running`, `stopping`, `ended`, `not_launched`, or
+        `remote` (a hub: its runs were launched on other machines)."""
+        return self.launched.status(run) if self.launched is not None else "remote"
+
+    def stop_under_way(self, run: str) -> tuple[str, str]:
+        """The last signal a stop under way sent to `run`, and who asked for it."""
+        assert self.launched is not None
+        first = self.launched.first_name(run)
+        sent = self.launched.sent.get(first)
+        return (sent.name if sent else "?"), self.launched.requests[first].by
+
+    def stop_run(self, run: str, by: str, user_id: int, chat_id: int) -> bool:
+        """Start stopping `run`; False when it is not running or is being stopped already."""
+        if self.launched is None:
+            return False
+        return self.launched.stop(run, StopRequest(by, user_id, chat_id))
+
+    def later(self, delay_s: float, job: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run `job` in `delay_s` (the loop's clock), unless the front end stops first."""
+
+        async def timer() -> None:
+            await asyncio.sleep(delay_s)
+            try:
+                await job()
+            except Exception:  # a task's error would otherwise surface only at exit
+                log.exception("a timed job of the Telegram front end failed")
+
+        task = asyncio.create_task(timer(), name="timer")
+        self._timers.add(task)
+        task.add_done_callback(self._timers.discard)
 
     # Connecting ----------------------------------------------------------------------------
     async def _connect(self, app: Any) -> None:

@@ -67,9 +67,11 @@ class LogIntake:
         for spec in self.runs:
             await self.supervisor.end(("follow", spec.name), grace_s=STOP_S)
 
-    async def end_run(self, name: str, exit_code: int | None) -> None:
-        """The launched process exited: let the follower read its last lines, then say so.
-        `name`: the run's first name or its name now."""
+    async def end_run(
+        self, name: str, exit_code: int | None, stopped_by: str | None = None
+    ) -> None:
+        """The launched process exited (`stopped_by`: on whose request): let the follower
+        read its last lines, then say so. `name`: the run's first name or its name now."""
         spec = next(s for s in self.runs if name in (s.name, self.names[s.name]))
         name = spec.name
         deadline = self.now() + END_DRAIN_S
@@ -78,7 +80,7 @@ class LogIntake:
             if pos is not None and pos.offset >= _size(spec.path):
                 break
             await asyncio.sleep(0.05)
-        await self.sink(ProcessExit(self.names[name], exit_code, self.now()))
+        await self.sink(ProcessExit(self.names[name], exit_code, self.now(), stopped_by))
 
     async def _follow(self, spec: RunSpec, size_at_start: int, again: bool = False) -> None:
         """Publish a log's lines: first its backlog, silently, then what is written next;

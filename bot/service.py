@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from bot.adapters.process import Launched
 from bot.adapters.store import Store, storable
 from bot.fold import Fold
 from bot.front import TelegramFront
@@ -23,13 +24,14 @@ class Service:
     """The parts of one process (built by bot.assemble), started in order and stopped in
     reverse; it runs until `stop()`."""
 
-    def __init__(self, storage: Storage, supervisor: Supervisor) -> None:
+    def __init__(self, storage: Storage, supervisor: Supervisor, launched: Launched) -> None:
         self.storage, self.supervisor = storage, supervisor
         self.parts: list[Part] = [storage]
         self.fold: Fold | None = None
         self.front: TelegramFront | None = None
         self.logs: LogIntake | None = None
         self.pids: set[int] = set()  # training processes etagram launched
+        self.launched = launched  # the same, by run: what /stop can stop
         self.stop_event = asyncio.Event()
 
     @property
@@ -61,7 +63,17 @@ class Service:
         """The PID of the training process etagram launched (for its GPU memory)."""
         self.pids.add(pid)
 
+    def started(self, name: str, pid: int) -> None:
+        """etagram launched `pid` (the leader of its own process group) for run `name`."""
+        self.set_pid(pid)
+        self.launched.started(storable(name), pid)
+
     async def end_run(self, name: str, exit_code: int | None) -> None:
-        """The launched process exited: its last lines are read, then it is said."""
+        """The launched process exited: its last lines are read, then it is said (with who
+        stopped it from Telegram, if someone did); a stop under way is seen to its end."""
         assert self.logs is not None
-        await self.logs.end_run(storable(name), exit_code)
+        name = storable(name)
+        self.launched.exited(name)
+        request = self.launched.requests.get(name)
+        await self.logs.end_run(name, exit_code, request.by if request else None)
+        await self.launched.settled(name)

@@ -134,7 +134,7 @@ async def test_eta_and_status_answer_for_the_run_named(user: User) -> None:
     assert "bert" in _text(photo)
 
 
-@pytest.mark.parametrize("command", ["/eta", "/status", "/plot", "/gpu"])
+@pytest.mark.parametrize("command", ["/eta", "/status", "/plot", "/gpu", "/stop"])
 async def test_an_unknown_or_ambiguous_name_lists_the_runs(user: User, command: str) -> None:
     unknown = await user.ask(f"{command} nosuchrun")
     text = _text(unknown)

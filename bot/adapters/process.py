@@ -13,6 +13,13 @@ read from the terminal, which a training job does not do. If etagram is killed o
 training keeps running. The forwarding handlers replace the loop's own SIGINT/SIGTERM handlers
 while the child runs and are removed when it has exited: a caller with handlers of its own
 installs them again afterwards.
+
+`Launched` stops a launched run when asked from Telegram (`/stop`), as Ctrl-C in its terminal
+would, then harder: SIGINT to the whole process group (a trainer can save a checkpoint, and
+torchrun's workers hear it too), SIGTERM if anything of the group is left `grace_s` later,
+SIGKILL `grace_s` after that. The default grace, 30 s, is SLURM's KillWait and Kubernetes'
+termination grace period: the wait between "please stop" and "stop now" that training code
+already expects (`[run] stop_grace_s`).
 """
 
 from __future__ import annotations
@@ -22,8 +29,9 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -36,6 +44,9 @@ _READ_SIZE = 1 << 16
 _FORWARDED = (signal.SIGINT, signal.SIGTERM)
 # After the child exits, a grandchild may still hold the pipe open; do not wait on it forever.
 _DRAIN_AFTER_EXIT_S = 2.0
+DEFAULT_STOP_GRACE_S = 30.0
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGKILL)
+_GONE_POLL_S = 0.1  # how often a group being stopped is looked at
 
 
 async def run_command(
@@ -117,3 +128,95 @@ async def _tee(stream: asyncio.StreamReader, sink: AsyncFileIO, out: BinaryIO) -
         with suppress(OSError, ValueError):  # a closed terminal must not stop the log
             out.write(data)
             out.flush()
+
+
+@dataclass(frozen=True, slots=True)
+class StopRequest:
+    """A stop asked from Telegram: who pressed the button, in which chat."""
+
+    by: str  # as the end message shows it: "@alice", or the user's name
+    user_id: int
+    chat_id: int
+
+
+class Launched:
+    """The process groups etagram launched, by run, and the stops asked of them."""
+
+    def __init__(self, grace_s: float = DEFAULT_STOP_GRACE_S) -> None:
+        self.grace_s = grace_s
+        self.requests: dict[str, StopRequest] = {}  # kept after the exit, for the end message
+        self.sent: dict[str, signal.Signals] = {}  # the last signal a stop sent
+        self._groups: dict[str, int] = {}  # run -> process group, while its leader runs
+        self._stops: dict[str, asyncio.Task[None]] = {}
+        self._runs: set[str] = set()  # every run launched
+        self.names: Mapping[str, str] = {}  # first name -> name now (the log may rename it)
+
+    def started(self, run: str, pid: int) -> None:
+        """`pid` leads its own process group (run_command starts it so)."""
+        self._groups[run] = pid
+        self._runs.add(run)
+
+    def exited(self, run: str) -> None:
+        """The leader was reaped: its group can no longer be asked to stop (its id may be
+        reused once empty); a stop under way goes on with what is left of it."""
+        self._groups.pop(run, None)
+
+    def first_name(self, run: str) -> str:
+        """The name `run` was launched under, from its name now."""
+        if run in self._runs:
+            return run
+        return next((first for first, now in self.names.items() if now == run), run)
+
+    def status(self, run: str) -> str:
+        """`running`, `stopping`, `ended`, or `not_launched` (a log etagram only follows)."""
+        run = self.first_name(run)
+        if run not in self._runs:
+            return "not_launched"
+        if run not in self._groups:
+            return "ended"
+        return "stopping" if run in self._stops else "running"
+
+    def stop(self, run: str, request: StopRequest) -> bool:
+        """Start stopping `run`; False when it is not running or a stop is already under way."""
+        run = self.first_name(run)
+        if run not in self._groups or run in self._stops:
+            return False
+        self.requests[run] = request
+        pgid = self._groups[run]
+        self._stops[run] = asyncio.create_task(self._escalate(run, pgid), name=f"stop {run}")
+        return True
+
+    async def settled(self, run: str) -> None:
+        """Wait until a stop under way is over (its group gone, or SIGKILL sent)."""
+        if (task := self._stops.get(run)) is not None:
+            await asyncio.shield(task)
+
+    async def _escalate(self, run: str, pgid: int) -> None:
+        for sig in STOP_SIGNALS:
+            try:
+                os.killpg(pgid, sig)
+            except ProcessLookupError:
+                return
+            except OSError as exc:
+                log.error(
+                    "run %r: cannot send %s to process group %d: %s", run, sig.name, pgid, exc
+                )
+                return
+            self.sent[run] = sig
+            log.warning("run %r: %s sent to process group %d", run, sig.name, pgid)
+            if sig == signal.SIGKILL or await _gone(pgid, self.grace_s):
+                return
+
+
+async def _gone(pgid: int, within_s: float) -> bool:
+    """Whether every process of group `pgid` exits within `within_s` (the loop's clock)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_s
+    while True:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        if loop.time() >= deadline:
+            return False
+        await asyncio.sleep(_GONE_POLL_S)

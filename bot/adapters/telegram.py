@@ -12,6 +12,7 @@ import asyncio
 import logging
 import math
 import re
+import secrets
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
@@ -24,6 +25,7 @@ from telegram import (
     InlineKeyboardMarkup,
     Message,
     Update,
+    User,
 )
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, RetryAfter, TelegramError
@@ -38,6 +40,7 @@ from telegram.ext import (
 )
 
 from bot import messages
+from bot.core.confirm import Confirmations
 from bot.core.gpu import GpuSnapshot
 from bot.core.gpumap import GpuMap
 from bot.core.prefs import (
@@ -59,6 +62,14 @@ from bot.core.prefs import (
 from bot.core.state import RunState
 from bot.messages import bot_ui
 from bot.messages.markup import to_plain
+from bot.messages.stop import (
+    stop_cancelled_text,
+    stop_confirm_text,
+    stop_expired_text,
+    stop_refused_text,
+    stop_sent_text,
+    stop_under_way_text,
+)
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +81,7 @@ ANSWER_TIMEOUT_S = 15.0
 REFUSAL_EVERY_S = 3600.0  # a chat that is not allowed is answered once an hour at most
 REFUSED_KEPT = 10_000  # chats refused within the hour that are remembered before pruning
 REPLY_RETRY_AFTER_MAX_S = 5.0  # a command's answer waits out a 429 this long at most
+EXPIRY_SLACK_S = 1.0  # an expired /stop question is edited this long after its time is up
 _TAG = re.compile(r"<(/?)(b|i|code|pre)>")
 _CUT_MARGIN = 64  # room for the tags closed and reopened where a long text is cut
 
@@ -96,6 +108,16 @@ class Backend(Protocol):
     async def plot(self, run: RunState, ctx: messages.Ctx) -> tuple[bytes, str] | None: ...
     async def start_live(self, chat_id: int) -> None: ...
     async def stop_live(self, chat_id: int) -> None: ...
+
+    # /stop
+    stops: Confirmations  # questions awaiting a press, on the loop's clock
+
+    @property
+    def stop_grace_s(self) -> float: ...
+    def stop_status(self, run: str) -> str: ...
+    def stop_under_way(self, run: str) -> tuple[str, str]: ...
+    def stop_run(self, run: str, by: str, user_id: int, chat_id: int) -> bool: ...
+    def later(self, delay_s: float, job: Callable[[], Coroutine[Any, Any, None]]) -> None: ...
 
 
 Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
@@ -259,19 +281,20 @@ async def _reply(
     context: ContextTypes.DEFAULT_TYPE,
     text: str,
     markup: InlineKeyboardMarkup | None = None,
-) -> None:
+) -> Message | None:
+    """Answer in the update's chat; the message sent (its last part), None if dropped."""
     if update.effective_chat is None:
-        return
+        return None
     chat_id = update.effective_chat.id
     try:
-        await send_text(context.bot, chat_id, text, markup=markup)
+        return await send_text(context.bot, chat_id, text, markup=markup)
     except RetryAfter as exc:  # a short wait is worth it; a long one would hold up every chat
         wait_s = retry_after_s(exc)
         if wait_s > REPLY_RETRY_AFTER_MAX_S:
             log.warning("answer to chat %s dropped: Telegram asks to wait %.0f s", chat_id, wait_s)
-            return
+            return None
         await asyncio.sleep(wait_s)
-        await send_text(context.bot, chat_id, text, markup=markup)
+        return await send_text(context.bot, chat_id, text, markup=markup)
 
 
 async def _chat(update: Update, context: ContextTypes.DEFAULT_TYPE) -> tuple[int, messages.Ctx]:
@@ -621,6 +644,66 @@ def _unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | None:
     return command if not addressee and message.chat.type == "private" else None
 
 
+async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/stop [RUN]: ask, with Stop / Cancel buttons, before stopping a run etagram launched."""
+    run = await run_asked(update, context)
+    if run is None:
+        return
+    chat_id, ctx = await _chat(update, context)
+    backend = _backend(context)
+    if (refusal := _cannot_stop(backend, run.name, ctx)) is not None:
+        await _reply(update, context, refusal)
+        return
+    nonce = secrets.token_urlsafe(12)  # 96 random bits: the button's only authority
+    stops = backend.stops
+    stops.ask(nonce, run.name, chat_id, asyncio.get_running_loop().time())
+    text = stop_confirm_text(run.name, backend.stop_grace_s, stops.valid_s, ctx)
+    sent = await _reply(update, context, text, _stop_keyboard(nonce, ctx.lang))
+    if sent is not None:
+        expire = _expire_stop(context.bot, backend, nonce, sent.chat_id, sent.message_id)
+        backend.later(stops.valid_s + EXPIRY_SLACK_S, expire)
+
+
+def _cannot_stop(backend: Backend, run: str, ctx: messages.Ctx) -> str | None:
+    """Why `run` cannot be stopped now (being stopped, ended, not launched, remote)."""
+    status = backend.stop_status(run)
+    if status == "running":
+        return None
+    if status == "stopping":
+        signal, by = backend.stop_under_way(run)
+        return stop_under_way_text(run, signal, by, ctx)
+    return stop_refused_text(run, status, ctx)
+
+
+def _stop_keyboard(nonce: str, lang: str) -> InlineKeyboardMarkup:
+    buttons = [
+        (messages.button_label("stop", lang), Callback("stop", nonce)),
+        (messages.button_label("stop_cancel", lang), Callback("nostop", nonce)),
+    ]
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(label, callback_data=cb.encode()) for label, cb in buttons]]
+    )
+
+
+def _expire_stop(
+    bot: Bot, backend: Backend, nonce: str, chat_id: int, message_id: int
+) -> Callable[[], Coroutine[Any, Any, None]]:
+    """The job that, once the question is over unanswered, says so in its message."""
+
+    async def job() -> None:
+        pending = backend.stops.expire(nonce, asyncio.get_running_loop().time())
+        if pending is None:  # answered
+            return
+        ctx = await backend.ctx_for(chat_id)
+        text = stop_expired_text(pending.run, backend.stops.valid_s, ctx)
+        try:
+            await bot.edit_message_text(text, chat_id, message_id, parse_mode=ParseMode.HTML)
+        except TelegramError as exc:
+            log.info("cannot say that the /stop question in chat %s expired (%s)", chat_id, exc)
+
+    return job
+
+
 COMMANDS: dict[str, Handler] = {
     "start": start,
     "help": help_command,
@@ -637,6 +720,7 @@ COMMANDS: dict[str, Handler] = {
     "live": live,
     "subscribe": subscribe,
     "unsubscribe": unsubscribe,
+    "stop": stop,
 }
 
 
@@ -665,6 +749,8 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await _run_button(query, context, chat_id, button, ctx)
     elif button.action == "mute":
         await _mute_button(query, context, chat_id, button.arg, ctx)
+    elif button.action in ("stop", "nostop"):
+        await _stop_button(query, backend, chat_id, button, ctx)
     else:
         await _pick_run(query, backend, chat_id, button.arg, ctx)
 
@@ -741,6 +827,47 @@ async def _mute_button(
     text = await _mute(_backend(context), chat_id, seconds)
     await query.answer()
     await send_text(context.bot, chat_id, text)
+
+
+async def _stop_button(
+    query: CallbackQuery, backend: Backend, chat_id: int, button: Callback, ctx: messages.Ctx
+) -> None:
+    """Stop or Cancel under a /stop question: acted on once, in its chat, within its time."""
+    who, user_id = _who(query.from_user)
+    pending = backend.stops.take(button.arg, chat_id, asyncio.get_running_loop().time())
+    if pending is None:
+        log.warning(
+            "%s button from %r (user %s) in chat %s matches no open /stop question: ignored",
+            button.action,
+            who,
+            user_id,
+            chat_id,
+        )
+        await _toast(query, messages.error_text("stop_expired", ctx))
+        return
+    run = pending.run
+    if button.action == "nostop":
+        log.info("run %r: /stop cancelled by %r (user %s) in chat %s", run, who, user_id, chat_id)
+        await _edit(query, stop_cancelled_text(run, who, ctx), None)
+        await query.answer()
+        return
+    if (refusal := _cannot_stop(backend, run, ctx)) is not None:  # ended since, or stopping
+        await _edit(query, refusal, None)
+        await query.answer()
+        return
+    backend.stop_run(run, who, user_id, chat_id)
+    log.warning(
+        "run %r: stop asked from Telegram by %r (user %s, chat %s)", run, who, user_id, chat_id
+    )
+    await _edit(query, stop_sent_text(run, who, backend.stop_grace_s, ctx), None)
+    await query.answer()
+
+
+def _who(user: User | None) -> tuple[str, int]:
+    """How a user is named in messages (`@alice`, else their name), and their id."""
+    if user is None:
+        return "?", 0
+    return (f"@{user.username}" if user.username else user.full_name or str(user.id)), user.id
 
 
 async def _pick_run(

@@ -354,11 +354,7 @@ class Detectors:
 
     # Finish --------------------------------------------------------------------------------
     def _finished(self, state: RunState) -> list[Alert]:
-        evidence: Evidence = {"elapsed_s": round(state.t_s, 1)} if state.t_s > 0 else {}
-        if state.best is not None and state.best.val_loss is not None:
-            evidence["best_val_loss"] = state.best.val_loss
-            if state.best.iter is not None:
-                evidence["best_iter"] = state.best.iter
+        evidence = _ending(state)
         first = self._life.first_eta
         if first is not None and state.t_s - first[0] > 0:
             actual = state.t_s - first[0]
@@ -366,11 +362,21 @@ class Detectors:
         self._life.over = True
         return self._fire("finished", AlertType.FINISHED, INFO, state.iter, state.t_s, evidence)
 
+    def _stopped(self, ev: TrainingEnd, state: RunState) -> list[Alert]:
+        """Stopped from Telegram: who asked, how it exited, where it had got to."""
+        evidence: Evidence = {**_ending(state), "by": ev.by}
+        if ev.exit_code is not None:
+            evidence["exit_code"] = ev.exit_code
+        self._life.over = True
+        return self._fire("stopped", AlertType.STOPPED, INFO, state.iter, state.t_s, evidence)
+
     def _end(self, ev: TrainingEnd, state: RunState) -> list[Alert]:
-        if not ev.failed:
-            self._incident.pending = None  # exit 0: whatever was printed was handled
+        if not ev.failed or ev.reason == "stopped":
+            # exit 0, or a stop asked for (its KeyboardInterrupt traceback is no crash)
+            self._incident.pending = None
             alerts = self._close_incident(state, confirmed=False)
-            return alerts + self._finished(state)
+            stopped = ev.reason == "stopped"
+            return alerts + (self._stopped(ev, state) if stopped else self._finished(state))
         self._life.over = True
         evidence: Evidence = {"cause": ev.reason or "exit"}
         if ev.exit_code is not None:
@@ -693,4 +699,14 @@ def _gpu_evidence(gpu: GpuSample) -> Evidence:
     if gpu.power_mw is not None and gpu.power_limit_mw is not None:
         evidence["power_w"] = round(gpu.power_mw / 1000, 1)
         evidence["power_limit_w"] = round(gpu.power_limit_mw / 1000, 1)
+    return evidence
+
+
+def _ending(state: RunState) -> Evidence:
+    """What the end of a run says of it: how long it ran, its best val loss."""
+    evidence: Evidence = {"elapsed_s": round(state.t_s, 1)} if state.t_s > 0 else {}
+    if state.best is not None and state.best.val_loss is not None:
+        evidence["best_val_loss"] = state.best.val_loss
+        if state.best.iter is not None:
+            evidence["best_iter"] = state.best.iter
     return evidence

@@ -66,7 +66,8 @@ class TrainingEnd:
     """Training is over: the log says so, or the launched process exited."""
 
     exit_code: int | None = None  # None when only the log told us
-    reason: str = ""  # "completed", "exit", "signal", "killed", ...
+    reason: str = ""  # "completed", "exit", "signal", "killed", "stopped", ...
+    by: str = ""  # who asked for a stop (reason "stopped"), when known
 
     @property
     def failed(self) -> bool:

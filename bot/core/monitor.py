@@ -90,8 +90,12 @@ class RunMonitor:
         """The notices, their alerts kept as marks on the run's chart."""
         return self.state.alert_marks.noted(notices, self.state.iter)
 
-    def end(self, exit_code: int | None, wall_s: float) -> list[Notice]:
-        """The launched process exited."""
+    def end(
+        self, exit_code: int | None, wall_s: float, stopped_by: str | None = None
+    ) -> list[Notice]:
+        """The launched process exited; `stopped_by`: on whose request (`/stop`), if so."""
+        if stopped_by is not None:
+            return self.apply(TrainingEnd(exit_code, "stopped", stopped_by), wall_s)
         reason = "exit" if exit_code == 0 else "crash"
         return self.apply(TrainingEnd(exit_code, reason), wall_s)
 

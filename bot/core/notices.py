@@ -32,6 +32,7 @@ class AlertType(StrEnum):
     RESUMED = "resumed"
     NEW_LAUNCH = "new_launch"
     FINISHED = "finished"
+    STOPPED = "stopped"  # from Telegram, by /stop
     TOO_MANY_RUNS = "too_many_runs"
 
 

@@ -233,10 +233,14 @@ def _crash(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
         facts.append(tr.t("fact.no_iter"))
     if cause in CAUSES:
         facts.append(tr.t(f"fact.cause_{cause}"))
+    return facts + _exit_code(tr, ev) + _error(tr, ev)
+
+
+def _exit_code(tr: Tr, ev: Evidence) -> list[Html]:
     exit_code = number(ev, "exit_code")
-    if exit_code is not None and abs(exit_code) < 1e12:
-        facts.append(tr.t("fact.exit_code", code=code(int(exit_code))))
-    return facts + _error(tr, ev)
+    if exit_code is None or abs(exit_code) >= 1e12:
+        return []
+    return [tr.t("fact.exit_code", code=code(int(exit_code)))]
 
 
 def _error(tr: Tr, ev: Evidence) -> list[Html]:
@@ -333,6 +337,13 @@ def _finished(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
     return facts
 
 
+def _stopped(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
+    """Who had it stopped, then the end of a finished run's facts, then how it exited."""
+    by = ev.get("by")
+    facts = [tr.t("fact.stopped_by", by=clip(str(by), NAME_CHARS))] if by else []
+    return facts + _finished(tr, ev, a) + _exit_code(tr, ev)
+
+
 def _too_many_runs(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
     most = number(ev, "max")
     return [tr.t("fact.too_many_runs", max=int(most))] if most is not None and most < 1e9 else []
@@ -354,5 +365,6 @@ FACTS: dict[str, Callable[[Tr, Evidence, Alert], list[Html]]] = {
     "started": _started,
     "new_launch": _started,
     "finished": _finished,
+    "stopped": _stopped,
     "too_many_runs": _too_many_runs,
 }

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot.core.estimator import EtaEstimate
+from bot.core.events import TrainingEnd
 from bot.core.gpu import GpuSnapshot
 from bot.core.prefs import EvalsMode
 from bot.core.state import RunState
@@ -240,13 +241,18 @@ def _plot_subtitle(ui: Tr, state: RunState) -> tuple[str, ...]:
     else:
         where = ui.t("status.iter", iter=it)
     if state.ended is not None:
-        ended = "ui.plot.stopped" if state.ended.failed else "ui.plot.finished"
-        finish = ui.t(ended, elapsed=ui.dur(eta.elapsed_s))
+        finish = ui.t(_plot_end(state.ended), elapsed=ui.dur(eta.elapsed_s))
     elif eta.remaining_s is not None:
         finish = ui.finish(state.finish_at(eta, ui.ctx.now_s))
     else:
         finish = ui.t("ui.plot.no_eta")
     return (to_plain(where), to_plain(finish))
+
+
+def _plot_end(ended: TrainingEnd) -> str:
+    if ended.reason == "stopped":
+        return "ui.plot.stopped_telegram"
+    return "ui.plot.stopped" if ended.failed else "ui.plot.finished"
 
 
 def plot_caption(state: RunState, ctx: Ctx) -> str:

@@ -24,6 +24,7 @@ COMMANDS = [
     "live",
     "subscribe",
     "unsubscribe",
+    "stop",
 ]
 HELP_COMMANDS = [
     "eta",
@@ -32,6 +33,7 @@ HELP_COMMANDS = [
     "plot",
     "runs",
     "live",
+    "stop",
     "evals",
     "mute",
     "unmute",
@@ -42,7 +44,7 @@ HELP_COMMANDS = [
     "start",
     "help",
 ]
-RUN_COMMANDS = frozenset({"eta", "status", "gpu", "plot"})  # they take a run's name
+RUN_COMMANDS = frozenset({"eta", "status", "gpu", "plot", "stop"})  # they take a run's name
 HELP_VARIANTS = {  # lines of their own in /help, after the command's
     "live": [("/live off", "help.live_off")],
     "mute": [("/mute", "help.mute_forever")],

@@ -197,6 +197,7 @@ MESSAGES: dict[str, str] = {
     "alert.resumed": "Training resumed",
     "alert.new_launch": "Training started again from the beginning",
     "alert.finished": "Training finished",
+    "alert.stopped": "Training stopped from Telegram",
     "alert.too_many_runs": "Too many runs: reports about new ones ignored",
     "recovered.thermal": "Thermal slowdown over",
     "recovered.power": "Power limit no longer slowing training",
@@ -226,6 +227,7 @@ MESSAGES: dict[str, str] = {
     "fact.cause_time_limit": "The job reached its time limit and the scheduler stopped it.",
     "fact.cause_cancelled": "The scheduler cancelled the job.",
     "fact.cause_killed": "The process was killed.",
+    "fact.stopped_by": "Asked by {by}.",
     "fact.collective_timeout": (
         "An NCCL collective has been waiting for more than {dur}: one of the processes no "
         "longer responds."
@@ -288,6 +290,7 @@ MESSAGES: dict[str, str] = {
         "The end of the log has the full traceback; once fixed, resume from the last checkpoint."
     ),
     "try.crash_no_iter": "The end of the log has the full traceback; once fixed, launch again.",
+    "try.stopped": "To go on later, resume from the last checkpoint it saved.",
     "try.crash_time_limit": (
         "Ask for more time (<code>#SBATCH --time</code>) or resume from the last checkpoint."
     ),
@@ -331,6 +334,7 @@ MESSAGES: dict[str, str] = {
     "cmd.live": "Live status message, kept up to date",
     "cmd.subscribe": "Get notifications in this chat",
     "cmd.unsubscribe": "Stop notifications in this chat",
+    "cmd.stop": "Stop a training started by etagram run",
     "help.intro": "I watch your training run and estimate when it will finish. Commands:",
     "help.examples": (
         "Examples: <code>/lang both</code>, <code>/tz Europe/Paris</code>, "
@@ -354,6 +358,32 @@ MESSAGES: dict[str, str] = {
     "button.refresh": "Refresh",
     "button.plot": "Charts",
     "button.mute_1h": "Mute 1" + _NB + "h",
+    "button.stop": "Stop",
+    "button.stop_cancel": "Cancel",
+    # /stop (values arrive escaped; {grace} and {valid} are durations)
+    "stop.confirm": "<b>Stop this run?</b>",
+    "stop.how": (
+        "etagram sends SIGINT to the training, as Ctrl-C would, so that it can save a "
+        "checkpoint; SIGTERM if it is still running {grace} later, then SIGKILL {grace} after "
+        "that."
+    ),
+    "stop.valid": "These buttons work for {valid}.",
+    "stop.sent": (
+        "<b>Stopping</b>: SIGINT sent, asked by {by}. SIGTERM follows in {grace} if it is "
+        "still running."
+    ),
+    "stop.cancelled": "Not stopped: {by} cancelled. The run goes on.",
+    "stop.expired": "Not stopped: the confirmation expired after {valid}. Send /stop again.",
+    "stop.not_launched": (
+        "etagram only follows this run's log: it can stop only a training it started itself, "
+        "with <code>etagram run -- CMD</code>."
+    ),
+    "stop.remote": (
+        "This run is on another machine: a hub cannot stop it. Stop it there (Ctrl-C in its "
+        "terminal, or <code>kill -INT</code> on its process)."
+    ),
+    "stop.ended": "This run has already ended: nothing to stop.",
+    "stop.stopping": "Already being stopped: {signal} sent, asked by {by}.",
     # errors and acknowledgements (values arrive in <code>)
     "error.generic": "Could not do that right now ({key}).",
     "error.internal": (
@@ -372,8 +402,10 @@ MESSAGES: dict[str, str] = {
         "Could not read that setting: {value}. Choose <code>/evals all</code>, "
         "<code>/evals best</code>, <code>/evals every 5</code> or <code>/evals off</code>."
     ),
-    "error.unknown_run": "No run named {value}. /runs lists them.",
     "error.stale_button": "This button has expired: send the command again.",
+    "error.stop_expired": (
+        "This confirmation has expired or was already used: nothing was stopped."
+    ),
     "error.plot_empty": (
         "Nothing to draw yet: no loss, eval or step time read from the log so far. The chart "
         "comes with the first progress lines."
@@ -432,6 +464,7 @@ MESSAGES: dict[str, str] = {
     "ui.plot.no_eta": "Finish time not known yet",
     "ui.plot.finished": "Finished in {elapsed}",
     "ui.plot.stopped": "Stopped by an error after {elapsed}",
+    "ui.plot.stopped_telegram": "Stopped from Telegram after {elapsed}",
     "ui.plot.loss": "loss",
     "ui.plot.train": "train",
     "ui.plot.val": "val",

@@ -231,6 +231,7 @@ _MESSAGES = {
     "alert.resumed": "Entraînement repris",
     "alert.new_launch": "Entraînement relancé depuis le début",
     "alert.finished": "Entraînement terminé",
+    "alert.stopped": "Entraînement arrêté depuis Telegram",
     "alert.too_many_runs": "Trop d'entraînements : les nouveaux sont ignorés",
     "recovered.thermal": "Fin du ralentissement thermique",
     "recovered.power": "La limite de puissance ne ralentit plus l'entraînement",
@@ -260,6 +261,7 @@ _MESSAGES = {
     "fact.cause_time_limit": "Le job a atteint sa limite de temps et l'ordonnanceur l'a arrêté.",
     "fact.cause_cancelled": "L'ordonnanceur a annulé le job.",
     "fact.cause_killed": "Le processus a été tué.",
+    "fact.stopped_by": "Arrêt demandé par {by}.",
     "fact.collective_timeout": (
         "Une opération collective NCCL attend depuis plus de {dur} : un des processus ne "
         "répond plus."
@@ -331,6 +333,7 @@ _MESSAGES = {
     "try.crash_no_iter": (
         "La fin du log donne la trace complète ; une fois le problème réglé, relancez."
     ),
+    "try.stopped": "Pour continuer plus tard, reprenez depuis sa dernière sauvegarde.",
     "try.crash_time_limit": (
         "Demandez plus de temps (<code>#SBATCH --time</code>) ou reprenez depuis la dernière "
         "sauvegarde."
@@ -378,6 +381,7 @@ _MESSAGES = {
     "cmd.live": "Message d'état mis à jour en direct",
     "cmd.subscribe": "Recevoir les notifications ici",
     "cmd.unsubscribe": "Ne plus recevoir les notifications ici",
+    "cmd.stop": "Arrêter un entraînement lancé par etagram run",
     "help.intro": ("Je surveille votre entraînement et j'estime son heure de fin. Commandes :"),
     "help.examples": (
         "Exemples : <code>/lang both</code>, <code>/tz Europe/Paris</code>, "
@@ -402,6 +406,33 @@ _MESSAGES = {
     "button.refresh": "Actualiser",
     "button.plot": "Graphiques",
     "button.mute_1h": "Silence 1" + _NB + "h",
+    "button.stop": "Arrêter",
+    "button.stop_cancel": "Annuler",
+    # /stop (values arrive escaped; {grace} and {valid} are durations)
+    "stop.confirm": "<b>Arrêter cet entraînement ?</b>",
+    "stop.how": (
+        "etagram lui envoie SIGINT, comme un Ctrl-C, pour qu'il puisse faire une dernière "
+        "sauvegarde ; puis SIGTERM s'il tourne encore {grace} plus tard, et SIGKILL {grace} "
+        "après."
+    ),
+    "stop.valid": "Ces boutons restent valables {valid}.",
+    "stop.sent": (
+        "<b>Arrêt en cours</b> : SIGINT envoyé à la demande de {by}. SIGTERM suivra dans "
+        "{grace} s'il tourne encore."
+    ),
+    "stop.cancelled": "Pas d'arrêt : {by} a annulé. L'entraînement continue.",
+    "stop.expired": "Pas d'arrêt : la confirmation a expiré au bout de {valid}. Renvoyez /stop.",
+    "stop.not_launched": (
+        "etagram ne fait que suivre le log de cet entraînement : il ne peut arrêter que ce "
+        "qu'il a lancé lui-même, avec <code>etagram run -- CMD</code>."
+    ),
+    "stop.remote": (
+        "Cet entraînement tourne sur une autre machine : un hub ne peut pas l'arrêter. "
+        "Arrêtez-le sur place (Ctrl-C dans son terminal, ou <code>kill -INT</code> sur son "
+        "processus)."
+    ),
+    "stop.ended": "Cet entraînement est déjà terminé : rien à arrêter.",
+    "stop.stopping": "Arrêt déjà en cours : {signal} envoyé à la demande de {by}.",
     # errors and acknowledgements (values arrive in <code>)
     "error.generic": "Impossible pour l'instant ({key}).",
     "error.internal": (
@@ -421,8 +452,8 @@ _MESSAGES = {
         "Réglage non compris : {value}. Au choix : <code>/evals all</code>, "
         "<code>/evals best</code>, <code>/evals every 5</code> ou <code>/evals off</code>."
     ),
-    "error.unknown_run": "Aucun entraînement nommé {value}. /runs donne la liste.",
     "error.stale_button": "Ce bouton a expiré : renvoyez la commande.",
+    "error.stop_expired": "Cette confirmation a expiré ou a déjà servi : rien n'a été arrêté.",
     "error.plot_empty": (
         "Rien à tracer pour l'instant : aucune loss, évaluation ni durée d'itération lue dans "
         "le log. Le graphique viendra avec les premières lignes de progression."
@@ -489,6 +520,7 @@ _MESSAGES = {
     "ui.plot.no_eta": "Heure de fin pas encore connue",
     "ui.plot.finished": "Terminé en {elapsed}",
     "ui.plot.stopped": "Arrêté sur une erreur après {elapsed}",
+    "ui.plot.stopped_telegram": "Arrêté depuis Telegram après {elapsed}",
     "ui.plot.loss": "loss",
     "ui.plot.train": "train",
     "ui.plot.val": "val",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.adapters.process import run_command
+from bot.adapters.process import Launched, StopRequest, run_command
 
 STUCK_S = 30.0
 
@@ -129,3 +129,23 @@ async def test_on_start_gets_the_child_pid(tmp_path: Path) -> None:
     pids: list[int] = []
     await run_command(python("import os; print(os.getpid())"), log, pids.append, echo=io.BytesIO())
     assert pids == [int(log.read_text())]
+
+
+async def test_launched_knows_what_it_can_stop() -> None:
+    launched = Launched(grace_s=5.0)
+    request = StopRequest("@alice", 4242, 4242)
+    assert launched.status("watched") == "not_launched"
+    assert not launched.stop("watched", request)
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", "import time; time.sleep(60)", process_group=0
+    )
+    launched.started("gpt2", child.pid)
+    launched.names = {"gpt2": "shakespeare"}  # the log renamed it: found under both names
+    assert launched.status("gpt2") == launched.status("shakespeare") == "running"
+    assert launched.stop("shakespeare", request)
+    assert launched.status("gpt2") == "stopping" and not launched.stop("gpt2", request)
+    assert await asyncio.wait_for(child.wait(), 5) == -signal.SIGINT
+    launched.exited("gpt2")
+    await asyncio.wait_for(launched.settled("gpt2"), 5)
+    assert launched.status("gpt2") == "ended"
+    assert launched.sent["gpt2"] == signal.SIGINT and launched.requests["gpt2"] == request

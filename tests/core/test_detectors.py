@@ -88,6 +88,22 @@ OOM_ORIGINAL = ErrorText(
 )
 
 
+def test_a_stop_from_telegram_ends_the_run_with_who_asked_and_no_crash() -> None:
+    state = RunMonitor("r", total_iters=1000)
+    alerts(state, [Eval(0, 2.9, 2.8), *progress(0, 100)])
+    interrupted: list[Event] = [
+        ErrorText("traceback", "Traceback (most recent call last):"),
+        ErrorText("error", "KeyboardInterrupt"),
+    ]
+    assert alerts(state, interrupted) == []
+    found = [a for a in state.end(130, 5.0, "@alice") if isinstance(a, Alert)]
+    assert [(a.type, a.severity, a.iter) for a in found] == [("stopped", "info", 90)]
+    evidence = found[0].evidence
+    assert evidence["by"] == "@alice" and evidence["exit_code"] == 130
+    assert evidence["best_val_loss"] == 2.8 and evidence["elapsed_s"] > 0
+    assert state.tick(10_000.0) == []  # stopped: no crash, no stall
+
+
 def test_one_oom_alert_per_failure_with_its_numbers_and_no_crash_after_it() -> None:
     state = RunMonitor("r")
     alerts(state, progress(0, 100))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -37,6 +37,15 @@ from bot.messages import (
     runs_text,
     start_text,
     status_text,
+)
+from bot.messages.stop import (
+    REFUSALS,
+    stop_cancelled_text,
+    stop_confirm_text,
+    stop_expired_text,
+    stop_refused_text,
+    stop_sent_text,
+    stop_under_way_text,
 )
 
 PARIS = "Europe/Paris"
@@ -152,6 +161,11 @@ EVAL_WORSE = _eval(1.4800, 2000, 1.4697, 1500, 1.4697)
 UNKNOWN_TOTAL = EtaEstimate(
     1300, None, None, 0.170, 0, None, 0, None, None, None, None, 228.0, ("total_iters",)
 )
+# Before any eval was timed: its cost worked out from nanoGPT's config (eval_iters 200,
+# accumulation 5: 2 x 200 / (3 x 5) steps of 170 ms).
+EVALS_ESTIMATED = replace(
+    REFERENCE, eval_cost_s=4.53, remaining_s=18700 * 0.170 + 38 * 4.53, eval_cost_estimated=True
+)
 NO_STEP = EtaEstimate(1, 20000, None, None, 0, None, 0, None, None, None, None, 0.4, ("step_time",))
 TOMORROW = EtaEstimate(
     1300,
@@ -215,6 +229,20 @@ FINISHED = Alert(
     20000,
     3630.0,
     {"elapsed_s": 3630.0, "best_val_loss": 1.4697, "best_iter": 4500, "first_eta_error_pct": 4.2},
+)
+STOPPED = Alert(
+    RUN,
+    "stopped",
+    "info",
+    1300,
+    228.0,
+    {
+        "by": "@alice",
+        "elapsed_s": 228.0,
+        "best_val_loss": 1.4697,
+        "best_iter": 1000,
+        "exit_code": 130,
+    },
 )
 CRASH = Alert(
     RUN,
@@ -353,6 +381,7 @@ SCENARIOS = [
         names=(RUN,),
     ),
     Scenario("eta_no_step_time", lambda c: eta_text(reference_run(NO_STEP), c)),
+    Scenario("eta_evals_estimated", lambda c: eta_text(reference_run(EVALS_ESTIMATED), c)),
     Scenario("alert_started", lambda c: alert_text(STARTED, c)),
     Scenario("eval_new_best", lambda c: eval_text(EVAL_BEST, c)),
     Scenario("eval_not_best", lambda c: eval_text(EVAL_WORSE, c)),
@@ -443,6 +472,17 @@ SCENARIOS = [
     ),
     Scenario("unknown_command", lambda c: bot_ui.unknown_input_text("/stat", c)),
     Scenario("plain_text", lambda c: bot_ui.unknown_input_text(None, c)),
+    Scenario("alert_stopped", lambda c: alert_text(STOPPED, c), names=("Telegram",)),
+    Scenario("stop_confirm", lambda c: stop_confirm_text(RUN, 30.0, 60.0, c)),
+    Scenario("stop_sent", lambda c: stop_sent_text(RUN, "@alice", 30.0, c)),
+    Scenario("stop_cancelled", lambda c: stop_cancelled_text(RUN, "@alice", c)),
+    Scenario("stop_expired", lambda c: stop_expired_text(RUN, 60.0, c)),
+    Scenario("stop_under_way", lambda c: stop_under_way_text(RUN, "SIGTERM", "@alice", c)),
+    *(
+        Scenario(f"stop_refused_{reason}", lambda c, r=reason: stop_refused_text(RUN, r, c))
+        for reason in REFUSALS
+    ),
+    Scenario("error_stop_expired", lambda c: error_text("stop_expired", c)),
     Scenario("plot_empty", lambda c: error_text("plot_empty", c)),
     Scenario("evals_every", lambda c: ack_text("evals_every", c, n=3)),
 ]

@@ -31,11 +31,13 @@ def labels(lang: str, ended: TrainingEnd | None = None, gpus: int = 1) -> PlotLa
 def dump(lang: str) -> str:
     running, crashed = labels(lang, gpus=8), labels(lang, TrainingEnd(1, "crash"))
     finished = labels(lang, TrainingEnd(0, "completed"))
+    stopped = labels(lang, TrainingEnd(130, "stopped", "@alice"))
     lines = [
         f"title = {running.title}",
         *(f"subtitle = {line}" for line in running.subtitle),
         f"subtitle, crashed = {crashed.subtitle[-1]}",
         f"subtitle, finished = {finished.subtitle[-1]}",
+        f"subtitle, stopped = {stopped.subtitle[-1]}",
         f"gpu, one = {finished.gpu}",
         f"gpu, eight = {running.gpu}",
         *(f"{word} = {getattr(running, word)}" for word in PLOT_WORDS),
