@@ -37,6 +37,8 @@ class DemoRun:
     eval_iters: int = 200
     log_interval: int = 10
     step_s: float = 0.170
+    # An eval: 2 splits x eval_iters forward passes, a step 4 forward-backward passes (~3
+    # forwards each): about 33 steps, as the printed config implies.
     eval_step_s: float = 5.8
     thermal_from: int = 600  # iterations during which the GPU throttles
     thermal_to: int = 1350
@@ -52,9 +54,9 @@ eval_iters = {eval_iters}
 log_interval = {log_interval}
 batch_size = 12
 block_size = 1024
-gradient_accumulation_steps = 40
+gradient_accumulation_steps = 4
 max_iters = {max_iters}
-tokens per iteration will be: 491,520
+tokens per iteration will be: 49,152
 found vocab_size = 50304 (inside data/openwebtext/meta.pkl)
 Initializing a new model from scratch
 number of parameters: 123.59M
