@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from bot.core.estimator import EtaEstimate
 from bot.core.gpu import GpuSnapshot
@@ -337,17 +337,28 @@ def _digest_line(tr: Tr, n: EvalNotice, with_run: bool) -> Html:
 # --- /runs ---------------------------------------------------------------------------------
 
 
-def runs_text(runs: Sequence[RunState], selected: str | None, ctx: Ctx) -> str:
-    """The runs followed, where each stands, and which one this chat reads."""
+def runs_text(
+    runs: Sequence[RunState],
+    selected: str | None,
+    ctx: Ctx,
+    hosts: Mapping[str, str] | None = None,
+) -> str:
+    """The runs followed, where each stands, and which one this chat reads; `hosts`: the
+    machine to name after each run ("" or absent: none)."""
     if not runs:
         return compose(ctx, Html(""), lambda tr: tr.t("run.none"))
-    return compose(ctx, Html(""), lambda tr: runs_body(tr, runs, selected))
+    return compose(ctx, Html(""), lambda tr: runs_body(tr, runs, selected, hosts or {}))
 
 
-def runs_body(tr: Tr, runs: Sequence[RunState], selected: str | None) -> Html:
+def runs_body(
+    tr: Tr, runs: Sequence[RunState], selected: str | None, hosts: Mapping[str, str]
+) -> Html:
     lines = [tr.t("runs.title")]
     for state in runs:
-        line = tr.t("runs.line", run=name(state.name), where=_runs_where(tr, state))
+        run = name(state.name)
+        if host := hosts.get(state.name):
+            run = Html(f"{run} · {esc(host)}")
+        line = tr.t("runs.line", run=run, where=_runs_where(tr, state))
         lines.append(tr.t("runs.selected", line=line) if state.name == selected else line)
     if len(runs) > 1:
         lines.append(tr.t("runs.pick"))
