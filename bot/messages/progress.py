@@ -46,22 +46,25 @@ def live_more(n: int, ctx: Ctx) -> str:
 
 
 def _live_parts(tr: Tr, state: RunState) -> list[Html]:
-    if state.ended is not None:
-        if state.iter is None:
-            return [tr.t("live.ended_early")]
-        return [tr.t("live.ended", iter=state.iter)]
-    if state.iter is None:
-        return [tr.t("live.waiting")]
+    """Where the run is and its pace; once it has ended or stalled, its phase instead of a
+    countdown."""
+    phase, waiting = state.phase, state.life.waiting
+    if phase == Phase.WAITING:
+        return [tr.t(f"runs.waiting.{waiting}") if waiting is not None else tr.t("live.waiting")]
     eta = state.eta()
-    total = eta.total_iters
-    if total:
-        where = tr.t(
-            "live.iters", done=state.iter, total=total, pct=tr.pct(100 * state.iter / total, 1)
-        )
-    else:
-        where = tr.t("live.iter", done=state.iter)
+    where = _live_where(tr, state.iter, eta.total_iters)
+    if phase in NO_COUNTDOWN:
+        return [where, tr.t(f"runs.phase.{phase}")]
     finish = state.finish_at(eta, tr.ctx.now_s)
     return [where, _rate(tr, eta.step_s), tr.finish(finish) if finish is not None else Html("")]
+
+
+def _live_where(tr: Tr, done: int | None, total: int | None) -> Html:
+    if done is None:
+        return Html("")
+    if total:
+        return tr.t("live.iters", done=done, total=total, pct=tr.pct(100 * done / total, 1))
+    return tr.t("live.iter", done=done)
 
 
 def _rate(tr: Tr, step_s: float | None) -> Html:
