@@ -88,8 +88,6 @@ MESSAGES: dict[str, str] = {
     "live.rate": "{n}" + _NB + "it/s",
     "live.pace": "{n}" + _NB + "s/it",
     "live.waiting": "waiting for the first progress line",
-    "live.ended": "ended at iteration {iter}",
-    "live.ended_early": "ended before its first iteration",
     "live.more.one": "and {n} more run",
     "live.more.other": "and {n} more runs",
     "runs.title": "Runs followed:",

@@ -113,8 +113,6 @@ _MESSAGES = {
     "live.rate": "{n}" + _NB + "it/s",
     "live.pace": "{n}" + _NB + "s/it",
     "live.waiting": "en attente de la première ligne de progression",
-    "live.ended": "terminé à l'itération {iter}",
-    "live.ended_early": "terminé avant sa première itération",
     "live.more.one": "et {n} autre entraînement",
     "live.more.other": "et {n} autres entraînements",
     "runs.title": "Entraînements suivis :",
