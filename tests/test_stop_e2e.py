@@ -267,7 +267,7 @@ async def test_stop_on_a_watched_log_explains(
     (tmp_path / "train.log").write_text("iter 0: loss 3.0000, time 170.00ms, mfu 30.00%\n")
     await stub.wait_for(lambda c: "Training started" in (c.text or ""), timeout=15)
     reply = await command(stub, OWNER, "/stop", "⏹")
-    assert "can stop only a training it started itself" in (reply.text or "")
+    assert "can only stop a run it started itself" in (reply.text or "")
     assert buttons(reply) == {}
     await command(stub, OWNER, "/lang fr")
     reply = await command(stub, OWNER, "/stop gpt2", "⏹")

@@ -329,7 +329,7 @@ def _finished(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
     best, best_iter = number(ev, "best_val_loss"), number(ev, "best_iter")
     if best is not None:
         it = int(best_iter) if best_iter is not None and 0 <= best_iter < 1e15 else None
-        facts.append(best_line(tr, best, it))
+        facts.append(tr.t("fact.alone", fact=best_line(tr, best, it)))
     error = number(ev, "first_eta_error_pct")
     if error is not None:
         sign = "+" if error > 0 else ""  # negative numbers carry their own sign

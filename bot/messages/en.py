@@ -118,7 +118,7 @@ MESSAGES: dict[str, str] = {
     "eval.behind_at": "No improvement: the best is still {best} (iteration {iter}), gap {delta}",
     "digest.empty": "No pending evals.",
     "late.note": "🕒 Sent {delay} late (written at {time})",
-    "degraded.note": "⚠️ Failing, restarting: {parts}. The cause is in etagram's log.",
+    "degraded.note": "⚠️ Restarting after a failure: {parts}. The cause is in etagram's log.",
     "degraded.follow": "reading {run}",
     "degraded.consume": "what the agents send",
     "degraded.gpu": "GPU sampling",
@@ -284,7 +284,7 @@ MESSAGES: dict[str, str] = {
     ),
     "try.stall": (
         "Check that the process is still alive (<code>ps</code>, <code>nvidia-smi</code>) and "
-        "still writes to this log."
+        "still writing to this log."
     ),
     "try.crash": (
         "The end of the log has the full traceback; once fixed, resume from the last checkpoint."
@@ -304,7 +304,7 @@ MESSAGES: dict[str, str] = {
     ),
     "try.gpu_idle": (
         "Often a stuck data loader or a rank that died: <code>py-spy dump --pid PID</code> "
-        "shows where a process waits; check <code>nvidia-smi</code> and every rank's output."
+        "shows where a process waits; also check <code>nvidia-smi</code> and every rank's output."
     ),
     "try.disk_full": (
         "Free some space (old checkpoints, caches such as <code>~/.cache/huggingface</code>) "
@@ -315,7 +315,7 @@ MESSAGES: dict[str, str] = {
         "ask for more time (<code>scontrol update JobId=… TimeLimit=…</code>, where allowed)."
     ),
     "try.memory_pressure": (
-        "An OOM is near. To avoid it: lower <code>batch_size</code> or raise "
+        "An OOM is close. To avoid it: lower <code>batch_size</code> or raise "
         "<code>gradient_accumulation_steps</code>."
     ),
     # commands (setMyCommands: plain text, no HTML)
@@ -323,7 +323,7 @@ MESSAGES: dict[str, str] = {
     "cmd.help": "Help and command list",
     "cmd.eta": "Estimated finish time, in detail",
     "cmd.status": "Where the run stands, on one screen",
-    "cmd.gpu": "GPU table",
+    "cmd.gpu": "GPU status",
     "cmd.plot": "Charts (loss, speed, GPUs)",
     "cmd.runs": "Runs followed, to pick one",
     "cmd.lang": "Message language",
@@ -334,7 +334,7 @@ MESSAGES: dict[str, str] = {
     "cmd.live": "Live status message, kept up to date",
     "cmd.subscribe": "Get notifications in this chat",
     "cmd.unsubscribe": "Stop notifications in this chat",
-    "cmd.stop": "Stop a training started by etagram run",
+    "cmd.stop": "Stop a run started by etagram run",
     "help.intro": "I watch your training run and estimate when it will finish. Commands:",
     "help.examples": (
         "Examples: <code>/lang both</code>, <code>/tz Europe/Paris</code>, "
@@ -346,8 +346,8 @@ MESSAGES: dict[str, str] = {
         "and /help for the rest."
     ),
     "refusal": (
-        "This chat is not allowed. To get access, the bot's owner must add its id {chat_id} "
-        "to <code>allowed_chat_ids</code>."
+        "This chat is not allowed. Its id is {chat_id}: to get access, the bot's owner must "
+        "add it to <code>allowed_chat_ids</code>."
     ),
     "button.refresh": "Refresh",
     "button.plot": "Charts",
@@ -357,9 +357,8 @@ MESSAGES: dict[str, str] = {
     # /stop (values arrive escaped; {grace} and {valid} are durations)
     "stop.confirm": "<b>Stop this run?</b>",
     "stop.how": (
-        "etagram sends SIGINT to the training, as Ctrl-C would, so that it can save a "
-        "checkpoint; SIGTERM if it is still running {grace} later, then SIGKILL {grace} after "
-        "that."
+        "etagram sends the run SIGINT, as Ctrl-C would, so that it can save a checkpoint; "
+        "then SIGTERM if it is still running {grace} later, and SIGKILL {grace} after that."
     ),
     "stop.valid": "These buttons work for {valid}.",
     "stop.sent": (
@@ -369,7 +368,7 @@ MESSAGES: dict[str, str] = {
     "stop.cancelled": "Not stopped: {by} cancelled. The run goes on.",
     "stop.expired": "Not stopped: the confirmation expired after {valid}. Send /stop again.",
     "stop.not_launched": (
-        "etagram only follows this run's log: it can stop only a training it started itself, "
+        "etagram only follows this run's log: it can only stop a run it started itself, "
         "with <code>etagram run -- CMD</code>."
     ),
     "stop.remote": (

@@ -139,14 +139,14 @@ _MESSAGES = {
     "eval.val": "val loss {loss}",
     "eval.train": "train loss {loss}",
     "eval.new_best": "Nouvelle meilleure val loss : {loss} ({delta} par rapport à {previous})",
-    "eval.behind": "Pas d'amélioration : le minimum reste {best}, écart {delta}",
+    "eval.behind": "Pas d'amélioration : la meilleure reste {best}, écart {delta}",
     "eval.behind_at": (
-        "Pas d'amélioration : le minimum reste {best} (itération {iter}), écart {delta}"
+        "Pas d'amélioration : la meilleure reste {best} (itération {iter}), écart {delta}"
     ),
     "digest.empty": "Aucune évaluation en attente.",
     "late.note": "🕒 Envoyé avec {delay} de retard (écrit à {time})",
     "degraded.note": (
-        "⚠️ En panne, redémarrage en cours : {parts}. La cause est dans le journal d'etagram."
+        "⚠️ Redémarrage après une panne : {parts}. La cause est dans le journal d'etagram."
     ),
     "degraded.follow": "lecture de {run}",
     "degraded.consume": "réception des agents",
@@ -389,12 +389,12 @@ _MESSAGES = {
     ),
     "help.buttons": "Les boutons sous /eta et /status actualisent le message sur place.",
     "start.welcome": (
-        "Bonjour ! Ce chat est autorisé : les évaluations et les alertes arriveront ici. "
+        "Bonjour ! Cette discussion est autorisée : les évaluations et les alertes arriveront ici. "
         "Essayez /eta ou /status, et /help pour le reste."
     ),
     "refusal": (
-        "Ce chat n'est pas autorisé. Pour y avoir accès, le propriétaire du bot doit ajouter "
-        "son identifiant {chat_id} à <code>allowed_chat_ids</code>."
+        "Cette discussion n'est pas autorisée. Son identifiant est {chat_id} : pour y avoir "
+        "accès, le propriétaire du bot doit l'ajouter à <code>allowed_chat_ids</code>."
     ),
     "button.refresh": "Actualiser",
     "button.plot": "Graphiques",
@@ -465,13 +465,15 @@ _MESSAGES = {
         "Notifications coupées jusqu'à /unmute. Les alertes critiques passent quand même."
     ),
     "ack.evals_all": "Vous recevrez chaque évaluation.",
-    "ack.evals_best": "Vous recevrez seulement les évaluations qui battent le minimum.",
+    "ack.evals_best": (
+        "Vous ne recevrez que les évaluations qui améliorent la meilleure val loss."
+    ),
     "ack.evals_every": "Vous recevrez une évaluation sur {n}.",
     "ack.evals_off": "Plus d'évaluations envoyées ; les alertes continuent.",
-    "ack.subscribed": "Ce chat recevra les évaluations et les alertes.",
-    "ack.unsubscribed": "Ce chat ne recevra plus de notifications. /subscribe pour revenir.",
+    "ack.subscribed": "Cette discussion recevra les évaluations et les alertes.",
+    "ack.unsubscribed": "Cette discussion ne recevra plus de notifications. /subscribe pour revenir.",
     "ack.live_on": "Message d'état en direct : il sera mis à jour sur place.",
-    "ack.run_selected": "Entraînement suivi dans ce chat : {run}.",
+    "ack.run_selected": "Entraînement suivi dans cette discussion : {run}.",
     # The bot's own interface: milestones, live message, /plot, a few answers, the demo.
     "ui.milestone": "{pct} de l'entraînement effectué",
     "ui.mute_too_long": (
@@ -528,7 +530,7 @@ _MESSAGES = {
     "ui.tour.run": "ou le lancer et le suivre : {cmd}",
     "ui.tour.telegram": (
         "Pour recevoir ces messages sur Telegram : créez un bot avec @BotFather, mettez son "
-        "jeton dans {token}, écrivez-lui, puis {check} donne l'identifiant de la conversation "
+        "jeton dans {token}, écrivez-lui, puis {check} donne l'identifiant de la discussion "
         "à mettre dans {chats} (détails dans le README)."
     ),
 }
