@@ -107,7 +107,7 @@ MESSAGES: dict[str, str] = {
     "status.loss": "loss" + _NB + "{loss}",
     "status.best": "Best val loss: {loss}",
     "status.best_at": "Best val loss: {loss} (iteration" + _NB + "{iter})",
-    "status.silent": "No new progress line for {ago}",
+    "status.silent": "No progress for {ago}",
     # evals
     "eval.at": "Eval at iteration {iter}",
     "eval.title": "Eval",
@@ -227,7 +227,7 @@ MESSAGES: dict[str, str] = {
     "fact.cause_time_limit": "The job reached its time limit and the scheduler stopped it.",
     "fact.cause_cancelled": "The scheduler cancelled the job.",
     "fact.cause_killed": "The process was killed.",
-    "fact.stopped_by": "Asked by {by}.",
+    "fact.stopped_by": "Stop requested by {by}.",
     "fact.collective_timeout": (
         "An NCCL collective has been waiting for more than {dur}: one of the processes no "
         "longer responds."
@@ -362,7 +362,7 @@ MESSAGES: dict[str, str] = {
     ),
     "stop.valid": "These buttons work for {valid}.",
     "stop.sent": (
-        "<b>Stopping</b>: SIGINT sent, asked by {by}. SIGTERM follows in {grace} if it is "
+        "<b>Stopping</b>: SIGINT sent at {by}'s request. SIGTERM follows in {grace} if it is "
         "still running."
     ),
     "stop.cancelled": "Not stopped: {by} cancelled. The run goes on.",
@@ -376,7 +376,7 @@ MESSAGES: dict[str, str] = {
         "terminal, or <code>kill -INT</code> on its process)."
     ),
     "stop.ended": "This run has already ended: nothing to stop.",
-    "stop.stopping": "Already being stopped: {signal} sent, asked by {by}.",
+    "stop.stopping": "Already being stopped: {signal} sent at {by}'s request.",
     # errors and acknowledgements (values arrive in <code>)
     "error.generic": "Could not do that right now ({key}).",
     "error.internal": (

@@ -124,7 +124,7 @@ _MESSAGES = {
     "runs.iter_of": "itération {iter} / {total}",
     "runs.iter": "itération {iter}",
     "runs.no_progress": "pas encore de progression",
-    "runs.pick": "Choisissez avec les boutons ci-dessous.",
+    "runs.pick": "Choisissez-en un avec les boutons ci-dessous.",
     # /status
     "status.no_eta": "Heure de fin pas encore calculable (/eta dit pourquoi)",
     "status.iter_of": "Itération {iter} / {total}",
@@ -132,7 +132,7 @@ _MESSAGES = {
     "status.loss": "loss" + _NB + "{loss}",
     "status.best": "Meilleure val loss : {loss}",
     "status.best_at": "Meilleure val loss : {loss} (itération" + _NB + "{iter})",
-    "status.silent": "Aucune nouvelle ligne de progression depuis {ago}",
+    "status.silent": "Pas de progression depuis {ago}",
     # evals
     "eval.at": "Évaluation à l'itération {iter}",
     "eval.title": "Évaluation",
