@@ -21,7 +21,7 @@ def test_the_demo_ends_with_a_tour(tmp_path: Path) -> None:
     result = etagram("demo", "--speed", "100", env=env, timeout=120)
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert out.startswith("etagram demo\u202f: un entraînement nanoGPT simulé, 100 fois plus vite")
+    assert out.startswith("Démo d'etagram\u202f: un entraînement nanoGPT simulé, 100 fois plus vite")
     run = out.index("Mémoire GPU épuisée (OOM)")  # the run, in the user's language
     tour = out.index("Fin de la démo")
     assert run < tour < out.index("/eta répondrait") < out.index("/status répondrait")

@@ -151,7 +151,9 @@ MESSAGES: dict[str, str] = {
         "the NVIDIA driver was updated and the machine not restarted since"
     ),
     "gpu.error.no_permission": "etagram is not allowed to query them",
-    "gpu.error.nvml_error": "the driver's library (NVML) returned an error, in etagram's log",
+    "gpu.error.nvml_error": (
+        "the driver's library (NVML) returned an error (details in etagram's log)"
+    ),
     "gpu.error.unknown": "unexpected error {code}",
     "gpu.empty": "No GPU visible.",
     "gpu.all_ok": "No slowdown reported by the driver.",

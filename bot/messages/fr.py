@@ -244,7 +244,7 @@ _MESSAGES = {
     "fact.oom_tried": "Allocation de {size} refusée.",
     "fact.gpu_capacity": "Capacité totale du GPU : {size}.",
     "fact.loss_is": "La loss vaut {loss}.",
-    "fact.loss_vs": "Loss à {loss}, pour {ref} d'habitude.",
+    "fact.loss_vs": "Loss à {loss}, contre {ref} d'habitude.",
     "fact.slowed": "L'entraînement est ralenti de {pct}.",
     "fact.slowed_for": "L'entraînement est ralenti de {pct} depuis {dur}.",
     "fact.temp": "Température : {temp}.",
@@ -471,7 +471,9 @@ _MESSAGES = {
     "ack.evals_every": "Vous recevrez une évaluation sur {n}.",
     "ack.evals_off": "Plus d'évaluations envoyées ; les alertes continuent.",
     "ack.subscribed": "Cette discussion recevra les évaluations et les alertes.",
-    "ack.unsubscribed": "Cette discussion ne recevra plus de notifications. /subscribe pour revenir.",
+    "ack.unsubscribed": (
+        "Cette discussion ne recevra plus de notifications. /subscribe pour revenir."
+    ),
     "ack.live_on": "Message d'état en direct : il sera mis à jour sur place.",
     "ack.run_selected": "Entraînement suivi dans cette discussion : {run}.",
     # The bot's own interface: milestones, live message, /plot, a few answers, the demo.
@@ -518,7 +520,7 @@ _MESSAGES = {
     "ui.plot.alert.disk_full": "disque plein",
     "ui.plot.alert.slurm_deadline": "job trop court",
     "ui.demo.intro": (
-        "etagram demo : un entraînement nanoGPT simulé, {speed} fois plus vite qu'en vrai ; "
+        "Démo d'etagram : un entraînement nanoGPT simulé, {speed} fois plus vite qu'en vrai ; "
         "les durées et heures de fin annoncées sont celles qu'aurait le vrai. Son log : {log}"
     ),
     "ui.tour.over": "🏁 Fin de la démo : l'entraînement simulé s'est arrêté comme prévu.",
