@@ -26,10 +26,20 @@ every iteration, what was known at its last progress line. Two tables:
 2. The run clock: at every truth point, etagram's `t_s` since the first truth point against
    the truth's seconds, on every run with truth (finished or not).
 
+Also printed: the same errors on two halves of the runs (split by a hash of the file name,
+fixed whatever the code: a change tuned on one half is checked on the other); with `--bound`,
+what any estimator made of the past's rates could reach: at each scored point, the best in
+hindsight of constant rates measured over the last 2 ... 100 % of the elapsed time and of
+linear trends fitted over the last 20, 50 or 100 %, all from the truth alone (a floor no
+estimator that picks one of them without knowing the future gets under); with `--first`, the
+first ETA on nanoGPT runs (the manifest's and the demo's log, run to its end), whose evals
+are not timed yet then.
+
 Runs whose format is not read yet (no progress line at the truth's iterations) are skipped
 with a note; they count once a parser reads them.
 
-    python benchmarks/eta_accuracy.py [--per-run] [--logs DIR] [--logs2 DIR] [--only SUBSTRING]
+    python benchmarks/eta_accuracy.py [--per-run] [--bound] [--first] [--logs DIR] [--logs2 DIR]
+                                      [--only SUBSTRING]
 """
 
 from __future__ import annotations
@@ -38,6 +48,8 @@ import argparse
 import json
 import statistics
 import sys
+import tempfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,12 +58,13 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks._common import SHARED  # noqa: E402
 from benchmarks.baselines import ElapsedOverDone, TqdmEma  # noqa: E402
-from benchmarks.eta_truth import READERS  # noqa: E402
+from benchmarks.eta_truth import READERS, nanogpt  # noqa: E402
 from benchmarks.manifest_check import MANIFEST, load_manifest, total_is_stated  # noqa: E402
 from bot.core.events import Progress  # noqa: E402
 from bot.core.linebuf import iter_lines  # noqa: E402
 from bot.core.monitor import RunMonitor  # noqa: E402
 from bot.core.parsers.registry import AutoParser  # noqa: E402
+from bot.demo import DemoRun, write_run  # noqa: E402
 
 FRACTIONS = (0.10, 0.25, 0.50, 0.75, 0.90)
 METHODS = ("etagram", "tqdm EMA", "elapsed/done", "printed ETA")
@@ -250,6 +263,90 @@ def clock_table(checks: list[ClockCheck]) -> str:
     return "\n".join(lines)
 
 
+def halves_table(scores: list[Score]) -> str:
+    """Median and p90 of etagram and elapsed/done on each half of the runs."""
+    lines = [
+        "| half | runs | points | etagram median p90 | elapsed/done median p90 |",
+        "|---" * 5 + "|",
+    ]
+    for half in (0, 1):
+        group = [s for s in scores if zlib.crc32(s.run.encode()) % 2 == half]
+        cells = [_stats([s.errors_pct[m] or 0.0 for s in group]) for m in METHODS[::2][:2]]
+        runs_in = len({s.run for s in group})
+        lines.append(f"| {'AB'[half]} | {runs_in} | {len(group)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+WINDOWS = (0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)  # shares of the elapsed time
+TREND_WINDOWS = (0.2, 0.5, 1.0)
+
+
+def bound(run: Run) -> list[float]:
+    """At each scored point, the error of the best in hindsight of the past-rate estimates."""
+    truth, errors = run.truth, []
+    final, total = truth[-1][1], run.total or truth[-1][0]
+    for fraction in FRACTIONS:
+        k = next(k for k, (_, s) in enumerate(truth) if s >= fraction * final)
+        it, s = truth[k]
+        true, left = final - s, total - it
+        if true <= 0:
+            continue
+        guesses = []
+        for share in WINDOWS + TREND_WINDOWS:
+            j = min(k - 1, next(j for j, (_, t) in enumerate(truth) if t >= s * (1 - share)))
+            if j < 0:
+                continue
+            rate = (s - truth[j][1]) / (it - truth[j][0])
+            guesses.append(rate * left)
+            m = (j + k) // 2
+            if share in TREND_WINDOWS and j < m < k:  # two halves' rates: a slope
+                (i0, t0), (im, tm) = truth[j], truth[m]
+                early, late = (tm - t0) / (im - i0), (s - tm) / (it - im)
+                slope = (late - early) / ((it - i0) / 2)
+                guesses.append(left * (late + slope * ((it - im) / 2 + left / 2)))
+        errors.append(min(abs(g - true) / true * 100 for g in guesses))
+    return errors
+
+
+def first_eta(path: Path) -> tuple[int, float, float, int, float | None, bool] | None:
+    """(iteration, etagram's remaining s, true remaining s, evals left, eval cost counted,
+    whether estimated) at the first progress line with an estimate, truth from nanoGPT's
+    printed times (benchmarks/eta_truth.py)."""
+    truth = nanogpt(path)
+    at, end = dict(truth.points), truth.points[-1][1]
+    monitor = RunMonitor(path.name)
+    with path.open("rb") as f:
+        for line in iter_lines(f):
+            for ev in monitor.parser.feed_many((line,)):
+                monitor.state.apply(ev, 0.0)
+                eta = monitor.state.eta()
+                if isinstance(ev, Progress) and eta.remaining_s is not None and ev.iter in at:
+                    return (
+                        ev.iter, eta.remaining_s, end - at[ev.iter], eta.evals_left,
+                        eta.eval_cost_s, eta.eval_cost_estimated,
+                    )  # fmt: skip
+    return None
+
+
+def first_table(logs: Path) -> str:
+    demo = Path(tempfile.mkdtemp()) / "demo-to-the-end.log"
+    with demo.open("w") as out:  # the demo's run without its crash, printed at once
+        write_run(out, DemoRun(oom_at=None), speed=1e9, sleep=lambda _: None)
+    paths = [logs / e["file"] for e in json.loads((logs / "ETA_MANIFEST.json").read_text())]
+    lines = ["| run | at iter | ETA s | true s | error | evals left x cost |", "|---" * 6 + "|"]
+    for path in [p for p in paths if p.name.startswith("nanogpt")] + [demo]:
+        got = first_eta(path)
+        if got is None:
+            continue
+        it, eta, true, evals, cost, estimated = got
+        each = f"{cost:.2f} s{' (estimated)' if estimated else ''}" if cost else "not counted"
+        lines.append(
+            f"| {path.name[:48]} | {it} | {eta:.0f} | {true:.0f} | {(eta - true) / true:+.1%} "
+            f"| {evals} x {each} |"
+        )
+    return "\n".join(lines)
+
+
 def per_run(scores: list[Score]) -> str:
     lines = [f"{'run':<60} {'at':>4} " + " ".join(f"{m[:12]:>12}" for m in METHODS) + " in80"]
     for s in scores:
@@ -268,6 +365,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--logs", type=Path, default=SHARED / "logs", help="ETA_MANIFEST's folder")
     ap.add_argument("--logs2", type=Path, default=SHARED / "logs2", help="FORMATS_MANIFEST's")
     ap.add_argument("--only", default="", help="only the runs whose file name has this")
+    ap.add_argument("--bound", action="store_true", help="also the best-in-hindsight floor")
+    ap.add_argument("--first", action="store_true", help="also the first ETA on nanoGPT runs")
     ap.add_argument("--full", action="store_true", help="(run_all.sh's flag: same sizes here)")
     args = ap.parse_args(argv)
     found = [r for r in runs(args.logs, args.logs2) if args.only in r.name]
@@ -286,10 +385,23 @@ def main(argv: list[str] | None = None) -> int:
         checks.append(check)
         if run.finished:
             scores += score_eta(run, seen)
-    scored = len({s.run for s in scores})
+    scored_runs = {s.run for s in scores}
+    scored = len(scored_runs)
     print(f"\n## ETA: {scored} finished runs, {len(scores)} points")
     print("absolute error in % of the true remaining time (truth: each log's own clock)\n")
     print(eta_table(scores))
+    print("\nthe same on two halves of the runs (split by a hash of the file name):\n")
+    print(halves_table(scores))
+    if args.bound:
+        floor = [e for run in found if run.finished and run.name in scored_runs for e in bound(run)]
+        print(
+            "\nbest in hindsight of past-rate estimates (constant rates over the last 2-100 % of"
+            f" the elapsed time, linear trends), {len(floor)} points: median, p90 {_stats(floor)};"
+            f" {sum(e > 3 for e in floor)} points over 3 %"
+        )
+    if args.first:
+        print("\n## First ETA on nanoGPT runs (evals not timed yet)\n")
+        print(first_table(args.logs))
     print(f"\n## Run clock: etagram's t_s against the log's own clock, {len(checks)} runs\n")
     print(clock_table(checks))
     if skipped:

@@ -16,7 +16,11 @@ How the ordinary step time is learned (`StepTimer`):
   older blocks are forgotten;
 - a steady drift (modded-nanogpt's attention window grows, so each step is slower than the
   last) is followed by a trend fitted since the last change, extrapolated no further ahead
-  than it was observed;
+  than it was observed. Its points are finer than blocks: ordinary time spanning at least
+  `BLOCK_RESOLUTIONS` quanta of the clock (the smallest interval or difference of two
+  consecutive intervals: 1 s for a whole-second clock read once an epoch) and `TREND_SHARE`
+  of the run clock, so that a log with a line per epoch has a trend long before it has
+  the blocks for one;
 - the first interval after the start or a resume is warm-up (compile, data loader start);
   a resume is the iteration or the clock going back, or the iteration leaping forward far
   faster than the step time allows (a run restarted from a later checkpoint).
@@ -34,7 +38,9 @@ from __future__ import annotations
 import copy
 import math
 import statistics
+from bisect import bisect_left, bisect_right
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import islice, repeat
 from operator import itemgetter, sub, truediv
@@ -44,13 +50,19 @@ BLOCK_RESOLUTIONS = 20  # a block spans at least this many clock resolutions
 TRIM = 1.5  # blocks off the median by more than this factor are not ordinary
 CHANGE_BLOCKS = 4  # consecutive blocks on one side of the estimate that mean a new speed
 CHANGE_MIN = 0.08  # ... by at least this fraction (more when blocks are noisier)
+TREND_SHARE = 1 / 128  # a trend point spans at least this share of the run clock (and the
+# clock's quantum BLOCK_RESOLUTIONS times): a per-epoch log still gives the trend its points
 TREND_POINTS = 256  # coarse history kept for the trend (merged in pairs when full; even)
 TREND_BINS = 6  # the trend's points are grouped in this many bins to judge its scatter
 TREND_SIGNIFICANCE = 3.0  # the drift over the fitted span must exceed this many scatters
 TREND_REACH = 1.0  # extrapolate the trend at most this many times the span it was seen over
 PAUSE_FACTOR = 3.0  # an interval this many times its expected duration is a pause
 PAUSE_SHARE = 0.25  # a pause longer than this share of the training before it is a one-off
+QUANTUM_NOISE = 1e-6  # a difference of intervals below this share of one is float noise
 KEPT = 10  # recent eval/checkpoint/pause occurrences kept
+EVAL_SPLITS = 2  # nanoGPT's estimate_loss evaluates the train and the val split
+FORWARD_BACKWARD = 3.0  # a forward and backward pass costs about three forward passes
+NANOGPT_ACCUMULATION = 40  # train.py's default gradient_accumulation_steps (5 * 8)
 Z80 = 1.2816  # the 90th percentile of a standard normal: 10-90 % range is +-Z80 sigma
 RANGE_BASE = 0.005  # relative uncertainty of the remaining time, whatever the horizon
 RANGE_DRIFT = 0.01  # ... growing with the square root of the horizon / elapsed ratio
@@ -79,6 +91,7 @@ class EtaEstimate:
     pauses_s: float = 0.0  # other recurring pauses (unreported evals, epoch ends)
     eval_interval: int | None = None  # configured, or learned from the evals seen
     printed_s: float | None = None  # the trainer's own ETA on its last progress line, if any
+    eval_cost_estimated: bool = False  # eval_cost_s is worked out from the config, not timed
 
 
 class StepTimer:
@@ -156,7 +169,6 @@ class StepTimer:
         self._iters.append(iters)
         self._secs.append(secs)
         self._rates.append(secs / iters)
-        self._remember(end_iter - iters / 2, secs / iters, iters)
 
     def _refresh(self, end_iter: int) -> None:
         """After a block ending at `end_iter`: a change of speed, then the statistics."""
@@ -165,7 +177,8 @@ class StepTimer:
             kept = list(self._blocks)[-CHANGE_BLOCKS:]
             self._blocks.clear()
             self._blocks.extend(kept)
-            self._history = self._history[-CHANGE_BLOCKS:]
+            since = end_iter - sum(i for i, _ in kept)
+            self._history = [p for p in self._history if p[0] >= since]
             self._iters = deque((i for i, _ in kept), maxlen=WINDOW_BLOCKS)
             self._secs = deque((s for _, s in kept), maxlen=WINDOW_BLOCKS)
             self._rates = deque(rates[-CHANGE_BLOCKS:], maxlen=WINDOW_BLOCKS)
@@ -220,8 +233,10 @@ class StepTimer:
         recent = [r / step - 1 for r in rates[-CHANGE_BLOCKS:]]
         return all(d > threshold for d in recent) or all(d < -threshold for d in recent)
 
-    def _remember(self, mid: float, rate: float, iters: int) -> None:
-        self._history.append((mid, rate, iters))
+    def remember(self, iters: int, secs: float, end_iter: int) -> None:
+        """One trend point: ordinary iterations ending at `end_iter`, finer than a block."""
+        self._history.append((end_iter - iters / 2, secs / iters, iters))
+        self._trend_stale = True
         if len(self._history) >= TREND_POINTS:
             pairs = zip(self._history[::2], self._history[1::2], strict=True)
             self._history = [_merge(a, b) for a, b in pairs]
@@ -309,7 +324,14 @@ class Estimator:
         self._last: tuple[int, float] | None = None  # (iter, t_s) of the last progress line
         self._warm = False  # the current segment's warm-up interval is behind us
         self._resolution_s: float | None = None  # smallest positive interval seen
+        # The clock's quantum: the smallest positive interval or difference between two
+        # consecutive ones (a clock in whole seconds read once a minute has 1 s, not 60).
+        self._quantum_s: float | None = None
+        self._span = 0.0  # the last interval's duration
         self._open = (0, 0.0)  # (iterations, seconds) of the block being filled
+        # (iter, t_s) where the trend point being filled starts: the end of the last one, or
+        # of the last interval that was not ordinary (its time is no step time).
+        self._fine = (0, 0.0)
         # ("eval" | "checkpoint", iteration) seen since the last progress line
         self._pending: list[tuple[str, int | None]] = []
         self._pause: _Pause | None = None  # latest unexplained pause, until an eval claims it
@@ -327,6 +349,7 @@ class Estimator:
         self._printed_s = printed_s
         if self._last is None:
             self._last, self._first_iter, self._since_pause_s = (it, t_s), it, t_s
+            self._fine = (it, t_s)
             return
         start, gap, span = self._last[0], it - self._last[0], t_s - self._last[1]
         if gap == 0:
@@ -337,19 +360,25 @@ class Estimator:
         self._last = (it, t_s)
         if span > 0:
             self._resolution_s = min(span, self._resolution_s or span)
+        quantum, change = self._quantum_s, abs(span - self._span)
+        if quantum is None or 0 < span < quantum or QUANTUM_NOISE * span < change < quantum:
+            self._quantum_s = _quantum(quantum, span, self._span)
+        self._span = span
         pending, self._pending = self._pending, []
-        if not self._warm:
-            self._warm = True  # compile time, data loader start-up: not ordinary
+        if pending and self._warm and self._evals_every_line(gap):
             self._record_evals(pending, None)
-        elif pending and self._evals_every_line(gap):
-            self._record_evals(pending, None)
-            self._add(gap, span, it)
-        elif pending:
-            self._learn_cost(pending, gap, span)
-        elif self._is_pause(gap, span):
-            self._new_pause(_Pause(start, span - gap * (self.timer.step_s or 0.0), t_s))
+            self._add(gap, span, it, t_s)
+        elif self._warm and not pending and not self._is_pause(gap, span):
+            self._add(gap, span, it, t_s)
         else:
-            self._add(gap, span, it)
+            self._fine = (it, t_s)  # not ordinary: the next trend point starts here
+            if not self._warm:
+                self._warm = True  # compile time, data loader start-up: not ordinary
+                self._record_evals(pending, None)
+            elif pending:
+                self._learn_cost(pending, gap, span)
+            else:
+                self._new_pause(_Pause(start, span - gap * (self.timer.step_s or 0.0), t_s))
 
     def copy(self) -> Estimator:
         """An independent copy (to fold lines into before keeping them)."""
@@ -391,16 +420,33 @@ class Estimator:
             return start
         spans = list(map(sub, ts, [last[1], *ts[:-1]]))
         low, high = min(spans), max(spans)
+        # No interval, nor difference of consecutive ones, finer than the clock's quantum.
+        quantum = self._quantum_s
+        changes = list(map(abs, map(sub, spans, [self._span, *spans[:-1]])))
+        if quantum is not None and min(changes) < quantum:  # zeros, float noise, or finer
+            changes.sort()
+            changes = changes[bisect_right(changes, QUANTUM_NOISE * low) :]
         (open_iters, open_secs), rates = self._open, [step, low / gap, high / gap]
         rates += self.timer.rates() + ([open_secs / open_iters] if open_iters else [])
         step_low, step_high = min(rates), max(rates)
         if (
             low < res
+            or quantum is None
+            or low < quantum
+            or (changes and min(changes) < quantum)
             or gap * step_high > PAUSE_FACTOR * low
             or high > PAUSE_FACTOR * gap * step_low
         ):
             return start
-        timer, limit = self.timer, BLOCK_RESOLUTIONS * res
+        # The trend points first (in time order with the blocks: they touch the history
+        # only, the blocks the window only), found by bisection on the clock.
+        timer, limit, k = self.timer, BLOCK_RESOLUTIONS * res, 0
+        fine_it, fine_t = self._fine
+        while (k := bisect_left(ts, _trend_point_at(fine_t, quantum), k)) < len(ts):
+            if _trend_point_ends(fine_t, ts[k], quantum):  # `_add`
+                timer.remember(its[k] - fine_it, ts[k] - fine_t, its[k])
+                fine_it, fine_t = its[k], ts[k]
+            k += 1
         for it, span in zip(its, spans, strict=True):
             open_iters += gap
             open_secs += span
@@ -408,6 +454,7 @@ class Estimator:
                 timer.add(open_iters, open_secs, it)
                 open_iters, open_secs = 0, 0.0
         self._last, self._open = (its[-1], ts[-1]), (open_iters, open_secs)
+        self._fine, self._span = (fine_it, fine_t), spans[-1]
         self.elapsed_s, self._printed_s = max(self.elapsed_s, ts[-1]), None
         return len(iters)
 
@@ -418,6 +465,8 @@ class Estimator:
         if last is None or res is None or step is None or not self._warm or self._pending:
             return start
         timer, (open_iters, open_secs), (last_it, last_t) = self.timer, self._open, last
+        (fine_it, fine_t), quantum, previous = self._fine, self._quantum_s, self._span
+        fine_at = _trend_point_at(fine_t, quantum)
         k = start
         for it, t in zip(iters[start:], times[start:], strict=True):
             gap, span = it - last_it, t - last_t
@@ -430,6 +479,15 @@ class Estimator:
             ):
                 break
             res, open_iters, open_secs = new_res, open_iters + gap, open_secs + span
+            change = span - previous if span > previous else previous - span  # `_quantum`
+            if quantum is None or 0 < span < quantum or QUANTUM_NOISE * span < change < quantum:
+                quantum = _quantum(quantum, span, previous)
+                fine_at = _trend_point_at(fine_t, quantum)
+            previous = span
+            if t >= fine_at and _trend_point_ends(fine_t, t, quantum):  # `_add`
+                timer.remember(it - fine_it, t - fine_t, it)
+                fine_it, fine_t = it, t
+                fine_at = _trend_point_at(fine_t, quantum)
             if open_secs >= BLOCK_RESOLUTIONS * res:  # `_add`
                 timer.add(open_iters, open_secs, it)
                 open_iters, open_secs = 0, 0.0
@@ -441,6 +499,7 @@ class Estimator:
                 (open_iters, open_secs),
                 res,
             )
+            self._fine, self._quantum_s, self._span = (fine_it, fine_t), quantum, previous
             self.elapsed_s, self._printed_s = max(self.elapsed_s, last_t), None
         return k
 
@@ -465,6 +524,7 @@ class Estimator:
         self._last = (it, t_s)
         self._record_evals(self._pending, None)
         self._pending, self._pause, self._open, self._warm = [], None, (0, 0.0), False
+        self._fine = (it, t_s)
         self.timer.reset()
 
     def _evals_every_line(self, gap: int) -> bool:
@@ -522,7 +582,11 @@ class Estimator:
             if kind == "eval":
                 self.evals.seen(at if at is not None else reported)
 
-    def _add(self, gap: int, span: float, it: int) -> None:
+    def _add(self, gap: int, span: float, it: int, t_s: float) -> None:
+        fine_it, fine_t = self._fine
+        if t_s - fine_t >= TREND_SHARE * t_s and _trend_point_ends(fine_t, t_s, self._quantum_s):
+            self.timer.remember(it - fine_it, t_s - fine_t, it)
+            self._fine = (it, t_s)
         iters, secs = self._open[0] + gap, self._open[1] + span
         if self._resolution_s is None or secs < BLOCK_RESOLUTIONS * self._resolution_s:
             self._open = (iters, secs)
@@ -548,8 +612,11 @@ class Estimator:
         total_iters: int | None,
         eval_interval: int | None = None,
         checkpoint_every_eval: bool = False,
+        eval_steps: float | None = None,
     ) -> EtaEstimate:
-        """The estimate made from what was observed so far."""
+        """The estimate made from what was observed so far. `eval_steps`: what one eval
+        costs in ordinary steps as the config tells it (`eval_steps_from_config`), counted
+        for the evals left until one has been timed."""
         done = self._last_iter()
         step = self.step_s()
         missing = tuple(
@@ -566,7 +633,9 @@ class Estimator:
         steps_s = left * (self.timer.mean_step(done, left) or step)
         interval = self.eval_interval(eval_interval)
         evals_left = self.evals.left(done, total_iters, interval)
-        eval_cost = self.evals.cost_s()
+        eval_cost, guessed = self.evals.cost_s(), False
+        if eval_cost is None and eval_steps is not None and evals_left:
+            eval_cost, guessed = eval_steps * step, True
         ckpt_every = self.checkpoints.interval(self._first_iter)
         ckpts_left = self.checkpoints.left(done, total_iters, ckpt_every)
         if checkpoint_every_eval:
@@ -584,7 +653,7 @@ class Estimator:
         return EtaEstimate(
             done, total_iters, left, step, evals_left, eval_cost, ckpts_left, ckpt_cost,
             remaining, low, high, self.elapsed_s, missing, steps_s, evals_s, ckpts_s,
-            pauses_s, interval, self._printed_s,
+            pauses_s, interval, self._printed_s, guessed,
         )  # fmt: skip
 
     def _range(self, remaining: float, steps_s: float) -> tuple[float, float]:
@@ -592,6 +661,32 @@ class Estimator:
         horizon = min(10.0, steps_s / self.elapsed_s) if self.elapsed_s > 0 else 10.0
         sigma = RANGE_BASE + RANGE_DRIFT * horizon**0.5 + self.timer.spread / 4
         return max(0.0, remaining * (1 - Z80 * sigma)), remaining * (1 + Z80 * sigma)
+
+
+def eval_steps_from_config(config: Mapping[str, int | float | str]) -> float | None:
+    """One eval's cost in ordinary steps, from a nanoGPT-style config: `estimate_loss` runs
+    `eval_iters` forward passes on each of the train and val splits, one batch each, while a
+    training step runs `gradient_accumulation_steps` forward and backward passes of the same
+    batch, a backward costing about two forwards. The accumulation is the one the printed
+    tokens per iteration imply where the log gives it, else the config's, else train.py's
+    default (5 x 8). Under DDP each rank accumulates 1/world of it while the master evaluates
+    alone, which the log does not say: the estimate is then short by the world size."""
+    eval_iters = _positive(config.get("eval_iters"))
+    if eval_iters is None:
+        return None
+    tokens = _positive(config.get("tokens_per_iter"))
+    batch = _positive(config.get("batch_size"))
+    block = _positive(config.get("block_size"))
+    accumulation = (
+        tokens / (batch * block)
+        if tokens and batch and block
+        else _positive(config.get("gradient_accumulation_steps")) or NANOGPT_ACCUMULATION
+    )
+    return EVAL_SPLITS * eval_iters / (FORWARD_BACKWARD * accumulation)
+
+
+def _positive(value: int | float | str | None) -> float | None:
+    return float(value) if isinstance(value, int | float) and value > 0 else None
 
 
 def _bins(points: list[tuple[float, float, int]]) -> list[tuple[float, float, int]]:
@@ -619,6 +714,28 @@ def _fit(points: list[tuple[float, float, int]]) -> tuple[float, float, float]:
     slope = sum(w * (x - mx) * (y - my) for x, y, w in points) / sxx
     scatter = sum(w * (y - my - slope * (x - mx)) ** 2 for x, y, w in points) / weight
     return slope, points[-1][0] - points[0][0], scatter**0.5
+
+
+def _trend_point_ends(start_t: float, t: float, quantum: float | None) -> bool:
+    """Whether ordinary time from `start_t` to `t` makes a trend point: long enough to
+    dwarf the clock's quantum and to be a share of the run."""
+    return t - start_t >= BLOCK_RESOLUTIONS * (quantum or 0.0) and t - start_t >= TREND_SHARE * t
+
+
+def _trend_point_at(start_t: float, quantum: float | None) -> float:
+    """A clock reading below which `_trend_point_ends` is false (a little below the exact
+    bound, which `_trend_point_ends` itself then checks)."""
+    bound = max(start_t + BLOCK_RESOLUTIONS * (quantum or 0.0), start_t / (1 - TREND_SHARE))
+    return bound - 1e-9 * abs(bound) - 1e-12
+
+
+def _quantum(res: float | None, span: float, previous: float) -> float | None:
+    """The clock's quantum after an interval of `span` following one of `previous`: both
+    are multiples of it, and so is their difference (float noise aside)."""
+    for step in (span, abs(span - previous)):
+        if step > QUANTUM_NOISE * span and (res is None or step < res):
+            res = step
+    return res
 
 
 def _median(ordered: list[float]) -> float:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from operator import lt
 
 from bot.core.clock import RunClock
-from bot.core.estimator import Estimator, EtaEstimate
+from bot.core.estimator import Estimator, EtaEstimate, eval_steps_from_config
 from bot.core.events import Checkpoint, ErrorText, Eval, Event, Progress, RunConfig, TrainingEnd
 from bot.core.gpu import GpuSnapshot
 from bot.core.launches import NEW, Launch, Launches
@@ -264,7 +264,9 @@ class RunState:
         )
 
     def eta(self) -> EtaEstimate:
-        return self.estimator.estimate(self.total_iters, self.eval_interval)
+        return self.estimator.estimate(
+            self.total_iters, self.eval_interval, eval_steps=eval_steps_from_config(self.config)
+        )
 
     def finish_at(self, eta: EtaEstimate, now_wall_s: float) -> float | None:
         """Wall-clock finish: the estimate counts from the last progress line, not from now."""

@@ -96,7 +96,7 @@ def _eta_body(tr: Tr, state: RunState, eta: EtaEstimate, finish_at: float | None
         [
             _iters_line(tr, eta),
             pause_line(tr, "eta.steps", eta.iters_left or 0, eta.step_s),
-            pause_line(tr, "eta.evals", eta.evals_left, eta.eval_cost_s),
+            pause_line(tr, "eta.evals", eta.evals_left, eta.eval_cost_s, eta.eval_cost_estimated),
             pause_line(tr, "eta.checkpoints", eta.checkpoints_left, eta.checkpoint_cost_s),
             tr.t("eta.total", total=tr.dur(eta.remaining_s), spread=_spread(tr, eta)),
             tr.t("eta.finish", finish=tr.finish(finish_at), zone=tr.tz_label()),

@@ -172,7 +172,7 @@ def test_three_panels_on_one_iteration_axis_to_the_total_with_a_now_line(mid_run
     header = {
         "demo-220738",
         "Itération 1\u202f490 / 2\u202f000 · 74\u00a0%",
-        "Fin dans 1\u00a0min\u00a052, vers\u00a06\u00a0h\u00a054",
+        "Fin dans 1\u00a0min\u00a048, vers\u00a06\u00a0h\u00a054",
     }
     assert header <= words(fig)
     assert "maintenant" in words(fig)

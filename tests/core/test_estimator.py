@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.core.estimator import Estimator, EtaEstimate
+from bot.core.estimator import Estimator, EtaEstimate, eval_steps_from_config
 
 
 def feed(est: Estimator, start: int, count: int, step_s: float, t_s: float = 0.0) -> float:
@@ -130,6 +130,43 @@ def test_eval_cost_learned_from_the_interval_after_the_eval() -> None:
     assert eta.remaining_s == pytest.approx(2999 * 0.2 + 6 * 6.0, rel=0.01)
 
 
+def test_evals_not_timed_yet_cost_what_the_config_says() -> None:
+    """Before the first eval is timed, nanoGPT's config gives its cost: 2 x eval_iters forward
+    passes against accumulation x (forward + backward) per step; once timed, the timing wins."""
+    est, t = steady(0.2, 100)
+    eta = est.estimate(5000, eval_interval=500, eval_steps=4.0)
+    assert eta.evals_left == 10 and eta.eval_cost_estimated
+    assert eta.eval_cost_s == pytest.approx(0.8) and eta.evals_s == pytest.approx(8.0)
+    assert est.estimate(5000, eval_interval=500).evals_s == 0.0  # without the config
+    for it in range(100, 601):
+        if it == 500:
+            est.on_eval(it)
+            t += 6.0
+        t += 0.2
+        est.on_progress(it, t)
+    timed = est.estimate(5000, eval_interval=500, eval_steps=4.0)
+    assert not timed.eval_cost_estimated and timed.eval_cost_s == pytest.approx(6.0, rel=0.05)
+
+
+@pytest.mark.parametrize(
+    ("config", "steps"),
+    [
+        ({"eval_iters": 200, "gradient_accumulation_steps": 5}, 2 * 200 / (3 * 5)),
+        # the printed tokens per iteration tell the accumulation in use
+        (
+            {"eval_iters": 200, "gradient_accumulation_steps": 40, "tokens_per_iter": 61440}
+            | {"batch_size": 12, "block_size": 1024},
+            2 * 200 / (3 * 5),
+        ),
+        ({"eval_iters": 200}, 2 * 200 / (3 * 40)),  # train.py's default accumulation
+        ({"eval_iters": "many", "gradient_accumulation_steps": 5}, None),
+        ({"max_iters": 5000}, None),
+    ],
+)
+def test_eval_steps_from_config(config: dict[str, int | float | str], steps: float | None) -> None:
+    assert eval_steps_from_config(config) == (pytest.approx(steps) if steps else None)
+
+
 def test_configured_eval_interval_wins() -> None:
     est, _ = steady()
     assert est.estimate(5000, eval_interval=1000).evals_left == 5  # 1000 ... 5000
@@ -247,6 +284,44 @@ def test_drift_is_followed() -> None:
     true = sum(0.15 + 0.02 * it / 2000 for it in range(2000, 4000))
     assert eta.remaining_s == pytest.approx(true, rel=0.02)
     assert eta.step_s is not None and eta.remaining_s > 2001 * eta.step_s
+
+
+def epochs(count: int) -> list[tuple[int, float]]:
+    """One line per epoch, each 0.06 s slower than the last (91 s at first), on a clock
+    that prints whole seconds."""
+    t, points = 0.0, []
+    for epoch in range(count):
+        points.append((epoch, float(round(t))))
+        t += 91 + 0.06 * epoch
+    return points
+
+
+def test_drift_of_a_per_epoch_log_is_followed() -> None:
+    """A line a minute and a half apart on a whole-second clock: the trend's points come
+    from the clock's quantum (1 s) and the run's length, not from 20 lines at a time."""
+    est = Estimator()
+    for it, t in epochs(250):
+        est.on_progress(it, t)
+    eta = est.estimate(500)
+    true = sum(91 + 0.06 * epoch for epoch in range(250, 500))
+    assert est._quantum_s == 1.0
+    assert eta.remaining_s == pytest.approx(true, rel=0.02)
+
+
+@pytest.mark.parametrize("chunk", [7, 64, 1000])
+def test_batches_fold_as_lines_do(chunk: int) -> None:
+    """`with_progress` (catch-up) ends in the state `on_progress` line by line reaches:
+    on a jittered millisecond clock and on a whole-second per-epoch one."""
+    jittered = [(it, it * 0.1 + (it * 7919 % 13) * 1e-3) for it in range(3000)]
+    for points in (jittered, epochs(400)):
+        one, batched = Estimator(), Estimator()
+        for it, t in points:
+            one.on_progress(it, t)
+        for k in range(0, len(points), chunk):
+            part = points[k : k + chunk]
+            batched = batched.with_progress([i for i, _ in part], [t for _, t in part])
+        assert batched.estimate(6000) == one.estimate(6000)
+        assert batched.timer._history == one.timer._history
 
 
 def test_scattered_step_times_are_no_trend() -> None:

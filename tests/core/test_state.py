@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.core.detectors import Thresholds
 from bot.core.events import Checkpoint, ErrorText, Eval, Progress, RunConfig, TrainingEnd
 from bot.core.gpu import GpuSample, GpuSnapshot
@@ -192,3 +194,16 @@ def test_a_new_total_announces_a_launch_that_resumes_where_the_last_stopped() ->
     state.apply(RunConfig({"max_iters": 111000}), 0.0)  # the same total again: no launch
     _run(state, range(31419, 31619, 20))
     assert len(state.launches) == 2
+
+
+def test_first_eta_counts_the_evals_the_config_describes() -> None:
+    """nanoGPT: `eval_iters` and the accumulation give the evals' cost before one is timed."""
+    state = RunState("r")
+    config = {"max_iters": 2000, "eval_interval": 250, "eval_iters": 200}
+    state.apply(RunConfig(config | {"gradient_accumulation_steps": 5}), 0.0)
+    state.apply(Eval(0, 5.0, 5.0), 0.0)
+    for i in range(0, 60, 10):
+        state.apply(Progress(i, loss=4.0, dt_s=0.17), 0.0)
+    eta = state.eta()
+    assert eta.evals_left == 8 and eta.eval_cost_estimated
+    assert eta.step_s is not None and eta.eval_cost_s == pytest.approx(eta.step_s * 2 * 200 / 15)

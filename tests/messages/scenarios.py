@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -158,6 +158,11 @@ EVAL_WORSE = _eval(1.4800, 2000, 1.4697, 1500, 1.4697)
 
 UNKNOWN_TOTAL = EtaEstimate(
     1300, None, None, 0.170, 0, None, 0, None, None, None, None, 228.0, ("total_iters",)
+)
+# Before any eval was timed: its cost worked out from nanoGPT's config (eval_iters 200,
+# accumulation 5: 2 x 200 / (3 x 5) steps of 170 ms).
+EVALS_ESTIMATED = replace(
+    REFERENCE, eval_cost_s=4.53, remaining_s=18700 * 0.170 + 38 * 4.53, eval_cost_estimated=True
 )
 NO_STEP = EtaEstimate(1, 20000, None, None, 0, None, 0, None, None, None, None, 0.4, ("step_time",))
 TOMORROW = EtaEstimate(
@@ -374,6 +379,7 @@ SCENARIOS = [
         names=(RUN,),
     ),
     Scenario("eta_no_step_time", lambda c: eta_text(reference_run(NO_STEP), c)),
+    Scenario("eta_evals_estimated", lambda c: eta_text(reference_run(EVALS_ESTIMATED), c)),
     Scenario("alert_started", lambda c: alert_text(STARTED, c)),
     Scenario("eval_new_best", lambda c: eval_text(EVAL_BEST, c)),
     Scenario("eval_not_best", lambda c: eval_text(EVAL_WORSE, c)),
