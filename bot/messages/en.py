@@ -434,7 +434,7 @@ MESSAGES: dict[str, str] = {
     "ui.plot.progress": "Iteration {iter} / {total} · {pct}",
     "ui.plot.no_eta": "Finish time not known yet",
     "ui.plot.finished": "Finished in {elapsed}",
-    "ui.plot.stopped": "Stopped by an error after {elapsed}",
+    "ui.plot.stopped": "Crashed after {elapsed}",
     "ui.plot.stopped_telegram": "Stopped from Telegram after {elapsed}",
     "ui.plot.loss": "loss",
     "ui.plot.train": "train",
