@@ -53,11 +53,13 @@ def embedded(
     outbox: OutboxPolicy = DEFAULT_POLICY,
     proc_root: Path | None = PROC,
     probes: Probes | None = None,
+    demo: bool = False,
 ) -> Service:
     """One process does all: follows `runs`, samples `gpu`, holds the state and the bot.
     `metrics`: (address, port) where Prometheus metrics are served; `proc_root`: where /proc
     tells which GPUs each run uses (None for a simulated GPU, whose processes are not there);
-    `probes`: how the runs' disks and SLURM jobs are read (None: they are not)."""
+    `probes`: how the runs' disks and SLURM jobs are read (None: they are not); `demo`: `now`
+    is `etagram demo`'s accelerated clock, which the messages' times say."""
     service, runs = _service(config, "embedded", runs, now)
     fold = _fold(
         service,
@@ -71,6 +73,7 @@ def embedded(
         proc_root=proc_root,
         host=socket.gethostname(),
         probes=probes,
+        demo=demo,
         launched=service.launched,
     )
     _logs(service, runs, fold.fold, now, host="", state_elsewhere=False, rename=fold.rename)
@@ -156,6 +159,7 @@ def _fold(
     proc_root: Path | None = None,
     host: str = "",
     probes: Probes | None = None,
+    demo: bool = False,
     launched: Launched | None = None,
 ) -> Fold:
     """The fold, the chats, and (with a token) delivery and the Telegram front end;
@@ -168,6 +172,7 @@ def _fold(
         timezone=timezone,
         now=now,
         store=lambda: store.opened,
+        demo=demo,
     )
     delivery = _delivery(config, store, chats, now, outbox)
     notifier = Notifier(
@@ -190,6 +195,7 @@ def _fold(
         pids=service.pids,
         host=host,
         probes=probes,
+        demo=demo,
     )
     if delivery is not None:
         link = delivery.link
@@ -276,7 +282,8 @@ class LiveLines:
 
     async def draw(self) -> None:
         console = self.fold.console
-        ctx = messages.Ctx(lang=self.lang, tz=self.fold.timezone, now_s=self.fold.now())
+        fold = self.fold
+        ctx = messages.Ctx(lang=self.lang, tz=fold.timezone, now_s=fold.now(), demo=fold.demo)
         states = self.fold.run_states()
         room = console.rows()
         lines = [messages.live_line(state, ctx) for state in states[:room]]

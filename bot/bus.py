@@ -52,7 +52,17 @@ class ProcessExit:
     stopped_by: str | None = None
 
 
-Message = LogLines | GpuReport | ProcessExit
+@dataclass(frozen=True, slots=True)
+class LogWait:
+    """The follower of `run`'s log cannot read it (`reason`: a `WaitReason` value), or can
+    again (None)."""
+
+    run: str
+    reason: str | None
+    wall_s: float
+
+
+Message = LogLines | GpuReport | ProcessExit | LogWait
 
 
 class Bus(Protocol):

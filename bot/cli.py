@@ -499,7 +499,7 @@ def _run_log(config: Config, name: str) -> Path:
 
 def _demo(args: argparse.Namespace, config: Config) -> int:
     from bot.assemble import embedded
-    from bot.demo import DemoRun, demo_config, intro, tour
+    from bot.demo import DemoRun, demo_clock, demo_config, intro, tour
     from bot.service import RunSpec
 
     workdir = Path(tempfile.mkdtemp(prefix="etagram-demo-"))
@@ -507,8 +507,9 @@ def _demo(args: argparse.Namespace, config: Config) -> int:
     config = demo_config(config, args.speed, workdir, None if chosen else os.environ)
     log_path = workdir / "train.log"
     spec = RunSpec(f"demo-{time.strftime('%H%M%S')}", log_path, "nanogpt", fixed=True)
-    gpu = _demo_gpu(DemoRun(), args.speed)
-    service = embedded(config, [spec], gpu=gpu, proc_root=None)  # simulated GPU: no /proc
+    clock = demo_clock(args.speed)  # on which the times the run announces come true
+    gpu = _demo_gpu(DemoRun(), clock)
+    service = embedded(config, [spec], gpu=gpu, now=clock, proc_root=None, demo=True)  # no /proc
     print(intro(config, args.speed, log_path), flush=True)
 
     async def child() -> int:
@@ -525,7 +526,7 @@ def _demo(args: argparse.Namespace, config: Config) -> int:
     return _serve(service, child())
 
 
-def _demo_gpu(run: Any, speed: float) -> Any:
+def _demo_gpu(run: Any, clock: Callable[[], float]) -> Any:
     """A simulated RTX 4070 whose thermal episode and OOM line up with the demo trainer's."""
     from bot.adapters.gpu_sim import Episode, Scenario, SimulatedGpu
     from bot.demo import run_clock_s
@@ -534,8 +535,8 @@ def _demo_gpu(run: Any, speed: float) -> Any:
         thermal=Episode(run_clock_s(run, run.thermal_from), run_clock_s(run, run.thermal_to)),
         oom_at_s=run_clock_s(run, run.oom_at) if run.oom_at is not None else None,
     )
-    start = time.time()
-    return SimulatedGpu(lambda: (time.time() - start) * speed, scenario)
+    start = clock()
+    return SimulatedGpu(lambda: clock() - start, scenario)
 
 
 def _check(args: argparse.Namespace, config: Config) -> int:

@@ -71,6 +71,13 @@ has 10.68 GiB memory in use."""
 MEAN_JITTER = (0.988 + 1.094) / 2  # the mean of the per-step noise factor below
 
 
+def demo_clock(speed: float, now: Callable[[], float] = time.time) -> Callable[[], float]:
+    """The demo's clock: it starts at `now()` and runs `speed` times faster, as the simulated
+    run does, so that the finish times it announces come true on it."""
+    start = now()
+    return lambda: start + (now() - start) * speed
+
+
 def run_clock_s(run: DemoRun, it: int) -> float:
     """Expected run-clock seconds from iteration 0 to the start of iteration `it`.
 
@@ -162,7 +169,8 @@ async def tour(fold: Fold, run: str, chart: Path) -> str:
     from bot.messages import Ctx, bot_ui, to_plain
 
     state = fold.monitors[run].state
-    ctx = Ctx(lang=fold.config.general.language, now_s=fold.now(), tz=fold.timezone)
+    lang = fold.config.general.language
+    ctx = Ctx(lang=lang, now_s=fold.now(), tz=fold.timezone, demo=fold.demo)
     chart.write_bytes(await render_png(plot_data(state, bot_ui.plot_labels(state, ctx))))
     return to_plain(bot_ui.tour_text(state, fold.latest_gpu, str(chart), ctx))
 

@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import logging
 import math
+import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -18,12 +19,13 @@ from pathlib import Path
 from bot import messages
 from bot.adapters.console import Console
 from bot.adapters.procs import gpu_map
-from bot.bus import Bus, GpuReport, LogLines, Message
+from bot.bus import Bus, GpuReport, LogLines, LogWait, Message
 from bot.config import Config
 from bot.core.detectors import Thresholds
 from bot.core.gpu import GpuSnapshot
 from bot.core.gpumap import GpuMap, unused_view, view_for
 from bot.core.hosts import HostGpus
+from bot.core.lifecycle import WaitReason
 from bot.core.monitor import RunMonitor
 from bot.core.naming import unique
 from bot.core.notices import Alert, AlertType, Evidence, Notice, Severity
@@ -36,6 +38,8 @@ log = logging.getLogger(__name__)
 
 TICK_S = 5.0  # how often the time-based checks (stall, a traceback then silence) run
 MACHINE = ""  # the name under which alerts about GPUs no followed run uses are said
+# The end of a run says where it ran and its log: with several machines and runs, which one.
+ENDINGS = frozenset({AlertType.FINISHED, AlertType.CRASH, AlertType.STOPPED})
 
 
 class Fold:
@@ -56,19 +60,22 @@ class Fold:
         pids: set[int] | None = None,
         host: str = "",
         probes: Probes | None = None,
+        demo: bool = False,
     ) -> None:
         """`max_runs`: a hub meets its runs as agents report them; it follows this many at
         most (None: every run it is told of). `proc_root`: where /proc is read to tell which
         GPUs each run uses, with `pids` the processes etagram launched (None: not read, e.g.
         a hub, or a simulated GPU). `host`: this machine, where the runs given train (a
         hub's runs are where its agents say). `probes`: how each run's disk and SLURM job
-        are read (None: not read, e.g. a hub, whose runs train elsewhere, or the demo)."""
+        are read (None: not read, e.g. a hub, whose runs train elsewhere, or the demo). `demo`:
+        `now` is `etagram demo`'s accelerated clock, which the messages' times then say."""
         self.config = config
         self.notifier = notifier
         self.supervisor = supervisor
         self.console = console
         self.now = now
         self.timezone = timezone
+        self.demo = demo
         self.max_runs = max_runs
         self.monitors = {spec.name: self._monitor(spec) for spec in runs}
         self.latest_gpu: GpuSnapshot | None = None
@@ -156,6 +163,8 @@ class Fold:
             notices = [notice for _, batch in fed for notice in batch]
             # A slowdown read from the log is blamed on a GPU by its number on a hub, too.
             await self.notify(msg.run, self.host_gpus.name_hosts(notices), replayed=msg.replayed)
+        elif isinstance(msg, LogWait):
+            monitor.waiting(WaitReason(msg.reason) if msg.reason in set(WaitReason) else None)
         else:
             ended = monitor.end(msg.exit_code, msg.wall_s, msg.stopped_by)
             await self.notify(msg.run, self.host_gpus.name_hosts(ended))
@@ -207,13 +216,29 @@ class Fold:
     async def notify(self, run: str, notices: list[Notice], *, replayed: bool = False) -> None:
         """Show each push on the console and queue it for the chats that want it."""
         run = self._renamed.get(run, run)
+        notices = [self._placed(run, n) for n in notices]
         await self._say(self.monitors[run].state, notices, replayed=replayed)
+
+    def _placed(self, run: str, notice: Notice) -> Notice:
+        """The end of a run, with the machine it ran on and its log (when followed here)."""
+        if not isinstance(notice, Alert) or notice.type not in ENDINGS:
+            return notice
+        evidence: Evidence = {**notice.evidence}
+        if machine := self.hosts.get(run) or self.host:
+            evidence["machine"] = machine
+        if run in self.logs:
+            evidence["log"] = os.path.abspath(self.logs[run])
+        return dataclasses.replace(notice, evidence=evidence)
 
     async def _say(self, state: RunState, notices: list[Notice], *, replayed: bool = False) -> None:
         host = self.host_shown(state.name)
         for push in self.notifier.expand(state, notices, replayed=replayed):
             ctx = messages.Ctx(
-                lang=self.config.general.language, tz=self.timezone, now_s=self.now(), host=host
+                lang=self.config.general.language,
+                tz=self.timezone,
+                now_s=self.now(),
+                host=host,
+                demo=self.demo,
             )
             self.console.show(state.name, render(push, ctx), self.now())
             await self.notifier.deliver(state, push, host=host)

@@ -11,9 +11,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bot.adapters.store import Store
-from bot.adapters.tail import LogFollower, Position
-from bot.bus import GpuReport, LogLines, Message, ProcessExit
+from bot.adapters.tail import LogFollower, Position, not_a_file
+from bot.bus import GpuReport, LogLines, LogWait, Message, ProcessExit
 from bot.core.gpu import GpuSource
+from bot.core.lifecycle import WaitReason
 from bot.core.linebuf import LineBuffer
 from bot.core.naming import Namer
 from bot.parts import RunSpec, Supervisor
@@ -87,7 +88,13 @@ class LogIntake:
         `again` (a restart after a failure): from the saved offset, the state already built."""
         if not again:
             await self._replay_backlog(spec, size_at_start)
-        follower = LogFollower(spec.path, store=self.store(), checkpoint_every_s=OFFSET_SAVE_S)
+
+        async def waiting(reason: WaitReason | None) -> None:
+            await self.sink(LogWait(spec.name, reason, self.now()))
+
+        follower = LogFollower(
+            spec.path, store=self.store(), checkpoint_every_s=OFFSET_SAVE_S, on_wait=waiting
+        )
         self.followers[spec.name] = follower
         async for batch in follower.lines():
             # Returns once the lines are folded and their notices queued (or, on an agent, in
@@ -105,10 +112,12 @@ class LogIntake:
         saved = await store.load_offset(key)
         if saved is not None and self.state_elsewhere:
             return  # the hub holds the state and had these lines: the follower goes on
+        if not_a_file(spec.path):
+            return  # opening a FIFO would block: the follower waits for a regular file
         try:
             f = spec.path.open("rb")
         except OSError:
-            return  # not there yet: the follower waits for it
+            return  # not there yet, or not readable: the follower waits for it
         with f:
             st = os.fstat(f.fileno())
             if saved is not None and (saved.device, saved.inode) != (st.st_dev, st.st_ino):

@@ -33,8 +33,11 @@ class Chats:
         timezone: str,
         now: Callable[[], float],
         store: StoreOf,
+        demo: bool = False,
     ) -> None:
+        """`demo`: `now` is `etagram demo`'s accelerated clock, which the messages' times say."""
         self.allowed_chat_ids = frozenset(allowed_chat_ids)
+        self.demo = demo
         self.language, self.timezone, self.now, self._store = language, timezone, now, store
         self._prefs: dict[int, ChatPrefs] = {}
 
@@ -59,7 +62,10 @@ class Chats:
         if prefs is None:
             prefs = await self.prefs(chat_id)
         return messages.Ctx(
-            lang=prefs.lang or self.language, tz=prefs.tz or self.timezone, now_s=self.now()
+            lang=prefs.lang or self.language,
+            tz=prefs.tz or self.timezone,
+            now_s=self.now(),
+            demo=self.demo,
         )
 
     async def digest(self, chat_id: int, payloads: list[str]) -> str:

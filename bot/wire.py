@@ -10,7 +10,7 @@ import json
 import math
 from typing import Any
 
-from bot.bus import GpuReport, LogLines, Message, ProcessExit
+from bot.bus import GpuReport, LogLines, LogWait, Message, ProcessExit
 from bot.core.gpu import GpuProcess, GpuSample, GpuSnapshot
 
 VERSION = 1
@@ -64,12 +64,21 @@ def to_dict(msg: Message) -> dict[str, Any]:
     if isinstance(msg, GpuReport):
         snap = _snapshot_dict(msg.snapshot)
         return {"v": VERSION, "type": "gpu", "host": msg.host, "run": msg.run, "snapshot": snap}
+    if isinstance(msg, LogWait):
+        return {
+            "v": VERSION,
+            "type": "wait",
+            "run": msg.run,
+            "reason": msg.reason,
+            "wall_s": msg.wall_s,
+        }
     return {
         "v": VERSION,
         "type": "exit",
         "run": msg.run,
         "exit_code": msg.exit_code,
         "wall_s": msg.wall_s,
+        "stopped_by": msg.stopped_by,
     }
 
 
@@ -94,7 +103,10 @@ def from_dict(obj: Any) -> Message:
         snapshot = _snapshot(_Obj(o.get("snapshot", dict), "snapshot"))
         return GpuReport(o.get("host", str), snapshot, o.get("run", str))
     if kind == "exit":
-        return ProcessExit(o.get("run", str), o.optional("exit_code", int), o.number("wall_s"))
+        code, by = o.optional("exit_code", int), o.optional("stopped_by", str)
+        return ProcessExit(o.get("run", str), code, o.number("wall_s"), by)
+    if kind == "wait":
+        return LogWait(o.get("run", str), o.optional("reason", str), o.number("wall_s"))
     raise WireError(f"unknown message type {kind!r}")
 
 

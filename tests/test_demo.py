@@ -10,9 +10,10 @@ from PIL import Image
 
 from bot.adapters.plot import HEIGHT_PX, WIDTH_PX
 from bot.config import Config, General, Gpu
-from bot.demo import demo_config, locale_language
+from bot.demo import demo_clock, demo_config, locale_language
 from bot.messages import Ctx, to_plain
 from bot.messages.bot_ui import demo_intro_text
+from bot.messages.lang import Tr
 from tests.test_cli import etagram
 
 
@@ -21,13 +22,16 @@ def test_the_demo_ends_with_a_tour(tmp_path: Path) -> None:
     result = etagram("demo", "--speed", "100", env=env, timeout=120)
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert out.startswith("Démo d'etagram\u202f: un entraînement nanoGPT simulé, 100 fois plus vite")
+    assert out.startswith(
+        "Démo d'etagram\u202f: un entraînement nanoGPT simulé, 100 fois plus vite"
+    )
     run = out.index("Mémoire GPU épuisée (OOM)")  # the run, in the user's language
     tour = out.index("Fin de la démo")
     assert run < tour < out.index("/eta répondrait") < out.index("/status répondrait")
     eta = out[out.index("/eta répondrait") : out.index("/status répondrait")]
-    assert "Entraînement terminé à l'itération 1\u202f820" in eta  # the French answer
-    assert "Training ended at iteration 1,820" in eta  # and the English one: `both`
+    # The simulated run ends on its OOM: the French answer, then the English one (`both`).
+    assert "Entraînement arrêté sur une erreur à l'itération 1\u202f820" in eta
+    assert "Training crashed at iteration 1,820" in eta
     assert "ETAGRAM_LANGUAGE=both" in eta
     chart = re.search(r"/plot enverrait cette image\u202f: (\S+\.png)", out)
     assert chart is not None
@@ -36,6 +40,45 @@ def test_the_demo_ends_with_a_tour(tmp_path: Path) -> None:
     assert Path(chart.group(1)).parent.parent == tmp_path  # in the demo's own folder
     assert "suivre son log\u202f: etagram watch path/to/train.log" in out
     assert "@BotFather" in out and "ETAGRAM_TELEGRAM_ALLOWED_CHAT_IDS" in out
+    assert out.index("Entraînement démarré") < out.index("Évaluation à l'itération 0")
+    assert "L'heure entre crochets est celle de l'horloge de la démo" in out
+
+
+def test_the_demo_tells_its_times_on_its_own_clock(tmp_path: Path) -> None:
+    """The clock in brackets runs as fast as the run: the finish announced at the first eval
+    (5 min ahead) has come on it when the run stops (the OOM, at 91 %). On the wall clock, the
+    demo would stop seconds after announcing it. (A loaded machine slows the simulated run,
+    not the demo's clock: the finish can only look earlier.)"""
+    env = {"LD_LIBRARY_PATH": str(tmp_path), "ETAGRAM_LANGUAGE": "fr", "TMPDIR": str(tmp_path)}
+    out = etagram("demo", "--speed", "100", env=env, timeout=120).stdout
+    run = out[: out.index("Fin de la démo")]
+    stamps = [clock_s(h, m, s) for h, m, s in re.findall(r"^\[(\d\d):(\d\d):(\d\d)\]", run, re.M)]
+    assert (stamps[-1] - stamps[0]) % DAY_S > 5 * 60  # a 6-minute run, seen in 4 seconds
+    finishes = re.findall(r"vers (\d+)\W+h\W*(\d\d)? à l'horloge de la démo", run)
+    assert len(finishes) >= 5  # every eval's and milestone's finish says whose clock it is
+    first_finish = clock_s(finishes[0][0], finishes[0][1] or "0", "0")
+    assert (first_finish - stamps[-1] + DAY_S / 2) % DAY_S - DAY_S / 2 < 2 * 60
+
+
+DAY_S = 24 * 3600
+
+
+def clock_s(h: str, m: str, s: str) -> float:
+    return int(h) * 3600 + int(m) * 60 + int(s)
+
+
+def test_times_say_they_are_the_demo_clock_in_both_languages() -> None:
+    def finish(lang: str, demo: bool) -> str:
+        return to_plain(Tr(lang, Ctx(lang=lang, now_s=0.0, demo=demo)).finish(300.0))
+
+    assert finish("en", True) == "Done in 5\xa0min, around 12:05\xa0AM by the demo's clock"
+    assert finish("fr", True) == "Fin dans 5\xa0min, vers 0\xa0h\xa005 à l'horloge de la démo"
+    assert "clock" not in finish("en", False) and "horloge" not in finish("fr", False)
+
+
+def test_the_demo_clock_runs_as_fast_as_the_demo() -> None:
+    wall = iter([1000.0, 1002.5])
+    assert demo_clock(40, lambda: next(wall))() == 1000.0 + 2.5 * 40
 
 
 def test_the_demo_speaks_the_locale_language_unless_one_is_chosen(tmp_path: Path) -> None:
@@ -55,3 +98,4 @@ def test_the_demo_speaks_the_locale_language_unless_one_is_chosen(tmp_path: Path
 def test_the_demo_says_its_times_are_a_real_runs() -> None:
     intro = to_plain(demo_intro_text(10, "/tmp/d/train.log", Ctx(lang="en", now_s=0)))
     assert "10 times faster than real" in intro and "/tmp/d/train.log" in intro
+    assert "The time in brackets is the demo's clock" in intro

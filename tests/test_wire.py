@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.bus import GpuReport, LogLines, Message, ProcessExit
+from bot.bus import GpuReport, LogLines, LogWait, Message, ProcessExit
 from bot.core.gpu import REASONS, GpuProcess, GpuSample, GpuSnapshot
+from bot.core.lifecycle import WaitReason
 from bot.wire import WireError, decode, encode
 
 finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
@@ -54,7 +55,8 @@ messages: st.SearchStrategy[Message] = st.one_of(
         st.booleans(),
     ),
     st.builds(GpuReport, text, snapshots, text),
-    st.builds(ProcessExit, text, st.none() | st.integers(-255, 255), finite),
+    st.builds(ProcessExit, text, st.none() | st.integers(-255, 255), finite, st.none() | text),
+    st.builds(LogWait, text, st.none() | st.sampled_from([r.value for r in WaitReason]), finite),
 )
 
 

@@ -36,7 +36,7 @@ import os
 import stat
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +44,7 @@ from typing import BinaryIO, Protocol
 
 from inotify_simple import INotify, flags
 
+from bot.core.lifecycle import WaitReason
 from bot.core.linebuf import LineBuffer
 
 log = logging.getLogger(__name__)
@@ -109,7 +110,8 @@ class _Cursor:
         self._read = 0  # file offset of the next read
         self._buf = LineBuffer()
         self._fingerprint = b""
-        self._waiting = False
+        self._waiting: str | None = None  # what was logged about the wait going on
+        self.waiting: WaitReason | None = None  # why the log cannot be read now, if known
 
     @property
     def position(self) -> Position | None:
@@ -150,21 +152,23 @@ class _Cursor:
 
     def _open(self) -> bool:
         if kind := not_a_file(self._path):  # replaced after start: opening a FIFO would block
-            self._log_wait(f"cannot open %s yet ({kind}, not a regular file); retrying")
+            message = f"cannot open %s: it is {kind}, not a regular file; retrying"
+            self._log_wait(message, WaitReason.NOT_REGULAR)
             return False
         file = self._open_rotated_start() if self._start else None
         try:
             file = file or open(self._path, "rb", buffering=0)  # noqa: SIM115 - held across steps
         except FileNotFoundError:
-            self._log_wait("waiting for %s to appear")
+            self._log_wait("waiting for %s to appear", WaitReason.MISSING, logging.INFO)
             return False
         except OSError as exc:
-            self._log_wait(f"cannot open %s yet ({exc}); retrying")
+            denied = WaitReason.PERMISSION if isinstance(exc, PermissionError) else None
+            self._log_wait(f"cannot open %s ({exc.strerror or exc}); retrying", denied)
             return False
         st = os.fstat(file.fileno())
         self._file, self._dev, self._ino = file, st.st_dev, st.st_ino
         offset = self._initial_offset(st.st_size)
-        self._start, self._waiting = None, False
+        self._start, self._waiting, self.waiting = None, None, None
         self._reset(offset)
         log.info("following %s from byte %d", file.name, offset)
         return True
@@ -229,7 +233,8 @@ class _Cursor:
         try:
             st = os.stat(self._path)
         except FileNotFoundError:
-            self._log_wait("%s was removed; waiting for it to be recreated")
+            # Still read to its end: what the writer adds to the open file is not lost.
+            self._log_wait("%s was removed; waiting for it to be recreated", None, logging.INFO)
             return [], False
         except OSError:
             return [], False
@@ -247,10 +252,16 @@ class _Cursor:
         self._open()
         return lines, True
 
-    def _log_wait(self, message: str) -> None:
-        if not self._waiting:
-            log.info(message, self._path)
-            self._waiting = True
+    def _log_wait(
+        self, message: str, reason: WaitReason | None, level: int = logging.WARNING
+    ) -> None:
+        """Say once why the log cannot be read (again if that changes): a log that does not
+        exist yet is the ordinary wait for a training about to start (INFO); one that cannot
+        be read must be fixed by someone (WARNING)."""
+        self.waiting = reason
+        if self._waiting != message:
+            log.log(level, message, self._path)
+            self._waiting = message
 
 
 class LogFollower:
@@ -271,8 +282,11 @@ class LogFollower:
         poll_interval_s: float = 0.25,
         checkpoint_every_s: float = 1.0,
         use_inotify: bool = True,
+        on_wait: Callable[[WaitReason | None], Awaitable[None]] | None = None,
     ) -> None:
+        """`on_wait`: told why the log cannot be read when that changes (None: it can)."""
         self._path = Path(path)
+        self._on_wait = on_wait
         self._key = str(self._path.resolve())  # the key the service uses for this log too
         self._store = store
         self._from_start = from_start
@@ -303,6 +317,7 @@ class LogFollower:
         changes = self._watch() if self._use_inotify else None
         last_save = time.monotonic()
         more = True
+        waiting: WaitReason | None = None
         try:
             while not self._stopped:
                 self._wake.clear()
@@ -310,6 +325,9 @@ class LogFollower:
                 # reads the few bytes just written, cheaper than the thread hand-off itself.
                 batch, more = await asyncio.to_thread(cursor.step) if more else cursor.step()
                 read_at = time.monotonic()
+                if cursor.waiting != waiting and self._on_wait is not None:
+                    waiting = cursor.waiting
+                    await self._on_wait(waiting)
                 if batch:
                     yield batch
                 self._delivered = cursor.position

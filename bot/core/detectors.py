@@ -26,6 +26,9 @@ the same type is sent again for the run):
   that advances clears it. The alert quotes the latest exception line (a kill or an exit that
   follows one is its consequence, a `ChildFailedError` its wrapper: one alert) and carries the
   current launch's iteration, none before its first progress line (a start-up crash).
+  A crash before the launch's first iteration that says the program never got going (an exit
+  code 126 or 127, not executable or not found; Python's `can't open file`,
+  `ModuleNotFoundError`, `ImportError`) has the cause `could_not_start`: nothing to resume.
 - `nan` (critical): a non-finite training or eval loss. Intermittent NaNs are one condition:
   it re-arms only after `NAN_REARM_POINTS` finite losses in a row.
 - `loss_spike` (warning): a robust z-score (median/MAD of the recent losses) above
@@ -50,13 +53,17 @@ the same type is sent again for the run):
   snapshots in a row. `gpu_lost` (critical): NVML says a GPU fell off the bus.
 - `gpu_idle`, `disk_full`, `slurm_deadline` (warning): see `bot/core/resources.py`.
 - `started`, `resumed`, `new_launch`, `finished` (info): the first progress line (with the
-  first ETA when known), an iteration that jumps back part of the way or to about zero (see
-  launches.py), the last iteration or a clean exit.
+  first ETA when known) or an eval before it, whichever comes first; an iteration that jumps
+  back part of the way or to about zero (see launches.py); the last iteration or a clean exit
+  (with the evidence of the end: time taken, first estimate of the total, best and last val
+  loss, exit code). `stopped` (info): the launched process ended on request (`/stop`), who
+  asked in `by`.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, fields
 
 from bot.core.events import Checkpoint, ErrorText, Eval, Event, Progress, TrainingEnd
@@ -68,6 +75,7 @@ from bot.core.gpu import (
     sm_clock_ratio,
 )
 from bot.core.launches import NEW
+from bot.core.lifecycle import NOT_STARTED
 from bot.core.notices import Alert, AlertType, Evidence, Severity
 from bot.core.parsers.errors import exception_shape
 from bot.core.resources import DeadlineWatch, DiskUsage, DiskWatch, IdleWatch, checkpoint_dir
@@ -90,6 +98,8 @@ BARE_SLOWDOWN_FACTOR = 2.0  # windowed step times of a healthy run swing by half
 BARE_SLOWDOWN_SPREADS = 3.0
 WARMUP_S = 600.0  # run clock after a session's first line: loaders and compilation settle
 WARMUP_SHARE = 0.02  # and this share of the total, where known (epoch 0's caches)
+NOT_STARTED_EXIT_CODES = (126, 127)  # not executable, not found (what a shell returns)
+NOT_STARTED_ERROR = re.compile(r"can't open file|ModuleNotFoundError|ImportError")
 # GPUs not known to be the run's are judged only while its log moves: a progress line within
 # this share of the idle window, or this many usual intervals.
 LOG_MOVING_SHARE = 0.5
@@ -151,7 +161,7 @@ class Detectors:
             return self._progress(ev, state, wall_s)
         if isinstance(ev, Eval):
             self._slow.pause()
-            return self._eval_losses(ev, state)
+            return self._opening_eval(ev, state) + self._eval_losses(ev, state)
         if isinstance(ev, Checkpoint):
             self._slow.pause()
             self._saved_to = ev.path or self._saved_to
@@ -310,17 +320,26 @@ class Detectors:
         watch.spike_start = None
         self._slow = plan.slowdown
 
+    def _opening_eval(self, ev: Eval, state: RunState) -> list[Alert]:
+        """An eval before any progress line (nanoGPT's at iteration 0, HF's `eval_on_start`)
+        opens the run: the start is said first, as it is on a first progress line."""
+        if not self._life.first:
+            return []
+        return self._say_started(ev.iter if ev.iter is not None else state.iter, state)
+
     def _started(self, ev: Progress, state: RunState) -> list[Alert]:
+        if ev.iter >= RESUMED_FROM_ITER:
+            self._loss.resumed()
+        return self._say_started(ev.iter, state)
+
+    def _say_started(self, it: int | None, state: RunState) -> list[Alert]:
         evidence: Evidence = {}
         if state.total_iters is not None:
             evidence["total_iters"] = state.total_iters
-        if ev.iter >= RESUMED_FROM_ITER:
-            self._loss.resumed()
-        if state.total_iters is not None:
             eta = state.eta()
             if eta.remaining_s is not None:
                 evidence["eta_s"] = round(eta.remaining_s, 1)
-        return self._fire("started", AlertType.STARTED, INFO, ev.iter, state.t_s, evidence)
+        return self._fire("started", AlertType.STARTED, INFO, it, state.t_s, evidence)
 
     def _resumed(self, ev: Progress, state: RunState) -> list[Alert]:
         """A launch after the first (launches.py): a resume, or a new launch from about zero."""
@@ -353,20 +372,19 @@ class Detectors:
             life.first_eta = (state.t_s, eta.remaining_s)
 
     # Finish --------------------------------------------------------------------------------
-    def _finished(self, state: RunState) -> list[Alert]:
-        evidence = _ending(state)
+    def _finished(self, state: RunState, exit_code: int | None = None) -> list[Alert]:
+        evidence = _ending(state, exit_code)
         first = self._life.first_eta
         if first is not None and state.t_s - first[0] > 0:
             actual = state.t_s - first[0]
             evidence["first_eta_error_pct"] = round(100 * (first[1] - actual) / actual, 1)
+            evidence["first_total_s"] = round(first[0] + first[1], 1)  # against elapsed_s
         self._life.over = True
         return self._fire("finished", AlertType.FINISHED, INFO, state.iter, state.t_s, evidence)
 
     def _stopped(self, ev: TrainingEnd, state: RunState) -> list[Alert]:
         """Stopped from Telegram: who asked, how it exited, where it had got to."""
-        evidence: Evidence = {**_ending(state), "by": ev.by}
-        if ev.exit_code is not None:
-            evidence["exit_code"] = ev.exit_code
+        evidence: Evidence = {**_ending(state, ev.exit_code), "by": ev.by}
         self._life.over = True
         return self._fire("stopped", AlertType.STOPPED, INFO, state.iter, state.t_s, evidence)
 
@@ -375,8 +393,9 @@ class Detectors:
             # exit 0, or a stop asked for (its KeyboardInterrupt traceback is no crash)
             self._incident.pending = None
             alerts = self._close_incident(state, confirmed=False)
-            stopped = ev.reason == "stopped"
-            return alerts + (self._stopped(ev, state) if stopped else self._finished(state))
+            if ev.reason == "stopped":
+                return alerts + self._stopped(ev, state)
+            return alerts + self._finished(state, ev.exit_code)
         self._life.over = True
         evidence: Evidence = {"cause": ev.reason or "exit"}
         if ev.exit_code is not None:
@@ -484,6 +503,8 @@ class Detectors:
         inc.pending = None
         inc.crashed = True
         self._life.over = True
+        if self._iter is None and _could_not_start(merged):
+            merged["cause"] = NOT_STARTED
         return alerts + self._fire("crash", AlertType.CRASH, CRITICAL, inc.iter, inc.t_s, merged)
 
     def _flush_held_oom(self, state: RunState) -> list[Alert]:
@@ -673,6 +694,16 @@ class Detectors:
         )
 
 
+def _could_not_start(evidence: Evidence) -> bool:
+    """A failure before the launch's first iteration that says the program never got going:
+    the shell's exit codes for a command not found or not executable, Python's own words for
+    a script it cannot open or a module it cannot import."""
+    error = evidence.get("error")
+    return evidence.get("exit_code") in NOT_STARTED_EXIT_CODES or (
+        isinstance(error, str) and NOT_STARTED_ERROR.search(error) is not None
+    )
+
+
 def _clear_without_gpu(change: SlowdownChange, total: int | None) -> bool:
     """A slowdown no GPU explains is pushed only when the log alone makes it plain: every
     chunk of the episode at least `BARE_SLOWDOWN_FACTOR` x the baseline and
@@ -702,11 +733,17 @@ def _gpu_evidence(gpu: GpuSample) -> Evidence:
     return evidence
 
 
-def _ending(state: RunState) -> Evidence:
-    """What the end of a run says of it: how long it ran, its best val loss."""
+def _ending(state: RunState, exit_code: int | None) -> Evidence:
+    """What the end of a run says of it: how long it ran, its best and last val loss, the
+    launched process's exit code."""
     evidence: Evidence = {"elapsed_s": round(state.t_s, 1)} if state.t_s > 0 else {}
     if state.best is not None and state.best.val_loss is not None:
         evidence["best_val_loss"] = state.best.val_loss
         if state.best.iter is not None:
             evidence["best_iter"] = state.best.iter
+    last = state.evals[-1].val_loss if state.evals else None
+    if last is not None and math.isfinite(last):
+        evidence["final_val_loss"] = last
+    if exit_code is not None:
+        evidence["exit_code"] = exit_code
     return evidence

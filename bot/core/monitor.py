@@ -10,9 +10,10 @@ from collections.abc import Iterable, Sequence
 
 from bot.core import catchup
 from bot.core.detectors import Detectors, Thresholds
-from bot.core.events import Event, TrainingEnd
+from bot.core.events import Event, Progress, TrainingEnd
 from bot.core.gpu import GpuSnapshot
-from bot.core.notices import Folded, Notice
+from bot.core.lifecycle import Moved, WaitReason
+from bot.core.notices import AlertType, Folded, Notice
 from bot.core.parsers.base import LineParser
 from bot.core.parsers.pattern import PatternParser
 from bot.core.parsers.registry import AutoParser, make_parser
@@ -57,9 +58,17 @@ class RunMonitor:
 
     def apply(self, ev: Event, wall_s: float) -> list[Notice]:
         """Fold one event received at wall-clock time wall_s; what is to be said about it."""
-        notices = self.state.apply(ev, wall_s)
-        notices += self.detectors.on_event(ev, self.state, wall_s)
-        return self._marked(notices)
+        state = self.state
+        last_moved = state.last_progress_wall_s
+        notices = state.apply(ev, wall_s)
+        alerts = self.detectors.on_event(ev, state, wall_s)
+        # The start comes before what the line that opened the run says (an eval's losses).
+        first = [a for a in alerts if a.type == AlertType.STARTED]
+        notices = [*first, *notices, *(a for a in alerts if a not in first)]
+        if not isinstance(ev, Progress):
+            return self._marked(notices)
+        silent_s = wall_s - last_moved if last_moved is not None else None
+        return self._marked(notices, Moved(ev.iter, state.t_s, silent_s))
 
     def apply_gpu(self, snapshot: GpuSnapshot, wall_s: float, *, own: bool = False) -> list[Notice]:
         """Fold one NVML snapshot taken at wall-clock time wall_s (`own`: only the run's GPUs)."""
@@ -86,18 +95,27 @@ class RunMonitor:
         """A finished log ends here (replay): a failure still in suspense ended the run."""
         return self._marked(self.detectors.on_end_of_log(self.state))
 
-    def _marked(self, notices: Sequence[Notice]) -> list[Notice]:
-        """The notices, their alerts kept as marks on the run's chart."""
-        return self.state.alert_marks.noted(notices, self.state.iter)
+    def _marked(self, notices: Sequence[Notice], moved: Moved | None = None) -> list[Notice]:
+        """The notices, folded into the run's phase (with `running_again` when `moved`, a
+        progress line, moved it out of a stall or a crash), their alerts kept as marks on the
+        run's chart."""
+        state = self.state
+        said = state.life.note(state.name, notices, moved)
+        return state.alert_marks.noted(said, state.iter)
 
     def end(
         self, exit_code: int | None, wall_s: float, stopped_by: str | None = None
     ) -> list[Notice]:
         """The launched process exited; `stopped_by`: on whose request (`/stop`), if so."""
         if stopped_by is not None:
+            self.state.life.stopped_by = stopped_by
             return self.apply(TrainingEnd(exit_code, "stopped", stopped_by), wall_s)
         reason = "exit" if exit_code == 0 else "crash"
         return self.apply(TrainingEnd(exit_code, reason), wall_s)
+
+    def waiting(self, reason: WaitReason | None) -> None:
+        """The log intake cannot read the log (`reason`), or can again (None)."""
+        self.state.life.waiting = reason
 
     def catch_up(self, lines: Sequence[str], wall_s: float) -> Folded:
         """`feed` for the lines of a long backlog: the same state, at speed (catchup.py)."""
@@ -114,6 +132,8 @@ class RunMonitor:
         """Fold at once consecutive progress lines (finite losses) read at `wall_s`, when
         they can say nothing: the run goes on at its pace. False, with nothing folded, when
         any of them might (the caller applies them one by one)."""
+        if self.state.life.blocks_steady():
+            return False  # the first line may move the run out of a stall or an end
         timed = self.state.steady_times(iters, dts, total)
         if timed is None:
             return False

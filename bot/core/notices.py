@@ -33,6 +33,7 @@ class AlertType(StrEnum):
     NEW_LAUNCH = "new_launch"
     FINISHED = "finished"
     STOPPED = "stopped"  # from Telegram, by /stop
+    RUNNING_AGAIN = "running_again"  # progress again after a stall or a crash
     TOO_MANY_RUNS = "too_many_runs"
 
 

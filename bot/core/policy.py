@@ -3,7 +3,7 @@
 - Evals follow the chat's `/evals` setting; progress milestones (`milestones_pct`) are derived
   here from the run's state as its notices flow (the detectors only report what the log says).
 - A muted chat gets only critical alerts (`critical`: OOM, crash, NaN, lost GPU by default);
-  an unsubscribed chat gets nothing. Routine pushes are silent, alerts loud.
+  an unsubscribed chat gets nothing. Routine pushes are silent, alerts and the finish loud.
 - A replayed backlog rebuilds the state quietly: only its warnings and critical alerts go out.
 """
 
@@ -21,6 +21,7 @@ from bot.core.prefs import ChatPrefs
 from bot.core.state import RunState
 
 DEFAULT_CRITICAL = frozenset({"oom", "crash", "nan", "gpu_lost"})
+RINGING_INFO = frozenset({"finished"})  # the push people wait for: it makes a sound
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +104,10 @@ class PushPolicy:
 
 
 def is_silent(push: Push) -> bool:
-    """Routine pushes make no sound; alerts do."""
-    return not isinstance(push, Alert) or push.severity == "info"
+    """Routine pushes make no sound; alerts do, and so does the end of a run."""
+    if not isinstance(push, Alert):
+        return True
+    return push.severity == "info" and push.type not in RINGING_INFO
 
 
 def identity(push: Push) -> tuple[str, str]:

@@ -11,6 +11,7 @@ from bot.core.estimator import Estimator, EtaEstimate, eval_steps_from_config
 from bot.core.events import Checkpoint, ErrorText, Eval, Event, Progress, RunConfig, TrainingEnd
 from bot.core.gpu import GpuSnapshot
 from bot.core.launches import NEW, Launch, Launches
+from bot.core.lifecycle import ENDED, Phase, RunLife
 from bot.core.notices import EvalNotice, Notice
 from bot.core.traces import AlertMarks, GpuTrace
 
@@ -71,6 +72,17 @@ class RunState:
         self.gpu: GpuSnapshot | None = None  # the latest snapshot
         self.gpu_trace = GpuTrace()  # for /plot, as are the alert marks
         self.alert_marks = AlertMarks()
+        self.life = RunLife()  # its phase, folded by RunMonitor from what the detectors said
+
+    @property
+    def phase(self) -> Phase:
+        """Waiting, running, slowed, stalled, or how it ended (lifecycle.py)."""
+        phase = self.life.phase(self.iter is not None)
+        if phase in ENDED or self.ended is None:
+            return phase
+        if self.ended.reason == "stopped":
+            return Phase.STOPPED
+        return Phase.CRASHED if self.ended.failed else Phase.FINISHED
 
     @property
     def total_iters(self) -> int | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 
+from bot.core.lifecycle import NOT_STARTED
 from bot.core.notices import Alert, AlertType
 from bot.messages.gpu import EMOJI_GPU, reasons_text
 from bot.messages.lang import Tr, compose, finite
@@ -17,6 +18,7 @@ from bot.messages.progress import best_line
 from bot.messages.types import Ctx
 
 SEVERITY_EMOJI = {"info": "ℹ️", "warning": "⚠️", "critical": "🚨"}
+TYPE_EMOJI = {"finished": "🏁"}  # the end of a run is no mere piece of information
 KNOWN = tuple(AlertType)
 NEGLIGIBLE_S = 30.0  # an ETA change below this is not worth a line
 
@@ -24,7 +26,7 @@ Evidence = Mapping[str, float | int | str]
 
 
 def alert_text(a: Alert, ctx: Ctx) -> str:
-    emoji = SEVERITY_EMOJI.get(a.severity, SEVERITY_EMOJI["warning"])
+    emoji = TYPE_EMOJI.get(a.type) or SEVERITY_EMOJI.get(a.severity, SEVERITY_EMOJI["warning"])
     if not a.run:  # about a GPU no followed run uses: said once, for the machine
         head = Html(f"{emoji} {EMOJI_GPU} <b>GPU</b>")
         return compose(ctx, head, lambda tr: join([_body(tr, a), tr.t("alert.no_run")]))
@@ -37,12 +39,12 @@ def _body(tr: Tr, a: Alert) -> Html:
     if a.evidence.get("resolved") == 1 and f"resolved.{a.type}" in tr.messages:
         facts = FACTS.get(a.type, _no_facts)(tr, a.evidence, a)
         return join([Html(f"<b>{tr.t(f'resolved.{a.type}')}</b>"), *facts])
-    title = _nan_title(tr, a.evidence) if a.type == "nan" else tr.t(f"alert.{a.type}")
+    title = _nan_title(tr, a.evidence) if a.type == "nan" else tr.t(f"alert.{_kind(a)}")
     where_key = "alert.since_iter" if a.type == "stall" else "alert.at_iter"
     # "started at iteration 0" says nothing that "started" does not
     at_start = a.iter == 0 and a.type in ("started", "new_launch")
     where = tr.t(where_key, iter=a.iter) if a.iter is not None and not at_start else Html("")
-    facts = FACTS.get(a.type, _no_facts)(tr, a.evidence, a)
+    facts = FACTS.get(_kind(a), _no_facts)(tr, a.evidence, a)
     lines = [Html(f"<b>{title}</b>{where}"), *facts, _cost(tr, a.eta_change_s)]
     tip = _tip(a)
     if tip in tr.messages:
@@ -50,9 +52,20 @@ def _body(tr: Tr, a: Alert) -> Html:
     return join(lines)
 
 
+def _kind(a: Alert) -> str:
+    """The alert's type, or what it really is: a crash before anything ran could not start."""
+    return (
+        "could_not_start"
+        if a.type == "crash" and a.evidence.get("cause") == NOT_STARTED
+        else a.type
+    )
+
+
 def _tip(a: Alert) -> str:
     """What to try: the type's advice, or the advice for this cause when it has its own."""
     cause = a.evidence.get("cause")
+    if _kind(a) == "could_not_start":
+        return "try.could_not_start"
     if a.type == "crash" and cause == "time_limit":
         return "try.crash_time_limit"
     if a.type == "crash" and a.iter is None:  # at start-up, most often: nothing to resume
@@ -233,14 +246,38 @@ def _crash(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
         facts.append(tr.t("fact.no_iter"))
     if cause in CAUSES:
         facts.append(tr.t(f"fact.cause_{cause}"))
-    return facts + _exit_code(tr, ev) + _error(tr, ev)
+    return [*facts, *_exit_code(tr, ev), *_error(tr, ev), _machine(tr, ev)]
+
+
+def _could_not_start(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
+    """The line that says why first; a shell's 127 or 126 said in words."""
+    exit_code = _exit(ev)
+    if exit_code in (126, 127) and not _error(tr, ev):
+        key = "fact.not_found" if exit_code == 127 else "fact.not_executable"
+        return [tr.t(key, code=code(exit_code)), _machine(tr, ev)]
+    return [*_error(tr, ev), *_exit_code(tr, ev), _machine(tr, ev)]
+
+
+def _exit(ev: Evidence) -> int | None:
+    exit_code = number(ev, "exit_code")
+    return int(exit_code) if exit_code is not None and abs(exit_code) < 1e12 else None
 
 
 def _exit_code(tr: Tr, ev: Evidence) -> list[Html]:
-    exit_code = number(ev, "exit_code")
-    if exit_code is None or abs(exit_code) >= 1e12:
-        return []
-    return [tr.t("fact.exit_code", code=code(int(exit_code)))]
+    exit_code = _exit(ev)
+    return [] if exit_code is None else [tr.t("fact.exit_code", code=code(exit_code))]
+
+
+def _machine(tr: Tr, ev: Evidence) -> Html:
+    """`On gpu07, log /runs/a/train.log.`: which of several machines and runs this is."""
+    machine, log = ev.get("machine"), ev.get("log")
+    path = code(clip(log, VALUE_CHARS)) if isinstance(log, str) and log else None
+    if not isinstance(machine, str) or not machine or tr.ctx.host:  # the head names it
+        return tr.t("fact.log", log=path) if path else Html("")
+    there = code(clip(machine, NAME_CHARS))
+    if path is None:
+        return tr.t("fact.machine", machine=there)
+    return tr.t("fact.machine_log", machine=there, log=path)
 
 
 def _error(tr: Tr, ev: Evidence) -> list[Html]:
@@ -322,26 +359,37 @@ def _started(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
 
 
 def _finished(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
+    """How long it took against the first estimate, its val losses, its exit, where."""
     facts = []
-    elapsed = number(ev, "elapsed_s")
-    if elapsed is not None:
-        facts.append(tr.t("fact.elapsed", dur=tr.dur(elapsed)))
+    took, first = number(ev, "elapsed_s"), number(ev, "first_total_s")
+    if took is not None and first is not None:
+        facts.append(tr.t("fact.took_vs_first", took=tr.dur(took), first=tr.dur(first)))
+    elif took is not None:
+        facts.append(tr.t("fact.took", took=tr.dur(took)))
     best, best_iter = number(ev, "best_val_loss"), number(ev, "best_iter")
     if best is not None:
         it = int(best_iter) if best_iter is not None and 0 <= best_iter < 1e15 else None
         facts.append(tr.t("fact.alone", fact=best_line(tr, best, it)))
-    error = number(ev, "first_eta_error_pct")
-    if error is not None:
-        sign = "+" if error > 0 else ""  # negative numbers carry their own sign
-        facts.append(tr.t("fact.first_eta_error", pct=Html(sign + tr.pct(error))))
-    return facts
+    final = number(ev, "final_val_loss")
+    if final is not None:
+        facts.append(tr.t("fact.final_val", loss=tr.loss(final)))
+    return [*facts, *_exit_code(tr, ev), _machine(tr, ev)]
+
+
+def _running_again(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
+    if ev.get("after") == "crash":
+        return [tr.t("fact.after_crash")]
+    silent = number(ev, "silent_s")
+    if silent is None:
+        return [tr.t("fact.after_stall_unknown")]
+    return [tr.t("fact.after_stall", dur=tr.dur(silent))]
 
 
 def _stopped(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
     """Who had it stopped, then the end of a finished run's facts, then how it exited."""
     by = ev.get("by")
     facts = [tr.t("fact.stopped_by", by=clip(str(by), NAME_CHARS))] if by else []
-    return facts + _finished(tr, ev, a) + _exit_code(tr, ev)
+    return facts + _finished(tr, ev, a)  # which says how it exited
 
 
 def _too_many_runs(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
@@ -366,5 +414,7 @@ FACTS: dict[str, Callable[[Tr, Evidence, Alert], list[Html]]] = {
     "new_launch": _started,
     "finished": _finished,
     "stopped": _stopped,
+    "could_not_start": _could_not_start,
+    "running_again": _running_again,
     "too_many_runs": _too_many_runs,
 }

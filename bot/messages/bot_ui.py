@@ -7,11 +7,11 @@ Their words are in the fr/en catalogs (`fr.py`, `en.py`), under `ui.`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.core.estimator import EtaEstimate
-from bot.core.events import TrainingEnd
 from bot.core.gpu import GpuSnapshot
+from bot.core.lifecycle import Phase
 from bot.core.state import RunState
 from bot.messages.lang import Tr, Value, compose, languages
 from bot.messages.markup import NAME_CHARS, Html, bold, clip, code, join, to_plain
@@ -106,6 +106,12 @@ PLOT_WORDS = (  # `ui.plot.<word>` as it is
     "alert",
 )
 KILO_FROM = 10_000  # iteration ticks from here on read `12 k`
+PLOT_ENDINGS = {
+    Phase.FINISHED: "ui.plot.finished",
+    Phase.CRASHED: "ui.plot.stopped",
+    Phase.NOT_STARTED: "ui.plot.stopped",
+    Phase.STOPPED: "ui.plot.stopped_telegram",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,19 +180,18 @@ def _plot_subtitle(ui: Tr, state: RunState) -> tuple[str, ...]:
         )
     else:
         where = ui.t("status.iter", iter=it)
-    if state.ended is not None:
-        finish = ui.t(_plot_end(state.ended), elapsed=ui.dur(eta.elapsed_s))
+    phase = state.phase
+    if phase in PLOT_ENDINGS:
+        finish = ui.t(PLOT_ENDINGS[phase], elapsed=ui.dur(eta.elapsed_s))
+    elif phase == Phase.STALLED:
+        last = state.last_progress_wall_s
+        finish = ui.t("ui.plot.stalled", ago=ui.dur(ui.ctx.now_s - last if last else None))
     elif eta.remaining_s is not None:
         finish = ui.finish(state.finish_at(eta, ui.ctx.now_s))
     else:
         finish = ui.t("ui.plot.no_eta")
-    return (to_plain(where), to_plain(finish))
-
-
-def _plot_end(ended: TrainingEnd) -> str:
-    if ended.reason == "stopped":
-        return "ui.plot.stopped_telegram"
-    return "ui.plot.stopped" if ended.failed else "ui.plot.finished"
+    slowed = (to_plain(ui.t("ui.plot.slowed")),) if phase == Phase.SLOWED else ()
+    return (to_plain(where), to_plain(finish), *slowed)
 
 
 def plot_caption(state: RunState, ctx: Ctx) -> str:
@@ -222,7 +227,7 @@ def tour_text(state: RunState, gpu: GpuSnapshot | None, chart: str, ctx: Ctx) ->
     """What `/eta` (in both languages, to show them), `/status` and `/plot` would answer at
     the end of the demo, then how to follow a real run and get it on Telegram."""
     ui = Tr(languages(ctx.lang)[0], ctx)
-    both = Ctx(lang="both", now_s=ctx.now_s, tz=ctx.tz, clock24=ctx.clock24)
+    both = replace(ctx, lang="both", host="")
     return join(
         [
             ui.t("ui.tour.over"),

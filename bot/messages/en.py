@@ -36,6 +36,7 @@ MESSAGES: dict[str, str] = {
     "when.today": "around" + _NB + "{time}",
     "when.tomorrow": "tomorrow around" + _NB + "{time}",
     "when.date": "{date}, around" + _NB + "{time}",
+    "when.demo": "{when} by the demo's clock",
     "finish.unknown": "Finish time unknown",
     "finish.far": "Done in over 10 years",
     "finish.now": "Finishing any moment now, expected {when}",
@@ -76,8 +77,6 @@ MESSAGES: dict[str, str] = {
         "Total number of iterations unknown: restart etagram with {flag} to get a finish time."
     ),
     "eta.no_step": "Step time not measured yet: at least two progress lines are needed.",
-    "eta.ended": "Training ended at iteration {iter}, after {elapsed}.",
-    # runs
     "run.no_progress": "No progress line yet for this run.",
     "run.none": (
         "Nothing to show yet: no run has written a progress line. On the training machine, "
@@ -101,6 +100,28 @@ MESSAGES: dict[str, str] = {
     "runs.no_progress": "no progress yet",
     "runs.pick": "Pick one with the buttons below.",
     # /status
+    # a run's phase (bot/core/lifecycle.py)
+    "phase.slowed": "Slowed down: iterations take longer than usual.",
+    "phase.stalled": "Stalled: last progress {ago} ago, at iteration {iter}.",
+    "phase.crashed": "Training crashed at iteration {iter}, after {elapsed}.",
+    "phase.crashed_no_iter": "Training crashed before its first iteration.",
+    "phase.not_started": "The training could not start.",
+    "phase.stopped": "Training stopped at iteration {iter}, after {elapsed}.",
+    "phase.finished": "Training finished at iteration {iter}, after {elapsed}.",
+    "phase.waiting.missing": "Waiting for the log: it does not exist yet.",
+    "phase.waiting.permission": "Waiting for the log: permission denied.",
+    "phase.waiting.not_regular": "Waiting for the log: it is not a regular file.",
+    "runs.phase.running": "running",
+    "runs.phase.slowed": "slowed down",
+    "runs.phase.stalled": "stalled",
+    "runs.phase.crashed": "crashed",
+    "runs.phase.not_started": "could not start",
+    "runs.phase.stopped": "stopped",
+    "runs.phase.finished": "finished",
+    "runs.phase.waiting": "waiting",
+    "runs.waiting.missing": "waiting for the log (it does not exist yet)",
+    "runs.waiting.permission": "waiting for the log (permission denied)",
+    "runs.waiting.not_regular": "waiting for the log (not a regular file)",
     "status.no_eta": "No finish time yet (/eta says why)",
     "status.iter_of": "Iteration {iter} / {total}",
     "status.iter": "Iteration {iter}",
@@ -201,6 +222,8 @@ MESSAGES: dict[str, str] = {
     "alert.finished": "Training finished",
     "alert.stopped": "Training stopped from Telegram",
     "alert.too_many_runs": "Too many runs: reports about new ones ignored",
+    "alert.could_not_start": "Training could not start",
+    "alert.running_again": "Training is progressing again",
     "recovered.thermal": "Thermal slowdown over",
     "recovered.power": "Power limit no longer slowing training",
     "recovered.slowdown": "Back to normal speed",
@@ -236,6 +259,17 @@ MESSAGES: dict[str, str] = {
     ),
     "fact.gpu_lost": "GPU {gpu} no longer answers the driver.",
     "fact.too_many_runs": "This hub already follows {max} runs, the most it takes.",
+    "fact.took": "Took {took}.",
+    "fact.took_vs_first": "Took {took} (first estimate: {first}).",
+    "fact.final_val": "Final val loss: {loss}.",
+    "fact.machine_log": "On {machine}, log {log}.",
+    "fact.machine": "On {machine}.",
+    "fact.log": "Log: {log}.",
+    "fact.not_found": "Command not found (exit code {code}).",
+    "fact.not_executable": "Command found but not executable (exit code {code}).",
+    "fact.after_stall": "Nothing had moved for {dur}.",
+    "fact.after_stall_unknown": "It had stopped moving.",
+    "fact.after_crash": "The error reported earlier did not stop it.",
     "fact.memory": "memory {pct} used ({used} of {total})",
     "fact.memory_pct": "memory {pct} used",
     "fact.gpu_idle": (
@@ -251,8 +285,6 @@ MESSAGES: dict[str, str] = {
     "fact.slurm_fits": "Expected finish at {finish}, before the job ends at {end}.",
     "fact.total_iters": "{total} iterations planned.",
     "fact.first_eta": "First estimate: {eta}.",
-    "fact.elapsed": "Total time: {dur}.",
-    "fact.first_eta_error": "The first estimate was off by {pct}.",
     "cost.negligible": "No noticeable effect on the finish time so far.",
     "cost.later": "Cost: finish pushed back by about {delta}.",
     "cost.earlier": "Finish brought forward by about {delta}.",
@@ -295,6 +327,10 @@ MESSAGES: dict[str, str] = {
     "try.stopped": "To go on later, resume from the last checkpoint it saved.",
     "try.crash_time_limit": (
         "Ask for more time (<code>#SBATCH --time</code>) or resume from the last checkpoint."
+    ),
+    "try.could_not_start": (
+        "Nothing ran: fix the command or its environment (script path, installed packages), "
+        "then launch again."
     ),
     "try.stall_collective": (
         "Look higher up in the log for the process that failed first. "
@@ -436,6 +472,8 @@ MESSAGES: dict[str, str] = {
     "ui.plot.finished": "Finished in {elapsed}",
     "ui.plot.stopped": "Crashed after {elapsed}",
     "ui.plot.stopped_telegram": "Stopped from Telegram after {elapsed}",
+    "ui.plot.stalled": "Stalled: last progress {ago} ago",
+    "ui.plot.slowed": "Slowed down",
     "ui.plot.loss": "loss",
     "ui.plot.train": "train",
     "ui.plot.val": "val",
@@ -464,8 +502,9 @@ MESSAGES: dict[str, str] = {
     "ui.plot.alert.disk_full": "disk full",
     "ui.plot.alert.slurm_deadline": "job too short",
     "ui.demo.intro": (
-        "etagram demo: a simulated nanoGPT run, {speed} times faster than real; the durations "
-        "and finish times it announces are those the real run would have. Its log: {log}"
+        "etagram demo: a simulated nanoGPT run, {speed} times faster than real. The time in "
+        "brackets is the demo's clock, which runs {speed} times faster too: the durations and "
+        "finish times announced on it are those the real run would have. Its log: {log}"
     ),
     "ui.tour.over": "🏁 Demo over: the simulated run stopped, as planned.",
     "ui.tour.eta": "/eta would answer, here in both languages ({setting}):",

@@ -54,6 +54,7 @@ _MESSAGES = {
     "when.today": "vers" + _NB + "{time}",
     "when.tomorrow": "demain vers" + _NB + "{time}",
     "when.date": "{date} vers" + _NB + "{time}",
+    "when.demo": "{when} à l'horloge de la démo",
     "finish.unknown": "Heure de fin inconnue",
     "finish.far": "Fin dans plus de 10" + _NB + "ans",
     "finish.now": "Fin imminente, prévue {when}",
@@ -100,8 +101,6 @@ _MESSAGES = {
     "eta.no_step": (
         "Durée d'une itération pas encore mesurée : il faut au moins deux lignes de progression."
     ),
-    "eta.ended": "Entraînement terminé à l'itération {iter}, après {elapsed}.",
-    # runs
     "run.no_progress": "Pas encore de ligne de progression pour cet entraînement.",
     "run.none": (
         "Rien à montrer pour l'instant : aucun entraînement n'a encore écrit de ligne de "
@@ -126,6 +125,28 @@ _MESSAGES = {
     "runs.no_progress": "pas encore de progression",
     "runs.pick": "Choisissez-en un avec les boutons ci-dessous.",
     # /status
+    # a run's phase (bot/core/lifecycle.py)
+    "phase.slowed": "Ralenti : les itérations prennent plus de temps que d'habitude.",
+    "phase.stalled": "Bloqué : dernière progression il y a {ago}, à l'itération {iter}.",
+    "phase.crashed": "Entraînement arrêté sur une erreur à l'itération {iter}, après {elapsed}.",
+    "phase.crashed_no_iter": "Entraînement arrêté sur une erreur avant la première itération.",
+    "phase.not_started": "L'entraînement n'a pas pu démarrer.",
+    "phase.stopped": "Entraînement arrêté à l'itération {iter}, après {elapsed}.",
+    "phase.finished": "Entraînement terminé à l'itération {iter}, après {elapsed}.",
+    "phase.waiting.missing": "En attente du log : il n'existe pas encore.",
+    "phase.waiting.permission": "En attente du log : permission refusée.",
+    "phase.waiting.not_regular": "En attente du log : ce n'est pas un fichier ordinaire.",
+    "runs.phase.running": "en cours",
+    "runs.phase.slowed": "ralenti",
+    "runs.phase.stalled": "bloqué",
+    "runs.phase.crashed": "arrêté sur une erreur",
+    "runs.phase.not_started": "n'a pas pu démarrer",
+    "runs.phase.stopped": "arrêté",
+    "runs.phase.finished": "terminé",
+    "runs.phase.waiting": "en attente",
+    "runs.waiting.missing": "en attente du log (il n'existe pas encore)",
+    "runs.waiting.permission": "en attente du log (permission refusée)",
+    "runs.waiting.not_regular": "en attente du log (pas un fichier ordinaire)",
     "status.no_eta": "Heure de fin pas encore calculable (/eta dit pourquoi)",
     "status.iter_of": "Itération {iter} / {total}",
     "status.iter": "Itération {iter}",
@@ -233,6 +254,8 @@ _MESSAGES = {
     "alert.finished": "Entraînement terminé",
     "alert.stopped": "Entraînement arrêté depuis Telegram",
     "alert.too_many_runs": "Trop d'entraînements : les nouveaux sont ignorés",
+    "alert.could_not_start": "L'entraînement n'a pas pu démarrer",
+    "alert.running_again": "L'entraînement progresse de nouveau",
     "recovered.thermal": "Fin du ralentissement thermique",
     "recovered.power": "La limite de puissance ne ralentit plus l'entraînement",
     "recovered.slowdown": "Retour à la vitesse normale",
@@ -268,6 +291,17 @@ _MESSAGES = {
     ),
     "fact.gpu_lost": "Le GPU {gpu} ne répond plus au pilote.",
     "fact.too_many_runs": "Ce hub suit déjà {max} entraînements, le maximum qu'il accepte.",
+    "fact.took": "Durée : {took}.",
+    "fact.took_vs_first": "Durée : {took} (première estimation : {first}).",
+    "fact.final_val": "Dernière val loss : {loss}.",
+    "fact.machine_log": "Sur {machine}, log {log}.",
+    "fact.machine": "Sur {machine}.",
+    "fact.log": "Log : {log}.",
+    "fact.not_found": "Commande introuvable (code de sortie {code}).",
+    "fact.not_executable": "Commande trouvée mais pas exécutable (code de sortie {code}).",
+    "fact.after_stall": "Plus rien n'avait bougé pendant {dur}.",
+    "fact.after_stall_unknown": "Plus rien ne bougeait.",
+    "fact.after_crash": "L'erreur signalée plus tôt ne l'a pas arrêté.",
     "fact.memory": "mémoire utilisée à {pct} ({used} sur {total})",
     "fact.memory_pct": "mémoire utilisée à {pct}",
     "fact.gpu_idle": (
@@ -287,8 +321,6 @@ _MESSAGES = {
     "fact.slurm_fits": "Fin prévue à {finish}, avant la fin du job à {end}.",
     "fact.total_iters": "{total} itérations prévues.",
     "fact.first_eta": "Première estimation : {eta}.",
-    "fact.elapsed": "Durée totale : {dur}.",
-    "fact.first_eta_error": "Écart de la première estimation : {pct}.",
     "cost.negligible": "Pas d'effet notable sur l'heure de fin pour l'instant.",
     "cost.later": "Coût : fin repoussée d'environ {delta}.",
     "cost.earlier": "Fin avancée d'environ {delta}.",
@@ -337,6 +369,10 @@ _MESSAGES = {
     "try.crash_time_limit": (
         "Demandez plus de temps (<code>#SBATCH --time</code>) ou reprenez depuis la dernière "
         "sauvegarde."
+    ),
+    "try.could_not_start": (
+        "Rien n'a tourné : corrigez la commande ou son environnement (chemin du script, "
+        "paquets installés), puis relancez."
     ),
     "try.stall_collective": (
         "À chercher plus haut dans le log : le processus qui a échoué le premier. "
@@ -492,6 +528,8 @@ _MESSAGES = {
     "ui.plot.finished": "Terminé en {elapsed}",
     "ui.plot.stopped": "Arrêté sur une erreur après {elapsed}",
     "ui.plot.stopped_telegram": "Arrêté depuis Telegram après {elapsed}",
+    "ui.plot.stalled": "Bloqué : dernière progression il y a {ago}",
+    "ui.plot.slowed": "Ralenti",
     "ui.plot.loss": "loss",
     "ui.plot.train": "train",
     "ui.plot.val": "val",
@@ -520,8 +558,10 @@ _MESSAGES = {
     "ui.plot.alert.disk_full": "disque plein",
     "ui.plot.alert.slurm_deadline": "job trop court",
     "ui.demo.intro": (
-        "Démo d'etagram : un entraînement nanoGPT simulé, {speed} fois plus vite qu'en vrai ; "
-        "les durées et heures de fin annoncées sont celles qu'aurait le vrai. Son log : {log}"
+        "Démo d'etagram : un entraînement nanoGPT simulé, {speed} fois plus vite qu'en vrai. "
+        "L'heure entre crochets est celle de l'horloge de la démo, qui avance elle aussi "
+        "{speed} fois plus vite : les durées et heures de fin annoncées sur elle sont celles "
+        "qu'aurait le vrai entraînement. Son log : {log}"
     ),
     "ui.tour.over": "🏁 Fin de la démo : l'entraînement simulé s'est arrêté comme prévu.",
     "ui.tour.eta": "/eta répondrait, ici dans les deux langues ({setting}) :",

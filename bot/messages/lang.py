@@ -197,7 +197,12 @@ class Tr:
         return esc(format_datetime(moment, self.messages[key], locale=self.locale))
 
     def when(self, epoch_s: float) -> Html:
-        """`vers 3 h 27`, `demain vers 9 h 10`, `samedi 5 décembre vers 9 h 10`."""
+        """`vers 3 h 27`, `demain vers 9 h 10`, `samedi 5 décembre vers 9 h 10`; in the demo,
+        `vers 3 h 27 à l'horloge de la démo` (its clock runs faster than the wall's)."""
+        when = self._when(epoch_s)
+        return self.t("when.demo", when=when) if self.ctx.demo else when
+
+    def _when(self, epoch_s: float) -> Html:
         day = self.local(epoch_s).date()
         today = self.local(self.ctx.now_s).date()
         time = self.clock(epoch_s)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from bot.core.estimator import EtaEstimate
 from bot.core.gpu import GpuSnapshot
+from bot.core.lifecycle import ENDED, NO_COUNTDOWN, Phase
 from bot.core.notices import EvalNotice
 from bot.core.state import RunState
 from bot.messages.gpu import gpu_lines
@@ -86,14 +87,19 @@ def eta_text(state: RunState, ctx: Ctx) -> str:
 
 
 def _eta_body(tr: Tr, state: RunState, eta: EtaEstimate, finish_at: float | None) -> Html:
-    if state.ended is not None:
-        return _ended(tr, state, eta)
+    phase = state.phase
+    if phase in ENDED or (phase == Phase.WAITING and state.life.waiting is not None):
+        return phase_line(tr, state, eta)
     if eta.iters_done is None:
         return tr.t("eta.no_progress")
+    if phase == Phase.STALLED:  # no countdown: it would run out while nothing moves
+        known = eta.total_iters is not None and eta.total_iters > 0
+        return join([_iters_line(tr, eta) if known else Html(""), phase_line(tr, state, eta)])
     if eta.remaining_s is None:
         return _partial(tr, eta)
     return join(
         [
+            phase_line(tr, state, eta),
             _iters_line(tr, eta),
             pause_line(tr, "eta.steps", eta.iters_left or 0, eta.step_s),
             pause_line(tr, "eta.evals", eta.evals_left, eta.eval_cost_s, eta.eval_cost_estimated),
@@ -141,9 +147,24 @@ def _partial(tr: Tr, eta: EtaEstimate) -> Html:
     return join(lines)
 
 
-def _ended(tr: Tr, state: RunState, eta: EtaEstimate) -> Html:
-    it = state.iter if state.iter is not None else 0
-    return tr.t("eta.ended", iter=it, elapsed=tr.dur(eta.elapsed_s))
+def phase_line(tr: Tr, state: RunState, eta: EtaEstimate) -> Html:
+    """The run's phase as a sentence; nothing while it simply runs (the figures say it)."""
+    phase = state.phase
+    it = state.iter
+    if phase == Phase.WAITING:
+        waiting = state.life.waiting
+        return tr.t(f"phase.waiting.{waiting}") if waiting is not None else Html("")
+    if phase == Phase.STALLED:
+        last = state.last_progress_wall_s
+        ago = tr.ctx.now_s - last if last is not None else None
+        return tr.t("phase.stalled", ago=tr.dur(ago), iter=it if it is not None else 0)
+    if phase == Phase.CRASHED and it is None:
+        return tr.t("phase.crashed_no_iter")
+    if phase in ENDED - {Phase.NOT_STARTED}:
+        return tr.t(f"phase.{phase}", iter=it or 0, elapsed=tr.dur(eta.elapsed_s))
+    if phase in (Phase.NOT_STARTED, Phase.SLOWED):
+        return tr.t(f"phase.{phase}")
+    return Html("")
 
 
 # --- /status ------------------------------------------------------------------------------
@@ -173,15 +194,16 @@ def _bar(tr: Tr, eta: EtaEstimate) -> Html:
 def _status_body(
     tr: Tr, state: RunState, eta: EtaEstimate, finish_at: float | None, gpu: GpuSnapshot | None
 ) -> Html:
+    phase = phase_line(tr, state, eta)
     if state.iter is None:
-        return tr.t("run.no_progress")
+        return phase or tr.t("run.no_progress")
     lines = [_where(tr, state), _best(tr, state)]
-    if state.ended is not None:
-        lines.append(_ended(tr, state, eta))
+    if state.phase in NO_COUNTDOWN:
+        lines.append(phase)
     elif eta.remaining_s is not None:
-        lines.append(tr.finish(finish_at, _spread_from_now(tr, eta, finish_at)))
+        lines += [tr.finish(finish_at, _spread_from_now(tr, eta, finish_at)), phase]
     else:
-        lines.append(tr.t("status.no_eta"))
+        lines += [tr.t("status.no_eta"), phase]
     lines.extend(gpu_lines(tr, gpu))
     lines.append(_staleness(tr, state))
     return join(lines)
@@ -227,7 +249,9 @@ def best_line(tr: Tr, loss: float | None, it: int | None) -> Html:
 
 def _staleness(tr: Tr, state: RunState) -> Html:
     last = state.last_progress_wall_s
-    if state.ended is not None or not finite(last) or not finite(tr.ctx.now_s):
+    if state.phase not in (Phase.RUNNING, Phase.SLOWED):  # its phase says when it last moved
+        return Html("")
+    if not finite(last) or not finite(tr.ctx.now_s):
         return Html("")
     assert last is not None
     silent = tr.ctx.now_s - last
@@ -323,9 +347,18 @@ def runs_text(runs: Sequence[RunState], selected: str | None, ctx: Ctx) -> str:
 def _runs_body(tr: Tr, runs: Sequence[RunState], selected: str | None) -> Html:
     lines = [tr.t("runs.title")]
     for state in runs:
-        where = _where(tr, state, "runs") if state.iter is not None else tr.t("runs.no_progress")
-        line = tr.t("runs.line", run=name(state.name), where=where)
+        line = tr.t("runs.line", run=name(state.name), where=_runs_where(tr, state))
         lines.append(tr.t("runs.selected", line=line) if state.name == selected else line)
     if len(runs) > 1:
         lines.append(tr.t("runs.pick"))
     return join(lines)
+
+
+def _runs_where(tr: Tr, state: RunState) -> Html:
+    """`iteration 1,200 / 2,000 · loss 1.2345 · crashed`, or why it waits."""
+    phase, waiting = state.phase, state.life.waiting
+    if phase == Phase.WAITING and waiting is not None:
+        return tr.t(f"runs.waiting.{waiting}")
+    if state.iter is None:
+        return tr.t(f"runs.phase.{phase}") if phase in ENDED else tr.t("runs.no_progress")
+    return Html(f"{_where(tr, state, 'runs')} · {tr.t(f'runs.phase.{phase}')}")

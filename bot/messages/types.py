@@ -14,3 +14,4 @@ class Ctx:
     tz: str = "UTC"
     clock24: bool | None = None  # None: the language's habit (fr 24 h, en 12 h)
     host: str = ""  # the machine the message is about, said after its head; "" = not said
+    demo: bool = False  # `now_s` is `etagram demo`'s accelerated clock: its times say so

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from bot.adapters.tail import LogFollower, Position
+from bot.core.lifecycle import WaitReason
 from bot.core.linebuf import MAX_LINE
 
 # Only guards against a hung test; nothing asserts on durations.
@@ -173,6 +174,35 @@ async def test_waits_for_a_file_that_appears_later(
     assert reader.lines == ["hello"]
     assert sum("waiting for" in r.getMessage() for r in caplog.records) == 1
     await reader.close()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a file whatever its permissions")
+async def test_an_unreadable_log_is_said_once_as_a_warning_with_its_reason(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The run shows why it waits; the log says it once, as a WARNING; once the file can be
+    read, the wait is over and its lines come."""
+    caplog.set_level(logging.INFO, logger="bot.adapters.tail")
+    log = tmp_path / "train.log"
+    log.write_bytes(b"hello\n")
+    log.chmod(0)
+    told: list[WaitReason | None] = []
+
+    async def on_wait(reason: WaitReason | None) -> None:
+        told.append(reason)
+
+    follower = LogFollower(log, poll_interval_s=0.05, use_inotify=False, on_wait=on_wait)
+    lines = follower.lines()
+    batch = asyncio.ensure_future(anext(lines))
+    await asyncio.sleep(0.3)
+    assert told == [WaitReason.PERMISSION]
+    log.chmod(0o644)
+    assert await asyncio.wait_for(batch, 2) == ["hello"]
+    assert told == [WaitReason.PERMISSION, None]
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "Permission denied" in warnings[0].getMessage()
+    follower.stop()
+    await lines.aclose()
 
 
 async def test_rename_rotation_finishes_the_old_file_first(tmp_path: Path) -> None:
@@ -344,7 +374,12 @@ async def test_a_fifo_in_place_of_the_log_is_not_opened(tmp_path: Path) -> None:
     follower waits for a regular file instead, and stops when asked."""
     fifo = tmp_path / "train.log"
     os.mkfifo(fifo)
-    follower = LogFollower(fifo, poll_interval_s=0.05, use_inotify=False)
+    told: list[WaitReason | None] = []
+
+    async def on_wait(reason: WaitReason | None) -> None:
+        told.append(reason)
+
+    follower = LogFollower(fifo, poll_interval_s=0.05, use_inotify=False, on_wait=on_wait)
 
     async def read() -> None:
         async for _ in follower.lines():
@@ -355,6 +390,7 @@ async def test_a_fifo_in_place_of_the_log_is_not_opened(tmp_path: Path) -> None:
         await asyncio.sleep(0.3)
         follower.stop()
         await asyncio.wait_for(task, 2)
+        assert told == [WaitReason.NOT_REGULAR]  # the run shows why it waits
     finally:  # a reader blocked in open() would hold the test up for good: release it
         with contextlib.suppress(OSError):
             os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))

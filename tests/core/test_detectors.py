@@ -194,14 +194,25 @@ BANNER = "2024-05-01 10:00:00.123 | INFO | trainer:before_train:120 - args: Name
 
 def test_a_start_up_crash_is_said_with_no_iteration_and_quotes_the_exception() -> None:
     state = RunMonitor("r")
-    found = alerts(state, scanned(BANNER, TRACEBACK, "ImportError: cannot import name 'Foo'"))
+    found = alerts(state, scanned(BANNER, TRACEBACK, "RuntimeError: no CUDA device"))
     assert found == []  # a traceback alone may be handled: wait for what follows
     crash = [a for a in state.end_of_log() if isinstance(a, Alert)]
     assert [(a.type, a.iter) for a in crash] == [("crash", None)]
+    assert crash[0].evidence == {"cause": "exception", "error": "RuntimeError: no CUDA device"}
+    assert state.state.phase == "crashed"
+
+
+def test_an_import_error_before_any_progress_could_not_start() -> None:
+    """Nothing ran: a crash whose cause says so (the run's phase too), quoting the line."""
+    state = RunMonitor("r")
+    alerts(state, scanned(BANNER, TRACEBACK, "ImportError: cannot import name 'Foo'"))
+    crash = [a for a in state.end_of_log() if isinstance(a, Alert)]
+    assert [(a.type, a.iter) for a in crash] == [("crash", None)]
     assert crash[0].evidence == {
-        "cause": "exception",
+        "cause": "could_not_start",
         "error": "ImportError: cannot import name 'Foo'",
     }
+    assert state.state.phase == "not_started"
 
 
 def test_each_launch_that_dies_at_start_up_is_its_own_crash() -> None:
@@ -395,10 +406,22 @@ def test_nan_once_until_finite_for_long() -> None:
 
 def test_nan_eval_loss_is_a_nan_alert_at_the_eval() -> None:
     found = alerts(RunMonitor("r"), [Eval(0, None, float("nan")), Progress(1, loss=float("nan"))])
-    assert [(a.type, a.iter, a.evidence.get("source")) for a in found[:1]] == [
+    assert [(a.type, a.iter, a.evidence.get("source")) for a in found[1:]] == [
         ("nan", 0, "val_loss")
     ]
-    assert types(found) == ["nan", "started"]
+    assert types(found) == ["started", "nan"]  # the eval opened the run: its start first
+
+
+def test_an_eval_before_any_progress_says_the_start_before_itself() -> None:
+    """nanoGPT evaluates at iteration 0 before its first `iter 0` line, HF with
+    `eval_on_start`: the start is said first, once, then the eval."""
+    state = RunMonitor("r", fmt="nanogpt", total_iters=2000)
+    lines = ["step 0: train loss 10.8932, val loss 10.9451", "iter 0: loss 10.8921, time 170.00ms"]
+    said = [n for _, notices in state.feed(lines, 0.0) for n in notices]
+    assert [type(n).__name__ for n in said] == ["Alert", "EvalNotice"]
+    assert (said[0].type, said[0].iter, said[0].evidence) == ("started", 0, {"total_iters": 2000})
+    found = alerts(RunMonitor("r"), [Eval(500, None, 2.0), *progress(510, 600)])
+    assert [(a.type, a.iter) for a in found] == [("started", 500)]  # from a resumed checkpoint
 
 
 def test_a_single_noisy_loss_is_not_a_spike_three_are() -> None:

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from bot.core.estimator import EtaEstimate
 from bot.core.events import TrainingEnd
 from bot.core.gpumap import PID_NAMESPACE, GpuMap
+from bot.core.lifecycle import WaitReason
 from bot.core.notices import Alert, EvalNotice
 from bot.core.state import EvalRecord, RunState
 from bot.messages import (
@@ -226,7 +227,38 @@ FINISHED = Alert(
     "info",
     20000,
     3630.0,
-    {"elapsed_s": 3630.0, "best_val_loss": 1.4697, "best_iter": 4500, "first_eta_error_pct": 4.2},
+    {
+        "elapsed_s": 3630.0,
+        "best_val_loss": 1.4697,
+        "best_iter": 4500,
+        "final_val_loss": 1.4801,
+        "first_eta_error_pct": 4.2,
+        "first_total_s": 3420.0,
+        "exit_code": 0,
+        "machine": "gpu07",
+        "log": "/scratch/runs/shakespeare-char/train.log",
+    },
+)
+FINISHED_WATCHED = Alert(  # a followed log (no exit code), no eval, no first estimate
+    RUN, "finished", "info", 20000, 3630.0, {"elapsed_s": 3630.0, "machine": "gpu07"}
+)
+COULD_NOT_START = Alert(
+    RUN,
+    "crash",
+    "critical",
+    None,
+    0.0,
+    {
+        "cause": "could_not_start",
+        "error": "python3: can't open file '/home/ada/nosuch.py': [Errno 2] No such file or"
+        " directory",
+        "exit_code": 2,
+        "machine": "gpu07",
+        "log": "/scratch/runs/shakespeare-char/train.log",
+    },
+)
+NOT_FOUND = Alert(
+    RUN, "crash", "critical", None, 0.0, {"cause": "could_not_start", "exit_code": 127}
 )
 STOPPED = Alert(
     RUN,
@@ -240,8 +272,13 @@ STOPPED = Alert(
         "best_val_loss": 1.4697,
         "best_iter": 1000,
         "exit_code": 130,
+        "machine": "gpu07",
     },
 )
+RUNNING_AGAIN = Alert(
+    RUN, "running_again", "info", 1310, 240.0, {"after": "stall", "silent_s": 754.0}
+)
+RUNNING_AGAIN_CRASH = Alert(RUN, "running_again", "info", 1310, 240.0, {"after": "crash"})
 CRASH = Alert(
     RUN,
     "crash",
@@ -348,6 +385,51 @@ def _ended_run() -> FixedRun:
     return run
 
 
+def _run_in(phase: str, now: float = NOW) -> FixedRun:
+    """The reference run, told by its detectors' alerts that it is in `phase`."""
+    run = reference_run(REFERENCE, now=now)
+    said = {
+        "stalled": STALL,
+        "crashed": CRASH,
+        "slowed": SLOWDOWN,
+        "finished": FINISHED,
+        "stopped": STOPPED,
+    }
+    run.life.note(RUN, [said[phase]], None)
+    return run
+
+
+def _waiting(reason: WaitReason, name: str = RUN) -> FixedRun:
+    run = FixedRun(
+        name, EtaEstimate(None, None, None, None, 0, None, 0, None, None, None, None, 0.0)
+    )
+    run.life.waiting = reason
+    return run
+
+
+PHASE_RUNS = ("a-running", "b-slowed", "c-stalled", "d-crashed", "e-finished", "f-stopped")
+NAMED_RUNS = (*PHASE_RUNS, "z-waiting", "y-new")
+
+
+def _all_phases() -> list[RunState]:
+    """One run in each phase, for /runs."""
+    runs: list[RunState] = [
+        reference_run(name="a-running"),
+        _run_in("slowed"),
+        _run_in("stalled"),
+        _run_in("crashed"),
+        _run_in("finished"),
+        _run_in("stopped"),
+        _waiting(WaitReason.PERMISSION, "z-waiting"),
+        FixedRun(
+            "y-new", EtaEstimate(None, None, None, None, 0, None, 0, None, None, None, None, 0.0)
+        ),
+    ]
+    for run, name in zip(runs[1:6], PHASE_RUNS[1:], strict=True):
+        run.name = name
+    return runs
+
+
 SCENARIOS = [
     Scenario("eta_reference", lambda c: eta_text(reference_run(), c)),
     Scenario("eta_unknown_total", lambda c: eta_text(reference_run(UNKNOWN_TOTAL), c)),
@@ -396,7 +478,27 @@ SCENARIOS = [
             c,
         ),
     ),
-    Scenario("alert_finished", lambda c: alert_text(FINISHED, c)),
+    Scenario("alert_finished", lambda c: alert_text(FINISHED, c), names=("gpu07",)),
+    Scenario("alert_finished_watched", lambda c: alert_text(FINISHED_WATCHED, c), names=("gpu07",)),
+    Scenario("alert_could_not_start", lambda c: alert_text(COULD_NOT_START, c), names=("gpu07",)),
+    Scenario("alert_could_not_start_127", lambda c: alert_text(NOT_FOUND, c)),
+    Scenario("alert_running_again", lambda c: alert_text(RUNNING_AGAIN, c)),
+    Scenario("alert_running_again_crash", lambda c: alert_text(RUNNING_AGAIN_CRASH, c)),
+    Scenario("eta_stalled", lambda c: eta_text(_run_in("stalled"), c), now_s=NOW + 754),
+    Scenario("eta_crashed", lambda c: eta_text(_run_in("crashed"), c)),
+    Scenario("eta_slowed", lambda c: eta_text(_run_in("slowed"), c)),
+    Scenario("eta_waiting", lambda c: eta_text(_waiting(WaitReason.PERMISSION), c)),
+    Scenario(
+        "status_stalled", lambda c: status_text(_run_in("stalled"), ONE_GPU, c), now_s=NOW + 754
+    ),
+    Scenario("status_crashed", lambda c: status_text(_run_in("crashed"), ONE_GPU, c)),
+    Scenario("status_waiting", lambda c: status_text(_waiting(WaitReason.NOT_REGULAR), None, c)),
+    Scenario(
+        "runs_phases",
+        lambda c: runs_text(_all_phases(), "c-stalled", c),
+        now_s=NOW + 754,
+        names=NAMED_RUNS,
+    ),
     Scenario("alert_crash", lambda c: alert_text(CRASH, c)),
     Scenario(
         "alert_crash_on_host",  # a hub that hears from several machines names each run's
@@ -446,7 +548,7 @@ SCENARIOS = [
     ),
     Scenario("error_bad_tz", lambda c: error_text("bad_tz", c, value="Mars/Olympus")),
     Scenario("mute", lambda c: mute_text(c, NOW + 2 * 3600)),
-    Scenario("alert_stopped", lambda c: alert_text(STOPPED, c), names=("Telegram",)),
+    Scenario("alert_stopped", lambda c: alert_text(STOPPED, c), names=("Telegram", "gpu07")),
     Scenario("stop_confirm", lambda c: stop_confirm_text(RUN, 30.0, 60.0, c)),
     Scenario("stop_sent", lambda c: stop_sent_text(RUN, "@alice", 30.0, c)),
     Scenario("stop_cancelled", lambda c: stop_cancelled_text(RUN, "@alice", c)),

@@ -11,17 +11,22 @@ import pytest
 
 from bot.core.events import TrainingEnd
 from bot.core.gpu import GpuSample, GpuSnapshot
+from bot.core.notices import Alert
 from bot.messages import Ctx
 from bot.messages.bot_ui import ALERT_WORDS, PLOT_WORDS, PlotLabels, plot_labels
 from tests.messages import checks
-from tests.messages.scenarios import NOW, PARIS, RUN, reference_run
+from tests.messages.scenarios import NOW, PARIS, RUN, SLOWDOWN, STALL, reference_run
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 
 
-def labels(lang: str, ended: TrainingEnd | None = None, gpus: int = 1) -> PlotLabels:
-    run = reference_run()
+def labels(
+    lang: str, ended: TrainingEnd | None = None, gpus: int = 1, said: Alert | None = None
+) -> PlotLabels:
+    run = reference_run(now=NOW - 754 if said == STALL else NOW)
     run.ended = ended
+    if said is not None:  # what the detectors said makes the run's phase
+        run.life.note(RUN, [said], None)
     run.gpu_trace.add(
         1300, GpuSnapshot(NOW, tuple(GpuSample(i, temperature_c=70) for i in range(gpus)))
     )
@@ -31,6 +36,7 @@ def labels(lang: str, ended: TrainingEnd | None = None, gpus: int = 1) -> PlotLa
 def dump(lang: str) -> str:
     running, crashed = labels(lang, gpus=8), labels(lang, TrainingEnd(1, "crash"))
     finished = labels(lang, TrainingEnd(0, "completed"))
+    stalled, slowed = labels(lang, said=STALL), labels(lang, said=SLOWDOWN)
     stopped = labels(lang, TrainingEnd(130, "stopped", "@alice"))
     lines = [
         f"title = {running.title}",
@@ -38,6 +44,8 @@ def dump(lang: str) -> str:
         f"subtitle, crashed = {crashed.subtitle[-1]}",
         f"subtitle, finished = {finished.subtitle[-1]}",
         f"subtitle, stopped = {stopped.subtitle[-1]}",
+        f"subtitle, stalled = {stalled.subtitle[-1]}",
+        *(f"subtitle, slowed = {line}" for line in slowed.subtitle[1:]),
         f"gpu, one = {finished.gpu}",
         f"gpu, eight = {running.gpu}",
         *(f"{word} = {getattr(running, word)}" for word in PLOT_WORDS),

@@ -36,7 +36,9 @@ Kinds:
 - `error`: an exception line at the start of a line (`TypeError: ...`, `[rank4]: TypeError:`,
   `wandb.errors.UsageError: api_key not configured`, `ray.exceptions.RayTaskError(ImportError):`,
   `torch.distributed.elastic...ChildFailedError:`), usually the last line of a traceback; also
-  the last item of a traceback logged as a list (`[..., 'RuntimeError: bad size\\n']`).
+  the last item of a traceback logged as a list (`[..., 'RuntimeError: bad size\\n']`), and
+  Python's own refusal to start a script (`python3: can't open file '/x/train.py': [Errno 2]
+  No such file or directory`).
 - `start`: not a failure, a line a program prints once as it starts, which tells launches
   apart when a log holds several: an argparse dump (`args: Namespace(batch_size=64, ...`,
   `Command line arguments: Namespace(...`), mmengine's `System environment:`, detectron2's and
@@ -98,6 +100,7 @@ _ABORT = re.compile(
     r"|^(?:Experiment|Run|Training|Job|Trial|Task)\b[\w #.-]{0,40} failed!$"
 )
 _FATAL = re.compile(r"HYDRA_FULL_ERROR=1 for a complete")
+_CANNOT_OPEN = re.compile(r"^\S*python[\d.]*(?:\.exe)?: can't open file ")
 _EXCEPTION = re.compile(r"(?:[\w.]+\.)?\w*(?:Error|Exception|Interrupt)(?:\([\w.]+\))?(?::|$)")
 # A traceback logged as `traceback.format_exception`'s list (Megatron): its last item.
 _LISTED = re.compile(r"'((?:[\w.]+\.)?\w*(?:Error|Exception)(?::[^']*)?)\\n'\]$")
@@ -153,6 +156,7 @@ def may_report(text: str) -> bool:
         or "nvironment" in text
         or "GPU available" in text
         or "wandb version" in text
+        or "can't open file" in text
     )
 
 
@@ -191,7 +195,7 @@ def _ends(line: str, body: str, text: str) -> ErrorText | None:
         return ErrorText("exit", text)
     if _FATAL.search(body):
         return ErrorText("fatal", text)
-    if _EXCEPTION.match(body):
+    if _EXCEPTION.match(body) or _CANNOT_OPEN.match(body):
         return ErrorText("error", text)
     if _START.search(body):
         return ErrorText("start", text)
