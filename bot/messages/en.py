@@ -506,7 +506,7 @@ MESSAGES: dict[str, str] = {
         "brackets is the demo's clock, which runs {speed} times faster too: the durations and "
         "finish times announced on it are those the real run would have. Its log: {log}"
     ),
-    "ui.tour.over": "🏁 Demo over: the simulated run stopped, as planned.",
+    "ui.tour.over": "🏁 Demo over: the simulated run ended on its planned OOM.",
     "ui.tour.eta": "/eta would answer, here in both languages ({setting}):",
     "ui.tour.status": "/status would answer:",
     "ui.tour.plot": "/plot would send this picture: {path}",

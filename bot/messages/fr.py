@@ -563,7 +563,7 @@ _MESSAGES = {
         "{speed} fois plus vite : les durées et heures de fin annoncées sur elle sont celles "
         "qu'aurait le vrai entraînement. Son log : {log}"
     ),
-    "ui.tour.over": "🏁 Fin de la démo : l'entraînement simulé s'est arrêté comme prévu.",
+    "ui.tour.over": "🏁 Fin de la démo : l'entraînement simulé s'est arrêté sur l'OOM prévu.",
     "ui.tour.eta": "/eta répondrait, ici dans les deux langues ({setting}) :",
     "ui.tour.status": "/status répondrait :",
     "ui.tour.plot": "/plot enverrait cette image : {path}",
