@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import glob
 import logging
 import os
@@ -215,6 +216,37 @@ def _bad_pattern(command: str, text: str | None) -> bool:
     return False
 
 
+def _bad_format(command: str, name: str | None) -> bool:
+    """Print the one-line error of an unknown --format; True when it is one."""
+    if name is None:
+        return False
+    from bot.core.parsers.registry import FORMATS
+
+    if name in FORMATS:
+        return False
+    print(
+        f"etagram: {command}: --format '{name}': unknown log format; expected one of: "
+        f"{', '.join(FORMATS)}",
+        file=sys.stderr,
+    )
+    return True
+
+
+def _unreadable(path: Path) -> str | None:
+    """Why a finished log cannot be read now (replay, explain: nothing to wait for)."""
+    from bot.adapters.tail import not_a_file
+
+    if kind := not_a_file(path):
+        return f"{path} is {kind}; expected a regular file (a log)"
+    try:
+        path.open("rb").close()
+    except FileNotFoundError:
+        return f"{path}: no such file"
+    except OSError as exc:
+        return f"{path}: cannot be read ({exc.strerror or exc})"
+    return None
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -237,6 +269,8 @@ def _positive_float(text: str) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if _bad_format(args.command, getattr(args, "format", None)):
+        return 2
     if args.command in ("replay", "explain"):
         if _bad_pattern(args.command, args.progress_pattern):
             return 2
@@ -288,10 +322,10 @@ def _replay(args: argparse.Namespace) -> int:
     from bot.replay import replay
 
     path = Path(args.log)
-    if not path.is_file():
-        print(f"etagram: replay: {path}: no such file", file=sys.stderr)
+    if why := _unreadable(path):
+        print(f"etagram: replay: {why}", file=sys.stderr)
         return 2
-    try:
+    with contextlib.suppress(BrokenPipeError):
         replay(
             path,
             sys.stdout,
@@ -300,11 +334,6 @@ def _replay(args: argparse.Namespace) -> int:
             eval_interval=args.eval_interval,
             progress_pattern=args.progress_pattern,
         )
-    except BrokenPipeError:
-        pass
-    except ValueError as exc:  # an unknown --format
-        print(f"etagram: replay: {exc}", file=sys.stderr)
-        return 2
     return 0
 
 
@@ -314,19 +343,12 @@ def _explain(args: argparse.Namespace) -> int:
     from bot.explain import as_json, explain, render
 
     path = Path(args.log)
-    if not path.is_file():
-        print(f"etagram: explain: {path}: no such file", file=sys.stderr)
+    if why := _unreadable(path):
+        print(f"etagram: explain: {why}", file=sys.stderr)
         return 2
-    try:
-        report = explain(
-            path,
-            fmt=args.format,
-            max_iters=args.max_iters,
-            progress_pattern=args.progress_pattern,
-        )
-    except ValueError as exc:  # an unknown --format
-        print(f"etagram: explain: {exc}", file=sys.stderr)
-        return 2
+    report = explain(
+        path, fmt=args.format, max_iters=args.max_iters, progress_pattern=args.progress_pattern
+    )
     try:
         print(json.dumps(as_json(report)) if args.json else render(report), end="")
         if args.json:

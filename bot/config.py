@@ -210,9 +210,18 @@ def _progress_pattern(text: str) -> None:
         compile_pattern(text)  # PatternError (a ValueError) says what is wrong
 
 
+def _log_format(text: str) -> None:
+    if text:
+        from bot.core.parsers.registry import FORMATS  # every parser: only when one is named
+
+        if text not in FORMATS:
+            raise ValueError(f"unknown log format (known: {', '.join(FORMATS)})")
+
+
 # What a type cannot say: checked once the file is decoded.
 _CHECKS: dict[tuple[str, str], Callable[[str], None]] = {
     ("general", "timezone"): _timezone,
+    ("run", "format"): _log_format,
     ("run", "progress_pattern"): _progress_pattern,
 }
 

@@ -203,11 +203,8 @@ class TelegramFront:
             return states[0] if states else None
         return max(active, key=lambda s: s.last_progress_wall_s or 0.0)
 
-    async def plot(self, chat_id: int, ctx: messages.Ctx) -> tuple[bytes, str] | None:
-        """The /plot picture of the chat's run and its caption; None without data."""
-        run = await self.run_for(chat_id)
-        if run is None:
-            return None
+    async def plot(self, run: RunState, ctx: messages.Ctx) -> tuple[bytes, str] | None:
+        """The /plot picture of `run` and its caption; None without data."""
         data = plot_data(run, bot_ui.plot_labels(run, ctx))
         if data.empty:
             return None

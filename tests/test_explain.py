@@ -106,7 +106,7 @@ def test_json_through_the_command_line(tmp_path: Path) -> None:
 def test_unknown_format_and_missing_file_are_one_line_errors(tmp_path: Path) -> None:
     path = write(tmp_path, in_house(3))
     bad = etagram("explain", str(path), "--format", "nope")
-    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "known:" in bad.stderr
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "expected one of:" in bad.stderr
     missing = etagram("explain", str(tmp_path / "absent.log"))
     assert missing.returncode == 2 and "no such file" in missing.stderr
 

@@ -204,7 +204,7 @@ class BrokenBackend:
     def gpu_snapshot(self) -> None:
         return None
 
-    async def plot(self, chat_id: int, ctx: messages.Ctx) -> None:
+    async def plot(self, run: object, ctx: messages.Ctx) -> None:
         return None
 
     async def start_live(self, chat_id: int) -> None:

@@ -175,7 +175,7 @@ async def test_hub_and_two_agents_across_a_hub_restart(
     assert "91" in alert, alert
     assert "GPU node3:1 at 91" in alert, alert
     table = await ask(stub, "/gpu")
-    assert "91 °C" in table and "67 °C" in table, table  # node3's hot GPU beside node1's
+    assert "91\u00a0°C" in table and "67\u00a0°C" in table, table  # node3's hot GPU beside node1's
     assert "node1:0 ·" in table and "node3:1 ·" in table, table
     metrics = await asyncio.to_thread(scrape, metrics_port)
     assert 'etagram_gpu_temperature_celsius{gpu="1",host="node3",run="gpt2"} 91.0' in metrics

@@ -35,6 +35,7 @@ from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
+    MessageHandler,
     filters,
 )
 
@@ -49,10 +50,12 @@ from bot.core.prefs import (
     ChatPrefs,
     EvalsMode,
     PrefError,
+    match_runs,
     parse_callback,
     parse_duration,
     parse_evals,
     parse_lang,
+    parse_mute,
     parse_tz,
     run_token,
 )
@@ -102,7 +105,7 @@ class Backend(Protocol):
 
     @property
     def gpu_map(self) -> GpuMap | None: ...  # which GPUs each run uses; None: not read
-    async def plot(self, chat_id: int, ctx: messages.Ctx) -> tuple[bytes, str] | None: ...
+    async def plot(self, run: RunState, ctx: messages.Ctx) -> tuple[bytes, str] | None: ...
     async def start_live(self, chat_id: int) -> None: ...
     async def stop_live(self, chat_id: int) -> None: ...
 
@@ -150,6 +153,13 @@ def build_application(
         app.add_handler(CommandHandler(name, handler, filters=allowed))
     app.add_handler(CommandHandler("start", start_stranger, filters=~allowed))
     app.add_handler(CommandHandler([c for c in COMMANDS if c != "start"], refuse, filters=~allowed))
+    # After the commands: what none of them took. Plain text only in a private chat (a group
+    # talks among itself); new messages only, not edits.
+    unknown = filters.UpdateType.MESSAGE & (
+        filters.COMMAND | (filters.TEXT & filters.ChatType.PRIVATE)
+    )
+    app.add_handler(MessageHandler(unknown & allowed, unknown_input))
+    app.add_handler(MessageHandler(unknown & ~allowed, refuse_unknown))
     app.add_handler(CallbackQueryHandler(on_button))
     app.add_error_handler(on_error)
     return app
@@ -292,23 +302,45 @@ async def _chat(update: Update, context: ContextTypes.DEFAULT_TYPE) -> tuple[int
     return chat_id, await _backend(context).ctx_for(chat_id)
 
 
-def _named_run(backend: Backend, asked: str) -> RunState | None:
-    """The run named `asked`, or the only one whose name starts with it."""
+async def run_asked(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, *, required: bool = True
+) -> RunState | None:
+    """The run a command is about: the one its argument names (its name or the start of it,
+    in any case; see `match_runs`), else the chat's own run.
+
+    None after answering the chat: with the runs followed when the argument names no run or
+    several, with "no run yet" when there is none and `required`. Without an argument and
+    with `required` false, None says only that there is no run (nothing was answered).
+    """
+    chat_id, ctx = await _chat(update, context)
+    backend = _backend(context)
+    if not context.args:
+        run = await backend.run_for(chat_id)
+        if run is None and required:
+            await _reply(update, context, messages.no_run_text(ctx))
+        return run
+    asked = _arg(context)
     states = backend.run_states()
-    exact = [s for s in states if s.name == asked]
-    prefixed = [s for s in states if s.name.startswith(asked)]
-    return (exact or prefixed)[0] if exact or len(prefixed) == 1 else None
+    found = match_runs(asked, [s.name for s in states])
+    if len(found) == 1:
+        return next(s for s in states if s.name == found[0])
+    selected = await backend.run_for(chat_id)
+    name = selected.name if selected else None
+    text = bot_ui.run_not_found_text(asked, states, name, len(found) > 1, ctx)
+    await _reply(update, context, text, _runs_keyboard(states, name))
+    return None
 
 
 def _arg(context: ContextTypes.DEFAULT_TYPE) -> str:
     return " ".join(context.args or [])
 
 
-def _keyboard(view: str, lang: str) -> InlineKeyboardMarkup:
-    """Refresh (the same view), Plot, Mute 1 h."""
+def _keyboard(view: str, lang: str, token: str = "") -> InlineKeyboardMarkup:
+    """Refresh (the same view), Plot, Mute 1 h; `token`: of the run the command named (none:
+    the chat's run, whichever it is when pressed)."""
     buttons = [
-        (messages.button_label("refresh", lang), Callback(view)),
-        (messages.button_label("plot", lang), Callback("plot")),
+        (messages.button_label("refresh", lang), Callback(view, token)),
+        (messages.button_label("plot", lang), Callback("plot", token)),
         (messages.button_label("mute_1h", lang), Callback("mute", "1h")),
     ]
     keys = [InlineKeyboardButton(label, callback_data=cb.encode()) for label, cb in buttons]
@@ -331,9 +363,8 @@ def _runs_keyboard(runs: list[RunState], selected: str | None) -> InlineKeyboard
     return InlineKeyboardMarkup(rows)
 
 
-async def _view(backend: Backend, chat_id: int, view: str, ctx: messages.Ctx) -> str:
-    """The text of /eta or /status for this chat's run."""
-    run = await backend.run_for(chat_id)
+def _view(backend: Backend, run: RunState | None, view: str, ctx: messages.Ctx) -> str:
+    """The text of /eta or /status for `run`."""
     if run is None:
         return messages.no_run_text(ctx)
     if view == "eta":
@@ -395,39 +426,51 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 
 async def eta(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """The full ETA breakdown of the chat's run, with buttons."""
-    chat_id, ctx = await _chat(update, context)
-    text = await _view(_backend(context), chat_id, "eta", ctx)
-    await _reply(update, context, text, _keyboard("eta", ctx.lang))
+    """The full ETA breakdown of `/eta RUN` (or the chat's run), with buttons."""
+    await _show(update, context, "eta")
 
 
 async def status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """One screen: progress, loss, best val loss, ETA, GPUs; with buttons."""
-    chat_id, ctx = await _chat(update, context)
-    text = await _view(_backend(context), chat_id, "status", ctx)
-    await _reply(update, context, text, _keyboard("status", ctx.lang))
+    await _show(update, context, "status")
+
+
+async def _show(update: Update, context: ContextTypes.DEFAULT_TYPE, view: str) -> None:
+    run = await run_asked(update, context)
+    if run is None:
+        return
+    _, ctx = await _chat(update, context)
+    token = run_token(run.name) if context.args else ""
+    text = _view(_backend(context), run, view, ctx)
+    await _reply(update, context, text, _keyboard(view, ctx.lang, token))
 
 
 async def gpu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """The per-GPU table; `/gpu RUN` (or the chat's run) first."""
-    chat_id, ctx = await _chat(update, context)
+    run = await run_asked(update, context, required=False)
+    if run is None and context.args:
+        return
+    _, ctx = await _chat(update, context)
     backend = _backend(context)
-    run = _named_run(backend, _arg(context)) if context.args else await backend.run_for(chat_id)
     name = run.name if run is not None else None
     text = messages.gpu_text(backend.gpu_snapshot(), ctx, backend.pids, backend.gpu_map, name)
     await _reply(update, context, text)
 
 
 async def plot(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """The loss curves, step time and GPU temperature as a picture."""
-    chat_id, ctx = await _chat(update, context)
-    await _send_plot(context, chat_id, ctx)
+    """The loss curves, step time and GPU temperature of `/plot RUN` as a picture."""
+    run = await run_asked(update, context)
+    if run is not None:
+        chat_id, ctx = await _chat(update, context)
+        await _send_plot(context, chat_id, run, ctx)
 
 
-async def _send_plot(context: ContextTypes.DEFAULT_TYPE, chat_id: int, ctx: messages.Ctx) -> None:
+async def _send_plot(
+    context: ContextTypes.DEFAULT_TYPE, chat_id: int, run: RunState, ctx: messages.Ctx
+) -> None:
     await context.bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO)
     try:
-        made = await _backend(context).plot(chat_id, ctx)
+        made = await _backend(context).plot(run, ctx)
     except Exception:  # a drawing bug must not cost the user an answer
         log.exception("plot failed for chat %s", chat_id)
         await send_text(context.bot, chat_id, messages.error_text("plot_failed", ctx))
@@ -454,12 +497,16 @@ async def runs(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/lang fr|en|both."""
+    """/lang fr|en|both; alone, the language in use."""
+    if not context.args:
+        _, ctx = await _chat(update, context)
+        await _reply(update, context, bot_ui.lang_current_text(ctx.lang, ctx))
+        return
     await _set(update, context, lambda p, arg: p.with_(lang=parse_lang(arg)), "lang_set")
 
 
 async def tz(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/tz Europe/Paris; alone, the zone in use."""
+    """/tz Europe/Paris or /tz paris; alone, the zone in use."""
     if not context.args:
         _, ctx = await _chat(update, context)
         await _reply(update, context, bot_ui.tz_current_text(ctx))
@@ -468,11 +515,10 @@ async def tz(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def mute(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/mute 2h (90m, 1d, at most a week); alone, until /unmute."""
+    """/mute 2h (90m, 1d, at most a week); alone or `forever`, until /unmute."""
     chat_id, ctx = await _chat(update, context)
-    arg = _arg(context)
     try:
-        seconds = parse_duration(arg) if arg else None
+        seconds = parse_mute(_arg(context))
     except PrefError as exc:
         await _reply(update, context, _pref_error(exc, ctx))
         return
@@ -484,10 +530,18 @@ async def _mute(backend: Backend, chat_id: int, seconds: float | None) -> str:
     prefs = await backend.prefs(chat_id)
     await backend.save_prefs(chat_id, prefs.with_(muted_until_s=until))
     ctx = await backend.ctx_for(chat_id)
-    return messages.mute_text(ctx, until if seconds is not None else None)
+    if seconds is None:
+        return bot_ui.muted_forever_text(ctx)
+    return messages.mute_text(ctx, until)
 
 
 async def unmute(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/unmute; says so when notifications were not muted."""
+    chat_id, ctx = await _chat(update, context)
+    backend = _backend(context)
+    if not (await backend.prefs(chat_id)).muted(backend.now()):
+        await _reply(update, context, bot_ui.not_muted_text(ctx))
+        return
     await _set(update, context, lambda p, _: p.with_(muted_until_s=None), "unmuted")
 
 
@@ -496,13 +550,15 @@ async def evals(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat_id, ctx = await _chat(update, context)
     backend = _backend(context)
     prefs = await backend.prefs(chat_id)
-    if context.args:
-        try:
-            prefs = prefs.with_(evals=parse_evals(list(context.args)))
-        except PrefError as exc:
-            await _reply(update, context, _pref_error(exc, ctx))
-            return
-        await backend.save_prefs(chat_id, prefs)
+    if not context.args:
+        await _reply(update, context, bot_ui.evals_current_text(prefs.evals, ctx))
+        return
+    try:
+        prefs = prefs.with_(evals=parse_evals(list(context.args)))
+    except PrefError as exc:
+        await _reply(update, context, _pref_error(exc, ctx))
+        return
+    await backend.save_prefs(chat_id, prefs)
     await _reply(update, context, _evals_ack(prefs.evals, ctx))
 
 
@@ -555,18 +611,46 @@ async def _set(
 def _pref_error(exc: PrefError, ctx: messages.Ctx) -> str:
     if exc.key == "mute_too_long":
         return bot_ui.mute_too_long_text(ctx, exc.value, MAX_MUTE_S)
+    if exc.key == "tz_ambiguous":
+        return bot_ui.tz_ambiguous_text(ctx, exc.value, exc.choices)
     return messages.error_text(exc.key, ctx, value=exc.value or "?")
+
+
+async def unknown_input(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """An unknown command, or plain text in a private chat: two lines of help."""
+    if (said := _unknown(update, context)) is not None:
+        _, ctx = await _chat(update, context)
+        await _reply(update, context, bot_ui.unknown_input_text(said or None, ctx))
+
+
+async def refuse_unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A stranger's unknown command or private text: the same refusal as for a command."""
+    if _unknown(update, context) is not None:
+        await refuse(update, context)
+
+
+def _unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | None:
+    """The unknown command of a message for this bot (`/foo`), "" for plain text, None for
+    a message to leave alone: a command addressed to another bot (`/foo@other_bot`), or in
+    a group one not addressed to this bot (it may be another bot's)."""
+    message = update.effective_message
+    if message is None or not message.text:
+        return None
+    if not (message.entities and message.entities[0].type == "bot_command"):
+        return ""
+    command, _, addressee = message.text.split(maxsplit=1)[0].partition("@")
+    if addressee.lower() == (context.bot.username or "").lower():
+        return command
+    return command if not addressee and message.chat.type == "private" else None
 
 
 async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/stop [RUN]: ask, with Stop / Cancel buttons, before stopping a run etagram launched."""
+    run = await run_asked(update, context)
+    if run is None:
+        return
     chat_id, ctx = await _chat(update, context)
     backend = _backend(context)
-    run = _named_run(backend, _arg(context)) if context.args else await backend.run_for(chat_id)
-    if run is None:
-        text = messages.error_text("unknown_run", ctx, value=_arg(context))
-        await _reply(update, context, text if context.args else messages.no_run_text(ctx))
-        return
     if (refusal := _cannot_stop(backend, run.name, ctx)) is not None:
         await _reply(update, context, refusal)
         return
@@ -661,11 +745,8 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.info("%s button data from chat %s", exc.kind, chat_id)
         await _toast(query, messages.error_text("stale_button", ctx))
         return
-    if button.action in ("eta", "status"):
-        await _refresh(query, backend, chat_id, button.action, ctx)
-    elif button.action == "plot":
-        await query.answer()
-        await _send_plot(context, chat_id, ctx)
+    if button.action in ("eta", "status", "plot"):
+        await _run_button(query, context, chat_id, button, ctx)
     elif button.action == "mute":
         await _mute_button(query, context, chat_id, button.arg, ctx)
     elif button.action in ("stop", "nostop"):
@@ -691,11 +772,41 @@ async def _edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | 
     return True
 
 
-async def _refresh(
-    query: CallbackQuery, backend: Backend, chat_id: int, view: str, ctx: messages.Ctx
+async def _run_button(
+    query: CallbackQuery,
+    context: ContextTypes.DEFAULT_TYPE,
+    chat_id: int,
+    button: Callback,
+    ctx: messages.Ctx,
 ) -> None:
-    text = await _view(backend, chat_id, view, ctx)
-    if await _edit(query, text, _keyboard(view, ctx.lang)):
+    """Refresh or Charts, for the run the button names (`/eta RUN`), else the chat's run."""
+    backend = _backend(context)
+    if button.arg:
+        run = next((s for s in backend.run_states() if run_token(s.name) == button.arg), None)
+        if run is None:  # a run no longer followed
+            await _toast(query, messages.error_text("stale_button", ctx))
+            return
+    else:
+        run = await backend.run_for(chat_id)
+    if button.action != "plot":
+        await _refresh(query, backend, run, button, ctx)
+        return
+    await query.answer()
+    if run is None:
+        await send_text(context.bot, chat_id, messages.no_run_text(ctx))
+    else:
+        await _send_plot(context, chat_id, run, ctx)
+
+
+async def _refresh(
+    query: CallbackQuery,
+    backend: Backend,
+    run: RunState | None,
+    button: Callback,
+    ctx: messages.Ctx,
+) -> None:
+    text = _view(backend, run, button.action, ctx)
+    if await _edit(query, text, _keyboard(button.action, ctx.lang, button.arg)):
         await query.answer()
     else:
         await _toast(query, messages.error_text("stale_button", ctx))

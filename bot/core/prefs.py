@@ -1,9 +1,10 @@
 """Per-chat preferences and the parsing of command arguments and button data (pure).
 
 Everything a user types reaches here first: `/mute 2h`, `/tz Europe/Paris`, `/lang fr`,
-`/evals every 5`, and the data of a pressed button. Bad input raises `PrefError`, whose
-`key` names the one-line error message (see `bot.messages.error_text`) and whose `value` is
-what the user typed, shortened; nothing else escapes.
+`/evals every 5`, a run's name (`/eta gpt`), and the data of a pressed button. Bad input
+raises `PrefError`, whose `key` names the one-line error message (see
+`bot.messages.error_text`) and whose `value` is what the user typed, shortened; nothing else
+escapes.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ import hashlib
 import math
 import re
 import zoneinfo
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 LANGS = ("fr", "en", "both")
-MAX_MUTE_S = 7 * 86400.0  # longer than a week is a mistake (/mute with no duration is forever)
+MAX_MUTE_S = 7 * 86400.0  # longer than a week is a mistake (/mute alone or forever: until /unmute)
 MAX_EVERY = 1000
 MAX_ARG_CHARS = 64  # what we echo back or look at of a user's argument
 CALLBACK_VERSION = "v1"
@@ -29,12 +31,14 @@ _ARG = re.compile(r"[A-Za-z0-9_.-]{0,40}")
 
 
 class PrefError(ValueError):
-    """An argument that cannot be used: `key` picks the message, `value` is shown back."""
+    """An argument that cannot be used: `key` picks the message, `value` is shown back,
+    `choices` are what it could have meant (an ambiguous time zone)."""
 
-    def __init__(self, key: str, value: str) -> None:
+    def __init__(self, key: str, value: str, choices: tuple[str, ...] = ()) -> None:
         super().__init__(f"{key}: {value!r}")
         self.key = key
         self.value = shorten(value)
+        self.choices = choices
 
 
 def shorten(text: str) -> str:
@@ -67,19 +71,63 @@ def parse_duration(text: str) -> float:
     return total
 
 
+def parse_mute(text: str) -> float | None:
+    """`/mute`'s argument: seconds (see `parse_duration`), or None for until /unmute (no
+    duration, or `forever`)."""
+    if text.strip().lower() in ("", "forever"):
+        return None
+    return parse_duration(text)
+
+
 @functools.cache
 def _zones() -> dict[str, str]:
     """Known IANA names by their lower-case form (so `/tz europe/paris` works)."""
     return {name.lower(): name for name in zoneinfo.available_timezones()}
 
 
+@functools.cache
+def _cities() -> dict[str, tuple[str, ...]]:
+    """Zone names by the lower-case city part of the name (`paris` -> Europe/Paris)."""
+    cities: dict[str, list[str]] = {}
+    for name in sorted(zoneinfo.available_timezones()):
+        cities.setdefault(name.rsplit("/", 1)[-1].lower(), []).append(name)
+    return {city: tuple(names) for city, names in cities.items()}
+
+
 def parse_tz(text: str) -> str:
-    """An IANA zone name as zoneinfo spells it; PrefError `bad_tz` otherwise."""
+    """An IANA zone name as zoneinfo spells it, from the full name or its city part in any
+    case (`paris`, `new york`); PrefError `bad_tz` when none matches, `tz_ambiguous` (with
+    the candidates) when the city part of several does."""
     name = text.strip()
-    found = _zones().get(name.lower()) if 0 < len(name) <= MAX_ARG_CHARS else None
-    if found is None:
+    if not 0 < len(name) <= MAX_ARG_CHARS:
         raise PrefError("bad_tz", text)
-    return found
+    key = "_".join(name.lower().split())
+    found = _zones().get(key) or _zones().get(name.lower())
+    if found is not None:
+        return found
+    candidates = _cities().get(key, ())
+    if len(candidates) > 1:
+        raise PrefError("tz_ambiguous", text, candidates)
+    if not candidates:
+        raise PrefError("bad_tz", text)
+    return candidates[0]
+
+
+def match_runs(asked: str, names: Iterable[str]) -> list[str]:
+    """The runs `asked` designates: the one spelt so, else those spelt so in another case,
+    else every run whose name starts with it (any case). One: found; none or several: the
+    user has to say more."""
+    asked = asked.strip()
+    names = list(names)
+    folded = asked.casefold()
+    for matches in (
+        [n for n in names if n == asked],
+        [n for n in names if n.casefold() == folded],
+        [n for n in names if n.casefold().startswith(folded)],
+    ):
+        if matches:
+            return matches
+    return []
 
 
 def parse_lang(text: str) -> str:

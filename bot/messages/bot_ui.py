@@ -6,16 +6,17 @@ Their words are in the fr/en catalogs (`fr.py`, `en.py`), under `ui.`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from bot.core.estimator import EtaEstimate
 from bot.core.gpu import GpuSnapshot
 from bot.core.lifecycle import Phase
+from bot.core.prefs import EvalsMode
 from bot.core.state import RunState
 from bot.messages.lang import Tr, Value, compose, languages
-from bot.messages.markup import NAME_CHARS, Html, bold, clip, code, join, to_plain
-from bot.messages.progress import eta_text, status_text
+from bot.messages.markup import NAME_CHARS, VALUE_CHARS, Html, bold, clip, code, join, to_plain
+from bot.messages.progress import eta_text, runs_body, status_text
 from bot.messages.types import Ctx
 
 _NB = "\u00a0"
@@ -74,6 +75,71 @@ def tz_current_text(ctx: Ctx) -> str:
     return compose(
         ctx, Html(""), lambda tr: tr.t("ui.tz_current", tz=code(ctx.tz), zone=tr.tz_label())
     )
+
+
+def tz_ambiguous_text(ctx: Ctx, value: str, zones: Sequence[str]) -> str:
+    """`/tz istanbul`: the zones it may mean, to send one of in full."""
+    listed = Html(", ".join(code(z) for z in zones))
+    return compose(
+        ctx,
+        Html(""),
+        lambda tr: tr.t(
+            "ui.tz_ambiguous", value=code(clip(value, VALUE_CHARS)), zones=listed, example=zones[0]
+        ),
+    )
+
+
+def lang_current_text(setting: str, ctx: Ctx) -> str:
+    """Bare `/lang`: the chat's language setting (fr, en or both), and how to change it."""
+    return compose(
+        ctx,
+        Html(""),
+        lambda tr: join([tr.t(f"ui.lang_current.{setting}"), tr.t("ui.lang_how")]),
+    )
+
+
+def evals_current_text(mode: EvalsMode, ctx: Ctx) -> str:
+    """Bare `/evals`: the setting in effect, and how to change it."""
+    return compose(
+        ctx,
+        Html(""),
+        lambda tr: join([tr.t(f"ack.evals_{mode.mode}", n=mode.every), tr.t("ui.evals_how")]),
+    )
+
+
+def muted_forever_text(ctx: Ctx) -> str:
+    """`/mute` or `/mute forever`: muted until /unmute, and how to mute for a while instead."""
+    return compose(ctx, Html(""), lambda tr: join([tr.t("ack.muted_forever"), tr.t("ui.mute_how")]))
+
+
+def not_muted_text(ctx: Ctx) -> str:
+    return compose(ctx, Html(""), lambda tr: tr.t("ui.not_muted"))
+
+
+def run_not_found_text(
+    asked: str, runs: Sequence[RunState], selected: str | None, ambiguous: bool, ctx: Ctx
+) -> str:
+    """`/eta NAME` where NAME is no run, or the start of several: the runs followed."""
+
+    def body(tr: Tr) -> Html:
+        key = "ui.run_ambiguous" if ambiguous else "ui.run_unknown"
+        listing = runs_body(tr, runs, selected) if runs else tr.t("run.none")
+        return join([tr.t(key, value=code(clip(asked, VALUE_CHARS))), listing])
+
+    return compose(ctx, Html(""), body)
+
+
+def unknown_input_text(command: str | None, ctx: Ctx) -> str:
+    """Two lines for an unknown command (`command`) or plain text (None)."""
+
+    def body(tr: Tr) -> Html:
+        if command is None:
+            first = tr.t("ui.plain_text")
+        else:
+            first = tr.t("ui.unknown_command", command=code(clip(command, VALUE_CHARS)))
+        return join([first, tr.t("ui.help_more")])
+
+    return compose(ctx, Html(""), body)
 
 
 # --- /plot ----------------------------------------------------------------------------------

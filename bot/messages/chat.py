@@ -40,7 +40,16 @@ HELP_COMMANDS = [
     "lang",
     "tz",
     "subscribe",
+    "unsubscribe",
+    "start",
+    "help",
 ]
+RUN_COMMANDS = frozenset({"eta", "status", "gpu", "plot", "stop"})  # they take a run's name
+HELP_VARIANTS = {  # lines of their own in /help, after the command's
+    "live": [("/live off", "help.live_off")],
+    "mute": [("/mute", "help.mute_forever")],
+}
+HELP_USAGE = {"mute": "/mute 2h"}
 EMOJI_HELP = "🤖"
 
 
@@ -55,9 +64,17 @@ def help_text(ctx: Ctx) -> str:
 
 
 def _help_body(tr: Tr) -> Html:
+    """Every command, with its variants (`/live off`, `/mute` alone) and what [run] means."""
     lines = [tr.t("help.intro")]
-    lines.extend(Html(f"/{name} — {tr.t(f'cmd.{name}')}") for name in HELP_COMMANDS)
-    lines.extend([tr.t("help.examples"), tr.t("help.buttons")])
+    for name in HELP_COMMANDS:
+        usage = HELP_USAGE.get(name, f"/{name}")
+        if name in RUN_COMMANDS:
+            usage += f" [{tr.t('help.run_arg')}]"
+        lines.append(Html(f"{usage} — {tr.t(f'cmd.{name}')}"))
+        lines.extend(
+            Html(f"{code(variant)} — {tr.t(key)}") for variant, key in HELP_VARIANTS.get(name, [])
+        )
+    lines.extend([tr.t("help.run_note"), tr.t("help.examples"), tr.t("help.buttons")])
     return join(lines)
 
 

@@ -379,6 +379,12 @@ MESSAGES: dict[str, str] = {
         "<code>/mute 2h</code>, <code>/evals every 2</code>."
     ),
     "help.buttons": "The buttons under /eta and /status refresh the message in place.",
+    "help.run_arg": "run",
+    "help.run_note": (
+        "[run]: a run's name or its first letters; without it, the run picked with /runs."
+    ),
+    "help.live_off": "Stop the live status message",
+    "help.mute_forever": "Mute until /unmute (same as /mute forever)",
     "start.welcome": (
         "Hello! This chat is allowed: evals and alerts will come here. Try /eta or /status, "
         "and /help for the rest."
@@ -433,7 +439,6 @@ MESSAGES: dict[str, str] = {
         "Could not read that setting: {value}. Choose <code>/evals all</code>, "
         "<code>/evals best</code>, <code>/evals every 5</code> or <code>/evals off</code>."
     ),
-    "error.unknown_run": "No run named {value}. /runs lists them.",
     "error.stale_button": "This button has expired: send the command again.",
     "error.stop_expired": (
         "This confirmation has expired or was already used: nothing was stopped."
@@ -465,7 +470,32 @@ MESSAGES: dict[str, str] = {
         "Too long: {value}. At most {max}; <code>/mute</code> with no duration mutes until /unmute."
     ),
     "ui.live_off": "Live status message stopped.",
-    "ui.tz_current": "Time zone: {tz} ({zone}). To change it: <code>/tz Europe/Paris</code>.",
+    "ui.tz_current": (
+        "Time zone: {tz} ({zone}). To change it: <code>/tz</code> followed by a city or a zone, "
+        "for example <code>/tz Tokyo</code> or <code>/tz America/New_York</code>."
+    ),
+    "ui.tz_ambiguous": (
+        "Several time zones match {value}: {zones}. Send the full name, for example "
+        "<code>/tz {example}</code>."
+    ),
+    "ui.lang_current.fr": "Messages are in French.",
+    "ui.lang_current.en": "Messages are in English.",
+    "ui.lang_current.both": "Messages are in French and English, French first.",
+    "ui.lang_how": (
+        "To change: <code>/lang fr</code>, <code>/lang en</code> or <code>/lang both</code> "
+        "(both languages)."
+    ),
+    "ui.evals_how": (
+        "To change: <code>/evals all</code>, <code>/evals best</code>, <code>/evals every 5</code> "
+        "or <code>/evals off</code>."
+    ),
+    "ui.mute_how": "For a set time: <code>/mute 2h</code> (at most a week). Back on: /unmute.",
+    "ui.not_muted": "Notifications are already on.",
+    "ui.run_unknown": "No run named {value}.",
+    "ui.run_ambiguous": "Several runs start with {value}: give more of the name.",
+    "ui.unknown_command": "Unknown command: {command}. Try /status or /eta.",
+    "ui.plain_text": "I only answer commands: try /status or /eta.",
+    "ui.help_more": "/help lists them all.",
     "ui.plot.iteration": "iteration",
     "ui.plot.progress": "Iteration {iter} / {total} · {pct}",
     "ui.plot.no_eta": "Finish time not known yet",

@@ -424,6 +424,13 @@ _MESSAGES = {
         "<code>/mute 2h</code>, <code>/evals every 2</code>."
     ),
     "help.buttons": "Les boutons sous /eta et /status actualisent le message sur place.",
+    "help.run_arg": "nom",
+    "help.run_note": (
+        "[nom] : le nom d'un entraînement ou ses premières lettres ; sans lui, celui choisi "
+        "avec /runs."
+    ),
+    "help.live_off": "Arrêter le message d'état en direct",
+    "help.mute_forever": "Couper jusqu'à /unmute (comme /mute forever)",
     "start.welcome": (
         "Bonjour ! Cette discussion est autorisée : les évaluations et les alertes arriveront ici. "
         "Essayez /eta ou /status, et /help pour le reste."
@@ -481,7 +488,6 @@ _MESSAGES = {
         "Réglage non compris : {value}. Au choix : <code>/evals all</code>, "
         "<code>/evals best</code>, <code>/evals every 5</code> ou <code>/evals off</code>."
     ),
-    "error.unknown_run": "Aucun entraînement nommé {value}. /runs donne la liste.",
     "error.stale_button": "Ce bouton a expiré : renvoyez la commande.",
     "error.stop_expired": "Cette confirmation a expiré ou a déjà servi : rien n'a été arrêté.",
     "error.plot_empty": (
@@ -520,8 +526,35 @@ _MESSAGES = {
     ),
     "ui.live_off": "Message d'état en direct arrêté.",
     "ui.tz_current": (
-        "Fuseau horaire : {tz} ({zone}). Pour le changer : <code>/tz Europe/Paris</code>."
+        "Fuseau horaire : {tz} ({zone}). Pour le changer : <code>/tz</code> suivi d'une ville "
+        "ou d'un fuseau, par exemple <code>/tz Tokyo</code> ou <code>/tz America/New_York</code>."
     ),
+    "ui.tz_ambiguous": (
+        "Plusieurs fuseaux horaires correspondent à {value} : {zones}. Envoyez le nom complet, "
+        "par exemple <code>/tz {example}</code>."
+    ),
+    "ui.lang_current.fr": "Les messages sont en français.",
+    "ui.lang_current.en": "Les messages sont en anglais.",
+    "ui.lang_current.both": "Les messages sont en français et en anglais, le français d'abord.",
+    "ui.lang_how": (
+        "Pour changer : <code>/lang fr</code>, <code>/lang en</code> ou <code>/lang both</code> "
+        "(les deux langues)."
+    ),
+    "ui.evals_how": (
+        "Pour changer : <code>/evals all</code> (toutes), <code>/evals best</code> (seulement "
+        "les meilleures), <code>/evals every 5</code> (une sur 5) ou <code>/evals off</code> "
+        "(aucune)."
+    ),
+    "ui.mute_how": (
+        "Pour une durée précise : <code>/mute 2h</code> (une semaine au plus). Pour les "
+        "réactiver : /unmute."
+    ),
+    "ui.not_muted": "Les notifications sont déjà actives.",
+    "ui.run_unknown": "Aucun entraînement ne s'appelle {value}.",
+    "ui.run_ambiguous": "Plusieurs entraînements commencent par {value} : précisez le nom.",
+    "ui.unknown_command": "Commande inconnue : {command}. Essayez /status ou /eta.",
+    "ui.plain_text": "Je ne réponds qu'aux commandes : essayez /status ou /eta.",
+    "ui.help_more": "/help en donne la liste complète.",
     "ui.plot.iteration": "itération",
     "ui.plot.progress": "Itération {iter} / {total} · {pct}",
     "ui.plot.no_eta": "Heure de fin pas encore connue",

@@ -1,8 +1,8 @@
 """GPU texts: the `/gpu` table and the one-line summaries that `/status` shows.
 
-The table holds only figures and units that read the same in both languages (%, MiB, °C,
-MHz, W, as nvidia-smi prints them), so `both` mode shows it once; the words about it
-(slowdown reasons, a lost GPU) follow in each language.
+The table holds only figures and units, written like `/status` writes them (the chat's number
+format, memory in GiB, French `Gio`); `both` mode shows it once, in the first language's
+format, and the words about it (slowdown reasons, a lost GPU) follow in each language.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from bot.core.gpu import (
     GpuSnapshot,
 )
 from bot.core.gpumap import GpuMap, ordered_for
-from bot.messages.lang import Tr, compose, finite
+from bot.messages.lang import NBSP, Tr, compose, finite
 from bot.messages.markup import NAME_CHARS, Html, clip, code, esc, join, name
 from bot.messages.types import Ctx
 
@@ -91,20 +91,13 @@ def _table(tr: Tr, gpus: Sequence[GpuSample], training_pids: Collection[int]) ->
         if g.lost:
             rows.append("  ✖")
             continue
-        rows.append(
-            "  "
-            + " · ".join(
-                [
-                    _pair(g.utilization_pct, None, "%"),
-                    _pair(g.memory_used_mib, g.memory_total_mib, "MiB"),
-                    _pair(g.temperature_c, None, "°C"),
-                ]
-            )
-        )
-        power = _pair(_watts(g.power_mw), _watts(g.power_limit_mw), "W")
-        rows.append(f"  {_pair(g.sm_clock_mhz, g.max_sm_clock_mhz, 'MHz')} · {power}")
+        memory = tr.t("unit.gib", n=_pair(tr, _gib(g.memory_used_mib), _gib(g.memory_total_mib), 1))
+        rows.append(f"  {tr.pct(g.utilization_pct)} · {memory} · {_celsius(tr, g.temperature_c)}")
+        clock = _pair(tr, g.sm_clock_mhz, g.max_sm_clock_mhz, 0)
+        power = _pair(tr, _watts(g.power_mw), _watts(g.power_limit_mw), 0)
+        rows.append(f"  {clock}{NBSP}MHz · {power}{NBSP}W")
         rows += [
-            f"  pid {pid} · {_pair(mib, None, 'MiB')}"
+            f"  pid {pid} · {tr.t('unit.gib', n=tr.dec(_gib(mib), 1, trim=True))}"
             for pid, mib in g.processes
             if pid in training_pids
         ]
@@ -121,16 +114,9 @@ def _watts(mw: float | None) -> float | None:
     return mw / 1000 if finite(mw) and mw is not None else None
 
 
-def _pair(value: float | None, limit: float | None, unit: str) -> str:
-    """`6656/12282 MiB`, `88 °C`, `? W`: integers, no grouping, the same in every language."""
-    text = _int(value) if limit is None else f"{_int(value)}/{_int(limit)}"
-    return f"{text} {unit}" if unit != "%" else f"{text}%"
-
-
-def _int(x: float | None) -> str:
-    if x is None or not finite(x) or abs(x) >= 1e12:
-        return "?"
-    return str(round(x))
+def _pair(tr: Tr, value: float | None, limit: float | None, digits: int) -> Html:
+    """`1 410/1 410`, `6,5/12`: a reading and its maximum in the chat's number format."""
+    return Html(f"{tr.dec(value, digits, trim=True)}/{tr.dec(limit, digits, trim=True)}")
 
 
 def _notes(tr: Tr, snap: GpuSnapshot | None) -> Html:

@@ -341,10 +341,10 @@ def runs_text(runs: Sequence[RunState], selected: str | None, ctx: Ctx) -> str:
     """The runs followed, where each stands, and which one this chat reads."""
     if not runs:
         return compose(ctx, Html(""), lambda tr: tr.t("run.none"))
-    return compose(ctx, Html(""), lambda tr: _runs_body(tr, runs, selected))
+    return compose(ctx, Html(""), lambda tr: runs_body(tr, runs, selected))
 
 
-def _runs_body(tr: Tr, runs: Sequence[RunState], selected: str | None) -> Html:
+def runs_body(tr: Tr, runs: Sequence[RunState], selected: str | None) -> Html:
     lines = [tr.t("runs.title")]
     for state in runs:
         line = tr.t("runs.line", run=name(state.name), where=_runs_where(tr, state))

@@ -18,10 +18,12 @@ from bot.core.prefs import (
     ChatPrefs,
     EvalsMode,
     PrefError,
+    match_runs,
     parse_callback,
     parse_duration,
     parse_evals,
     parse_lang,
+    parse_mute,
     parse_tz,
     run_token,
 )
@@ -135,6 +137,38 @@ def test_prefs_round_trip_and_survive_garbage() -> None:
     }
     assert ChatPrefs.from_dict(garbage) == ChatPrefs(subscribed=True)
     assert ChatPrefs.from_dict({}) == ChatPrefs()
+
+
+def test_time_zones_by_their_city() -> None:
+    assert parse_tz("paris") == parse_tz("PARIS") == "Europe/Paris"
+    assert parse_tz("new york") == parse_tz("New_York") == "America/New_York"
+    assert parse_tz("singapore") == "Singapore"  # a full name first, before any city part
+    with pytest.raises(PrefError) as err:
+        parse_tz("istanbul")
+    assert err.value.key == "tz_ambiguous"
+    assert err.value.choices == ("Asia/Istanbul", "Europe/Istanbul")
+
+
+def test_mute_alone_or_forever_is_until_unmute() -> None:
+    assert parse_mute("") is parse_mute(" Forever ") is None
+    assert parse_mute("2h") == 7200
+    with pytest.raises(PrefError):
+        parse_mute("for ever")
+
+
+@pytest.mark.parametrize(
+    ("asked", "found"),
+    [("gpt2-small", ["gpt2-small"]), ("BERT", ["bert"]), ("gpt2-s", ["gpt2-small"]),
+     ("GPT2", ["gpt2-small", "gpt2-large"]), ("nosuch", []), ("gpt2", ["gpt2"])],
+)  # fmt: skip
+def test_runs_by_their_name_or_its_start(asked: str, found: list[str]) -> None:
+    names = ["gpt2-small", "gpt2-large", "bert"] + (["gpt2"] if found == ["gpt2"] else [])
+    assert match_runs(asked, names) == found
+
+
+def test_a_run_spelt_exactly_wins_over_another_case() -> None:
+    assert match_runs("GPT", ["gpt", "GPT"]) == ["GPT"]
+    assert match_runs("Gpt", ["gpt", "GPT"]) == ["gpt", "GPT"]  # say which
 
 
 def test_mute_windows() -> None:

@@ -17,11 +17,13 @@ from bot.core.events import TrainingEnd
 from bot.core.gpumap import PID_NAMESPACE, GpuMap
 from bot.core.lifecycle import WaitReason
 from bot.core.notices import Alert, EvalNotice
+from bot.core.prefs import EvalsMode
 from bot.core.state import EvalRecord, RunState
 from bot.messages import (
     Ctx,
     ack_text,
     alert_text,
+    bot_ui,
     degraded_text,
     digest_text,
     error_text,
@@ -548,6 +550,30 @@ SCENARIOS = [
     ),
     Scenario("error_bad_tz", lambda c: error_text("bad_tz", c, value="Mars/Olympus")),
     Scenario("mute", lambda c: mute_text(c, NOW + 2 * 3600)),
+    Scenario("muted_forever", bot_ui.muted_forever_text),
+    Scenario("not_muted", bot_ui.not_muted_text),
+    Scenario("lang_current", lambda c: bot_ui.lang_current_text("both", c)),
+    Scenario("tz_current", bot_ui.tz_current_text, names=("Europe/Paris", "Paris")),
+    Scenario(
+        "tz_ambiguous",
+        lambda c: bot_ui.tz_ambiguous_text(c, "istanbul", ("Asia/Istanbul", "Europe/Istanbul")),
+        names=("istanbul", "Asia/Istanbul", "Europe/Istanbul"),
+    ),
+    Scenario("evals_current", lambda c: bot_ui.evals_current_text(EvalsMode("every", 3), c)),
+    Scenario(
+        "run_unknown",
+        lambda c: bot_ui.run_not_found_text("bert", _two_runs(), RUN, False, c),
+        names=(RUN, "gpt2-124m", "bert"),
+    ),
+    Scenario(
+        "run_ambiguous",
+        lambda c: bot_ui.run_not_found_text(
+            "gpt2", [*_two_runs(), reference_run(name="gpt2-350m")], RUN, True, c
+        ),
+        names=(RUN, "gpt2-124m", "gpt2-350m", "gpt2"),
+    ),
+    Scenario("unknown_command", lambda c: bot_ui.unknown_input_text("/stat", c)),
+    Scenario("plain_text", lambda c: bot_ui.unknown_input_text(None, c)),
     Scenario("alert_stopped", lambda c: alert_text(STOPPED, c), names=("Telegram", "gpu07")),
     Scenario("stop_confirm", lambda c: stop_confirm_text(RUN, 30.0, 60.0, c)),
     Scenario("stop_sent", lambda c: stop_sent_text(RUN, "@alice", 30.0, c)),
@@ -562,6 +588,10 @@ SCENARIOS = [
     Scenario("plot_empty", lambda c: error_text("plot_empty", c)),
     Scenario("evals_every", lambda c: ack_text("evals_every", c, n=3)),
 ]
+
+
+def _two_runs() -> list[RunState]:
+    return [reference_run(), reference_run(name="gpt2-124m")]
 
 
 def ctx(lang: str, scenario: Scenario) -> Ctx:

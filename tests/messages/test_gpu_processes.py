@@ -17,7 +17,7 @@ SNAP = GpuSnapshot(
 
 def test_the_launched_training_process_shows_its_memory() -> None:
     text = to_plain(gpu_text(SNAP, Ctx(lang="en", now_s=1.8e9), {4242}))
-    assert "pid 4242 · 6300 MiB" in text
+    assert "pid 4242 · 6.2\u00a0GiB" in text  # 6,300 MiB
     assert "pid 99" not in text  # the desktop's process is not the run's
 
 
