@@ -369,7 +369,7 @@ def _finished(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
     best, best_iter = number(ev, "best_val_loss"), number(ev, "best_iter")
     if best is not None:
         it = int(best_iter) if best_iter is not None and 0 <= best_iter < 1e15 else None
-        facts.append(best_line(tr, best, it))
+        facts.append(tr.t("fact.alone", fact=best_line(tr, best, it)))
     final = number(ev, "final_val_loss")
     if final is not None:
         facts.append(tr.t("fact.final_val", loss=tr.loss(final)))
