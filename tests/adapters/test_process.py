@@ -137,8 +137,14 @@ async def test_launched_knows_what_it_can_stop() -> None:
     assert launched.status("watched") == "not_launched"
     assert not launched.stop("watched", request)
     child = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", "import time; time.sleep(60)", process_group=0
+        sys.executable,
+        "-c",
+        "import time; print('ready', flush=True); time.sleep(60)",
+        process_group=0,
+        stdout=asyncio.subprocess.PIPE,
     )
+    # A SIGINT before the interpreter is up ends it with status 1, not by the signal.
+    assert child.stdout is not None and await child.stdout.readline() == b"ready\n"
     launched.started("gpt2", child.pid)
     launched.names = {"gpt2": "shakespeare"}  # the log renamed it: found under both names
     assert launched.status("gpt2") == launched.status("shakespeare") == "running"
