@@ -119,14 +119,14 @@ async def test_milestones_start_and_finish(notifier: Notifier) -> None:
     pushes += notifier.expand(state, run_to(run, 560, 260), replayed=False)
     pushes += notifier.expand(state, run_to(run, 570, 560), replayed=False)  # nothing new
     started = [p for p in pushes if isinstance(p, Alert) and p.type == "started"]
-    assert len(started) == 1 and started[0].evidence["total_iters"] == 1000
+    assert len(started) == 1 and started[0].evidence.total_iters == 1000
     assert [p.pct for p in pushes if isinstance(p, Milestone)] == [25, 50]
     assert all(is_silent(p) for p in pushes)
 
     end = run.apply(TrainingEnd(0, "completed"), NOW)
     (finished,) = notifier.expand(state, end, replayed=False)
     assert isinstance(finished, Alert) and finished.type == "finished"
-    assert finished.evidence["best_iter"] == 200 and "first_eta_error_pct" in finished.evidence
+    assert finished.evidence.best_iter == 200 and finished.evidence.first_eta_error_pct is not None
     for push in pushes + [finished]:
         await notifier.deliver(state, push)
     texts = [i.text for i in await queued(notifier) if i.chat_id == A]
