@@ -11,7 +11,7 @@ from bot.adapters.outbox import OutboxSender
 from bot.adapters.store import OutboxItem, Store
 from bot.core.events import Eval, Progress, TrainingEnd
 from bot.core.monitor import RunMonitor
-from bot.core.notices import Alert, Notice
+from bot.core.notices import Alert, Notice, OomEvidence, SlowdownEvidence
 from bot.core.policy import Milestone, PushPolicy, is_silent
 from bot.core.prefs import ChatPrefs, EvalsMode
 from bot.notify import Chats, Notifier
@@ -99,8 +99,8 @@ async def test_muted_chats_get_only_critical_alerts(notifier: Notifier) -> None:
     await notifier.save(B, ChatPrefs(subscribed=False))
     run = RunMonitor("gpt2", total_iters=1000)
     state = run.state
-    oom = Alert("gpt2", "oom", "critical", 5, 1.0)
-    slow = Alert("gpt2", "slowdown", "warning", 5, 1.0)
+    oom = Alert("gpt2", "oom", "critical", 5, 1.0, OomEvidence())
+    slow = Alert("gpt2", "slowdown", "warning", 5, 1.0, SlowdownEvidence())
     for push in [*notifier.expand(state, run_to(run, 300), replayed=False), oom, slow]:
         await notifier.deliver(state, push)
     items = await queued(notifier)
@@ -147,7 +147,7 @@ async def test_a_backlog_crossing_several_milestones_makes_one_message(notifier:
 async def test_replayed_lines_push_nothing_but_the_core_alerts(notifier: Notifier) -> None:
     run = RunMonitor("gpt2", total_iters=1000)
     state = run.state
-    oom = Alert("gpt2", "oom", "critical", 5, 1.0)
+    oom = Alert("gpt2", "oom", "critical", 5, 1.0, OomEvidence())
     pushes = notifier.expand(state, [*run_to(run, 600), oom], replayed=True)
     assert not [p for p in pushes if isinstance(p, Milestone)]
     assert not [p for p in pushes if isinstance(p, Alert) and p.type == "started"]

@@ -47,6 +47,7 @@ SEVERITY_EMOJI = {"info": "ℹ️", "warning": "⚠️", "critical": "🚨"}
 TYPE_EMOJI = {"finished": "🏁"}  # the end of a run is no mere piece of information
 KNOWN = tuple(AlertType)
 NEGLIGIBLE_S = 30.0  # an ETA change below this is not worth a line
+LAST_S = 253_402_128_000.0  # 9999-12-30 UTC: `datetime` ends a day later, in any time zone
 
 
 def alert_text(a: Alert, ctx: Ctx) -> str:
@@ -161,7 +162,7 @@ def _facts(tr: Tr, a: Alert) -> list[Html]:
         case RunningAgainEvidence():
             return _running_again(tr, ev)
         case TooManyRunsEvidence():
-            return [tr.t("fact.too_many_runs", max=ev.max)]
+            return [tr.t("fact.too_many_runs", max=ev.max)] if ev.max < 1e9 else []
         case _:
             assert_never(ev)
 
@@ -356,7 +357,7 @@ def _gpu_idle(tr: Tr, ev: GpuIdleEvidence) -> list[Html]:
     if gpu is None or pct is None or idle_s is None:
         return [_on_gpu(tr, ev)]
     words = {"gpu": gpu, "pct": tr.pct(pct), "dur": tr.dur(idle_s)}
-    if n is not None and n > 1:
+    if n is not None and 1 < n < 1e6:
         return [tr.t("fact.gpus_idle", n=n, **words)]
     return [tr.t("fact.gpu_idle", **words)]
 
@@ -368,25 +369,29 @@ def _bytes(tr: Tr, n: float) -> Html:
 
 
 def _disk_full(tr: Tr, ev: DiskFullEvidence) -> list[Html]:
-    where = code(clip(ev.mount, VALUE_CHARS))
-    free = _bytes(tr, ev.free_bytes)
-    facts = [tr.t("fact.disk_full", mount=where, pct=tr.pct(ev.used_pct), free=free)]
+    pct, facts = _num(ev.used_pct), []
+    if pct is not None:
+        where, free = code(clip(ev.mount, VALUE_CHARS)), _bytes(tr, ev.free_bytes)
+        facts.append(tr.t("fact.disk_full", mount=where, pct=tr.pct(pct), free=free))
     if ev.path and ev.path != ev.mount:
         facts.append(tr.t("fact.disk_path", path=code(clip(ev.path, VALUE_CHARS))))
     return facts
 
 
 def _slurm_deadline(tr: Tr, ev: SlurmDeadlineEvidence) -> list[Html]:
-    times = {"end": tr.clock(ev.job_end_s), "finish": tr.clock(ev.finish_s)}
+    end, finish = _num(ev.job_end_s), _num(ev.finish_s)
+    if end is None or finish is None or not 0 <= min(end, finish) <= max(end, finish) < LAST_S:
+        return []  # not a time a clock can show
+    times = {"end": tr.clock(end), "finish": tr.clock(finish)}
     if ev.resolved:
         return [tr.t("fact.slurm_fits", **times)]
-    return [tr.t("fact.slurm_short", short=tr.dur(ev.short_s), **times)]
+    return [tr.t("fact.slurm_short", short=tr.dur(_num(ev.short_s)), **times)]
 
 
 def _started(tr: Tr, ev: StartedEvidence | NewLaunchEvidence) -> list[Html]:
     facts = []
     total = ev.total_iters
-    if total is not None and total > 0:
+    if total is not None and 0 < total < 1e15:
         facts.append(tr.t("fact.total_iters", total=total))
     eta = _num(ev.eta_s) if isinstance(ev, StartedEvidence) else None
     if eta is not None:
@@ -405,7 +410,7 @@ def _finished(tr: Tr, ev: FinishedEvidence | StoppedEvidence) -> list[Html]:
         facts.append(tr.t("fact.took", took=tr.dur(took)))
     best = _num(ev.best_val_loss)
     if best is not None:
-        it = ev.best_iter if ev.best_iter is not None and ev.best_iter >= 0 else None
+        it = ev.best_iter if ev.best_iter is not None and 0 <= ev.best_iter < 1e15 else None
         facts.append(best_line(tr, best, it))
     final = _num(ev.final_val_loss)
     if final is not None:
