@@ -11,18 +11,20 @@ from typing import Literal, TextIO
 from telegram import Bot
 from telegram.error import InvalidToken, TelegramError
 
+from bot import messages
 from bot.adapters.nvml import NvmlSampler
 from bot.adapters.redact import TokenRedactingFilter
 from bot.config import Config
+from bot.core.gpu import GpuSource
 
 Mark = bool | None | Literal["warn"]  # works, fails, not configured, works but beware
 Report = Callable[[Mark, str, str], None]
 MARKS: dict[Mark, str] = {True: "ok  ", False: "FAIL", None: "--  ", "warn": "warn"}
 
 
-async def run_check(config: Config, out: TextIO) -> int:
+async def run_check(config: Config, out: TextIO, gpu: GpuSource | None = None) -> int:
     """Print the report; 0 when everything configured works (warnings included), 1
-    otherwise."""
+    otherwise. `gpu`: what samples the GPUs (NVML when not given)."""
     problems = warnings = 0
 
     def line(ok: Mark, what: str, detail: str) -> None:
@@ -34,7 +36,7 @@ async def run_check(config: Config, out: TextIO) -> int:
     line(True, "language", config.general.language)
     line(True, "time zone", config.general.timezone or "the machine's local zone")
     line(*_state_path(config.resolved_state_path()))
-    line(*_nvml())
+    line(*_nvml(gpu or NvmlSampler(time.time)))
     if not config.telegram.token:
         line(
             None,
@@ -60,14 +62,14 @@ def _state_path(path: Path) -> tuple[bool, str, str]:
     return writable, "state database", f"{path}" + ("" if writable else " (not writable)")
 
 
-def _nvml() -> tuple[bool | None, str, str]:
-    sampler = NvmlSampler(time.time)
+def _nvml(sampler: GpuSource) -> tuple[bool | None, str, str]:
     try:
         snap = sampler.sample()
     finally:
         sampler.shutdown()
     if snap.error:
-        return None, "NVML", f"not available: {snap.error} (GPU telemetry off)"
+        why = messages.gpu_error_words(snap.error, "en")  # the report is in English
+        return None, "NVML", f"not available: {why}; GPU telemetry off"
     names = ", ".join(f"{g.index}: {g.name}" for g in snap.gpus)
     return True, "NVML", f"{len(snap.gpus)} GPU(s): {names}"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -187,6 +188,9 @@ class TelegramFront:
     def gpu_snapshot(self) -> GpuSnapshot | None:
         return self.fold.gpu_snapshot()
 
+    def host_shown(self, run: str) -> str:
+        return self.fold.host_shown(run)
+
     @property
     def gpu_map(self) -> GpuMap | None:
         """Which GPUs each run uses (None: not read)."""
@@ -210,16 +214,26 @@ class TelegramFront:
             return None
         return await render_png(data), bot_ui.plot_caption(run, ctx)
 
-    async def start_live(self, chat_id: int) -> None:
+    async def start_live(self, chat_id: int, run: str | None = None) -> None:
+        prefs = await self.prefs(chat_id)
+        await self.save_prefs(chat_id, prefs.with_(live_run=run))
         await self.live.show(self.app.bot, chat_id, self.live_text, fresh=True)
 
     async def stop_live(self, chat_id: int) -> None:
         await self.live.stop(self.app.bot, chat_id)
 
     async def live_text(self, chat_id: int, ctx: messages.Ctx) -> str | None:
-        """The live message of a chat: its run's status, and when it was brought up to date."""
-        run = await self.run_for(chat_id)
-        return bot_ui.live_text(run, self.fold.latest_gpu, ctx) if run else None
+        """The live message of a chat: the status of the run it was asked for (else the
+        chat's run), and when it was brought up to date."""
+        pinned = (await self.prefs(chat_id)).live_run
+        if pinned in self.fold.monitors:
+            run: RunState | None = self.fold.monitors[pinned].state
+        else:
+            run = await self.run_for(chat_id)
+        if run is None:
+            return None
+        ctx = dataclasses.replace(ctx, host=self.host_shown(run.name))
+        return bot_ui.live_text(run, self.fold.latest_gpu, ctx)
 
     @property
     def stop_grace_s(self) -> float:

@@ -10,6 +10,7 @@ import pytest
 
 from bot.check import run_check
 from bot.config import Config, General, Telegram
+from bot.core.gpu import GpuSnapshot
 from tests.telegram_stub import BotApiStub
 
 OWNER = 4242
@@ -53,3 +54,32 @@ async def test_a_fresh_machine_passes_and_no_allowed_chat_is_a_warning(
     out = io.StringIO()
     assert await run_check(config(stub, fresh), out) == 0
     assert out.getvalue().endswith("all good\n"), out.getvalue()
+
+
+class BrokenNvml:
+    """A GPU source whose NVML fails with `error`."""
+
+    def __init__(self, error: str) -> None:
+        self.error = error
+
+    def sample(self) -> GpuSnapshot:
+        return GpuSnapshot(0.0, (), error=self.error)
+
+    def shutdown(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("error", "words"),
+    [
+        ("library_not_found", "no NVIDIA driver on this machine (no libnvidia-ml)"),
+        ("driver_not_loaded", "the NVIDIA driver is installed but not loaded"),
+        ("nvml_9999", "unexpected error nvml_9999"),  # a code etagram does not know, as is
+    ],
+)
+async def test_nvml_failure_is_said_in_the_messages_words(
+    stub: BotApiStub, tmp_path: Path, error: str, words: str
+) -> None:
+    out = io.StringIO()
+    assert await run_check(config(stub, tmp_path / "s.sqlite3"), out, BrokenNvml(error)) == 0
+    assert f"[--  ] NVML           not available: {words}; GPU telemetry off\n" in out.getvalue()

@@ -22,7 +22,9 @@ def test_the_demo_ends_with_a_tour(tmp_path: Path) -> None:
     result = etagram("demo", "--speed", "100", env=env, timeout=120)
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert out.startswith("etagram demo\u202f: un entraînement nanoGPT simulé, 100 fois plus vite")
+    assert out.startswith(
+        "Démo d'etagram\u202f: un entraînement nanoGPT simulé, 100 fois plus vite"
+    )
     run = out.index("Mémoire GPU épuisée (OOM)")  # the run, in the user's language
     tour = out.index("Fin de la démo")
     assert run < tour < out.index("/eta répondrait") < out.index("/status répondrait")
@@ -52,7 +54,7 @@ def test_the_demo_tells_its_times_on_its_own_clock(tmp_path: Path) -> None:
     run = out[: out.index("Fin de la démo")]
     stamps = [clock_s(h, m, s) for h, m, s in re.findall(r"^\[(\d\d):(\d\d):(\d\d)\]", run, re.M)]
     assert (stamps[-1] - stamps[0]) % DAY_S > 5 * 60  # a 6-minute run, seen in 4 seconds
-    finishes = re.findall(r"vers (\d+)\W+h\W*(\d\d)? à l'horloge de la démo", run)
+    finishes = re.findall(r"vers\s(\d+)\W+h\W*(\d\d)? à l'horloge de la démo", run)
     assert len(finishes) >= 5  # every eval's and milestone's finish says whose clock it is
     first_finish = clock_s(finishes[0][0], finishes[0][1] or "0", "0")
     assert (first_finish - stamps[-1] + DAY_S / 2) % DAY_S - DAY_S / 2 < 2 * 60
@@ -69,8 +71,8 @@ def test_times_say_they_are_the_demo_clock_in_both_languages() -> None:
     def finish(lang: str, demo: bool) -> str:
         return to_plain(Tr(lang, Ctx(lang=lang, now_s=0.0, demo=demo)).finish(300.0))
 
-    assert finish("en", True) == "Done in 5\xa0min, around 12:05\xa0AM by the demo's clock"
-    assert finish("fr", True) == "Fin dans 5\xa0min, vers 0\xa0h\xa005 à l'horloge de la démo"
+    assert finish("en", True) == "Done in 5\xa0min, around\xa012:05\xa0AM by the demo's clock"
+    assert finish("fr", True) == "Fin dans 5\xa0min, vers\xa00\xa0h\xa005 à l'horloge de la démo"
     assert "clock" not in finish("en", False) and "horloge" not in finish("fr", False)
 
 

@@ -76,7 +76,7 @@ async def test_a_follower_that_fails_is_restarted_and_status_says_so(
         n = len(stub.sent)
         stub.push_message(OWNER, "/status")
         reply = await stub.wait_for("sendMessage", since=n)
-        assert f"Failing, restarting: reading {RUN}" in str(reply.text)
+        assert f"Restarting after a failure: reading {RUN}" in str(reply.text)
         await db.execute(FULL.format(pages=1 << 30))  # room again
         await until(
             lambda: _sent(service, f"{RUN}:alert:oom:950:{OWNER}"), 30, "the last OOM alert"

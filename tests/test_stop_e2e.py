@@ -172,7 +172,9 @@ async def test_owner_stops_etagram_run_and_it_gets_sigint_first(
         end = await stub.wait_for(
             lambda c: "Training stopped from Telegram" in (c.text or ""), since=n, timeout=15
         )
-        assert "Asked by @alice" in (end.text or "") and "code <code>0</code>" in (end.text or "")
+        assert "Stop requested by @alice" in (end.text or "") and "code <code>0</code>" in (
+            end.text or ""
+        )
         assert await asyncio.wait_for(etagram.wait(), 15) == 0
         assert signals(marker) == ["SIGINT"]  # the trainer exited on it: nothing harder
 
@@ -215,7 +217,7 @@ async def test_a_trainer_that_ignores_sigint_gets_sigterm_then_sigkill_with_its_
     assert "nothing was stopped" in (replay.text or "")
     n = len(stub.sent)
     under_way = await command(stub, OWNER, "/stop", "Already being stopped")
-    assert "SIGINT sent, asked by @alice" in (under_way.text or "") and buttons(under_way) == {}
+    assert "SIGINT sent at @alice's request" in (under_way.text or "") and buttons(under_way) == {}
 
     assert await asyncio.wait_for(child, 10) == 128 + 9
     assert signals(marker) == ["SIGINT", "SIGTERM"]  # in this order, then SIGKILL
@@ -267,7 +269,7 @@ async def test_stop_on_a_watched_log_explains(
     (tmp_path / "train.log").write_text("iter 0: loss 3.0000, time 170.00ms, mfu 30.00%\n")
     await stub.wait_for(lambda c: "Training started" in (c.text or ""), timeout=15)
     reply = await command(stub, OWNER, "/stop", "⏹")
-    assert "can stop only a training it started itself" in (reply.text or "")
+    assert "can only stop a run it started itself" in (reply.text or "")
     assert buttons(reply) == {}
     await command(stub, OWNER, "/lang fr")
     reply = await command(stub, OWNER, "/stop gpt2", "⏹")

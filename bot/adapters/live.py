@@ -96,4 +96,4 @@ class LiveMessages:
                 await bot.unpin_chat_message(chat_id, prefs.live_message_id)
         self._live_text.pop(chat_id, None)
         self._live_at.pop(chat_id, None)
-        await self.chats.save(chat_id, prefs.with_(live=False, live_message_id=None))
+        await self.chats.save(chat_id, prefs.with_(live=False, live_message_id=None, live_run=None))

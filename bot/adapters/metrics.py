@@ -22,6 +22,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from bot.core.gpu import REASONS, GpuSnapshot
 from bot.core.hosts import HostGpus, host_of
+from bot.core.lifecycle import Phase
 from bot.core.state import RunState
 
 SCRAPE_TIMEOUT_S = 5.0
@@ -65,6 +66,8 @@ def families(
             run,
             state.last_progress_wall_s,
         )
+        for phase in Phase:  # one series per phase, 1 for the current one (an enum set)
+            m.phase([state.name, phase.value], int(state.phase == phase))
     for g in gpus.gpus if gpus is not None else ():
         host = host_of(g)
         labels = [run_of.get(host, ""), host or local_host, str(g.index)]
@@ -98,6 +101,10 @@ class _Families:
 
     def run(self, name: str, doc: str, labels: list[str], value: float | None) -> None:
         self._add(name, doc, ["run"], labels, value)
+
+    def phase(self, labels: list[str], value: int) -> None:
+        doc = "1 for the run's phase (waiting, running, stalled, finished...), 0 for the others"
+        self._add("run_phase", doc, ["run", "phase"], labels, value)
 
     def gpu(self, name: str, doc: str, labels: list[str], value: float | None) -> None:
         self._add(f"gpu_{name}", doc, ["run", "host", "gpu"], labels, value)

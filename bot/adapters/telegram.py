@@ -9,6 +9,7 @@ any other chat gets a short refusal, and the attempt is logged with its chat id.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import math
 import re
@@ -99,6 +100,7 @@ class Backend(Protocol):
     async def run_for(self, chat_id: int) -> RunState | None: ...
     def run_states(self) -> list[RunState]: ...
     def gpu_snapshot(self) -> GpuSnapshot | None: ...
+    def host_shown(self, run: str) -> str: ...  # the machine to name with `run`; "": none
 
     @property
     def pids(self) -> set[int]: ...  # training processes etagram launched
@@ -106,7 +108,7 @@ class Backend(Protocol):
     @property
     def gpu_map(self) -> GpuMap | None: ...  # which GPUs each run uses; None: not read
     async def plot(self, run: RunState, ctx: messages.Ctx) -> tuple[bytes, str] | None: ...
-    async def start_live(self, chat_id: int) -> None: ...
+    async def start_live(self, chat_id: int, run: str | None = None) -> None: ...
     async def stop_live(self, chat_id: int) -> None: ...
 
     # /stop
@@ -367,6 +369,7 @@ def _view(backend: Backend, run: RunState | None, view: str, ctx: messages.Ctx) 
     """The text of /eta or /status for `run`."""
     if run is None:
         return messages.no_run_text(ctx)
+    ctx = dataclasses.replace(ctx, host=backend.host_shown(run.name))
     if view == "eta":
         return messages.eta_text(run, ctx)
     text = messages.status_text(run, backend.gpu_snapshot(), ctx)
@@ -453,6 +456,8 @@ async def gpu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     _, ctx = await _chat(update, context)
     backend = _backend(context)
     name = run.name if run is not None else None
+    if name is not None:
+        ctx = dataclasses.replace(ctx, host=backend.host_shown(name))
     text = messages.gpu_text(backend.gpu_snapshot(), ctx, backend.pids, backend.gpu_map, name)
     await _reply(update, context, text)
 
@@ -491,9 +496,16 @@ async def runs(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     states = backend.run_states()
     selected = await backend.run_for(chat_id)
     name = selected.name if selected else None
-    await _reply(
-        update, context, messages.runs_text(states, name, ctx), _runs_keyboard(states, name)
-    )
+    text = _runs_text(backend, states, name, ctx)
+    await _reply(update, context, text, _runs_keyboard(states, name))
+
+
+def _runs_text(
+    backend: Backend, states: list[RunState], selected: str | None, ctx: messages.Ctx
+) -> str:
+    """/runs, each run with its machine where messages name it."""
+    hosts = {s.name: backend.host_shown(s.name) for s in states}
+    return messages.runs_text(states, selected, ctx, hosts)
 
 
 async def lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -569,15 +581,19 @@ def _evals_ack(mode: EvalsMode, ctx: messages.Ctx) -> str:
 
 
 async def live(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/live: one status message kept up to date (and pinned); /live off stops it."""
+    """/live [RUN]: one status message kept up to date (and pinned), of RUN or else the
+    chat's run; /live off stops it."""
     chat_id, ctx = await _chat(update, context)
     backend = _backend(context)
     if _arg(context).lower() == "off":
         await backend.stop_live(chat_id)
         await _reply(update, context, bot_ui.live_off_text(ctx))
         return
+    run = await run_asked(update, context, required=False)
+    if run is None and context.args:
+        return
     await _reply(update, context, messages.ack_text("live_on", ctx))
-    await backend.start_live(chat_id)
+    await backend.start_live(chat_id, run.name if context.args and run else None)
 
 
 async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -882,7 +898,7 @@ async def _pick_run(
     await backend.save_prefs(chat_id, prefs.with_(run=chosen.name))
     await _edit(
         query,
-        messages.runs_text(states, chosen.name, ctx),
+        _runs_text(backend, states, chosen.name, ctx),
         _runs_keyboard(states, chosen.name),
     )
     await _toast(query, messages.ack_text("run_selected", ctx, run=chosen.name))

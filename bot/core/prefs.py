@@ -226,6 +226,7 @@ class ChatPrefs:
     run: str | None = None  # the run this chat looks at; None: the most recently active
     live: bool = False
     live_message_id: int | None = None
+    live_run: str | None = None  # the run the live message shows; None: the chat's run
 
     def muted(self, now_s: float) -> bool:
         return self.muted_until_s is not None and now_s < self.muted_until_s
@@ -245,6 +246,7 @@ class ChatPrefs:
             "run": self.run,
             "live": self.live,
             "live_message_id": self.live_message_id,
+            "live_run": self.live_run,
         }
 
     @classmethod
@@ -259,6 +261,7 @@ class ChatPrefs:
             run=data["run"] if isinstance(data.get("run"), str) else None,
             live=data.get("live") is True,
             live_message_id=_int(data.get("live_message_id")),
+            live_run=data["live_run"] if isinstance(data.get("live_run"), str) else None,
         )
 
 

@@ -18,7 +18,7 @@ from bot.messages.chat import (
     refusal_text,
     start_text,
 )
-from bot.messages.gpu import gpu_text
+from bot.messages.gpu import gpu_error_words, gpu_text
 from bot.messages.markup import to_plain
 from bot.messages.progress import (
     digest_text,
@@ -42,6 +42,7 @@ __all__ = [
     "error_text",
     "eta_text",
     "eval_text",
+    "gpu_error_words",
     "gpu_text",
     "help_text",
     "late_text",

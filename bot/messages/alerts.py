@@ -411,7 +411,7 @@ def _finished(tr: Tr, ev: FinishedEvidence | StoppedEvidence) -> list[Html]:
     best = _num(ev.best_val_loss)
     if best is not None:
         it = ev.best_iter if ev.best_iter is not None and 0 <= ev.best_iter < 1e15 else None
-        facts.append(best_line(tr, best, it))
+        facts.append(tr.t("fact.alone", fact=best_line(tr, best, it)))
     final = _num(ev.final_val_loss)
     if final is not None:
         facts.append(tr.t("fact.final_val", loss=tr.loss(final)))

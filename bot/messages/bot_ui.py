@@ -123,7 +123,7 @@ def run_not_found_text(
 
     def body(tr: Tr) -> Html:
         key = "ui.run_ambiguous" if ambiguous else "ui.run_unknown"
-        listing = runs_body(tr, runs, selected) if runs else tr.t("run.none")
+        listing = runs_body(tr, runs, selected, {}) if runs else tr.t("run.none")
         return join([tr.t(key, value=code(clip(asked, VALUE_CHARS))), listing])
 
     return compose(ctx, Html(""), body)

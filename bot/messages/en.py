@@ -33,9 +33,9 @@ MESSAGES: dict[str, str] = {
     "pattern.date_first": "EEEE, MMMM d",
     "pattern.date_first_year": "EEEE, MMMM d, y",
     # finish time
-    "when.today": "around {time}",
-    "when.tomorrow": "tomorrow around {time}",
-    "when.date": "{date}, around {time}",
+    "when.today": "around" + _NB + "{time}",
+    "when.tomorrow": "tomorrow around" + _NB + "{time}",
+    "when.date": "{date}, around" + _NB + "{time}",
     "when.demo": "{when} by the demo's clock",
     "finish.unknown": "Finish time unknown",
     "finish.far": "Done in over 10 years",
@@ -88,8 +88,6 @@ MESSAGES: dict[str, str] = {
     "live.rate": "{n}" + _NB + "it/s",
     "live.pace": "{n}" + _NB + "s/it",
     "live.waiting": "waiting for the first progress line",
-    "live.ended": "ended at iteration {iter}",
-    "live.ended_early": "ended before its first iteration",
     "live.more.one": "and {n} more run",
     "live.more.other": "and {n} more runs",
     "runs.title": "Runs followed:",
@@ -125,10 +123,10 @@ MESSAGES: dict[str, str] = {
     "status.no_eta": "No finish time yet (/eta says why)",
     "status.iter_of": "Iteration {iter} / {total}",
     "status.iter": "Iteration {iter}",
-    "status.loss": "loss {loss}",
+    "status.loss": "loss" + _NB + "{loss}",
     "status.best": "Best val loss: {loss}",
-    "status.best_at": "Best val loss: {loss} (iteration {iter})",
-    "status.silent": "No new progress line for {ago}",
+    "status.best_at": "Best val loss: {loss} (iteration" + _NB + "{iter})",
+    "status.silent": "No progress for {ago}",
     # evals
     "eval.at": "Eval at iteration {iter}",
     "eval.title": "Eval",
@@ -139,7 +137,7 @@ MESSAGES: dict[str, str] = {
     "eval.behind_at": "No improvement: the best is still {best} (iteration {iter}), gap {delta}",
     "digest.empty": "No pending evals.",
     "late.note": "🕒 Sent {delay} late (written at {time})",
-    "degraded.note": "⚠️ Failing, restarting: {parts}. The cause is in etagram's log.",
+    "degraded.note": "⚠️ Restarting after a failure: {parts}. The cause is in etagram's log.",
     "degraded.follow": "reading {run}",
     "degraded.consume": "what the agents send",
     "degraded.gpu": "GPU sampling",
@@ -172,7 +170,9 @@ MESSAGES: dict[str, str] = {
         "the NVIDIA driver was updated and the machine not restarted since"
     ),
     "gpu.error.no_permission": "etagram is not allowed to query them",
-    "gpu.error.nvml_error": "the driver's library (NVML) returned an error, in etagram's log",
+    "gpu.error.nvml_error": (
+        "the driver's library (NVML) returned an error (details in etagram's log)"
+    ),
     "gpu.error.unknown": "unexpected error {code}",
     "gpu.empty": "No GPU visible.",
     "gpu.all_ok": "No slowdown reported by the driver.",
@@ -250,7 +250,7 @@ MESSAGES: dict[str, str] = {
     "fact.cause_time_limit": "The job reached its time limit and the scheduler stopped it.",
     "fact.cause_cancelled": "The scheduler cancelled the job.",
     "fact.cause_killed": "The process was killed.",
-    "fact.stopped_by": "Asked by {by}.",
+    "fact.stopped_by": "Stop requested by {by}.",
     "fact.collective_timeout": (
         "An NCCL collective has been waiting for more than {dur}: one of the processes no "
         "longer responds."
@@ -259,7 +259,7 @@ MESSAGES: dict[str, str] = {
     "fact.too_many_runs": "This hub already follows {max} runs, the most it takes.",
     "fact.took": "Took {took}.",
     "fact.took_vs_first": "Took {took} (first estimate: {first}).",
-    "fact.final_val": "Final val loss: {loss}",
+    "fact.final_val": "Final val loss: {loss}.",
     "fact.machine_log": "On {machine}, log {log}.",
     "fact.machine": "On {machine}.",
     "fact.log": "Log: {log}.",
@@ -316,7 +316,7 @@ MESSAGES: dict[str, str] = {
     ),
     "try.stall": (
         "Check that the process is still alive (<code>ps</code>, <code>nvidia-smi</code>) and "
-        "still writes to this log."
+        "still writing to this log."
     ),
     "try.crash": (
         "The end of the log has the full traceback; once fixed, resume from the last checkpoint."
@@ -340,7 +340,7 @@ MESSAGES: dict[str, str] = {
     ),
     "try.gpu_idle": (
         "Often a stuck data loader or a rank that died: <code>py-spy dump --pid PID</code> "
-        "shows where a process waits; check <code>nvidia-smi</code> and every rank's output."
+        "shows where a process waits; also check <code>nvidia-smi</code> and every rank's output."
     ),
     "try.disk_full": (
         "Free some space (old checkpoints, caches such as <code>~/.cache/huggingface</code>) "
@@ -351,7 +351,7 @@ MESSAGES: dict[str, str] = {
         "ask for more time (<code>scontrol update JobId=… TimeLimit=…</code>, where allowed)."
     ),
     "try.memory_pressure": (
-        "An OOM is near. To avoid it: lower <code>batch_size</code> or raise "
+        "An OOM is close. To avoid it: lower <code>batch_size</code> or raise "
         "<code>gradient_accumulation_steps</code>."
     ),
     # commands (setMyCommands: plain text, no HTML)
@@ -359,7 +359,7 @@ MESSAGES: dict[str, str] = {
     "cmd.help": "Help and command list",
     "cmd.eta": "Estimated finish time, in detail",
     "cmd.status": "Where the run stands, on one screen",
-    "cmd.gpu": "GPU table",
+    "cmd.gpu": "GPU status",
     "cmd.plot": "Charts (loss, speed, GPUs)",
     "cmd.runs": "Runs followed, to pick one",
     "cmd.lang": "Message language",
@@ -370,7 +370,7 @@ MESSAGES: dict[str, str] = {
     "cmd.live": "Live status message, kept up to date",
     "cmd.subscribe": "Get notifications in this chat",
     "cmd.unsubscribe": "Stop notifications in this chat",
-    "cmd.stop": "Stop a training started by etagram run",
+    "cmd.stop": "Stop a run started by etagram run",
     "help.intro": "I watch your training run and estimate when it will finish. Commands:",
     "help.examples": (
         "Examples: <code>/lang both</code>, <code>/tz Europe/Paris</code>, "
@@ -388,8 +388,8 @@ MESSAGES: dict[str, str] = {
         "and /help for the rest."
     ),
     "refusal": (
-        "This chat is not allowed. To get access, the bot's owner must add its id {chat_id} "
-        "to <code>allowed_chat_ids</code>."
+        "This chat is not allowed. Its id is {chat_id}: to get access, the bot's owner must "
+        "add it to <code>allowed_chat_ids</code>."
     ),
     "button.refresh": "Refresh",
     "button.plot": "Charts",
@@ -399,19 +399,18 @@ MESSAGES: dict[str, str] = {
     # /stop (values arrive escaped; {grace} and {valid} are durations)
     "stop.confirm": "<b>Stop this run?</b>",
     "stop.how": (
-        "etagram sends SIGINT to the training, as Ctrl-C would, so that it can save a "
-        "checkpoint; SIGTERM if it is still running {grace} later, then SIGKILL {grace} after "
-        "that."
+        "etagram sends the run SIGINT, as Ctrl-C would, so that it can save a checkpoint; "
+        "then SIGTERM if it is still running {grace} later, and SIGKILL {grace} after that."
     ),
     "stop.valid": "These buttons work for {valid}.",
     "stop.sent": (
-        "<b>Stopping</b>: SIGINT sent, asked by {by}. SIGTERM follows in {grace} if it is "
+        "<b>Stopping</b>: SIGINT sent at {by}'s request. SIGTERM follows in {grace} if it is "
         "still running."
     ),
     "stop.cancelled": "Not stopped: {by} cancelled. The run goes on.",
     "stop.expired": "Not stopped: the confirmation expired after {valid}. Send /stop again.",
     "stop.not_launched": (
-        "etagram only follows this run's log: it can stop only a training it started itself, "
+        "etagram only follows this run's log: it can only stop a run it started itself, "
         "with <code>etagram run -- CMD</code>."
     ),
     "stop.remote": (
@@ -419,7 +418,7 @@ MESSAGES: dict[str, str] = {
         "terminal, or <code>kill -INT</code> on its process)."
     ),
     "stop.ended": "This run has already ended: nothing to stop.",
-    "stop.stopping": "Already being stopped: {signal} sent, asked by {by}.",
+    "stop.stopping": "Already being stopped: {signal} sent at {by}'s request.",
     # errors and acknowledgements (values arrive in <code>)
     "error.generic": "Could not do that right now ({key}).",
     "error.internal": (
@@ -470,8 +469,8 @@ MESSAGES: dict[str, str] = {
     ),
     "ui.live_off": "Live status message stopped.",
     "ui.tz_current": (
-        "Time zone: {tz} ({zone}). To change it: <code>/tz</code> and a city or a zone, for "
-        "example <code>/tz Tokyo</code> or <code>/tz America/New_York</code>."
+        "Time zone: {tz} ({zone}). To change it: <code>/tz</code> followed by a city or a zone, "
+        "for example <code>/tz Tokyo</code> or <code>/tz America/New_York</code>."
     ),
     "ui.tz_ambiguous": (
         "Several time zones match {value}: {zones}. Send the full name, for example "
@@ -499,7 +498,7 @@ MESSAGES: dict[str, str] = {
     "ui.plot.progress": "Iteration {iter} / {total} · {pct}",
     "ui.plot.no_eta": "Finish time not known yet",
     "ui.plot.finished": "Finished in {elapsed}",
-    "ui.plot.stopped": "Stopped by an error after {elapsed}",
+    "ui.plot.stopped": "Crashed after {elapsed}",
     "ui.plot.stopped_telegram": "Stopped from Telegram after {elapsed}",
     "ui.plot.stalled": "Stalled: last progress {ago} ago",
     "ui.plot.slowed": "Slowed down",
@@ -535,7 +534,7 @@ MESSAGES: dict[str, str] = {
         "brackets is the demo's clock, which runs {speed} times faster too: the durations and "
         "finish times announced on it are those the real run would have. Its log: {log}"
     ),
-    "ui.tour.over": "🏁 Demo over: the simulated run stopped, as planned.",
+    "ui.tour.over": "🏁 Demo over: the simulated run ended on its planned OOM.",
     "ui.tour.eta": "/eta would answer, here in both languages ({setting}):",
     "ui.tour.status": "/status would answer:",
     "ui.tour.plot": "/plot would send this picture: {path}",

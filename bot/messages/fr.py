@@ -51,9 +51,9 @@ _MESSAGES = {
     "pattern.date_first": "EEEE d'er' MMMM",
     "pattern.date_first_year": "EEEE d'er' MMMM y",
     # finish time
-    "when.today": "vers {time}",
-    "when.tomorrow": "demain vers {time}",
-    "when.date": "{date} vers {time}",
+    "when.today": "vers" + _NB + "{time}",
+    "when.tomorrow": "demain vers" + _NB + "{time}",
+    "when.date": "{date} vers" + _NB + "{time}",
     "when.demo": "{when} à l'horloge de la démo",
     "finish.unknown": "Heure de fin inconnue",
     "finish.far": "Fin dans plus de 10" + _NB + "ans",
@@ -113,8 +113,6 @@ _MESSAGES = {
     "live.rate": "{n}" + _NB + "it/s",
     "live.pace": "{n}" + _NB + "s/it",
     "live.waiting": "en attente de la première ligne de progression",
-    "live.ended": "terminé à l'itération {iter}",
-    "live.ended_early": "terminé avant sa première itération",
     "live.more.one": "et {n} autre entraînement",
     "live.more.other": "et {n} autres entraînements",
     "runs.title": "Entraînements suivis :",
@@ -123,7 +121,7 @@ _MESSAGES = {
     "runs.iter_of": "itération {iter} / {total}",
     "runs.iter": "itération {iter}",
     "runs.no_progress": "pas encore de progression",
-    "runs.pick": "Choisissez avec les boutons ci-dessous.",
+    "runs.pick": "Choisissez-en un avec les boutons ci-dessous.",
     # /status
     # a run's phase (bot/core/lifecycle.py)
     "phase.slowed": "Ralenti : les itérations prennent plus de temps que d'habitude.",
@@ -150,24 +148,24 @@ _MESSAGES = {
     "status.no_eta": "Heure de fin pas encore calculable (/eta dit pourquoi)",
     "status.iter_of": "Itération {iter} / {total}",
     "status.iter": "Itération {iter}",
-    "status.loss": "loss {loss}",
+    "status.loss": "loss" + _NB + "{loss}",
     "status.best": "Meilleure val loss : {loss}",
-    "status.best_at": "Meilleure val loss : {loss} (itération {iter})",
-    "status.silent": "Aucune nouvelle ligne de progression depuis {ago}",
+    "status.best_at": "Meilleure val loss : {loss} (itération" + _NB + "{iter})",
+    "status.silent": "Pas de progression depuis {ago}",
     # evals
     "eval.at": "Évaluation à l'itération {iter}",
     "eval.title": "Évaluation",
     "eval.val": "val loss {loss}",
     "eval.train": "train loss {loss}",
     "eval.new_best": "Nouvelle meilleure val loss : {loss} ({delta} par rapport à {previous})",
-    "eval.behind": "Pas d'amélioration : le minimum reste {best}, écart {delta}",
+    "eval.behind": "Pas d'amélioration : la meilleure reste {best}, écart {delta}",
     "eval.behind_at": (
-        "Pas d'amélioration : le minimum reste {best} (itération {iter}), écart {delta}"
+        "Pas d'amélioration : la meilleure reste {best} (itération {iter}), écart {delta}"
     ),
     "digest.empty": "Aucune évaluation en attente.",
     "late.note": "🕒 Envoyé avec {delay} de retard (écrit à {time})",
     "degraded.note": (
-        "⚠️ En panne, redémarrage en cours : {parts}. La cause est dans le journal d'etagram."
+        "⚠️ Redémarrage après une panne : {parts}. La cause est dans le journal d'etagram."
     ),
     "degraded.follow": "lecture de {run}",
     "degraded.consume": "réception des agents",
@@ -267,7 +265,7 @@ _MESSAGES = {
     "fact.oom_tried": "Allocation de {size} refusée.",
     "fact.gpu_capacity": "Capacité totale du GPU : {size}.",
     "fact.loss_is": "La loss vaut {loss}.",
-    "fact.loss_vs": "Loss à {loss}, pour {ref} d'habitude.",
+    "fact.loss_vs": "Loss à {loss}, contre {ref} d'habitude.",
     "fact.slowed": "L'entraînement est ralenti de {pct}.",
     "fact.slowed_for": "L'entraînement est ralenti de {pct} depuis {dur}.",
     "fact.temp": "Température : {temp}.",
@@ -293,7 +291,7 @@ _MESSAGES = {
     "fact.too_many_runs": "Ce hub suit déjà {max} entraînements, le maximum qu'il accepte.",
     "fact.took": "Durée : {took}.",
     "fact.took_vs_first": "Durée : {took} (première estimation : {first}).",
-    "fact.final_val": "Dernière val loss : {loss}",
+    "fact.final_val": "Dernière val loss : {loss}.",
     "fact.machine_log": "Sur {machine}, log {log}.",
     "fact.machine": "Sur {machine}.",
     "fact.log": "Log : {log}.",
@@ -432,12 +430,12 @@ _MESSAGES = {
     "help.live_off": "Arrêter le message d'état en direct",
     "help.mute_forever": "Couper jusqu'à /unmute (comme /mute forever)",
     "start.welcome": (
-        "Bonjour ! Ce chat est autorisé : les évaluations et les alertes arriveront ici. "
+        "Bonjour ! Cette discussion est autorisée : les évaluations et les alertes arriveront ici. "
         "Essayez /eta ou /status, et /help pour le reste."
     ),
     "refusal": (
-        "Ce chat n'est pas autorisé. Pour y avoir accès, le propriétaire du bot doit ajouter "
-        "son identifiant {chat_id} à <code>allowed_chat_ids</code>."
+        "Cette discussion n'est pas autorisée. Son identifiant est {chat_id} : pour y avoir "
+        "accès, le propriétaire du bot doit l'ajouter à <code>allowed_chat_ids</code>."
     ),
     "button.refresh": "Actualiser",
     "button.plot": "Graphiques",
@@ -507,13 +505,17 @@ _MESSAGES = {
         "Notifications coupées jusqu'à /unmute. Les alertes critiques passent quand même."
     ),
     "ack.evals_all": "Vous recevrez chaque évaluation.",
-    "ack.evals_best": "Vous recevrez seulement les évaluations qui battent le minimum.",
+    "ack.evals_best": (
+        "Vous ne recevrez que les évaluations qui améliorent la meilleure val loss."
+    ),
     "ack.evals_every": "Vous recevrez une évaluation sur {n}.",
     "ack.evals_off": "Plus d'évaluations envoyées ; les alertes continuent.",
-    "ack.subscribed": "Ce chat recevra les évaluations et les alertes.",
-    "ack.unsubscribed": "Ce chat ne recevra plus de notifications. /subscribe pour revenir.",
+    "ack.subscribed": "Cette discussion recevra les évaluations et les alertes.",
+    "ack.unsubscribed": (
+        "Cette discussion ne recevra plus de notifications. /subscribe pour revenir."
+    ),
     "ack.live_on": "Message d'état en direct : il sera mis à jour sur place.",
-    "ack.run_selected": "Entraînement suivi dans ce chat : {run}.",
+    "ack.run_selected": "Entraînement suivi dans cette discussion : {run}.",
     # The bot's own interface: milestones, live message, /plot, a few answers, the demo.
     "ui.milestone": "{pct} de l'entraînement effectué",
     "ui.mute_too_long": (
@@ -587,12 +589,12 @@ _MESSAGES = {
     "ui.plot.alert.disk_full": "disque plein",
     "ui.plot.alert.slurm_deadline": "job trop court",
     "ui.demo.intro": (
-        "etagram demo : un entraînement nanoGPT simulé, {speed} fois plus vite qu'en vrai. "
+        "Démo d'etagram : un entraînement nanoGPT simulé, {speed} fois plus vite qu'en vrai. "
         "L'heure entre crochets est celle de l'horloge de la démo, qui avance elle aussi "
         "{speed} fois plus vite : les durées et heures de fin annoncées sur elle sont celles "
         "qu'aurait le vrai entraînement. Son log : {log}"
     ),
-    "ui.tour.over": "🏁 Fin de la démo : l'entraînement simulé s'est arrêté comme prévu.",
+    "ui.tour.over": "🏁 Fin de la démo : l'entraînement simulé s'est arrêté sur l'OOM prévu.",
     "ui.tour.eta": "/eta répondrait, ici dans les deux langues ({setting}) :",
     "ui.tour.status": "/status répondrait :",
     "ui.tour.plot": "/plot enverrait cette image : {path}",
@@ -601,7 +603,7 @@ _MESSAGES = {
     "ui.tour.run": "ou le lancer et le suivre : {cmd}",
     "ui.tour.telegram": (
         "Pour recevoir ces messages sur Telegram : créez un bot avec @BotFather, mettez son "
-        "jeton dans {token}, écrivez-lui, puis {check} donne l'identifiant de la conversation "
+        "jeton dans {token}, écrivez-lui, puis {check} donne l'identifiant de la discussion "
         "à mettre dans {chats} (détails dans le README)."
     ),
 }

@@ -25,7 +25,7 @@ from bot.core.gpu import (
 )
 from bot.core.gpumap import GpuMap, ordered_for
 from bot.messages.lang import NBSP, Tr, compose, finite
-from bot.messages.markup import NAME_CHARS, Html, clip, code, esc, join, name
+from bot.messages.markup import NAME_CHARS, Html, clip, code, esc, join, name, to_plain
 from bot.messages.types import Ctx
 
 EMOJI_GPU = "🖥️"
@@ -136,6 +136,11 @@ def _error_words(tr: Tr, error: str) -> Html:
     if error in ERRORS:
         return tr.t(f"gpu.error.{error}")
     return tr.t("gpu.error.unknown", code=code(clip(error, NAME_CHARS)))
+
+
+def gpu_error_words(error: str, lang: str) -> str:
+    """Why NVML is unusable, in plain words (`etagram check`)."""
+    return to_plain(_error_words(Tr(lang, Ctx(lang=lang, now_s=0.0)), error))
 
 
 def _note(tr: Tr, g: GpuSample) -> Html:

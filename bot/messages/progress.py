@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from bot.core.estimator import EtaEstimate
 from bot.core.gpu import GpuSnapshot
@@ -46,22 +46,25 @@ def live_more(n: int, ctx: Ctx) -> str:
 
 
 def _live_parts(tr: Tr, state: RunState) -> list[Html]:
-    if state.ended is not None:
-        if state.iter is None:
-            return [tr.t("live.ended_early")]
-        return [tr.t("live.ended", iter=state.iter)]
-    if state.iter is None:
-        return [tr.t("live.waiting")]
+    """Where the run is and its pace; once it has ended or stalled, its phase instead of a
+    countdown."""
+    phase, waiting = state.phase, state.life.waiting
+    if phase == Phase.WAITING:
+        return [tr.t(f"runs.waiting.{waiting}") if waiting is not None else tr.t("live.waiting")]
     eta = state.eta()
-    total = eta.total_iters
-    if total:
-        where = tr.t(
-            "live.iters", done=state.iter, total=total, pct=tr.pct(100 * state.iter / total, 1)
-        )
-    else:
-        where = tr.t("live.iter", done=state.iter)
+    where = _live_where(tr, state.iter, eta.total_iters)
+    if phase in NO_COUNTDOWN:
+        return [where, tr.t(f"runs.phase.{phase}")]
     finish = state.finish_at(eta, tr.ctx.now_s)
     return [where, _rate(tr, eta.step_s), tr.finish(finish) if finish is not None else Html("")]
+
+
+def _live_where(tr: Tr, done: int | None, total: int | None) -> Html:
+    if done is None:
+        return Html("")
+    if total:
+        return tr.t("live.iters", done=done, total=total, pct=tr.pct(100 * done / total, 1))
+    return tr.t("live.iter", done=done)
 
 
 def _rate(tr: Tr, step_s: float | None) -> Html:
@@ -337,17 +340,28 @@ def _digest_line(tr: Tr, n: EvalNotice, with_run: bool) -> Html:
 # --- /runs ---------------------------------------------------------------------------------
 
 
-def runs_text(runs: Sequence[RunState], selected: str | None, ctx: Ctx) -> str:
-    """The runs followed, where each stands, and which one this chat reads."""
+def runs_text(
+    runs: Sequence[RunState],
+    selected: str | None,
+    ctx: Ctx,
+    hosts: Mapping[str, str] | None = None,
+) -> str:
+    """The runs followed, where each stands, and which one this chat reads; `hosts`: the
+    machine to name after each run ("" or absent: none)."""
     if not runs:
         return compose(ctx, Html(""), lambda tr: tr.t("run.none"))
-    return compose(ctx, Html(""), lambda tr: runs_body(tr, runs, selected))
+    return compose(ctx, Html(""), lambda tr: runs_body(tr, runs, selected, hosts or {}))
 
 
-def runs_body(tr: Tr, runs: Sequence[RunState], selected: str | None) -> Html:
+def runs_body(
+    tr: Tr, runs: Sequence[RunState], selected: str | None, hosts: Mapping[str, str]
+) -> Html:
     lines = [tr.t("runs.title")]
     for state in runs:
-        line = tr.t("runs.line", run=name(state.name), where=_runs_where(tr, state))
+        run = name(state.name)
+        if host := hosts.get(state.name):
+            run = Html(f"{run} · {esc(host)}")
+        line = tr.t("runs.line", run=run, where=_runs_where(tr, state))
         lines.append(tr.t("runs.selected", line=line) if state.name == selected else line)
     if len(runs) > 1:
         lines.append(tr.t("runs.pick"))

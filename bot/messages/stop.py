@@ -9,7 +9,7 @@ from bot.messages.lang import Tr, compose
 from bot.messages.markup import NAME_CHARS, Html, clip, join, name
 from bot.messages.types import Ctx
 
-EMOJI_STOP = "⏹"
+EMOJI_STOP = "⏹️"
 REFUSALS = ("not_launched", "remote", "ended")  # why a run cannot be stopped; also "stopping"
 
 

@@ -10,7 +10,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot.adapters.metrics import Source, families, serve_metrics
 from bot.core.gpu import GpuSample, GpuSnapshot
 from bot.core.hosts import HostGpus
+from bot.core.lifecycle import Phase
 from bot.core.monitor import RunMonitor
+from bot.core.notices import Alert, AlertType, Severity
 from bot.core.state import RunState
 from tests.generated import nanogpt_lines
 from tests.test_service_e2e import HEADER
@@ -41,6 +43,16 @@ def test_run_figures_per_run() -> None:
     assert 0.17 <= got[("etagram_step_seconds", run)] <= 0.18
     assert got[("etagram_eta_low_seconds", run)] <= got[("etagram_eta_seconds", run)]
     assert got[("etagram_eta_seconds", run)] <= got[("etagram_eta_high_seconds", run)]
+
+
+def test_each_run_has_one_phase_set() -> None:
+    stalled = a_run("stalled")
+    stall = Alert("stalled", AlertType.STALL, Severity.WARNING, 440, 100.0)
+    stalled.life.note("stalled", [stall], None)
+    got = values(families([a_run(), stalled, RunState("new")], None, {}, "box"))
+    for run, now in (("gpt2", "running"), ("stalled", "stalled"), ("new", "waiting")):
+        phases = {p: got[("etagram_run_phase", (("phase", p), ("run", run)))] for p in Phase}
+        assert phases == {p: float(p == now) for p in Phase}, run
 
 
 def test_unknown_figures_are_absent_rather_than_zero() -> None:

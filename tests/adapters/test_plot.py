@@ -174,7 +174,7 @@ def test_three_panels_on_one_iteration_axis_to_the_total_with_a_now_line(mid_run
     header = {
         "demo-220738",
         "Itération 1\u202f490 / 2\u202f000 · 74\u00a0%",
-        "Fin dans 1\u00a0min\u00a048, vers 6\u00a0h\u00a054",
+        "Fin dans 1\u00a0min\u00a048, vers\u00a06\u00a0h\u00a054",
     }
     assert header <= words(fig)
     assert "maintenant" in words(fig)
@@ -202,7 +202,7 @@ def test_alerts_are_marked_where_they_happened(mid_run: RunState, crashed: RunSt
     oom = [m for m in crashed.alert_marks.marks if m.type == "oom"]
     assert [m.iter for m in oom] == [1820]  # the last progress line before the OOM
     assert (1820.0, "#c0392b") in vertical_lines(panels(fig)[0])
-    assert {"OOM", "heat", "Stopped by an error after 6\u00a0min"} <= words(fig)
+    assert {"OOM", "heat", "Crashed after 6\u00a0min"} <= words(fig)
 
 
 def test_step_time_on_a_robust_scale_with_evals_as_marks(mid_run: RunState) -> None:

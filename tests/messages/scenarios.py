@@ -594,6 +594,16 @@ SCENARIOS = [
     Scenario(
         "runs", lambda c: runs_text([reference_run(), reference_run(name="gpt2-124m")], RUN, c)
     ),
+    Scenario(
+        "runs_on_hosts",
+        lambda c: runs_text(
+            [reference_run(), reference_run(name="gpt2-124m")],
+            RUN,
+            c,
+            {RUN: "gpu-node-3", "gpt2-124m": "gpu-node-4"},
+        ),
+        names=("gpu-node-3", "gpu-node-4"),
+    ),
     Scenario("error_bad_tz", lambda c: error_text("bad_tz", c, value="Mars/Olympus")),
     Scenario("mute", lambda c: mute_text(c, NOW + 2 * 3600)),
     Scenario("muted_forever", bot_ui.muted_forever_text),

@@ -12,10 +12,20 @@ import os
 import pytest
 
 from bot.core.events import TrainingEnd
+from bot.core.lifecycle import WaitReason
 from bot.core.state import RunState
 from bot.messages import Ctx, live_line, live_more
 from tests.messages import checks
-from tests.messages.scenarios import NOW, PARIS, REFERENCE, TOMORROW, UNKNOWN_TOTAL, reference_run
+from tests.messages.scenarios import (
+    NOW,
+    PARIS,
+    REFERENCE,
+    TOMORROW,
+    UNKNOWN_TOTAL,
+    _run_in,
+    _waiting,
+    reference_run,
+)
 from tests.messages.test_golden import GOLDEN
 
 SLOW = dataclasses.replace(REFERENCE, step_s=12.5, remaining_s=18700 * 12.5)
@@ -37,6 +47,10 @@ def _lines(ctx: Ctx) -> list[str]:
         live_line(RunState("gpt2-124m"), ctx),
         live_line(_ended(20000), ctx),
         live_line(_ended(None), ctx),
+        live_line(_run_in("stalled"), ctx),
+        live_line(_run_in("crashed"), ctx),
+        live_line(_run_in("stopped"), ctx),
+        live_line(_waiting(WaitReason.PERMISSION), ctx),
         live_more(1, ctx),
         live_more(3, ctx),
     ]
