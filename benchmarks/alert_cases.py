@@ -23,7 +23,7 @@ if __package__ in (None, ""):  # run as a script: make `bot` importable
 from bot.core.gpu import HW_SLOWDOWN, SW_POWER_CAP, SW_THERMAL, GpuSample, GpuSnapshot
 from bot.core.linebuf import iter_lines
 from bot.core.monitor import RunMonitor
-from bot.core.notices import Alert
+from bot.core.notices import Alert, Slowed
 from bot.core.parsers.registry import FORMATS
 from bot.demo import DemoRun, write_run
 
@@ -201,7 +201,7 @@ def problems(alerts: list[Alert]) -> Got:
 
 def info_types(alerts: list[Alert]) -> frozenset[str]:
     return frozenset(
-        a.type if "recovered" not in a.evidence else "recovered"
+        "recovered" if isinstance(a.evidence, Slowed) and a.evidence.recovered else a.type
         for a in alerts
         if a.severity == "info"
     )

@@ -28,7 +28,7 @@ from bot.core.hosts import HostGpus
 from bot.core.lifecycle import WaitReason
 from bot.core.monitor import RunMonitor
 from bot.core.naming import unique
-from bot.core.notices import Alert, AlertType, Evidence, Notice, Severity
+from bot.core.notices import Alert, AlertType, Notice, Placed, Severity, TooManyRunsEvidence
 from bot.core.state import RunState
 from bot.notify import Notifier, render
 from bot.parts import RunSpec, Supervisor
@@ -39,7 +39,6 @@ log = logging.getLogger(__name__)
 TICK_S = 5.0  # how often the time-based checks (stall, a traceback then silence) run
 MACHINE = ""  # the name under which alerts about GPUs no followed run uses are said
 # The end of a run says where it ran and its log: with several machines and runs, which one.
-ENDINGS = frozenset({AlertType.FINISHED, AlertType.CRASH, AlertType.STOPPED})
 
 
 class Fold:
@@ -204,7 +203,7 @@ class Fold:
             self.runs_refused += 1
             if self.runs_refused == 1:
                 log.error("run %r refused: this hub follows %d runs already", run, self.max_runs)
-                evidence: Evidence = {"max": self.max_runs, "refused": run}
+                evidence = TooManyRunsEvidence(self.max_runs, run)
                 alert = Alert(
                     run, AlertType.TOO_MANY_RUNS, Severity.WARNING, None, self.now(), evidence
                 )
@@ -221,13 +220,11 @@ class Fold:
 
     def _placed(self, run: str, notice: Notice) -> Notice:
         """The end of a run, with the machine it ran on and its log (when followed here)."""
-        if not isinstance(notice, Alert) or notice.type not in ENDINGS:
+        if not isinstance(notice, Alert) or not isinstance(notice.evidence, Placed):
             return notice
-        evidence: Evidence = {**notice.evidence}
-        if machine := self.hosts.get(run) or self.host:
-            evidence["machine"] = machine
-        if run in self.logs:
-            evidence["log"] = os.path.abspath(self.logs[run])
+        machine = self.hosts.get(run) or self.host or notice.evidence.machine
+        log = os.path.abspath(self.logs[run]) if run in self.logs else notice.evidence.log
+        evidence = dataclasses.replace(notice.evidence, machine=machine, log=log)
         return dataclasses.replace(notice, evidence=evidence)
 
     async def _say(self, state: RunState, notices: list[Notice], *, replayed: bool = False) -> None:

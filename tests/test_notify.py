@@ -11,7 +11,7 @@ from bot.adapters.outbox import OutboxSender
 from bot.adapters.store import OutboxItem, Store
 from bot.core.events import Eval, Progress, TrainingEnd
 from bot.core.monitor import RunMonitor
-from bot.core.notices import Alert, Notice
+from bot.core.notices import Alert, Notice, OomEvidence, SlowdownEvidence
 from bot.core.policy import Milestone, PushPolicy, is_silent
 from bot.core.prefs import ChatPrefs, EvalsMode
 from bot.notify import Chats, Notifier
@@ -99,8 +99,8 @@ async def test_muted_chats_get_only_critical_alerts(notifier: Notifier) -> None:
     await notifier.save(B, ChatPrefs(subscribed=False))
     run = RunMonitor("gpt2", total_iters=1000)
     state = run.state
-    oom = Alert("gpt2", "oom", "critical", 5, 1.0)
-    slow = Alert("gpt2", "slowdown", "warning", 5, 1.0)
+    oom = Alert("gpt2", "oom", "critical", 5, 1.0, OomEvidence())
+    slow = Alert("gpt2", "slowdown", "warning", 5, 1.0, SlowdownEvidence())
     for push in [*notifier.expand(state, run_to(run, 300), replayed=False), oom, slow]:
         await notifier.deliver(state, push)
     items = await queued(notifier)
@@ -119,14 +119,14 @@ async def test_milestones_start_and_finish(notifier: Notifier) -> None:
     pushes += notifier.expand(state, run_to(run, 560, 260), replayed=False)
     pushes += notifier.expand(state, run_to(run, 570, 560), replayed=False)  # nothing new
     started = [p for p in pushes if isinstance(p, Alert) and p.type == "started"]
-    assert len(started) == 1 and started[0].evidence["total_iters"] == 1000
+    assert len(started) == 1 and started[0].evidence.total_iters == 1000
     assert [p.pct for p in pushes if isinstance(p, Milestone)] == [25, 50]
     assert all(is_silent(p) for p in pushes)
 
     end = run.apply(TrainingEnd(0, "completed"), NOW)
     (finished,) = notifier.expand(state, end, replayed=False)
     assert isinstance(finished, Alert) and finished.type == "finished"
-    assert finished.evidence["best_iter"] == 200 and "first_eta_error_pct" in finished.evidence
+    assert finished.evidence.best_iter == 200 and finished.evidence.first_eta_error_pct is not None
     for push in pushes + [finished]:
         await notifier.deliver(state, push)
     texts = [i.text for i in await queued(notifier) if i.chat_id == A]
@@ -147,7 +147,7 @@ async def test_a_backlog_crossing_several_milestones_makes_one_message(notifier:
 async def test_replayed_lines_push_nothing_but_the_core_alerts(notifier: Notifier) -> None:
     run = RunMonitor("gpt2", total_iters=1000)
     state = run.state
-    oom = Alert("gpt2", "oom", "critical", 5, 1.0)
+    oom = Alert("gpt2", "oom", "critical", 5, 1.0, OomEvidence())
     pushes = notifier.expand(state, [*run_to(run, 600), oom], replayed=True)
     assert not [p for p in pushes if isinstance(p, Milestone)]
     assert not [p for p in pushes if isinstance(p, Alert) and p.type == "started"]

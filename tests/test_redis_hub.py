@@ -63,7 +63,7 @@ async def test_runs_are_met_as_agents_report_them_and_thermal_alerts_name_the_ho
     thermal = [n for n in hub.said if isinstance(n, Alert) and n.type == "thermal"]
     assert len(thermal) == 1
     assert thermal[0].run == "gpt2"
-    assert (thermal[0].evidence["host"], thermal[0].evidence["gpu"]) == ("node3", 1)
+    assert (thermal[0].evidence.host, thermal[0].evidence.gpu) == ("node3", 1)
 
     shown = hub.gpu_snapshot()
     assert shown is not None
@@ -108,7 +108,7 @@ async def test_a_thermal_slowdown_read_from_the_log_names_the_host_and_its_gpu()
     from_log = [
         n
         for n in hub.said
-        if isinstance(n, Alert) and n.type == "thermal" and "slowdown_pct" in n.evidence
+        if isinstance(n, Alert) and n.type == "thermal" and n.evidence.slowdown_pct is not None
     ]
     assert from_log, hub.said
-    assert (from_log[0].evidence.get("host"), from_log[0].evidence["gpu"]) == ("node-b", 0)
+    assert (from_log[0].evidence.host, from_log[0].evidence.gpu) == ("node-b", 0)

@@ -62,9 +62,11 @@ the same type is sent again for the run):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass, fields
+from typing import Any
 
 from bot.core.events import Checkpoint, ErrorText, Eval, Event, Progress, TrainingEnd
 from bot.core.gpu import (
@@ -76,7 +78,28 @@ from bot.core.gpu import (
 )
 from bot.core.launches import NEW
 from bot.core.lifecycle import NOT_STARTED
-from bot.core.notices import Alert, AlertType, Evidence, Severity
+from bot.core.notices import (
+    Alert,
+    AlertType,
+    CrashEvidence,
+    Evidence,
+    FinishedEvidence,
+    GpuLostEvidence,
+    GpuState,
+    LossSpikeEvidence,
+    MemoryPressureEvidence,
+    NanEvidence,
+    NewLaunchEvidence,
+    OomEvidence,
+    PowerEvidence,
+    ResumedEvidence,
+    Severity,
+    SlowdownEvidence,
+    StallEvidence,
+    StartedEvidence,
+    StoppedEvidence,
+    ThermalEvidence,
+)
 from bot.core.parsers.errors import exception_shape
 from bot.core.resources import DeadlineWatch, DiskUsage, DiskWatch, IdleWatch, checkpoint_dir
 from bot.core.state import RunState
@@ -199,7 +222,7 @@ class Detectors:
         if not self._alive() or finish_s is None:
             return []
         evidence = self._deadline.update(job_end_s, finish_s, wall_s)
-        severity = INFO if evidence is not None and "resolved" in evidence else WARNING
+        severity = INFO if evidence is not None and evidence.resolved else WARNING
         return self._said(AlertType.SLURM_DEADLINE, severity, state, evidence)
 
     def checkpoint_dir(self, state: RunState, argv: list[str], cwd: str, log_dir: str) -> str:
@@ -333,12 +356,11 @@ class Detectors:
         return self._say_started(ev.iter, state)
 
     def _say_started(self, it: int | None, state: RunState) -> list[Alert]:
-        evidence: Evidence = {}
+        evidence = StartedEvidence()
         if state.total_iters is not None:
-            evidence["total_iters"] = state.total_iters
-            eta = state.eta()
-            if eta.remaining_s is not None:
-                evidence["eta_s"] = round(eta.remaining_s, 1)
+            remaining = state.eta().remaining_s
+            eta_s = round(remaining, 1) if remaining is not None else None
+            evidence = StartedEvidence(state.total_iters, eta_s)
         return self._fire("started", AlertType.STARTED, INFO, it, state.t_s, evidence)
 
     def _resumed(self, ev: Progress, state: RunState) -> list[Alert]:
@@ -355,11 +377,9 @@ class Detectors:
             self._loss.resumed()
         life.resume()
         self._clear("finished", "resumed", "new_launch", "loss_spike")
-        evidence: Evidence = {"to_iter": ev.iter}
-        if previous is not None:
-            evidence["from_iter"] = previous
-        if kind == AlertType.NEW_LAUNCH and state.total_iters is not None:
-            evidence["total_iters"] = state.total_iters
+        evidence: Evidence = ResumedEvidence(ev.iter, previous)
+        if kind == AlertType.NEW_LAUNCH:
+            evidence = NewLaunchEvidence(ev.iter, previous, state.total_iters)
         return alerts + self._fire(kind, kind, INFO, ev.iter, state.t_s, evidence)
 
     def _watch_first_eta(self, state: RunState) -> None:
@@ -373,18 +393,21 @@ class Detectors:
 
     # Finish --------------------------------------------------------------------------------
     def _finished(self, state: RunState, exit_code: int | None = None) -> list[Alert]:
-        evidence = _ending(state, exit_code)
+        evidence = FinishedEvidence(**_ending(state, exit_code))
         first = self._life.first_eta
         if first is not None and state.t_s - first[0] > 0:
             actual = state.t_s - first[0]
-            evidence["first_eta_error_pct"] = round(100 * (first[1] - actual) / actual, 1)
-            evidence["first_total_s"] = round(first[0] + first[1], 1)  # against elapsed_s
+            evidence = dataclasses.replace(
+                evidence,
+                first_eta_error_pct=round(100 * (first[1] - actual) / actual, 1),
+                first_total_s=round(first[0] + first[1], 1),
+            )
         self._life.over = True
         return self._fire("finished", AlertType.FINISHED, INFO, state.iter, state.t_s, evidence)
 
     def _stopped(self, ev: TrainingEnd, state: RunState) -> list[Alert]:
         """Stopped from Telegram: who asked, how it exited, where it had got to."""
-        evidence: Evidence = {**_ending(state, ev.exit_code), "by": ev.by}
+        evidence = StoppedEvidence(**_ending(state, ev.exit_code), by=ev.by)
         self._life.over = True
         return self._fire("stopped", AlertType.STOPPED, INFO, state.iter, state.t_s, evidence)
 
@@ -397,10 +420,7 @@ class Detectors:
                 return alerts + self._stopped(ev, state)
             return alerts + self._finished(state, ev.exit_code)
         self._life.over = True
-        evidence: Evidence = {"cause": ev.reason or "exit"}
-        if ev.exit_code is not None:
-            evidence["exit_code"] = ev.exit_code
-        return self._crash(state, evidence)
+        return self._crash(state, CrashEvidence(cause=ev.reason or "exit", exit_code=ev.exit_code))
 
     # Failures ------------------------------------------------------------------------------
     def _error(self, ev: ErrorText, state: RunState, wall_s: float) -> list[Alert]:
@@ -417,20 +437,21 @@ class Detectors:
             return self._hang(ev)
         if kind == "cancelled":
             cause = str(ev.details.get("cause", kind))
-            return self._crash(state, {"cause": cause, "error": ev.text})
+            return self._crash(state, CrashEvidence(cause=cause, error=ev.text))
         if kind in ("killed", "exit"):
             return self._crash(state, self._consequence(ev))
         if inc.pending is None:
-            inc.pending = {"cause": "exception"}
+            inc.pending = CrashEvidence(cause="exception")
         if kind == "traceback":
             return []
         if "ChildFailedError" in ev.text:  # the launcher's wrapper: folded into its cause
-            inc.pending.setdefault("error", ev.text)
-            return self._crash(state, {})
+            inc.pending = inc.pending.over(CrashEvidence(error=ev.text))
+            return self._crash(state, CrashEvidence())
         if kind == "fatal":
-            return self._crash(state, {}) if "error" in inc.pending else []
-        inc.pending["error"] = ev.text  # the latest exception line: the one the program died of
-        return self._crash(state, {}) if kind == "cuda" or self._repeated(ev) else []
+            return self._crash(state, CrashEvidence()) if inc.pending.error is not None else []
+        # the latest exception line: the one the program died of
+        inc.pending = dataclasses.replace(inc.pending, error=ev.text)
+        return self._crash(state, CrashEvidence()) if kind == "cuda" or self._repeated(ev) else []
 
     def _repeated(self, ev: ErrorText) -> bool:
         """A second process failed the same way once training ran: the job is lost. (Before the
@@ -442,23 +463,20 @@ class Detectors:
         inc.exceptions.add(shape)
         return seen and self._iter is not None and not inc.hang
 
-    def _consequence(self, ev: ErrorText) -> Evidence:
+    def _consequence(self, ev: ErrorText) -> CrashEvidence:
         """A kill or an exit: the cause, unless an exception already told it."""
         pending = self._incident.pending
-        evidence: Evidence = {}
-        if pending is None or "error" not in pending:
-            evidence = {"cause": ev.kind, "error": ev.text}
-        if "exit_code" in ev.details:
-            evidence["exit_code"] = int(ev.details["exit_code"])
-        return evidence
+        exit_code = _int(ev.details, "exit_code")
+        if pending is None or pending.error is None:
+            return CrashEvidence(cause=ev.kind, error=ev.text, exit_code=exit_code)
+        return CrashEvidence(exit_code=exit_code)
 
     def _hang(self, ev: ErrorText) -> list[Alert]:
         """A collective timed out (NCCL's watchdog): the run is stuck, whatever follows."""
         inc = self._incident
         inc.hang = True
-        evidence: Evidence = {"cause": "collective_timeout", "error": ev.text}
-        if "timeout_s" in ev.details:
-            evidence["timeout_s"] = ev.details["timeout_s"]
+        timeout = _float(ev.details, "timeout_s")
+        evidence = StallEvidence(cause="collective_timeout", error=ev.text, timeout_s=timeout)
         return self._fire("stall", AlertType.STALL, WARNING, inc.iter, inc.t_s, evidence)
 
     def _launch(self, state: RunState) -> list[Alert]:
@@ -485,13 +503,18 @@ class Detectors:
 
     def _fire_oom(self, ev: ErrorText, state: RunState) -> list[Alert]:
         inc = self._incident
-        evidence: Evidence = dict(ev.details)
-        if "gpu_index" in evidence:
-            evidence["gpu"] = int(evidence.pop("gpu_index"))
-        evidence["error"] = ev.text
+        evidence = OomEvidence(
+            ev.text,
+            _int(ev.details, "gpu_index"),
+            tried_mib=_float(ev.details, "tried_mib"),
+            total_gib=_float(ev.details, "total_gib"),
+            free_mib=_float(ev.details, "free_mib"),
+            in_use_gib=_float(ev.details, "in_use_gib"),
+            allocated_gib=_float(ev.details, "allocated_gib"),
+        )
         return self._fire("oom", AlertType.OOM, CRITICAL, inc.iter, inc.t_s, evidence)
 
-    def _crash(self, state: RunState, evidence: Evidence) -> list[Alert]:
+    def _crash(self, state: RunState, evidence: CrashEvidence) -> list[Alert]:
         """The run died: one crash per incident, none when an OOM explains it."""
         inc = self._incident
         if not inc.open:
@@ -499,12 +522,12 @@ class Detectors:
         alerts = self._flush_held_oom(state)
         if inc.oom:
             return alerts
-        merged = {**(inc.pending or {}), **evidence}
+        merged = evidence.over(inc.pending or CrashEvidence())
         inc.pending = None
         inc.crashed = True
         self._life.over = True
         if self._iter is None and _could_not_start(merged):
-            merged["cause"] = NOT_STARTED
+            merged = dataclasses.replace(merged, cause=NOT_STARTED)
         return alerts + self._fire("crash", AlertType.CRASH, CRITICAL, inc.iter, inc.t_s, merged)
 
     def _flush_held_oom(self, state: RunState) -> list[Alert]:
@@ -520,7 +543,7 @@ class Detectors:
             self._reset_incident()
             return alerts
         if self._incident.pending is not None:
-            alerts += self._crash(state, {})
+            alerts += self._crash(state, CrashEvidence())
         self._life.over = True  # the run is gone; the incident stays so its lines fold in
         return alerts
 
@@ -557,11 +580,7 @@ class Detectors:
         silent = wall_s - last
         if silent <= limit:
             return []
-        evidence: Evidence = {
-            "silent_s": round(silent, 1),
-            "usual_interval_s": round(interval, 3),
-            "limit_s": round(limit, 1),
-        }
+        evidence = StallEvidence(round(silent, 1), round(interval, 3), round(limit, 1))
         return self._fire("stall", AlertType.STALL, WARNING, state.iter, state.t_s, evidence)
 
     # Losses --------------------------------------------------------------------------------
@@ -572,7 +591,7 @@ class Detectors:
             self._loss.finite_run = 0
             # A jump the loss never came back from: the spike was real, however short.
             alerts = self._spike(state) if self._loss.spike_start is not None else []
-            return alerts + self._nan({"loss": str(ev.loss)}, ev.iter, state)
+            return alerts + self._nan(NanEvidence(str(ev.loss)), ev.iter, state)
         self._loss.finite_run += 1
         if self._loss.finite_run >= NAN_REARM_POINTS:
             self._clear("nan")
@@ -592,17 +611,17 @@ class Detectors:
     def _spike(self, state: RunState) -> list[Alert]:
         assert self._loss.spike_start is not None
         it, loss, median, z = self._loss.spike_start
-        evidence: Evidence = {"loss": loss, "median": round(median, 6), "z": round(z, 1)}
+        evidence = LossSpikeEvidence(loss, round(median, 6), round(z, 1))
         return self._fire("loss_spike", AlertType.LOSS_SPIKE, WARNING, it, state.t_s, evidence)
 
     def _eval_losses(self, ev: Eval, state: RunState) -> list[Alert]:
         for name, value in (("train_loss", ev.train_loss), ("val_loss", ev.val_loss)):
             if value is not None and not math.isfinite(value):
                 it = ev.iter if ev.iter is not None else state.iter
-                return self._nan({"loss": str(value), "source": name}, it, state)
+                return self._nan(NanEvidence(str(value), name), it, state)
         return []
 
-    def _nan(self, evidence: Evidence, it: int | None, state: RunState) -> list[Alert]:
+    def _nan(self, evidence: NanEvidence, it: int | None, state: RunState) -> list[Alert]:
         return self._fire("nan", AlertType.NAN, CRITICAL, it, state.t_s, evidence)
 
     # Step time -----------------------------------------------------------------------------
@@ -615,9 +634,9 @@ class Detectors:
             if "slowdown" not in self._active:
                 return []  # the episode was not said: neither is its end
             self._clear("slowdown")
-            evidence["recovered"] = 1
+            evidence = dataclasses.replace(evidence, recovered=True)
             return [Alert(self.run, kind, INFO, ev.iter, state.t_s, evidence, change.lost_s)]
-        if "gpu" not in evidence and not _clear_without_gpu(change, state.total_iters):
+        if evidence.gpu is None and not _clear_without_gpu(change, state.total_iters):
             return []  # a drift the ETA and /status show; no push without a cause or a clear case
         eta_change = change.lost_s
         total = state.total_iters
@@ -626,19 +645,21 @@ class Detectors:
         self._clear("thermal_gpu")
         return self._fire("slowdown", kind, WARNING, ev.iter, state.t_s, evidence, eta_change)
 
-    def _explain(self, change: SlowdownChange) -> tuple[AlertType, Evidence]:
+    def _explain(
+        self, change: SlowdownChange
+    ) -> tuple[AlertType, ThermalEvidence | PowerEvidence | SlowdownEvidence]:
         """`thermal`, `power` or `slowdown`, and the evidence, from the GPU snapshots."""
-        evidence: Evidence = {
-            "slowdown_pct": round(100 * (change.step_s / change.baseline_s - 1), 1),
-            "minutes": round(change.duration_s / 60, 1),
-            "step_s": round(change.step_s, 4),
-            "baseline_s": round(change.baseline_s, 4),
-            "since_iter": change.since_iter,
-        }
         kind, gpu = self._gpu.cause(change.since_wall_s)
-        if gpu is not None:
-            evidence.update(_gpu_evidence(gpu))
-        return AlertType(kind), evidence
+        record = _SLOWED[AlertType(kind)]
+        evidence = record(
+            **(_gpu_evidence(gpu) if gpu is not None else {}),
+            slowdown_pct=round(100 * (change.step_s / change.baseline_s - 1), 1),
+            minutes=round(change.duration_s / 60, 1),
+            step_s=round(change.step_s, 4),
+            baseline_s=round(change.baseline_s, 4),
+            since_iter=change.since_iter,
+        )
+        return record.TYPE, evidence
 
     # GPU -----------------------------------------------------------------------------------
     def _gpu_lost(self, snapshot: GpuSnapshot, state: RunState) -> list[Alert]:
@@ -646,7 +667,7 @@ class Detectors:
         if not lost:
             self._clear("gpu_lost")
             return []
-        evidence: Evidence = {"gpu": lost[0].index, "lost_gpus": len(lost)}
+        evidence = GpuLostEvidence(lost[0].index, lost_gpus=len(lost))
         return self._fire("gpu_lost", AlertType.GPU_LOST, CRITICAL, state.iter, state.t_s, evidence)
 
     def _memory(self, snapshot: GpuSnapshot, state: RunState) -> list[Alert]:
@@ -664,10 +685,11 @@ class Detectors:
         watch.memory_run += 1
         if watch.memory_run < MEMORY_SAMPLES:
             return []
-        evidence: Evidence = {"gpu": gpu.index, "used_pct": round(pct, 1)}
+        evidence = MemoryPressureEvidence(gpu.index, used_pct=round(pct, 1))
         if gpu.memory_used_mib is not None and gpu.memory_total_mib is not None:
-            evidence["used_mib"] = gpu.memory_used_mib
-            evidence["total_mib"] = gpu.memory_total_mib
+            evidence = dataclasses.replace(
+                evidence, used_mib=gpu.memory_used_mib, total_mib=gpu.memory_total_mib
+            )
         return self._fire(
             "memory_pressure", AlertType.MEMORY_PRESSURE, WARNING, state.iter, state.t_s, evidence
         )
@@ -688,19 +710,19 @@ class Detectors:
         if not lasting or self._slow.state != "normal" or "slowdown" in self._active:
             return []
         gpu = max(hot, key=lambda g: g.temperature_c or 0)
-        evidence = _gpu_evidence(gpu)
+        evidence = ThermalEvidence(**_gpu_evidence(gpu))
         return self._fire(
             "thermal_gpu", AlertType.THERMAL, WARNING, state.iter, state.t_s, evidence
         )
 
 
-def _could_not_start(evidence: Evidence) -> bool:
+def _could_not_start(evidence: CrashEvidence) -> bool:
     """A failure before the launch's first iteration that says the program never got going:
     the shell's exit codes for a command not found or not executable, Python's own words for
     a script it cannot open or a module it cannot import."""
-    error = evidence.get("error")
-    return evidence.get("exit_code") in NOT_STARTED_EXIT_CODES or (
-        isinstance(error, str) and NOT_STARTED_ERROR.search(error) is not None
+    error = evidence.error
+    return evidence.exit_code in NOT_STARTED_EXIT_CODES or (
+        error is not None and NOT_STARTED_ERROR.search(error) is not None
     )
 
 
@@ -718,32 +740,43 @@ def _clear_without_gpu(change: SlowdownChange, total: int | None) -> bool:
     return warm and change.lowest_s >= floor
 
 
-def _gpu_evidence(gpu: GpuSample) -> Evidence:
-    evidence: Evidence = {"gpu": gpu.index}
-    if gpu.temperature_c is not None:
-        evidence["temperature_c"] = gpu.temperature_c
-    if gpu.reasons:
-        evidence["reasons"] = ",".join(sorted(gpu.reasons))
+_SLOWED = {cls.TYPE: cls for cls in (ThermalEvidence, PowerEvidence, SlowdownEvidence)}
+
+
+def _float(details: dict[str, float | str], key: str) -> float | None:
+    value = details.get(key)
+    return float(value) if value is not None else None
+
+
+def _int(details: dict[str, float | str], key: str) -> int | None:
+    value = details.get(key)
+    return int(value) if value is not None else None
+
+
+def _gpu_evidence(gpu: GpuSample) -> dict[str, Any]:
+    """A GPU's readings, as the fields of a `GpuState` (which thermal and power records are)."""
     ratio = sm_clock_ratio(gpu)
-    if ratio is not None:
-        evidence["sm_clock_ratio"] = round(ratio, 3)
-    if gpu.power_mw is not None and gpu.power_limit_mw is not None:
-        evidence["power_w"] = round(gpu.power_mw / 1000, 1)
-        evidence["power_limit_w"] = round(gpu.power_limit_mw / 1000, 1)
-    return evidence
+    watts = gpu.power_mw is not None and gpu.power_limit_mw is not None
+    state = GpuState(
+        gpu.index,
+        temperature_c=gpu.temperature_c,
+        reasons=",".join(sorted(gpu.reasons)) if gpu.reasons else None,
+        sm_clock_ratio=round(ratio, 3) if ratio is not None else None,
+        power_w=round((gpu.power_mw or 0) / 1000, 1) if watts else None,
+        power_limit_w=round((gpu.power_limit_mw or 0) / 1000, 1) if watts else None,
+    )
+    return {f.name: getattr(state, f.name) for f in fields(state)}
 
 
-def _ending(state: RunState, exit_code: int | None) -> Evidence:
-    """What the end of a run says of it: how long it ran, its best and last val loss, the
-    launched process's exit code."""
-    evidence: Evidence = {"elapsed_s": round(state.t_s, 1)} if state.t_s > 0 else {}
-    if state.best is not None and state.best.val_loss is not None:
-        evidence["best_val_loss"] = state.best.val_loss
-        if state.best.iter is not None:
-            evidence["best_iter"] = state.best.iter
+def _ending(state: RunState, exit_code: int | None) -> dict[str, Any]:
+    """What the end of a run says of it (the fields `FinishedEvidence` and `StoppedEvidence`
+    share): how long it ran, its best and last val loss, the launched process's exit code."""
+    best = state.best if state.best is not None and state.best.val_loss is not None else None
     last = state.evals[-1].val_loss if state.evals else None
-    if last is not None and math.isfinite(last):
-        evidence["final_val_loss"] = last
-    if exit_code is not None:
-        evidence["exit_code"] = exit_code
-    return evidence
+    return {
+        "elapsed_s": round(state.t_s, 1) if state.t_s > 0 else None,
+        "best_val_loss": best.val_loss if best is not None else None,
+        "best_iter": best.iter if best is not None else None,
+        "final_val_loss": last if last is not None and math.isfinite(last) else None,
+        "exit_code": exit_code,
+    }

@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from bot.core.gpu import GpuSample, GpuSnapshot
-from bot.core.notices import Alert, Notice
+from bot.core.notices import ON_GPU, Alert, Notice
 
 EVERY_RUN = ""
 
@@ -76,11 +76,11 @@ class HostGpus:
         return [self._named(n) if isinstance(n, Alert) else n for n in notices]
 
     def _named(self, alert: Alert) -> Alert:
-        number = alert.evidence.get("gpu")
-        if not isinstance(number, int) or not 0 <= number < len(self._where):
+        ev = alert.evidence
+        if not isinstance(ev, ON_GPU) or ev.gpu is None or not 0 <= ev.gpu < len(self._where):
             return alert
-        host, index = self._where[number]
-        return dataclasses.replace(alert, evidence={**alert.evidence, "host": host, "gpu": index})
+        host, index = self._where[ev.gpu]
+        return dataclasses.replace(alert, evidence=dataclasses.replace(ev, host=host, gpu=index))
 
     def _numbered(self, gpu: GpuSample) -> int:
         key = (host_of(gpu), gpu.index)

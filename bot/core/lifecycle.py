@@ -16,7 +16,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.core.notices import Alert, AlertType, Evidence, Notice, Severity
+from bot.core.notices import (
+    Alert,
+    AlertType,
+    CrashEvidence,
+    Notice,
+    RunningAgainEvidence,
+    Severity,
+    Slowed,
+)
 
 
 class Phase(StrEnum):
@@ -53,7 +61,6 @@ _ENDINGS = {
     AlertType.OOM: Phase.CRASHED,  # an OOM that the run survives is closed by its next line
     AlertType.STOPPED: Phase.STOPPED,
 }
-_SLOWDOWNS = frozenset({AlertType.SLOWDOWN, AlertType.THERMAL, AlertType.POWER})
 _LAUNCHES = frozenset({AlertType.STARTED, AlertType.RESUMED, AlertType.NEW_LAUNCH})
 
 
@@ -118,21 +125,21 @@ class RunLife:
         self.ending = None
         if said & _LAUNCHES:
             return []  # the relaunch is the message
-        evidence: Evidence = {"after": was}
-        if moved.silent_s is not None and moved.silent_s > 0:
-            evidence["silent_s"] = round(moved.silent_s, 1)
+        silent = moved.silent_s
+        evidence = RunningAgainEvidence(was, round(silent, 1) if silent and silent > 0 else None)
         return [Alert(run, AlertType.RUNNING_AGAIN, Severity.INFO, moved.iter, moved.t_s, evidence)]
 
     def _alert(self, alert: Alert) -> None:
         kind = alert.type
         if kind in _ENDINGS:
-            not_started = alert.evidence.get("cause") == NOT_STARTED
+            ev = alert.evidence
+            not_started = isinstance(ev, CrashEvidence) and ev.cause == NOT_STARTED
             self.ending = Phase.NOT_STARTED if not_started else _ENDINGS[kind]
             self.ending_iter = alert.iter
             self.stalled = self.slowed = False
         elif kind == AlertType.STALL:
             self.stalled = True
-        elif kind in _SLOWDOWNS and "slowdown_pct" in alert.evidence:
+        elif isinstance(alert.evidence, Slowed) and alert.evidence.slowdown_pct is not None:
             self.slowed = alert.severity != Severity.INFO  # the info one says it is over
         elif kind in _LAUNCHES:
             self.ending = self.ending_iter = None

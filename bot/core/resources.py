@@ -22,12 +22,13 @@ to, and time left in its SLURM job. Pure rules: the readings and the time are pa
 
 from __future__ import annotations
 
+import dataclasses
 import os.path
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.core.gpu import GpuSample
-from bot.core.notices import Evidence
+from bot.core.notices import DiskFullEvidence, GpuIdleEvidence, SlurmDeadlineEvidence
 
 IDLE_CLEAR_PCT = 5.0  # points above the idle threshold: a GPU at 6 % is not "back"
 DISK_CLEAR_PCT = 2.0
@@ -67,7 +68,7 @@ class IdleWatch:
 
     def update(
         self, gpus: Sequence[GpuSample], wall_s: float, *, alive: bool, own: bool
-    ) -> Evidence | None:
+    ) -> GpuIdleEvidence | None:
         """Evidence when an episode lasted `min_s`; `own`: these are the run's own GPUs."""
         known = [g for g in gpus if not g.lost and g.utilization_pct is not None]
         idle = [g for g in known if (g.utilization_pct or 0) < self.pct]
@@ -83,13 +84,13 @@ class IdleWatch:
         if self.said or wall_s - self.since_s < self.min_s:
             return None
         self.said = True
-        return {
-            "gpu": idle[0].index,
-            "idle_gpus": len(idle),
-            "util_pct": max(g.utilization_pct or 0 for g in idle),
-            "threshold_pct": self.pct,
-            "idle_s": round(wall_s - self.since_s, 1),
-        }
+        return GpuIdleEvidence(
+            idle[0].index,
+            idle_gpus=len(idle),
+            util_pct=max(g.utilization_pct or 0 for g in idle),
+            threshold_pct=self.pct,
+            idle_s=round(wall_s - self.since_s, 1),
+        )
 
 
 def _back(gpus: Sequence[GpuSample], busy_pct: float, own: bool) -> bool:
@@ -106,7 +107,7 @@ class DiskWatch:
         self.pct = pct
         self.said = False
 
-    def update(self, usage: DiskUsage) -> Evidence | None:
+    def update(self, usage: DiskUsage) -> DiskFullEvidence | None:
         used = usage.used_pct
         if used < self.pct:
             if used < self.pct - DISK_CLEAR_PCT:
@@ -115,13 +116,9 @@ class DiskWatch:
         if self.said:
             return None
         self.said = True
-        return {
-            "mount": usage.mount,
-            "path": usage.path,
-            "used_pct": round(used, 1),
-            "free_bytes": usage.free_bytes,
-            "total_bytes": usage.total_bytes,
-        }
+        return DiskFullEvidence(
+            usage.mount, usage.path, round(used, 1), usage.free_bytes, usage.total_bytes
+        )
 
 
 class DeadlineWatch:
@@ -130,18 +127,16 @@ class DeadlineWatch:
     def __init__(self) -> None:
         self.said_short_s: float | None = None  # the shortfall last said
 
-    def update(self, job_end_s: float, finish_s: float, wall_s: float) -> Evidence | None:
+    def update(
+        self, job_end_s: float, finish_s: float, wall_s: float
+    ) -> SlurmDeadlineEvidence | None:
         """Evidence to say (a shortfall, or `resolved`), or None."""
         short = finish_s - job_end_s
         said = self.said_short_s
-        evidence: Evidence = {
-            "job_end_s": round(job_end_s),
-            "finish_s": round(finish_s),
-            "short_s": round(short),
-        }
+        evidence = SlurmDeadlineEvidence(round(job_end_s), round(finish_s), round(short))
         if said is not None and short <= -RESOLVED_S:
             self.said_short_s = None
-            return {**evidence, "resolved": 1}
+            return dataclasses.replace(evidence, resolved=True)
         left = max(0.0, finish_s - wall_s)
         if short < max(SHORT_MIN_S, SHORT_MIN_SHARE * left):
             return None

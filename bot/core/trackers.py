@@ -20,7 +20,7 @@ from bot.core.gpu import (
     is_thermal_limited,
     sm_clock_ratio,
 )
-from bot.core.notices import Evidence
+from bot.core.notices import CrashEvidence
 
 SPIKE_WINDOW = 50  # recent losses the z-score is measured against
 SPIKE_MIN_POINTS = 10  # a fresh run's first losses are too few to judge
@@ -90,7 +90,7 @@ class Incident:
         self.oom = False
         self.crashed = False
         self.held_oom: ErrorText | None = None
-        self.pending: Evidence | None = None  # a traceback not yet known to be fatal
+        self.pending: CrashEvidence | None = None  # a traceback not yet known to be fatal
         self.exceptions: set[str] = set()  # shapes of its exception lines (errors.exception_shape)
         self.hang = False  # a collective timed out: the ranks' exceptions that follow are its echo
 

@@ -1,16 +1,42 @@
 """Alert texts: what happened, where, what it costs, what to try.
 
-Evidence dictionaries come from detectors whose keys may grow: each known key becomes a
-sentence when present, unknown keys are ignored, and a raw dict is never printed.
+Each alert type's evidence record (bot/core/notices.py) is read by its fields: a field that is
+None says nothing, a number that is not finite says nothing, and a record is never printed.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from typing import Protocol, assert_never
 
 from bot.core.lifecycle import NOT_STARTED
-from bot.core.notices import Alert, AlertType
+from bot.core.notices import (
+    Alert,
+    AlertType,
+    CrashEvidence,
+    DiskFullEvidence,
+    FinishedEvidence,
+    GpuIdleEvidence,
+    GpuLostEvidence,
+    GpuState,
+    LossSpikeEvidence,
+    MemoryPressureEvidence,
+    NanEvidence,
+    NewLaunchEvidence,
+    OomEvidence,
+    Placed,
+    PowerEvidence,
+    ResumedEvidence,
+    RunningAgainEvidence,
+    SlowdownEvidence,
+    Slowed,
+    SlurmDeadlineEvidence,
+    StallEvidence,
+    StartedEvidence,
+    StoppedEvidence,
+    ThermalEvidence,
+    TooManyRunsEvidence,
+)
 from bot.messages.gpu import EMOJI_GPU, reasons_text
 from bot.messages.lang import Tr, compose, finite
 from bot.messages.markup import NAME_CHARS, VALUE_CHARS, Html, clip, code, join, name
@@ -21,8 +47,7 @@ SEVERITY_EMOJI = {"info": "ℹ️", "warning": "⚠️", "critical": "🚨"}
 TYPE_EMOJI = {"finished": "🏁"}  # the end of a run is no mere piece of information
 KNOWN = tuple(AlertType)
 NEGLIGIBLE_S = 30.0  # an ETA change below this is not worth a line
-
-Evidence = Mapping[str, float | int | str]
+LAST_S = 253_402_128_000.0  # 9999-12-30 UTC: `datetime` ends a day later, in any time zone
 
 
 def alert_text(a: Alert, ctx: Ctx) -> str:
@@ -34,17 +59,18 @@ def alert_text(a: Alert, ctx: Ctx) -> str:
 
 
 def _body(tr: Tr, a: Alert) -> Html:
-    if a.evidence.get("recovered") == 1 and f"recovered.{a.type}" in tr.messages:
-        return _recovered(tr, a)
-    if a.evidence.get("resolved") == 1 and f"resolved.{a.type}" in tr.messages:
-        facts = FACTS.get(a.type, _no_facts)(tr, a.evidence, a)
-        return join([Html(f"<b>{tr.t(f'resolved.{a.type}')}</b>"), *facts])
-    title = _nan_title(tr, a.evidence) if a.type == "nan" else tr.t(f"alert.{_kind(a)}")
+    ev = a.evidence
+    if isinstance(ev, Slowed) and ev.recovered and f"recovered.{a.type}" in tr.messages:
+        return _recovered(tr, a, ev)
+    resolved = isinstance(ev, SlurmDeadlineEvidence) and ev.resolved
+    if resolved and f"resolved.{a.type}" in tr.messages:
+        return join([Html(f"<b>{tr.t(f'resolved.{a.type}')}</b>"), *_facts(tr, a)])
+    title = _nan_title(tr, ev) if isinstance(ev, NanEvidence) else tr.t(f"alert.{_kind(a)}")
     where_key = "alert.since_iter" if a.type == "stall" else "alert.at_iter"
     # "started at iteration 0" says nothing that "started" does not
     at_start = a.iter == 0 and a.type in ("started", "new_launch")
     where = tr.t(where_key, iter=a.iter) if a.iter is not None and not at_start else Html("")
-    facts = FACTS.get(_kind(a), _no_facts)(tr, a.evidence, a)
+    facts = _facts(tr, a)
     lines = [Html(f"<b>{title}</b>{where}"), *facts, _cost(tr, a.eta_change_s)]
     tip = _tip(a)
     if tip in tr.messages:
@@ -54,16 +80,17 @@ def _body(tr: Tr, a: Alert) -> Html:
 
 def _kind(a: Alert) -> str:
     """The alert's type, or what it really is: a crash before anything ran could not start."""
-    return (
-        "could_not_start"
-        if a.type == "crash" and a.evidence.get("cause") == NOT_STARTED
-        else a.type
-    )
+    return "could_not_start" if _not_started(a.evidence) else a.type
+
+
+def _not_started(ev: object) -> bool:
+    return isinstance(ev, CrashEvidence) and ev.cause == NOT_STARTED
 
 
 def _tip(a: Alert) -> str:
     """What to try: the type's advice, or the advice for this cause when it has its own."""
-    cause = a.evidence.get("cause")
+    ev = a.evidence
+    cause = ev.cause if isinstance(ev, CrashEvidence | StallEvidence) else None
     if _kind(a) == "could_not_start":
         return "try.could_not_start"
     if a.type == "crash" and cause == "time_limit":
@@ -75,11 +102,11 @@ def _tip(a: Alert) -> str:
     return f"try.{a.type}"
 
 
-def _recovered(tr: Tr, a: Alert) -> Html:
+def _recovered(tr: Tr, a: Alert, ev: Slowed) -> Html:
     """The end of a slowdown: said once, with nothing left to try."""
     where = tr.t("alert.at_iter", iter=a.iter) if a.iter is not None else Html("")
     title = Html(f"<b>{tr.t(f'recovered.{a.type}')}</b>{where}")
-    return join([title, tr.t("fact.recovered"), *_temperature(tr, a.evidence)])
+    return join([title, tr.t("fact.recovered"), *_temperature(tr, ev)])
 
 
 def _cost(tr: Tr, change_s: float | None) -> Html:
@@ -95,28 +122,72 @@ def _cost(tr: Tr, change_s: float | None) -> Html:
 # --- evidence ------------------------------------------------------------------------------
 
 
-def number(ev: Evidence, *keys: str) -> float | None:
-    """The first of `keys` present as a finite number (numbers sent as text included)."""
-    for key in keys:
-        value = ev.get(key)
-        if isinstance(value, bool):
-            continue
-        try:
-            x = float(value) if isinstance(value, int | float | str) else math.nan
-        except ValueError:
-            continue
-        if math.isfinite(x):
-            return x
-    return None
+def _facts(tr: Tr, a: Alert) -> list[Html]:
+    """The sentences the alert's evidence makes."""
+    ev = a.evidence
+    match ev:
+        case OomEvidence():
+            return _oom(tr, ev)
+        case NanEvidence() | ResumedEvidence():
+            return []  # the title says it all
+        case LossSpikeEvidence():
+            return _spike(tr, ev)
+        case ThermalEvidence():
+            return [*_slowed(tr, ev), *_temperature(tr, ev), *_reasons(tr, ev)]
+        case PowerEvidence():
+            return _power(tr, ev)
+        case SlowdownEvidence():
+            return _slowdown(tr, ev)
+        case StallEvidence():
+            return _stall(tr, ev)
+        case CrashEvidence():
+            return _could_not_start(tr, ev) if _not_started(ev) else _crash(tr, ev, a)
+        case GpuLostEvidence():
+            gpu = _gpu(ev)
+            return [tr.t("fact.gpu_lost", gpu=gpu)] if gpu is not None else []
+        case MemoryPressureEvidence():
+            return _memory(tr, ev)
+        case GpuIdleEvidence():
+            return _gpu_idle(tr, ev)
+        case DiskFullEvidence():
+            return _disk_full(tr, ev)
+        case SlurmDeadlineEvidence():
+            return _slurm_deadline(tr, ev)
+        case StartedEvidence() | NewLaunchEvidence():
+            return _started(tr, ev)
+        case FinishedEvidence():
+            return _finished(tr, ev)
+        case StoppedEvidence():
+            return _stopped(tr, ev)
+        case RunningAgainEvidence():
+            return _running_again(tr, ev)
+        case TooManyRunsEvidence():
+            return [tr.t("fact.too_many_runs", max=ev.max)] if ev.max < 1e9 else []
+        case _:
+            assert_never(ev)
 
 
-def _gpu(ev: Evidence) -> int | str | None:
+class _OnGpu(Protocol):
+    """A record that names a GPU: by its index, and on a hub by its machine too."""
+
+    @property
+    def gpu(self) -> int | None: ...
+
+    @property
+    def host(self) -> str | None: ...
+
+
+def _num(x: float | None) -> float | None:
+    """A field as a float when it is a finite number; None says nothing."""
+    return float(x) if x is not None and math.isfinite(x) else None
+
+
+def _gpu(ev: _OnGpu) -> int | str | None:
     """The GPU's index, or `host:index` when the alert names the machine (a hub's)."""
-    x = number(ev, "gpu", "gpu_index")
+    x = ev.gpu
     if x is None or not 0 <= x < 1e6:
         return None
-    host = ev.get("host")
-    return f"{clip(str(host), NAME_CHARS)}:{int(x)}" if host else int(x)
+    return f"{clip(ev.host, NAME_CHARS)}:{x}" if ev.host else x
 
 
 def _mib(tr: Tr, mib: float) -> Html:
@@ -125,17 +196,13 @@ def _mib(tr: Tr, mib: float) -> Html:
     return tr.t("unit.mib", n=tr.dec(mib, 0))
 
 
-def _on_gpu(tr: Tr, ev: Evidence) -> Html:
+def _on_gpu(tr: Tr, ev: _OnGpu) -> Html:
     gpu = _gpu(ev)
     return tr.t("fact.gpu", gpu=gpu) if gpu is not None else Html("")
 
 
-def _no_facts(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
-    return [_on_gpu(tr, ev)]
-
-
-def _oom(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
-    tried, total = number(ev, "tried_mib"), number(ev, "total_gib")
+def _oom(tr: Tr, ev: OomEvidence) -> list[Html]:
+    tried, total = _num(ev.tried_mib), _num(ev.total_gib)
     gpu = _gpu(ev)
     facts = []
     if tried is not None:
@@ -152,18 +219,18 @@ def _oom(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
     return facts
 
 
-def _nan_title(tr: Tr, ev: Evidence) -> Html:
+def _nan_title(tr: Tr, ev: NanEvidence) -> Html:
     """`Loss is NaN`, `Val loss is infinite`: the value is the news, so it is the title."""
-    text = str(ev.get("loss", "")).strip().lower().lstrip("+-")
+    text = ev.loss.strip().lower().lstrip("+-")
     kind = {"nan": "", "inf": "_inf", "infinity": "_inf"}.get(text)
     if kind is None:
         return tr.t("alert.nan_other")
-    val = "_val" if ev.get("source") == "val_loss" else ""
+    val = "_val" if ev.source == "val_loss" else ""
     return tr.t(f"alert.nan{val}{kind}")
 
 
-def _spike(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
-    loss, ref = number(ev, "loss"), number(ev, "median", "baseline", "reference")
+def _spike(tr: Tr, ev: LossSpikeEvidence) -> list[Html]:
+    loss, ref = _num(ev.loss), _num(ev.median)
     if loss is None:
         return []
     if ref is None:
@@ -171,8 +238,8 @@ def _spike(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
     return [tr.t("fact.loss_vs", loss=tr.loss(loss), ref=tr.loss(ref))]
 
 
-def _slowed(tr: Tr, ev: Evidence) -> list[Html]:
-    pct, minutes = number(ev, "slowdown_pct"), number(ev, "minutes")
+def _slowed(tr: Tr, ev: Slowed) -> list[Html]:
+    pct, minutes = _num(ev.slowdown_pct), _num(ev.minutes)
     if pct is None:
         return []
     if minutes is None:
@@ -180,8 +247,8 @@ def _slowed(tr: Tr, ev: Evidence) -> list[Html]:
     return [tr.t("fact.slowed_for", pct=tr.pct(pct), dur=tr.dur(minutes * 60))]
 
 
-def _temperature(tr: Tr, ev: Evidence) -> list[Html]:
-    gpu, temp = _gpu(ev), number(ev, "temperature_c")
+def _temperature(tr: Tr, ev: GpuState) -> list[Html]:
+    gpu, temp = _gpu(ev), _num(ev.temperature_c)
     if temp is None:
         return [_on_gpu(tr, ev)]
     celsius = tr.unit(temp, "°C")
@@ -190,18 +257,13 @@ def _temperature(tr: Tr, ev: Evidence) -> list[Html]:
     return [tr.t("fact.gpu_temp", gpu=gpu, temp=celsius)]
 
 
-def _reasons(tr: Tr, ev: Evidence) -> list[Html]:
-    reasons = ev.get("reasons")
-    if not isinstance(reasons, str) or not reasons.strip():
+def _reasons(tr: Tr, ev: GpuState) -> list[Html]:
+    if ev.reasons is None or not ev.reasons.strip():
         return []
-    return [tr.t("fact.reasons", reasons=reasons_text(tr, reasons))]
+    return [tr.t("fact.reasons", reasons=reasons_text(tr, ev.reasons))]
 
 
-def _thermal(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
-    return [*_slowed(tr, ev), *_temperature(tr, ev), *_reasons(tr, ev)]
-
-
-def _about_gpu(tr: Tr, ev: Evidence, fragment: Html | None) -> Html:
+def _about_gpu(tr: Tr, ev: _OnGpu, fragment: Html | None) -> Html:
     """`GPU 0 : mémoire utilisée à 97 %.`, or the fragment alone as a sentence."""
     gpu = _gpu(ev)
     if fragment is None:
@@ -211,93 +273,74 @@ def _about_gpu(tr: Tr, ev: Evidence, fragment: Html | None) -> Html:
     return tr.t("fact.on_gpu", gpu=gpu, fact=fragment)
 
 
-def _power(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
-    watts, limit = number(ev, "power_w"), number(ev, "power_limit_w", "limit_w")
+def _power(tr: Tr, ev: PowerEvidence) -> list[Html]:
+    watts, limit = _num(ev.power_w), _num(ev.power_limit_w)
     power = None
     if watts is not None and limit is not None:
         power = tr.t("fact.power", power=tr.unit(watts, "W"), limit=tr.unit(limit, "W"))
     return [*_slowed(tr, ev), _about_gpu(tr, ev, power), *_reasons(tr, ev)]
 
 
-def _slowdown(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
-    step, base = number(ev, "step_s"), number(ev, "baseline_s", "baseline_step_s")
+def _slowdown(tr: Tr, ev: SlowdownEvidence) -> list[Html]:
+    step, base = _num(ev.step_s), _num(ev.baseline_s)
     facts = _slowed(tr, ev)
     if step is not None and base is not None:
         facts.append(tr.t("fact.step_was", step=tr.dur(step), base=tr.dur(base)))
     return facts
 
 
-def _stall(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
-    if ev.get("cause") == "collective_timeout":
-        timeout = number(ev, "timeout_s")
+def _stall(tr: Tr, ev: StallEvidence) -> list[Html]:
+    if ev.cause == "collective_timeout":
+        timeout = _num(ev.timeout_s)
         facts = [tr.t("fact.collective_timeout", dur=tr.dur(timeout))] if timeout else []
-        return facts + _error(tr, ev)
-    silent = number(ev, "silent_s")
+        return facts + _error(tr, ev.error)
+    silent = _num(ev.silent_s)
     return [tr.t("fact.silent", dur=tr.dur(silent))] if silent is not None else []
 
 
 CAUSES = {"time_limit", "cancelled", "killed"}  # a crash whose cause is a sentence of its own
 
 
-def _crash(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
+def _crash(tr: Tr, ev: CrashEvidence, a: Alert) -> list[Html]:
     facts = []
-    cause = ev.get("cause")
     if a.iter is None:  # a start-up crash, or a log whose progress lines are not read
         facts.append(tr.t("fact.no_iter"))
-    if cause in CAUSES:
-        facts.append(tr.t(f"fact.cause_{cause}"))
-    return [*facts, *_exit_code(tr, ev), *_error(tr, ev), _machine(tr, ev)]
+    if ev.cause in CAUSES:
+        facts.append(tr.t(f"fact.cause_{ev.cause}"))
+    return [*facts, *_exit_code(tr, ev.exit_code), *_error(tr, ev.error), _machine(tr, ev)]
 
 
-def _could_not_start(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
+def _could_not_start(tr: Tr, ev: CrashEvidence) -> list[Html]:
     """The line that says why first; a shell's 127 or 126 said in words."""
-    exit_code = _exit(ev)
-    if exit_code in (126, 127) and not _error(tr, ev):
-        key = "fact.not_found" if exit_code == 127 else "fact.not_executable"
-        return [tr.t(key, code=code(exit_code)), _machine(tr, ev)]
-    return [*_error(tr, ev), *_exit_code(tr, ev), _machine(tr, ev)]
+    if ev.exit_code in (126, 127) and not _error(tr, ev.error):
+        key = "fact.not_found" if ev.exit_code == 127 else "fact.not_executable"
+        return [tr.t(key, code=code(ev.exit_code)), _machine(tr, ev)]
+    return [*_error(tr, ev.error), *_exit_code(tr, ev.exit_code), _machine(tr, ev)]
 
 
-def _exit(ev: Evidence) -> int | None:
-    exit_code = number(ev, "exit_code")
-    return int(exit_code) if exit_code is not None and abs(exit_code) < 1e12 else None
-
-
-def _exit_code(tr: Tr, ev: Evidence) -> list[Html]:
-    exit_code = _exit(ev)
+def _exit_code(tr: Tr, exit_code: int | None) -> list[Html]:
     return [] if exit_code is None else [tr.t("fact.exit_code", code=code(exit_code))]
 
 
-def _machine(tr: Tr, ev: Evidence) -> Html:
+def _machine(tr: Tr, ev: Placed) -> Html:
     """`On gpu07, log /runs/a/train.log.`: which of several machines and runs this is."""
-    machine, log = ev.get("machine"), ev.get("log")
-    path = code(clip(log, VALUE_CHARS)) if isinstance(log, str) and log else None
-    if not isinstance(machine, str) or not machine or tr.ctx.host:  # the head names it
+    path = code(clip(ev.log, VALUE_CHARS)) if ev.log else None
+    if not ev.machine or tr.ctx.host:  # the head names it
         return tr.t("fact.log", log=path) if path else Html("")
-    there = code(clip(machine, NAME_CHARS))
+    there = code(clip(ev.machine, NAME_CHARS))
     if path is None:
         return tr.t("fact.machine", machine=there)
     return tr.t("fact.machine_log", machine=there, log=path)
 
 
-def _error(tr: Tr, ev: Evidence) -> list[Html]:
-    error = ev.get("error")
-    if not isinstance(error, str) or not error.strip():
+def _error(tr: Tr, error: str | None) -> list[Html]:
+    if error is None or not error.strip():
         return []
     return [tr.t("fact.error", error=code(clip(error.strip(), VALUE_CHARS)))]
 
 
-def _gpu_lost(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
-    gpu = _gpu(ev)
-    return [tr.t("fact.gpu_lost", gpu=gpu)] if gpu is not None else []
-
-
-def _memory(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
-    used, total = (
-        number(ev, "used_mib", "memory_used_mib"),
-        number(ev, "total_mib", "memory_total_mib"),
-    )
-    pct = number(ev, "used_pct")
+def _memory(tr: Tr, ev: MemoryPressureEvidence) -> list[Html]:
+    used, total, pct = _num(ev.used_mib), _num(ev.total_mib), _num(ev.used_pct)
     if pct is None and used is not None and total:
         pct = 100 * used / total
     memory = None
@@ -308,14 +351,14 @@ def _memory(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
     return [_about_gpu(tr, ev, memory)]
 
 
-def _gpu_idle(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
-    gpu, n = _gpu(ev), number(ev, "idle_gpus")
-    pct, idle_s = number(ev, "threshold_pct"), number(ev, "idle_s")
+def _gpu_idle(tr: Tr, ev: GpuIdleEvidence) -> list[Html]:
+    gpu, n = _gpu(ev), ev.idle_gpus
+    pct, idle_s = _num(ev.threshold_pct), _num(ev.idle_s)
     if gpu is None or pct is None or idle_s is None:
         return [_on_gpu(tr, ev)]
     words = {"gpu": gpu, "pct": tr.pct(pct), "dur": tr.dur(idle_s)}
     if n is not None and 1 < n < 1e6:
-        return [tr.t("fact.gpus_idle", n=int(n), **words)]
+        return [tr.t("fact.gpus_idle", n=n, **words)]
     return [tr.t("fact.gpu_idle", **words)]
 
 
@@ -325,96 +368,66 @@ def _bytes(tr: Tr, n: float) -> Html:
     return _mib(tr, n / (1 << 20))
 
 
-def _disk_full(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
-    mount, path = ev.get("mount"), ev.get("path")
-    pct, free = number(ev, "used_pct"), number(ev, "free_bytes")
-    facts = []
-    if isinstance(mount, str) and pct is not None and free is not None:
-        where = code(clip(mount, VALUE_CHARS))
-        facts.append(tr.t("fact.disk_full", mount=where, pct=tr.pct(pct), free=_bytes(tr, free)))
-    if isinstance(path, str) and path and path != mount:
-        facts.append(tr.t("fact.disk_path", path=code(clip(path, VALUE_CHARS))))
+def _disk_full(tr: Tr, ev: DiskFullEvidence) -> list[Html]:
+    pct, facts = _num(ev.used_pct), []
+    if pct is not None:
+        where, free = code(clip(ev.mount, VALUE_CHARS)), _bytes(tr, ev.free_bytes)
+        facts.append(tr.t("fact.disk_full", mount=where, pct=tr.pct(pct), free=free))
+    if ev.path and ev.path != ev.mount:
+        facts.append(tr.t("fact.disk_path", path=code(clip(ev.path, VALUE_CHARS))))
     return facts
 
 
-def _slurm_deadline(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
-    end, finish, short = number(ev, "job_end_s"), number(ev, "finish_s"), number(ev, "short_s")
-    if end is None or finish is None:
-        return []
+def _slurm_deadline(tr: Tr, ev: SlurmDeadlineEvidence) -> list[Html]:
+    end, finish = _num(ev.job_end_s), _num(ev.finish_s)
+    if end is None or finish is None or not 0 <= min(end, finish) <= max(end, finish) < LAST_S:
+        return []  # not a time a clock can show
     times = {"end": tr.clock(end), "finish": tr.clock(finish)}
-    if ev.get("resolved") == 1:
+    if ev.resolved:
         return [tr.t("fact.slurm_fits", **times)]
-    return [tr.t("fact.slurm_short", short=tr.dur(short), **times)]
+    return [tr.t("fact.slurm_short", short=tr.dur(_num(ev.short_s)), **times)]
 
 
-def _started(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
+def _started(tr: Tr, ev: StartedEvidence | NewLaunchEvidence) -> list[Html]:
     facts = []
-    total = number(ev, "total_iters", "max_iters")
+    total = ev.total_iters
     if total is not None and 0 < total < 1e15:
-        facts.append(tr.t("fact.total_iters", total=int(total)))
-    eta = number(ev, "eta_s", "remaining_s")
+        facts.append(tr.t("fact.total_iters", total=total))
+    eta = _num(ev.eta_s) if isinstance(ev, StartedEvidence) else None
     if eta is not None:
         facts.append(tr.t("fact.first_eta", eta=tr.dur(eta)))
     return facts
 
 
-def _finished(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
+def _finished(tr: Tr, ev: FinishedEvidence | StoppedEvidence) -> list[Html]:
     """How long it took against the first estimate, its val losses, its exit, where."""
     facts = []
-    took, first = number(ev, "elapsed_s"), number(ev, "first_total_s")
+    took = _num(ev.elapsed_s)
+    first = _num(ev.first_total_s) if isinstance(ev, FinishedEvidence) else None
     if took is not None and first is not None:
         facts.append(tr.t("fact.took_vs_first", took=tr.dur(took), first=tr.dur(first)))
     elif took is not None:
         facts.append(tr.t("fact.took", took=tr.dur(took)))
-    best, best_iter = number(ev, "best_val_loss"), number(ev, "best_iter")
+    best = _num(ev.best_val_loss)
     if best is not None:
-        it = int(best_iter) if best_iter is not None and 0 <= best_iter < 1e15 else None
+        it = ev.best_iter if ev.best_iter is not None and 0 <= ev.best_iter < 1e15 else None
         facts.append(tr.t("fact.alone", fact=best_line(tr, best, it)))
-    final = number(ev, "final_val_loss")
+    final = _num(ev.final_val_loss)
     if final is not None:
         facts.append(tr.t("fact.final_val", loss=tr.loss(final)))
-    return [*facts, *_exit_code(tr, ev), _machine(tr, ev)]
+    return [*facts, *_exit_code(tr, ev.exit_code), _machine(tr, ev)]
 
 
-def _running_again(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
-    if ev.get("after") == "crash":
+def _running_again(tr: Tr, ev: RunningAgainEvidence) -> list[Html]:
+    if ev.after == "crash":
         return [tr.t("fact.after_crash")]
-    silent = number(ev, "silent_s")
+    silent = _num(ev.silent_s)
     if silent is None:
         return [tr.t("fact.after_stall_unknown")]
     return [tr.t("fact.after_stall", dur=tr.dur(silent))]
 
 
-def _stopped(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
+def _stopped(tr: Tr, ev: StoppedEvidence) -> list[Html]:
     """Who had it stopped, then the end of a finished run's facts, then how it exited."""
-    by = ev.get("by")
-    facts = [tr.t("fact.stopped_by", by=clip(str(by), NAME_CHARS))] if by else []
-    return facts + _finished(tr, ev, a)  # which says how it exited
-
-
-def _too_many_runs(tr: Tr, ev: Evidence, a: Alert) -> list[Html]:
-    most = number(ev, "max")
-    return [tr.t("fact.too_many_runs", max=int(most))] if most is not None and most < 1e9 else []
-
-
-FACTS: dict[str, Callable[[Tr, Evidence, Alert], list[Html]]] = {
-    "oom": _oom,
-    "loss_spike": _spike,
-    "thermal": _thermal,
-    "power": _power,
-    "slowdown": _slowdown,
-    "stall": _stall,
-    "crash": _crash,
-    "gpu_lost": _gpu_lost,
-    "memory_pressure": _memory,
-    "gpu_idle": _gpu_idle,
-    "disk_full": _disk_full,
-    "slurm_deadline": _slurm_deadline,
-    "started": _started,
-    "new_launch": _started,
-    "finished": _finished,
-    "stopped": _stopped,
-    "could_not_start": _could_not_start,
-    "running_again": _running_again,
-    "too_many_runs": _too_many_runs,
-}
+    facts = [tr.t("fact.stopped_by", by=clip(ev.by, NAME_CHARS))] if ev.by else []
+    return facts + _finished(tr, ev)  # which says how it exited

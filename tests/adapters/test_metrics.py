@@ -12,7 +12,7 @@ from bot.core.gpu import GpuSample, GpuSnapshot
 from bot.core.hosts import HostGpus
 from bot.core.lifecycle import Phase
 from bot.core.monitor import RunMonitor
-from bot.core.notices import Alert, AlertType, Severity
+from bot.core.notices import Alert, AlertType, Severity, StallEvidence
 from bot.core.state import RunState
 from tests.generated import nanogpt_lines
 from tests.test_service_e2e import HEADER
@@ -47,7 +47,7 @@ def test_run_figures_per_run() -> None:
 
 def test_each_run_has_one_phase_set() -> None:
     stalled = a_run("stalled")
-    stall = Alert("stalled", AlertType.STALL, Severity.WARNING, 440, 100.0)
+    stall = Alert("stalled", AlertType.STALL, Severity.WARNING, 440, 100.0, StallEvidence())
     stalled.life.note("stalled", [stall], None)
     got = values(families([a_run(), stalled, RunState("new")], None, {}, "box"))
     for run, now in (("gpt2", "running"), ("stalled", "stalled"), ("new", "waiting")):

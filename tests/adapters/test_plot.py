@@ -32,7 +32,7 @@ from bot.adapters.plot import (
 from bot.core.events import Eval, Progress, TrainingEnd
 from bot.core.gpu import GpuSample, GpuSnapshot
 from bot.core.monitor import RunMonitor
-from bot.core.notices import Alert
+from bot.core.notices import Alert, StallEvidence
 from bot.core.state import RunState
 from bot.demo import DemoRun
 from bot.messages import Ctx
@@ -124,7 +124,9 @@ def finished_run() -> RunState:
     state = run.state
     for it in range(0, 1001, 10):
         run.apply(Progress(it, loss=2 + math.exp(-it / 200), dt_s=0.1), 1e9 + it / 10)
-    state.alert_marks.noted([Alert("finished", "stall", "warning", 1000, 100.0)], None)
+    state.alert_marks.noted(
+        [Alert("finished", "stall", "warning", 1000, 100.0, StallEvidence())], None
+    )
     run.apply(TrainingEnd(0, "completed"), 1e9 + 101)
     return state
 

@@ -11,7 +11,13 @@ from bot.core.detectors import NAN_REARM_POINTS, Thresholds
 from bot.core.events import Checkpoint, ErrorText, Eval, Event, Progress, RunConfig, TrainingEnd
 from bot.core.gpu import HW_POWER_BRAKE, SW_THERMAL, GpuSample, GpuSnapshot
 from bot.core.monitor import RunMonitor
-from bot.core.notices import Alert
+from bot.core.notices import (
+    Alert,
+    CrashEvidence,
+    NewLaunchEvidence,
+    ResumedEvidence,
+    StartedEvidence,
+)
 from bot.core.parsers import errors
 
 
@@ -52,12 +58,12 @@ def test_started_once_with_total_and_finished_with_summary() -> None:
     state = RunMonitor("r", total_iters=100)
     found = alerts(state, [RunConfig({"eval_interval": 50}), *progress(0, 50)])
     assert [(a.type, a.severity, a.iter) for a in found] == [("started", "info", 0)]
-    assert found[0].evidence["total_iters"] == 100
+    assert found[0].evidence.total_iters == 100
     found = alerts(state, [Eval(50, 2.9, 2.8), *progress(50, 101)])
     assert types(found) == ["finished"]
     evidence = found[0].evidence
-    assert evidence["best_val_loss"] == 2.8 and evidence["best_iter"] == 50
-    assert evidence["elapsed_s"] > 0 and "first_eta_error_pct" in evidence
+    assert evidence.best_val_loss == 2.8 and evidence.best_iter == 50
+    assert evidence.elapsed_s > 0 and evidence.first_eta_error_pct is not None
     assert alerts(state, [TrainingEnd(0, "exit")]) == []  # already said
 
 
@@ -66,7 +72,7 @@ def test_resume_is_a_jump_back_not_interleaved_writers() -> None:
     interleaved = [Progress(10)] + [Progress(j) for i in range(20, 200, 10) for j in (i, i - 10)]
     assert types(alerts(state, interleaved)) == ["started"]
     found = alerts(state, [Progress(100), Progress(110)])
-    want = {"to_iter": 100, "from_iter": 180}
+    want = ResumedEvidence(to_iter=100, from_iter=180)
     assert [(a.type, a.evidence) for a in found] == [("resumed", want)]
 
 
@@ -74,7 +80,7 @@ def test_a_counter_back_to_about_zero_is_a_new_launch_not_a_resume() -> None:
     state = RunMonitor("r")
     alerts(state, [Progress(i, total=200) for i in range(10, 200, 10)])
     found = alerts(state, [Progress(0, total=300), Progress(10, total=300)])
-    want = {"to_iter": 0, "from_iter": 190, "total_iters": 300}
+    want = NewLaunchEvidence(to_iter=0, from_iter=190, total_iters=300)
     assert [(a.type, a.evidence) for a in found] == [("new_launch", want)]
 
 
@@ -99,8 +105,8 @@ def test_a_stop_from_telegram_ends_the_run_with_who_asked_and_no_crash() -> None
     found = [a for a in state.end(130, 5.0, "@alice") if isinstance(a, Alert)]
     assert [(a.type, a.severity, a.iter) for a in found] == [("stopped", "info", 90)]
     evidence = found[0].evidence
-    assert evidence["by"] == "@alice" and evidence["exit_code"] == 130
-    assert evidence["best_val_loss"] == 2.8 and evidence["elapsed_s"] > 0
+    assert evidence.by == "@alice" and evidence.exit_code == 130
+    assert evidence.best_val_loss == 2.8 and evidence.elapsed_s > 0
     assert state.tick(10_000.0) == []  # stopped: no crash, no stall
 
 
@@ -118,7 +124,7 @@ def test_one_oom_alert_per_failure_with_its_numbers_and_no_crash_after_it() -> N
     ]
     found = alerts(state, failure)
     assert [(a.type, a.severity, a.iter) for a in found] == [("oom", "critical", 90)]
-    assert found[0].evidence["tried_mib"] == 512.0 and found[0].evidence["gpu"] == 0
+    assert found[0].evidence.tried_mib == 512.0 and found[0].evidence.gpu == 0
     assert state.tick(10_000.0) == []  # the run is gone: no crash, no stall
 
 
@@ -141,7 +147,7 @@ def test_slurm_cancellation_is_a_crash_at_once_with_its_cause() -> None:
     found = alerts(state, [*progress(0, 50), ErrorText("cancelled", line, {"cause": "time_limit"})])
     crash = found[-1]
     assert (crash.type, crash.severity, crash.iter) == ("crash", "critical", 40)
-    assert crash.evidence["cause"] == "time_limit" and crash.evidence["error"] == line
+    assert crash.evidence.cause == "time_limit" and crash.evidence.error == line
     assert alerts(state, [TrainingEnd(143, "signal")]) == []  # same failure
 
 
@@ -158,7 +164,8 @@ def test_traceback_then_exit_code_is_one_crash_with_the_error_line() -> None:
     assert types(found) == ["started"]
     found = alerts(state, [TrainingEnd(1, "crash")])
     assert [(a.type, a.iter) for a in found] == [("crash", 40)]
-    assert found[0].evidence == {"cause": "crash", "error": "ValueError: bad shape", "exit_code": 1}
+    want = CrashEvidence(cause="crash", error="ValueError: bad shape", exit_code=1)
+    assert found[0].evidence == want
 
 
 def test_a_crash_before_a_restart_is_said_before_the_new_launch() -> None:
@@ -198,7 +205,9 @@ def test_a_start_up_crash_is_said_with_no_iteration_and_quotes_the_exception() -
     assert found == []  # a traceback alone may be handled: wait for what follows
     crash = [a for a in state.end_of_log() if isinstance(a, Alert)]
     assert [(a.type, a.iter) for a in crash] == [("crash", None)]
-    assert crash[0].evidence == {"cause": "exception", "error": "RuntimeError: no CUDA device"}
+    assert crash[0].evidence == CrashEvidence(
+        cause="exception", error="RuntimeError: no CUDA device"
+    )
     assert state.state.phase == "crashed"
 
 
@@ -208,10 +217,10 @@ def test_an_import_error_before_any_progress_could_not_start() -> None:
     alerts(state, scanned(BANNER, TRACEBACK, "ImportError: cannot import name 'Foo'"))
     crash = [a for a in state.end_of_log() if isinstance(a, Alert)]
     assert [(a.type, a.iter) for a in crash] == [("crash", None)]
-    assert crash[0].evidence == {
-        "cause": "could_not_start",
-        "error": "ImportError: cannot import name 'Foo'",
-    }
+    assert crash[0].evidence == CrashEvidence(
+        cause="could_not_start",
+        error="ImportError: cannot import name 'Foo'",
+    )
     assert state.state.phase == "not_started"
 
 
@@ -224,7 +233,7 @@ def test_each_launch_that_dies_at_start_up_is_its_own_crash() -> None:
     ]
     events = [e for launch in launches for e in scanned(BANNER, *launch)]
     found = alerts(state, events) + [a for a in state.end_of_log() if isinstance(a, Alert)]
-    assert [(a.type, a.iter, a.evidence["error"][:9]) for a in found] == [
+    assert [(a.type, a.iter, a.evidence.error[:9]) for a in found] == [
         ("crash", None, "FileNotFo"),  # said when the next launch starts
         ("crash", None, "RuntimeEr"),
         ("crash", None, "TypeError"),  # said when the log ends
@@ -274,10 +283,10 @@ def test_a_kill_after_an_exception_quotes_the_exception() -> None:
     assert [(a.iter, a.evidence) for a in found] == [
         (
             40,
-            {
-                "cause": "exception",
-                "error": "FileNotFoundError: [Errno 2] No such file or directory: '/data/x.jpg'",
-            },
+            CrashEvidence(
+                cause="exception",
+                error="FileNotFoundError: [Errno 2] No such file or directory: '/data/x.jpg'",
+            ),
         )
     ]
 
@@ -287,9 +296,9 @@ def test_a_child_failed_error_is_folded_into_its_cause_or_quoted_alone() -> None
     state = RunMonitor("r")
     events = [*progress(0, 50), *scanned(TRACEBACK, "[rank1]: KeyError: 'labels'", child)]
     found = [a for a in alerts(state, events) if a.type == "crash"]
-    assert [(a.iter, a.evidence["error"]) for a in found] == [(40, "KeyError: 'labels'")]
+    assert [(a.iter, a.evidence.error) for a in found] == [(40, "KeyError: 'labels'")]
     found = alerts(RunMonitor("r"), [*progress(0, 50), *scanned(child)])
-    assert [(a.type, a.evidence["error"]) for a in found[1:]] == [("crash", child)]
+    assert [(a.type, a.evidence.error) for a in found[1:]] == [("crash", child)]
 
 
 def test_a_collective_timeout_is_a_stall_then_the_abort_is_the_crash() -> None:
@@ -303,12 +312,12 @@ def test_a_collective_timeout_is_a_stall_then_the_abort_is_the_crash() -> None:
     events = [*progress(0, 50)] + scanned(watchdog, watchdog, TRACEBACK, echo, TRACEBACK, echo)
     found = alerts(state, events)
     assert [(a.type, a.severity, a.iter) for a in found[1:]] == [("stall", "warning", 40)]
-    assert found[1].evidence["timeout_s"] == 600.0
-    assert found[1].evidence["cause"] == "collective_timeout"
+    assert found[1].evidence.timeout_s == 600.0
+    assert found[1].evidence.cause == "collective_timeout"
     abort = "5: terminate called after throwing an instance of 'c10::DistBackendError'"
     found = alerts(state, scanned(abort, "srun: error: nid1: tasks 4,6: Killed"))
     assert [(a.type, a.iter) for a in found] == [("crash", 40)]
-    assert found[0].evidence["error"].startswith("RuntimeError: Storage size")
+    assert found[0].evidence.error.startswith("RuntimeError: Storage size")
 
 
 def test_hydra_job_error_is_confirmed_by_its_trailer_and_an_oom_in_it_is_the_alert() -> None:
@@ -330,7 +339,7 @@ def test_hydra_job_error_is_confirmed_by_its_trailer_and_an_oom_in_it_is_the_ale
         "Set the environment variable HYDRA_FULL_ERROR=1 for a complete stack trace.",
     )
     found = alerts(RunMonitor("r"), events)
-    assert [(a.type, a.evidence["error"]) for a in found] == [
+    assert [(a.type, a.evidence.error) for a in found] == [
         ("crash", "ValueError: unknown model 'big'")
     ]
 
@@ -349,8 +358,8 @@ def test_exit_codes_and_cancellations_say_their_cause() -> None:
         state = RunMonitor("r")
         found = alerts(state, [*progress(0, 50), *scanned(line)])
         crash = found[-1]
-        assert (crash.type, crash.iter, crash.evidence["cause"]) == ("crash", 40, cause)
-        assert crash.evidence.get("exit_code") == code and crash.evidence["error"] == line
+        assert (crash.type, crash.iter, crash.evidence.cause) == ("crash", 40, cause)
+        assert crash.evidence.exit_code == code and crash.evidence.error == line
 
 
 def test_a_program_start_after_a_finished_run_gives_the_next_failure_no_iteration() -> None:
@@ -378,7 +387,7 @@ def test_an_explosion_right_after_the_counter_restarts_is_a_spike() -> None:
         ("loss_spike", 0),
         ("nan", 1),
     ]
-    assert found[2].evidence["loss"] == 6.4e9 and found[2].evidence["median"] == 1.83
+    assert found[2].evidence.loss == 6.4e9 and found[2].evidence.median == 1.83
 
 
 def test_a_new_run_starting_high_after_a_converged_one_is_no_spike() -> None:
@@ -401,14 +410,12 @@ def test_nan_once_until_finite_for_long() -> None:
     assert [(a.type, a.iter) for a in found if a.type == "nan"] == [("nan", 100)]
     finite = progress(310, 310 + 10 * NAN_REARM_POINTS)
     again = alerts(state, [*finite, Progress(10_000, loss=nan)])
-    assert [(a.type, a.iter, a.evidence["loss"]) for a in again] == [("nan", 10_000, "nan")]
+    assert [(a.type, a.iter, a.evidence.loss) for a in again] == [("nan", 10_000, "nan")]
 
 
 def test_nan_eval_loss_is_a_nan_alert_at_the_eval() -> None:
     found = alerts(RunMonitor("r"), [Eval(0, None, float("nan")), Progress(1, loss=float("nan"))])
-    assert [(a.type, a.iter, a.evidence.get("source")) for a in found[1:]] == [
-        ("nan", 0, "val_loss")
-    ]
+    assert [(a.type, a.iter, a.evidence.source) for a in found[1:]] == [("nan", 0, "val_loss")]
     assert types(found) == ["started", "nan"]  # the eval opened the run: its start first
 
 
@@ -419,7 +426,7 @@ def test_an_eval_before_any_progress_says_the_start_before_itself() -> None:
     lines = ["step 0: train loss 10.8932, val loss 10.9451", "iter 0: loss 10.8921, time 170.00ms"]
     said = [n for _, notices in state.feed(lines, 0.0) for n in notices]
     assert [type(n).__name__ for n in said] == ["Alert", "EvalNotice"]
-    assert (said[0].type, said[0].iter, said[0].evidence) == ("started", 0, {"total_iters": 2000})
+    assert (said[0].type, said[0].iter, said[0].evidence) == ("started", 0, StartedEvidence(2000))
     found = alerts(RunMonitor("r"), [Eval(500, None, 2.0), *progress(510, 600)])
     assert [(a.type, a.iter) for a in found] == [("started", 500)]  # from a resumed checkpoint
 
@@ -430,7 +437,7 @@ def test_a_single_noisy_loss_is_not_a_spike_three_are() -> None:
     assert "loss_spike" not in types(alerts(state, events))
     found = alerts(state, [Progress(i, loss=9.0) for i in (400, 410, 420, 430)])
     assert [(a.type, a.severity, a.iter) for a in found] == [("loss_spike", "warning", 400)]
-    assert found[0].evidence["median"] == 3.0 and found[0].evidence["loss"] == 9.0
+    assert found[0].evidence.median == 3.0 and found[0].evidence.loss == 9.0
 
 
 def test_a_run_resumed_mid_way_is_judged_from_its_first_loss() -> None:
@@ -455,12 +462,12 @@ def test_thermal_episode_says_where_it_began_what_it_costs_and_its_end() -> None
     assert [a.severity for a in thermal] == ["warning", "info"]
     alert, recovered = thermal
     ev = alert.evidence
-    assert DEMO.thermal_from <= int(ev["since_iter"]) <= DEMO.thermal_from + 150
-    assert 15 <= float(ev["slowdown_pct"]) <= 30 and float(ev["minutes"]) >= 2
-    assert ev["gpu"] == 0 and ev["temperature_c"] == 88 and ev["reasons"] == SW_THERMAL
-    assert float(ev["sm_clock_ratio"]) < 0.8
+    assert DEMO.thermal_from <= int(ev.since_iter) <= DEMO.thermal_from + 150
+    assert 15 <= float(ev.slowdown_pct) <= 30 and float(ev.minutes) >= 2
+    assert ev.gpu == 0 and ev.temperature_c == 88 and ev.reasons == SW_THERMAL
+    assert float(ev.sm_clock_ratio) < 0.8
     assert alert.eta_change_s is not None and alert.eta_change_s > 0
-    assert recovered.evidence["recovered"] == 1
+    assert recovered.evidence.recovered
     assert recovered.iter is not None and recovered.iter > DEMO.thermal_to
 
 
@@ -531,7 +538,7 @@ def test_thermal_reasons_without_slowdown_warn_once_when_lasting() -> None:
             a for a in state.apply_gpu(hot_snapshot(5.0 * k), 5.0 * k) if isinstance(a, Alert)
         ]
     assert [(a.type, a.severity) for a in found] == [("thermal", "warning")]
-    assert found[0].evidence["reasons"] == SW_THERMAL and "slowdown_pct" not in found[0].evidence
+    assert found[0].evidence.reasons == SW_THERMAL and found[0].evidence.slowdown_pct is None
     assert state.state.gpu is not None
 
 
@@ -557,7 +564,7 @@ def test_memory_pressure_needs_several_samples_and_clears_with_hysteresis() -> N
     assert fold(9650, 9800, 9800, 9800) == []  # 96.5 %: not cleared
     assert fold(9000, 9800, 9800, 9800) == ["memory_pressure"]
     lost = state.apply_gpu(snap(99.0, 0, lost=True), 99.0)
-    assert [(a.type, a.severity, a.evidence["gpu"]) for a in lost if isinstance(a, Alert)] == [
+    assert [(a.type, a.severity, a.evidence.gpu) for a in lost if isinstance(a, Alert)] == [
         ("gpu_lost", "critical", 1)
     ]
     assert state.apply_gpu(snap(100.0, 0, lost=True), 100.0) == []
@@ -579,7 +586,7 @@ def test_stall_once_after_the_floor_and_again_after_progress_returns() -> None:
     assert [(a.type, a.severity, a.iter) for a in stall if isinstance(a, Alert)] == [
         ("stall", "warning", 90)
     ]
-    assert stall[0].evidence["silent_s"] == 601.0  # type: ignore[union-attr]
+    assert stall[0].evidence.silent_s == 601.0  # type: ignore[union-attr]
     assert state.tick(9 + 5000.0) == []
     live(state, progress(100, 110), start_wall_s=5100.0)
     assert [a.type for a in state.tick(5100 + 700.0) if isinstance(a, Alert)] == ["stall"]

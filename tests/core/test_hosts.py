@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.core.gpu import ERROR_LIBRARY_NOT_FOUND, GpuSample, GpuSnapshot
 from bot.core.hosts import HostGpus, host_of
-from bot.core.notices import Alert
+from bot.core.notices import Alert, NanEvidence, ThermalEvidence
 
 
 def snap(t: float, *temps: int) -> GpuSnapshot:
@@ -53,11 +53,16 @@ def test_detectors_see_the_hosts_of_their_run_numbered_and_alerts_name_the_host(
     ]
     assert gpus.runs("node3", ["gpt2", "llama"]) == ["gpt2"]
 
-    hot = Alert("gpt2", "thermal", "warning", 100, 50.0, {"gpu": 3, "temperature_c": 88})
-    other = Alert("gpt2", "nan", "critical", 100, 50.0, {"loss": "nan"})
+    hot = Alert("gpt2", "thermal", "warning", 100, 50.0, ThermalEvidence(gpu=3, temperature_c=88))
+    other = Alert("gpt2", "nan", "critical", 100, 50.0, NanEvidence("nan"))
     named = gpus.name_hosts([hot, other])
     assert named[0] == Alert(
-        "gpt2", "thermal", "warning", 100, 50.0, {"gpu": 1, "temperature_c": 88, "host": "node3"}
+        "gpt2",
+        "thermal",
+        "warning",
+        100,
+        50.0,
+        ThermalEvidence(gpu=1, host="node3", temperature_c=88),
     )
     assert named[1] is other
     # numbers are stable: a host reporting again or late keeps its GPUs' numbers

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.core.events import Eval, Event, Progress
 from bot.core.lifecycle import Phase, WaitReason
 from bot.core.monitor import RunMonitor
-from bot.core.notices import Alert
+from bot.core.notices import Alert, CrashEvidence, RunningAgainEvidence
 from bot.core.parsers import errors
 
 
@@ -34,8 +34,8 @@ def test_a_new_run_waits_then_runs_then_finishes() -> None:
     found = fold(run, steps(90, 101), 100)
     assert run.state.phase == Phase.FINISHED and kinds(found) == ["finished"]
     evidence = found[0].evidence
-    assert evidence["best_val_loss"] == 2.8 and evidence["final_val_loss"] == 2.85
-    assert evidence["first_total_s"] > 0 and "exit_code" not in evidence  # a followed log
+    assert evidence.best_val_loss == 2.8 and evidence.final_val_loss == 2.85
+    assert evidence.first_total_s > 0 and evidence.exit_code is None  # a followed log
     found = [a for a in run.end(0, 200) if isinstance(a, Alert)]
     assert found == [] and run.state.phase == Phase.FINISHED  # said once
 
@@ -44,7 +44,7 @@ def test_the_exit_code_of_a_launched_run_is_in_its_end() -> None:
     run = RunMonitor("r", total_iters=1000)
     fold(run, steps(0, 50))
     (finished,) = [a for a in run.end(0, 60) if isinstance(a, Alert)]
-    assert finished.type == "finished" and finished.evidence["exit_code"] == 0
+    assert finished.type == "finished" and finished.evidence.exit_code == 0
 
 
 def test_a_stall_then_progress_is_running_again_said_once() -> None:
@@ -54,7 +54,7 @@ def test_a_stall_then_progress_is_running_again_said_once() -> None:
     assert run.state.phase == Phase.STALLED
     found = fold(run, steps(300, 330), 30 + 754)
     assert kinds(found) == ["running_again"]
-    assert found[0].evidence == {"after": "stall", "silent_s": 755.0}
+    assert found[0].evidence == RunningAgainEvidence("stall", 755.0)
     assert run.state.phase == Phase.RUNNING
 
 
@@ -67,7 +67,7 @@ def test_a_crash_that_was_not_one_is_running_again() -> None:
     assert kinds([a for a in run.tick(30 + 900) if isinstance(a, Alert)]) == ["crash"]
     assert run.state.phase == Phase.CRASHED
     found = fold(run, steps(300, 320), 30 + 910)
-    assert kinds(found) == ["running_again"] and found[0].evidence["after"] == "crash"
+    assert kinds(found) == ["running_again"] and found[0].evidence.after == "crash"
     assert run.state.phase == Phase.RUNNING
 
 
@@ -82,8 +82,8 @@ def test_a_relaunch_after_a_crash_is_one_message_the_resume() -> None:
 def test_a_command_not_found_could_not_start() -> None:
     run = RunMonitor("r")
     (crash,) = [a for a in run.end(127, 1) if isinstance(a, Alert)]
-    assert crash.type == "crash" and crash.evidence["cause"] == "could_not_start"
-    assert crash.evidence["exit_code"] == 127 and run.state.phase == Phase.NOT_STARTED
+    assert crash.type == "crash" and crash.evidence.cause == "could_not_start"
+    assert crash.evidence.exit_code == 127 and run.state.phase == Phase.NOT_STARTED
 
 
 def test_python_that_cannot_open_its_script_could_not_start_and_quotes_why() -> None:
@@ -91,7 +91,7 @@ def test_python_that_cannot_open_its_script_could_not_start_and_quotes_why() -> 
     line = "python3: can't open file '/home/ada/nosuch.py': [Errno 2] No such file or directory"
     assert fold(run, [e for e in [errors.scan(line)] if e is not None]) == []
     (crash,) = [a for a in run.end(2, 1) if isinstance(a, Alert)]
-    assert crash.evidence == {"cause": "could_not_start", "error": line, "exit_code": 2}
+    assert crash.evidence == CrashEvidence(cause="could_not_start", error=line, exit_code=2)
     assert run.state.phase == Phase.NOT_STARTED
 
 
@@ -99,7 +99,7 @@ def test_an_exit_after_progress_is_a_crash_not_a_start_failure() -> None:
     run = RunMonitor("r")
     fold(run, steps(0, 50))
     (crash,) = [a for a in run.end(127, 60) if isinstance(a, Alert)]
-    assert crash.evidence["cause"] == "crash" and run.state.phase == Phase.CRASHED
+    assert crash.evidence.cause == "crash" and run.state.phase == Phase.CRASHED
 
 
 def test_a_stop_on_request_is_stopped_with_who_asked_not_a_crash() -> None:
@@ -108,8 +108,8 @@ def test_a_stop_on_request_is_stopped_with_who_asked_not_a_crash() -> None:
     interrupted = errors.scan("KeyboardInterrupt")  # what Ctrl-C prints as it stops
     assert interrupted is not None and fold(run, [interrupted], 10) == []
     (stopped,) = [a for a in run.end(130, 20, stopped_by="Ada") if isinstance(a, Alert)]
-    assert stopped.type == "stopped" and stopped.evidence["by"] == "Ada"
-    assert stopped.evidence["exit_code"] == 130 and run.state.phase == Phase.STOPPED
+    assert stopped.type == "stopped" and stopped.evidence.by == "Ada"
+    assert stopped.evidence.exit_code == 130 and run.state.phase == Phase.STOPPED
     assert run.state.life.stopped_by == "Ada"
 
 

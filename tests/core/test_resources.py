@@ -37,7 +37,7 @@ def test_idle_for_ten_minutes_is_said_once_then_again_after_the_gpu_worked() -> 
     said = idle_over(watch, [(2,)] * 10)
     assert said == [None] * 10  # 9 minutes
     first = watch.update(gpus(3), 600.0, alive=True, own=True)
-    assert first is not None and first["gpu"] == 0 and first["idle_s"] == 600.0
+    assert first is not None and first.gpu == 0 and first.idle_s == 600.0
     assert watch.update(gpus(1), 660.0, alive=True, own=True) is None  # once per episode
     assert watch.update(gpus(7), 720.0, alive=True, own=True) is None  # not clearly back
     assert watch.update(gpus(3), 780.0, alive=True, own=True) is None
@@ -63,7 +63,7 @@ def test_own_gpus_any_idle_counts_every_gpu_all_must_be() -> None:
     GPU may be the run's and an idle one another user's spare."""
     own = IdleWatch(5.0, 600.0)
     found = idle_over(own, [(100, 0, 100)] * 11, own=True)
-    assert found[-1] is not None and found[-1]["gpu"] == 1 and found[-1]["idle_gpus"] == 1
+    assert found[-1] is not None and found[-1].gpu == 1 and found[-1].idle_gpus == 1
     machine = IdleWatch(5.0, 600.0)
     assert not any(idle_over(machine, [(100, 0, 100)] * 30, own=False))
     assert idle_over(IdleWatch(5.0, 600.0), [(0, 1, 2)] * 11, own=False)[-1] is not None
@@ -87,8 +87,8 @@ def test_disk_full_is_said_once_until_it_drops_below_the_hysteresis() -> None:
     watch = DiskWatch(95.0)
     assert watch.update(usage(90)) is None
     said = watch.update(usage(95.5))
-    assert said is not None and said["mount"] == "/scratch" and said["used_pct"] == 95.5
-    assert said["free_bytes"] == usage(95.5).free_bytes
+    assert said is not None and said.mount == "/scratch" and said.used_pct == 95.5
+    assert said.free_bytes == usage(95.5).free_bytes
     assert watch.update(usage(97)) is None
     assert watch.update(usage(94)) is None  # below the threshold, not by enough
     assert watch.update(usage(96)) is None
@@ -113,13 +113,13 @@ def test_shortfall_said_once_again_when_it_moves_a_lot_and_when_resolved() -> No
     assert watch.update(end, end - 600, NOW) is None  # fits
     assert watch.update(end, end + 120, NOW) is None  # within the estimate's own error
     said = watch.update(end, end + 2700, NOW)
-    assert said is not None and said["short_s"] == 2700 and said["job_end_s"] == round(end)
+    assert said is not None and said.short_s == 2700 and said.job_end_s == round(end)
     assert watch.update(end, end + 3000, NOW + 60) is None  # moved, not by much
     more = watch.update(end, end + 5400, NOW + 120)  # twice as short
-    assert more is not None and more["short_s"] == 5400
+    assert more is not None and more.short_s == 5400
     assert watch.update(end, end - 60, NOW + 180) is None  # fits, barely: not yet said
     resolved = watch.update(end + 7200, end + 5400, NOW + 240)  # the job was extended
-    assert resolved is not None and resolved["resolved"] == 1
+    assert resolved is not None and resolved.resolved
     assert watch.update(end + 7200, end + 5400, NOW + 300) is None
 
 
@@ -219,7 +219,7 @@ def test_monitor_says_the_job_ends_first_from_its_eta() -> None:
     assert fits == []
     short = [a for a in monitor.apply_job_end(finish - 1800, NOW) if isinstance(a, Alert)]
     assert [a.type for a in short] == ["slurm_deadline"]
-    assert abs(float(short[0].evidence["short_s"]) - 1800) <= 1
+    assert abs(float(short[0].evidence.short_s) - 1800) <= 1
 
 
 def test_every_gpu_watched_needs_a_moving_log() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from bot.core.events import ErrorText, Progress
 from bot.core.gpu import HW_THERMAL, SW_POWER_CAP, GpuSample, GpuSnapshot
 from bot.core.monitor import RunMonitor
-from bot.core.notices import Alert
+from bot.core.notices import Alert, NanEvidence, OomEvidence, StallEvidence, StartedEvidence
 from bot.core.traces import ALERTS_KEPT, GPU_POINTS, AlertMarks, GpuPoint, GpuTrace, gpu_point
 
 
@@ -65,8 +65,12 @@ def test_the_trace_spans_the_whole_run_in_bounded_points_keeping_the_worst() -> 
     assert min(p.celsius or 100 for p in points) == 70
 
 
+EVIDENCE_OF = {"started": StartedEvidence(), "oom": OomEvidence(), "stall": StallEvidence()}
+
+
 def alert(kind: str, severity: str, it: int | None) -> Alert:
-    return Alert("gpt2", kind, severity, it, 0.0)
+    evidence = NanEvidence("nan") if kind == "nan" else EVIDENCE_OF[kind]
+    return Alert("gpt2", kind, severity, it, 0.0, evidence)
 
 
 def test_alert_marks_keep_warnings_and_critical_alerts_at_their_iteration() -> None:

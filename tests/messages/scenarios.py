@@ -16,7 +16,28 @@ from bot.core.estimator import EtaEstimate
 from bot.core.events import TrainingEnd
 from bot.core.gpumap import PID_NAMESPACE, GpuMap
 from bot.core.lifecycle import WaitReason
-from bot.core.notices import Alert, EvalNotice
+from bot.core.notices import (
+    Alert,
+    CrashEvidence,
+    DiskFullEvidence,
+    EvalNotice,
+    FinishedEvidence,
+    GpuIdleEvidence,
+    GpuLostEvidence,
+    MemoryPressureEvidence,
+    NanEvidence,
+    NewLaunchEvidence,
+    OomEvidence,
+    ResumedEvidence,
+    RunningAgainEvidence,
+    SlowdownEvidence,
+    SlurmDeadlineEvidence,
+    StallEvidence,
+    StartedEvidence,
+    StoppedEvidence,
+    ThermalEvidence,
+    TooManyRunsEvidence,
+)
 from bot.core.prefs import EvalsMode
 from bot.core.state import EvalRecord, RunState
 from bot.messages import (
@@ -202,11 +223,16 @@ DAYS = EtaEstimate(
 ANY_MOMENT = EtaEstimate(19_950, 20_000, 50, 0.170, 0, 5.8, 0, None, 50 * 0.170, 7.0, 11.0, 3600.0)
 
 OOM = Alert(
-    RUN, "oom", "critical", 1300, 228.0, {"tried_mib": 512.0, "gpu_index": 0, "total_gib": 11.7}
+    RUN, "oom", "critical", 1300, 228.0, OomEvidence(gpu=0, tried_mib=512.0, total_gib=11.7)
 )
 # A GPU no followed run uses is hot: the machine's detectors know no iteration, no slowdown.
 MACHINE_HOT = Alert(
-    "", "thermal", "warning", None, 0.0, {"gpu": 2, "temperature_c": 89, "reasons": "hw_thermal"}
+    "",
+    "thermal",
+    "warning",
+    None,
+    0.0,
+    ThermalEvidence(gpu=2, temperature_c=89, reasons="hw_thermal"),
 )
 THERMAL = Alert(
     RUN,
@@ -214,13 +240,13 @@ THERMAL = Alert(
     "warning",
     1300,
     228.0,
-    {
-        "slowdown_pct": 18,
-        "minutes": 6,
-        "gpu": 1,
-        "temperature_c": 88,
-        "reasons": "sw_thermal,hw_thermal",
-    },
+    ThermalEvidence(
+        slowdown_pct=18,
+        minutes=6,
+        gpu=1,
+        temperature_c=88,
+        reasons="sw_thermal,hw_thermal",
+    ),
     eta_change_s=540.0,
 )
 FINISHED = Alert(
@@ -229,20 +255,20 @@ FINISHED = Alert(
     "info",
     20000,
     3630.0,
-    {
-        "elapsed_s": 3630.0,
-        "best_val_loss": 1.4697,
-        "best_iter": 4500,
-        "final_val_loss": 1.4801,
-        "first_eta_error_pct": 4.2,
-        "first_total_s": 3420.0,
-        "exit_code": 0,
-        "machine": "gpu07",
-        "log": "/scratch/runs/shakespeare-char/train.log",
-    },
+    FinishedEvidence(
+        elapsed_s=3630.0,
+        best_val_loss=1.4697,
+        best_iter=4500,
+        final_val_loss=1.4801,
+        first_eta_error_pct=4.2,
+        first_total_s=3420.0,
+        exit_code=0,
+        machine="gpu07",
+        log="/scratch/runs/shakespeare-char/train.log",
+    ),
 )
 FINISHED_WATCHED = Alert(  # a followed log (no exit code), no eval, no first estimate
-    RUN, "finished", "info", 20000, 3630.0, {"elapsed_s": 3630.0, "machine": "gpu07"}
+    RUN, "finished", "info", 20000, 3630.0, FinishedEvidence(elapsed_s=3630.0, machine="gpu07")
 )
 COULD_NOT_START = Alert(
     RUN,
@@ -250,17 +276,16 @@ COULD_NOT_START = Alert(
     "critical",
     None,
     0.0,
-    {
-        "cause": "could_not_start",
-        "error": "python3: can't open file '/home/ada/nosuch.py': [Errno 2] No such file or"
-        " directory",
-        "exit_code": 2,
-        "machine": "gpu07",
-        "log": "/scratch/runs/shakespeare-char/train.log",
-    },
+    CrashEvidence(
+        cause="could_not_start",
+        error="python3: can't open file '/home/ada/nosuch.py': [Errno 2] No such file or directory",
+        exit_code=2,
+        machine="gpu07",
+        log="/scratch/runs/shakespeare-char/train.log",
+    ),
 )
 NOT_FOUND = Alert(
-    RUN, "crash", "critical", None, 0.0, {"cause": "could_not_start", "exit_code": 127}
+    RUN, "crash", "critical", None, 0.0, CrashEvidence(cause="could_not_start", exit_code=127)
 )
 STOPPED = Alert(
     RUN,
@@ -268,26 +293,30 @@ STOPPED = Alert(
     "info",
     1300,
     228.0,
-    {
-        "by": "@alice",
-        "elapsed_s": 228.0,
-        "best_val_loss": 1.4697,
-        "best_iter": 1000,
-        "exit_code": 130,
-        "machine": "gpu07",
-    },
+    StoppedEvidence(
+        by="@alice",
+        elapsed_s=228.0,
+        best_val_loss=1.4697,
+        best_iter=1000,
+        exit_code=130,
+        machine="gpu07",
+    ),
 )
 RUNNING_AGAIN = Alert(
-    RUN, "running_again", "info", 1310, 240.0, {"after": "stall", "silent_s": 754.0}
+    RUN, "running_again", "info", 1310, 240.0, RunningAgainEvidence("stall", 754.0)
 )
-RUNNING_AGAIN_CRASH = Alert(RUN, "running_again", "info", 1310, 240.0, {"after": "crash"})
+RUNNING_AGAIN_CRASH = Alert(
+    RUN, "running_again", "info", 1310, 240.0, RunningAgainEvidence("crash")
+)
 CRASH = Alert(
     RUN,
     "crash",
     "critical",
     1300,
     228.0,
-    {"exit_code": 1, "error": "TypeError: unsupported operand type(s) for +: 'int' and 'NoneType'"},
+    CrashEvidence(
+        exit_code=1, error="TypeError: unsupported operand type(s) for +: 'int' and 'NoneType'"
+    ),
 )
 CRASH_AT_START_UP = Alert(
     RUN,
@@ -295,7 +324,9 @@ CRASH_AT_START_UP = Alert(
     "critical",
     None,
     0.0,
-    {"cause": "exception", "error": "ImportError: cannot import name 'FlashModel' from 'models'"},
+    CrashEvidence(
+        cause="exception", error="ImportError: cannot import name 'FlashModel' from 'models'"
+    ),
 )
 CRASH_TIME_LIMIT = Alert(
     RUN,
@@ -303,11 +334,11 @@ CRASH_TIME_LIMIT = Alert(
     "critical",
     1300,
     228.0,
-    {
-        "cause": "time_limit",
-        "error": "slurmstepd: error: *** JOB 4242 ON gpu07 CANCELLED AT 2026-05-22T02:56:57 DUE"
+    CrashEvidence(
+        cause="time_limit",
+        error="slurmstepd: error: *** JOB 4242 ON gpu07 CANCELLED AT 2026-05-22T02:56:57 DUE"
         " TO TIME LIMIT ***",
-    },
+    ),
 )
 STALL_COLLECTIVE = Alert(
     RUN,
@@ -315,21 +346,21 @@ STALL_COLLECTIVE = Alert(
     "warning",
     1300,
     228.0,
-    {
-        "cause": "collective_timeout",
-        "timeout_s": 600.0,
-        "error": "[Rank 3] Watchdog caught collective operation timeout: WorkNCCL(SeqNum=812,"
+    StallEvidence(
+        cause="collective_timeout",
+        timeout_s=600.0,
+        error="[Rank 3] Watchdog caught collective operation timeout: WorkNCCL(SeqNum=812,"
         " OpType=ALLREDUCE, Timeout(ms)=600000) ran for 600021 milliseconds before timing out.",
-    },
+    ),
 )
-STARTED = Alert(RUN, "started", "info", 0, 0.0, {"total_iters": 20000, "eta_s": 3560.0})
+STARTED = Alert(RUN, "started", "info", 0, 0.0, StartedEvidence(20000, 3560.0))
 SLOWDOWN = Alert(
     RUN,
     "slowdown",
     "warning",
     1300,
     228.0,
-    {"slowdown_pct": 35, "minutes": 12, "step_s": 0.23, "baseline_s": 0.17},
+    SlowdownEvidence(slowdown_pct=35, minutes=12, step_s=0.23, baseline_s=0.17),
     eta_change_s=1100.0,
 )
 MEMORY = Alert(
@@ -338,27 +369,29 @@ MEMORY = Alert(
     "warning",
     1300,
     228.0,
-    {"gpu": 0, "used_mib": 11_900.0, "total_mib": 12_282.0},
+    MemoryPressureEvidence(gpu=0, used_mib=11_900, total_mib=12_282),
 )
-GPU_LOST = Alert(RUN, "gpu_lost", "critical", 1300, 228.0, {"gpu": 1})
-RESUMED = Alert(RUN, "resumed", "info", 1000, 0.0, {})
-NEW_LAUNCH = Alert(RUN, "new_launch", "info", 0, 900.0, {"to_iter": 0, "total_iters": 8000})
-NAN = Alert(RUN, "nan", "critical", 1300, 228.0, {"loss": "nan"})
-VAL_INF = Alert(RUN, "nan", "critical", 1500, 250.0, {"loss": "inf", "source": "val_loss"})
-STALL = Alert(RUN, "stall", "warning", 1300, 228.0, {"silent_s": 720.0})
-IDLE = {"gpu": 0, "idle_gpus": 1, "util_pct": 0, "threshold_pct": 5.0, "idle_s": 600.0}
+GPU_LOST = Alert(RUN, "gpu_lost", "critical", 1300, 228.0, GpuLostEvidence(gpu=1))
+RESUMED = Alert(RUN, "resumed", "info", 1000, 0.0, ResumedEvidence())
+NEW_LAUNCH = Alert(
+    RUN, "new_launch", "info", 0, 900.0, NewLaunchEvidence(to_iter=0, total_iters=8000)
+)
+NAN = Alert(RUN, "nan", "critical", 1300, 228.0, NanEvidence("nan"))
+VAL_INF = Alert(RUN, "nan", "critical", 1500, 250.0, NanEvidence("inf", "val_loss"))
+STALL = Alert(RUN, "stall", "warning", 1300, 228.0, StallEvidence(silent_s=720.0))
+IDLE = GpuIdleEvidence(gpu=0, idle_gpus=1, util_pct=0, threshold_pct=5.0, idle_s=600.0)
 GPU_IDLE = Alert(RUN, "gpu_idle", "warning", 1300, 228.0, IDLE)
-GPUS_IDLE = Alert(RUN, "gpu_idle", "warning", 1300, 228.0, {**IDLE, "gpu": 2, "idle_gpus": 3})
-DISK = {
-    "mount": "/scratch",
-    "path": "/scratch/alice/out-shakespeare-char",
-    "used_pct": 96.4,
-    "free_bytes": 38 * (1 << 30) + 300 * (1 << 20),
-    "total_bytes": 1 << 40,
-}
+GPUS_IDLE = Alert(RUN, "gpu_idle", "warning", 1300, 228.0, replace(IDLE, gpu=2, idle_gpus=3))
+DISK = DiskFullEvidence(
+    mount="/scratch",
+    path="/scratch/alice/out-shakespeare-char",
+    used_pct=96.4,
+    free_bytes=38 * (1 << 30) + 300 * (1 << 20),
+    total_bytes=1 << 40,
+)
 DISK_FULL = Alert(RUN, "disk_full", "warning", 1300, 228.0, DISK)
 JOB_END = NOW + 40 * 60  # 03:10
-SLURM = {"job_end_s": JOB_END, "finish_s": JOB_END + 45 * 60, "short_s": 45 * 60}
+SLURM = SlurmDeadlineEvidence(JOB_END, JOB_END + 45 * 60, 45 * 60)
 SLURM_DEADLINE = Alert(RUN, "slurm_deadline", "warning", 1300, 228.0, SLURM)
 SLURM_RESOLVED = Alert(
     RUN,
@@ -366,7 +399,7 @@ SLURM_RESOLVED = Alert(
     "info",
     1900,
     330.0,
-    {"job_end_s": JOB_END + 3600, "finish_s": JOB_END + 2700, "short_s": -900, "resolved": 1},
+    SlurmDeadlineEvidence(JOB_END + 3600, JOB_END + 2700, -900, resolved=True),
 )
 
 
@@ -475,7 +508,12 @@ SCENARIOS = [
         "alert_thermal_recovered",
         lambda c: alert_text(
             Alert(
-                RUN, "thermal", "info", 1700, 300.0, {"recovered": 1, "gpu": 1, "temperature_c": 72}
+                RUN,
+                "thermal",
+                "info",
+                1700,
+                300.0,
+                ThermalEvidence(gpu=1, temperature_c=72, recovered=True),
             ),
             c,
         ),
@@ -526,7 +564,15 @@ SCENARIOS = [
     Scenario(
         "alert_too_many_runs",
         lambda c: alert_text(
-            Alert("made-up-65", "too_many_runs", "warning", None, 0.0, {"max": 64}), c
+            Alert(
+                "made-up-65",
+                "too_many_runs",
+                "warning",
+                None,
+                0.0,
+                TooManyRunsEvidence(64, "made-up-65"),
+            ),
+            c,
         ),
         names=("made-up-65",),
     ),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.core.estimator import EtaEstimate
 from bot.core.events import TrainingEnd
-from bot.core.notices import Alert, EvalNotice
+from bot.core.notices import EVIDENCE, Alert, CrashEvidence, EvalNotice, Evidence
 from bot.core.state import EvalRecord
 from bot.messages import (
     Ctx,
@@ -77,50 +79,39 @@ ETA = st.builds(
     elapsed_s=REAL,
     missing=st.lists(st.sampled_from(["total_iters", "step_time", "progress", "x"])).map(tuple),
 )
-EVIDENCE_VALUE = st.one_of(
-    st.integers(), REAL, TEXT, st.sampled_from(["nan", "inf", "-inf", "1e400"])
-)
-EVIDENCE_KEYS = st.sampled_from(
-    [
-        "tried_mib",
-        "gpu_index",
-        "gpu",
-        "total_gib",
-        "loss",
-        "slowdown_pct",
-        "minutes",
-        "temperature_c",
-        "reasons",
-        "exit_code",
-        "error",
-        "elapsed_s",
-        "best_val_loss",
-        "best_iter",
-        "first_eta_error_pct",
-        "silent_s",
-        "used_mib",
-        "total_mib",
-        "used_pct",
-        "power_w",
-        "power_limit_w",
-        "step_s",
-        "baseline_s",
-        "median",
-        "eta_s",
-        "total_iters",
-        "unknown_key",
-    ]
-)
-ALERT = st.builds(
-    Alert,
-    run=TEXT,
-    type=st.sampled_from(KNOWN),
-    severity=st.one_of(st.sampled_from(["info", "warning", "critical"]), TEXT),
-    iter=INT,
-    t_s=REAL,
-    evidence=st.dictionaries(st.one_of(EVIDENCE_KEYS, TEXT), EVIDENCE_VALUE, max_size=8),
-    eta_change_s=FLOAT,
-)
+# Each field of an evidence record by its annotation: hostile text, any number, None.
+FIELD = {
+    "str": st.one_of(TEXT, st.sampled_from(["nan", "inf", "-inf", "1e400", "could_not_start"])),
+    "float": REAL,
+    "int": st.integers(-(2**63), 2**63),
+    "bool": st.booleans(),
+    "None": st.none(),
+}
+
+
+def record(cls: type[Evidence]) -> st.SearchStrategy[Evidence]:
+    """Any instance of an evidence record: every field drawn from what its type allows."""
+    drawn = {
+        f.name: st.one_of(*(FIELD[part.strip()] for part in str(f.type).split("|")))
+        for f in dataclasses.fields(cls)
+    }
+    return st.builds(cls, **drawn)
+
+
+def alert_of(cls: type[Evidence]) -> st.SearchStrategy[Alert]:
+    return st.builds(
+        Alert,
+        run=TEXT,
+        type=st.just(cls.TYPE),
+        severity=st.one_of(st.sampled_from(["info", "warning", "critical"]), TEXT),
+        iter=INT,
+        t_s=REAL,
+        evidence=record(cls),
+        eta_change_s=FLOAT,
+    )
+
+
+ALERT = st.sampled_from([EVIDENCE[kind] for kind in KNOWN]).flatmap(alert_of)
 NOTICE = st.builds(
     EvalNotice,
     run=TEXT,
@@ -221,6 +212,6 @@ def test_chat_texts(ctx: Ctx, chat_id: int, key: str, value: str, until: float |
 
 def test_hostile_values_are_escaped_not_dropped() -> None:
     hostile = "<script>alert(1)</script>"
-    alert = Alert(hostile, "crash", "critical", 1, 0.0, {"error": hostile})
+    alert = Alert(hostile, "crash", "critical", 1, 0.0, CrashEvidence(error=hostile))
     text = alert_text(alert, Ctx(lang="fr", now_s=NOW))
     assert "&lt;script&gt;" in text and "<script>" not in text

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot.core import gpu as core_gpu
-from bot.core.notices import Alert
+from bot.core.notices import Alert, NanEvidence
 from bot.messages import Ctx, alert_text, gpu_text, status_text, to_plain
 from bot.messages.lang import Tr
 from bot.messages.progress import pause_line
@@ -44,17 +44,15 @@ def test_a_code_from_a_newer_agent_is_shown_as_code() -> None:
 @pytest.mark.parametrize(
     ("evidence", "fr", "en"),
     [
-        ({"loss": "nan"}, "Loss NaN", "Loss is NaN"),
-        ({"loss": "inf"}, "Loss infinie", "Loss is infinite"),
-        ({"loss": "-inf", "source": "train_loss"}, "Loss infinie", "Loss is infinite"),
-        ({"loss": "nan", "source": "val_loss"}, "Val loss NaN", "Val loss is NaN"),
-        ({"loss": "inf", "source": "val_loss"}, "Val loss infinie", "Val loss is infinite"),
-        ({}, "Loss non finie", "Loss is not a finite number"),
+        (NanEvidence("nan"), "Loss NaN", "Loss is NaN"),
+        (NanEvidence("inf"), "Loss infinie", "Loss is infinite"),
+        (NanEvidence("-inf", "train_loss"), "Loss infinie", "Loss is infinite"),
+        (NanEvidence("nan", "val_loss"), "Val loss NaN", "Val loss is NaN"),
+        (NanEvidence("inf", "val_loss"), "Val loss infinie", "Val loss is infinite"),
+        (NanEvidence("1e5"), "Loss non finie", "Loss is not a finite number"),
     ],
 )
-def test_a_non_finite_loss_is_named_in_the_title(
-    evidence: dict[str, str], fr: str, en: str
-) -> None:
+def test_a_non_finite_loss_is_named_in_the_title(evidence: NanEvidence, fr: str, en: str) -> None:
     alert = Alert(RUN, "nan", "critical", 1300, 228.0, evidence)
     assert f"<b>{fr}</b>" in alert_text(alert, ctx("fr"))
     assert f"<b>{en}</b>" in alert_text(alert, ctx("en"))
