@@ -189,6 +189,7 @@ MESSAGES: dict[str, str] = {
     "reason.hw_slowdown": "hardware slowdown signal",
     "reason.hw_thermal": "hardware thermal limit",
     "reason.sw_thermal": "software thermal limit",
+    "reason.thermal": "hardware and software thermal limits",
     "reason.sw_power_cap": "power cap",
     "reason.hw_power_brake": "hardware power brake",
     "reason_short.thermal": "heat",

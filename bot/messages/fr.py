@@ -221,6 +221,7 @@ _MESSAGES = {
     "reason.hw_slowdown": "signal de ralentissement matériel",
     "reason.hw_thermal": "limite thermique matérielle",
     "reason.sw_thermal": "limite thermique logicielle",
+    "reason.thermal": "limites thermiques matérielle et logicielle",
     "reason.sw_power_cap": "plafond de puissance",
     "reason.hw_power_brake": "frein de puissance matériel",
     "reason_short.thermal": "chaleur",

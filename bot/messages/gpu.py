@@ -175,7 +175,10 @@ def reasons_text(tr: Tr, reasons: frozenset[str] | set[str] | str) -> Html:
     """Slowdown reasons in words, known ones in a fixed order, unknown ones as code."""
     names = set(reasons.split(",")) if isinstance(reasons, str) else set(reasons)
     names = {n.strip() for n in names if n.strip()}
-    known = [tr.t(f"reason.{r}") for r in REASONS if r in names]
+    shown = [r for r in REASONS if r in names]
+    if names >= THERMAL_REASONS:  # both at once: "limites thermiques matérielle et logicielle"
+        shown = ["thermal" if r == "hw_thermal" else r for r in shown if r != "sw_thermal"]
+    known = [tr.t(f"reason.{r}") for r in shown]
     unknown = [code(clip(r, NAME_CHARS)) for r in sorted(names - set(REASONS))][:MAX_UNKNOWN]
     return _list(tr, known + unknown)
 
