@@ -66,7 +66,7 @@ import dataclasses
 import math
 import re
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import TypeVar
 
 from bot.core.events import Checkpoint, ErrorText, Eval, Event, Progress, TrainingEnd
 from bot.core.gpu import (
@@ -85,7 +85,6 @@ from bot.core.notices import (
     Evidence,
     FinishedEvidence,
     GpuLostEvidence,
-    GpuState,
     LossSpikeEvidence,
     MemoryPressureEvidence,
     NanEvidence,
@@ -393,7 +392,7 @@ class Detectors:
 
     # Finish --------------------------------------------------------------------------------
     def _finished(self, state: RunState, exit_code: int | None = None) -> list[Alert]:
-        evidence = FinishedEvidence(**_ending(state, exit_code))
+        evidence = _ending(FinishedEvidence, state, exit_code)
         first = self._life.first_eta
         if first is not None and state.t_s - first[0] > 0:
             actual = state.t_s - first[0]
@@ -407,7 +406,7 @@ class Detectors:
 
     def _stopped(self, ev: TrainingEnd, state: RunState) -> list[Alert]:
         """Stopped from Telegram: who asked, how it exited, where it had got to."""
-        evidence = StoppedEvidence(**_ending(state, ev.exit_code), by=ev.by)
+        evidence = dataclasses.replace(_ending(StoppedEvidence, state, ev.exit_code), by=ev.by)
         self._life.over = True
         return self._fire("stopped", AlertType.STOPPED, INFO, state.iter, state.t_s, evidence)
 
@@ -645,14 +644,12 @@ class Detectors:
         self._clear("thermal_gpu")
         return self._fire("slowdown", kind, WARNING, ev.iter, state.t_s, evidence, eta_change)
 
-    def _explain(
-        self, change: SlowdownChange
-    ) -> tuple[AlertType, ThermalEvidence | PowerEvidence | SlowdownEvidence]:
+    def _explain(self, change: SlowdownChange) -> tuple[AlertType, SlowedEvidence]:
         """`thermal`, `power` or `slowdown`, and the evidence, from the GPU snapshots."""
         kind, gpu = self._gpu.cause(change.since_wall_s)
         record = _SLOWED[AlertType(kind)]
-        evidence = record(
-            **(_gpu_evidence(gpu) if gpu is not None else {}),
+        evidence = dataclasses.replace(
+            _gpu_evidence(record, gpu),
             slowdown_pct=round(100 * (change.step_s / change.baseline_s - 1), 1),
             minutes=round(change.duration_s / 60, 1),
             step_s=round(change.step_s, 4),
@@ -710,7 +707,7 @@ class Detectors:
         if not lasting or self._slow.state != "normal" or "slowdown" in self._active:
             return []
         gpu = max(hot, key=lambda g: g.temperature_c or 0)
-        evidence = ThermalEvidence(**_gpu_evidence(gpu))
+        evidence = _gpu_evidence(ThermalEvidence, gpu)
         return self._fire(
             "thermal_gpu", AlertType.THERMAL, WARNING, state.iter, state.t_s, evidence
         )
@@ -740,7 +737,12 @@ def _clear_without_gpu(change: SlowdownChange, total: int | None) -> bool:
     return warm and change.lowest_s >= floor
 
 
-_SLOWED = {cls.TYPE: cls for cls in (ThermalEvidence, PowerEvidence, SlowdownEvidence)}
+SlowedEvidence = ThermalEvidence | PowerEvidence | SlowdownEvidence
+S = TypeVar("S", bound=SlowedEvidence)
+E = TypeVar("E", FinishedEvidence, StoppedEvidence)
+_SLOWED: dict[AlertType, type[SlowedEvidence]] = {
+    cls.TYPE: cls for cls in (ThermalEvidence, PowerEvidence, SlowdownEvidence)
+}
 
 
 def _float(details: dict[str, float | str], key: str) -> float | None:
@@ -753,11 +755,13 @@ def _int(details: dict[str, float | str], key: str) -> int | None:
     return int(value) if value is not None else None
 
 
-def _gpu_evidence(gpu: GpuSample) -> dict[str, Any]:
-    """A GPU's readings, as the fields of a `GpuState` (which thermal and power records are)."""
+def _gpu_evidence(record: type[S], gpu: GpuSample | None) -> S:
+    """A `record` (thermal, power, slowdown) holding a GPU's readings (None: none read)."""
+    if gpu is None:
+        return record()
     ratio = sm_clock_ratio(gpu)
     watts = gpu.power_mw is not None and gpu.power_limit_mw is not None
-    state = GpuState(
+    return record(
         gpu.index,
         temperature_c=gpu.temperature_c,
         reasons=",".join(sorted(gpu.reasons)) if gpu.reasons else None,
@@ -765,18 +769,17 @@ def _gpu_evidence(gpu: GpuSample) -> dict[str, Any]:
         power_w=round((gpu.power_mw or 0) / 1000, 1) if watts else None,
         power_limit_w=round((gpu.power_limit_mw or 0) / 1000, 1) if watts else None,
     )
-    return {f.name: getattr(state, f.name) for f in fields(state)}
 
 
-def _ending(state: RunState, exit_code: int | None) -> dict[str, Any]:
-    """What the end of a run says of it (the fields `FinishedEvidence` and `StoppedEvidence`
+def _ending(record: type[E], state: RunState, exit_code: int | None) -> E:
+    """A `record` of the end of a run (the fields `FinishedEvidence` and `StoppedEvidence`
     share): how long it ran, its best and last val loss, the launched process's exit code."""
     best = state.best if state.best is not None and state.best.val_loss is not None else None
     last = state.evals[-1].val_loss if state.evals else None
-    return {
-        "elapsed_s": round(state.t_s, 1) if state.t_s > 0 else None,
-        "best_val_loss": best.val_loss if best is not None else None,
-        "best_iter": best.iter if best is not None else None,
-        "final_val_loss": last if last is not None and math.isfinite(last) else None,
-        "exit_code": exit_code,
-    }
+    return record(
+        elapsed_s=round(state.t_s, 1) if state.t_s > 0 else None,
+        best_val_loss=best.val_loss if best is not None else None,
+        best_iter=best.iter if best is not None else None,
+        final_val_loss=last if last is not None and math.isfinite(last) else None,
+        exit_code=exit_code,
+    )
