@@ -24,10 +24,11 @@ from tests.test_redis_e2e import (  # noqa: F401 (fixtures)
     WAIT_S,
     Etagram,
     ask,
-    base_env,
+    nvml_env,
     nvml_library,
     processes,
     stub,
+    telegram_env,
 )
 from tests.test_service_e2e import HEADER, OWNER
 
@@ -118,15 +119,8 @@ async def test_only_the_run_on_the_hot_gpu_hears_of_heat(
 ) -> None:
     nvml_state = tmp_path / "gpus.nvml"
     write_state(nvml_state, gpus(writers, hot=set()))
-    env = base_env(tmp_path, "watch")
-    env.update(
-        ETAGRAM_TELEGRAM_TOKEN=stub.token,
-        ETAGRAM_TELEGRAM_API_BASE_URL=stub.base_url,
-        ETAGRAM_TELEGRAM_ALLOWED_CHAT_IDS=str(OWNER),
-        ETAGRAM_SLOWDOWN_MIN_S="1",
-        LD_LIBRARY_PATH=str(nvml_library),
-        FAKE_NVML_STATE=str(nvml_state),
-    )
+    env = telegram_env(tmp_path, "watch", stub)
+    env.update(ETAGRAM_SLOWDOWN_MIN_S="1", **nvml_env(nvml_library, nvml_state))
     logs = [f"{name}={tmp_path / name}.log" for name in writers]
     etagram = Etagram("watch", ["watch", *logs], env, tmp_path / "watch.out")
     processes.append(etagram)
@@ -199,15 +193,8 @@ async def test_a_launched_run_owns_the_gpus_of_its_process_tree(
     """`etagram run`: the run's GPU is its child's; heat on another GPU is the machine's."""
     nvml_state, pid_file, done = tmp_path / "gpus.nvml", tmp_path / "pid", tmp_path / "done"
     write_state(nvml_state, [FakeGpu(), FakeGpu()])
-    env = base_env(tmp_path, "run")
-    env.update(
-        ETAGRAM_TELEGRAM_TOKEN=stub.token,
-        ETAGRAM_TELEGRAM_API_BASE_URL=stub.base_url,
-        ETAGRAM_TELEGRAM_ALLOWED_CHAT_IDS=str(OWNER),
-        ETAGRAM_SLOWDOWN_MIN_S="1",
-        LD_LIBRARY_PATH=str(nvml_library),
-        FAKE_NVML_STATE=str(nvml_state),
-    )
+    env = telegram_env(tmp_path, "run", stub)
+    env.update(ETAGRAM_SLOWDOWN_MIN_S="1", **nvml_env(nvml_library, nvml_state))
     lines = "\n".join([*HEADER.splitlines(), *nanogpt_lines(0, 50)])
     argv = [sys.executable, "-c", TRAINER, str(pid_file), str(done), lines, GPU_CHILD]
     log = tmp_path / "solo.log"

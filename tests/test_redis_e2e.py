@@ -112,6 +112,22 @@ def base_env(tmp_path: Path, name: str) -> dict[str, str]:
     return env
 
 
+def telegram_env(tmp_path: Path, name: str, stub: BotApiStub) -> dict[str, str]:
+    """`base_env` for a process that talks to the stand-in Bot API, the owner's chat allowed."""
+    env = base_env(tmp_path, name)
+    env.update(
+        ETAGRAM_TELEGRAM_TOKEN=stub.token,
+        ETAGRAM_TELEGRAM_API_BASE_URL=stub.base_url,
+        ETAGRAM_TELEGRAM_ALLOWED_CHAT_IDS=str(OWNER),
+    )
+    return env
+
+
+def nvml_env(nvml_library: Path, nvml_state: Path) -> dict[str, str]:
+    """What makes a process load the stand-in NVML library, reading the GPUs of `nvml_state`."""
+    return {"LD_LIBRARY_PATH": str(nvml_library), "FAKE_NVML_STATE": str(nvml_state)}
+
+
 def thermal(c: SentCall) -> bool:
     return "Thermal slowdown" in (c.text or "")
 
@@ -143,13 +159,8 @@ async def test_hub_and_two_agents_across_a_hub_restart(
     redis.Redis.from_url(url).flushdb()
     log = tmp_path / "train.log"
     log.write_text("\n".join(HEADER.splitlines()) + "\n")
-    hub_env = base_env(tmp_path, "hub")
-    hub_env.update(
-        ETAGRAM_TELEGRAM_TOKEN=stub.token,
-        ETAGRAM_TELEGRAM_API_BASE_URL=stub.base_url,
-        ETAGRAM_TELEGRAM_ALLOWED_CHAT_IDS=str(OWNER),
-        ETAGRAM_SLOWDOWN_MIN_S="1",  # a GPU hot for a second is worth a warning here
-    )
+    hub_env = telegram_env(tmp_path, "hub", stub)
+    hub_env.update(ETAGRAM_SLOWDOWN_MIN_S="1")  # a GPU hot for a second is worth a warning here
     metrics_port = free_port()
     hub_args = ["hub", "--redis", url, "--metrics-port", str(metrics_port)]
     hub = Etagram("hub", hub_args, hub_env, tmp_path / "hub.out")
@@ -158,7 +169,7 @@ async def test_hub_and_two_agents_across_a_hub_restart(
         nvml_state = tmp_path / f"{host}.nvml"
         write_state(nvml_state, COOL)
         env = base_env(tmp_path, host)
-        env.update(LD_LIBRARY_PATH=str(nvml_library), FAKE_NVML_STATE=str(nvml_state))
+        env.update(nvml_env(nvml_library, nvml_state))
         args = ["agent", "--redis", url, "--run", "gpt2", "--host", host, *logs]
         agents.append(Etagram(host, args, env, tmp_path / f"{host}.out"))
     processes += [hub, *agents]

@@ -25,10 +25,11 @@ from tests.test_gpumap_e2e import GIB, Writer, said
 from tests.test_redis_e2e import (  # noqa: F401 (fixtures)
     WAIT_S,
     Etagram,
-    base_env,
+    nvml_env,
     nvml_library,
     processes,
     stub,
+    telegram_env,
 )
 from tests.test_service_e2e import HEADER, OWNER, append
 
@@ -49,15 +50,8 @@ async def test_idle_gpu_of_a_live_run_is_said_once_per_episode(
             return [FakeGpu(util=util, procs=[(writer.gpu_pid, 9 * GIB)]), FakeGpu(util=0)]
 
         write_state(nvml_state, gpus(100))
-        env = base_env(tmp_path, "watch")
-        env.update(
-            ETAGRAM_TELEGRAM_TOKEN=stub.token,
-            ETAGRAM_TELEGRAM_API_BASE_URL=stub.base_url,
-            ETAGRAM_TELEGRAM_ALLOWED_CHAT_IDS=str(OWNER),
-            ETAGRAM_GPU_IDLE_MIN_S="1",
-            LD_LIBRARY_PATH=str(nvml_library),
-            FAKE_NVML_STATE=str(nvml_state),
-        )
+        env = telegram_env(tmp_path, "watch", stub)
+        env.update(ETAGRAM_GPU_IDLE_MIN_S="1", **nvml_env(nvml_library, nvml_state))
         etagram = Etagram(
             "watch", ["watch", f"alpha={tmp_path / 'alpha.log'}"], env, tmp_path / "o"
         )
