@@ -179,7 +179,6 @@ def _fold(
         PushPolicy(config.notify.milestones_pct, frozenset(config.notify.critical_alerts)),
         chats,
         now=now,
-        store=lambda: store.opened,
         outbox=lambda: delivery.sender if delivery else None,
     )
     service.fold = fold = Fold(
