@@ -29,7 +29,7 @@ from bot.core.gpu import GpuSource
 from bot.core.policy import PushPolicy
 from bot.fold import Consumer, Fold
 from bot.front import Delivery, Link, TelegramFront
-from bot.intake import GpuIntake, LogIntake, Rename, Sink
+from bot.intake import GpuIntake, LogIntake
 from bot.notify import Chats, Notifier
 from bot.parts import RunSpec, Storage, Supervisor, local_zone
 from bot.resources import Probes
@@ -60,29 +60,29 @@ def embedded(
     tells which GPUs each run uses (None for a simulated GPU, whose processes are not there);
     `probes`: how the runs' disks and SLURM jobs are read (None: they are not); `demo`: `now`
     is `etagram demo`'s accelerated clock, which the messages' times say."""
-    service, runs = _service(config, "embedded", runs, now)
+    service, runs = _service(config, "embedded", now), _storable(runs)
     fold = _fold(
         service,
         config,
-        runs,
+        now,
+        runs=runs,
         console=console,
-        now=now,
-        max_runs=None,
         metrics=metrics,
         outbox=outbox,
+        demo=demo,
+        launched=service.launched,
         proc_root=proc_root,
         host=socket.gethostname(),
         probes=probes,
-        demo=demo,
-        launched=service.launched,
     )
-    _logs(service, runs, fold.fold, now, host="", state_elsewhere=False, rename=fold.rename)
-    assert service.logs is not None
-    service.launched.names = service.logs.names  # /stop finds a renamed run under its name now
+    supervisor = service.supervisor
+    logs = LogIntake(runs, service.storage, fold.fold, supervisor, now=now, rename=fold.rename)
+    service.logs, service.launched.names = logs, logs.names  # /stop knows a renamed run
+    service.parts.append(logs)
     if fold.console.live is not None:
-        service.parts.append(LiveLines(fold, service.supervisor, terminal_language(config)))
+        service.parts.append(LiveLines(fold, supervisor, terminal_language(config)))
     if gpu is not None:
-        service.parts.append(GpuIntake(gpu, config.gpu.interval_s, fold.fold, service.supervisor))
+        service.parts.append(GpuIntake(gpu, config.gpu.interval_s, fold.fold, supervisor))
     return service
 
 
@@ -98,14 +98,24 @@ def agent(
 ) -> Service:
     """On a training node: follows `runs` and samples `gpu` (they train `gpu_run`, "" = every
     run), publishing to `bus` tagged with `host`."""
-    service, runs = _service(config, "agent", runs, now)
-    _logs(service, runs, bus.publish, now, host=host, state_elsewhere=True)
+    service = _service(config, "agent", now)
+    supervisor = service.supervisor
+    service.logs = LogIntake(
+        _storable(runs),
+        service.storage,
+        bus.publish,
+        supervisor,
+        now=now,
+        host=host,
+        state_elsewhere=True,
+    )
+    # The bus is closed after the producers stopped.
+    service.parts += [_BusClosing(bus), service.logs]
     if gpu is not None:
-        sampler = GpuIntake(
-            gpu, config.gpu.interval_s, bus.publish, service.supervisor, host=host, run=gpu_run
+        every_s = config.gpu.interval_s
+        service.parts.append(
+            GpuIntake(gpu, every_s, bus.publish, supervisor, host=host, run=gpu_run)
         )
-        service.parts.append(sampler)
-    service.parts.insert(1, _BusClosing(bus))  # closed after the producers stopped
     return service
 
 
@@ -120,47 +130,46 @@ def hub(
 ) -> Service:
     """Holds the runs' state and the bot; folds what the agents publish to `bus` (None: the
     caller hands messages to `service.fold` itself)."""
-    service, _ = _service(config, "hub", [], now)
+    service = _service(config, "hub", now)
     fold = _fold(
         service,
         config,
-        [],
+        now,
         console=console,
-        now=now,
-        max_runs=MAX_HUB_RUNS,
         metrics=metrics,
         outbox=outbox,
+        max_runs=MAX_HUB_RUNS,
     )
     if bus is not None:
         service.parts.append(Consumer(bus, fold, service.supervisor))
     return service
 
 
-def _service(
-    config: Config, role: str, runs: list[RunSpec], now: Clock
-) -> tuple[Service, list[RunSpec]]:
+def _service(config: Config, role: str, now: Clock) -> Service:
     storage = Storage(config.resolved_state_path(role), now)
-    # A name from a file name or argument that is not UTF-8 would fail every message.
-    return Service(storage, Supervisor(), Launched(config.run.stop_grace_s)), [
-        dataclasses.replace(s, name=storable(s.name)) for s in runs
-    ]
+    return Service(storage, Supervisor(), Launched(config.run.stop_grace_s))
+
+
+def _storable(runs: list[RunSpec]) -> list[RunSpec]:
+    """A name from a file name or argument that is not UTF-8 would fail every message."""
+    return [dataclasses.replace(spec, name=storable(spec.name)) for spec in runs]
 
 
 def _fold(
     service: Service,
     config: Config,
-    runs: list[RunSpec],
-    *,
-    console: Console | None,
     now: Clock,
-    max_runs: int | None,
+    *,
+    runs: list[RunSpec] | None = None,
+    console: Console | None,
     metrics: tuple[str, int] | None,
     outbox: OutboxPolicy,
+    demo: bool = False,
+    launched: Launched | None = None,
+    max_runs: int | None = None,
     proc_root: Path | None = None,
     host: str = "",
     probes: Probes | None = None,
-    demo: bool = False,
-    launched: Launched | None = None,
 ) -> Fold:
     """The fold, the chats, and (with a token) delivery and the Telegram front end;
     `launched`: the processes /stop can stop (None on a hub: its runs are elsewhere)."""
@@ -174,16 +183,21 @@ def _fold(
         store=lambda: store.opened,
         demo=demo,
     )
-    delivery = _delivery(config, store, chats, now, outbox)
+    delivery = None
+    if not config.telegram.token:
+        log.info("no Telegram token: messages go to the console only")
+    else:
+        # The config's age limit, unless a caller (a test) passed a policy of its own.
+        if outbox is DEFAULT_POLICY:
+            outbox = dataclasses.replace(outbox, max_age_s=config.notify.outbox_max_age_s)
+        delivery = Delivery(store, chats, Link(), now, outbox)
+    policy = PushPolicy(config.notify.milestones_pct, frozenset(config.notify.critical_alerts))
     notifier = Notifier(
-        PushPolicy(config.notify.milestones_pct, frozenset(config.notify.critical_alerts)),
-        chats,
-        now=now,
-        outbox=lambda: delivery.sender if delivery else None,
+        policy, chats, now=now, outbox=lambda: delivery.sender if delivery else None
     )
     service.fold = fold = Fold(
         config,
-        runs,
+        runs or [],
         notifier,
         service.supervisor,
         console=console or Console(),
@@ -197,61 +211,23 @@ def _fold(
         demo=demo,
     )
     if delivery is not None:
-        link = delivery.link
-        front = TelegramFront(
+        service.front = TelegramFront(
             config,
             fold,
             chats,
-            link,
+            delivery.link,
             delivery,
             service.supervisor,
             now=now,
             pids=service.pids,
             launched=launched,
         )
-        service.front = front
         # The front end first: delivery drains the outbox through it when stopping.
-        service.parts += [front, delivery]
+        service.parts += [service.front, delivery]
     if metrics is not None:
         service.parts.append(_Metrics(fold, metrics))
     service.parts.append(fold)
     return fold
-
-
-def _delivery(
-    config: Config, store: Storage, chats: Chats, now: Clock, outbox: OutboxPolicy
-) -> Delivery | None:
-    """Delivery to Telegram; None (the console only) without a token."""
-    if not config.telegram_enabled:
-        log.info("no Telegram token: messages go to the console only")
-        return None
-    # The config's age limit, unless a caller (a test) passed a policy of its own.
-    if outbox is DEFAULT_POLICY:
-        outbox = dataclasses.replace(outbox, max_age_s=config.notify.outbox_max_age_s)
-    return Delivery(store, chats, Link(), now, outbox)
-
-
-def _logs(
-    service: Service,
-    runs: list[RunSpec],
-    sink: Sink,
-    now: Clock,
-    *,
-    host: str,
-    state_elsewhere: bool,
-    rename: Rename | None = None,
-) -> None:
-    service.logs = LogIntake(
-        runs,
-        service.storage,
-        sink,
-        service.supervisor,
-        now=now,
-        host=host,
-        state_elsewhere=state_elsewhere,
-        rename=rename,
-    )
-    service.parts.append(service.logs)
 
 
 LIVE_EVERY_S = 0.5  # the terminal's live lines change twice a second at most

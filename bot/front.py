@@ -27,20 +27,17 @@ from bot.adapters.telegram import build_application, register_commands, send_tex
 from bot.config import Config
 from bot.core.backoff import Backoff
 from bot.core.confirm import Confirmations
-from bot.core.gpu import GpuSnapshot
 from bot.core.gpumap import GpuMap
-from bot.core.prefs import ChatPrefs
 from bot.core.state import RunState
 from bot.fold import Fold
 from bot.messages import bot_ui
 from bot.notify import Chats
-from bot.parts import Supervisor
+from bot.parts import SHUTDOWN_TIMEOUT_S, Supervisor
 
 log = logging.getLogger(__name__)
 
 LIVE_TICK_S = 5.0  # how often live messages are looked at (each is edited less often)
 RECONNECT = Backoff(5.0, 300.0)  # between tries to reach Telegram at start-up
-SHUTDOWN_TIMEOUT_S = 10.0
 
 
 class Link:
@@ -141,6 +138,10 @@ class TelegramFront:
         self.launched = launched  # what /stop can stop; None on a hub
         self.stops = Confirmations()  # /stop's questions awaiting a press
         self._timers: set[asyncio.Task[None]] = set()
+        # What the handlers read, from the parts that hold it.
+        self.ctx_for, self.prefs, self.save_prefs = chats.ctx, chats.prefs, chats.save
+        self.run_states, self.gpu_snapshot = fold.run_states, fold.gpu_snapshot
+        self.host_shown = fold.host_shown
 
     @property
     def app(self) -> Any:
@@ -173,24 +174,6 @@ class TelegramFront:
                 await asyncio.wait_for(self._stop_bot(), timeout=SHUTDOWN_TIMEOUT_S)
 
     # Backend for the bot handlers ----------------------------------------------------------
-    async def ctx_for(self, chat_id: int) -> messages.Ctx:
-        return await self.chats.ctx(chat_id)
-
-    async def prefs(self, chat_id: int) -> ChatPrefs:
-        return await self.chats.prefs(chat_id)
-
-    async def save_prefs(self, chat_id: int, prefs: ChatPrefs) -> None:
-        await self.chats.save(chat_id, prefs)
-
-    def run_states(self) -> list[RunState]:
-        return self.fold.run_states()
-
-    def gpu_snapshot(self) -> GpuSnapshot | None:
-        return self.fold.gpu_snapshot()
-
-    def host_shown(self, run: str) -> str:
-        return self.fold.host_shown(run)
-
     @property
     def gpu_map(self) -> GpuMap | None:
         """Which GPUs each run uses (None: not read)."""

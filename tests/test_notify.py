@@ -168,11 +168,12 @@ async def test_the_same_push_is_queued_once(notifier: Notifier) -> None:
 
 async def test_prefs_persist_and_languages_apply(notifier: Notifier) -> None:
     await notifier.chats.save(A, ChatPrefs(lang="fr", tz="Asia/Tokyo"))
-    assert notifier.store is not None
-    assert (await notifier.store.load_prefs(A))["lang"] == "fr"
-    ctx = await notifier.ctx(A)
+    store = notifier.chats.store()
+    assert store is not None
+    assert (await store.load_prefs(A))["lang"] == "fr"
+    ctx = await notifier.chats.ctx(A)
     assert (ctx.lang, ctx.tz) == ("fr", "Asia/Tokyo")
-    assert (await notifier.ctx(B)).lang == "en"
+    assert (await notifier.chats.ctx(B)).lang == "en"
     run = RunMonitor("gpt2", total_iters=1000)
     state = run.state
     for push in notifier.expand(state, run_to(run, 10), replayed=False):
