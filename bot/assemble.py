@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -28,10 +29,10 @@ from bot.config import Config
 from bot.core.gpu import GpuSource
 from bot.core.policy import PushPolicy
 from bot.fold import Consumer, Fold
-from bot.front import Delivery, Link, TelegramFront
+from bot.front import Delivery, TelegramFront
 from bot.intake import GpuIntake, LogIntake
 from bot.notify import Chats, Notifier
-from bot.parts import RunSpec, Storage, Supervisor, local_zone
+from bot.parts import RunSpec, Storage, Supervisor
 from bot.resources import Probes
 from bot.service import Service
 
@@ -61,21 +62,20 @@ def embedded(
     `probes`: how the runs' disks and SLURM jobs are read (None: they are not); `demo`: `now`
     is `etagram demo`'s accelerated clock, which the messages' times say."""
     service, runs = _service(config, "embedded", now), _storable(runs)
-    fold = _fold(
-        service,
+    supervisor = service.supervisor
+    notifier, delivery = _chats(service, config, now, outbox, demo=demo)
+    fold = Fold(
         config,
-        now,
-        runs=runs,
-        console=console,
-        metrics=metrics,
-        outbox=outbox,
-        demo=demo,
-        launched=service.launched,
+        runs,
+        notifier,
+        supervisor,
+        console=console or Console(),
         proc_root=proc_root,
+        pids=service.pids,
         host=socket.gethostname(),
         probes=probes,
     )
-    supervisor = service.supervisor
+    _fold_parts(service, config, fold, delivery, metrics, launched=service.launched)
     logs = LogIntake(runs, service.storage, fold.fold, supervisor, now=now, rename=fold.rename)
     service.logs, service.launched.names = logs, logs.names  # /stop knows a renamed run
     service.parts.append(logs)
@@ -131,15 +131,17 @@ def hub(
     """Holds the runs' state and the bot; folds what the agents publish to `bus` (None: the
     caller hands messages to `service.fold` itself)."""
     service = _service(config, "hub", now)
-    fold = _fold(
-        service,
+    notifier, delivery = _chats(service, config, now, outbox)
+    fold = Fold(
         config,
-        now,
-        console=console,
-        metrics=metrics,
-        outbox=outbox,
+        [],
+        notifier,
+        service.supervisor,
+        console=console or Console(),
         max_runs=MAX_HUB_RUNS,
+        pids=service.pids,
     )
+    _fold_parts(service, config, fold, delivery, metrics)
     if bus is not None:
         service.parts.append(Consumer(bus, fold, service.supervisor))
     return service
@@ -155,24 +157,11 @@ def _storable(runs: list[RunSpec]) -> list[RunSpec]:
     return [dataclasses.replace(spec, name=storable(spec.name)) for spec in runs]
 
 
-def _fold(
-    service: Service,
-    config: Config,
-    now: Clock,
-    *,
-    runs: list[RunSpec] | None = None,
-    console: Console | None,
-    metrics: tuple[str, int] | None,
-    outbox: OutboxPolicy,
-    demo: bool = False,
-    launched: Launched | None = None,
-    max_runs: int | None = None,
-    proc_root: Path | None = None,
-    host: str = "",
-    probes: Probes | None = None,
-) -> Fold:
-    """The fold, the chats, and (with a token) delivery and the Telegram front end;
-    `launched`: the processes /stop can stop (None on a hub: its runs are elsewhere)."""
+def _chats(
+    service: Service, config: Config, now: Clock, outbox: OutboxPolicy, *, demo: bool = False
+) -> tuple[Notifier, Delivery | None]:
+    """The chats and the push policy applied for them; delivery to Telegram (None without a
+    token: the console only)."""
     timezone = config.general.timezone or local_zone()  # read once: it is on every push
     store = service.storage
     chats = Chats(
@@ -190,44 +179,45 @@ def _fold(
         # The config's age limit, unless a caller (a test) passed a policy of its own.
         if outbox is DEFAULT_POLICY:
             outbox = dataclasses.replace(outbox, max_age_s=config.notify.outbox_max_age_s)
-        delivery = Delivery(store, chats, Link(), now, outbox)
+        delivery = Delivery(store, chats, now, outbox)
     policy = PushPolicy(config.notify.milestones_pct, frozenset(config.notify.critical_alerts))
     notifier = Notifier(
         policy, chats, now=now, outbox=lambda: delivery.sender if delivery else None
     )
-    service.fold = fold = Fold(
-        config,
-        runs or [],
-        notifier,
-        service.supervisor,
-        console=console or Console(),
-        now=now,
-        timezone=timezone,
-        max_runs=max_runs,
-        proc_root=proc_root,
-        pids=service.pids,
-        host=host,
-        probes=probes,
-        demo=demo,
-    )
+    return notifier, delivery
+
+
+def local_zone() -> str:
+    """The machine's IANA zone name, from $TZ or /etc/localtime; UTC when unknown."""
+    tz = os.environ.get("TZ", "")
+    if tz and "/" in tz:
+        return tz.lstrip(":")
+    with contextlib.suppress(OSError):
+        target = os.readlink("/etc/localtime")
+        if "zoneinfo/" in target:
+            return target.split("zoneinfo/", 1)[1]
+    return "UTC"
+
+
+def _fold_parts(
+    service: Service,
+    config: Config,
+    fold: Fold,
+    delivery: Delivery | None,
+    metrics: tuple[str, int] | None,
+    launched: Launched | None = None,
+) -> None:
+    """The fold, and before it (with a token) the Telegram front end and delivery, and the
+    metrics; `launched`: the processes /stop can stop (None on a hub: its runs are
+    elsewhere)."""
+    service.fold = fold
     if delivery is not None:
-        service.front = TelegramFront(
-            config,
-            fold,
-            chats,
-            delivery.link,
-            delivery,
-            service.supervisor,
-            now=now,
-            pids=service.pids,
-            launched=launched,
-        )
+        service.front = TelegramFront(config, fold, delivery, service.supervisor, launched=launched)
         # The front end first: delivery drains the outbox through it when stopping.
         service.parts += [service.front, delivery]
     if metrics is not None:
         service.parts.append(_Metrics(fold, metrics))
     service.parts.append(fold)
-    return fold
 
 
 LIVE_EVERY_S = 0.5  # the terminal's live lines change twice a second at most

@@ -25,8 +25,6 @@ from bot.core.detectors import Thresholds
 from bot.core.parsers.pattern import compile_pattern
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
-LANGUAGES = ("fr", "en", "both")
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 _ALERTS = Thresholds()
 
@@ -154,10 +152,6 @@ class Config(Section, frozen=True):
     notify: Notify = msgspec.field(default_factory=Notify)
     metrics: Metrics = msgspec.field(default_factory=Metrics)
 
-    @property
-    def telegram_enabled(self) -> bool:
-        return bool(self.telegram.token)
-
     def resolved_state_path(self, role: str = "embedded") -> Path:
         """The state database; by default one per role, so that a hub and an agent on one
         machine do not share one (a database serves one process)."""
@@ -198,31 +192,24 @@ _CASE: dict[str, Callable[[str], str]] = {
 
 
 def _timezone(text: str) -> None:
-    if text:
-        try:
-            ZoneInfo(text)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError from exc
-
-
-def _progress_pattern(text: str) -> None:
-    if text:
-        compile_pattern(text)  # PatternError (a ValueError) says what is wrong
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError from exc  # its words repeat the value, which _bad says once
 
 
 def _log_format(text: str) -> None:
-    if text:
-        from bot.core.parsers.registry import FORMATS  # every parser: only when one is named
+    from bot.core.parsers.registry import FORMATS  # every parser: only when one is named
 
-        if text not in FORMATS:
-            raise ValueError(f"unknown log format (known: {', '.join(FORMATS)})")
+    if text not in FORMATS:
+        raise ValueError(f"unknown log format (known: {', '.join(FORMATS)})")
 
 
-# What a type cannot say: checked once the file is decoded.
-_CHECKS: dict[tuple[str, str], Callable[[str], None]] = {
+# What a type cannot say, checked on a value given ("" = the default) once the file is decoded.
+_CHECKS: dict[tuple[str, str], Callable[[str], object]] = {
     ("general", "timezone"): _timezone,
     ("run", "format"): _log_format,
-    ("run", "progress_pattern"): _progress_pattern,
+    ("run", "progress_pattern"): compile_pattern,  # PatternError (a ValueError) says why
 }
 
 
@@ -288,7 +275,8 @@ def _decode(table: dict[str, Any], where: Origins) -> Config:
     for (section, key), check in _CHECKS.items():
         value = getattr(getattr(config, section), key)
         try:
-            check(value)
+            if value:
+                check(value)
         except ValueError as exc:
             raise ConfigError(_bad(section, key, where, exc)) from None
     return config

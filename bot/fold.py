@@ -13,7 +13,6 @@ import logging
 import math
 import os
 import sqlite3
-from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -53,30 +52,22 @@ class Fold:
         supervisor: Supervisor,
         *,
         console: Console,
-        now: Callable[[], float],
-        timezone: str,
         max_runs: int | None = None,
         proc_root: Path | None = None,
         pids: set[int] | None = None,
         host: str = "",
         probes: Probes | None = None,
-        demo: bool = False,
     ) -> None:
         """`max_runs`: a hub meets its runs as agents report them; it follows this many at
         most (None: every run it is told of). `proc_root`: where /proc is read to tell which
         GPUs each run uses, with `pids` the processes etagram launched (None: not read, e.g.
         a hub, or a simulated GPU). `host`: this machine, where the runs given train (a
         hub's runs are where its agents say). `probes`: how each run's disk and SLURM job
-        are read (None: not read, e.g. a hub, whose runs train elsewhere, or the demo). `demo`:
-        `now` is `etagram demo`'s accelerated clock, which the messages' times then say."""
-        self.config = config
-        self.notifier = notifier
-        self.supervisor = supervisor
-        self.console = console
-        self.now = now
-        self.timezone = timezone
-        self.demo = demo
-        self.max_runs = max_runs
+        are read (None: not read, e.g. a hub, whose runs train elsewhere, or the demo). The
+        clock, time zone and demo mode are the notifier's chats'."""
+        self.config, self.notifier, self.supervisor = config, notifier, supervisor
+        self.console, self.now, self.max_runs = console, notifier.now, max_runs
+        self.timezone, self.demo = notifier.chats.timezone, notifier.chats.demo
         self.monitors = {spec.name: self._monitor(spec) for spec in runs}
         self.latest_gpu: GpuSnapshot | None = None
         self.host_gpus = HostGpus()

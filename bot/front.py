@@ -65,11 +65,10 @@ class Delivery:
         self,
         store: Callable[[], Store],
         chats: Chats,
-        link: Link,
         now: Callable[[], float],
         policy: OutboxPolicy,
     ) -> None:
-        self.store, self.chats, self.link = store, chats, link
+        self.store, self.chats, self.link = store, chats, Link()
         self.now, self.policy = now, policy
         self.sender: OutboxSender | None = None
         self.disabled = False
@@ -116,21 +115,17 @@ class TelegramFront:
         self,
         config: Config,
         fold: Fold,
-        chats: Chats,
-        link: Link,
         delivery: Delivery,
         supervisor: Supervisor,
         *,
-        now: Callable[[], float],
-        pids: set[int],
         launched: Launched | None = None,
         reconnect: Backoff = RECONNECT,
     ) -> None:
-        self.config, self.fold, self.chats = config, fold, chats
+        self.config, self.fold, self.chats = config, fold, delivery.chats
         self.reconnect = reconnect
-        self.live = LiveMessages(chats, now, config.notify.live_every_s)
-        self.link, self.delivery, self.supervisor = link, delivery, supervisor
-        self.now, self.pids = now, pids
+        self.live = LiveMessages(self.chats, fold.now, config.notify.live_every_s)
+        self.link, self.delivery, self.supervisor = delivery.link, delivery, supervisor
+        self.now, self.pids = fold.now, fold.pids
         self.degraded = supervisor.degraded  # parts failing and restarting, for /status
         self.allowed_chat_ids = frozenset(config.telegram.allowed_chat_ids)
         self._connecting: asyncio.Task[None] | None = None
@@ -139,7 +134,11 @@ class TelegramFront:
         self.stops = Confirmations()  # /stop's questions awaiting a press
         self._timers: set[asyncio.Task[None]] = set()
         # What the handlers read, from the parts that hold it.
-        self.ctx_for, self.prefs, self.save_prefs = chats.ctx, chats.prefs, chats.save
+        self.ctx_for, self.prefs, self.save_prefs = (
+            self.chats.ctx,
+            self.chats.prefs,
+            self.chats.save,
+        )
         self.run_states, self.gpu_snapshot = fold.run_states, fold.gpu_snapshot
         self.host_shown = fold.host_shown
 

@@ -8,9 +8,7 @@ Every long-lived task of a part (a follower, the consumer, each periodic job) ru
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -168,15 +166,3 @@ class Storage:
 def _part_name(part: PartKey) -> str:
     """For the log: "follow train.log", "consume", "gpu", "checks"."""
     return " ".join(filter(None, part))
-
-
-def local_zone() -> str:
-    """The machine's IANA zone name, from $TZ or /etc/localtime; UTC when unknown."""
-    tz = os.environ.get("TZ", "")
-    if tz and "/" in tz:
-        return tz.lstrip(":")
-    with contextlib.suppress(OSError):
-        target = os.readlink("/etc/localtime")
-        if "zoneinfo/" in target:
-            return target.split("zoneinfo/", 1)[1]
-    return "UTC"

@@ -36,8 +36,6 @@ def fold(
         notifier,
         Supervisor(),
         console=Console(out),
-        now=time.time,
-        timezone="UTC",
         max_runs=max_runs,
         host=host,
     ), out

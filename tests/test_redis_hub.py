@@ -40,8 +40,6 @@ class Hub(Fold):
             notifier,
             Supervisor(),
             console=Console(io.StringIO()),
-            now=time.time,
-            timezone="UTC",
             max_runs=MAX_HUB_RUNS,
         )
         self.said: list[Notice] = []
