@@ -455,7 +455,7 @@ def _run_log(config: Config, name: str) -> Path:
 
 def _demo(args: argparse.Namespace, config: Config) -> int:
     from bot.assemble import embedded
-    from bot.demo import DemoRun, demo_clock, demo_config, intro, tour
+    from bot.demo import demo_clock, demo_config, demo_gpu, intro, tour
 
     workdir = Path(tempfile.mkdtemp(prefix="etagram-demo-"))
     chosen = args.config or os.environ.get("ETAGRAM_LANGUAGE")  # else the locale's language
@@ -463,7 +463,7 @@ def _demo(args: argparse.Namespace, config: Config) -> int:
     log_path = workdir / "train.log"
     spec = RunSpec(f"demo-{time.strftime('%H%M%S')}", log_path, "nanogpt", fixed=True)
     clock = demo_clock(args.speed)  # on which the times the run announces come true
-    gpu = _demo_gpu(DemoRun(), clock)
+    gpu = demo_gpu(clock)
     service = embedded(config, [spec], gpu=gpu, now=clock, proc_root=None, demo=True)  # no /proc
     print(intro(config, args.speed, log_path), flush=True)
 
@@ -479,19 +479,6 @@ def _demo(args: argparse.Namespace, config: Config) -> int:
         return 0
 
     return _serve(service, child())
-
-
-def _demo_gpu(run: Any, clock: Callable[[], float]) -> Any:
-    """A simulated RTX 4070 whose thermal episode and OOM line up with the demo trainer's."""
-    from bot.adapters.gpu_sim import Episode, Scenario, SimulatedGpu
-    from bot.demo import run_clock_s
-
-    scenario = Scenario(
-        thermal=Episode(run_clock_s(run, run.thermal_from), run_clock_s(run, run.thermal_to)),
-        oom_at_s=run_clock_s(run, run.oom_at) if run.oom_at is not None else None,
-    )
-    start = clock()
-    return SimulatedGpu(lambda: clock() - start, scenario)
 
 
 def _check(args: argparse.Namespace, config: Config) -> int:

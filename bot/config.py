@@ -181,6 +181,12 @@ def _state_home() -> Path:
     return Path(base) / "etagram"
 
 
+# Each key's type, by (section, key), in the order of the file's sections.
+_TYPES = {
+    (section.name, key.name): key.type
+    for section in msgspec.structs.fields(Config)
+    for key in msgspec.structs.fields(section.type)
+}
 Origins = dict[tuple[str, str], tuple[str, Any]]  # (section, key): (file key or variable, raw)
 _ENV_PREFIXED = ("telegram", "gpu", "metrics")
 # Words people write in either case.
@@ -215,10 +221,9 @@ _CHECKS: dict[tuple[str, str], Callable[[str], object]] = {
 
 def keys() -> Iterator[tuple[str, str, str]]:
     """Every (section, key, environment variable)."""
-    for section in msgspec.structs.fields(Config):
-        for field in msgspec.structs.fields(section.type):
-            prefix = f"{section.name}_" if section.name in _ENV_PREFIXED else ""
-            yield section.name, field.name, f"ETAGRAM_{prefix}{field.name}".upper()
+    for section, key in _TYPES:
+        prefix = f"{section}_" if section in _ENV_PREFIXED else ""
+        yield section, key, f"ETAGRAM_{prefix}{key}".upper()
 
 
 def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:
@@ -251,16 +256,12 @@ def _section(table: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def _from_env(section: str, key: str, text: str) -> Any:
-    field_type = _field(section, key).type
+    field_type = _TYPES[(section, key)]
     if get_origin(field_type) is Annotated:
         field_type = get_args(field_type)[0]
     if get_origin(field_type) is tuple:  # lists come comma-separated
         return [item.strip() for item in text.replace(";", ",").split(",") if item.strip()]
     return text
-
-
-def _field(section: str, key: str) -> msgspec.structs.FieldInfo:
-    return next(f for f in msgspec.structs.fields(_field_type(section)) if f.name == key)
 
 
 def _decode(table: dict[str, Any], where: Origins) -> Config:
@@ -292,10 +293,10 @@ def _explain(error: str, where: Origins) -> str:
     path = re.sub(r"\[\d+\]", "", at.group("path")) if at else ""
     unknown = _UNKNOWN.search(error)
     if unknown and not path:
-        sections = sorted(f.name for f in msgspec.structs.fields(Config))
+        sections = sorted({section for section, _ in _TYPES})
         return f"[{unknown.group('name')}]: unknown section; expected one of {sections}"
     if unknown:
-        known = sorted(f.name for f in msgspec.structs.fields(_field_type(path)))
+        known = sorted(key for section, key in _TYPES if section == path)
         return f"{path}.{unknown.group('name')}: unknown key; expected one of {known}"
     if "." not in path:
         return f"{path}: expected a [{path}] table"
@@ -303,15 +304,11 @@ def _explain(error: str, where: Origins) -> str:
     return _bad(section, key, where, None)
 
 
-def _field_type(section: str) -> Any:
-    return next(f.type for f in msgspec.structs.fields(Config) if f.name == section)
-
-
 def _bad(section: str, key: str, where: Origins, why: Exception | None) -> str:
     label, raw = where[(section, key)]
     shown = "<hidden>" if key == "token" else repr(raw)
     reason = f"{why}; " if why is not None and str(why) else ""
-    expected = get_args(_field(section, key).type)[1].description
+    expected = get_args(_TYPES[(section, key)])[1].description
     return f"{label} = {shown}: {reason}expected {expected}"
 
 

@@ -121,24 +121,22 @@ class TelegramFront:
         launched: Launched | None = None,
         reconnect: Backoff = RECONNECT,
     ) -> None:
-        self.config, self.fold, self.chats = config, fold, delivery.chats
+        chats = delivery.chats
+        self.config, self.fold, self.chats = config, fold, chats
         self.reconnect = reconnect
-        self.live = LiveMessages(self.chats, fold.now, config.notify.live_every_s)
+        self.live = LiveMessages(chats, fold.now, config.notify.live_every_s)
         self.link, self.delivery, self.supervisor = delivery.link, delivery, supervisor
         self.now, self.pids = fold.now, fold.pids
         self.degraded = supervisor.degraded  # parts failing and restarting, for /status
-        self.allowed_chat_ids = frozenset(config.telegram.allowed_chat_ids)
+        self.allowed_chat_ids = chats.allowed_chat_ids
+        self.stop_grace_s = config.run.stop_grace_s
         self._connecting: asyncio.Task[None] | None = None
         self._polling_errors: set[str] = set()  # kinds of polling failure already logged
         self.launched = launched  # what /stop can stop; None on a hub
         self.stops = Confirmations()  # /stop's questions awaiting a press
         self._timers: set[asyncio.Task[None]] = set()
         # What the handlers read, from the parts that hold it.
-        self.ctx_for, self.prefs, self.save_prefs = (
-            self.chats.ctx,
-            self.chats.prefs,
-            self.chats.save,
-        )
+        self.ctx_for, self.prefs, self.save_prefs = chats.ctx, chats.prefs, chats.save
         self.run_states, self.gpu_snapshot = fold.run_states, fold.gpu_snapshot
         self.host_shown = fold.host_shown
 
@@ -216,10 +214,6 @@ class TelegramFront:
             return None
         ctx = dataclasses.replace(ctx, host=self.host_shown(run.name))
         return bot_ui.live_text(run, self.fold.latest_gpu, ctx)
-
-    @property
-    def stop_grace_s(self) -> float:
-        return self.config.run.stop_grace_s
 
     def stop_status(self, run: str) -> str:
         """What /stop can do for `run`: `running`, `stopping`, `ended`, `not_launched`, or
