@@ -150,11 +150,7 @@ class TelegramFront:
         try:
             await self._connect(app)
         except TelegramError as exc:
-            if _token_rejected(exc):
-                log.error(
-                    "Telegram rejected the bot token (check ETAGRAM_TELEGRAM_TOKEN): console only"
-                )
-                self.delivery.disable()
+            if self._rejected(exc):
                 return
             log.error("cannot reach Telegram (%s): messages wait in the outbox; retrying", exc)
             self._connecting = asyncio.create_task(self._keep_connecting(app), name="connect")
@@ -265,14 +261,20 @@ class TelegramFront:
             try:
                 await self._connect(app)
             except TelegramError as exc:
-                if _token_rejected(exc):
-                    log.error("Telegram rejected the bot token: console only")
-                    self.delivery.disable()
+                if self._rejected(exc):
                     return
                 failures += 1
                 delay = self.reconnect.delay_s(failures)
                 log.warning("Telegram still unreachable (%s): next try in %.0f s", exc, delay)
         self.delivery.reconnected()
+
+    def _rejected(self, exc: TelegramError) -> bool:
+        """Telegram rejected the token: nothing is sent any more, the console only."""
+        if not _token_rejected(exc):
+            return False
+        log.error("Telegram rejected the bot token (check ETAGRAM_TELEGRAM_TOKEN): console only")
+        self.delivery.disable()
+        return True
 
     def _polling_failed(self, exc: TelegramError) -> None:
         """python-telegram-bot retries polling itself, logging a traceback each time: one line
