@@ -246,11 +246,9 @@ class LiveLines:
         self.fold.console.close()
 
     async def draw(self) -> None:
-        console = self.fold.console
-        fold = self.fold
+        fold, console = self.fold, self.fold.console
         ctx = messages.Ctx(lang=self.lang, tz=fold.timezone, now_s=fold.now(), demo=fold.demo)
-        states = self.fold.run_states()
-        room = console.rows()
+        states, room = fold.run_states(), console.rows()
         lines = [messages.live_line(state, ctx) for state in states[:room]]
         if len(states) > room:
             lines[-1] = messages.live_more(len(states) - room + 1, ctx)
