@@ -269,8 +269,13 @@ class TelegramFront:
         self.delivery.reconnected()
 
     def _rejected(self, exc: TelegramError) -> bool:
-        """Telegram rejected the token: nothing is sent any more, the console only."""
-        if not _token_rejected(exc):
+        """Whether Telegram itself refused the token (a 401 or 404 it answered; a proxy's page
+        in their place is no verdict: down the chain of causes lies the error of parsing it).
+        Then nothing is sent any more: the console only."""
+        cause: BaseException | None = exc
+        while isinstance(cause, TelegramError):
+            cause = cause.__cause__
+        if not isinstance(exc, InvalidToken) or cause is not None:
             return False
         log.error("Telegram rejected the bot token (check ETAGRAM_TELEGRAM_TOKEN): console only")
         self.delivery.disable()
@@ -301,12 +306,3 @@ class TelegramFront:
     async def _refresh_live(self) -> None:
         if self.app is not None:  # not before Telegram was first reached
             await self.live.refresh(self.app.bot, self.live_text)
-
-
-def _token_rejected(exc: TelegramError) -> bool:
-    """Telegram itself refused the token (a 401 or 404 it answered; a proxy's page in their
-    place is no verdict: down the chain of causes lies the error of parsing it)."""
-    cause: BaseException | None = exc
-    while isinstance(cause, TelegramError):
-        cause = cause.__cause__
-    return isinstance(exc, InvalidToken) and cause is None
