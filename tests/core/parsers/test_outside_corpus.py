@@ -98,3 +98,35 @@ def test_yolox_done_printed_by_a_failing_run_is_not_the_end() -> None:
     parser = make_parser("yolox")
     lines = [_YOLOX.format(10, it) for it in (10, 20, 30, 40)] + [_YOLOX_DONE]
     assert not [ev for line in lines for ev in parser.feed(line) if isinstance(ev, TrainingEnd)]
+
+
+def _epoch_loop(header: str, epochs: int) -> list[str]:
+    """`for epoch ...: print(header); for batch in tqdm(loader)`, with an evaluation bar."""
+    lines: list[str] = []
+    for epoch in range(epochs):
+        lines.append(header.format(epoch))
+        lines += [
+            f"{n}%|#####| {n}/100 [00:{n // 5:02d}<00:{(100 - n) // 5:02d},  5.00it/s]"
+            for n in (0, 50, 100)
+        ]
+        lines += ["[INFO] Evaluation", "100%|#####| 431/431 [00:44<00:00,  9.75it/s]"]
+    return lines
+
+
+def test_tqdm_bars_opened_by_epoch_headers_count_across_epochs() -> None:
+    parser = make_parser("tqdm")
+    steps = [
+        (ev.iter, ev.total, ev.elapsed_s)
+        for line in _epoch_loop("[INFO] epoch {}", 3)
+        for ev in parser.feed(line)
+        if isinstance(ev, Progress)
+    ]
+    assert steps[-3:] == [(200, None, 40.0), (250, None, 50.0), (300, None, 60.0)]
+    assert _alerts("tqdm", _epoch_loop("[INFO] epoch {}", 3)) == [("started", 0)]
+
+
+def test_tqdm_epoch_headers_with_their_count_give_the_total() -> None:
+    parser = make_parser("tqdm")
+    lines = _epoch_loop("Epoch {}/3", 3)  # 0-based, as `print(f"Epoch {epoch}/{epochs}")`
+    last = [ev for line in lines for ev in parser.feed(line) if isinstance(ev, Progress)][-1]
+    assert (last.iter, last.total) == (300, 300)
