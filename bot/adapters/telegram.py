@@ -490,10 +490,19 @@ async def _send_plot(
 
 
 async def runs(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """The runs followed; buttons pick the one this chat reads."""
+    """The runs followed; buttons pick the one this chat reads, and so does `/runs NAME`
+    (what pressing its button does, typed)."""
     chat_id, ctx = await _chat(update, context)
     backend = _backend(context)
     states = backend.run_states()
+    if context.args:
+        picked = await run_asked(update, context)
+        if picked is None:  # answered: no run by that name, or several
+            return
+        await backend.save_prefs(chat_id, (await backend.prefs(chat_id)).with_(run=picked.name))
+        text = _runs_text(backend, states, picked.name, ctx, picked=True)
+        await _reply(update, context, text, _runs_keyboard(states, picked.name))
+        return
     selected = await backend.run_for(chat_id)
     name = selected.name if selected else None
     text = _runs_text(backend, states, name, ctx)
@@ -501,10 +510,18 @@ async def runs(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def _runs_text(
-    backend: Backend, states: list[RunState], selected: str | None, ctx: messages.Ctx
+    backend: Backend,
+    states: list[RunState],
+    selected: str | None,
+    ctx: messages.Ctx,
+    *,
+    picked: bool = False,
 ) -> str:
-    """/runs, each run with its machine where messages name it."""
+    """/runs, each run with its machine where messages name it; `picked`: `selected` was just
+    picked with `/runs NAME`, which the answer says first."""
     hosts = {s.name: backend.host_shown(s.name) for s in states}
+    if picked and selected is not None:
+        return messages.run_picked_text(states, selected, ctx, hosts)
     return messages.runs_text(states, selected, ctx, hosts)
 
 
