@@ -396,22 +396,27 @@ def _first_refusal(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> bool:
 
 async def start_stranger(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Tell a chat that is not allowed its id, so the owner can add it; no run data."""
-    chat_id = _chat_id(update)
-    if not _first_refusal(context, chat_id):
-        return
-    ctx = await _backend(context).ctx_for(chat_id)
-    log.warning("chat %s is not in allowed_chat_ids; it sent /start", chat_id)
-    await _reply(update, context, messages.start_text(ctx, chat_id, allowed=False))
+    await _refuse(update, context, "chat %s is not in allowed_chat_ids; it sent /start", True)
 
 
 async def refuse(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Refuse a command from a chat that is not allowed; no run data."""
+    await _refuse(update, context, "refused a command from chat %s (not in allowed_chat_ids)")
+
+
+async def _refuse(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, why: str, start: bool = False
+) -> None:
+    """The stranger's answer (the welcome's, with its id, for /start), once an hour."""
     chat_id = _chat_id(update)
     if not _first_refusal(context, chat_id):
         return
     ctx = await _backend(context).ctx_for(chat_id)
-    log.warning("refused a command from chat %s (not in allowed_chat_ids)", chat_id)
-    await _reply(update, context, messages.refusal_text(ctx, chat_id))
+    log.warning(why, chat_id)
+    if start:
+        await _reply(update, context, messages.start_text(ctx, chat_id, allowed=False))
+    else:
+        await _reply(update, context, messages.refusal_text(ctx, chat_id))
 
 
 # --- commands ------------------------------------------------------------------------------
