@@ -115,3 +115,59 @@ async def test_two_gpus_hot_at_one_iteration_are_two_alerts(tmp_path: Path) -> N
         assert len([k for k in await store.outcomes() if ":thermal:" in k]) == 2
     finally:
         await store.close()
+
+
+FINISHING = ["max_iters = 200", *_launch(0, 200)[:-3]]  # a short run that finishes
+
+
+async def _follow(store: Store, log: Path, *, replayed: bool = False) -> None:
+    """One etagram process following the run `gpt2` in `log`, as the fold does."""
+    notifier, run = await _notifier(store), RunMonitor("gpt2", "nanogpt")
+    lines = log.read_text().splitlines()
+    for batch in [lines] if replayed else [[line] for line in lines]:
+        fed = run.catch_up(batch, NOW) if replayed else run.feed(batch, NOW)
+        for push in notifier.expand(run.state, [n for _, ns in fed for n in ns], replayed=replayed):
+            await notifier.deliver(run.state, push, log=log)
+
+
+async def _said(store: Store, what: str) -> int:
+    return sum(f":alert:{what}:" in key for key in await store.outcomes())
+
+
+async def test_tomorrows_run_of_the_same_command_starts_and_finishes_again(
+    tmp_path: Path,
+) -> None:
+    """`etagram run -- python train.py` each night: the same name, a new log each time."""
+    store = await Store.open(tmp_path / "state.db")
+    try:
+        for night in ("mon", "tue"):
+            log = tmp_path / f"train-{night}.log"
+            log.write_text("\n".join(FINISHING) + "\n")
+            await _follow(store, log)
+        assert await _said(store, "started") == await _said(store, "finished") == 2  # was 1
+        await _follow(store, log, replayed=True)  # a restart reading tuesday's log again
+        assert await _said(store, "finished") == 2
+    finally:
+        await store.close()
+
+
+async def test_a_row_queued_by_an_earlier_version_is_this_events(tmp_path: Path) -> None:
+    """Before keys named the log, the OOM was `gpt2:alert:oom:1200:7`: read again after the
+    upgrade, it finds that row (not sent twice); the next log's OOM is news."""
+    log = tmp_path / "train.log"
+    log.write_text("\n".join(LOG[: LOG.index(OOM) + 1]) + "\n")
+    store = await Store.open(tmp_path / "state.db")
+    try:
+        await store.enqueue(
+            f"gpt2:alert:oom:1200:{CHAT}", CHAT, "alert", "OOM", silent=False, now_s=NOW
+        )
+        await _follow(store, log, replayed=True)
+        assert await _said(store, "oom") == 1
+        (key,) = [k for k in await store.outcomes() if ":oom:" in k]
+        assert key.startswith(f"gpt2:alert:oom:1200:{CHAT}@")  # taken over under its new key
+        other = tmp_path / "train-2.log"
+        other.write_text(log.read_text())
+        await _follow(store, other)
+        assert await _said(store, "oom") == 2
+    finally:
+        await store.close()
