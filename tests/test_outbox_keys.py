@@ -41,9 +41,7 @@ async def _notifier(store: Store) -> Notifier:
         raise AssertionError("nothing is sent here")
 
     sender = OutboxSender(store, send, lambda: NOW)
-    return Notifier(
-        PushPolicy(), chats, now=lambda: NOW, store=lambda: store, outbox=lambda: sender
-    )
+    return Notifier(PushPolicy(), chats, now=lambda: NOW, outbox=lambda: sender)
 
 
 async def _read(store: Store, lines: list[str], *, replayed: bool) -> None:
