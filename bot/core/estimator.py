@@ -214,7 +214,7 @@ class StepTimer:
         self._history.clear()
         self._trend_now, self._trend_stale = (0.0, 0.0), False
 
-    def mean_step(self, now: int, left: int) -> float | None:
+    def mean_step(self, now: float, left: float) -> float | None:
         """Expected mean step time over the next `left` iterations, with the trend."""
         if self.step_s is None:
             return None
