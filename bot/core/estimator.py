@@ -337,9 +337,10 @@ class Estimator:
         self._pause: _Pause | None = None  # latest unexplained pause, until an eval claims it
         self._since_pause_s = 0.0  # run clock at the end of the last pause (or the start)
         self._printed_s: float | None = None
-        # Work finished at the last progress line beyond its iteration (`Progress.done` - iter:
-        # a 0-based epoch printed at its end): it counts for the work left, not for the timing.
-        self._ahead = 0.0
+        # (iteration, work finished) of the last progress line that gave one (`Progress.done`:
+        # a 0-based epoch printed at its end): it counts for the work left while that line is
+        # the last, never for the timing.
+        self._done: tuple[int, float] | None = None
 
     # -- observations -------------------------------------------------------------------
 
@@ -354,7 +355,7 @@ class Estimator:
         self.elapsed_s = max(self.elapsed_s, t_s)
         self._printed_s = printed_s
         # A redraw of the same iteration further along (`Epoch 39: 100%` after `99%`) counts.
-        self._ahead = done - it if done is not None and math.isfinite(done) else 0.0
+        self._done = (it, done) if done is not None and math.isfinite(done) else None
         if self._last is None:
             self._last, self._first_iter, self._since_pause_s = (it, t_s), it, t_s
             self._fine = (it, t_s)
@@ -404,8 +405,6 @@ class Estimator:
         backlog, are folded as `_add` would, in local variables; any other line goes
         through `on_progress`."""
         est = self.copy()
-        if iters:
-            est._ahead = 0.0  # these lines' iterations are the work done
         k = 0
         while k < len(iters):
             k = est._add_regular(iters, times, k)
@@ -639,7 +638,7 @@ class Estimator:
                 last, total_iters, None, step, 0, None, 0, None, None, None, None,
                 self.elapsed_s, missing or ("progress",), printed_s=self._printed_s,
             )  # fmt: skip
-        work = last + self._ahead
+        work = self._done[1] if self._done is not None and self._done[0] == last else last
         # Events come at the end of an iteration: those of the one under way are still ahead.
         done = math.floor(work + 1e-9)
         work_left = max(0.0, total_iters - work)
