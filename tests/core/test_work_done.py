@@ -86,6 +86,23 @@ def test_lightning_last_epoch_at_its_end_leaves_nothing() -> None:
     assert (eta.iters_done, eta.iters_left, eta.remaining_s) == (4, 0, 0.0)
 
 
+def test_general_reader_epochs_from_zero_with_the_total_given() -> None:
+    # An in-house loop printing its 0-based epoch at the epoch's end, 30 s each; no total.
+    stamp = "2024-03-01 10:{:02d}:{:02d}"
+    lines = [
+        f"{stamp.format(e // 2, 30 * (e % 2))} INFO Epoch {e} - train loss: 0.5 - val loss: 0.6"
+        for e in range(10)
+    ]
+    monitor = RunMonitor("run", "generic", total_iters=10)  # --max-iters 10 for 10 epochs
+    monitor.feed(lines[:5], 0.0)
+    eta = monitor.state.eta()
+    assert (monitor.state.iter, eta.iters_done, eta.iters_left) == (4, 5, 5)
+    assert eta.remaining_s == pytest.approx(5 * 30.0)
+    monitor.feed(lines[5:], 0.0)
+    eta = monitor.state.eta()
+    assert (monitor.state.iter, eta.iters_left, eta.remaining_s) == (9, 0, 0.0)
+
+
 def replay(name: str, total: int) -> dict[int, float | None]:
     """Every iteration's remaining time at its last progress line, given `total` as a user
     gives `--max-iters`."""
