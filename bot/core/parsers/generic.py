@@ -228,6 +228,7 @@ class GenericParser(FeedMany):
         self._other_shapes = 0  # progress-like lines of another shape since the last followed
         self._learnt: set[str] = set()
         self._first_epoch: int | None = None  # of a log that counts epochs only
+        self._epoch_shapes: set[str] = set()  # the shapes of its lines
 
     def feed(self, line: str) -> list[Event]:
         line = clean(line)
@@ -389,18 +390,16 @@ class GenericParser(FeedMany):
             self._loss_only  # text between tqdm bars, whose steps another parser counts
             or match is None
             or _fraction(body, match)
-            or (self.shape is not None and self.shape not in self._epoch_shapes())
+            or (self.shape is not None and self.shape not in self._epoch_shapes)
         ):
             return None
         epoch = int(match.group(1))
         if self._first_epoch is None:
             self._first_epoch = min(epoch, 1)
         total = _int(match.group(2)) or self._max_epochs
-        shape = "#epoch " + _shape(body, match.start(1))
+        shape = _shape(body, match.start(1))
+        self._epoch_shapes.add(shape)
         return _Counter(epoch, total, float(epoch), shape, float(epoch - self._first_epoch + 1))
-
-    def _epoch_shapes(self) -> set[str]:
-        return {shape for shape in self._learnt if shape.startswith("#epoch ")}
 
     def _global_step(self, epoch: int, n: int, per_epoch: int | None) -> int:
         """Epochs completed before `epoch` × iterations per epoch + `n`."""
