@@ -23,10 +23,10 @@ after a header line (FreePose's `train.py`; the evaluation bar has another total
     100%|██████████| 431/431 [00:44<00:00,  9.75it/s]
 
 Progress is counted by `bars.BarTracker` (with `epoch_headers`: each bar after such a header is
-one epoch, counted on across epochs; `Epoch 3/10` also gives the total): with an outer epoch bar (drawn at 0 before the
-inner bar starts), the iteration is the global batch count `epochs_done x batches_per_epoch
-+ n` of `epochs x batches_per_epoch`, and the elapsed time the outer bar's plus the inner
-bar's. Text around the bars goes to the generic parser (`Val Loss` -> `Eval` at the current
+one epoch, counted on across epochs; `Epoch 3/10` also gives the total). With an outer epoch
+bar (drawn at 0 before the inner bar starts), the iteration is the global batch count
+`epochs_done x batches_per_epoch + n` of `epochs x batches_per_epoch`, and the elapsed time the
+outer bar's plus the inner bar's. Text around the bars goes to the generic parser (`Val Loss` -> `Eval` at the current
 global batch count).
 """
 
