@@ -26,8 +26,8 @@ Progress is counted by `bars.BarTracker` (with `epoch_headers`: each bar after s
 one epoch, counted on across epochs; `Epoch 3/10` also gives the total). With an outer epoch
 bar (drawn at 0 before the inner bar starts), the iteration is the global batch count
 `epochs_done x batches_per_epoch + n` of `epochs x batches_per_epoch`, and the elapsed time the
-outer bar's plus the inner bar's. Text around the bars goes to the generic parser (`Val Loss` -> `Eval` at the current
-global batch count).
+outer bar's plus the inner bar's. Text around the bars goes to the generic parser (`Val Loss`
+-> `Eval` at the current global batch count).
 """
 
 from __future__ import annotations
