@@ -5,6 +5,7 @@ process, a real redis-server on a loopback port, real files, mounts and signals.
     python benchmarks/attack_rerun.py            # ~4 min on 2 cores; run as root for tmpfs
     python benchmarks/attack_rerun.py --quick    # smaller sizes (run_all.sh)
     python benchmarks/attack_rerun.py --only 3,7 # some attacks
+    ATTACK_PEOPLE=1000x1 python benchmarks/attack_rerun.py --only 6   # other stranger shapes
 
 Prints one table: attack | what was done | what was seen | verdict (held / BROKEN).
 Nothing is graded from etagram's own counters: deliveries and copies are counted at the
@@ -51,6 +52,7 @@ OOM = (
     "GPU 0 has a total capacity of 11.72 GiB of which 1.02 GiB is free."
 )
 MILESTONE = "of the run done"  # "25% of the run done"
+DEGRADED = "Restarting after a failure"  # what /status says while a part is restarted
 FAKETIME_LIB = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
 WAIT_S = 45.0  # guards against a hang; not a speed claim
 
@@ -168,6 +170,20 @@ class Etagram:
         return await self.proc.wait()
 
 
+async def cli(args: Sequence[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`python -m bot ARGS` to its end, off the event loop (the stand-in must answer it)."""
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "bot", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        errors="replace",
+        timeout=90,
+    )
+
+
 def base_env(folder: Path, name: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ETAGRAM_")}
     env.pop("LD_LIBRARY_PATH", None)
@@ -227,13 +243,15 @@ class Lab:
         await asyncio.gather(*(p.stop() for p in self.procs))
 
 
-async def ask(stub: BotApiStub, text: str, chat: int = OWNER) -> tuple[str, float]:
+async def ask(
+    stub: BotApiStub, text: str, chat: int = OWNER, timeout: float = WAIT_S
+) -> tuple[str, float]:
     """The owner's command and the answer's text and latency (measured at the stand-in)."""
     n = len(stub.sent)
     start = time.monotonic()
     stub.push_message(chat, text)
     reply = await stub.wait_for(
-        lambda c: c.method == "sendMessage" and c.chat_id == chat and c.ok, WAIT_S, since=n
+        lambda c: c.method == "sendMessage" and c.chat_id == chat and c.ok, timeout, since=n
     )
     return reply.text or "", reply.time - start
 
@@ -356,6 +374,10 @@ async def _disk_full(lab: Lab, stub: BotApiStub, full: Path) -> tuple[bool, str]
     append(log, nanogpt_lines(0, 260))
     await asyncio.sleep(4)
     errors = [line for line in p.text().splitlines()[before:] if "ERROR" in line]
+    try:
+        status = "says" if DEGRADED in (await ask(stub, "/status", timeout=10))[0] else "NOT"
+    except TimeoutError:
+        status = "no answer to"
     filler.unlink()
     append(log, [*nanogpt_lines(260, 310), OOM])
     took = await until(lambda: copies(stub, "CUDA out of memory") > 0, 60)
@@ -365,9 +387,12 @@ async def _disk_full(lab: Lab, stub: BotApiStub, full: Path) -> tuple[bool, str]
     seen = (
         f"{len(errors)} ERROR lines while full ({errors[0][24:100] if errors else 'none'}…); "
         f"after freeing, OOM {took_s(took, 'NOT delivered')}, "
-        f"eval 200 ×{evals}, process {'alive' if alive else 'gone'}"
+        f"eval 200 ×{evals}, process {'alive' if alive else 'gone'}; /status while full "
+        f"{status} '{DEGRADED}'"
     )
-    return bool(errors) and took is not None and evals >= 1 and alive and len(errors) < 50, seen
+    return status == "says" and bool(errors) and took is not None and evals >= 1 and alive and len(
+        errors
+    ) < 50, seen
 
 
 async def _not_utf8(lab: Lab, stub: BotApiStub) -> tuple[bool, str]:
@@ -705,18 +730,13 @@ async def a10_secrets(lab: Lab, quick: bool) -> Row:
         # (a) check against a proxy page that quotes the request path (token included)
         stub.fail("echo")
         env = bot_env(stub, lab.folder, "check", **lab.gpus("g", [FakeGpu()]))
-        out = subprocess.run(
-            [sys.executable, "-m", "bot", "check"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        out = await cli(["check"], env)
         secret = stub.token.split(":", 1)[1]
         leaks_check = secret in out.stdout + out.stderr
+        echoed = "Bad Gateway" in out.stdout + out.stderr  # check saw the page
         found.append(
-            f"check on an echoing 502: token {'PRINTED' if leaks_check else 'not printed'}"
+            f"check on an echoing 502 ({'seen' if echoed else 'NOT seen'}): token "
+            f"{'PRINTED' if leaks_check else 'not printed'}"
         )
         stub.heal()
         # (b) the Redis password: from the environment and from a 600 file, never the cmdline
@@ -757,23 +777,9 @@ async def a10_secrets(lab: Lab, quick: bool) -> Row:
         # (c) etagram run: the training does not inherit ETAGRAM_*
         run_log = lab.folder / "run.log"
         child = "import os; print('ETAGRAM vars:', sorted(k for k in os.environ if 'ETAGRAM' in k))"
-        run = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "bot",
-                "run",
-                "--log",
-                str(run_log),
-                "--",
-                sys.executable,
-                "-c",
-                child,
-            ],
-            cwd=ROOT,
-            env=bot_env(stub, lab.folder, "run"),
-            capture_output=True,
-            timeout=90,
+        run = await cli(
+            ["run", "--log", str(run_log), "--", sys.executable, "-c", child],
+            bot_env(stub, lab.folder, "run"),
         )
         seen_vars = (
             next(
@@ -789,14 +795,7 @@ async def a10_secrets(lab: Lab, quick: bool) -> Row:
         config.write_text(f'[telegram]\ntoken = "{stub.token}"\napi_base_url = "{stub.base_url}"\n')
         config.chmod(0o644)
         env = base_env(lab.folder, "cfg")
-        cfg = subprocess.run(
-            [sys.executable, "-m", "bot", "watch", "--config", str(config), str(log)],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
+        cfg = await cli(["watch", "--config", str(config), str(log)], env)
         refused_cfg = cfg.returncode != 0 and cfg.stderr.strip().count("\n") == 0
         leaks_cfg = secret in cfg.stdout + cfg.stderr
         found.append(
@@ -808,7 +807,8 @@ async def a10_secrets(lab: Lab, quick: bool) -> Row:
         "check vs a 502 echoing the path; agents given the Redis password by env / 600 file / "
         "644 file; `run` child's env; inline token in a 644 config",
         "; ".join(found),
-        not leaks_check
+        echoed
+        and not leaks_check
         and not in_cmd
         and len(cmdlines) == 2
         and n > 0
@@ -905,15 +905,7 @@ async def a13_fresh_check(lab: Lab, quick: bool) -> Row:
             del env["ETAGRAM_STATE_PATH"]
             env.pop("XDG_STATE_HOME", None)
             env["ETAGRAM_TELEGRAM_ALLOWED_CHAT_IDS"] = chats
-            out = await asyncio.to_thread(
-                subprocess.run,
-                [sys.executable, "-m", "bot", "check"],
-                cwd=ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
+            out = await cli(["check"], env)
             text = out.stdout + out.stderr
             fails = [ln.strip() for ln in text.splitlines() if "[FAIL]" in ln]
             warns = [ln.strip() for ln in text.splitlines() if "[warn]" in ln]

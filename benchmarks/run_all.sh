@@ -14,3 +14,5 @@ for script in notify_latency steady_overhead wakeup_cost bounded_memory catchup_
     "$PY" "benchmarks/$script.py" "$@"
     echo
 done
+echo "## attack_rerun"  # issue 15's attacks, from outside (needs redis-server; root for tmpfs)
+if [ "$1" = "--full" ]; then "$PY" benchmarks/attack_rerun.py; else "$PY" benchmarks/attack_rerun.py --quick; fi
