@@ -15,4 +15,6 @@ for script in notify_latency steady_overhead wakeup_cost bounded_memory catchup_
     echo
 done
 echo "## attack_rerun"  # issue 15's attacks, from outside (needs redis-server; root for tmpfs)
-if [ "$1" = "--full" ]; then "$PY" benchmarks/attack_rerun.py; else "$PY" benchmarks/attack_rerun.py --quick; fi
+size=--quick
+for arg in "$@"; do [ "$arg" = --full ] && size=; done
+"$PY" benchmarks/attack_rerun.py $size
