@@ -964,8 +964,7 @@ async def one(number: int, quick: bool, nvml_dir: Path | None, keep: bool) -> Ro
 async def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="smaller sizes (run_all.sh)")
-    p.add_argument("--full", action="store_true", help="ignored (run_all.sh passes it)")
-    p.add_argument("--logs", help="ignored (run_all.sh passes it)")
+    p.add_argument("--full", action="store_true", help="the issue's sizes (the default)")
     p.add_argument("--only", help="comma-separated attack numbers")
     p.add_argument("--keep", action="store_true", help="keep each attack's folder")
     args = p.parse_args()
