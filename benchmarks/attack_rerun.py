@@ -300,6 +300,25 @@ def lines_entry(run: str, lines: Sequence[str], host: str = "rogue") -> dict[str
     return {"m": json.dumps(msg)}
 
 
+def extreme_entries(run: str, host: str) -> list[dict[str, Any]]:
+    """Messages bot/wire.py accepts, with values no agent sends: the far future and past, a
+    GPU index past 64 bits, a GPU with no memory."""
+    gpu: dict[str, Any] = {"index": 2**70, "uuid": None, "name": "x" * 10_000}
+    gpu.update(utilization_pct=2**70, memory_used_mib=10, memory_total_mib=0)
+    gpu.update(temperature_c=2**70, slowdown_temp_c=0, sm_clock_mhz=-1, max_sm_clock_mhz=0)
+    gpu.update(power_mw=-5, power_limit_mw=0, reasons=["x"], processes=[[-1, 2**70]], lost=False)
+    snapshot = {"taken_at_s": 1e308, "gpus": [gpu], "error": None}
+    snapshot.update(error_detail=None, driver_version=None)
+    base = {"v": 1, "run": run}
+    return [
+        {**base, "type": "lines", "lines": [], "wall_s": 1e308, "replayed": False, "host": host},
+        {**base, "type": "lines", "lines": [], "wall_s": -1e308, "replayed": False, "host": host},
+        {**base, "type": "gpu", "host": host, "snapshot": snapshot},
+        {**base, "type": "gpu", "host": "rogue", "snapshot": {**snapshot, "taken_at_s": -1e308}},
+        {**base, "type": "wait", "reason": "x" * 100_000, "wall_s": 1e308},
+    ]
+
+
 # The attacks ------------------------------------------------------------------------------------
 async def a1_garbage(lab: Lab, quick: bool) -> Row:
     async with BotApiStub() as stub:
@@ -440,24 +459,38 @@ async def a3_poison(lab: Lab, quick: bool) -> Row:
             n = len(stub.sent)
             hub = await lab.start("hub2", ["hub", "--redis", redis.url], hub_env)
             await stub.wait_for("setMyCommands", timeout=WAIT_S, since=n)
+            for entry in extreme_entries("gpt2", "node1"):  # well-formed, absurd values
+                await r.xadd("etagram:events", {"m": json.dumps(entry)})
             append(log, [*nanogpt_lines(10, 210), OOM])
             took = await until(lambda: copies(stub, "CUDA out of memory") > 0, 30)
+            answered = []
+            for command in ("/eta", "/gpu", "/status"):
+                with contextlib.suppress(TimeoutError):
+                    answered.append((await ask(stub, command, timeout=10))[0])
             await asyncio.sleep(1)
             pending_after = (await r.xpending("etagram:events", "hub"))["pending"]
             alive = hub.alive()
+            traces = hub.text().count("Traceback")
             lines = [ln for ln in hub.text().splitlines() if "WARNING" in ln or "ERROR" in ln]
             await r.aclose()
         seen = (
             f"{pending_before} poisoned entries pending at restart, {pending_after} after; "
             f"real OOM {took_s(took, 'NOT delivered')}; "
-            f"hub {'alive' if alive else 'DEAD'}, {len(lines)} warning/error lines"
+            f"hub {'alive' if alive else 'DEAD'}, {len(lines)} warning/error lines, "
+            f"{traces} tracebacks; with absurd values in the real run: eval 200 "
+            f"×{copies(stub, eval_at(200))}, {len(answered)}/3 of /eta /gpu /status answered"
         )
         return Row(
             "3 poisoned stream entries",
             "hub stopped; rogue XADD: 100,000-deep JSON, run name 'bad\\udcff', a truncated "
-            "message, read unacked; hub restarted on them, agent writes an OOM",
+            "message, read unacked; hub restarted on them; then well-formed entries with absurd "
+            "values (wall_s 1e308, GPU index 2^70, 0 MiB total) for the real run; its OOM",
             seen,
-            took is not None and alive and pending_after == 0,
+            took is not None
+            and alive
+            and pending_after == 0
+            and len(answered) == 3
+            and copies(stub, eval_at(200)) >= 1,
         )
     finally:
         redis.stop()
