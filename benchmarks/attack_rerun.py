@@ -533,23 +533,37 @@ async def a4_retry_after(lab: Lab, quick: bool) -> Row:
 async def a5_clock(lab: Lab, quick: bool) -> Row:
     if not FAKETIME_LIB.exists():
         return Row("5 backward clock step", "libfaketime missing", "-", None)
+    back_ok, back = await _clock_step(lab, "-1d")
+    ahead_ok, ahead = await _clock_step(lab, "+1d")
+    return Row(
+        "5 backward clock step",
+        "libfaketime (file-driven, monotonic untouched): Telegram 500s, OOM+evals+milestone "
+        "queued, wall clock set back 1 day (then, another run: ahead 1 day), outage ends, GPU "
+        "temperature changed",
+        f"back 1 day: {back}; ahead 1 day: {ahead}",
+        back_ok and ahead_ok,
+    )
+
+
+async def _clock_step(lab: Lab, step: str) -> tuple[bool, str]:
     async with BotApiStub() as stub:
-        log = lab.folder / "train.log"
+        name = f"clock{step}"
+        log = lab.folder / f"{name}.log"
         append(log, HEADER)
-        offset = lab.folder / "faketime"
+        offset = lab.folder / f"{name}.faketime"
         offset.write_text("+0\n")
-        gpus = lab.gpus("gpu", [FakeGpu(temp=60)])
+        gpus = lab.gpus(name, [FakeGpu(temp=60)])
         fake = {
             "LD_PRELOAD": str(FAKETIME_LIB),
             "FAKETIME_TIMESTAMP_FILE": str(offset),
             "FAKETIME_NO_CACHE": "1",
             "FAKETIME_DONT_FAKE_MONOTONIC": "1",  # as NTP steps it: the wall clock only
         }
-        await lab.watch(stub, "watch", [str(log)], **gpus, **fake)
+        await lab.watch(stub, name, [str(log)], **gpus, **fake)
         stub.fail("500", methods={"sendMessage"})
         append(log, [*nanogpt_lines(0, 310), OOM])
         await asyncio.sleep(3)
-        offset.write_text("-1d\n")
+        offset.write_text(f"{step}\n")
         await asyncio.sleep(3)
         stub.heal()
         wanted = ("CUDA out of memory", eval_at(0), eval_at(200), MILESTONE)
@@ -557,24 +571,19 @@ async def a5_clock(lab: Lab, quick: bool) -> Row:
         gpu_seen = "no NVML stand-in"
         sampled = True
         if gpus:
-            write_state(lab.folder / "gpu.nvml", [FakeGpu(temp=83)])
+            write_state(lab.folder / f"{name}.nvml", [FakeGpu(temp=83)])
             await asyncio.sleep(1.5)
             text, _ = await ask(stub, "/gpu")
             sampled = "83" in text
-            gpu_seen = f"/gpu after the step {'shows' if sampled else 'does NOT show'} 83 °C"
-        got = sum(bool(copies(stub, w)) for w in wanted)
+            gpu_seen = f"/gpu then {'shows' if sampled else 'does NOT show'} 83 °C"
+        got = [w.split(" ")[-1] for w in wanted if copies(stub, w)]
+        late = copies(stub, "Sent ")  # "🕒 Sent 1 day late (written at ...)"
         seen = (
-            f"{got}/4 of OOM+evals+milestone delivered "
-            f"{took_s(took, '(not all in 40 s)')} after the outage; "
+            f"{len(got)}/4 of OOM+evals+milestone delivered "
+            f"{took_s(took, '(not all in 40 s: ' + ', '.join(got) + ')')}, {late} said late; "
             f"{gpu_seen}"
         )
-        return Row(
-            "5 backward clock step",
-            "libfaketime (file-driven, monotonic untouched): Telegram 500s, OOM+evals queued, "
-            "wall clock set back 1 day, outage ends, GPU temperature changed",
-            seen,
-            took is not None and sampled,
-        )
+        return took is not None and sampled and late == 0, seen
 
 
 async def a6_strangers(lab: Lab, quick: bool) -> Row:

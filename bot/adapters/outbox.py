@@ -13,6 +13,8 @@ it stays in the state database and survives restarts and outages. The rules:
   every folded row is settled as `digest`. Alerts are always sent one by one.
 - A routine row (eval, milestone) older than `max_age_s` is no longer news: it is settled as
   `expired` with a log line. An alert is delivered whatever its age (a log line says late).
+  Once read, a row's age counts on the monotonic clock: a wall clock stepped ahead a day
+  must not make the news queued meanwhile a day old.
 - Only a well-formed refusal from Telegram settles a row as `refused`: a 400 (tried once
   more as plain text first), a 403 (blocked by the user), a chat gone. A reply that cannot be
   parsed (a proxy's or captive portal's HTML page, a 200 that is not JSON) says nothing about
@@ -132,6 +134,7 @@ class OutboxSender:
         self._lock = asyncio.Lock()  # one drain at a time: the loop's and the shutdown's
         self._failures: dict[int, int] = {}  # chat -> failed attempts in a row
         self._not_before: dict[int, float] = {}  # chat -> when to try again
+        self._read: dict[int, tuple[float, float]] = {}  # row -> (clock, wall age) first read
 
     def wake(self) -> None:
         """Something was queued: look now rather than at the next idle tick."""
@@ -165,7 +168,9 @@ class OutboxSender:
         Returns when rows left waiting are next due, on `clock` (None when nothing waits)."""
         async with self._lock:
             queues: dict[int, list[OutboxItem]] = {}
-            for item in await self._store.pending():
+            pending = await self._store.pending()
+            self._note_read(pending)
+            for item in pending:
                 queues.setdefault(item.chat_id, []).append(item)
             for chat_id, items in queues.items():
                 if self._not_before.get(chat_id, -math.inf) <= self._clock():
@@ -174,6 +179,19 @@ class OutboxSender:
             if not left:
                 return None
             return min(self._not_before.get(chat_id, self._clock()) for chat_id in left)
+
+    def _note_read(self, items: list[OutboxItem]) -> None:
+        """Note when each waiting row was first read, on `clock`, and its wall-clock age then:
+        from there its age counts on `clock`, so that a wall clock stepped a day ahead does not
+        make the news queued meanwhile a day old (rows from before a restart keep their wall
+        age). Rows settled since are forgotten."""
+        clock, now = self._clock(), self._now()
+        read = self._read
+        self._read = {i.id: read.get(i.id) or (clock, max(0.0, now - i.created_s)) for i in items}
+
+    def _age_s(self, item: OutboxItem) -> float:
+        clock, age = self._read.get(item.id, (self._clock(), self._now() - item.created_s))
+        return age + self._clock() - clock
 
     async def _drain_chat(self, chat_id: int, items: list[OutboxItem]) -> None:
         for unit in await self._plan(chat_id, items):
@@ -210,7 +228,7 @@ class OutboxSender:
         return sorted(units, key=lambda unit: unit.items[0].kind != "alert")
 
     async def _text(self, item: OutboxItem) -> str:
-        if self._late is None or self._now() - item.created_s <= LATE_NOTE_S:
+        if self._late is None or self._age_s(item) <= LATE_NOTE_S:
             return item.text
         return await self._late(item.chat_id, item.text, item.created_s)
 
@@ -225,7 +243,7 @@ class OutboxSender:
             return None
 
     async def _fresh(self, item: OutboxItem) -> bool:
-        age = self._now() - item.created_s
+        age = self._age_s(item)
         if age <= self.policy.max_age_s or item.kind not in ROUTINE:
             return True
         log.info("outbox: %s for chat %s is %.0f s old: dropped", item.key, item.chat_id, age)
@@ -295,9 +313,9 @@ class OutboxSender:
         self._not_before.pop(chat_id, None)
         if failures:
             log.info("outbox: chat %s reached again after %d failed attempts", chat_id, failures)
-        late = [i for i in unit.items if self._now() - i.created_s > self.policy.max_age_s]
+        late = [i for i in unit.items if self._age_s(i) > self.policy.max_age_s]
         for item in late:
-            log.warning("outbox: %s delivered %.0f s late", item.key, self._now() - item.created_s)
+            log.warning("outbox: %s delivered %.0f s late", item.key, self._age_s(item))
 
 
 def _refusal(exc: TelegramError) -> bool:
