@@ -134,10 +134,13 @@ class OutboxSender:
         self._lock = asyncio.Lock()  # one drain at a time: the loop's and the shutdown's
         self._failures: dict[int, int] = {}  # chat -> failed attempts in a row
         self._not_before: dict[int, float] = {}  # chat -> when to try again
-        self._read: dict[int, tuple[float, float]] = {}  # row -> (clock, wall age) first read
+        self._skew: float | None = None  # wall minus `clock` when rows were last queued
+        self._written: dict[int, float] = {}  # waiting row -> when it was written, on `clock`
 
     def wake(self) -> None:
-        """Something was queued: look now rather than at the next idle tick."""
+        """Something was queued: look now rather than at the next idle tick. The clocks'
+        offset now is the one its rows were stamped with (see `_note_written`)."""
+        self._skew = self._now() - self._clock()
         self._wakeup.set()
 
     def reconnected(self) -> None:
@@ -169,7 +172,7 @@ class OutboxSender:
         async with self._lock:
             queues: dict[int, list[OutboxItem]] = {}
             pending = await self._store.pending()
-            self._note_read(pending)
+            self._note_written(pending)
             for item in pending:
                 queues.setdefault(item.chat_id, []).append(item)
             for chat_id, items in queues.items():
@@ -180,18 +183,18 @@ class OutboxSender:
                 return None
             return min(self._not_before.get(chat_id, self._clock()) for chat_id in left)
 
-    def _note_read(self, items: list[OutboxItem]) -> None:
-        """Note when each waiting row was first read, on `clock`, and its wall-clock age then:
-        from there its age counts on `clock`, so that a wall clock stepped a day ahead does not
-        make the news queued meanwhile a day old (rows from before a restart keep their wall
-        age). Rows settled since are forgotten."""
-        clock, now = self._clock(), self._now()
-        read = self._read
-        self._read = {i.id: read.get(i.id) or (clock, max(0.0, now - i.created_s)) for i in items}
+    def _note_written(self, items: list[OutboxItem]) -> None:
+        """Note when each waiting row was written, on `clock`: its wall time less the clocks'
+        offset when it was queued (rows from before this process: the offset now). Its age
+        then counts on `clock`: a wall clock stepped a day ahead does not make the news
+        queued meanwhile a day old. Rows settled since are forgotten."""
+        skew = self._now() - self._clock() if self._skew is None else self._skew
+        known = self._written
+        self._written = {i.id: known.get(i.id, i.created_s - skew) for i in items}
 
     def _age_s(self, item: OutboxItem) -> float:
-        clock, age = self._read.get(item.id, (self._clock(), self._now() - item.created_s))
-        return age + self._clock() - clock
+        written = self._written.get(item.id, item.created_s - self._now() + self._clock())
+        return max(0.0, self._clock() - written)
 
     async def _drain_chat(self, chat_id: int, items: list[OutboxItem]) -> None:
         for unit in await self._plan(chat_id, items):

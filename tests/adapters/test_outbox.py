@@ -387,9 +387,10 @@ async def test_a_wall_clock_set_back_a_day_does_not_hold_up_the_back_off(rig: Ri
 async def test_a_wall_clock_set_a_day_ahead_does_not_make_the_news_queued_meanwhile_old(
     rig: Rig,
 ) -> None:
-    """The machine's clock steps a day ahead during a short outage: the eval and the
-    milestone that waited 5 s go out, not dropped as a day old (their age counts on the
-    monotonic clock once read), and without a note that they are late."""
+    """The machine's clock steps a day ahead before the outbox reads what was just queued,
+    during a short outage: the eval and the milestone that waited 5 s go out, not dropped as
+    a day old (their age counts on the monotonic clock), and without a note that they are
+    late."""
     monotonic = Clock()
     sender = OutboxSender(
         rig.store,
@@ -402,10 +403,11 @@ async def test_a_wall_clock_set_a_day_ahead_does_not_make_the_news_queued_meanwh
     )
     await rig.queue("e1")
     await rig.queue("m1", kind="milestone")
+    sender.wake()
+    rig.clock.t += 86400
     rig.telegram.fail = lambda chat: network_error(httpx.ConnectError("down"))
     await sender.drain()
     rig.telegram.fail = lambda chat: None
-    rig.clock.t += 86400
     monotonic.t += 5
     await sender.drain()
     assert rig.telegram.sent == [(A, "e1"), (A, "m1")]
