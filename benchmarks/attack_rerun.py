@@ -572,10 +572,14 @@ async def _clock_step(lab: Lab, step: str) -> tuple[bool, str]:
         sampled = True
         if gpus:
             write_state(lab.folder / f"{name}.nvml", [FakeGpu(temp=83)])
-            await asyncio.sleep(1.5)
-            text, _ = await ask(stub, "/gpu")
+            changed = time.monotonic()
+            text = ""
+            while "83" not in text and time.monotonic() - changed < 15:
+                await asyncio.sleep(1)
+                text, _ = await ask(stub, "/gpu")
             sampled = "83" in text
-            gpu_seen = f"/gpu then {'shows' if sampled else 'does NOT show'} 83 °C"
+            shown = f"in {time.monotonic() - changed:.0f} s" if sampled else "NOT in 15 s"
+            gpu_seen = f"/gpu shows the new 83 °C {shown}"
         got = [w.split(" ")[-1] for w in wanted if copies(stub, w)]
         late = copies(stub, "Sent ")  # "🕒 Sent 1 day late (written at ...)"
         seen = (
