@@ -688,19 +688,21 @@ async def a8_slow_send(lab: Lab, quick: bool) -> Row:
         await lab.watch(stub, "watch", [str(log)])
         delay = 30.0
         stub.fail("slow", methods={"sendMessage"}, delay_s=delay)
-        append(log, nanogpt_lines(150, 160))  # 25%: one milestone
+        append(log, [*nanogpt_lines(150, 160), OOM])  # 25%: one milestone; an OOM alert
         await asyncio.sleep(2 * delay + 10)
         stub.heal()
-        await asyncio.sleep(3)
-        shown = sum(MILESTONE in (m.get("text") or "") for m in stub.chat_messages(OWNER))
+        await asyncio.sleep(5)
+        texts = [m.get("text") or "" for m in stub.chat_messages(OWNER)]
+        shown = sum(MILESTONE in t for t in texts)
+        ooms = sum("CUDA out of memory" in t for t in texts)
         probes = sum(c.method == "getMe" for c in stub.sent)
-        seen = f"the milestone is {shown}× in the chat ({probes} getMe probes)"
+        seen = f"in the chat: the milestone ×{shown}, the OOM alert ×{ooms} ({probes} getMe probes)"
         return Row(
             "8 sendMessage answers after 30 s",
             "sendMessage processed at once, answered after 30 s (getMe fast) for 70 s; one "
-            "milestone due",
+            "milestone and one OOM alert due",
             seen,
-            1 <= shown <= 2,
+            1 <= shown <= 2 and 1 <= ooms <= 2,
         )
 
 
@@ -729,6 +731,16 @@ async def a9_two_processes(lab: Lab, quick: bool) -> Row:
 
     for batch in range(0, rounds, 4):
         await asyncio.gather(*(pair(i) for i in range(batch, min(rounds, batch + 4))))
+    # kill -9 the one that runs: the next start must not be refused by what it left behind
+    env = base_env(lab.folder, "killed")
+    first = await lab.start("k1", ["watch", str(log)], env)
+    await first.said("following ")
+    assert first.proc is not None
+    first.proc.kill()
+    await first.proc.wait()
+    second = await lab.start("k2", ["watch", str(log)], env)
+    after_kill = await second.said("following ", 20) and second.alive()
+    await second.stop()
     # hub and agent on one machine, default paths
     home = lab.folder / "home"
     home.mkdir()
@@ -759,18 +771,21 @@ async def a9_two_processes(lab: Lab, quick: bool) -> Row:
             redis.stop()
     seen = (
         f"{one_each}/{rounds} pairs: one ran, one stopped ({clear} naming the other's PID); "
-        f"{len(problems)} schema/lock errors {sorted(set(problems))}; hub+agent default paths: "
+        f"{len(problems)} schema/lock errors {sorted(set(problems))}; after kill -9 of the "
+        f"one running, a new one {'runs' if after_kill else 'is REFUSED'}; hub+agent default "
+        f"paths: "
         f"{'both up' if both else 'NOT both up'}, DBs {dbs}; 5 s of 409: {conflict_lines} "
         f"lines, /status after in {after_409:.2f} s"
     )
     return Row(
         "9 two processes, one DB",
         f"{rounds}× two `watch` on one state DB started together; hub + agent with one HOME; "
-        "getUpdates answered 409 for 5 s",
+        "getUpdates answered 409 for 5 s; kill -9, start again",
         seen,
         one_each == rounds
         and clear == rounds
         and not problems
+        and after_kill
         and both
         and len(dbs) == 2
         and 1 <= conflict_lines <= 3,
@@ -819,12 +834,14 @@ async def a10_secrets(lab: Lab, quick: bool) -> Row:
                 base_env(lab.folder, "agent3"),
             )
             refused_644 = await c.exited(30) not in (None, 0)
+            in_output = any("s3cret-pw" in p.text() for p in (a, b, c))
             await r.aclose()
         finally:
             redis.stop()
         found.append(
             f"Redis via env + 600 file: {len(cmdlines)}/2 agents up, {n} entries, password "
-            f"{'IN' if in_cmd else 'not in'} /proc/PID/cmdline, 644 file "
+            f"{'IN' if in_cmd else 'not in'} /proc/PID/cmdline"
+            f"{' but IN their output' if in_output else ''}, 644 file "
             f"{'refused' if refused_644 else 'ACCEPTED'}"
         )
         # (c) etagram run: the training does not inherit ETAGRAM_*
@@ -863,6 +880,7 @@ async def a10_secrets(lab: Lab, quick: bool) -> Row:
         echoed
         and not leaks_check
         and not in_cmd
+        and not in_output
         and len(cmdlines) == 2
         and n > 0
         and refused_644
