@@ -134,13 +134,11 @@ class OutboxSender:
         self._lock = asyncio.Lock()  # one drain at a time: the loop's and the shutdown's
         self._failures: dict[int, int] = {}  # chat -> failed attempts in a row
         self._not_before: dict[int, float] = {}  # chat -> when to try again
-        self._skew: float | None = None  # wall minus `clock` when rows were last queued
+        self._last_read: float | None = None  # `clock` when the waiting rows were last read
         self._written: dict[int, float] = {}  # waiting row -> when it was written, on `clock`
 
     def wake(self) -> None:
-        """Something was queued: look now rather than at the next idle tick. The clocks'
-        offset now is the one its rows were stamped with (see `_note_written`)."""
-        self._skew = self._now() - self._clock()
+        """Something was queued: look now rather than at the next idle tick."""
         self._wakeup.set()
 
     def reconnected(self) -> None:
@@ -171,8 +169,9 @@ class OutboxSender:
         Returns when rows left waiting are next due, on `clock` (None when nothing waits)."""
         async with self._lock:
             queues: dict[int, list[OutboxItem]] = {}
+            read_at = self._clock()
             pending = await self._store.pending()
-            self._note_written(pending)
+            self._note_written(pending, read_at)
             for item in pending:
                 queues.setdefault(item.chat_id, []).append(item)
             for chat_id, items in queues.items():
@@ -183,14 +182,18 @@ class OutboxSender:
                 return None
             return min(self._not_before.get(chat_id, self._clock()) for chat_id in left)
 
-    def _note_written(self, items: list[OutboxItem]) -> None:
-        """Note when each waiting row was written, on `clock`: its wall time less the clocks'
-        offset when it was queued (rows from before this process: the offset now). Its age
-        then counts on `clock`: a wall clock stepped a day ahead does not make the news
-        queued meanwhile a day old. Rows settled since are forgotten."""
-        skew = self._now() - self._clock() if self._skew is None else self._skew
-        known = self._written
-        self._written = {i.id: known.get(i.id, i.created_s - skew) for i in items}
+    def _note_written(self, items: list[OutboxItem], read_at: float) -> None:
+        """Note when each waiting row was written, on `clock`. A row not seen at the last read
+        was queued since: its age is at most the time since then, whatever the wall clock
+        says (stepped a day ahead meanwhile, it would make fresh news a day old); a row from
+        before this process has its wall-clock age. Rows settled since are forgotten."""
+        since_last = math.inf if self._last_read is None else read_at - self._last_read
+        now, known = self._now(), self._written
+        self._written = {
+            i.id: known.get(i.id, read_at - min(max(0.0, now - i.created_s), since_last))
+            for i in items
+        }
+        self._last_read = read_at
 
     def _age_s(self, item: OutboxItem) -> float:
         written = self._written.get(item.id, item.created_s - self._now() + self._clock())

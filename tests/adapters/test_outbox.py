@@ -401,9 +401,10 @@ async def test_a_wall_clock_set_a_day_ahead_does_not_make_the_news_queued_meanwh
         jitter=lambda: 0.5,
         clock=monotonic,
     )
+    await sender.drain()  # running: it has looked before (nothing waited)
+    monotonic.t += 1
     await rig.queue("e1")
     await rig.queue("m1", kind="milestone")
-    sender.wake()
     rig.clock.t += 86400
     rig.telegram.fail = lambda chat: network_error(httpx.ConnectError("down"))
     await sender.drain()
