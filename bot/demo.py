@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
+    from bot.adapters.gpu_sim import SimulatedGpu
     from bot.config import Config
     from bot.fold import Fold
 
@@ -91,6 +92,19 @@ def run_clock_s(run: DemoRun, it: int) -> float:
     ordinary = it - evals
     seconds = ordinary * run.step_s * MEAN_JITTER + evals * run.eval_step_s * 1.005
     return seconds + slow * run.step_s * MEAN_JITTER * (run.thermal_factor - 1)
+
+
+def demo_gpu(clock: Callable[[], float], run: DemoRun | None = None) -> SimulatedGpu:
+    """A simulated RTX 4070 whose thermal episode and OOM line up with the demo trainer's."""
+    from bot.adapters.gpu_sim import Episode, Scenario, SimulatedGpu
+
+    run = run or DemoRun()
+    scenario = Scenario(
+        thermal=Episode(run_clock_s(run, run.thermal_from), run_clock_s(run, run.thermal_to)),
+        oom_at_s=run_clock_s(run, run.oom_at) if run.oom_at is not None else None,
+    )
+    start = clock()
+    return SimulatedGpu(lambda: clock() - start, scenario)
 
 
 def write_run(

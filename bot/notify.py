@@ -38,14 +38,14 @@ class Chats:
         """`demo`: `now` is `etagram demo`'s accelerated clock, which the messages' times say."""
         self.allowed_chat_ids = frozenset(allowed_chat_ids)
         self.demo = demo
-        self.language, self.timezone, self.now, self._store = language, timezone, now, store
+        self.language, self.timezone, self.now, self.store = language, timezone, now, store
         self._prefs: dict[int, ChatPrefs] = {}
 
     async def prefs(self, chat_id: int) -> ChatPrefs:
         if chat_id not in self.allowed_chat_ids:
             return ChatPrefs()  # strangers have none, and must not fill the cache
         if chat_id not in self._prefs:
-            store = self._store()
+            store = self.store()
             self._prefs[chat_id] = ChatPrefs.from_dict(
                 await store.load_prefs(chat_id) if store else {}
             )
@@ -55,7 +55,7 @@ class Chats:
         if chat_id not in self.allowed_chat_ids:
             raise ValueError(f"chat {chat_id} is not allowed")
         self._prefs[chat_id] = prefs
-        if (store := self._store()) is not None:
+        if (store := self.store()) is not None:
             await store.save_prefs(chat_id, prefs.to_dict())
 
     async def ctx(self, chat_id: int, prefs: ChatPrefs | None = None) -> messages.Ctx:
@@ -87,22 +87,10 @@ class Notifier:
         chats: Chats,
         *,
         now: Callable[[], float],
-        store: StoreOf,
         outbox: Callable[[], OutboxSender | None] = lambda: None,
     ) -> None:
         """`outbox`: the sender to wake once a push is queued; None: console only."""
-        self.policy, self.chats, self.now = policy, chats, now
-        self._store, self._outbox = store, outbox
-
-    @property
-    def store(self) -> Store | None:
-        return self._store()
-
-    async def save(self, chat_id: int, prefs: ChatPrefs) -> None:
-        await self.chats.save(chat_id, prefs)
-
-    async def ctx(self, chat_id: int) -> messages.Ctx:
-        return await self.chats.ctx(chat_id)
+        self.policy, self.chats, self.now, self._outbox = policy, chats, now, outbox
 
     def expand(self, state: RunState, notices: list[Notice], *, replayed: bool) -> list[Push]:
         return self.policy.expand(state, notices, replayed=replayed, now_s=self.now())
@@ -110,7 +98,7 @@ class Notifier:
     async def deliver(self, state: RunState, push: Push, *, host: str = "") -> None:
         """Render the push for each chat that wants it and queue it in the outbox; `host`:
         the machine to name in it ("" = none)."""
-        store, sender = self._store(), self._outbox()
+        store, sender = self.chats.store(), self._outbox()
         if store is None or sender is None:
             return
         kind, ident = identity(push)

@@ -81,7 +81,7 @@ async def test_a_follower_that_fails_is_restarted_and_status_says_so(
         await until(
             lambda: _sent(service, f"{RUN}:alert:oom:950:{OWNER}"), 30, "the last OOM alert"
         )
-        assert not service.degraded
+        assert not service.supervisor.degraded
     finally:
         service.stop()
         await asyncio.wait_for(serving, 20)
