@@ -257,19 +257,24 @@ async def ask(
 
 
 class Redis:
-    """A redis-server on a free loopback port, no persistence."""
+    """A redis-server on a free loopback port, no persistence. `client()` waits until it is
+    this server that answers: the free port can be taken by another program (other tests'
+    servers) before it binds it, and Redis's default user accepts any password."""
 
     def __init__(self, folder: Path, password: str | None = None) -> None:
+        self.folder, self.password = folder, password
+        self._start()
+
+    def _start(self) -> None:
         import socket
 
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         cmd = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
-        cmd += ["--appendonly", "no", "--dir", str(folder)]
-        if password:
-            cmd += ["--requirepass", password]
-        self.password = password
+        cmd += ["--appendonly", "no", "--dir", str(self.folder)]
+        if self.password:
+            cmd += ["--requirepass", self.password]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     @property
@@ -280,11 +285,15 @@ class Redis:
     async def client(self) -> Any:
         import redis.asyncio as aredis
 
-        r = aredis.Redis.from_url(self.url)
         for _ in range(200):
+            if self.proc.poll() is not None:  # it could not bind its port: another one
+                self._start()
+            r = aredis.Redis.from_url(self.url)
             with contextlib.suppress(Exception):
-                await r.ping()
-                return r
+                answer = await r.config_get("dir")
+                if Path(os.fsdecode(answer["dir"])) == self.folder.resolve():
+                    return r
+            await r.aclose()
             await asyncio.sleep(0.05)
         raise RuntimeError("redis-server did not start")
 
@@ -823,7 +832,11 @@ async def a10_secrets(lab: Lab, quick: bool) -> Row:
                 ["agent", "--redis-file", str(url_file), "--run", "g2", str(log)],
                 base_env(lab.folder, "agent2"),
             )
-            await until(lambda: False, 4)
+            for _ in range(200):  # until both agents published what they read (20 s at most)
+                await asyncio.sleep(0.1)
+                entries = b" ".join(e[1][b"m"] for e in await r.xrange("etagram:events"))
+                if b'"run":"gpt2"' in entries and b'"run":"g2"' in entries:
+                    break
             n = await r.xlen("etagram:events")
             cmdlines = [Path(f"/proc/{p.pid}/cmdline").read_bytes() for p in (a, b) if p.alive()]
             in_cmd = any(b"s3cret-pw" in c for c in cmdlines)
