@@ -291,6 +291,32 @@ async def test_strangers_get_one_refusal_per_hour_and_cost_the_owner_nothing(
         await asyncio.wait_for(serving, 20)
 
 
+async def test_strangers_from_many_chats_cost_the_owner_a_few_refusals(
+    stub: BotApiStub, tmp_path: Path
+) -> None:
+    """A hundred stranger chats write once each (one refusal apiece would be a hundred sends
+    the owner's /eta waits behind): a minute's refusals stay few, the owner is answered."""
+    service = assemble.embedded(
+        make_config(stub, tmp_path / "state.sqlite3"),
+        [RunSpec(RUN, tmp_path / RUN)],
+        console=Console(io.StringIO()),
+        outbox=FAST,
+    )
+    serving = asyncio.create_task(service.serve())
+    try:
+        await stub.wait_for("setMyCommands", timeout=10)
+        n = len(stub.sent)
+        for chat in range(10_000, 10_100):
+            stub.push_message(chat, "/eta")
+        stub.push_message(OWNER, "/eta")
+        await stub.wait_for(lambda c: c.ok and c.chat_id == OWNER, since=n, timeout=10)
+        refusals = [c for c in stub.sent[n:] if c.method == "sendMessage" and c.chat_id != OWNER]
+        assert len(refusals) <= 20, len(refusals)
+    finally:
+        service.stop()
+        await asyncio.wait_for(serving, 20)
+
+
 async def test_a_hub_caps_the_runs_it_creates_with_one_alert(tmp_path: Path) -> None:
     """A rogue agent makes up a thousand run names: the hub follows the first 64, says once
     that it ignores the rest, and the real run's OOM alert still comes."""
