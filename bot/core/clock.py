@@ -31,7 +31,8 @@ durations never add more than `MAX_STEP_S` either (a counter that jumps to 10^18
 from __future__ import annotations
 
 import math
-from itertools import accumulate
+from itertools import accumulate, repeat
+from operator import mul
 
 from bot.core.events import Progress
 
@@ -168,11 +169,18 @@ class RunClock:
 def _consecutive_times(t_s: float, typical: float, dts: list[float]) -> tuple[list[float], float]:
     """`dt_times` for lines one iteration apart (the caller checked that the iterations
     increase): no unprinted iteration, so each time is the previous one plus its duration,
-    summed in C in the same order (`t + (dt + 0.0)` is `t + dt`); only the typical
-    duration needs a loop."""
+    summed in C in the same order (`t + (dt + 0.0)` is `t + dt`). When no duration can be
+    an eval's (all under `SPIKE_FACTOR` times the least of them and of the typical one,
+    which the average never leaves), the typical duration is their exponential average,
+    summed in C too (within a few ulps of the running one); otherwise a loop."""
     times = list(accumulate(dts, initial=t_s))
     del times[0]
-    keep, weight, limit = 1 - TYPICAL_WEIGHT, TYPICAL_WEIGHT, SPIKE_FACTOR * typical
+    keep, weight = 1 - TYPICAL_WEIGHT, TYPICAL_WEIGHT
+    if max(dts) < SPIKE_FACTOR * min(typical, min(dts)):
+        decay = list(accumulate(repeat(keep, len(dts)), mul, initial=1.0))  # keep ** k
+        recent_first = reversed(decay[:-1])  # the weight of each duration, oldest first
+        return times, decay[-1] * typical + weight * sum(map(mul, recent_first, dts))
+    limit = SPIKE_FACTOR * typical
     for dt in dts:
         if dt < limit:
             typical = keep * typical + weight * dt

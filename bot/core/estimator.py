@@ -42,7 +42,7 @@ from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
-from itertools import islice, repeat
+from itertools import accumulate, islice, repeat
 from operator import itemgetter, sub, truediv
 
 WINDOW_BLOCKS = 40  # recent blocks the step time is computed from
@@ -144,6 +144,31 @@ class StepTimer:
         self._catch_up_stats()
         self._push(iters, secs, end_iter)
         self._refresh(end_iter)
+
+    def add_many(self, blocks: list[tuple[int, float, int]]) -> None:
+        """`add` for each block (iterations, seconds, end iteration), in order. When every
+        rate, the window's and these blocks', lies within `CHANGE_MIN` of the lowest, each
+        block is `_quiet` whatever the window it meets (the step time, a mean of those
+        rates, stays among them): the window keeps the last blocks and the step time is
+        theirs, as `add` would leave it."""
+        rates = [secs / iters for iters, secs, _ in blocks]
+        if len(blocks) < 2 or not self.step_s:
+            for block in blocks:
+                self.add(*block)
+            return
+        low = min(min(rates), min(self._rates, default=math.inf), self.step_s)
+        high = max(max(rates), max(self._rates, default=0.0), self.step_s)
+        if high > low * (1 + CHANGE_MIN) * (1 - 1e-6):
+            for block in blocks:
+                self.add(*block)
+            return
+        for (iters, secs, _), rate in zip(blocks, rates, strict=True):
+            self._blocks.append((iters, secs))
+            self._iters.append(iters)
+            self._secs.append(secs)
+            self._rates.append(rate)
+        self.step_s = sum(self._secs) / sum(self._iters)
+        self._stats_end, self._trend_stale = blocks[-1][2], True
 
     def _quiet(self, rate: float) -> bool:
         """Whether a block at `rate` leaves every block of the window ordinary (all within
@@ -447,12 +472,16 @@ class Estimator:
                 timer.remember(its[k] - fine_it, ts[k] - fine_t, its[k])
                 fine_it, fine_t = its[k], ts[k]
             k += 1
-        for it, span in zip(its, spans, strict=True):
-            open_iters += gap
-            open_secs += span
-            if open_secs >= limit:  # `_add`
-                timer.add(open_iters, open_secs, it)
-                open_iters, open_secs = 0, 0.0
+        # The blocks, each ending at the first line where its time reaches the limit, found
+        # by bisection on the summed spans (sums within a few ulps of `_add`'s running one).
+        summed, blocks, k = list(accumulate(spans, initial=0.0)), [], 0  # the first j spans
+        while (end := bisect_left(summed, limit - open_secs + summed[k], k + 1)) < len(summed):
+            secs = open_secs + (summed[end] - summed[k])
+            blocks.append((open_iters + gap * (end - k), secs, its[end - 1]))
+            open_iters, open_secs, k = 0, 0.0, end
+        open_iters += gap * (len(its) - k)
+        open_secs += summed[-1] - summed[k]
+        timer.add_many(blocks)
         self._last, self._open = (its[-1], ts[-1]), (open_iters, open_secs)
         self._fine, self._span = (fine_it, fine_t), spans[-1]
         self.elapsed_s, self._printed_s = max(self.elapsed_s, ts[-1]), None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import math
+from bisect import bisect_left
 import statistics
 from collections import deque
 from dataclasses import dataclass
@@ -273,20 +274,25 @@ class Slowdown:
             k += 1
         if sd._last is None:
             return sd
-        (last_it, last_t), chunk = sd._last, sd._chunk
+        (last_it, last_t), chunk, n = sd._last, sd._chunk, len(iters)
+        if k < n and (iters[k] <= last_it or times[k] < last_t):
+            return None  # not what this shortcut is for
         head, secs, its = (chunk[:3], chunk[3], chunk[4]) if chunk else (None, 0.0, 0.0)
-        for it, t in zip(iters[k:], times[k:], strict=True):
-            if it <= last_it or t < last_t:
-                return None  # not what this shortcut is for
-            if head is None:
-                head, secs, its = [last_t, float(last_it), wall_s], 0.0, 0.0
-            secs += t - last_t
-            its += it - last_it
-            last_it, last_t = it, t
-            if secs >= self.chunk_s and its >= CHUNK_MIN_ITERS:
-                if sd._judge(secs / its, [*head, secs, its], t) is not None:
+        while k < n:
+            head = head or [last_t, float(last_it), wall_s]
+            # The line that closes the chunk: the first with both its time and iterations
+            # (sums within a few ulps of `progress`'s running ones).
+            end = max(
+                bisect_left(times, last_t + (self.chunk_s - secs), k),
+                bisect_left(iters, last_it + (CHUNK_MIN_ITERS - its), k),
+            )
+            end_it, end_t = (iters[end], times[end]) if end < n else (iters[-1], times[-1])
+            secs, its = secs + (end_t - last_t), its + (end_it - last_it)
+            last_it, last_t, k = end_it, end_t, end + 1
+            if end < n:
+                if sd._judge(secs / its, [*head, secs, its], end_t) is not None:
                     return None
-                head = None
+                head, secs, its = None, 0.0, 0.0
         sd._last, sd._chunk = (last_it, last_t), None if head is None else [*head, secs, its]
         return sd
 
