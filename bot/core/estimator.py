@@ -416,19 +416,22 @@ class Estimator:
         return other
 
     def with_progress(self, iters: list[int], times: list[float]) -> Estimator:
-        """A copy of this estimator after `on_progress` for each (iteration, run-clock time)
-        of these lines (printed with no remaining time). Ordinary intervals, the most of a
-        backlog, are folded as `_add` would, in local variables; any other line goes
-        through `on_progress`."""
+        """A copy of this estimator after `add_progress`."""
         est = self.copy()
+        est.add_progress(iters, times)
+        return est
+
+    def add_progress(self, iters: list[int], times: list[float]) -> None:
+        """`on_progress` for each (iteration, run-clock time) of these lines (printed with no
+        remaining time). Ordinary intervals, the most of a backlog, are folded as `_add`
+        would, in local variables; any other line goes through `on_progress`."""
         k = 0
         while k < len(iters):
-            k = est._add_regular(iters, times, k)
-            k = est._add_ordinary(iters, times, k)
+            k = self._add_regular(iters, times, k)
+            k = self._add_ordinary(iters, times, k)
             if k < len(iters):
-                est.on_progress(iters[k], times[k])
+                self.on_progress(iters[k], times[k])
                 k += 1
-        return est
 
     def _add_regular(self, iters: list[int], times: list[float], start: int) -> int:
         """`_add_ordinary` for all the lines from `start` at once, when they are evenly

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from operator import lt
+from itertools import repeat
+from operator import lt, sub
 
 from bot.core.clock import RunClock
 from bot.core.estimator import Estimator, EtaEstimate, eval_steps_from_config
@@ -175,7 +176,7 @@ class RunState:
         self.last_progress_wall_s = wall_s
         # As in `_progress`: the estimator counts from the launch's start.
         start = launch.start_t_s
-        self.estimator = self.estimator.with_progress(iters, [t - start for t in times])
+        self.estimator.add_progress(iters, list(map(sub, times, repeat(start))))
         self._remember_many(iters, times, losses)
 
     def apply_gpu(self, snapshot: GpuSnapshot) -> None:
