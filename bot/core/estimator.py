@@ -38,11 +38,11 @@ from __future__ import annotations
 import copy
 import math
 import statistics
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
-from itertools import accumulate, islice, repeat
+from itertools import chain, islice, repeat
 from operator import itemgetter, sub, truediv
 
 WINDOW_BLOCKS = 40  # recent blocks the step time is computed from
@@ -442,18 +442,17 @@ class Estimator:
         last, res, step = self._last, self._resolution_s, self.timer.step_s
         if last is None or res is None or step is None or not self._warm or self._pending:
             return start
-        its, ts = iters[start:], times[start:]
+        its, ts = (iters[start:], times[start:]) if start else (iters, times)
         gap = its[0] - last[0]
         if gap <= 0 or its != list(range(its[0], its[0] + gap * len(its), gap)):
             return start
-        spans = list(map(sub, ts, [last[1], *ts[:-1]]))
+        spans = list(map(sub, ts, chain((last[1],), ts)))
         low, high = min(spans), max(spans)
-        # No interval, nor difference of consecutive ones, finer than the clock's quantum.
+        # No interval, nor difference of consecutive ones (above float noise), finer than
+        # the clock's quantum.
+        changes = map(abs, map(sub, spans, chain((self._span,), spans)))
+        finest = min(filter((QUANTUM_NOISE * low).__lt__, changes), default=math.inf)
         quantum = self._quantum_s
-        changes = list(map(abs, map(sub, spans, [self._span, *spans[:-1]])))
-        if quantum is not None and min(changes) < quantum:  # zeros, float noise, or finer
-            changes.sort()
-            changes = changes[bisect_right(changes, QUANTUM_NOISE * low) :]
         (open_iters, open_secs), rates = self._open, [step, low / gap, high / gap]
         rates += self.timer.rates() + ([open_secs / open_iters] if open_iters else [])
         step_low, step_high = min(rates), max(rates)
@@ -461,7 +460,7 @@ class Estimator:
             low < res
             or quantum is None
             or low < quantum
-            or (changes and min(changes) < quantum)
+            or finest < quantum
             or gap * step_high > PAUSE_FACTOR * low
             or high > PAUSE_FACTOR * gap * step_low
         ):
@@ -476,14 +475,13 @@ class Estimator:
                 fine_it, fine_t = its[k], ts[k]
             k += 1
         # The blocks, each ending at the first line where its time reaches the limit, found
-        # by bisection on the summed spans (sums within a few ulps of `_add`'s running one).
-        summed, blocks, k = list(accumulate(spans, initial=0.0)), [], 0  # the first j spans
-        while (end := bisect_left(summed, limit - open_secs + summed[k], k + 1)) < len(summed):
-            secs = open_secs + (summed[end] - summed[k])
-            blocks.append((open_iters + gap * (end - k), secs, its[end - 1]))
-            open_iters, open_secs, k = 0, 0.0, end
-        open_iters += gap * (len(its) - k)
-        open_secs += summed[-1] - summed[k]
+        # by bisection on the clock (sums within a few ulps of `_add`'s running one).
+        t0, blocks, k = last[1], [], 0
+        while (end := bisect_left(ts, t0 + (limit - open_secs), k)) < len(ts):
+            blocks.append((open_iters + gap * (end - k + 1), open_secs + (ts[end] - t0), its[end]))
+            open_iters, open_secs, t0, k = 0, 0.0, ts[end], end + 1
+        open_iters += gap * (len(ts) - k)
+        open_secs += ts[-1] - t0
         timer.add_many(blocks)
         self._last, self._open = (its[-1], ts[-1]), (open_iters, open_secs)
         self._fine, self._span = (fine_it, fine_t), spans[-1]

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import copy
 import math
-from bisect import bisect_left
 import statistics
+from bisect import bisect_left
 from collections import deque
 from dataclasses import dataclass
 

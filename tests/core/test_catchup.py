@@ -412,3 +412,46 @@ def test_generated_text_that_reads_like_a_failure_is_read_line_by_line() -> None
     slow, fast, said = fold_both(lines, 5_000)
     assert_same(slow, fast)
     assert "oom" in [n.type for n in said if isinstance(n, Alert)]
+
+
+@needs_logs
+def test_a_slowdown_and_a_spike_mid_log_alert_through_the_fast_path() -> None:
+    """A sustained slowdown (300 steps at twice the time) and a spike (5 steps at 4 times
+    the loss) in the middle of a long run of steady lines, where catch-up folds at speed: both still alert, at the same
+    lines as line by line (`fold_both` compares every notice)."""
+    lines = read_lines(SHARED_LOGS / LLMC)
+    steps = [k for k, line in enumerate(lines) if line.startswith("step ")]
+    slow_steps, spike = set(steps[6_000:6_300]), set(steps[7_000:7_005])
+    edited = []
+    for k, line in enumerate(lines[: steps[8_000]]):
+        if k in slow_steps:
+            dt = re.search(r"\| (\d+\.\d+) ms", line)
+            assert dt is not None
+            line = line.replace(dt.group(1), f"{float(dt.group(1)) * 2:.2f}")
+        elif k in spike:
+            loss = re.search(r"loss (\S+)", line)
+            assert loss is not None
+            line = line.replace(loss.group(1), f"{float(loss.group(1)) * 4:.6f}")
+        edited.append(line)
+    slow, fast, said = fold_both(edited, 10_000)
+    assert_same(slow, fast)
+    assert {"slowdown", "loss_spike"} <= {n.type for n in said if isinstance(n, Alert)}
+    assert fast.lines_caught_up > 0.8 * 8_000  # the rest went at speed
+
+
+def test_a_drift_beyond_the_tolerance_is_caught() -> None:
+    """The comparison itself: an ETA or run clock 0.2 % off, or one alert missing, fails."""
+    lines = generated_log("llmc", 3_000, {}, seed=1)
+    slow, fast, said = fold_both(lines, 1_000)
+    assert_same(slow, fast)
+    step = fast.state.estimator.timer.step_s
+    assert step is not None
+    fast.state.estimator.timer.step_s = step * 1.002
+    with pytest.raises(AssertionError):
+        assert_same(slow, fast)
+    fast.state.estimator.timer.step_s = step
+    fast.state.t_s *= 1.002
+    with pytest.raises(AssertionError):
+        assert_same(slow, fast)
+    with pytest.raises(AssertionError):
+        assert_same_notices(said[:-1], said, "one notice fewer")
