@@ -191,8 +191,9 @@ def _typical_after(typical: float, dts: list[float]) -> float:
     keep, weight = 1 - TYPICAL_WEIGHT, TYPICAL_WEIGHT
     if _calm(typical, dts):
         decay = list(accumulate(repeat(keep, len(dts)), mul, initial=1.0))  # keep ** k
-        recent_first = reversed(decay[:-1])  # the weight of each duration, oldest first
-        return decay[-1] * typical + weight * sum(map(mul, recent_first, dts))
+        weights = reversed(decay[:-1])  # each duration's, oldest first
+        averaged: float = sum(map(mul, weights, dts))
+        return decay[-1] * typical + weight * averaged
     limit = SPIKE_FACTOR * typical
     for dt in dts:
         if dt < limit:

@@ -45,6 +45,8 @@ from dataclasses import dataclass
 from itertools import chain, islice, repeat
 from operator import itemgetter, sub, truediv
 
+from bot.core.sums import reach
+
 WINDOW_BLOCKS = 40  # recent blocks the step time is computed from
 BLOCK_RESOLUTIONS = 20  # a block spans at least this many clock resolutions
 TRIM = 1.5  # blocks off the median by more than this factor are not ordinary
@@ -474,14 +476,13 @@ class Estimator:
                 timer.remember(its[k] - fine_it, ts[k] - fine_t, its[k])
                 fine_it, fine_t = its[k], ts[k]
             k += 1
-        # The blocks, each ending at the first line where its time reaches the limit, found
-        # by bisection on the clock (sums within a few ulps of `_add`'s running one).
-        t0, blocks, k = last[1], [], 0
-        while (end := bisect_left(ts, t0 + (limit - open_secs), k)) < len(ts):
-            blocks.append((open_iters + gap * (end - k + 1), open_secs + (ts[end] - t0), its[end]))
-            open_iters, open_secs, t0, k = 0, 0.0, ts[end], end + 1
-        open_iters += gap * (len(ts) - k)
-        open_secs += ts[-1] - t0
+        # The blocks, each ending at the first line where its running sum reaches the limit.
+        blocks, k = [], 0
+        while (found := reach(spans, k, open_secs, limit))[0] < len(spans):
+            end, secs = found
+            blocks.append((open_iters + gap * (end - k + 1), secs, its[end]))
+            open_iters, open_secs, k = 0, 0.0, end + 1
+        open_iters, open_secs = open_iters + gap * (len(spans) - k), found[1]
         timer.add_many(blocks)
         self._last, self._open = (its[-1], ts[-1]), (open_iters, open_secs)
         self._fine, self._span = (fine_it, fine_t), spans[-1]

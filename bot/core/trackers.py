@@ -12,6 +12,8 @@ import statistics
 from bisect import bisect_left
 from collections import deque
 from dataclasses import dataclass
+from itertools import chain
+from operator import sub
 
 from bot.core.events import ErrorText
 from bot.core.gpu import (
@@ -22,6 +24,7 @@ from bot.core.gpu import (
     sm_clock_ratio,
 )
 from bot.core.notices import CrashEvidence
+from bot.core.sums import reach
 
 SPIKE_WINDOW = 50  # recent losses the z-score is measured against
 SPIKE_MIN_POINTS = 10  # a fresh run's first losses are too few to judge
@@ -265,8 +268,8 @@ class Slowdown:
     def with_progress(self, iters: list[int], times: list[float], wall_s: float) -> Slowdown | None:
         """A copy of this tracker after `progress` for each of these lines (increasing
         iterations and times, read at `wall_s`), when none of them confirms or ends a
-        slowdown; None when one would. The lines that close chunks are found by bisection
-        (sums within a few ulps of `progress`'s running ones), then the chunks judged."""
+        slowdown; None when one would. The lines that close chunks are found with the
+        running sums `progress` makes (bot/core/sums.py), then the chunks judged."""
         sd, k = self.copy(), 0
         while k < len(iters) and (sd._last is None or sd._paused or sd._warmup):
             if sd.progress(iters[k], times[k], wall_s) is not None:
@@ -278,17 +281,15 @@ class Slowdown:
         if k < n and (iters[k] <= last_it or times[k] < last_t):
             return None  # not what this shortcut is for
         head, secs, its = (chunk[:3], chunk[3], chunk[4]) if chunk else (None, 0.0, 0.0)
+        steps = list(map(sub, times, chain((last_t,), times)))  # as `progress` adds them
         chunks: list[list[float]] = []
         while k < n:
             head = head or [last_t, float(last_it), wall_s]
             # The line that closes the chunk: the first with both its time and iterations.
-            end = max(
-                bisect_left(times, last_t + (self.chunk_s - secs), k),
-                bisect_left(iters, last_it + (CHUNK_MIN_ITERS - its), k),
-            )
+            enough = bisect_left(iters, last_it + (CHUNK_MIN_ITERS - its), k)
+            end, secs = reach(steps, k, secs, self.chunk_s, enough)
             end_it, end_t = (iters[end], times[end]) if end < n else (iters[-1], times[-1])
-            secs, its = secs + (end_t - last_t), its + (end_it - last_it)
-            last_it, last_t, k = end_it, end_t, end + 1
+            its, last_it, last_t, k = its + (end_it - last_it), end_it, end_t, end + 1
             if end < n:
                 chunks.append([*head, secs, its, end_t])
                 head, secs, its = None, 0.0, 0.0
