@@ -426,8 +426,9 @@ def test_generated_text_that_reads_like_a_failure_is_read_line_by_line() -> None
 @needs_logs
 def test_a_slowdown_and_a_spike_mid_log_alert_through_the_fast_path() -> None:
     """A sustained slowdown (300 steps at twice the time) and a spike (5 steps at 4 times
-    the loss) in the middle of a long run of steady lines, where catch-up folds at speed: both still alert, at the same
-    lines as line by line (`fold_both` compares every notice)."""
+    the loss) in the middle of a long run of steady lines, where catch-up folds at speed:
+    both still alert, at the same lines as line by line (`fold_both` compares every
+    notice)."""
     lines = read_lines(SHARED_LOGS / LLMC)
     steps = [k for k, line in enumerate(lines) if line.startswith("step ")]
     slow_steps, spike = set(steps[6_000:6_300]), set(steps[7_000:7_005])
