@@ -31,8 +31,7 @@ durations never add more than `MAX_STEP_S` either (a counter that jumps to 10^18
 from __future__ import annotations
 
 import math
-from itertools import accumulate, repeat
-from operator import mul
+from itertools import accumulate
 
 from bot.core.events import Progress
 
@@ -169,37 +168,16 @@ class RunClock:
 def _consecutive_times(t_s: float, typical: float, dts: list[float]) -> tuple[list[float], float]:
     """`dt_times` for lines one iteration apart (the caller checked that the iterations
     increase): no unprinted iteration, so each time is the previous one plus its duration,
-    summed in C in the same order (`t + (dt + 0.0)` is `t + dt`)."""
+    summed in C in the same order (`t + (dt + 0.0)` is `t + dt`); only the typical
+    duration needs a loop."""
     times = list(accumulate(dts, initial=t_s))
     del times[0]
-    if len(dts) > 1 and not _calm(typical, dts):
-        typical = _typical_after(typical, dts[:1])  # an eval's long step opens the piece
-        dts = dts[1:]
-    return times, _typical_after(typical, dts)
-
-
-def _calm(typical: float, dts: list[float]) -> bool:
-    """Whether every duration is under `SPIKE_FACTOR` times the least of them and of the
-    typical one (which their average never goes under): none is an eval's."""
-    return max(dts) < SPIKE_FACTOR * min(typical, min(dts))
-
-
-def _typical_after(typical: float, dts: list[float]) -> float:
-    """The typical duration after these: their exponential average, a duration over
-    `SPIKE_FACTOR` times it left out. In closed form, summed in C (within a few ulps of
-    the running average), when they are calm; otherwise a loop."""
-    keep, weight = 1 - TYPICAL_WEIGHT, TYPICAL_WEIGHT
-    if _calm(typical, dts):
-        decay = list(accumulate(repeat(keep, len(dts)), mul, initial=1.0))  # keep ** k
-        weights = reversed(decay[:-1])  # each duration's, oldest first
-        averaged: float = sum(map(mul, weights, dts))
-        return decay[-1] * typical + weight * averaged
-    limit = SPIKE_FACTOR * typical
+    keep, weight, limit = 1 - TYPICAL_WEIGHT, TYPICAL_WEIGHT, SPIKE_FACTOR * typical
     for dt in dts:
         if dt < limit:
             typical = keep * typical + weight * dt
             limit = SPIKE_FACTOR * typical
-    return typical
+    return times, typical
 
 
 def _reading(ev: Progress, wall_s: float) -> tuple[str, float]:

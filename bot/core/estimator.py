@@ -478,7 +478,7 @@ class Estimator:
             k += 1
         # The blocks, each ending at the first line where its running sum reaches the limit.
         blocks, k = [], 0
-        while (found := reach(spans, k, open_secs, limit))[0] < len(spans):
+        while (found := reach(ts, spans, k, open_secs, limit))[0] < len(spans):
             end, secs = found
             blocks.append((open_iters + gap * (end - k + 1), secs, its[end]))
             open_iters, open_secs, k = 0, 0.0, end + 1

@@ -287,7 +287,7 @@ class Slowdown:
             head = head or [last_t, float(last_it), wall_s]
             # The line that closes the chunk: the first with both its time and iterations.
             enough = bisect_left(iters, last_it + (CHUNK_MIN_ITERS - its), k)
-            end, secs = reach(steps, k, secs, self.chunk_s, enough)
+            end, secs = reach(times, steps, k, secs, self.chunk_s, enough)
             end_it, end_t = (iters[end], times[end]) if end < n else (iters[-1], times[-1])
             its, last_it, last_t, k = its + (end_it - last_it), end_it, end_t, end + 1
             if end < n:
