@@ -148,11 +148,20 @@ def replay(run: Run) -> dict[int, Seen]:
     return seen
 
 
+def truth_total(run: Run) -> int:
+    """The baselines' total, in the truth's own units: a finished run's last truth point is
+    its end, so the work done there is the whole run. Where the counter is a 0-based epoch
+    printed at the epoch's end (Lightning: `Epoch 39` of `max_epochs=40`), that is 39, not the
+    stated 40, which would leave them one epoch to do at the end. etagram is given the stated
+    total as a user gives it (`Run.given_total`) and must work that out itself."""
+    return run.truth[-1][0]
+
+
 def score_eta(run: Run, seen: dict[int, Seen]) -> list[Score]:
     """Errors at the first truth point past each fraction of the run's time."""
     truth = run.truth
     final = truth[-1][1]
-    total = run.total or truth[-1][0]  # a finished run's last point is its last iteration
+    total = truth_total(run)
     tqdm, linear = TqdmEma(), ElapsedOverDone()
     fed = 0
     scores = []
@@ -284,7 +293,7 @@ TREND_WINDOWS = (0.2, 0.5, 1.0)
 def bound(run: Run) -> list[float]:
     """At each scored point, the error of the best in hindsight of the past-rate estimates."""
     truth, errors = run.truth, []
-    final, total = truth[-1][1], run.total or truth[-1][0]
+    final, total = truth[-1][1], truth_total(run)
     for fraction in FRACTIONS:
         k = next(k for k, (_, s) in enumerate(truth) if s >= fraction * final)
         it, s = truth[k]

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -28,10 +29,10 @@ from bot.config import Config
 from bot.core.gpu import GpuSource
 from bot.core.policy import PushPolicy
 from bot.fold import Consumer, Fold
-from bot.front import Delivery, Link, TelegramFront
-from bot.intake import GpuIntake, LogIntake, Rename, Sink
+from bot.front import Delivery, TelegramFront
+from bot.intake import GpuIntake, LogIntake
 from bot.notify import Chats, Notifier
-from bot.parts import RunSpec, Storage, Supervisor, local_zone
+from bot.parts import RunSpec, Storage, Supervisor
 from bot.resources import Probes
 from bot.service import Service
 
@@ -60,29 +61,28 @@ def embedded(
     tells which GPUs each run uses (None for a simulated GPU, whose processes are not there);
     `probes`: how the runs' disks and SLURM jobs are read (None: they are not); `demo`: `now`
     is `etagram demo`'s accelerated clock, which the messages' times say."""
-    service, runs = _service(config, "embedded", runs, now)
-    fold = _fold(
-        service,
+    service, runs = _service(config, "embedded", now), _storable(runs)
+    supervisor = service.supervisor
+    notifier, delivery = _chats(service, config, now, outbox, demo=demo)
+    fold = Fold(
         config,
         runs,
-        console=console,
-        now=now,
-        max_runs=None,
-        metrics=metrics,
-        outbox=outbox,
+        notifier,
+        supervisor,
+        console=console or Console(),
         proc_root=proc_root,
+        pids=service.pids,
         host=socket.gethostname(),
         probes=probes,
-        demo=demo,
-        launched=service.launched,
     )
-    _logs(service, runs, fold.fold, now, host="", state_elsewhere=False, rename=fold.rename)
-    assert service.logs is not None
-    service.launched.names = service.logs.names  # /stop finds a renamed run under its name now
+    _fold_parts(service, config, fold, delivery, metrics, launched=service.launched)
+    logs = LogIntake(runs, service.storage, fold.fold, supervisor, now=now, rename=fold.rename)
+    service.logs, service.launched.names = logs, logs.names  # /stop knows a renamed run
+    service.parts.append(logs)
     if fold.console.live is not None:
-        service.parts.append(LiveLines(fold, service.supervisor, terminal_language(config)))
+        service.parts.append(LiveLines(fold, supervisor, terminal_language(config)))
     if gpu is not None:
-        service.parts.append(GpuIntake(gpu, config.gpu.interval_s, fold.fold, service.supervisor))
+        service.parts.append(GpuIntake(gpu, config.gpu.interval_s, fold.fold, supervisor))
     return service
 
 
@@ -98,14 +98,24 @@ def agent(
 ) -> Service:
     """On a training node: follows `runs` and samples `gpu` (they train `gpu_run`, "" = every
     run), publishing to `bus` tagged with `host`."""
-    service, runs = _service(config, "agent", runs, now)
-    _logs(service, runs, bus.publish, now, host=host, state_elsewhere=True)
+    service = _service(config, "agent", now)
+    supervisor = service.supervisor
+    service.logs = LogIntake(
+        _storable(runs),
+        service.storage,
+        bus.publish,
+        supervisor,
+        now=now,
+        host=host,
+        state_elsewhere=True,
+    )
+    # The bus is closed after the producers stopped.
+    service.parts += [_BusClosing(bus), service.logs]
     if gpu is not None:
-        sampler = GpuIntake(
-            gpu, config.gpu.interval_s, bus.publish, service.supervisor, host=host, run=gpu_run
+        every_s = config.gpu.interval_s
+        service.parts.append(
+            GpuIntake(gpu, every_s, bus.publish, supervisor, host=host, run=gpu_run)
         )
-        service.parts.append(sampler)
-    service.parts.insert(1, _BusClosing(bus))  # closed after the producers stopped
     return service
 
 
@@ -120,50 +130,38 @@ def hub(
 ) -> Service:
     """Holds the runs' state and the bot; folds what the agents publish to `bus` (None: the
     caller hands messages to `service.fold` itself)."""
-    service, _ = _service(config, "hub", [], now)
-    fold = _fold(
-        service,
+    service = _service(config, "hub", now)
+    notifier, delivery = _chats(service, config, now, outbox)
+    fold = Fold(
         config,
         [],
-        console=console,
-        now=now,
+        notifier,
+        service.supervisor,
+        console=console or Console(),
         max_runs=MAX_HUB_RUNS,
-        metrics=metrics,
-        outbox=outbox,
+        pids=service.pids,
     )
+    _fold_parts(service, config, fold, delivery, metrics)
     if bus is not None:
         service.parts.append(Consumer(bus, fold, service.supervisor))
     return service
 
 
-def _service(
-    config: Config, role: str, runs: list[RunSpec], now: Clock
-) -> tuple[Service, list[RunSpec]]:
+def _service(config: Config, role: str, now: Clock) -> Service:
     storage = Storage(config.resolved_state_path(role), now)
-    # A name from a file name or argument that is not UTF-8 would fail every message.
-    return Service(storage, Supervisor(), Launched(config.run.stop_grace_s)), [
-        dataclasses.replace(s, name=storable(s.name)) for s in runs
-    ]
+    return Service(storage, Supervisor(), Launched(config.run.stop_grace_s))
 
 
-def _fold(
-    service: Service,
-    config: Config,
-    runs: list[RunSpec],
-    *,
-    console: Console | None,
-    now: Clock,
-    max_runs: int | None,
-    metrics: tuple[str, int] | None,
-    outbox: OutboxPolicy,
-    proc_root: Path | None = None,
-    host: str = "",
-    probes: Probes | None = None,
-    demo: bool = False,
-    launched: Launched | None = None,
-) -> Fold:
-    """The fold, the chats, and (with a token) delivery and the Telegram front end;
-    `launched`: the processes /stop can stop (None on a hub: its runs are elsewhere)."""
+def _storable(runs: list[RunSpec]) -> list[RunSpec]:
+    """A name from a file name or argument that is not UTF-8 would fail every message."""
+    return [dataclasses.replace(spec, name=storable(spec.name)) for spec in runs]
+
+
+def _chats(
+    service: Service, config: Config, now: Clock, outbox: OutboxPolicy, *, demo: bool = False
+) -> tuple[Notifier, Delivery | None]:
+    """The chats and the push policy applied for them; delivery to Telegram (None without a
+    token: the console only)."""
     timezone = config.general.timezone or local_zone()  # read once: it is on every push
     store = service.storage
     chats = Chats(
@@ -174,85 +172,52 @@ def _fold(
         store=lambda: store.opened,
         demo=demo,
     )
-    delivery = _delivery(config, store, chats, now, outbox)
+    delivery = None
+    if not config.telegram.token:
+        log.info("no Telegram token: messages go to the console only")
+    else:
+        # The config's age limit, unless a caller (a test) passed a policy of its own.
+        if outbox is DEFAULT_POLICY:
+            outbox = dataclasses.replace(outbox, max_age_s=config.notify.outbox_max_age_s)
+        delivery = Delivery(store, chats, now, outbox)
+    policy = PushPolicy(config.notify.milestones_pct, frozenset(config.notify.critical_alerts))
     notifier = Notifier(
-        PushPolicy(config.notify.milestones_pct, frozenset(config.notify.critical_alerts)),
-        chats,
-        now=now,
-        store=lambda: store.opened,
-        outbox=lambda: delivery.sender if delivery else None,
+        policy, chats, now=now, outbox=lambda: delivery.sender if delivery else None
     )
-    service.fold = fold = Fold(
-        config,
-        runs,
-        notifier,
-        service.supervisor,
-        console=console or Console(),
-        now=now,
-        timezone=timezone,
-        max_runs=max_runs,
-        proc_root=proc_root,
-        pids=service.pids,
-        host=host,
-        probes=probes,
-        demo=demo,
-    )
+    return notifier, delivery
+
+
+def local_zone() -> str:
+    """The machine's IANA zone name, from $TZ or /etc/localtime; UTC when unknown."""
+    tz = os.environ.get("TZ", "")
+    if tz and "/" in tz:
+        return tz.lstrip(":")
+    with contextlib.suppress(OSError):
+        target = os.readlink("/etc/localtime")
+        if "zoneinfo/" in target:
+            return target.split("zoneinfo/", 1)[1]
+    return "UTC"
+
+
+def _fold_parts(
+    service: Service,
+    config: Config,
+    fold: Fold,
+    delivery: Delivery | None,
+    metrics: tuple[str, int] | None,
+    launched: Launched | None = None,
+) -> None:
+    """The fold, and before it (with a token) the Telegram front end and delivery, and the
+    metrics; `launched`: the processes /stop can stop (None on a hub: its runs are
+    elsewhere)."""
+    service.fold = fold
     if delivery is not None:
-        link = delivery.link
-        front = TelegramFront(
-            config,
-            fold,
-            chats,
-            link,
-            delivery,
-            service.supervisor,
-            now=now,
-            pids=service.pids,
-            launched=launched,
-        )
-        service.front = front
+        service.front = TelegramFront(config, fold, delivery, service.supervisor, launched=launched)
         # The front end first: delivery drains the outbox through it when stopping.
-        service.parts += [front, delivery]
+        service.parts += [service.front, delivery]
     if metrics is not None:
         service.parts.append(_Metrics(fold, metrics))
     service.parts.append(fold)
-    return fold
-
-
-def _delivery(
-    config: Config, store: Storage, chats: Chats, now: Clock, outbox: OutboxPolicy
-) -> Delivery | None:
-    """Delivery to Telegram; None (the console only) without a token."""
-    if not config.telegram_enabled:
-        log.info("no Telegram token: messages go to the console only")
-        return None
-    # The config's age limit, unless a caller (a test) passed a policy of its own.
-    if outbox is DEFAULT_POLICY:
-        outbox = dataclasses.replace(outbox, max_age_s=config.notify.outbox_max_age_s)
-    return Delivery(store, chats, Link(), now, outbox)
-
-
-def _logs(
-    service: Service,
-    runs: list[RunSpec],
-    sink: Sink,
-    now: Clock,
-    *,
-    host: str,
-    state_elsewhere: bool,
-    rename: Rename | None = None,
-) -> None:
-    service.logs = LogIntake(
-        runs,
-        service.storage,
-        sink,
-        service.supervisor,
-        now=now,
-        host=host,
-        state_elsewhere=state_elsewhere,
-        rename=rename,
-    )
-    service.parts.append(service.logs)
 
 
 LIVE_EVERY_S = 0.5  # the terminal's live lines change twice a second at most
@@ -281,11 +246,9 @@ class LiveLines:
         self.fold.console.close()
 
     async def draw(self) -> None:
-        console = self.fold.console
-        fold = self.fold
+        fold, console = self.fold, self.fold.console
         ctx = messages.Ctx(lang=self.lang, tz=fold.timezone, now_s=fold.now(), demo=fold.demo)
-        states = self.fold.run_states()
-        room = console.rows()
+        states, room = fold.run_states(), console.rows()
         lines = [messages.live_line(state, ctx) for state in states[:room]]
         if len(states) > room:
             lines[-1] = messages.live_more(len(states) - room + 1, ctx)

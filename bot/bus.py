@@ -2,7 +2,7 @@
 and what holds the state (the core, the notifier), and the bus that carries them past one
 machine: Redis Streams, from `etagram agent`s to one `etagram hub`.
 
-In one process there is no bus: `Service.publish` folds a message in the producer's task.
+In one process there is no bus: `Fold.fold` folds a message in the producer's task.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`etagram` command line: parses arguments, loads the config, hands over to the service."""
+"""`etagram` command line: parses arguments, loads the config, hands over to the assembly."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 import urllib.parse
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +23,39 @@ from bot import __version__
 from bot.adapters.store import StoreError
 from bot.config import Config, ConfigError, load_config
 from bot.core.naming import name_of_command, name_of_path, unique
+from bot.parts import RunSpec
 
 log = logging.getLogger("etagram")
 REDIS_URL_ENV = "ETAGRAM_REDIS_URL"
+
+
+class Refused(Exception):
+    """What the user gave cannot be used: `etagram: MESSAGE` on stderr, exit status 2."""
+
+
+@contextlib.contextmanager
+def _refusing(prefix: str) -> Iterator[None]:
+    """A ValueError in the block is the user's mistake, said as `PREFIX: why`."""
+    try:
+        yield
+    except ValueError as exc:
+        raise Refused(f"{prefix}: {exc}") from None
+
+
+def _positive(kind: Callable[[str], float], expected: str) -> Callable[[str], Any]:
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = 0
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"{text!r}: expected {expected}")
+        return value
+
+    return parse
+
+
+_positive_int = _positive(int, "a positive whole number")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,9 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"etagram {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, help_: str) -> argparse.ArgumentParser:
+    def command(name: str, help_: str, *, config: bool = True) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_)
-        if name not in ("replay", "explain"):
+        if config:
             p.add_argument("--config", metavar="FILE", help="TOML configuration file")
         return p
 
@@ -50,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="log file(s) to follow, each as PATH or NAME=PATH; a quoted glob such as "
         "'runs/*/train.log' follows every match (default: [run] logs in the config)",
     )
-    _run_options(watch)
+    _log_options(watch, named=True)
     _metrics_options(watch)
 
     run = command("run", "start a training command, tee its output to a log, and monitor it")
@@ -60,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to write the output (default: NAME-YYYYMMDD-HHMMSS.log in [run] run_log_dir, "
         "~/.local/state/etagram/runs)",
     )
-    _run_options(run)
+    _log_options(run, named=True)
     run.add_argument(
         "argv",
         nargs=argparse.REMAINDER,
@@ -71,12 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo = command("demo", "replay a simulated nanoGPT run with simulated GPU telemetry")
     demo.add_argument(
         "--speed",
-        type=_positive_float,
+        type=_positive(float, "a positive number"),
         default=10.0,
         help="how many times faster than real time (default 10)",
     )
 
-    replay = command("replay", "read a finished log at full speed; print JSON lines")
+    replay = command("replay", "read a finished log at full speed; print JSON lines", config=False)
     replay.add_argument("log", metavar="LOG")
     replay.add_argument(
         "--jsonl",
@@ -84,16 +114,14 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         help="one JSON object per line (the only output format)",
     )
-    replay.add_argument("--max-iters", type=_positive_int, metavar="N")
     replay.add_argument("--eval-interval", type=_positive_int, metavar="N")
-    replay.add_argument("--format", metavar="NAME", help="log format (default: detect)")
-    _pattern_option(replay)
+    _log_options(replay)
 
-    explain = command("explain", "say what etagram reads in a log, and why there is no ETA")
+    explain = command(
+        "explain", "say what etagram reads in a log, and why there is no ETA", config=False
+    )
     explain.add_argument("log", metavar="LOG")
-    explain.add_argument("--format", metavar="NAME", help="log format (default: detect)")
-    explain.add_argument("--max-iters", type=_positive_int, metavar="N")
-    _pattern_option(explain)
+    _log_options(explain)
     explain.add_argument("--json", action="store_true", help="one JSON object instead of text")
 
     command("check", "validate the config, the token, the chats and NVML; print a report")
@@ -114,42 +142,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _redis_options(p: argparse.ArgumentParser, example: str) -> None:
-    where = p.add_mutually_exclusive_group()
-    where.add_argument(
-        "--redis",
-        metavar="URL",
-        help=f"e.g. {example}; a URL with a password is seen by every user of the machine "
-        f"(ps): use --redis-file or ${REDIS_URL_ENV} instead",
+def _log_options(p: argparse.ArgumentParser, *, named: bool = False) -> None:
+    """How a log is read; `named`: a followed log, under a run name."""
+    if named:
+        p.add_argument(
+            "--name",
+            help="run name shown in messages (default: what the log says, such as its output "
+            "folder or wandb run; else the command, or the log's file or folder name)",
+        )
+    p.add_argument("--format", metavar="NAME", help="log format (default: detect)")
+    p.add_argument(
+        "--max-iters",
+        type=_positive_int,
+        metavar="N",
+        help="total iterations, when the log does not say",
     )
-    where.add_argument(
-        "--redis-file",
-        metavar="FILE",
-        help="a file holding the Redis URL (chmod 600 when it holds a password)",
+    p.add_argument(
+        "--progress-pattern",
+        metavar="REGEX",
+        help="your own progress line: a regex with named groups, (?P<iter>...) required "
+        "(see docs/formats.md)",
     )
-
-
-def _redis_url(args: argparse.Namespace, env: dict[str, str] | os._Environ[str]) -> str:
-    """The Redis URL from --redis, --redis-file or $ETAGRAM_REDIS_URL; ValueError (one line)
-    when none is given, or when the file is unreadable or readable by others with a
-    password in it."""
-    if args.redis:
-        return str(args.redis)
-    if args.redis_file:
-        path = Path(args.redis_file).expanduser()
-        try:
-            mode, url = path.stat().st_mode, path.read_text().strip()
-        except OSError as exc:
-            raise ValueError(f"--redis-file {path}: cannot be read ({exc.strerror})") from None
-        if mode & 0o077 and urllib.parse.urlsplit(url).password:
-            raise ValueError(
-                f"--redis-file {path}: holds a password and is readable by others (mode "
-                f"{mode & 0o777:o}); expected chmod 600"
-            )
-        return url
-    if env.get(REDIS_URL_ENV):
-        return env[REDIS_URL_ENV]
-    raise ValueError(f"no Redis URL; expected --redis URL, --redis-file FILE or ${REDIS_URL_ENV}")
 
 
 def _metrics_options(p: argparse.ArgumentParser) -> None:
@@ -167,139 +180,72 @@ def _metrics_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _metrics(args: argparse.Namespace, config: Config) -> tuple[str, int] | None:
-    """Where to serve Prometheus metrics: the flags, else the config; None = off."""
-    port = args.metrics_port or config.metrics.port
-    return (args.metrics_addr or config.metrics.addr, port) if port else None
-
-
-def _run_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--name",
-        help="run name shown in messages (default: what the log says, such as its output "
-        "folder or wandb run; else the command, or the log's file or folder name)",
+def _redis_options(p: argparse.ArgumentParser, example: str) -> None:
+    where = p.add_mutually_exclusive_group()
+    where.add_argument(
+        "--redis",
+        metavar="URL",
+        help=f"e.g. {example}; a URL with a password is seen by every user of the machine "
+        f"(ps): use --redis-file or ${REDIS_URL_ENV} instead",
     )
-    p.add_argument("--format", metavar="NAME", help="log format (default: detect)")
-    p.add_argument(
-        "--max-iters",
-        type=_positive_int,
-        metavar="N",
-        help="total iterations, when the log does not say",
+    where.add_argument(
+        "--redis-file",
+        metavar="FILE",
+        help="a file holding the Redis URL (chmod 600 when it holds a password)",
     )
-    _pattern_option(p)
-
-
-def _pattern_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--progress-pattern",
-        metavar="REGEX",
-        help="your own progress line: a regex with named groups, (?P<iter>...) required "
-        "(see docs/formats.md)",
-    )
-
-
-def _bad_pattern(command: str, text: str | None) -> bool:
-    """Print the one-line error of an unusable --progress-pattern; True when it is one."""
-    from bot.core.parsers.pattern import PatternError, compile_pattern
-
-    if not text:
-        return False
-    try:
-        compile_pattern(text)
-    except PatternError as exc:
-        print(
-            f"etagram: {command}: --progress-pattern '{text}': {exc}; expected a regular "
-            "expression with a (?P<iter>...) group",
-            file=sys.stderr,
-        )
-        return True
-    return False
-
-
-def _bad_format(command: str, name: str | None) -> bool:
-    """Print the one-line error of an unknown --format; True when it is one."""
-    if name is None:
-        return False
-    from bot.core.parsers.registry import FORMATS
-
-    if name in FORMATS:
-        return False
-    print(
-        f"etagram: {command}: --format '{name}': unknown log format; expected one of: "
-        f"{', '.join(FORMATS)}",
-        file=sys.stderr,
-    )
-    return True
-
-
-def _unreadable(path: Path) -> str | None:
-    """Why a finished log cannot be read now (replay, explain: nothing to wait for)."""
-    from bot.adapters.tail import not_a_file
-
-    if kind := not_a_file(path):
-        return f"{path} is {kind}; expected a regular file (a log)"
-    try:
-        path.open("rb").close()
-    except FileNotFoundError:
-        return f"{path}: no such file"
-    except OSError as exc:
-        return f"{path}: cannot be read ({exc.strerror or exc})"
-    return None
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive whole number")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive number")
-    return value
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if _bad_format(args.command, getattr(args, "format", None)):
+    try:
+        return _main(args)
+    except Refused as exc:
+        print(f"etagram: {exc}", file=sys.stderr)
         return 2
-    if args.command in ("replay", "explain"):
-        if _bad_pattern(args.command, args.progress_pattern):
-            return 2
-        return _replay(args) if args.command == "replay" else _explain(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _main(args: argparse.Namespace) -> int:
+    _check_log_options(args)
+    if args.command == "replay":
+        return _replay(args)
+    if args.command == "explain":
+        return _explain(args)
     try:
         config = load_config(args.config)
     except ConfigError as exc:
-        print(f"etagram: config error: {exc}", file=sys.stderr)
-        return 2
+        raise Refused(f"config error: {exc}") from None
     if getattr(args, "progress_pattern", None):
-        if _bad_pattern(args.command, args.progress_pattern):
-            return 2
         config = config.with_changes(run={"progress_pattern": args.progress_pattern})
     _setup_logging(config)
-    handler: Callable[[argparse.Namespace, Config], int] = {
-        "watch": _watch,
-        "run": _run,
-        "demo": _demo,
-        "check": _check,
-        "agent": _agent,
-        "hub": _hub,
-    }[args.command]
     try:
-        return handler(args, config)
-    except KeyboardInterrupt:
-        return 130
+        return _COMMANDS[args.command](args, config)
     except StoreError as exc:  # e.g. the state path is a directory
-        print(f"etagram: {exc}", file=sys.stderr)
-        return 2
+        raise Refused(str(exc)) from None
+
+
+def _check_log_options(args: argparse.Namespace) -> None:
+    """Refuse an unknown --format or an unusable --progress-pattern before anything starts."""
+    name, pattern = getattr(args, "format", None), getattr(args, "progress_pattern", None)
+    if name is not None:
+        from bot.core.parsers.registry import FORMATS
+
+        if name not in FORMATS:
+            raise Refused(
+                f"{args.command}: --format '{name}': unknown log format; expected one of: "
+                f"{', '.join(FORMATS)}"
+            )
+    if pattern:
+        from bot.core.parsers.pattern import PatternError, compile_pattern
+
+        try:
+            compile_pattern(pattern)
+        except PatternError as exc:
+            raise Refused(
+                f"{args.command}: --progress-pattern '{pattern}': {exc}; expected a regular "
+                "expression with a (?P<iter>...) group"
+            ) from None
 
 
 def _setup_logging(config: Config) -> None:
@@ -318,13 +264,33 @@ def _setup_logging(config: Config) -> None:
         install_token_redaction(config.telegram.token)
 
 
+def _regular_files(paths: list[Path]) -> None:
+    """ValueError (one line) for a log path that exists and is not a regular file."""
+    from bot.adapters.tail import not_a_file
+
+    for path in paths:
+        if kind := not_a_file(path):
+            raise ValueError(f"{path} is {kind}; expected a regular file (a log)")
+
+
+def _finished_log(args: argparse.Namespace) -> Path:
+    """The log replay and explain read: it must be readable now (nothing to wait for)."""
+    path = Path(args.log)
+    with _refusing(args.command):
+        _regular_files([path])
+        try:
+            path.open("rb").close()
+        except FileNotFoundError:
+            raise ValueError(f"{path}: no such file") from None
+        except OSError as exc:
+            raise ValueError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    return path
+
+
 def _replay(args: argparse.Namespace) -> int:
     from bot.replay import replay
 
-    path = Path(args.log)
-    if why := _unreadable(path):
-        print(f"etagram: replay: {why}", file=sys.stderr)
-        return 2
+    path = _finished_log(args)
     with contextlib.suppress(BrokenPipeError):
         replay(
             path,
@@ -342,26 +308,17 @@ def _explain(args: argparse.Namespace) -> int:
 
     from bot.explain import as_json, explain, render
 
-    path = Path(args.log)
-    if why := _unreadable(path):
-        print(f"etagram: explain: {why}", file=sys.stderr)
-        return 2
+    path = _finished_log(args)
     report = explain(
         path, fmt=args.format, max_iters=args.max_iters, progress_pattern=args.progress_pattern
     )
-    try:
-        print(json.dumps(as_json(report)) if args.json else render(report), end="")
-        if args.json:
-            print()
-    except BrokenPipeError:
-        pass
+    with contextlib.suppress(BrokenPipeError):
+        print(json.dumps(as_json(report)) + "\n" if args.json else render(report), end="")
     return 0
 
 
-def _watch_specs(args: argparse.Namespace, entries: list[str]) -> list[Any]:
+def _watch_specs(args: argparse.Namespace, entries: list[str]) -> list[RunSpec]:
     """Runs to follow from `PATH`, `NAME=PATH` or glob entries; ValueError when one is bad."""
-    from bot.service import RunSpec
-
     named: list[tuple[str | None, Path]] = []
     for entry in entries:
         name, _, pattern = entry.rpartition("=") if "=" in entry else ("", "", entry)
@@ -386,22 +343,13 @@ def _watch_specs(args: argparse.Namespace, entries: list[str]) -> list[Any]:
     ]
 
 
-def _path_names(paths: list[Path], taken: list[str] | None = None) -> list[str]:
+def _path_names(paths: list[Path], taken: Sequence[str] = ()) -> list[str]:
     """Each log's name from its path (`runs/gpt2/train.log`: gpt2), unique among them and
     the names `taken` already."""
     names: list[str] = []
     for path in paths:
-        names.append(unique(name_of_path(path.absolute()), [*(taken or []), *names]))
+        names.append(unique(name_of_path(path.absolute()), [*taken, *names]))
     return names
-
-
-def _regular_files(paths: list[Path]) -> None:
-    """ValueError (one line) for a log path that exists and is not a regular file."""
-    from bot.adapters.tail import not_a_file
-
-    for path in paths:
-        if kind := not_a_file(path):
-            raise ValueError(f"{path} is {kind}; expected a regular file (a log)")
 
 
 def _serve(service: Any, extra: Coroutine[Any, Any, int] | None = None) -> int:
@@ -426,45 +374,10 @@ def _stop_on_signals(service: Any) -> None:
         loop.add_signal_handler(sig, service.stop)
 
 
-def _gpu_source() -> Any:
+def _nvml() -> Any:
     from bot.adapters.nvml import NvmlSampler
 
     return NvmlSampler(time.time)
-
-
-def _probes(argv: dict[str, list[str]] | None = None) -> Any:
-    """The readers of each run's disk and SLURM job (`etagram run`: its command)."""
-    from bot.resources import Probes
-
-    return Probes(argv=argv or {})
-
-
-def _watch(args: argparse.Namespace, config: Config) -> int:
-    from bot.assemble import embedded
-
-    entries = args.logs or list(config.run.logs)
-    if not entries:
-        print(
-            "etagram: watch: no log given; expected: etagram watch LOG… (or [run] logs "
-            "in the config)",
-            file=sys.stderr,
-        )
-        return 2
-    try:
-        specs = _watch_specs(args, entries)
-        _regular_files([spec.path for spec in specs])
-    except ValueError as exc:
-        print(f"etagram: watch: {exc}", file=sys.stderr)
-        return 2
-    service = embedded(
-        config,
-        specs,
-        gpu=_gpu_source(),
-        console=_terminal(),
-        metrics=_metrics(args, config),
-        probes=_probes(),
-    )
-    return _serve(service)
 
 
 def _terminal(notices: Any = None) -> Any:
@@ -477,29 +390,50 @@ def _terminal(notices: Any = None) -> Any:
     return console
 
 
+def _metrics(args: argparse.Namespace, config: Config) -> tuple[str, int] | None:
+    """Where to serve Prometheus metrics: the flags, else the config; None = off."""
+    port = args.metrics_port or config.metrics.port
+    return (args.metrics_addr or config.metrics.addr, port) if port else None
+
+
+def _watch(args: argparse.Namespace, config: Config) -> int:
+    from bot.assemble import embedded
+    from bot.resources import Probes
+
+    entries = args.logs or list(config.run.logs)
+    if not entries:
+        raise Refused(
+            "watch: no log given; expected: etagram watch LOG… (or [run] logs in the config)"
+        )
+    with _refusing("watch"):
+        specs = _watch_specs(args, entries)
+        _regular_files([spec.path for spec in specs])
+    console, metrics = _terminal(), _metrics(args, config)
+    service = embedded(
+        config, specs, gpu=_nvml(), console=console, metrics=metrics, probes=Probes()
+    )
+    return _serve(service)
+
+
 def _run(args: argparse.Namespace, config: Config) -> int:
     from bot.adapters.process import run_command
     from bot.assemble import embedded
-    from bot.service import RunSpec
+    from bot.resources import Probes
 
     argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
     if not argv:
-        print("etagram: run: no command given; expected: etagram run -- CMD ARGS", file=sys.stderr)
-        return 2
+        raise Refused("run: no command given; expected: etagram run -- CMD ARGS")
     name = args.name or name_of_command(argv)
     log_path = Path(args.log).expanduser() if args.log else _run_log(config, name)
-    try:
+    with _refusing("run"):
         _regular_files([log_path])
-    except ValueError as exc:
-        print(f"etagram: run: {exc}", file=sys.stderr)
-        return 2
     log.info("run %r: its output goes to %s", name, log_path)
     spec = RunSpec(name, log_path, args.format, args.max_iters, fixed=bool(args.name))
     # stdout is the training's own output, as it wrote it: etagram says what it has to say
     # on stderr.
     console = _terminal(sys.stderr)
-    probes = _probes({spec.name: argv})
-    service = embedded(config, [spec], gpu=_gpu_source(), console=console, probes=probes)
+    probes = Probes(argv={spec.name: argv})
+    service = embedded(config, [spec], gpu=_nvml(), console=console, probes=probes)
 
     async def child() -> int:
         echo = console.tee(sys.stdout.buffer)
@@ -521,8 +455,7 @@ def _run_log(config: Config, name: str) -> Path:
 
 def _demo(args: argparse.Namespace, config: Config) -> int:
     from bot.assemble import embedded
-    from bot.demo import DemoRun, demo_clock, demo_config, intro, tour
-    from bot.service import RunSpec
+    from bot.demo import demo_clock, demo_config, demo_gpu, intro, tour
 
     workdir = Path(tempfile.mkdtemp(prefix="etagram-demo-"))
     chosen = args.config or os.environ.get("ETAGRAM_LANGUAGE")  # else the locale's language
@@ -530,7 +463,7 @@ def _demo(args: argparse.Namespace, config: Config) -> int:
     log_path = workdir / "train.log"
     spec = RunSpec(f"demo-{time.strftime('%H%M%S')}", log_path, "nanogpt", fixed=True)
     clock = demo_clock(args.speed)  # on which the times the run announces come true
-    gpu = _demo_gpu(DemoRun(), clock)
+    gpu = demo_gpu(clock)
     service = embedded(config, [spec], gpu=gpu, now=clock, proc_root=None, demo=True)  # no /proc
     print(intro(config, args.speed, log_path), flush=True)
 
@@ -548,70 +481,72 @@ def _demo(args: argparse.Namespace, config: Config) -> int:
     return _serve(service, child())
 
 
-def _demo_gpu(run: Any, clock: Callable[[], float]) -> Any:
-    """A simulated RTX 4070 whose thermal episode and OOM line up with the demo trainer's."""
-    from bot.adapters.gpu_sim import Episode, Scenario, SimulatedGpu
-    from bot.demo import run_clock_s
-
-    scenario = Scenario(
-        thermal=Episode(run_clock_s(run, run.thermal_from), run_clock_s(run, run.thermal_to)),
-        oom_at_s=run_clock_s(run, run.oom_at) if run.oom_at is not None else None,
-    )
-    start = clock()
-    return SimulatedGpu(lambda: clock() - start, scenario)
-
-
 def _check(args: argparse.Namespace, config: Config) -> int:
     from bot.check import run_check
 
     return asyncio.run(run_check(config, sys.stdout))
 
 
+def _redis_url(args: argparse.Namespace, env: Mapping[str, str]) -> str:
+    """The Redis URL from --redis, --redis-file or $ETAGRAM_REDIS_URL; ValueError (one line)
+    when none is given, or when the file is unreadable or readable by others with a
+    password in it."""
+    if args.redis:
+        return str(args.redis)
+    if args.redis_file:
+        path = Path(args.redis_file).expanduser()
+        try:
+            mode, url = path.stat().st_mode, path.read_text().strip()
+        except OSError as exc:
+            raise ValueError(f"--redis-file {path}: cannot be read ({exc.strerror})") from None
+        if mode & 0o077 and urllib.parse.urlsplit(url).password:
+            raise ValueError(
+                f"--redis-file {path}: holds a password and is readable by others (mode "
+                f"{mode & 0o777:o}); expected chmod 600"
+            )
+        return url
+    if env.get(REDIS_URL_ENV):
+        return env[REDIS_URL_ENV]
+    raise ValueError(f"no Redis URL; expected --redis URL, --redis-file FILE or ${REDIS_URL_ENV}")
+
+
 def _redis_bus(args: argparse.Namespace) -> Any:
-    """The Redis bus, or None after a one-line error (no URL, no `redis` package, a bad
-    URL)."""
-    try:
+    """The Redis bus; Refused when there is no URL, no `redis` package or a bad URL."""
+    with _refusing(args.command):
         url = _redis_url(args, os.environ)
-    except ValueError as exc:
-        print(f"etagram: {args.command}: {exc}", file=sys.stderr)
-        return None
     try:
         from bot.adapters.redis_bus import RedisBus
     except ImportError:
-        print("etagram: the Redis bus needs: pip install 'etagram[redis]'", file=sys.stderr)
-        return None
-    try:
-        return RedisBus(url)
-    except ValueError as exc:
-        print(f"etagram: --redis: {exc}", file=sys.stderr)  # the URL may hold a password
-        return None
+        raise Refused("the Redis bus needs: pip install 'etagram[redis]'") from None
+    with _refusing("--redis"):  # not the URL itself: it may hold a password
+        bus = RedisBus(url)
+    return bus
 
 
 def _agent(args: argparse.Namespace, config: Config) -> int:
     from bot.assemble import agent
-    from bot.service import RunSpec
 
-    try:
-        _regular_files([Path(p) for p in args.logs])
-    except ValueError as exc:
-        print(f"etagram: agent: {exc}", file=sys.stderr)
-        return 2
-    bus = _redis_bus(args)
-    if bus is None:
-        return 2
     paths = [Path(p) for p in args.logs]
+    with _refusing("agent"):
+        _regular_files(paths)
+    bus = _redis_bus(args)
     names = [args.run] if args.run and len(paths) == 1 else _path_names(paths)
     specs = [RunSpec(n, p) for n, p in zip(names, paths, strict=True)]
     gpu_run = args.run or (names[0] if len(names) == 1 else "")
-    service = agent(config, specs, bus, host=args.host, gpu_run=gpu_run, gpu=_gpu_source())
-    return _serve(service)
+    return _serve(agent(config, specs, bus, host=args.host, gpu_run=gpu_run, gpu=_nvml()))
 
 
 def _hub(args: argparse.Namespace, config: Config) -> int:
     from bot.assemble import hub
 
-    bus = _redis_bus(args)
-    if bus is None:
-        return 2
-    service = hub(config, bus, metrics=_metrics(args, config))
-    return _serve(service)
+    return _serve(hub(config, _redis_bus(args), metrics=_metrics(args, config)))
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace, Config], int]] = {
+    "watch": _watch,
+    "run": _run,
+    "demo": _demo,
+    "check": _check,
+    "agent": _agent,
+    "hub": _hub,
+}

@@ -25,8 +25,6 @@ from bot.core.detectors import Thresholds
 from bot.core.parsers.pattern import compile_pattern
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
-LANGUAGES = ("fr", "en", "both")
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 _ALERTS = Thresholds()
 
@@ -154,10 +152,6 @@ class Config(Section, frozen=True):
     notify: Notify = msgspec.field(default_factory=Notify)
     metrics: Metrics = msgspec.field(default_factory=Metrics)
 
-    @property
-    def telegram_enabled(self) -> bool:
-        return bool(self.telegram.token)
-
     def resolved_state_path(self, role: str = "embedded") -> Path:
         """The state database; by default one per role, so that a hub and an agent on one
         machine do not share one (a database serves one process)."""
@@ -187,6 +181,12 @@ def _state_home() -> Path:
     return Path(base) / "etagram"
 
 
+# Each key's type, by (section, key), in the order of the file's sections.
+_TYPES = {
+    (section.name, key.name): key.type
+    for section in msgspec.structs.fields(Config)
+    for key in msgspec.structs.fields(section.type)
+}
 Origins = dict[tuple[str, str], tuple[str, Any]]  # (section, key): (file key or variable, raw)
 _ENV_PREFIXED = ("telegram", "gpu", "metrics")
 # Words people write in either case.
@@ -198,40 +198,32 @@ _CASE: dict[str, Callable[[str], str]] = {
 
 
 def _timezone(text: str) -> None:
-    if text:
-        try:
-            ZoneInfo(text)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError from exc
-
-
-def _progress_pattern(text: str) -> None:
-    if text:
-        compile_pattern(text)  # PatternError (a ValueError) says what is wrong
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError from exc  # its words repeat the value, which _bad says once
 
 
 def _log_format(text: str) -> None:
-    if text:
-        from bot.core.parsers.registry import FORMATS  # every parser: only when one is named
+    from bot.core.parsers.registry import FORMATS  # every parser: only when one is named
 
-        if text not in FORMATS:
-            raise ValueError(f"unknown log format (known: {', '.join(FORMATS)})")
+    if text not in FORMATS:
+        raise ValueError(f"unknown log format (known: {', '.join(FORMATS)})")
 
 
-# What a type cannot say: checked once the file is decoded.
-_CHECKS: dict[tuple[str, str], Callable[[str], None]] = {
+# What a type cannot say, checked on a value given ("" = the default) once the file is decoded.
+_CHECKS: dict[tuple[str, str], Callable[[str], object]] = {
     ("general", "timezone"): _timezone,
     ("run", "format"): _log_format,
-    ("run", "progress_pattern"): _progress_pattern,
+    ("run", "progress_pattern"): compile_pattern,  # PatternError (a ValueError) says why
 }
 
 
 def keys() -> Iterator[tuple[str, str, str]]:
     """Every (section, key, environment variable)."""
-    for section in msgspec.structs.fields(Config):
-        for field in msgspec.structs.fields(section.type):
-            prefix = f"{section.name}_" if section.name in _ENV_PREFIXED else ""
-            yield section.name, field.name, f"ETAGRAM_{prefix}{field.name}".upper()
+    for section, key in _TYPES:
+        prefix = f"{section}_" if section in _ENV_PREFIXED else ""
+        yield section, key, f"ETAGRAM_{prefix}{key}".upper()
 
 
 def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:
@@ -264,16 +256,12 @@ def _section(table: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def _from_env(section: str, key: str, text: str) -> Any:
-    field_type = _field(section, key).type
+    field_type = _TYPES[(section, key)]
     if get_origin(field_type) is Annotated:
         field_type = get_args(field_type)[0]
     if get_origin(field_type) is tuple:  # lists come comma-separated
         return [item.strip() for item in text.replace(";", ",").split(",") if item.strip()]
     return text
-
-
-def _field(section: str, key: str) -> msgspec.structs.FieldInfo:
-    return next(f for f in msgspec.structs.fields(_field_type(section)) if f.name == key)
 
 
 def _decode(table: dict[str, Any], where: Origins) -> Config:
@@ -288,7 +276,8 @@ def _decode(table: dict[str, Any], where: Origins) -> Config:
     for (section, key), check in _CHECKS.items():
         value = getattr(getattr(config, section), key)
         try:
-            check(value)
+            if value:
+                check(value)
         except ValueError as exc:
             raise ConfigError(_bad(section, key, where, exc)) from None
     return config
@@ -304,10 +293,10 @@ def _explain(error: str, where: Origins) -> str:
     path = re.sub(r"\[\d+\]", "", at.group("path")) if at else ""
     unknown = _UNKNOWN.search(error)
     if unknown and not path:
-        sections = sorted(f.name for f in msgspec.structs.fields(Config))
+        sections = sorted({section for section, _ in _TYPES})
         return f"[{unknown.group('name')}]: unknown section; expected one of {sections}"
     if unknown:
-        known = sorted(f.name for f in msgspec.structs.fields(_field_type(path)))
+        known = sorted(key for section, key in _TYPES if section == path)
         return f"{path}.{unknown.group('name')}: unknown key; expected one of {known}"
     if "." not in path:
         return f"{path}: expected a [{path}] table"
@@ -315,15 +304,11 @@ def _explain(error: str, where: Origins) -> str:
     return _bad(section, key, where, None)
 
 
-def _field_type(section: str) -> Any:
-    return next(f.type for f in msgspec.structs.fields(Config) if f.name == section)
-
-
 def _bad(section: str, key: str, where: Origins, why: Exception | None) -> str:
     label, raw = where[(section, key)]
     shown = "<hidden>" if key == "token" else repr(raw)
     reason = f"{why}; " if why is not None and str(why) else ""
-    expected = get_args(_field(section, key).type)[1].description
+    expected = get_args(_TYPES[(section, key)])[1].description
     return f"{label} = {shown}: {reason}expected {expected}"
 
 

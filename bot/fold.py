@@ -13,8 +13,8 @@ import logging
 import math
 import os
 import sqlite3
-from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from bot import messages
 from bot.adapters.console import Console
@@ -35,10 +35,10 @@ from bot.parts import RunSpec, Supervisor
 from bot.resources import DISK_EVERY_MIN_S, Probes, slurm_job_end
 
 log = logging.getLogger(__name__)
+V = TypeVar("V")
 
 TICK_S = 5.0  # how often the time-based checks (stall, a traceback then silence) run
 MACHINE = ""  # the name under which alerts about GPUs no followed run uses are said
-# The end of a run says where it ran and its log: with several machines and runs, which one.
 
 
 class Fold:
@@ -52,30 +52,22 @@ class Fold:
         supervisor: Supervisor,
         *,
         console: Console,
-        now: Callable[[], float],
-        timezone: str,
         max_runs: int | None = None,
         proc_root: Path | None = None,
         pids: set[int] | None = None,
         host: str = "",
         probes: Probes | None = None,
-        demo: bool = False,
     ) -> None:
         """`max_runs`: a hub meets its runs as agents report them; it follows this many at
         most (None: every run it is told of). `proc_root`: where /proc is read to tell which
         GPUs each run uses, with `pids` the processes etagram launched (None: not read, e.g.
         a hub, or a simulated GPU). `host`: this machine, where the runs given train (a
         hub's runs are where its agents say). `probes`: how each run's disk and SLURM job
-        are read (None: not read, e.g. a hub, whose runs train elsewhere, or the demo). `demo`:
-        `now` is `etagram demo`'s accelerated clock, which the messages' times then say."""
-        self.config = config
-        self.notifier = notifier
-        self.supervisor = supervisor
-        self.console = console
-        self.now = now
-        self.timezone = timezone
-        self.demo = demo
-        self.max_runs = max_runs
+        are read (None: not read, e.g. a hub, whose runs train elsewhere, or the demo). The
+        clock, time zone and demo mode are the notifier's chats'."""
+        self.config, self.notifier, self.supervisor = config, notifier, supervisor
+        self.console, self.now, self.max_runs = console, notifier.now, max_runs
+        self.timezone, self.demo = notifier.chats.timezone, notifier.chats.demo
         self.monitors = {spec.name: self._monitor(spec) for spec in runs}
         self.latest_gpu: GpuSnapshot | None = None
         self.host_gpus = HostGpus()
@@ -178,13 +170,12 @@ class Fold:
             # A name a run had before is not given again: it may still be on its way.
             new = unique(new, [n for n in self.monitors if n != old] + list(self._renamed))
             # Insertion order is the order /runs lists them in: keep its place.
-            self.monitors = {(new if k == old else k): m for k, m in self.monitors.items()}
-            self.logs = {(new if k == old else k): p for k, p in self.logs.items()}
+            self.monitors = _renamed(self.monitors, old, new)
+            self.logs = _renamed(self.logs, old, new)
             self.hosts[new] = self.hosts.pop(old, self.host)
-            if old in self._job_ends:
-                self._job_ends[new] = self._job_ends.pop(old)
-            if self.probes is not None and old in self.probes.argv:
-                argv = {(new if k == old else k): v for k, v in self.probes.argv.items()}
+            self._job_ends = _renamed(self._job_ends, old, new)
+            if self.probes is not None:
+                argv = _renamed(dict(self.probes.argv), old, new)
                 self.probes = dataclasses.replace(self.probes, argv=argv)
             # A periodic check that read the run's name before its await says it under the
             # new one.
@@ -219,7 +210,8 @@ class Fold:
         await self._say(self.monitors[run].state, notices, replayed=replayed)
 
     def _placed(self, run: str, notice: Notice) -> Notice:
-        """The end of a run, with the machine it ran on and its log (when followed here)."""
+        """The end of a run, with the machine it ran on and its log (when followed here):
+        with several machines and runs, which one ended."""
         if not isinstance(notice, Alert) or not isinstance(notice.evidence, Placed):
             return notice
         machine = self.hosts.get(run) or self.host or notice.evidence.machine
@@ -238,7 +230,7 @@ class Fold:
                 demo=self.demo,
             )
             self.console.show(state.name, render(push, ctx), self.now())
-            await self.notifier.deliver(state, push, host=host)
+            await self.notifier.deliver(state, push, host=host, log=self.logs.get(state.name))
 
     def host_shown(self, run: str) -> str:
         """The machine to name in messages about `run`: past one machine (a hub that heard
@@ -251,28 +243,16 @@ class Fold:
         return host if mode == "always" or len(machines) > 1 else ""
 
     async def _tick(self) -> None:
-        """The time-based checks of each run; one that fails does not hold up the others."""
-        for name, monitor in list(self.monitors.items()):
-            part = ("checks", name)
-            try:
-                await self.notify(name, self.host_gpus.name_hosts(monitor.tick(self.now())))
-            except Exception as exc:
-                self.supervisor.failed(part, exc, "checks of run %r failed (%s)", name, exc)
-            else:
-                self.supervisor.works(part)
+        """The time-based checks of each run."""
+
+        async def check(name: str, monitor: RunMonitor) -> None:
+            await self.notify(name, self.host_gpus.name_hosts(monitor.tick(self.now())))
+
+        await self.supervisor.each("checks", self.monitors, check, "checks")
 
     async def _resources(self) -> None:
         """Each run's disk and SLURM job, read off the event loop, then folded in turn."""
-        for name, log_path in list(self.logs.items()):
-            part = ("resources", name)
-            try:
-                await self._resources_of(name, log_path)
-            except Exception as exc:
-                self.supervisor.failed(
-                    part, exc, "disk/job checks of run %r failed (%s)", name, exc
-                )
-            else:
-                self.supervisor.works(part)
+        await self.supervisor.each("resources", self.logs, self._resources_of, "disk/job checks")
 
     async def _resources_of(self, name: str, log_path: Path) -> None:
         probes, monitor = self.probes, self.monitors[name]
@@ -298,6 +278,11 @@ class Fold:
             end = await asyncio.to_thread(job_end, set(self.pids), log_path)
             self._job_ends[name] = (self.now(), end)
         return end
+
+
+def _renamed(entries: dict[str, V], old: str, new: str) -> dict[str, V]:
+    """`entries` with key `old` called `new`, in its place."""
+    return {(new if k == old else k): v for k, v in entries.items()}
 
 
 class Consumer:

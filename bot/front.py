@@ -27,20 +27,17 @@ from bot.adapters.telegram import build_application, register_commands, send_tex
 from bot.config import Config
 from bot.core.backoff import Backoff
 from bot.core.confirm import Confirmations
-from bot.core.gpu import GpuSnapshot
 from bot.core.gpumap import GpuMap
-from bot.core.prefs import ChatPrefs
 from bot.core.state import RunState
 from bot.fold import Fold
 from bot.messages import bot_ui
 from bot.notify import Chats
-from bot.parts import Supervisor
+from bot.parts import SHUTDOWN_TIMEOUT_S, Supervisor
 
 log = logging.getLogger(__name__)
 
 LIVE_TICK_S = 5.0  # how often live messages are looked at (each is edited less often)
 RECONNECT = Backoff(5.0, 300.0)  # between tries to reach Telegram at start-up
-SHUTDOWN_TIMEOUT_S = 10.0
 
 
 class Link:
@@ -68,11 +65,10 @@ class Delivery:
         self,
         store: Callable[[], Store],
         chats: Chats,
-        link: Link,
         now: Callable[[], float],
         policy: OutboxPolicy,
     ) -> None:
-        self.store, self.chats, self.link = store, chats, link
+        self.store, self.chats, self.link = store, chats, Link()
         self.now, self.policy = now, policy
         self.sender: OutboxSender | None = None
         self.disabled = False
@@ -119,28 +115,30 @@ class TelegramFront:
         self,
         config: Config,
         fold: Fold,
-        chats: Chats,
-        link: Link,
         delivery: Delivery,
         supervisor: Supervisor,
         *,
-        now: Callable[[], float],
-        pids: set[int],
         launched: Launched | None = None,
         reconnect: Backoff = RECONNECT,
     ) -> None:
+        chats = delivery.chats
         self.config, self.fold, self.chats = config, fold, chats
         self.reconnect = reconnect
-        self.live = LiveMessages(chats, now, config.notify.live_every_s)
-        self.link, self.delivery, self.supervisor = link, delivery, supervisor
-        self.now, self.pids = now, pids
+        self.live = LiveMessages(chats, fold.now, config.notify.live_every_s)
+        self.link, self.delivery, self.supervisor = delivery.link, delivery, supervisor
+        self.now, self.pids = fold.now, fold.pids
         self.degraded = supervisor.degraded  # parts failing and restarting, for /status
-        self.allowed_chat_ids = frozenset(config.telegram.allowed_chat_ids)
+        self.allowed_chat_ids = chats.allowed_chat_ids
+        self.stop_grace_s = config.run.stop_grace_s
         self._connecting: asyncio.Task[None] | None = None
         self._polling_errors: set[str] = set()  # kinds of polling failure already logged
         self.launched = launched  # what /stop can stop; None on a hub
         self.stops = Confirmations()  # /stop's questions awaiting a press
         self._timers: set[asyncio.Task[None]] = set()
+        # What the handlers read, from the parts that hold it.
+        self.ctx_for, self.prefs, self.save_prefs = chats.ctx, chats.prefs, chats.save
+        self.run_states, self.gpu_snapshot = fold.run_states, fold.gpu_snapshot
+        self.host_shown = fold.host_shown
 
     @property
     def app(self) -> Any:
@@ -152,11 +150,7 @@ class TelegramFront:
         try:
             await self._connect(app)
         except TelegramError as exc:
-            if _token_rejected(exc):
-                log.error(
-                    "Telegram rejected the bot token (check ETAGRAM_TELEGRAM_TOKEN): console only"
-                )
-                self.delivery.disable()
+            if self._rejected(exc):
                 return
             log.error("cannot reach Telegram (%s): messages wait in the outbox; retrying", exc)
             self._connecting = asyncio.create_task(self._keep_connecting(app), name="connect")
@@ -173,24 +167,6 @@ class TelegramFront:
                 await asyncio.wait_for(self._stop_bot(), timeout=SHUTDOWN_TIMEOUT_S)
 
     # Backend for the bot handlers ----------------------------------------------------------
-    async def ctx_for(self, chat_id: int) -> messages.Ctx:
-        return await self.chats.ctx(chat_id)
-
-    async def prefs(self, chat_id: int) -> ChatPrefs:
-        return await self.chats.prefs(chat_id)
-
-    async def save_prefs(self, chat_id: int, prefs: ChatPrefs) -> None:
-        await self.chats.save(chat_id, prefs)
-
-    def run_states(self) -> list[RunState]:
-        return self.fold.run_states()
-
-    def gpu_snapshot(self) -> GpuSnapshot | None:
-        return self.fold.gpu_snapshot()
-
-    def host_shown(self, run: str) -> str:
-        return self.fold.host_shown(run)
-
     @property
     def gpu_map(self) -> GpuMap | None:
         """Which GPUs each run uses (None: not read)."""
@@ -234,10 +210,6 @@ class TelegramFront:
             return None
         ctx = dataclasses.replace(ctx, host=self.host_shown(run.name))
         return bot_ui.live_text(run, self.fold.latest_gpu, ctx)
-
-    @property
-    def stop_grace_s(self) -> float:
-        return self.config.run.stop_grace_s
 
     def stop_status(self, run: str) -> str:
         """What /stop can do for `run`: `running`, `stopping`, `ended`, `not_launched`, or
@@ -289,14 +261,25 @@ class TelegramFront:
             try:
                 await self._connect(app)
             except TelegramError as exc:
-                if _token_rejected(exc):
-                    log.error("Telegram rejected the bot token: console only")
-                    self.delivery.disable()
+                if self._rejected(exc):
                     return
                 failures += 1
                 delay = self.reconnect.delay_s(failures)
                 log.warning("Telegram still unreachable (%s): next try in %.0f s", exc, delay)
         self.delivery.reconnected()
+
+    def _rejected(self, exc: TelegramError) -> bool:
+        """Whether Telegram itself refused the token (a 401 or 404 it answered; a proxy's page
+        in their place is no verdict: down the chain of causes lies the error of parsing it).
+        Then nothing is sent any more: the console only."""
+        cause: BaseException | None = exc
+        while isinstance(cause, TelegramError):
+            cause = cause.__cause__
+        if not isinstance(exc, InvalidToken) or cause is not None:
+            return False
+        log.error("Telegram rejected the bot token (check ETAGRAM_TELEGRAM_TOKEN): console only")
+        self.delivery.disable()
+        return True
 
     def _polling_failed(self, exc: TelegramError) -> None:
         """python-telegram-bot retries polling itself, logging a traceback each time: one line
@@ -323,12 +306,3 @@ class TelegramFront:
     async def _refresh_live(self) -> None:
         if self.app is not None:  # not before Telegram was first reached
             await self.live.refresh(self.app.bot, self.live_text)
-
-
-def _token_rejected(exc: TelegramError) -> bool:
-    """Telegram itself refused the token (a 401 or 404 it answered; a proxy's page in their
-    place is no verdict: down the chain of causes lies the error of parsing it)."""
-    cause: BaseException | None = exc
-    while isinstance(cause, TelegramError):
-        cause = cause.__cause__
-    return isinstance(exc, InvalidToken) and cause is None

@@ -8,13 +8,11 @@ Every long-lived task of a part (a follower, the consumer, each periodic job) ru
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from bot.adapters.store import Store
 from bot.core.backoff import Backoff
@@ -27,6 +25,7 @@ OUTBOX_TEXTS_KEPT_S = 30 * 86400.0  # a delivered message's text is kept this lo
 # while it keeps failing.
 RESTART = Backoff(1.0, 60.0)
 
+T = TypeVar("T")
 PartKey = tuple[str, str]  # (kind, run): "follow", "train.log"; "consume", ""
 
 
@@ -91,6 +90,23 @@ class Supervisor:
             log.exception(*(why or ("%s failed (%s)", _part_name(part), exc)))
         self.degraded[part] = str(exc)
 
+    async def each(
+        self,
+        kind: str,
+        runs: Mapping[str, T],
+        job: Callable[[str, T], Awaitable[None]],
+        what: str,
+    ) -> None:
+        """`job` for each run in turn, each supervised on its own as part (`kind`, run): one
+        that fails is logged once (`what` of run ... failed) and does not hold up the others."""
+        for run, value in list(runs.items()):
+            try:
+                await job(run, value)
+            except Exception as exc:
+                self.failed((kind, run), exc, f"{what} of run %r failed (%s)", run, exc)
+            else:
+                self.works((kind, run))
+
     async def end(self, part: PartKey, *, grace_s: float = 0.0) -> None:
         """Stop the part's task: at once, or after `grace_s` if it does not end by itself."""
         task = self._tasks.pop(part, None)
@@ -114,8 +130,7 @@ class Supervisor:
             except Exception as exc:
                 if part not in self.degraded:  # failing anew: from the first wait again
                     failures = 0
-                    log.exception("%s failed (%s): restarting it", _part_name(part), exc)
-                self.degraded[part] = str(exc)
+                self.failed(part, exc, "%s failed (%s): restarting it", _part_name(part), exc)
             failures += 1
             await asyncio.sleep(self.restart.delay_s(failures))
             again = True
@@ -151,15 +166,3 @@ class Storage:
 def _part_name(part: PartKey) -> str:
     """For the log: "follow train.log", "consume", "gpu", "checks"."""
     return " ".join(filter(None, part))
-
-
-def local_zone() -> str:
-    """The machine's IANA zone name, from $TZ or /etc/localtime; UTC when unknown."""
-    tz = os.environ.get("TZ", "")
-    if tz and "/" in tz:
-        return tz.lstrip(":")
-    with contextlib.suppress(OSError):
-        target = os.readlink("/etc/localtime")
-        if "zoneinfo/" in target:
-            return target.split("zoneinfo/", 1)[1]
-    return "UTC"

@@ -15,7 +15,7 @@ from bot.adapters.store import Store, storable
 from bot.fold import Fold
 from bot.front import TelegramFront
 from bot.intake import LogIntake
-from bot.parts import Part, PartKey, RunSpec, Storage, Supervisor
+from bot.parts import Part, RunSpec, Storage, Supervisor
 
 __all__ = ["RunSpec", "Service"]
 
@@ -38,10 +38,6 @@ class Service:
     def store(self) -> Store | None:
         return self.storage.opened
 
-    @property
-    def degraded(self) -> dict[PartKey, str]:
-        return self.supervisor.degraded
-
     async def serve(self) -> None:
         """Run until `stop()`; then shut down within about SHUTDOWN_TIMEOUT_S."""
         started: list[Part] = []
@@ -59,13 +55,9 @@ class Service:
     def stop(self) -> None:
         self.stop_event.set()
 
-    def set_pid(self, pid: int) -> None:
-        """The PID of the training process etagram launched (for its GPU memory)."""
-        self.pids.add(pid)
-
     def started(self, name: str, pid: int) -> None:
         """etagram launched `pid` (the leader of its own process group) for run `name`."""
-        self.set_pid(pid)
+        self.pids.add(pid)
         self.launched.started(storable(name), pid)
 
     async def end_run(self, name: str, exit_code: int | None) -> None:

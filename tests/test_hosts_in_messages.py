@@ -28,7 +28,7 @@ def fold(
     out = io.StringIO()
     config = Config(general=General(timezone="UTC"), notify=Notify(show_host=show_host))
     chats = Chats([], language="en", timezone="UTC", now=time.time, store=lambda: None)
-    notifier = Notifier(PushPolicy(), chats, now=time.time, store=lambda: None)
+    notifier = Notifier(PushPolicy(), chats, now=time.time)
     max_runs = None if runs else MAX_HUB_RUNS
     return Fold(
         config,
@@ -36,8 +36,6 @@ def fold(
         notifier,
         Supervisor(),
         console=Console(out),
-        now=time.time,
-        timezone="UTC",
         max_runs=max_runs,
         host=host,
     ), out

@@ -38,7 +38,7 @@ async def notifier() -> AsyncIterator[Notifier]:
     clock = Clock()
     chats = Chats([A, B], language="en", timezone="Europe/Paris", now=clock, store=lambda: store)
     sender = OutboxSender(store, _no_send, clock)
-    n = Notifier(PushPolicy(), chats, now=clock, store=lambda: store, outbox=lambda: sender)
+    n = Notifier(PushPolicy(), chats, now=clock, outbox=lambda: sender)
     yield n
     await store.close()
 
@@ -54,12 +54,13 @@ def run_to(run: RunMonitor, stop: int, start: int = 0, every_eval: int = 100) ->
 
 
 async def queued(n: Notifier) -> list[OutboxItem]:
-    assert n.store is not None
-    return await n.store.pending()
+    store = n.chats.store()
+    assert store is not None
+    return await store.pending()
 
 
 async def test_evals_follow_each_chat_setting(notifier: Notifier) -> None:
-    await notifier.save(B, ChatPrefs(evals=EvalsMode("every", 2)))
+    await notifier.chats.save(B, ChatPrefs(evals=EvalsMode("every", 2)))
     run = RunMonitor("gpt2", total_iters=1000)
     state = run.state
     for push in notifier.expand(state, run_to(run, 610), replayed=False):
@@ -79,8 +80,8 @@ async def test_evals_follow_each_chat_setting(notifier: Notifier) -> None:
 
 
 async def test_best_only_and_off(notifier: Notifier) -> None:
-    await notifier.save(A, ChatPrefs(evals=EvalsMode("best")))
-    await notifier.save(B, ChatPrefs(evals=EvalsMode("off")))
+    await notifier.chats.save(A, ChatPrefs(evals=EvalsMode("best")))
+    await notifier.chats.save(B, ChatPrefs(evals=EvalsMode("off")))
     run = RunMonitor("gpt2", total_iters=1000)
     state = run.state
     for push in notifier.expand(state, run_to(run, 610), replayed=False):
@@ -95,8 +96,8 @@ async def test_best_only_and_off(notifier: Notifier) -> None:
 
 
 async def test_muted_chats_get_only_critical_alerts(notifier: Notifier) -> None:
-    await notifier.save(A, ChatPrefs(muted_until_s=NOW + 3600))
-    await notifier.save(B, ChatPrefs(subscribed=False))
+    await notifier.chats.save(A, ChatPrefs(muted_until_s=NOW + 3600))
+    await notifier.chats.save(B, ChatPrefs(subscribed=False))
     run = RunMonitor("gpt2", total_iters=1000)
     state = run.state
     oom = Alert("gpt2", "oom", "critical", 5, 1.0, OomEvidence())
@@ -166,12 +167,13 @@ async def test_the_same_push_is_queued_once(notifier: Notifier) -> None:
 
 
 async def test_prefs_persist_and_languages_apply(notifier: Notifier) -> None:
-    await notifier.save(A, ChatPrefs(lang="fr", tz="Asia/Tokyo"))
-    assert notifier.store is not None
-    assert (await notifier.store.load_prefs(A))["lang"] == "fr"
-    ctx = await notifier.ctx(A)
+    await notifier.chats.save(A, ChatPrefs(lang="fr", tz="Asia/Tokyo"))
+    store = notifier.chats.store()
+    assert store is not None
+    assert (await store.load_prefs(A))["lang"] == "fr"
+    ctx = await notifier.chats.ctx(A)
     assert (ctx.lang, ctx.tz) == ("fr", "Asia/Tokyo")
-    assert (await notifier.ctx(B)).lang == "en"
+    assert (await notifier.chats.ctx(B)).lang == "en"
     run = RunMonitor("gpt2", total_iters=1000)
     state = run.state
     for push in notifier.expand(state, run_to(run, 10), replayed=False):

@@ -33,15 +33,13 @@ class Hub(Fold):
     def __init__(self) -> None:
         config = Config(general=General(timezone="UTC"), alerts=Alerts(slowdown_min_s=1.0))
         chats = Chats([], language="en", timezone="UTC", now=time.time, store=lambda: None)
-        notifier = Notifier(PushPolicy(), chats, now=time.time, store=lambda: None)
+        notifier = Notifier(PushPolicy(), chats, now=time.time)
         super().__init__(
             config,
             [],
             notifier,
             Supervisor(),
             console=Console(io.StringIO()),
-            now=time.time,
-            timezone="UTC",
             max_runs=MAX_HUB_RUNS,
         )
         self.said: list[Notice] = []

@@ -241,7 +241,7 @@ class StepTimer:
         self._history.clear()
         self._trend_now, self._trend_stale = (0.0, 0.0), False
 
-    def mean_step(self, now: int, left: int) -> float | None:
+    def mean_step(self, now: float, left: float) -> float | None:
         """Expected mean step time over the next `left` iterations, with the trend."""
         if self.step_s is None:
             return None
@@ -364,16 +364,25 @@ class Estimator:
         self._pause: _Pause | None = None  # latest unexplained pause, until an eval claims it
         self._since_pause_s = 0.0  # run clock at the end of the last pause (or the start)
         self._printed_s: float | None = None
+        # (iteration, work finished) of the last progress line that gave one (`Progress.done`:
+        # a 0-based epoch printed at its end): it counts for the work left while that line is
+        # the last, never for the timing.
+        self._done: tuple[int, float] | None = None
 
     # -- observations -------------------------------------------------------------------
 
-    def on_progress(self, it: int, t_s: float, printed_s: float | None = None) -> None:
+    def on_progress(
+        self, it: int, t_s: float, printed_s: float | None = None, done: float | None = None
+    ) -> None:
         """An iteration finished at run-clock time t_s; `printed_s` is the remaining time
-        the trainer printed on that line (tqdm, LLaMA-Factory), kept to show beside ours."""
+        the trainer printed on that line (tqdm, LLaMA-Factory), kept to show beside ours;
+        `done` the work finished there where it is not `it` (`Progress.done`)."""
         if not math.isfinite(t_s):
             return  # a garbled clock reading carries nothing
         self.elapsed_s = max(self.elapsed_s, t_s)
         self._printed_s = printed_s
+        # A redraw of the same iteration further along (`Epoch 39: 100%` after `99%`) counts.
+        self._done = (it, done) if done is not None and math.isfinite(done) else None
         if self._last is None:
             self._last, self._first_iter, self._since_pause_s = (it, t_s), it, t_s
             self._fine = (it, t_s)
@@ -648,20 +657,24 @@ class Estimator:
         """The estimate made from what was observed so far. `eval_steps`: what one eval
         costs in ordinary steps as the config tells it (`eval_steps_from_config`), counted
         for the evals left until one has been timed."""
-        done = self._last_iter()
+        last = self._last_iter()
         step = self.step_s()
         missing = tuple(
             name
             for name, value in (("total_iters", total_iters), ("step_time", step))
             if value is None
         )
-        if done is None or total_iters is None or step is None:
+        if last is None or total_iters is None or step is None:
             return EtaEstimate(
-                done, total_iters, None, step, 0, None, 0, None, None, None, None,
+                last, total_iters, None, step, 0, None, 0, None, None, None, None,
                 self.elapsed_s, missing or ("progress",), printed_s=self._printed_s,
             )  # fmt: skip
-        left = max(0, total_iters - done)
-        steps_s = left * (self.timer.mean_step(done, left) or step)
+        work = self._done[1] if self._done is not None and self._done[0] == last else last
+        # Events come at the end of an iteration: those of the one under way are still ahead.
+        done = math.floor(work + 1e-9)
+        work_left = max(0.0, total_iters - work)
+        left = max(0, total_iters - round(work))
+        steps_s = work_left * (self.timer.mean_step(work, work_left) or step)
         interval = self.eval_interval(eval_interval)
         evals_left = self.evals.left(done, total_iters, interval)
         eval_cost, guessed = self.evals.cost_s(), False
@@ -682,7 +695,7 @@ class Estimator:
         remaining = steps_s + evals_s + ckpts_s + pauses_s
         low, high = self._range(remaining, steps_s)
         return EtaEstimate(
-            done, total_iters, left, step, evals_left, eval_cost, ckpts_left, ckpt_cost,
+            round(work), total_iters, left, step, evals_left, eval_cost, ckpts_left, ckpt_cost,
             remaining, low, high, self.elapsed_s, missing, steps_s, evals_s, ckpts_s,
             pauses_s, interval, self._printed_s, guessed,
         )  # fmt: skip

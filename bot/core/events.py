@@ -23,6 +23,10 @@ class Progress:
     remaining_s: float | None = None  # the trainer's own printed ETA (tqdm, LLaMA-Factory)
     epoch: float | None = None
     tokens_per_s: float | None = None
+    # The work finished at this line in `iter`'s units, where the counter does not say it: an
+    # epoch index printed at the epoch's end (Lightning's 0-based `Epoch 39: 100%` is 40 done,
+    # `Epoch 20:  99%| 92/93` is 20 + 92/93). None: `iter` is the work done.
+    done: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

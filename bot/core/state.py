@@ -205,7 +205,7 @@ class RunState:
         launch.total, launch.total_source = self._total()
         launch.clock_source = self.clock.source
         # The estimator counts from the launch's start: its elapsed time is the launch's.
-        self.estimator.on_progress(ev.iter, self.t_s - launch.start_t_s, ev.remaining_s)
+        self.estimator.on_progress(ev.iter, self.t_s - launch.start_t_s, ev.remaining_s, ev.done)
         self._remember(Point(ev.iter, self.t_s, ev.loss))
 
     def _config(self, ev: RunConfig) -> None:

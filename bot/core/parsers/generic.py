@@ -17,6 +17,7 @@ As in real logs (`\\` marks a line wrapped here):
     [2024-07-05 07:34:01,548][train_inner][INFO] - {"epoch": 2, "loss": "386.632", \
         "num_updates": "2800", "lr": "1.0695e-05"}
     Epoch 3, Batch 120/500, loss=0.4123
+    Epoch 0/40 - loss: 0.6931 - val_loss: 0.6650
     {"step": 100, "loss": 2.31, "val_loss": 2.40, "epoch": 0.5}
 
 The counter: a keyword counter (`step`, `iteration`, `iter`, `num_updates`, `Global Batch`,
@@ -25,7 +26,11 @@ are left to the tqdm format (the registry switches to it when they appear). A co
 epoch (`iter`, `batch` or a bare `N/M` on a line that also says `epoch E[/T]`) is made global:
 epochs completed before this one × iterations per epoch (the `M` of `N/M`, else the last
 counter seen in the previous epoch) + the counter; the total is then `T` × `M`. `step`,
-`num_updates` and `global ...` counters are global already.
+`num_updates` and `global ...` counters are global already. A log that counts whole epochs
+only (`Epoch E[/T]` and the epoch's training loss, so printed at its end) counts epochs: the
+iteration is `E` as printed and the work done `E + 1` when the count starts at 0 (its first
+epoch says), so `Epoch 39/40` is the last; such lines are never followed once a finer counter
+has been (an epoch summary among step lines is not a new launch).
 
 The shape: a progress line is a counter on a line with a sign of training (a loss, a learning
 rate, a grad norm, a rate such as `it/s` or `ms/step`). The words before the counter (digits
@@ -185,12 +190,21 @@ def _lowered(line: str) -> str | None:
 
 
 class _Counter:
-    """A counter found on a line: its global value, total, epoch, and the line's shape."""
+    """A counter found on a line: its global value, total, epoch, the line's shape, and the
+    work done where it is not the counter (an epoch counted from 0)."""
 
-    __slots__ = ("step", "total", "epoch", "shape")
+    __slots__ = ("step", "total", "epoch", "shape", "done")
 
-    def __init__(self, step: int, total: int | None, epoch: float | None, shape: str) -> None:
+    def __init__(
+        self,
+        step: int,
+        total: int | None,
+        epoch: float | None,
+        shape: str,
+        done: float | None = None,
+    ) -> None:
         self.step, self.total, self.epoch, self.shape = step, total, epoch, shape
+        self.done = done
 
 
 class GenericParser(FeedMany):
@@ -213,6 +227,8 @@ class GenericParser(FeedMany):
         self._train_loss: float | None = None
         self._other_shapes = 0  # progress-like lines of another shape since the last followed
         self._learnt: set[str] = set()
+        self._first_epoch: int | None = None  # of a log that counts epochs only
+        self._epoch_shapes: set[str] = set()  # the shapes of its lines
 
     def feed(self, line: str) -> list[Event]:
         line = clean(line)
@@ -240,6 +256,8 @@ class GenericParser(FeedMany):
         val_loss = None if val is None else to_float(val.group(1))
         # tqdm bars are the tqdm format's: the registry switches to it when they appear.
         counter = None if "%|" in body else self._counter(body)
+        if counter is None and train is not None:
+            counter = self._epoch_only(body)
         if counter is None:
             return self._uncounted(train_loss, val_loss, stamp)
         step = counter.step
@@ -266,6 +284,7 @@ class GenericParser(FeedMany):
             dt_s=_dt_s(body),
             timestamp_s=stamp,
             epoch=counter.epoch,
+            done=counter.done,
         )
 
     def _uncounted(
@@ -361,6 +380,27 @@ class GenericParser(FeedMany):
         total = None if per_epoch is None or total_epochs is None else total_epochs * per_epoch
         return _Counter(step, total, float(epoch), shape)
 
+    def _epoch_only(self, body: str) -> _Counter | None:
+        """`Epoch 3/40 - loss: 0.41`: a line whose only counter is a whole epoch, with the
+        epoch's training loss, so printed at its end. Followed only in a log that counts
+        nothing finer (an epoch summary among step lines is not a new launch). The count
+        starts at 0 or 1, as its first epoch says: `Epoch 0` at its end is one epoch done."""
+        match = _EPOCH.search(body)
+        if (
+            self._loss_only  # text between tqdm bars, whose steps another parser counts
+            or match is None
+            or _fraction(body, match)
+            or (self.shape is not None and self.shape not in self._epoch_shapes)
+        ):
+            return None
+        epoch = int(match.group(1))
+        if self._first_epoch is None:
+            self._first_epoch = min(epoch, 1)
+        total = _int(match.group(2)) or self._max_epochs
+        shape = _shape(body, match.start(1))
+        self._epoch_shapes.add(shape)
+        return _Counter(epoch, total, float(epoch), shape, float(epoch - self._first_epoch + 1))
+
     def _global_step(self, epoch: int, n: int, per_epoch: int | None) -> int:
         """Epochs completed before `epoch` × iterations per epoch + `n`."""
         if per_epoch is not None:
@@ -414,6 +454,12 @@ def _dt_s(body: str) -> float | None:
     if ("ime" in body or "s/" in body) and (s := _DT_S.search(body)) is not None:
         return float(next(g for g in s.groups() if g is not None))
     return None
+
+
+def _fraction(body: str, epoch: re.Match[str]) -> bool:
+    """The epoch is a fraction (`epoch: 0.52`, HF Trainer's), not a count."""
+    end = epoch.end()
+    return body[end : end + 1] == "." and body[end + 1 : end + 2].isdigit()
 
 
 def _int(text: str | None) -> int | None:

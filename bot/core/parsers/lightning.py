@@ -10,7 +10,8 @@ As in a real run:
 Only `Epoch N` bars are training. The bar restarts each epoch, so the iteration is the global
 batch count `N x batches_per_epoch + n` (batches per epoch = the bar's total; in Lightning
 1.x that total also counts the validation batches). The number of epochs is not printed, so
-`total` is left unknown; `epoch` is `N + n / total`. The elapsed time restarts with each bar:
+`total` is left unknown; `epoch` is `N + n / total`, the epochs done (`N` counts from 0:
+`Epoch 39: 100%` is the 40th and last of `max_epochs=40`). The elapsed time restarts with each bar:
 `elapsed_s` adds the previous epochs' last elapsed time. Lightning redraws each batch twice
 (the counter, then the new postfix): one `Progress` per batch. The loss is the postfix `loss`
 (or `train_loss`, `train_loss_step`, `train_total_loss`, else the first other non-validation
@@ -19,7 +20,8 @@ batch count `N x batches_per_epoch + n` (batches per epoch = the bar's total; in
 W&B's `output.log` keeps only the last redraw of each line: one bar per epoch, already at its
 end (`Epoch 3:  99%|███| 92/93 [00:19<00:00, ...]`, a message glued after it). When the first
 `Epoch` bar of a log is drawn at 90 % or more, the log gives nothing finer than epochs and the
-iteration is the epoch `N` (the clock is the same sum of the epochs' elapsed times).
+iteration is the epoch `N` (the clock is the same sum of the epochs' elapsed times) and
+the work done, `done`, is `N + n / total`: `Epoch 20:  99%| 92/93` is 20.99 epochs of 40.
 
 Also read: the end of `fit` (`` `Trainer.fit` stopped: `max_epochs=500` reached. ``, a
 `TrainingEnd`), and a per-epoch callback logging through Hydra's `[%(asctime)s][%(name)s]
@@ -32,7 +34,9 @@ second field is over 12):
     [24/09/23 12:27:52][pytorch_lightning.utilities.rank_zero][INFO] - `Trainer.fit` \
         stopped: `max_epochs=500` reached.
 
-Its iteration is the epoch and its clock the timestamp.
+Its iteration is the epoch and its clock the timestamp. The callback prints at the epoch's
+end (`on_train_epoch_end`, with the 0-based `trainer.current_epoch`): `Epoch 0:` is one
+epoch done, `Epoch 499:` the last of 500.
 """
 
 from __future__ import annotations
@@ -106,11 +110,13 @@ class LightningParser(FeedMany):
         if self._by_epoch is None:
             self._by_epoch = bar.total > 1 and bar.n >= _SNAPSHOT * bar.total
         step = epoch if self._by_epoch else epoch * bar.total + bar.n
+        epochs_done = epoch + bar.n / bar.total if bar.total else float(epoch)
         progress = Progress(
             step,
             loss=_train_loss(bar.postfix),
             elapsed_s=None if bar.elapsed_s is None else self._offset_s + bar.elapsed_s,
-            epoch=epoch + bar.n / bar.total if bar.total else float(epoch),
+            epoch=epochs_done,
+            done=epochs_done if self._by_epoch else None,
         )
         return [progress, *self._eval(bar, step)]
 
@@ -138,7 +144,8 @@ class LightningParser(FeedMany):
                 it,
                 loss=loss,
                 timestamp_s=timestamp_seconds(f"{year}-{month}-{day} {clock}"),
-                epoch=float(it),
+                epoch=float(it + 1),
+                done=float(it + 1),  # printed at the epoch's end
             )
         ]
         val = next((metrics[k] for k in ("v_loss", "val_loss", "val/loss") if k in metrics), None)

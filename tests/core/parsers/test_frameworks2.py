@@ -247,10 +247,11 @@ def test_lightning_wandb_output_log_counts_epochs() -> None:
     fmt, events = auto(lines)
     assert fmt == "lightning"
     assert events == [
-        Progress(0, loss=3.2, elapsed_s=10.0, epoch=0.98),
-        Progress(1, loss=2.8, elapsed_s=19.0, epoch=1.98),
+        # The epoch as printed (0-based); `done` the epochs done: 2.0 of max_epochs=2 at the end.
+        Progress(0, loss=3.2, elapsed_s=10.0, epoch=0.98, done=0.98),
+        Progress(1, loss=2.8, elapsed_s=19.0, epoch=1.98, done=1.98),
         Eval(1, val_loss=2.9),
-        Progress(1, loss=2.7, elapsed_s=20.0, epoch=2.0),
+        Progress(1, loss=2.7, elapsed_s=20.0, epoch=2.0, done=2.0),
         TrainingEnd(reason="completed"),
     ]
 
@@ -269,15 +270,16 @@ def test_lightning_hydra_epoch_callback_day_first_then_month_first() -> None:
     fmt, events = auto(lines)
     assert fmt == "lightning"
     assert events == [
-        Progress(0, loss=2.5, timestamp_s=stamp(2024, 2, 3, 10, 5), epoch=0.0),
+        # Printed at the epoch's end: `Epoch 0:` is one epoch done.
+        Progress(0, loss=2.5, timestamp_s=stamp(2024, 2, 3, 10, 5), epoch=1.0, done=1.0),
         Eval(0, train_loss=2.5, val_loss=2.0),
-        Progress(1, loss=2.0, timestamp_s=stamp(2024, 2, 25, 10, 10, 30), epoch=1.0),
+        Progress(1, loss=2.0, timestamp_s=stamp(2024, 2, 25, 10, 10, 30), epoch=2.0, done=2.0),
         Eval(1, train_loss=2.0, val_loss=1.5),
         TrainingEnd(reason="completed"),
     ]
     month_first = [line("02/13/2024", "09:00:00", "Epoch 7: loss 1.0")]
     assert progress(feed_all(make_parser("lightning"), month_first)) == [
-        Progress(7, loss=1.0, timestamp_s=stamp(2024, 2, 13, 9), epoch=7.0)
+        Progress(7, loss=1.0, timestamp_s=stamp(2024, 2, 13, 9), epoch=8.0, done=8.0)
     ]
 
 

@@ -91,6 +91,29 @@ def test_epoch_times_iterations_per_epoch(
     assert progress(events)[-1].total == total
 
 
+@pytest.mark.parametrize(("first", "done"), [(0, [1.0, 2.0, 3.0]), (1, [1.0, 2.0, 3.0])])
+def test_a_log_that_counts_epochs_only_gives_the_epochs_done(first: int, done: list[float]) -> None:
+    # `print(f"Epoch {epoch}/{epochs} - loss: {loss}")` after each epoch, from 0 or from 1.
+    lines = [f"Epoch {e}/3 - loss: {1 / (e + 1):.3f} - lr: 0.001" for e in range(first, first + 3)]
+    _, events = read(lines)
+    assert [(p.iter, p.total, p.done) for p in progress(events)] == [
+        (e, 3, d) for e, d in zip(range(first, first + 3), done, strict=True)
+    ]
+
+
+def test_an_epoch_summary_among_step_lines_is_not_progress() -> None:
+    _, events = read(
+        [
+            "step 100/300 | loss 2.0 | lr 1e-3",
+            "Epoch 0 done - train loss: 1.9 - val loss: 2.1",
+            "step 200/300 | loss 1.8 | lr 1e-3",
+            "{'loss': 1.7, 'learning_rate': 1e-05, 'epoch': 0.67}",
+        ]
+    )
+    assert [p.iter for p in progress(events)] == [100, 200]
+    assert [e.iter for e in events if isinstance(e, Eval)] == [100]  # the last step seen
+
+
 def test_max_epochs_in_the_config_dump_times_iterations_per_epoch() -> None:
     _, events = read(
         [
