@@ -426,12 +426,6 @@ class Estimator:
         other._pending = list(self._pending)
         return other
 
-    def with_progress(self, iters: list[int], times: list[float]) -> Estimator:
-        """A copy of this estimator after `add_progress`."""
-        est = self.copy()
-        est.add_progress(iters, times)
-        return est
-
     def add_progress(self, iters: list[int], times: list[float]) -> None:
         """`on_progress` for each (iteration, run-clock time) of these lines (printed with no
         remaining time). Ordinary intervals, the most of a backlog, are folded as `_add`
