@@ -49,6 +49,7 @@ import html
 import logging
 import math
 import random
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -132,6 +133,9 @@ class OutboxSender:
         self._lock = asyncio.Lock()  # one drain at a time: the loop's and the shutdown's
         self._failures: dict[int, int] = {}  # chat -> failed attempts in a row
         self._not_before: dict[int, float] = {}  # chat -> when to try again
+        # Rows Telegram accepted whose outcome the database did not take (disk full): never
+        # sent again by this process, saved as soon as it can.
+        self._unsaved: dict[int, tuple[str, float]] = {}  # row id -> (outcome, when)
 
     def wake(self) -> None:
         """Something was queued: look now rather than at the next idle tick."""
@@ -164,13 +168,16 @@ class OutboxSender:
         """Send everything due now, per chat in order; a chat stops at its first failure.
         Returns when rows left waiting are next due, on `clock` (None when nothing waits)."""
         async with self._lock:
+            await self._save_outcomes()
             queues: dict[int, list[OutboxItem]] = {}
             for item in await self._store.pending():
-                queues.setdefault(item.chat_id, []).append(item)
+                if item.id not in self._unsaved:
+                    queues.setdefault(item.chat_id, []).append(item)
             for chat_id, items in queues.items():
                 if self._not_before.get(chat_id, -math.inf) <= self._clock():
                     await self._drain_chat(chat_id, items)
-            left = {item.chat_id for item in await self._store.pending()} if queues else set()
+            pending = await self._store.pending() if queues else []
+            left = {item.chat_id for item in pending if item.id not in self._unsaved}
             if not left:
                 return None
             return min(self._not_before.get(chat_id, self._clock()) for chat_id in left)
@@ -251,8 +258,22 @@ class OutboxSender:
                 return False
             return await self._refused(chat_id, unit, exc)
         self._recovered(chat_id, unit)
-        await self._store.settle(ids, "digest" if unit.digest else "sent", self._now())
+        outcome = "digest" if unit.digest else "sent"
+        self._unsaved.update(dict.fromkeys(ids, (outcome, self._now())))
+        await self._save_outcomes()
         return True
+
+    async def _save_outcomes(self) -> None:
+        """Record the outcomes of the rows sent; those the database refuses wait here."""
+        for outcome, at in set(self._unsaved.values()):
+            ids = [i for i, done in self._unsaved.items() if done == (outcome, at)]
+            try:
+                await self._store.settle(ids, outcome, at)
+            except sqlite3.Error as exc:
+                log.warning("outbox: %d sent messages not recorded yet (%s)", len(ids), exc)
+                return
+            for i in ids:
+                del self._unsaved[i]
 
     async def _unconfirmed(self, resent: list[OutboxItem], ids: list[int]) -> list[int]:
         """Settle the rows whose earlier attempt had already lost its reply (this was their
