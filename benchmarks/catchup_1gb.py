@@ -20,9 +20,15 @@ clock and ETA: `same state` says whether they agree (ETA within 0.1 %). A repeat
 its run again with each copy, so each copy's first steps (warm-up, a falling loss) are read
 line by line: a real log of this size, one run, has a smaller share of them.
 
-`--profile` adds a cProfile of the catch-up of the first log (`--mb` MB), in this process.
+`--baseline DIR` adds a row for the catch-up of another tree (a `git worktree` or `git
+archive` of the commit to compare with), each run by its own script, right after this tree's:
+before and after side by side in the same run, on the same machine state (`same state` then
+compares this tree's catch-up with the baseline's). `--no-line-by-line` leaves out the
+line-by-line row (minutes for a 1 GB log). `--profile` adds a cProfile of the catch-up of the
+first log (`--mb` MB), in this process.
 
-    python benchmarks/catchup_1gb.py [--mb 50] [--full] [--logs DIR] [--profile]
+    python benchmarks/catchup_1gb.py [--mb 50] [--full] [--logs DIR] [--baseline DIR]
+        [--no-line-by-line] [--profile]
 """
 
 from __future__ import annotations
@@ -113,23 +119,27 @@ def build(source: Path, mb: int, path: Path) -> int:
 
 
 def same_state(a: dict[str, float], b: dict[str, float]) -> str:
-    eta_a, eta_b = a["eta_s"], b["eta_s"]
-    close = eta_a == eta_b or (
-        eta_a is not None and eta_b is not None and abs(eta_a - eta_b) <= 1e-3 * abs(eta_a)
-    )
-    return "yes" if a["iter"] == b["iter"] and a["t_s"] == b["t_s"] and close else "NO"
+    """The same iteration; run clock and ETA within 0.1 % (tests/core/test_catchup.py)."""
+
+    def close(x: float | None, y: float | None) -> bool:
+        return x == y or (x is not None and y is not None and abs(x - y) <= 1e-3 * abs(x))
+
+    same = a["iter"] == b["iter"] and close(a["t_s"], b["t_s"]) and close(a["eta_s"], b["eta_s"])
+    return "yes" if same else "NO"
 
 
-def measure(label: str, path: Path, size: int, total: str) -> list[list[object]]:
+def measure(
+    label: str, path: Path, size: int, total: str, readers: list[tuple[str, str | None, Path]]
+) -> list[list[object]]:
     rows: list[list[object]] = []
     lines = 0
     states: dict[str, dict[str, float]] = {}
-    for name, mode in READERS:
+    for name, mode, script in readers:
         if mode is None:
             wall, cpu, rss, out = run(["grep", "-c", "", str(path)])
             lines = int(out)
         else:
-            argv = [sys.executable, __file__, "--child", mode, str(path), total]
+            argv = [sys.executable, str(script), "--child", mode.split("@")[0], str(path), total]
             wall, cpu, rss, out = run(argv)
             states[mode] = json.loads(out)
         fast = states.get(mode or "", {}).get("fast")
@@ -142,12 +152,14 @@ def measure(label: str, path: Path, size: int, total: str) -> list[list[object]]
                 f"{lines / wall:,.0f}",
                 f"{size / 1e6 / wall:.0f}",
                 "?" if rss is None else f"{rss:.0f}",
-                "" if mode != "catch_up" else f"{100 * (fast or 0) / lines:.0f} %",
+                ""
+                if not (mode or "").startswith("catch_up")
+                else f"{100 * (fast or 0) / lines:.0f} %",
             ]
         )
-    rows[-1].append(same_state(states["feed"], states["catch_up"]))
-    for row in rows[:-1]:
-        row.append("")
+        reference = states.get("feed") or states.get("catch_up@baseline")
+        same = mode == "catch_up" and reference is not None
+        rows[-1].append(same_state(reference, states["catch_up"]) if same else "")
     eta = states["catch_up"]["eta_s"]
     print(
         f"{label}: {size / 1e6:.0f} MB, {lines:,} lines; after catch-up iter "
@@ -175,8 +187,19 @@ def main() -> None:
     ap = parser(__doc__)
     ap.add_argument("--mb", type=int, default=50, help="size of each built log in MB")
     ap.add_argument("--profile", action="store_true", help="profile the catch-up row")
+    ap.add_argument("--baseline", type=Path, help="another tree whose catch-up to run too")
+    ap.add_argument("--no-line-by-line", action="store_true", help="leave out that row")
     ap.set_defaults(logs=SHARED_LOGS)
     args = ap.parse_args()
+    here = Path(__file__)
+    readers = [(name, mode, here) for name, mode in READERS]
+    if args.no_line_by_line:
+        readers = [r for r in readers if r[1] != "feed"]
+    if args.baseline is not None:
+        script = args.baseline / "benchmarks" / "catchup_1gb.py"
+        readers.insert(
+            -1, (f"etagram, catch-up ({args.baseline.name})", "catch_up@baseline", script)
+        )
     mb = 1000 if args.full else args.mb
     print(machine())
     rows: list[list[object]] = []
@@ -190,7 +213,7 @@ def main() -> None:
             size = build(source, mb, path)
             if args.profile and not rows:
                 profile(path, total, Path(tmp) / "catch_up.prof")
-            rows += measure(label, path, size, total)
+            rows += measure(label, path, size, total, readers)
             path.unlink()
     headers = ["log", "reader", "wall s", "CPU s", "lines/s", "MB/s", "peak RSS MB"]
     if rows:

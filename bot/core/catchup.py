@@ -15,9 +15,17 @@ ever folded here. A format's own lines that its parser reads nothing from (llm.c
 <generated text>` and `HellaSwag accuracy: 2497/10042=0.2487`) are checked for failure
 words, then only go through auto-detection's bookkeeping (`AutoParser.pass_unread`).
 
+Inside a piece, the work per line is done in C where it can be: the run clock by
+`accumulate`, the estimator's blocks and the slowdown tracker's chunks closed at the lines
+where their running sums reach their limits (`sums.reach`: bisection on the clock, then the
+same additions in the same order), the loss history by slices; Python steps once per block,
+chunk or kept point. The sums are the line-by-line path's own, so the fold agrees with it to
+the bit (the issue allows 0.1 % on the clock and the ETA).
+
 The service folds its backlog here, all but the last chunk before the live edge
 (`LogLines.catch_up`); live lines always go line by line. tests/core/test_catchup.py checks,
-on real and edited logs, that the state and the notices are those of the line-by-line path.
+on real, edited and generated logs, that the notices are those of the line-by-line path and
+the state is too (run clock and ETA within 0.1 %, the rest identical).
 
 Shapes read here (sample lines in the parser modules' docstrings):
 

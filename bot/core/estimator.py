@@ -38,12 +38,14 @@ from __future__ import annotations
 import copy
 import math
 import statistics
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
-from itertools import islice, repeat
+from itertools import chain, islice, repeat
 from operator import itemgetter, sub, truediv
+
+from bot.core.sums import reach
 
 WINDOW_BLOCKS = 40  # recent blocks the step time is computed from
 BLOCK_RESOLUTIONS = 20  # a block spans at least this many clock resolutions
@@ -144,6 +146,31 @@ class StepTimer:
         self._catch_up_stats()
         self._push(iters, secs, end_iter)
         self._refresh(end_iter)
+
+    def add_many(self, blocks: list[tuple[int, float, int]]) -> None:
+        """`add` for each block (iterations, seconds, end iteration), in order. When every
+        rate, the window's and these blocks', lies within `CHANGE_MIN` of the lowest, each
+        block is `_quiet` whatever the window it meets (the step time, a mean of those
+        rates, stays among them): the window keeps the last blocks and the step time is
+        theirs, as `add` would leave it."""
+        rates = [secs / iters for iters, secs, _ in blocks]
+        if len(blocks) < 2 or not self.step_s:
+            for block in blocks:
+                self.add(*block)
+            return
+        low = min(min(rates), min(self._rates, default=math.inf), self.step_s)
+        high = max(max(rates), max(self._rates, default=0.0), self.step_s)
+        if high > low * (1 + CHANGE_MIN) * (1 - 1e-6):
+            for block in blocks:
+                self.add(*block)
+            return
+        for (iters, secs, _), rate in zip(blocks, rates, strict=True):
+            self._blocks.append((iters, secs))
+            self._iters.append(iters)
+            self._secs.append(secs)
+            self._rates.append(rate)
+        self.step_s = sum(self._secs) / sum(self._iters)
+        self._stats_end, self._trend_stale = blocks[-1][2], True
 
     def _quiet(self, rate: float) -> bool:
         """Whether a block at `rate` leaves every block of the window ordinary (all within
@@ -399,20 +426,17 @@ class Estimator:
         other._pending = list(self._pending)
         return other
 
-    def with_progress(self, iters: list[int], times: list[float]) -> Estimator:
-        """A copy of this estimator after `on_progress` for each (iteration, run-clock time)
-        of these lines (printed with no remaining time). Ordinary intervals, the most of a
-        backlog, are folded as `_add` would, in local variables; any other line goes
-        through `on_progress`."""
-        est = self.copy()
+    def add_progress(self, iters: list[int], times: list[float]) -> None:
+        """`on_progress` for each (iteration, run-clock time) of these lines (printed with no
+        remaining time). Ordinary intervals, the most of a backlog, are folded as `_add`
+        would, in local variables; any other line goes through `on_progress`."""
         k = 0
         while k < len(iters):
-            k = est._add_regular(iters, times, k)
-            k = est._add_ordinary(iters, times, k)
+            k = self._add_regular(iters, times, k)
+            k = self._add_ordinary(iters, times, k)
             if k < len(iters):
-                est.on_progress(iters[k], times[k])
+                self.on_progress(iters[k], times[k])
                 k += 1
-        return est
 
     def _add_regular(self, iters: list[int], times: list[float], start: int) -> int:
         """`_add_ordinary` for all the lines from `start` at once, when they are evenly
@@ -423,18 +447,17 @@ class Estimator:
         last, res, step = self._last, self._resolution_s, self.timer.step_s
         if last is None or res is None or step is None or not self._warm or self._pending:
             return start
-        its, ts = iters[start:], times[start:]
+        its, ts = (iters[start:], times[start:]) if start else (iters, times)
         gap = its[0] - last[0]
         if gap <= 0 or its != list(range(its[0], its[0] + gap * len(its), gap)):
             return start
-        spans = list(map(sub, ts, [last[1], *ts[:-1]]))
+        spans = list(map(sub, ts, chain((last[1],), ts)))
         low, high = min(spans), max(spans)
-        # No interval, nor difference of consecutive ones, finer than the clock's quantum.
+        # No interval, nor difference of consecutive ones (above float noise), finer than
+        # the clock's quantum.
+        changes = map(abs, map(sub, spans, chain((self._span,), spans)))
+        finest = min(filter((QUANTUM_NOISE * low).__lt__, changes), default=math.inf)
         quantum = self._quantum_s
-        changes = list(map(abs, map(sub, spans, [self._span, *spans[:-1]])))
-        if quantum is not None and min(changes) < quantum:  # zeros, float noise, or finer
-            changes.sort()
-            changes = changes[bisect_right(changes, QUANTUM_NOISE * low) :]
         (open_iters, open_secs), rates = self._open, [step, low / gap, high / gap]
         rates += self.timer.rates() + ([open_secs / open_iters] if open_iters else [])
         step_low, step_high = min(rates), max(rates)
@@ -442,7 +465,7 @@ class Estimator:
             low < res
             or quantum is None
             or low < quantum
-            or (changes and min(changes) < quantum)
+            or finest < quantum
             or gap * step_high > PAUSE_FACTOR * low
             or high > PAUSE_FACTOR * gap * step_low
         ):
@@ -456,12 +479,14 @@ class Estimator:
                 timer.remember(its[k] - fine_it, ts[k] - fine_t, its[k])
                 fine_it, fine_t = its[k], ts[k]
             k += 1
-        for it, span in zip(its, spans, strict=True):
-            open_iters += gap
-            open_secs += span
-            if open_secs >= limit:  # `_add`
-                timer.add(open_iters, open_secs, it)
-                open_iters, open_secs = 0, 0.0
+        # The blocks, each ending at the first line where its running sum reaches the limit.
+        blocks, k = [], 0
+        while (found := reach(ts, spans, k, open_secs, limit))[0] < len(spans):
+            end, secs = found
+            blocks.append((open_iters + gap * (end - k + 1), secs, its[end]))
+            open_iters, open_secs, k = 0, 0.0, end + 1
+        open_iters, open_secs = open_iters + gap * (len(spans) - k), found[1]
+        timer.add_many(blocks)
         self._last, self._open = (its[-1], ts[-1]), (open_iters, open_secs)
         self._fine, self._span = (fine_it, fine_t), spans[-1]
         self.elapsed_s, self._printed_s = max(self.elapsed_s, ts[-1]), None

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from operator import lt
+from itertools import repeat
+from operator import lt, sub
 
 from bot.core.clock import RunClock
 from bot.core.estimator import Estimator, EtaEstimate, eval_steps_from_config
@@ -175,7 +176,7 @@ class RunState:
         self.last_progress_wall_s = wall_s
         # As in `_progress`: the estimator counts from the launch's start.
         start = launch.start_t_s
-        self.estimator = self.estimator.with_progress(iters, [t - start for t in times])
+        self.estimator.add_progress(iters, list(map(sub, times, repeat(start))))
         self._remember_many(iters, times, losses)
 
     def apply_gpu(self, snapshot: GpuSnapshot) -> None:
@@ -233,18 +234,21 @@ class RunState:
             self._stride *= 2
 
     def _remember_many(self, iters: list[int], times: list[float], losses: list[float]) -> None:
-        """`_remember` for each point, visiting only those kept."""
-        seen = self._seen
-        while True:
-            seen = (seen // self._stride + 1) * self._stride  # the next point kept
-            k = seen - self._seen - 1
-            if k >= len(iters):
+        """`_remember` for each point, taking those kept by slices."""
+        seen, n = self._seen, len(iters)
+        k = -(seen + 1) % self._stride  # the first kept: (seen + k + 1) % stride == 0
+        while k < n:
+            stride, room = self._stride, HISTORY_POINTS - len(self.history)
+            kept = range(k, n, stride)[:room]
+            cut = slice(kept.start, kept.stop, stride)
+            self.history += map(Point, iters[cut], times[cut], losses[cut])
+            if len(self.history) < HISTORY_POINTS:
                 break
-            self.history.append(Point(iters[k], times[k], losses[k]))
-            if len(self.history) >= HISTORY_POINTS:
-                self.history = self.history[::2]
-                self._stride *= 2
-        self._seen += len(iters)
+            self.history = self.history[::2]
+            self._stride *= 2
+            last = kept[-1]
+            k = last + 1 + (-(seen + last + 2) % self._stride)
+        self._seen += n
 
     def _eval(self, ev: Eval, wall_s: float) -> EvalNotice:
         it = ev.iter if ev.iter is not None else self.iter

@@ -9,8 +9,11 @@ from __future__ import annotations
 import copy
 import math
 import statistics
+from bisect import bisect_left
 from collections import deque
 from dataclasses import dataclass
+from itertools import chain
+from operator import sub
 
 from bot.core.events import ErrorText
 from bot.core.gpu import (
@@ -21,6 +24,7 @@ from bot.core.gpu import (
     sm_clock_ratio,
 )
 from bot.core.notices import CrashEvidence
+from bot.core.sums import reach
 
 SPIKE_WINDOW = 50  # recent losses the z-score is measured against
 SPIKE_MIN_POINTS = 10  # a fresh run's first losses are too few to judge
@@ -272,8 +276,8 @@ class Slowdown:
     def with_progress(self, iters: list[int], times: list[float], wall_s: float) -> Slowdown | None:
         """A copy of this tracker after `progress` for each of these lines (increasing
         iterations and times, read at `wall_s`), when none of them confirms or ends a
-        slowdown; None when one would. Each chunk is judged by `_judge`; the lines in
-        between are added up here, as `progress` would."""
+        slowdown; None when one would. The lines that close chunks are found with the
+        running sums `progress` makes (bot/core/sums.py), then the chunks judged."""
         sd, k = self.copy(), 0
         while k < len(iters) and (sd._last is None or sd._paused or sd._warmup):
             if sd.progress(iters[k], times[k], wall_s) is not None:
@@ -281,22 +285,42 @@ class Slowdown:
             k += 1
         if sd._last is None:
             return sd
-        (last_it, last_t), chunk = sd._last, sd._chunk
+        (last_it, last_t), chunk, n = sd._last, sd._chunk, len(iters)
+        if k < n and (iters[k] <= last_it or times[k] < last_t):
+            return None  # not what this shortcut is for
         head, secs, its = (chunk[:3], chunk[3], chunk[4]) if chunk else (None, 0.0, 0.0)
-        for it, t in zip(iters[k:], times[k:], strict=True):
-            if it <= last_it or t < last_t:
-                return None  # not what this shortcut is for
-            if head is None:
-                head, secs, its = [last_t, float(last_it), wall_s], 0.0, 0.0
-            secs += t - last_t
-            its += it - last_it
-            last_it, last_t = it, t
-            if secs >= self.chunk_s and its >= CHUNK_MIN_ITERS:
-                if sd._judge(secs / its, [*head, secs, its], t) is not None:
-                    return None
-                head = None
+        steps = list(map(sub, times, chain((last_t,), times)))  # as `progress` adds them
+        chunks: list[list[float]] = []
+        while k < n:
+            head = head or [last_t, float(last_it), wall_s]
+            # The line that closes the chunk: the first with both its time and iterations.
+            enough = bisect_left(iters, last_it + (CHUNK_MIN_ITERS - its), k)
+            end, secs = reach(times, steps, k, secs, self.chunk_s, enough)
+            end_it, end_t = (iters[end], times[end]) if end < n else (iters[-1], times[-1])
+            its, last_it, last_t, k = its + (end_it - last_it), end_it, end_t, end + 1
+            if end < n:
+                chunks.append([*head, secs, its, end_t])
+                head, secs, its = None, 0.0, 0.0
         sd._last, sd._chunk = (last_it, last_t), None if head is None else [*head, secs, its]
-        return sd
+        return sd if sd._judge_all(chunks) else None
+
+    def _judge_all(self, chunks: list[list[float]]) -> bool:
+        """`_judge` each chunk ([t0, iter0, wall0, seconds, iterations, end time]); False
+        as soon as one confirms or ends a slowdown. While normal, chunks no slower than
+        `pct` above the fastest of them and of the baseline are normal whatever the
+        baseline's median (which is no faster): they only join the baseline."""
+        rates = [chunk[3] / chunk[4] for chunk in chunks]
+        fastest = min(min(rates, default=math.inf), min(self.baseline, default=math.inf))
+        if (
+            self.state == "normal"
+            and max(rates, default=0.0) <= (1 + self.pct) * (1 - 1e-12) * fastest
+        ):
+            self.baseline.extend(rates)
+            return True
+        return all(
+            self._judge(rate, chunk[:5], chunk[5]) is None
+            for rate, chunk in zip(rates, chunks, strict=True)
+        )
 
     def _judge(self, rate: float, chunk: list[float], t_end: float) -> SlowdownChange | None:
         if len(self.baseline) < MIN_BASELINE_CHUNKS and self.state == "normal":

@@ -310,7 +310,7 @@ def test_drift_of_a_per_epoch_log_is_followed() -> None:
 
 @pytest.mark.parametrize("chunk", [7, 64, 1000])
 def test_batches_fold_as_lines_do(chunk: int) -> None:
-    """`with_progress` (catch-up) ends in the state `on_progress` line by line reaches:
+    """`add_progress` (catch-up) ends in the state `on_progress` line by line reaches:
     on a jittered millisecond clock and on a whole-second per-epoch one."""
     jittered = [(it, it * 0.1 + (it * 7919 % 13) * 1e-3) for it in range(3000)]
     for points in (jittered, epochs(400)):
@@ -319,7 +319,7 @@ def test_batches_fold_as_lines_do(chunk: int) -> None:
             one.on_progress(it, t)
         for k in range(0, len(points), chunk):
             part = points[k : k + chunk]
-            batched = batched.with_progress([i for i, _ in part], [t for _, t in part])
+            batched.add_progress([i for i, _ in part], [t for _, t in part])
         assert batched.estimate(6000) == one.estimate(6000)
         assert batched.timer._history == one.timer._history
 

@@ -56,7 +56,7 @@ def test_lines_folded_at_speed_after_a_line_with_done_are_their_iterations() -> 
     est = Estimator()
     for epoch in range(10):
         est.on_progress(epoch, 20.0 * epoch, done=epoch + 1.0)
-    est = est.with_progress([10, 11], [200.0, 220.0])  # a catch-up's batch: no `done`
+    est.add_progress([10, 11], [200.0, 220.0])  # a catch-up's batch: no `done`
     eta = est.estimate(40)
     assert (eta.iters_done, eta.iters_left) == (11, 29)
     assert eta.remaining_s == pytest.approx(29 * 20.0)
