@@ -3,12 +3,18 @@
 
 from __future__ import annotations
 
+import json
+import re
+import statistics
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from bot.core.events import Progress, RunConfig
 from bot.core.monitor import RunMonitor
 from bot.core.parsers.lightning import LightningParser
-from tests.core.parsers.helpers import feed_all, split_lines
+from tests.core.parsers.helpers import SHARED_LOGS, SHARED_LOGS2, feed_all, split_lines
 from tests.generated import lightning_log
 
 EPOCHS, BATCHES = 6, 150
@@ -126,3 +132,46 @@ def test_one_bar_per_epoch_counts_epochs() -> None:
     monitor = RunMonitor("wandb", "lightning", max_epochs=10)
     monitor.feed(lines, 0.0)
     assert monitor.state.total_iters == 10
+
+
+# The real Lightning logs: the bar's total and the epochs counted with a plain regex ---------
+
+EAGNET = SHARED_LOGS / "lightning_TengFeiyang01_EAGNet_train.out"
+TMR = SHARED_LOGS2 / "lightning-custom-progress_MukundShankar-dev_TMR_humanml3d_train.out"
+WANDB = SHARED_LOGS2 / "lightning-wandb_33zzstar_unitraj_poly_output.log"
+needs_logs = pytest.mark.skipif(
+    not SHARED_LOGS2.is_dir(), reason=f"real logs not found at {SHARED_LOGS.parent}"
+)
+
+
+def _manifest(path: Path) -> dict[str, Any]:
+    entries = json.loads((SHARED_LOGS2 / "FORMATS_MANIFEST.json").read_text())
+    return next(e for e in entries if e["file"] == path.name)
+
+
+@needs_logs
+def test_per_batch_bars_of_a_real_log() -> None:
+    text = EAGNET.read_text(errors="replace")
+    per_epoch = {int(n) for n in re.findall(r"Epoch 0: +\d+%\|[^|]*\| \d+/(\d+) \[", text)}
+    assert len(per_epoch) == 1
+    monitor, seen = _fold(text, max_epochs=64)
+    assert monitor.state.total_iters == 64 * per_epoch.pop()
+    assert seen[-1][1] is not None and seen[-1][1] > 0  # it crashed in its first epoch
+
+
+@needs_logs
+@pytest.mark.parametrize("path", [TMR, WANDB], ids=["hydra-callback", "wandb-bar"])
+def test_epoch_logs_with_max_epochs_end_at_nothing_left(path: Path) -> None:
+    """Their max_epochs is printed only at the end (`Trainer.fit` stopped: `max_epochs=N`):
+    read here with a regex, passed as the user would; the ETA is scored against the
+    manifest's truth (the log's own clock)."""
+    text = path.read_text(errors="replace")
+    epochs = int(re.findall(r"`max_epochs=(\d+)` reached", text)[-1])
+    monitor, seen = _fold(text, max_epochs=epochs)
+    assert monitor.state.total_iters == epochs
+    left = dict(seen)
+    assert left[epochs - 1] == 0.0
+    truth = _manifest(path)["truth"]
+    end = truth[-1][1]
+    errors = [abs(left[it] - (end - s)) / end for it, s in truth[1:] if left.get(it) is not None]
+    assert len(errors) > 10 and statistics.median(errors) < 0.02
