@@ -152,10 +152,13 @@ def demo_config(
 ) -> Config:
     """The user's config for the demo: its state beside the demo's log, the GPU sampled as
     often in the demo's clock as in a real run's (the chart shows it), and the messages in the
-    language of `locale_env` (LC_ALL, LC_MESSAGES, LANG), when given (none was chosen)."""
-    general: dict[str, Any] = {}
-    if not config.general.state_path:
-        general["state_path"] = str(workdir / "state.sqlite3")
+    language of `locale_env` (LC_ALL, LC_MESSAGES, LANG), when given (none was chosen).
+
+    The state is the demo's own even when the user's config names one: the demo's clock runs
+    `speed` times faster, and its times (a `/mute 1h`, when a message was queued) written
+    into the user's database would be hours ahead of theirs; and the user's etagram, running,
+    holds that database."""
+    general: dict[str, Any] = {"state_path": str(workdir / "state.sqlite3")}
     if locale_env is not None:
         general["language"] = locale_language(locale_env)
     interval_s = max(MIN_GPU_INTERVAL_S, config.gpu.interval_s / speed)

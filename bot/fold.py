@@ -231,7 +231,7 @@ class Fold:
                 demo=self.demo,
             )
             self.console.show(state.name, render(push, ctx), self.now())
-            await self.notifier.deliver(state, push, host=host)
+            await self.notifier.deliver(state, push, host=host, log=self.logs.get(state.name))
 
     def host_shown(self, run: str) -> str:
         """The machine to name in messages about `run`: past one machine (a hub that heard

@@ -5,9 +5,12 @@ chat and written to the outbox with an idempotency key, which the outbox sender 
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
+import os
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from bot import messages
 from bot.adapters.outbox import OutboxSender
@@ -95,13 +98,18 @@ class Notifier:
     def expand(self, state: RunState, notices: list[Notice], *, replayed: bool) -> list[Push]:
         return self.policy.expand(state, notices, replayed=replayed, now_s=self.now())
 
-    async def deliver(self, state: RunState, push: Push, *, host: str = "") -> None:
+    async def deliver(
+        self, state: RunState, push: Push, *, host: str = "", log: Path | None = None
+    ) -> None:
         """Render the push for each chat that wants it and queue it in the outbox; `host`:
-        the machine to name in it ("" = none)."""
+        the machine to name in it ("" = none); `log`: the run's log, when followed here."""
         store, sender = self.chats.store(), self._outbox()
         if store is None or sender is None:
             return
         kind, ident = identity(push)
+        # The log file in the key: tomorrow's `etagram run` of the same command (same name, a
+        # new log) says "started" and "finished" again; the same file read again does not.
+        of_log = await _file_id(log)
         for chat_id in sorted(self.chats.allowed_chat_ids):
             prefs = await self.chats.prefs(chat_id)
             if not self.policy.wants(prefs, state, push, self.now()):
@@ -111,9 +119,28 @@ class Notifier:
             key = f"{state.name}:{kind}:{ident}:{chat_id}"
             payload = encode_eval(push) if isinstance(push, EvalNotice) else None
             await store.enqueue(
-                key, chat_id, kind, text, silent=is_silent(push), now_s=self.now(), payload=payload
+                key + of_log,
+                chat_id,
+                kind,
+                text,
+                silent=is_silent(push),
+                now_s=self.now(),
+                payload=payload,
+                adopt=key if of_log else None,  # a row an earlier version keyed without it
             )
         sender.wake()
+
+
+async def _file_id(path: Path | None) -> str:
+    """`@device:inode` of the file at `path`; "" when there is none (not yet, or a hub's run,
+    whose log is on its agent's machine)."""
+    if path is None:
+        return ""
+    try:
+        st = await asyncio.to_thread(os.stat, path)
+    except OSError:
+        return ""
+    return f"@{st.st_dev}:{st.st_ino}"
 
 
 def render(push: Push, ctx: messages.Ctx) -> str:

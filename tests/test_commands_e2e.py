@@ -134,7 +134,27 @@ async def test_eta_and_status_answer_for_the_run_named(user: User) -> None:
     assert "bert" in _text(photo)
 
 
-@pytest.mark.parametrize("command", ["/eta", "/status", "/plot", "/gpu", "/stop"])
+async def test_runs_with_a_name_picks_that_run_as_its_button_does(user: User) -> None:
+    picked = await user.ask("/runs BERT")
+    text = _text(picked)
+    assert text.startswith(
+        _says(
+            user,
+            "Cette discussion suit désormais bert\u202f: /eta, /status et /plot sans nom",
+            "This chat now follows bert: /eta, /status and /plot without a name",
+        )
+    )
+    assert all(name in text for name in RUNS)  # and the runs, bert ticked as selected
+    assert _says(user, "bert\u202f: itération 300 / 600", "bert: iteration 300 / 600") in text
+    assert [b["text"] for b in _buttons(picked)] == ["gpt2-small", "gpt2-large", "✓ bert"]
+    assert "300 / 600" in _text(await user.ask("/status"))  # the chat reads bert now
+    again = await user.ask("/runs")
+    assert _says(user, "(choisi)", "(selected)") in next(
+        line for line in _text(again).splitlines() if "bert" in line
+    )
+
+
+@pytest.mark.parametrize("command", ["/eta", "/status", "/plot", "/gpu", "/stop", "/runs"])
 async def test_an_unknown_or_ambiguous_name_lists_the_runs(user: User, command: str) -> None:
     unknown = await user.ask(f"{command} nosuchrun")
     text = _text(unknown)

@@ -3,18 +3,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
 from PIL import Image
 
 from bot.adapters.plot import HEIGHT_PX, WIDTH_PX
+from bot.adapters.store import Store
 from bot.config import Config, General, Gpu
 from bot.demo import demo_clock, demo_config, locale_language
 from bot.messages import Ctx, to_plain
 from bot.messages.bot_ui import demo_intro_text
 from bot.messages.lang import Tr
+from tests.telegram_stub import BotApiStub
 from tests.test_cli import etagram
+
+OWNER = 4242
 
 
 def test_the_demo_ends_with_a_tour(tmp_path: Path) -> None:
@@ -99,3 +104,35 @@ def test_the_demo_says_its_times_are_a_real_runs() -> None:
     intro = to_plain(demo_intro_text(10, "/tmp/d/train.log", Ctx(lang="en", now_s=0)))
     assert "10 times faster than real" in intro and "/tmp/d/train.log" in intro
     assert "The time in brackets is the demo's clock" in intro
+
+
+async def test_the_demo_keeps_its_clock_out_of_the_users_state(tmp_path: Path) -> None:
+    """The demo's clock runs 100 times faster: written into the user's state database, its
+    times would be hours ahead (a `/mute 1h` during the demo muting the real bot for half a
+    day, outbox rows from the future). The demo keeps a throw-away database of its own,
+    beside its log; and so it also runs while the user's etagram holds theirs."""
+    user_db = tmp_path / "user.sqlite3"
+    users = await Store.open(user_db)  # the user's etagram, running: it holds its database
+    await users.save_prefs(OWNER, {"lang": "en"})
+    async with BotApiStub() as stub:
+        env = {
+            "LD_LIBRARY_PATH": str(tmp_path),
+            "TMPDIR": str(tmp_path),
+            "ETAGRAM_LANGUAGE": "en",
+            "ETAGRAM_STATE_PATH": str(user_db),
+            "ETAGRAM_TELEGRAM_TOKEN": stub.token,
+            "ETAGRAM_TELEGRAM_API_BASE_URL": stub.base_url,
+            "ETAGRAM_TELEGRAM_ALLOWED_CHAT_IDS": str(OWNER),
+        }
+        result = await asyncio.to_thread(etagram, "demo", "--speed", "100", env=env, timeout=120)
+        assert result.returncode == 0, result.stderr
+        assert any("Training started" in (c.text or "") for c in stub.sent)
+    assert await users.outcomes() == {}  # nothing queued in the user's database
+    assert await users.load_prefs(OWNER) == {"lang": "en"}
+    await users.close()
+    (own,) = tmp_path.glob("etagram-demo-*/state.sqlite3")
+    demo = await Store.open(own)
+    try:
+        assert await demo.outcomes()  # the demo's messages went through its own outbox
+    finally:
+        await demo.close()

@@ -25,7 +25,17 @@ from bot.config import Config, General
 from bot.service import RunSpec, Service
 from tests.conftest import RedisServer
 from tests.telegram_stub import BotApiStub
-from tests.test_faults import FAST, HEADER, OWNER, RUN, append, make_config, run_lines, until
+from tests.test_faults import (
+    FAST,
+    HEADER,
+    OWNER,
+    RUN,
+    append,
+    event,
+    make_config,
+    run_lines,
+    until,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 FULL = "PRAGMA max_page_count = {pages}"
@@ -97,7 +107,7 @@ async def _logged(caplog: pytest.LogCaptureFixture, logger: str) -> bool:
 
 async def _sent(service: Service, key: str) -> bool:
     assert service.store is not None
-    return (await service.store.outcomes()).get(key) == "sent"
+    return {event(k): v for k, v in (await service.store.outcomes()).items()}.get(key) == "sent"
 
 
 async def test_a_log_name_that_is_not_utf8_still_gets_its_alerts(

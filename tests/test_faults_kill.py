@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.telegram_stub import BotApiStub
-from tests.test_faults import HEADER, OWNER, RUN, Tally, append, run_lines, tally
+from tests.test_faults import HEADER, OWNER, RUN, Tally, append, event, run_lines, tally
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,7 +64,8 @@ async def start(stub: BotApiStub, workdir: Path) -> asyncio.subprocess.Process:
 def outbox_keys(workdir: Path) -> set[str]:
     db = sqlite3.connect(workdir / "state.sqlite3")
     try:
-        return {k for (k,) in db.execute("SELECT key FROM outbox WHERE chat_id = ?", (OWNER,))}
+        rows = db.execute("SELECT key FROM outbox WHERE chat_id = ?", (OWNER,))
+        return {event(k) for (k,) in rows}
     finally:
         db.close()
 

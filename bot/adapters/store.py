@@ -187,11 +187,17 @@ class Store:
         silent: bool,
         now_s: float,
         payload: str | None = None,
+        adopt: str | None = None,
     ) -> bool:
         """Store a notification once; False if that key was already stored (a duplicate).
 
         Keys are kept after delivery: the backlog replayed at each start-up produces the same
-        keys again, and they must find their row."""
+        keys again, and they must find their row. `adopt`: the key an earlier etagram gave the
+        same event (before keys named the log): a row under it is this one, renamed `key`."""
+        if adopt is not None and await self._write(
+            "UPDATE OR IGNORE outbox SET key = ? WHERE key = ?", (key, adopt)
+        ):
+            return False
         count = await self._write(
             "INSERT OR IGNORE INTO outbox (key, chat_id, kind, text, silent, created_s, payload) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -396,22 +396,27 @@ def _first_refusal(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> bool:
 
 async def start_stranger(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Tell a chat that is not allowed its id, so the owner can add it; no run data."""
-    chat_id = _chat_id(update)
-    if not _first_refusal(context, chat_id):
-        return
-    ctx = await _backend(context).ctx_for(chat_id)
-    log.warning("chat %s is not in allowed_chat_ids; it sent /start", chat_id)
-    await _reply(update, context, messages.start_text(ctx, chat_id, allowed=False))
+    await _refuse(update, context, "chat %s is not in allowed_chat_ids; it sent /start", True)
 
 
 async def refuse(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Refuse a command from a chat that is not allowed; no run data."""
+    await _refuse(update, context, "refused a command from chat %s (not in allowed_chat_ids)")
+
+
+async def _refuse(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, why: str, start: bool = False
+) -> None:
+    """The stranger's answer (the welcome's, with its id, for /start), once an hour."""
     chat_id = _chat_id(update)
     if not _first_refusal(context, chat_id):
         return
     ctx = await _backend(context).ctx_for(chat_id)
-    log.warning("refused a command from chat %s (not in allowed_chat_ids)", chat_id)
-    await _reply(update, context, messages.refusal_text(ctx, chat_id))
+    log.warning(why, chat_id)
+    if start:
+        await _reply(update, context, messages.start_text(ctx, chat_id, allowed=False))
+    else:
+        await _reply(update, context, messages.refusal_text(ctx, chat_id))
 
 
 # --- commands ------------------------------------------------------------------------------
@@ -490,10 +495,19 @@ async def _send_plot(
 
 
 async def runs(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """The runs followed; buttons pick the one this chat reads."""
+    """The runs followed; buttons pick the one this chat reads, and so does `/runs NAME`
+    (what pressing its button does, typed)."""
     chat_id, ctx = await _chat(update, context)
     backend = _backend(context)
     states = backend.run_states()
+    if context.args:
+        picked = await run_asked(update, context)
+        if picked is None:  # answered: no run by that name, or several
+            return
+        await backend.save_prefs(chat_id, (await backend.prefs(chat_id)).with_(run=picked.name))
+        text = _runs_text(backend, states, picked.name, ctx, picked=True)
+        await _reply(update, context, text, _runs_keyboard(states, picked.name))
+        return
     selected = await backend.run_for(chat_id)
     name = selected.name if selected else None
     text = _runs_text(backend, states, name, ctx)
@@ -501,10 +515,18 @@ async def runs(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def _runs_text(
-    backend: Backend, states: list[RunState], selected: str | None, ctx: messages.Ctx
+    backend: Backend,
+    states: list[RunState],
+    selected: str | None,
+    ctx: messages.Ctx,
+    *,
+    picked: bool = False,
 ) -> str:
-    """/runs, each run with its machine where messages name it."""
+    """/runs, each run with its machine where messages name it; `picked`: `selected` was just
+    picked with `/runs NAME`, which the answer says first."""
     hosts = {s.name: backend.host_shown(s.name) for s in states}
+    if picked and selected is not None:
+        return messages.run_picked_text(states, selected, ctx, hosts)
     return messages.runs_text(states, selected, ctx, hosts)
 
 

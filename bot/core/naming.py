@@ -32,15 +32,26 @@ and values such as `None` are passed over.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from pathlib import PurePath
 
 NAMING_LINES = 2000  # Megatron's argument dump alone is ~800 lines
 MAX_NAME = 64
 
-_RUN_KEYS = "run_name|wandb_run_name|experiment_name|exp_name|wandb_exp_name|wandb_name"
-_DIR_KEYS = "out_dir|output_dir"
-_KEYS = f"(?P<key>{_RUN_KEYS}|{_DIR_KEYS})"
+RUN_KEYS = (
+    "run_name",
+    "wandb_run_name",
+    "experiment_name",
+    "exp_name",
+    "wandb_exp_name",
+    "wandb_name",
+)
+# Where a run writes its outputs and checkpoints, as trainers name it in their config dump or
+# on their command line (resources.py looks there for the disk to watch).
+OUTPUT_KEYS = ("out_dir", "output_dir", "save_dir", "checkpoint_dir", "ckpt_dir")
+# In a log's config dump, only these two: the others print whole paths, spaces included
+# (Ultralytics' `save_dir=D:\ml projects\runs\...`), which a dump's line cannot delimit.
+_KEYS = f"(?P<key>{'|'.join(RUN_KEYS + OUTPUT_KEYS[:2])})"
 _VALUE = r"['\"]?(?P<value>[^\s'\",)│|]+)"
 _NAMING = tuple(
     re.compile(pattern)
@@ -119,10 +130,13 @@ def name_in_lines(lines: Iterable[str]) -> tuple[int, str] | None:
 
 
 def name_of_command(argv: Sequence[str]) -> str:
-    """`python train.py config/x.py` -> `train-x`; a `--output_dir`/`--run_name` in the
-    command wins; the program's name when there is no script."""
-    if (named := name_in_line(" ".join(argv))) is not None:
-        return named
+    """`python train.py config/x.py` -> `train-x`; a `--run_name` or an output folder
+    (`--output_dir`, `--save-dir`... as resources.py reads them) in the command wins; the
+    program's name when there is no script."""
+    words = " ".join(argv).split()  # `bash -c "python train.py --output_dir x"` too
+    named = (_clean(value) for value in flag_values(words, RUN_KEYS + OUTPUT_KEYS))
+    if (name := next((n for n in named if n is not None), None)) is not None:
+        return name
     words = [w for w in argv if w]
     if not words:
         return "run"
@@ -138,6 +152,19 @@ def name_of_command(argv: Sequence[str]) -> str:
         None,
     )
     return _short(f"{stem}-{config}" if config else stem) or "run"
+
+
+def flag_values(argv: Sequence[str], keys: Collection[str]) -> Iterator[str]:
+    """The values a command line gives any of `keys`, in order: `--key V`, `--key=V`, and
+    Hydra's `key=V`; a dash in a flag reads as an underscore (`--output-dir`)."""
+    for i, arg in enumerate(argv):
+        key, eq, value = arg.lstrip("-").partition("=")
+        if key.replace("-", "_") not in keys:
+            continue
+        if eq and value:
+            yield value
+        elif not eq and arg.startswith("--") and i + 1 < len(argv):
+            yield argv[i + 1]
 
 
 def name_of_path(path: PurePath) -> str:

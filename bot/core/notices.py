@@ -339,6 +339,9 @@ class Alert:
     t_s: float
     evidence: Evidence
     eta_change_s: float | None = None
+    # Alerts of its type at its iteration this run raised before it (set by the push policy):
+    # a crash, a resume, the same crash at the same printed iteration are two alerts, not one.
+    nth: int = 0
 
     def __post_init__(self) -> None:
         if self.type != self.evidence.TYPE:  # a programming error: never a user's input

@@ -43,6 +43,7 @@ Push = Notice | Milestone
 class _RunMemory:
     milestones: set[int] = dataclasses.field(default_factory=set)
     launch: int = 0  # the launch the milestones were passed in: a new one passes them again
+    alerts: dict[tuple[str, int | None], int] = dataclasses.field(default_factory=dict)
 
 
 class PushPolicy:
@@ -64,6 +65,7 @@ class PushPolicy:
         backlog (lines handled before a restart, or a log that was already long when first
         followed) pushes only its warnings and critical alerts."""
         memory = self._runs.setdefault(state.name, _RunMemory())
+        notices = [_counted(n, memory.alerts) for n in notices]
         milestone = self._milestone(state, memory, now_s)
         if replayed:
             return [n for n in notices if isinstance(n, Alert) and n.severity != "info"]
@@ -118,7 +120,19 @@ def identity(push: Push) -> tuple[str, str]:
         return "milestone", str(push.pct)
     if push.type == "started":  # once per run; the iteration it is noticed at varies with
         return "alert", "started"  # how the lines were batched (a restart re-reads them)
-    return "alert", f"{push.type}:{push.iter}"
+    repeat = f":{push.nth + 1}" if push.nth else ""  # the first keeps the key it always had
+    return "alert", f"{push.type}:{push.iter}{repeat}"
+
+
+def _counted(notice: Notice, seen: dict[tuple[str, int | None], int]) -> Notice:
+    """The alert numbered among the run's alerts of its type at its iteration. Every alert
+    counts, replayed or not: the backlog read again at a restart numbers its alerts as the
+    first reading did, so they find their rows in the outbox."""
+    if not isinstance(notice, Alert):
+        return notice
+    nth = seen.get((notice.type, notice.iter), 0)
+    seen[(notice.type, notice.iter)] = nth + 1
+    return dataclasses.replace(notice, nth=nth) if nth else notice
 
 
 def _ordinal(state: RunState, it: int | None) -> int:

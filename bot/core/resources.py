@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.core.gpu import GpuSample
+from bot.core.naming import OUTPUT_KEYS, flag_values
 from bot.core.notices import DiskFullEvidence, GpuIdleEvidence, SlurmDeadlineEvidence
 
 IDLE_CLEAR_PCT = 5.0  # points above the idle threshold: a GPU at 6 % is not "back"
@@ -37,8 +38,6 @@ SHORT_MIN_SHARE = 0.05  # of the time left
 RESAY_SHARE = 0.5
 RESAY_MIN_S = 900.0
 RESOLVED_S = 300.0
-# Where checkpoints go, as trainers name it in their config dump or on their command line.
-OUTPUT_KEYS = ("out_dir", "output_dir", "save_dir", "checkpoint_dir", "ckpt_dir")
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,12 +169,4 @@ def _configured(config: Mapping[str, int | float | str]) -> str | None:
 
 def _from_argv(argv: Sequence[str]) -> str | None:
     """`--output_dir X`, `--output_dir=X`, `--out_dir=X` (nanoGPT), `output_dir=X` (Hydra)."""
-    for i, arg in enumerate(argv):
-        key, eq, value = arg.lstrip("-").partition("=")
-        if key.replace("-", "_") not in OUTPUT_KEYS:
-            continue
-        if eq and value:
-            return value
-        if not eq and arg.startswith("--") and i + 1 < len(argv):
-            return argv[i + 1]
-    return None
+    return next(flag_values(argv, OUTPUT_KEYS), None)

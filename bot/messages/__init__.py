@@ -26,6 +26,7 @@ from bot.messages.progress import (
     eval_text,
     live_line,
     live_more,
+    run_picked_text,
     runs_text,
     status_text,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "mute_text",
     "no_run_text",
     "refusal_text",
+    "run_picked_text",
     "runs_text",
     "start_text",
     "status_text",

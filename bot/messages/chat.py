@@ -44,7 +44,9 @@ HELP_COMMANDS = [
     "start",
     "help",
 ]
-RUN_COMMANDS = frozenset({"eta", "status", "gpu", "plot", "stop", "live"})  # they take a run's name
+RUN_COMMANDS = frozenset(
+    {"eta", "status", "gpu", "plot", "runs", "stop", "live"}
+)  # they take a run's name
 HELP_VARIANTS = {  # lines of their own in /help, after the command's
     "live": [("/live off", "help.live_off")],
     "mute": [("/mute", "help.mute_forever")],

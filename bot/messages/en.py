@@ -97,6 +97,9 @@ MESSAGES: dict[str, str] = {
     "runs.iter": "iteration {iter}",
     "runs.no_progress": "no progress yet",
     "runs.pick": "Pick one with the buttons below.",
+    "runs.picked": (
+        "This chat now follows {run}: /eta, /status and /plot without a name answer for it."
+    ),
     # /status
     # a run's phase (bot/core/lifecycle.py)
     "phase.slowed": "Slowed down: iterations take longer than usual.",

@@ -122,6 +122,10 @@ _MESSAGES = {
     "runs.iter": "itération {iter}",
     "runs.no_progress": "pas encore de progression",
     "runs.pick": "Choisissez-en un avec les boutons ci-dessous.",
+    "runs.picked": (
+        "Cette discussion suit désormais {run} : /eta, /status et /plot sans nom répondent "
+        "pour lui."
+    ),
     # /status
     # a run's phase (bot/core/lifecycle.py)
     "phase.slowed": "Ralenti : les itérations prennent plus de temps que d'habitude.",

@@ -353,6 +353,19 @@ def runs_text(
     return compose(ctx, Html(""), lambda tr: runs_body(tr, runs, selected, hosts or {}))
 
 
+def run_picked_text(
+    runs: Sequence[RunState], picked: str, ctx: Ctx, hosts: Mapping[str, str] | None = None
+) -> str:
+    """`/runs NAME`: the chat follows that run now (as with its button), and the runs."""
+    return compose(
+        ctx,
+        Html(""),
+        lambda tr: join(
+            [tr.t("runs.picked", run=name(picked)), runs_body(tr, runs, picked, hosts or {})]
+        ),
+    )
+
+
 def runs_body(
     tr: Tr, runs: Sequence[RunState], selected: str | None, hosts: Mapping[str, str]
 ) -> Html:

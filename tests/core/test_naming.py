@@ -74,6 +74,10 @@ def test_lines_that_name_nothing(line: str) -> None:
         (["torchrun", "--nproc_per_node", "8", "train.py", "config/x.py", "--lr=1e-3"], "train-x"),
         (["python3", "train.py", "--out_dir=out-owt"], "owt"),
         (["accelerate", "launch", "sft.py", "--output_dir", "outputs/llama-sft"], "llama-sft"),
+        # the flags resources.py reads for the checkpoints' disk name the run too
+        (["python", "train.py", "--save-dir", "runs/exp9"], "exp9"),
+        (["python", "t.py", "--output_dir", "out", "--run-name", "abc"], "abc"),
+        (["bash", "-c", "python t.py --output_dir=runs/x1"], "x1"),
         (["python", "-m", "pkg.finetune"], "finetune"),
         (["./run_experiment.sh"], "run_experiment"),
         (["/usr/bin/trainer-bin", "--epochs", "3"], "trainer-bin"),

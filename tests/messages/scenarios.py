@@ -56,6 +56,7 @@ from bot.messages import (
     mute_text,
     no_run_text,
     refusal_text,
+    run_picked_text,
     runs_text,
     start_text,
     status_text,
@@ -536,6 +537,12 @@ SCENARIOS = [
     Scenario(
         "runs_phases",
         lambda c: runs_text(_all_phases(), "c-stalled", c),
+        now_s=NOW + 754,
+        names=NAMED_RUNS,
+    ),
+    Scenario(
+        "runs_picked",
+        lambda c: run_picked_text(_all_phases(), "c-stalled", c),
         now_s=NOW + 754,
         names=NAMED_RUNS,
     ),

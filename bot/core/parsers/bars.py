@@ -31,6 +31,9 @@ _PREPARATION = re.compile(
     r"(?i)\b(?:pre-?process(?:ing)?|encod(?:e|ing)|tokeni[sz](?:e|ing)|download(?:ing)?"
     r"|caching|mapping|filtering|convert(?:ing)?)\b"
 )
+# A line that opens an epoch in a plain `for epoch ...: for batch in tqdm(loader)` loop:
+# `[INFO] epoch 0`, `Epoch 3/10`, `epoch: 2 of 50` (a line with a loss closes one instead).
+_EPOCH_HEADER = re.compile(r"(?i)\bepoch\b[\s:#]*(\d+)(?:\s*(?:/|of)\s*(\d+))?")
 # Keys as Lightning and W&B log them: `loss`, `train/loss_step`, `val/loss`.
 _POSTFIX_ITEM = re.compile(r"([\w/.-]+)=([^,\s]+)")
 
@@ -104,13 +107,20 @@ class BarTracker:
     it from a training bar until the inner bar starts. A redraw identical to the previous one
     (tqdm repeats a bar after a printed line) is skipped.
 
+    With `epoch_headers` (plain tqdm loops), a line opening an epoch (`[INFO] epoch 0`, `Epoch
+    3/10`) printed before the first training bar makes each bar one epoch: the iteration is
+    `(E - base) x batches_per_epoch + n` with E the latest header's epoch (base 0 or 1, the
+    first header's), of `epochs x batches_per_epoch` when the header says how many (else no
+    total: the bar's own total would end the run after its first epoch), and the elapsed time
+    the finished epochs' last draws plus the current one.
+
     A bare bar with a new total that starts right after a line announcing data preparation
     (`encode all the data : 75722`, `Tokenizing the corpus`, `Downloading ...`,
     `preprocessing`: see `announce`) and carries no loss is the preparation's own bar (a
     `tqdm(dataset)` loop), not training: its redraws are ignored.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, epoch_headers: bool = False) -> None:
         self.total: int | None = None  # the training bar's total
         self.step: int | None = None  # the last progress reported
         self._fixed = False
@@ -121,6 +131,10 @@ class BarTracker:
         self._epochs_done = 0
         self._prep_next = False  # the last text line announced data preparation
         self._prep_total: int | None = None  # the total of the preparation bar being drawn
+        self._headers = epoch_headers
+        self._header: tuple[int, int | None] | None = None  # the latest epoch header: E, epochs
+        self._base: int | None = None  # the first header's epoch is 0 or 1: bars are epochs
+        self._epoch_elapsed = (-1, 0.0, 0.0)  # epoch, elapsed before it, its last draw's
 
     def fix_total(self, total: int) -> None:
         """The log named the training bar's total (`Total optimization steps = N`)."""
@@ -137,9 +151,20 @@ class BarTracker:
         self._open, self._fixed = True, False
 
     def announce(self, text: str) -> None:
-        """A line of text (not a bar): does it announce data preparation?"""
+        """A line of text (not a bar): does it announce data preparation, or open an epoch?"""
         if text.strip():
             self._prep_next = _PREPARATION.search(text) is not None
+        if not self._headers or "loss" in text.lower():
+            return
+        match = _EPOCH_HEADER.search(text)
+        if match is None or (self.total is not None and self._base is None):
+            return
+        epoch = int(match.group(1))
+        if self._header is not None and epoch != self._header[0]:
+            self._last = None  # the new epoch's bar may look just like the last one's end
+        self._header = (epoch, None if match.group(2) is None else int(match.group(2)))
+        if self._base is None:
+            self._base = min(epoch, 1)
 
     def feed(self, bar: Bar) -> Progress | None:
         if bar.desc or bar.total <= 1 or bar == self._last or bar.total == self._prep_total:
@@ -179,6 +204,8 @@ class BarTracker:
         self._open = False
         if last is not None and bar.n != last.n:
             self._moved = True
+        if self._base is not None and self._header is not None:
+            return self._epoch_progress(bar)
         if self._outer is None:
             self.step = bar.n
             return Progress(
@@ -194,6 +221,23 @@ class BarTracker:
             total=self._outer.total * bar.total,
             elapsed_s=None if bar.elapsed_s is None else outer_elapsed + bar.elapsed_s,
             epoch=epochs_done + bar.n / bar.total,
+        )
+
+    def _epoch_progress(self, bar: Bar) -> Progress:
+        """A bar that is one epoch, as its header said (see the class docstring)."""
+        assert self._header is not None and self._base is not None
+        epoch, epochs = self._header
+        done = max(0, epoch - self._base)
+        seen, before, last_elapsed = self._epoch_elapsed
+        if epoch != seen:
+            before += last_elapsed if seen >= 0 else 0.0
+        self._epoch_elapsed = (epoch, before, bar.elapsed_s or 0.0)
+        self.step = done * bar.total + bar.n
+        return Progress(
+            self.step,
+            total=None if epochs is None else epochs * bar.total,
+            elapsed_s=None if bar.elapsed_s is None else before + bar.elapsed_s,
+            epoch=done + bar.n / bar.total,
         )
 
 

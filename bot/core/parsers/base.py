@@ -189,10 +189,9 @@ def _epoch_seconds(
 
 
 # What launchers put before each process's line: srun's `--label` (` 0: `, `29: `), torchrun's
-# `[rank0]:` / `[default0]:` (twice when the script prints its own), Ray's `(TaskRunner pid=1)`.
-_LAUNCHER = re.compile(
-    r"^\s*(?:\d+:\s+|\[(?:rank|default)\d+\]:\s*|\(\w+ pid=\d+(?:, ip=[\d.]+)?\)\s*)+"
-)
+# `[rank0]:` / `[default0]:` (twice when the script prints its own), Ray's `(TaskRunner pid=1)`,
+# `(pid=1)` for a task without a name, `(raylet.worker pid=1, ip=10.0.0.2)`.
+_LAUNCHER = re.compile(r"^\s*(?:\d+:\s+|\[(?:rank|default)\d+\]:\s*|\((?:[\w.]+ )?pid=[^)]*\)\s*)+")
 
 
 def strip_launcher(line: str) -> str:

@@ -56,7 +56,7 @@ from __future__ import annotations
 import re
 
 from bot.core.events import ErrorText, Event
-from bot.core.parsers.base import looks_binary
+from bot.core.parsers.base import looks_binary, strip_launcher
 
 # Long lines are cut: the alert shows the start of the line, the numbers are in `details`.
 MAX_TEXT_CHARS = 500
@@ -64,9 +64,6 @@ MAX_TEXT_CHARS = 500
 _UNIT_MIB = {"B": 1 / 2**20, "KiB": 1 / 1024, "MiB": 1.0, "GiB": 1024.0, "TiB": 1024.0**2}
 _SIZE = r"([\d.]+) ?(B|KiB|MiB|GiB|TiB)"
 
-_PREFIX = re.compile(
-    r"(?:\d+:\s)?(?:\((?:[\w.]+ )?pid=[^)]*\)\s*)?(?:\[(?:rank|default)\d+\]:\s*)*"
-)
 _OOM = re.compile(
     r"OutOfMemoryError|(?:CUDA|HIP) out of memory|CUDA error: out of memory"
     r"|CUBLAS_STATUS_ALLOC_FAILED|cudaErrorMemoryAllocation|CUDA_ERROR_OUT_OF_MEMORY"
@@ -161,7 +158,7 @@ def may_report(text: str) -> bool:
 
 
 def _classify(line: str) -> ErrorText | None:
-    body = _body(line)
+    body = strip_launcher(line)
     text = body[:MAX_TEXT_CHARS]  # quoted without the launcher's prefix for its process
     if _OOM.search(line):
         return ErrorText("oom", text, _oom_details(line))
@@ -202,16 +199,10 @@ def _ends(line: str, body: str, text: str) -> ErrorText | None:
     return None
 
 
-def _body(line: str) -> str:
-    """`line` without the launcher's prefix for its process."""
-    prefix = _PREFIX.match(line)
-    return line[prefix.end() :] if prefix else line
-
-
 def exception_shape(text: str) -> str:
     """What two processes failing the same way print alike: the exception line without its
     process prefix and with every number (a device, a size, a pid) made the same."""
-    return _DIGITS.sub("0", _body(text)[:200])
+    return _DIGITS.sub("0", strip_launcher(text)[:200])
 
 
 def _oom_details(line: str) -> dict[str, float | str]:

@@ -12,6 +12,12 @@ Lines it prints, as in a real run:
     iter 10: loss 3.9133, time 6704.74ms, mfu 2.23%
     saving checkpoint to out-mitos
 
+Forks that measure the loss in another unit print it after the number (the f-string
+`f"iter {iter_num}: loss {lossf:.4f} BPC, time {dt*1000:.2f}ms, mfu {running_mfu*100:.2f}%"`):
+
+    step 0: train loss 12.5201 BPC, val loss 12.5218 BPC
+    iter 10: loss 10.0507 BPC, time 263.86ms, mfu 9.31%
+
 `time` is that one iteration's duration (`dt_s`); an eval iteration's time includes the eval.
 A checkpoint is saved right after an eval, so it gets the last eval's step as its iteration.
 Config lines give `RunConfig` with the known keys only (a stray `x = 1` in the log is not
@@ -46,8 +52,10 @@ CONFIG_KEYS = frozenset(
     }
 )
 
-_ITER = re.compile(r"^iter (\d+): loss (\S+?), time (\d+(?:\.\d+)?)ms")
-_EVAL = re.compile(r"^step (\d+): train loss (\S+?), val loss (\S+?)(?:,|$|\s)")
+# A unit word may follow a loss (`loss 3.91 BPC`): forks print bits per character.
+_UNIT = r"(?: [A-Za-z/]+)?"
+_ITER = re.compile(rf"^iter (\d+): loss (\S+?){_UNIT}, time (\d+(?:\.\d+)?)ms")
+_EVAL = re.compile(rf"^step (\d+): train loss (\S+?){_UNIT}, val loss (\S+?)(?:,|$|\s)")
 _CONFIG = re.compile(r"^(?:Overriding: )?(\w+) = ([^#]+?)\s*(?:#.*)?$")
 _TOKENS = re.compile(r"^tokens per iteration will be: ([\d,]+)")
 _CONFIG_FILE = re.compile(r"^Overriding config with (\S+?):?$")

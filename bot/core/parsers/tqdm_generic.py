@@ -14,11 +14,20 @@ A bare bar right after a line that announces data preparation is that preparatio
     2023-08-25 09:10:55 INFO     encode all the data       : 75722
       0%|          | 61/75722 [00:00<02:05, 603.06it/s]
 
-Progress is counted by `bars.BarTracker`: with an outer epoch bar (drawn at 0 before the
-inner bar starts), the iteration is the global batch count `epochs_done x batches_per_epoch
-+ n` of `epochs x batches_per_epoch`, and the elapsed time the outer bar's plus the inner
-bar's. Text around the bars goes to the generic parser (`Val Loss` -> `Eval` at the current
-global batch count).
+A plain `for epoch ...: print(...); for batch in tqdm(loader)` loop draws one bar per epoch
+after a header line (FreePose's `train.py`; the evaluation bar has another total):
+
+    [INFO] epoch 1
+    100%|██████████| 3517/3517 [11:22<00:00,  5.15it/s]
+    [INFO] Evaluation
+    100%|██████████| 431/431 [00:44<00:00,  9.75it/s]
+
+Progress is counted by `bars.BarTracker` (with `epoch_headers`: each bar after such a header is
+one epoch, counted on across epochs; `Epoch 3/10` also gives the total). With an outer epoch
+bar (drawn at 0 before the inner bar starts), the iteration is the global batch count
+`epochs_done x batches_per_epoch + n` of `epochs x batches_per_epoch`, and the elapsed time the
+outer bar's plus the inner bar's. Text around the bars goes to the generic parser (`Val Loss`
+-> `Eval` at the current global batch count).
 """
 
 from __future__ import annotations
@@ -41,7 +50,7 @@ class TqdmParser(FeedMany):
     name = NAME
 
     def __init__(self) -> None:
-        self._bars = BarTracker()
+        self._bars = BarTracker(epoch_headers=True)
         self._text = generic.GenericParser(loss_only=True)
 
     def feed(self, line: str) -> list[Event]:

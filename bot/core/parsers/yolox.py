@@ -20,15 +20,22 @@ As the trainer writes them (`train_log.txt` or stdout; `\\` marks a line wrapped
 iteration is the global step `(E - 1) x N + I` of `T x N`; `ETA` is YOLOX's own remaining
 time. The loguru timestamp is the clock. A file often holds several launches (YOLOX appends
 to `train_log.txt`): each starts again at epoch 1 (or at its resumed epoch), which the state
-downstream tells from the counter. `Training of experiment is done` is printed by a finally
-block, also when the run was interrupted, so it is not taken as the end of training.
+downstream tells from the counter. `Training of experiment is done` is printed by `after_train`
+in a `finally` block, also when the run died (the error follows it): it is the end of training
+only when the last progress line was the last epoch's last print (`iter` within one print
+interval of `N`, the interval read from the epoch's previous line), as in
+
+    2021-09-03 20:47:27.779 | INFO     | yolox.core.trainer:after_iter:246 - epoch: 300/300, \
+        iter: 40/47, mem: 1756Mb, iter_time: 0.087s, ...
+    2021-09-03 20:47:31.106 | INFO     | yolox.core.trainer:after_train:184 - Training of \
+        experiment is done and the best AP is 90.00
 """
 
 from __future__ import annotations
 
 import re
 
-from bot.core.events import Event, Progress
+from bot.core.events import Event, Progress, TrainingEnd
 from bot.core.parsers import errors
 from bot.core.parsers.base import FeedMany, clean, clock_seconds, timestamp_seconds, to_float
 
@@ -37,6 +44,7 @@ NAME = "yolox"
 _PROGRESS = re.compile(r"\bepoch: (\d+)/(\d+), iter: (\d+)/(\d+),")
 _LOSS = re.compile(r"\btotal_loss: (\S+?),")
 _ETA = re.compile(r"\bETA: ((?:\d+ days?, )?\d+:\d\d:\d\d)")
+_DONE = "Training of experiment is done"
 
 
 def score(line: str) -> int:
@@ -47,14 +55,34 @@ def score(line: str) -> int:
 class YoloxParser(FeedMany):
     name = NAME
 
+    def __init__(self) -> None:
+        self._last: tuple[int, int, int, int] | None = None  # epoch, epochs, iter, per epoch
+        self._interval = 0  # iterations between two prints inside an epoch
+
     def feed(self, line: str) -> list[Event]:
         line = clean(line)
         events: list[Event] = []
         if "epoch: " in line:
             match = _PROGRESS.search(line)
             if match is not None:
+                self._remember(match)
                 events.append(_progress(line, match))
+        elif _DONE in line and self._at_end():
+            events.append(TrainingEnd(reason="completed"))
         return errors.with_errors(events, line)
+
+    def _remember(self, match: re.Match[str]) -> None:
+        epoch, epochs, it, per_epoch = (int(g) for g in match.groups())
+        last = self._last
+        same_epoch = last is not None and last[0] == epoch and it > last[2]
+        self._interval = it - last[2] if last is not None and same_epoch else it
+        self._last = (epoch, epochs, it, per_epoch)
+
+    def _at_end(self) -> bool:
+        if self._last is None:
+            return False
+        epoch, epochs, it, per_epoch = self._last
+        return epoch == epochs and it + self._interval > per_epoch
 
 
 def _progress(line: str, match: re.Match[str]) -> Progress:

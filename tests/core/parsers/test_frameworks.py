@@ -38,6 +38,8 @@ def configs(events: list[Event]) -> dict[str, int | float | str]:
         ("[default1]:step: 5  loss: 1.0", "step: 5  loss: 1.0"),
         ("(TaskRunner pid=12) step:3 - a:1", "step:3 - a:1"),
         ("(WorkerDict pid=3, ip=10.0.0.2) hi", "hi"),
+        ("(pid=4471) RuntimeError: x", "RuntimeError: x"),  # a Ray task without a name
+        ("(raylet.worker pid=9) 3: [rank3]: x", "x"),
         ("05/31 05:18:08 - mmengine - INFO - x", "05/31 05:18:08 - mmengine - INFO - x"),
         ("[11/17 13:47:11] d2 INFO: x", "[11/17 13:47:11] d2 INFO: x"),
         ("Train: 0 [ 0/5 (0%)]", "Train: 0 [ 0/5 (0%)]"),
