@@ -107,3 +107,12 @@ async def test_watch_takes_max_epochs_from_the_option_else_the_config(
     text, _ = lightning_log(1, 30)
     await fold.handle(LogLines("fit", tuple(text.replace("\r", "\n").splitlines()), 10.0))
     assert fold.run_states()[0].total_iters == total
+
+
+def test_explain_names_a_dump_before_progress(tmp_path: Path) -> None:
+    head = "trainer:\n  _target_: lightning.pytorch.trainer.Trainer\n  max_epochs: 5\nmodel:"
+    path = tmp_path / "fit.log"
+    path.write_text(lightning_log(EPOCHS, BATCHES, head=head)[0])
+    obj = json.loads(etagram("explain", str(path), "--json").stdout)
+    assert obj["total"] == EPOCHS * BATCHES and obj["no_eta"] is None
+    assert obj["total_source"] == f"max_epochs 5 in the log x {BATCHES} per epoch"
