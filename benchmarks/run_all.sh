@@ -14,3 +14,7 @@ for script in notify_latency steady_overhead wakeup_cost bounded_memory catchup_
     "$PY" "benchmarks/$script.py" "$@"
     echo
 done
+echo "## attack_rerun"  # issue 15's attacks, from outside (needs redis-server; root for tmpfs)
+size=--quick
+for arg in "$@"; do [ "$arg" = --full ] && size=; done
+"$PY" benchmarks/attack_rerun.py $size

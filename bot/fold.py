@@ -8,6 +8,7 @@ the agents publish to the bus.
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import logging
 import math
@@ -29,6 +30,7 @@ from bot.core.lifecycle import WaitReason
 from bot.core.monitor import RunMonitor
 from bot.core.naming import unique
 from bot.core.notices import Alert, AlertType, Notice, Placed, Severity, TooManyRunsEvidence
+from bot.core.policy import Push
 from bot.core.state import RunState
 from bot.notify import Notifier, render
 from bot.parts import RunSpec, Supervisor
@@ -85,6 +87,9 @@ class Fold:
         self.probes = probes
         self._job_ends: dict[str, tuple[float, float | None]] = {}  # run -> (read at, end)
         self._folding = asyncio.Lock()  # one message folded at a time, in the order published
+        # Pushes said but not yet in the outbox (it failed: disk full...), first to go next
+        # time: their lines are folded already and are not read again.
+        self._unqueued: collections.deque[tuple[RunState, Push, str]] = collections.deque()
 
     async def start(self) -> None:
         self.supervisor.every(("tick", ""), TICK_S, TICK_S, self._tick)
@@ -126,6 +131,7 @@ class Fold:
 
     async def handle(self, msg: Message) -> None:
         """Fold one message into the state and say what must be said."""
+        await self._queue_unqueued()
         if isinstance(msg, GpuReport):
             self.latest_gpu = self.host_gpus.update(msg.host, msg.snapshot, msg.run)
             if msg.run:  # a node with GPUs only may report before the log's node
@@ -231,7 +237,16 @@ class Fold:
                 demo=self.demo,
             )
             self.console.show(state.name, render(push, ctx), self.now())
+            self._unqueued.append((state, push, host))
+        await self._queue_unqueued()
+
+    async def _queue_unqueued(self) -> None:
+        """Queue the pushes said and not queued yet, in order; one that fails stays first
+        (the exception goes on to the supervisor, which restarts the caller)."""
+        while self._unqueued:
+            state, push, host = self._unqueued[0]
             await self.notifier.deliver(state, push, host=host, log=self.logs.get(state.name))
+            self._unqueued.popleft()
 
     def host_shown(self, run: str) -> str:
         """The machine to name in messages about `run`: past one machine (a hub that heard
@@ -249,6 +264,8 @@ class Fold:
         async def check(name: str, monitor: RunMonitor) -> None:
             await self.notify(name, self.host_gpus.name_hosts(monitor.tick(self.now())))
 
+        async with self._folding:
+            await self._queue_unqueued()
         await self.supervisor.each("checks", self.monitors, check, "checks")
 
     async def _resources(self) -> None:

@@ -5,6 +5,7 @@ process, the bus on an agent."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import os
 from collections.abc import Awaitable, Callable
@@ -88,6 +89,13 @@ class LogIntake:
         `again` (a restart after a failure): from the saved offset, the state already built."""
         if not again:
             await self._replay_backlog(spec, size_at_start)
+        elif not self.state_elsewhere and (handed := self._handed_out(spec)) is not None:
+            # The batch it failed on is folded here: read again, its lines would count twice
+            # (a resume...). Its pushes wait in the fold, unqueued: an empty batch sends them
+            # first. An agent's batch that failed did not reach Redis: it is read again.
+            await self.sink(LogLines(self.names[spec.name], (), self.now(), host=self.host))
+            await self.store().save_offset(str(spec.path.resolve()), handed)
+            self.supervisor.works(("follow", spec.name))  # its pushes are queued: it works
 
         async def waiting(reason: WaitReason | None) -> None:
             await self.sink(LogWait(spec.name, reason, self.now()))
@@ -96,12 +104,18 @@ class LogIntake:
             spec.path, store=self.store(), checkpoint_every_s=OFFSET_SAVE_S, on_wait=waiting
         )
         self.followers[spec.name] = follower
-        async for batch in follower.lines():
-            # Returns once the lines are folded and their notices queued (or, on an agent, in
-            # Redis): the follower saves its offset when asked for the next batch, and lines
-            # before a saved offset are replayed silently after a restart.
-            await self._send(spec, batch, functools.partial(LogLines, host=self.host))
-            self.supervisor.works(("follow", spec.name))
+        # Closed at once on a failure: its last checkpoint is written before the next one reads.
+        async with contextlib.aclosing(follower.lines()) as batches:
+            async for batch in batches:
+                # Returns once the lines are folded and their notices queued (or, on an
+                # agent, in Redis): the follower saves its offset when asked for the next
+                # batch, and lines before a saved offset are replayed silently after a restart.
+                await self._send(spec, batch, functools.partial(LogLines, host=self.host))
+                self.supervisor.works(("follow", spec.name))
+
+    def _handed_out(self, spec: RunSpec) -> Position | None:
+        follower = self.followers.get(spec.name)
+        return follower.handed_out if follower is not None else None
 
     async def _replay_backlog(self, spec: RunSpec, size_at_start: int) -> None:
         """Read, as `replayed` lines, what an earlier etagram already handled (up to its saved

@@ -45,7 +45,8 @@ Test-facing API of :class:`BotApiStub`:
   ``block_chat(chat_id)`` makes every send to it answer 403 (bot blocked by the user).
 - ``commands(language_code="", scope_type="default")``: what ``setMyCommands`` registered.
 - ``files``: uploaded files by ``file_id`` (served back through ``getFile`` and the file URL).
-- Fault injection: ``fail(mode, *, methods=None, times=None, retry_after=1, seconds=None)``
+- Fault injection: ``fail(mode, *, methods=None, times=None, retry_after=1, seconds=None,
+  delay_s=30.0)``
   where mode is ``"500"``, ``"429"`` (with ``parameters.retry_after``), ``"hang"`` (the request
   is never answered nor processed until ``heal()``/``stop()``/the period ends, then the
   connection is closed), ``"drop"`` (connection closed without an answer, call not processed)
@@ -56,7 +57,9 @@ Test-facing API of :class:`BotApiStub`:
   portal gives: ``"garbage"`` (200 with a body that is not JSON), ``"html403"`` and
   ``"html400"`` (an HTML error page with that status), ``"echo"`` (a 502 page that quotes
   the request's path, token included, as some proxies do); none of them processes the call.
-  ``"409"`` answers Telegram's Conflict (another client polls the same token).
+  ``"409"`` answers Telegram's Conflict (another client polls the same token). ``"slow"``
+  processes the call at once and answers it ``delay_s`` seconds later (a Telegram slow to
+  answer sends: the bot's read timeout fires for a message that was delivered).
 
 Checks done like Telegram (status 400, Telegram's descriptions): wrong token (401), unknown
 method (404), empty text, text over 4,096 characters and captions over 1,024 (counted after
@@ -87,7 +90,17 @@ from typing import Any, Literal, get_args
 from aiohttp import web
 
 FaultMode = Literal[
-    "500", "429", "409", "hang", "drop", "lost_reply", "garbage", "html403", "html400", "echo"
+    "500",
+    "429",
+    "409",
+    "hang",
+    "drop",
+    "lost_reply",
+    "garbage",
+    "html403",
+    "html400",
+    "echo",
+    "slow",
 ]
 DEFAULT_TOKEN = "123456789:AAH-stub-token-for-tests"  # not token-shaped on purpose
 
@@ -185,6 +198,7 @@ class _Fault:
     remaining: int | None
     until: float | None
     retry_after: int
+    delay_s: float = 0.0
 
     def live(self, now: float) -> bool:
         in_period = self.until is None or now < self.until
@@ -510,12 +524,13 @@ class BotApiStub:
         times: int | None = None,
         retry_after: int = 1,
         seconds: float | None = None,
+        delay_s: float = 30.0,
     ) -> None:
         if mode not in get_args(FaultMode):
             raise ValueError(f"unknown fault mode {mode!r}; expected one of {get_args(FaultMode)}")
         until = None if seconds is None else time.monotonic() + seconds
         names = None if methods is None else frozenset(m.lower() for m in methods)
-        self._faults.append(_Fault(mode, names, times, until, retry_after))
+        self._faults.append(_Fault(mode, names, times, until, retry_after, delay_s))
 
     def heal(self) -> None:
         self._faults.clear()
@@ -528,7 +543,7 @@ class BotApiStub:
         method = request.match_info["method"]
         params, files = await self._read_params(request)
         fault = self._take_fault(method)
-        if fault is not None and fault.mode != "lost_reply":
+        if fault is not None and fault.mode not in ("lost_reply", "slow"):
             return await self._inject(fault, request, method, params, files)
         try:
             if request.match_info["token"] != self.token:
@@ -540,9 +555,13 @@ class BotApiStub:
         except ApiError as err:
             self._record(method, params, files, err.code, description=err.description)
             return _error(err)
-        if fault is not None:  # lost_reply: processed, then the answer is lost
+        if fault is not None and fault.mode == "lost_reply":  # processed, the answer lost
             self._record(method, params, files, 0, result=result, description="lost_reply")
             return _drop(request)
+        if fault is not None:  # slow: processed, answered late (if the bot still listens)
+            self._record(method, params, files, 200, result=result, description="slow")
+            await _wait(self._release_hangs, fault.delay_s)
+            return _ok(result)
         self._record(method, params, files, 200, result=result)
         return _ok(result)
 

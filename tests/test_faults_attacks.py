@@ -7,6 +7,7 @@ import asyncio
 import io
 import logging
 import os
+import re
 import subprocess
 import sys
 import time
@@ -92,6 +93,13 @@ async def test_a_follower_that_fails_is_restarted_and_status_says_so(
             lambda: _sent(service, f"{RUN}:alert:oom:950:{OWNER}"), 30, "the last OOM alert"
         )
         assert not service.supervisor.degraded
+        # Each OOM once: the restarted follower goes on after the lines already folded (read
+        # again they would look like a resume and alert again), and the alerts said while the
+        # disk was full went out from the fold, not from lines read twice.
+        texts = [str(c.text) for c in stub.sent if c.method == "sendMessage"]
+        ooms = [t for t in texts if "memory" in t.lower()]
+        assert ooms and len(ooms) == len(set(ooms)), ooms
+        assert not [k for k in await alert_rows(service) if re.search(r":oom:\d+:\d+:", k)]
     finally:
         service.stop()
         await asyncio.wait_for(serving, 20)
@@ -278,6 +286,32 @@ async def test_strangers_get_one_refusal_per_hour_and_cost_the_owner_nothing(
         await asyncio.sleep(0.5)
         refusals = [c.chat_id for c in stub.sent[n:] if c.method == "sendMessage"]
         assert sorted(c for c in refusals if c != OWNER) == [STRANGER_GROUP, STRANGER]
+    finally:
+        service.stop()
+        await asyncio.wait_for(serving, 20)
+
+
+async def test_strangers_from_many_chats_cost_the_owner_a_few_refusals(
+    stub: BotApiStub, tmp_path: Path
+) -> None:
+    """A hundred stranger chats write once each (one refusal apiece would be a hundred sends
+    the owner's /eta waits behind): a minute's refusals stay few, the owner is answered."""
+    service = assemble.embedded(
+        make_config(stub, tmp_path / "state.sqlite3"),
+        [RunSpec(RUN, tmp_path / RUN)],
+        console=Console(io.StringIO()),
+        outbox=FAST,
+    )
+    serving = asyncio.create_task(service.serve())
+    try:
+        await stub.wait_for("setMyCommands", timeout=10)
+        n = len(stub.sent)
+        for chat in range(10_000, 10_100):
+            stub.push_message(chat, "/eta")
+        stub.push_message(OWNER, "/eta")
+        await stub.wait_for(lambda c: c.ok and c.chat_id == OWNER, since=n, timeout=10)
+        refusals = [c for c in stub.sent[n:] if c.method == "sendMessage" and c.chat_id != OWNER]
+        assert len(refusals) <= 20, len(refusals)
     finally:
         service.stop()
         await asyncio.wait_for(serving, 20)

@@ -306,6 +306,16 @@ async def test_lost_reply_delivers_but_the_client_sees_an_error(bot: Bot, stub: 
     assert stub.messages_to(CHAT) == []  # the bot never learnt it was delivered
 
 
+async def test_slow_delivers_at_once_and_answers_late(bot: Bot, stub: BotApiStub) -> None:
+    stub.fail("slow", methods={"sendMessage"}, delay_s=5.0)
+    with pytest.raises(TimedOut):
+        await bot.send_message(CHAT, "delivered, answered late", read_timeout=0.2)
+    assert [m["text"] for m in stub.chat_messages(CHAT)] == ["delivered, answered late"]
+    assert (await bot.get_me()).is_bot  # other methods answer at once
+    stub.heal()
+    await bot.send_message(CHAT, "after")
+
+
 async def test_rate_limiter_retries_on_429(stub: BotApiStub) -> None:
     app = (
         Application.builder()

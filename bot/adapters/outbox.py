@@ -13,6 +13,8 @@ it stays in the state database and survives restarts and outages. The rules:
   every folded row is settled as `digest`. Alerts are always sent one by one.
 - A routine row (eval, milestone) older than `max_age_s` is no longer news: it is settled as
   `expired` with a log line. An alert is delivered whatever its age (a log line says late).
+  Once read, a row's age counts on the monotonic clock: a wall clock stepped ahead a day
+  must not make the news queued meanwhile a day old.
 - Only a well-formed refusal from Telegram settles a row as `refused`: a 400 (tried once
   more as plain text first), a 403 (blocked by the user), a chat gone. A reply that cannot be
   parsed (a proxy's or captive portal's HTML page, a 200 that is not JSON) says nothing about
@@ -49,6 +51,7 @@ import html
 import logging
 import math
 import random
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -132,6 +135,11 @@ class OutboxSender:
         self._lock = asyncio.Lock()  # one drain at a time: the loop's and the shutdown's
         self._failures: dict[int, int] = {}  # chat -> failed attempts in a row
         self._not_before: dict[int, float] = {}  # chat -> when to try again
+        # Rows Telegram accepted whose outcome the database did not take (disk full): never
+        # sent again by this process, saved as soon as it can.
+        self._unsaved: dict[int, tuple[str, float]] = {}  # row id -> (outcome, when)
+        self._last_read: float | None = None  # `clock` when the waiting rows were last read
+        self._written: dict[int, float] = {}  # waiting row -> when it was written, on `clock`
 
     def wake(self) -> None:
         """Something was queued: look now rather than at the next idle tick."""
@@ -164,16 +172,39 @@ class OutboxSender:
         """Send everything due now, per chat in order; a chat stops at its first failure.
         Returns when rows left waiting are next due, on `clock` (None when nothing waits)."""
         async with self._lock:
+            await self._save_outcomes()
             queues: dict[int, list[OutboxItem]] = {}
-            for item in await self._store.pending():
-                queues.setdefault(item.chat_id, []).append(item)
+            read_at = self._clock()
+            pending = await self._store.pending()
+            self._note_written(pending, read_at)
+            for item in pending:
+                if item.id not in self._unsaved:
+                    queues.setdefault(item.chat_id, []).append(item)
             for chat_id, items in queues.items():
                 if self._not_before.get(chat_id, -math.inf) <= self._clock():
                     await self._drain_chat(chat_id, items)
-            left = {item.chat_id for item in await self._store.pending()} if queues else set()
+            pending = await self._store.pending() if queues else []
+            left = {item.chat_id for item in pending if item.id not in self._unsaved}
             if not left:
                 return None
             return min(self._not_before.get(chat_id, self._clock()) for chat_id in left)
+
+    def _note_written(self, items: list[OutboxItem], read_at: float) -> None:
+        """Note when each waiting row was written, on `clock`. A row not seen at the last read
+        was queued since: its age is at most the time since then, whatever the wall clock
+        says (stepped a day ahead meanwhile, it would make fresh news a day old); a row from
+        before this process has its wall-clock age. Rows settled since are forgotten."""
+        since_last = math.inf if self._last_read is None else read_at - self._last_read
+        now, known = self._now(), self._written
+        self._written = {
+            i.id: known.get(i.id, read_at - min(max(0.0, now - i.created_s), since_last))
+            for i in items
+        }
+        self._last_read = read_at
+
+    def _age_s(self, item: OutboxItem) -> float:
+        written = self._written.get(item.id, item.created_s - self._now() + self._clock())
+        return max(0.0, self._clock() - written)
 
     async def _drain_chat(self, chat_id: int, items: list[OutboxItem]) -> None:
         for unit in await self._plan(chat_id, items):
@@ -210,7 +241,7 @@ class OutboxSender:
         return sorted(units, key=lambda unit: unit.items[0].kind != "alert")
 
     async def _text(self, item: OutboxItem) -> str:
-        if self._late is None or self._now() - item.created_s <= LATE_NOTE_S:
+        if self._late is None or self._age_s(item) <= LATE_NOTE_S:
             return item.text
         return await self._late(item.chat_id, item.text, item.created_s)
 
@@ -225,7 +256,7 @@ class OutboxSender:
             return None
 
     async def _fresh(self, item: OutboxItem) -> bool:
-        age = self._now() - item.created_s
+        age = self._age_s(item)
         if age <= self.policy.max_age_s or item.kind not in ROUTINE:
             return True
         log.info("outbox: %s for chat %s is %.0f s old: dropped", item.key, item.chat_id, age)
@@ -251,8 +282,22 @@ class OutboxSender:
                 return False
             return await self._refused(chat_id, unit, exc)
         self._recovered(chat_id, unit)
-        await self._store.settle(ids, "digest" if unit.digest else "sent", self._now())
+        outcome = "digest" if unit.digest else "sent"
+        self._unsaved.update(dict.fromkeys(ids, (outcome, self._now())))
+        await self._save_outcomes()
         return True
+
+    async def _save_outcomes(self) -> None:
+        """Record the outcomes of the rows sent; those the database refuses wait here."""
+        for outcome, at in set(self._unsaved.values()):
+            ids = [i for i, done in self._unsaved.items() if done == (outcome, at)]
+            try:
+                await self._store.settle(ids, outcome, at)
+            except sqlite3.Error as exc:
+                log.warning("outbox: %d sent messages not recorded yet (%s)", len(ids), exc)
+                return
+            for i in ids:
+                del self._unsaved[i]
 
     async def _unconfirmed(self, resent: list[OutboxItem], ids: list[int]) -> list[int]:
         """Settle the rows whose earlier attempt had already lost its reply (this was their
@@ -295,9 +340,9 @@ class OutboxSender:
         self._not_before.pop(chat_id, None)
         if failures:
             log.info("outbox: chat %s reached again after %d failed attempts", chat_id, failures)
-        late = [i for i in unit.items if self._now() - i.created_s > self.policy.max_age_s]
+        late = [i for i in unit.items if self._age_s(i) > self.policy.max_age_s]
         for item in late:
-            log.warning("outbox: %s delivered %.0f s late", item.key, self._now() - item.created_s)
+            log.warning("outbox: %s delivered %.0f s late", item.key, self._age_s(item))
 
 
 def _refusal(exc: TelegramError) -> bool:

@@ -36,7 +36,7 @@ import os
 import stat
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -300,17 +300,24 @@ class LogFollower:
         self._wake = asyncio.Event()
         self._delivered: Position | None = None
         self._saved: Position | None = None
+        self._handed: Position | None = None  # after the last batch handed out
 
     @property
     def position(self) -> Position | None:
         """Position after the last batch the consumer has finished with."""
         return self._delivered
 
+    @property
+    def handed_out(self) -> Position | None:
+        """Position after the last batch handed out, whether or not the consumer finished
+        with it (one that failed on a batch goes on after it: its lines were folded)."""
+        return self._handed
+
     def stop(self) -> None:
         self._stopped = True
         self._wake.set()
 
-    async def lines(self) -> AsyncIterator[list[str]]:
+    async def lines(self) -> AsyncGenerator[list[str], None]:
         if self._store is not None:
             self._delivered = self._saved = await self._store.load_offset(self._key)
         cursor = _Cursor(self._path, self._delivered, self._from_start)
@@ -329,6 +336,7 @@ class LogFollower:
                     waiting = cursor.waiting
                     await self._on_wait(waiting)
                 if batch:
+                    self._handed = cursor.position
                     yield batch
                 self._delivered = cursor.position
                 if time.monotonic() - last_save >= self._checkpoint_every_s:

@@ -15,6 +15,7 @@ import math
 import re
 import secrets
 import time
+from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
@@ -81,6 +82,7 @@ CONNECT_TIMEOUT_S = 5.0
 ANSWER_TIMEOUT_S = 15.0
 REFUSAL_EVERY_S = 3600.0  # a chat that is not allowed is answered once an hour at most
 REFUSED_KEPT = 10_000  # chats refused within the hour that are remembered before pruning
+REFUSALS_PER_MIN = 20  # all strangers together: a flood from many chats costs a few sends
 REPLY_RETRY_AFTER_MAX_S = 5.0  # a command's answer waits out a 429 this long at most
 EXPIRY_SLACK_S = 1.0  # an expired /stop question is edited this long after its time is up
 _TAG = re.compile(r"<(/?)(b|i|code|pre)>")
@@ -382,11 +384,19 @@ def _view(backend: Backend, run: RunState | None, view: str, ctx: messages.Ctx) 
 def _first_refusal(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> bool:
     """Whether a chat that is not allowed gets an answer now: one per REFUSAL_EVERY_S, so
     that a stranger's flood costs one message (and one log line) an hour, and the owner's
-    commands, handled after theirs, do not wait behind refusals."""
+    commands, handled after theirs, do not wait behind refusals. Updates are handled one at
+    a time, so REFUSALS_PER_MIN bounds what strangers from many chats cost together; one
+    over it is answered at its next message once the minute has passed."""
     refused: dict[int, float] = context.application.bot_data.setdefault("refused", {})
+    recent: deque[float] = context.application.bot_data.setdefault("recent_refusals", deque())
     now = time.monotonic()
     if now - refused.get(chat_id, -math.inf) < REFUSAL_EVERY_S:
         return False
+    while recent and now - recent[0] >= 60.0:
+        recent.popleft()
+    if len(recent) >= REFUSALS_PER_MIN:
+        return False
+    recent.append(now)
     if len(refused) >= REFUSED_KEPT:  # many strangers: forget those refused over an hour ago
         for old in [c for c, t in refused.items() if now - t >= REFUSAL_EVERY_S]:
             del refused[old]

@@ -151,12 +151,8 @@ class LossWatch:
         else:
             self.before_restart = None
             self.median = _median(sorted(self.window))
-            if loss <= self.median:  # only upward jumps matter: skip the MAD (a hot path)
-                self.z = 0.0
-            else:
-                mad = _median(sorted([abs(x - self.median) for x in self.window]))
-                scale = max(1.4826 * mad, SPIKE_REL_FLOOR * abs(self.median), 1e-12)
-                self.z = (loss - self.median) / scale
+            # Only upward jumps matter: skip the MAD (a hot path).
+            self.z = 0.0 if loss <= self.median else self._z(loss)
             if self.z > self.z_threshold:
                 verdict = True
             elif self.z < self.z_threshold / 2:
@@ -164,6 +160,18 @@ class LossWatch:
         if not verdict:  # a spike must not become its own baseline
             self.window.append(loss)
         return verdict
+
+    def _z(self, loss: float) -> float:
+        """How far above the recent losses, in robust spreads. Positive losses are compared
+        by their logarithms: a per-batch loss's noise is a factor (0.002 to 0.8 on a healthy
+        run), a logged average's a few per cent; either way a spike is a jump by a factor."""
+        if min(self.window) > 0:
+            centre = math.log(self.median)
+            spread = _median(sorted([abs(math.log(x) - centre) for x in self.window]))
+            return (math.log(loss) - centre) / max(1.4826 * spread, SPIKE_REL_FLOOR)
+        mad = _median(sorted([abs(x - self.median) for x in self.window]))
+        scale = max(1.4826 * mad, SPIKE_REL_FLOOR * abs(self.median), 1e-12)
+        return (loss - self.median) / scale
 
     def _explosion(self, loss: float) -> bool | None:
         """Too few losses since a restart to judge, unless this one is absurd next to the old."""

@@ -384,6 +384,36 @@ async def test_a_wall_clock_set_back_a_day_does_not_hold_up_the_back_off(rig: Ri
     assert rig.telegram.sent == [(A, "a1")]
 
 
+async def test_a_wall_clock_set_a_day_ahead_does_not_make_the_news_queued_meanwhile_old(
+    rig: Rig,
+) -> None:
+    """The machine's clock steps a day ahead before the outbox reads what was just queued,
+    during a short outage: the eval and the milestone that waited 5 s go out, not dropped as
+    a day old (their age counts on the monotonic clock), and without a note that they are
+    late."""
+    monotonic = Clock()
+    sender = OutboxSender(
+        rig.store,
+        rig.telegram.send,
+        rig.clock,
+        late=late,
+        policy=OutboxPolicy(max_age_s=600, backoff=Backoff(2, 30)),
+        jitter=lambda: 0.5,
+        clock=monotonic,
+    )
+    await sender.drain()  # running: it has looked before (nothing waited)
+    monotonic.t += 1
+    await rig.queue("e1")
+    await rig.queue("m1", kind="milestone")
+    rig.clock.t += 86400
+    rig.telegram.fail = lambda chat: network_error(httpx.ConnectError("down"))
+    await sender.drain()
+    rig.telegram.fail = lambda chat: None
+    monotonic.t += 5
+    await sender.drain()
+    assert rig.telegram.sent == [(A, "e1"), (A, "m1")]
+
+
 async def test_an_alert_goes_ahead_of_the_evals_waiting(rig: Rig) -> None:
     for n in range(5):
         await rig.queue(f"e{n}")
