@@ -158,6 +158,13 @@ def _log_options(p: argparse.ArgumentParser, *, named: bool = False) -> None:
         help="total iterations, when the log does not say",
     )
     p.add_argument(
+        "--max-epochs",
+        type=_positive_int,
+        metavar="N",
+        help="total epochs (Lightning's max_epochs), for a log that counts epochs and the "
+        "iterations in each; --max-iters wins",
+    )
+    p.add_argument(
         "--progress-pattern",
         metavar="REGEX",
         help="your own progress line: a regex with named groups, (?P<iter>...) required "
@@ -297,6 +304,7 @@ def _replay(args: argparse.Namespace) -> int:
             sys.stdout,
             fmt=args.format,
             max_iters=args.max_iters,
+            max_epochs=args.max_epochs,
             eval_interval=args.eval_interval,
             progress_pattern=args.progress_pattern,
         )
@@ -310,7 +318,11 @@ def _explain(args: argparse.Namespace) -> int:
 
     path = _finished_log(args)
     report = explain(
-        path, fmt=args.format, max_iters=args.max_iters, progress_pattern=args.progress_pattern
+        path,
+        fmt=args.format,
+        max_iters=args.max_iters,
+        max_epochs=args.max_epochs,
+        progress_pattern=args.progress_pattern,
     )
     with contextlib.suppress(BrokenPipeError):
         print(json.dumps(as_json(report)) + "\n" if args.json else render(report), end="")
@@ -338,7 +350,14 @@ def _watch_specs(args: argparse.Namespace, entries: list[str]) -> list[RunSpec]:
         raise ValueError("two logs have the same run name; name them with NAME=PATH")
     defaults = iter(_path_names([path for name, path in named if not name], given))
     return [
-        RunSpec(name or next(defaults), path, args.format, args.max_iters, fixed=bool(name))
+        RunSpec(
+            name or next(defaults),
+            path,
+            args.format,
+            args.max_iters,
+            fixed=bool(name),
+            max_epochs=args.max_epochs,
+        )
         for name, path in named
     ]
 
@@ -428,7 +447,14 @@ def _run(args: argparse.Namespace, config: Config) -> int:
     with _refusing("run"):
         _regular_files([log_path])
     log.info("run %r: its output goes to %s", name, log_path)
-    spec = RunSpec(name, log_path, args.format, args.max_iters, fixed=bool(args.name))
+    spec = RunSpec(
+        name,
+        log_path,
+        args.format,
+        args.max_iters,
+        fixed=bool(args.name),
+        max_epochs=args.max_epochs,
+    )
     # stdout is the training's own output, as it wrote it: etagram says what it has to say
     # on stderr.
     console = _terminal(sys.stderr)

@@ -75,6 +75,10 @@ class Run(Section, frozen=True):
     max_iters: Annotated[
         int, Meta(ge=0, description="a whole number of iterations (0 = read it from the log)")
     ] = 0
+    # x the iterations per epoch the log shows (Lightning's bar): the total; max_iters wins
+    max_epochs: Annotated[
+        int, Meta(ge=0, description="a whole number of epochs (0 = read it from the log)")
+    ] = 0
     format: Annotated[str, Meta(description="a log format name")] = ""  # "" = detect
     # a user's regex for progress lines; "" = the format's parser
     progress_pattern: Annotated[

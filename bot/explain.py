@@ -68,6 +68,7 @@ class Explanation:
     launches: list[Launch] = field(default_factory=list)
     total: int | None = None
     total_source: str = ""
+    per_epoch: int | None = None  # the log counts epochs, this many iterations each
     clock: str = "wall"
     progress_lines: int = 0
     eval_lines: int = 0
@@ -92,12 +93,15 @@ def explain(
     *,
     fmt: str | None = None,
     max_iters: int | None = None,
+    max_epochs: int | None = None,
     progress_pattern: str | None = None,
 ) -> Explanation:
     """What etagram reads in the log at `path` (raises ValueError for an unknown format)."""
     report = Explanation(path.name)
     _scan_bytes(path, report)
-    monitor = RunMonitor(path.name, fmt, max_iters, progress_pattern=progress_pattern)
+    monitor = RunMonitor(
+        path.name, fmt, max_iters, progress_pattern=progress_pattern, max_epochs=max_epochs
+    )
     progress = _read_as_replay(path, monitor, report)
     _state_facts(monitor, report)
     final = fmt if progress_pattern is None else None
@@ -244,10 +248,18 @@ def _state_facts(monitor: RunMonitor, report: Explanation) -> None:
     state = monitor.state
     report.format = _chosen(monitor) or "none"
     report.total = state.total_iters
+    report.per_epoch = state.per_epoch
     report.last_iter = state.iter
     report.eta_s = state.eta().remaining_s if state.iter is not None else None
     if state.user_total_iters:
         report.total_source = "--max-iters"
+    elif state.total_source == "user epochs":
+        report.total_source = (
+            f"--max-epochs {state.user_max_epochs} x {state.per_epoch:,} per epoch"
+        )
+    elif state.total_source == "config epochs":
+        epochs = state.config["max_epochs"]
+        report.total_source = f"max_epochs {epochs} in the log x {state.per_epoch:,} per epoch"
     elif state.line_total:
         report.total_source = "printed on the progress lines (N/M)"
     elif report.total is not None:
@@ -325,7 +337,9 @@ def _why_no_eta(
     if report.total is None:
         return (
             "the log does not say how many iterations the run will make",
-            "--max-iters N (or [run] max_iters), or a total group in --progress-pattern",
+            "--max-epochs N (Lightning's max_epochs, or [run] max_epochs)"
+            if report.per_epoch
+            else "--max-iters N (or [run] max_iters), or a total group in --progress-pattern",
         )
     if report.last_iter is not None and report.last_iter >= report.total:
         return "the run reached its total", "nothing"
@@ -360,6 +374,8 @@ def render(r: Explanation) -> str:
         for x in shown
     ]
     total = "unknown" if r.total is None else f"{r.total:,} ({r.total_source})"
+    if r.total is None and r.per_epoch:
+        total += f" (epochs of {r.per_epoch:,} iterations; how many is not said)"
     out.append(f"total: {total}")
     out.append(f"clock: {_CLOCKS[r.clock]}")
     out.append(
@@ -395,6 +411,7 @@ def as_json(r: Explanation) -> dict[str, Any]:
         ],
         "total": r.total,
         "total_source": r.total_source or None,
+        "iters_per_epoch": r.per_epoch,
         "clock": r.clock,
         "progress_lines": r.progress_lines,
         "eval_lines": r.eval_lines,

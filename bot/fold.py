@@ -111,6 +111,7 @@ class Fold:
             total,
             thresholds=Thresholds.from_config(self.config.alerts),
             progress_pattern=self.config.run.progress_pattern or None,
+            max_epochs=spec.max_epochs or self.config.run.max_epochs or None,
         )
 
     # What the bot and the metrics show ------------------------------------------------------

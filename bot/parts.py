@@ -39,6 +39,7 @@ class RunSpec:
     fmt: str | None = None
     total_iters: int | None = None
     fixed: bool = False
+    max_epochs: int | None = None  # x the iterations per epoch the log shows: the total
 
 
 class Part(Protocol):

@@ -29,12 +29,18 @@ def replay(
     *,
     fmt: str | None = None,
     max_iters: int | None = None,
+    max_epochs: int | None = None,
     eval_interval: int | None = None,
     progress_pattern: str | None = None,
 ) -> None:
     """Write the JSON lines for the log at `path` to `out`."""
     monitor = RunMonitor(
-        path.name, fmt, max_iters, eval_interval, progress_pattern=progress_pattern
+        path.name,
+        fmt,
+        max_iters,
+        eval_interval,
+        progress_pattern=progress_pattern,
+        max_epochs=max_epochs,
     )
     state = monitor.state
 

@@ -294,6 +294,6 @@ def test_default_names_never_take_a_given_one() -> None:
 
     from bot.cli import _watch_specs
 
-    args = Namespace(name=None, format=None, max_iters=None)
+    args = Namespace(name=None, format=None, max_iters=None, max_epochs=None)
     specs = _watch_specs(args, ["x=/tmp/a.log", "/tmp/x/train.log", "/tmp/y/x.log"])
     assert [(s.name, s.fixed) for s in specs] == [("x", True), ("x-2", False), ("x-3", False)]

@@ -27,6 +27,9 @@ class Progress:
     # epoch index printed at the epoch's end (Lightning's 0-based `Epoch 39: 100%` is 40 done,
     # `Epoch 20:  99%| 92/93` is 20 + 92/93). None: `iter` is the work done.
     done: float | None = None
+    # Iterations per epoch in `iter`'s units, where the log counts epochs (1 when `iter` is the
+    # epoch): `max_epochs` from the user or a config dump x this is the total.
+    per_epoch: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

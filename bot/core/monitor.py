@@ -32,12 +32,14 @@ class RunMonitor:
         eval_interval: int | None = None,
         thresholds: Thresholds | None = None,
         progress_pattern: str | None = None,
+        max_epochs: int | None = None,
     ) -> None:
-        """`progress_pattern`, a user's regex (see `parsers.pattern`), replaces the format."""
+        """`progress_pattern`, a user's regex (see `parsers.pattern`), replaces the format;
+        `max_epochs` x the iterations per epoch the log shows is the total (`total_iters` wins)."""
         self.parser: LineParser = (
             PatternParser(progress_pattern) if progress_pattern else make_parser(fmt)
         )
-        self.state = RunState(name, total_iters, eval_interval)
+        self.state = RunState(name, total_iters, eval_interval, max_epochs)
         self.detectors = Detectors(name, thresholds)
         self.lines_caught_up = 0  # progress lines `catch_up` folded at speed
 

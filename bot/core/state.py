@@ -45,9 +45,12 @@ class RunState:
         name: str,
         total_iters: int | None = None,
         eval_interval: int | None = None,
+        max_epochs: int | None = None,
     ) -> None:
         self.name = name
         self.user_total_iters = total_iters  # given by the user: wins over the log
+        self.user_max_epochs = max_epochs  # likewise, once the log says the epoch's length
+        self.per_epoch: int | None = None  # iterations per epoch, from the last progress line
         self.user_eval_interval = eval_interval
         self.config: dict[str, int | float | str] = {}
         self.iter: int | None = None
@@ -97,11 +100,16 @@ class RunState:
     def _total(self) -> tuple[int | None, str | None]:
         if self.user_total_iters:
             return self.user_total_iters, "user"
+        if self.user_max_epochs and self.per_epoch:
+            return self.user_max_epochs * self.per_epoch, "user epochs"
         if self.line_total:
             return self.line_total, "progress line"
         value = self.config.get("max_iters")
         if isinstance(value, int | float) and value > 0:
             return int(value), "config"
+        epochs = self.config.get("max_epochs")
+        if isinstance(epochs, int) and epochs > 0 and self.per_epoch:
+            return epochs * self.per_epoch, "config epochs"
         return None, None
 
     @property
@@ -200,6 +208,8 @@ class RunState:
         self.iter, self.last_progress_wall_s = ev.iter, wall_s
         if ev.total:
             self.line_total = ev.total
+        if ev.per_epoch:
+            self.per_epoch = ev.per_epoch
         if ev.loss is not None:
             self.loss = ev.loss
         launch.total, launch.total_source = self._total()

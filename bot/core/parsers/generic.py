@@ -190,10 +190,11 @@ def _lowered(line: str) -> str | None:
 
 
 class _Counter:
-    """A counter found on a line: its global value, total, epoch, the line's shape, and the
-    work done where it is not the counter (an epoch counted from 0)."""
+    """A counter found on a line: its global value, total, epoch, the line's shape, the work
+    done where it is not the counter (an epoch counted from 0), and the iterations per epoch
+    where the counter counts epochs (1: whole epochs)."""
 
-    __slots__ = ("step", "total", "epoch", "shape", "done")
+    __slots__ = ("step", "total", "epoch", "shape", "done", "per_epoch")
 
     def __init__(
         self,
@@ -202,9 +203,10 @@ class _Counter:
         epoch: float | None,
         shape: str,
         done: float | None = None,
+        per_epoch: int | None = None,
     ) -> None:
         self.step, self.total, self.epoch, self.shape = step, total, epoch, shape
-        self.done = done
+        self.done, self.per_epoch = done, per_epoch
 
 
 class GenericParser(FeedMany):
@@ -285,6 +287,7 @@ class GenericParser(FeedMany):
             timestamp_s=stamp,
             epoch=counter.epoch,
             done=counter.done,
+            per_epoch=counter.per_epoch,
         )
 
     def _uncounted(
@@ -378,7 +381,7 @@ class GenericParser(FeedMany):
         total_epochs = _int(epoch_match.group(2)) or self._max_epochs
         step = self._global_step(epoch, n, per_epoch)
         total = None if per_epoch is None or total_epochs is None else total_epochs * per_epoch
-        return _Counter(step, total, float(epoch), shape)
+        return _Counter(step, total, float(epoch), shape, per_epoch=per_epoch)
 
     def _epoch_only(self, body: str) -> _Counter | None:
         """`Epoch 3/40 - loss: 0.41`: a line whose only counter is a whole epoch, with the
@@ -399,7 +402,8 @@ class GenericParser(FeedMany):
         total = _int(match.group(2)) or self._max_epochs
         shape = _shape(body, match.start(1))
         self._epoch_shapes.add(shape)
-        return _Counter(epoch, total, float(epoch), shape, float(epoch - self._first_epoch + 1))
+        done = float(epoch - self._first_epoch + 1)
+        return _Counter(epoch, total, float(epoch), shape, done, per_epoch=1)
 
     def _global_step(self, epoch: int, n: int, per_epoch: int | None) -> int:
         """Epochs completed before `epoch` × iterations per epoch + `n`."""

@@ -132,6 +132,7 @@ class KerasParser(FeedMany):
             elapsed_s=self._offset_s + self._epoch_s,
             remaining_s=bar.seconds if bar.eta else None,
             epoch=epoch - 1 + bar.n / bar.total if bar.total else None,
+            per_epoch=(bar.total or None) if self._by_step else 1,
         )
         val = bar.metrics.get("val_loss")
         if not last or val is None:

@@ -12,7 +12,8 @@ batch count `N x batches_per_epoch + n` (batches per epoch = the bar's total; in
 1.x that total also counts the validation batches). The number of epochs is not printed, so
 `total` is left unknown; `epoch` is `N + n / total`, the epochs done (`N` counts from 0:
 `Epoch 39: 100%` is the 40th and last of `max_epochs=40`). The elapsed time restarts with each bar:
-`elapsed_s` adds the previous epochs' last elapsed time. Lightning redraws each batch twice
+`elapsed_s` adds the previous epochs' last elapsed time (that of the bar's redraw with the
+`val_loss` after validation, which ran while it ticked). Lightning redraws each batch twice
 (the counter, then the new postfix): one `Progress` per batch. The loss is the postfix `loss`
 (or `train_loss`, `train_loss_step`, `train_total_loss`, else the first other non-validation
 `*loss*` key); a new `val_loss` (or `val/loss`) value in the postfix is an `Eval` there.
@@ -37,13 +38,30 @@ second field is over 12):
 Its iteration is the epoch and its clock the timestamp. The callback prints at the epoch's
 end (`on_train_epoch_end`, with the 0-based `trainer.current_epoch`): `Epoch 0:` is one
 epoch done, `Epoch 499:` the last of 500.
+
+Every progress line says its iterations per epoch (`per_epoch`: the bar's total, 1 when the
+iteration is the epoch), so `max_epochs` gives the total: from the user (`--max-epochs`), or
+printed before the first progress line (a `RunConfig`), where Lightning or the script says it:
+
+    `max_epochs` was not set. Setting it to 1000 epochs. To train without an epoch limit, \
+        set `max_epochs=-1`.
+    Namespace(accelerator='gpu', ..., max_epochs=40, ...)           (argparse, Lightning 1.x)
+    trainer:                                 (OmegaConf.to_yaml of a Hydra config, LightningCLI)
+      _target_: lightning.pytorch.trainer.Trainer
+      max_epochs: 40
+    ├── trainer                          (lightning-hydra-template's rich tree of the config)
+    │   └── _target_: lightning.pytorch.trainer.Trainer
+    │       max_epochs: 40
+
+`max_epochs` is read only in a `Namespace(` line or indented under a `trainer` key or
+branch (a scheduler's `max_epochs` elsewhere is not the run's), and never once progress began.
 """
 
 from __future__ import annotations
 
 import re
 
-from bot.core.events import Eval, Event, Progress, TrainingEnd
+from bot.core.events import Eval, Event, Progress, RunConfig, TrainingEnd
 from bot.core.parsers import errors
 from bot.core.parsers.bars import Bar, find_bars
 from bot.core.parsers.base import FeedMany, clean, timestamp_seconds, to_float
@@ -58,6 +76,10 @@ _FIT_END = "`Trainer.fit` stopped:"
 _HYDRA_EPOCH = re.compile(
     r"^\[(\d\d)/(\d\d)/(\d\d(?:\d\d)?) (\d\d:\d\d:\d\d)\]\[[^\]]*\]\[[A-Z]+\] - Epoch (\d+):? (.*)$"
 )
+_DEFAULT_EPOCHS = re.compile(r"`max_epochs` was not set\. Setting it to (\d+) epochs")
+_NAMESPACE = re.compile(r"\bNamespace\(.*\bmax_epochs=(\d+)[,)]")
+_MAX_EPOCHS = re.compile(r"max_epochs: *(\d+) *(?:#.*)?$")
+_GUIDES = "│├└─ \t"  # a rich tree's guides and the YAML indentation before a key
 _METRIC = re.compile(r"([\w/]+)[ :=]+([-+]?(?:\d[\d.]*(?:e[-+]?\d+)?|nan|inf))\b")
 
 
@@ -80,8 +102,12 @@ class LightningParser(FeedMany):
         self._val: str | None = None
         self._by_epoch: bool | None = None  # decided by the first epoch bar
         self._day_first = True
+        self._trainer_at: int | None = None  # the indent of a `trainer` key/branch being read
+        self._started = False  # a progress line was read: no config is read any more
 
     def feed(self, line: str) -> list[Event]:
+        if not self._started and "Epoch " not in line:
+            return errors.with_errors(self._config(line), clean(line))
         line = clean(line)
         events: list[Event] = []
         if "%|" in line:
@@ -91,6 +117,7 @@ class LightningParser(FeedMany):
             events.append(TrainingEnd(reason="completed"))
         elif line.startswith("[") and "] - Epoch " in line:
             events = self._callback(line)
+        self._started = self._started or bool(events)
         return errors.with_errors(events, line)
 
     def _bar(self, bar: Bar) -> list[Event]:
@@ -99,6 +126,8 @@ class LightningParser(FeedMany):
             return []
         last, self._last = self._last, bar
         if last is not None and (last.desc, last.n) == (bar.desc, bar.n):
+            # A redraw: at the epoch's end, after validation, its elapsed time includes it.
+            self._last_elapsed_s = max(self._last_elapsed_s, bar.elapsed_s or 0.0)
             epoch = int(match.group(1))
             return self._eval(bar, epoch if self._by_epoch else epoch * bar.total + bar.n)
         epoch = int(match.group(1))
@@ -117,8 +146,28 @@ class LightningParser(FeedMany):
             elapsed_s=None if bar.elapsed_s is None else self._offset_s + bar.elapsed_s,
             epoch=epochs_done,
             done=epochs_done if self._by_epoch else None,
+            per_epoch=1 if self._by_epoch else bar.total or None,
         )
         return [progress, *self._eval(bar, step)]
+
+    def _config(self, raw: str) -> list[Event]:
+        """`max_epochs` printed before progress, in a dump (see the docstring)."""
+        text = raw.rstrip()
+        key = text.lstrip(_GUIDES)
+        indent = len(text) - len(key)
+        if key in ("trainer:", "trainer") and (key[-1] == ":" or "── " in text):
+            self._trainer_at = indent
+            return []
+        if self._trainer_at is not None and key and indent <= self._trainer_at:
+            self._trainer_at = None  # the next key or branch at the trainer's level
+        match = None
+        if self._trainer_at is not None:
+            match = _MAX_EPOCHS.match(key)
+        elif "max_epochs" in text:
+            match = _NAMESPACE.search(text) or _DEFAULT_EPOCHS.search(text)
+        if match is None or int(match.group(1)) <= 0:
+            return []
+        return [RunConfig({"max_epochs": int(match.group(1))})]
 
     def _eval(self, bar: Bar, step: int) -> list[Event]:
         val = next((bar.postfix[k] for k in _VAL_KEYS if k in bar.postfix), None)
@@ -146,6 +195,7 @@ class LightningParser(FeedMany):
                 timestamp_s=timestamp_seconds(f"{year}-{month}-{day} {clock}"),
                 epoch=float(it + 1),
                 done=float(it + 1),  # printed at the epoch's end
+                per_epoch=1,
             )
         ]
         val = next((metrics[k] for k in ("v_loss", "val_loss", "val/loss") if k in metrics), None)

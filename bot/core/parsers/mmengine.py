@@ -79,12 +79,12 @@ class MmengineParser(FeedMany):
             return []
         by_epoch, epoch_text, epochs_text, _, i_text, n_text = match.groups()
         i, n = int(i_text), int(n_text)
-        step, total, epoch = i, n, None
+        step, total, epoch, per_epoch = i, n, None, None
         if by_epoch:
             max_epochs = int(epochs_text) if epochs_text else self._max_epochs
             done = int(epoch_text) - 1  # epochs finished before this one
             step, total = done * n + i, (max_epochs or 0) * n
-            epoch = done + i / n if n else None
+            epoch, per_epoch = (done + i / n, n) if n else (None, None)
         prefix = line[: match.start()]
         stamp = self._stamps.read(prefix) if prefix[2:3] == "/" else timestamp_seconds(prefix)
         loss, eta = _LOSS.search(line, match.end()), _ETA.search(line, match.end())
@@ -96,6 +96,7 @@ class MmengineParser(FeedMany):
                 timestamp_s=stamp,
                 remaining_s=None if eta is None else clock_seconds(eta.group(1)),
                 epoch=epoch,
+                per_epoch=per_epoch,
             )
         ]
 

@@ -135,6 +135,7 @@ class UltralyticsParser(FeedMany):
             loss=self._loss,
             elapsed_s=self._offset_s + self._train_s + (self._val_s or 0.0),
             epoch=self._epoch - 1 + n / self._steps if self._steps else None,
+            per_epoch=(self._steps or None) if self._by_step else 1,
         )
 
 

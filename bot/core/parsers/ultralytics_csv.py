@@ -51,7 +51,7 @@ class UltralyticsCsvParser(FeedMany):
         if it is None:
             return []
         loss, val = _sum(row, "train/"), _sum(row, "val/")
-        progress = Progress(it, loss=loss, elapsed_s=row.get("time"), epoch=float(it))
+        progress = Progress(it, loss=loss, elapsed_s=row.get("time"), epoch=float(it), per_epoch=1)
         return [progress] if val is None else [progress, Eval(it, train_loss=loss, val_loss=val)]
 
 

@@ -96,4 +96,5 @@ def _progress(line: str, match: re.Match[str]) -> Progress:
         timestamp_s=timestamp_seconds(line[: match.start()]),
         remaining_s=None if eta is None else clock_seconds(eta.group(1)),
         epoch=epoch - 1 + it / per_epoch if per_epoch else None,
+        per_epoch=per_epoch or None,
     )

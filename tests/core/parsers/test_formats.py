@@ -264,10 +264,10 @@ def test_lightning_epochs_are_counted_globally() -> None:
     ]
     events = feed_all(parser, lines)
     assert events == [
-        Progress(50, loss=0.581, elapsed_s=60.0, epoch=0.5),
-        Progress(100, loss=0.5, elapsed_s=120.0, epoch=1.0),
+        Progress(50, loss=0.581, elapsed_s=60.0, epoch=0.5, per_epoch=100),
+        Progress(100, loss=0.5, elapsed_s=120.0, epoch=1.0, per_epoch=100),
         Eval(100, val_loss=0.52),
-        Progress(110, loss=0.45, elapsed_s=132.0, epoch=1.1),
+        Progress(110, loss=0.45, elapsed_s=132.0, epoch=1.1, per_epoch=100),
     ]
 
 

@@ -65,6 +65,7 @@ def test_yolox_counts_global_steps_on_the_loguru_clock() -> None:
             timestamp_s=stamp(2023, 2, 1, 10, 0, 5, 500000),
             remaining_s=27.0,
             epoch=0.5,
+            per_epoch=20,
         ),
         Progress(
             20,
@@ -73,11 +74,26 @@ def test_yolox_counts_global_steps_on_the_loguru_clock() -> None:
             timestamp_s=stamp(2023, 2, 1, 10, 0, 10, 500000),
             remaining_s=22.0,
             epoch=1.0,
+            per_epoch=20,
         ),
         Progress(
-            30, 60, 7.0, timestamp_s=stamp(2023, 2, 1, 10, 0, 16), remaining_s=86401.0, epoch=1.5
+            30,
+            60,
+            7.0,
+            timestamp_s=stamp(2023, 2, 1, 10, 0, 16),
+            remaining_s=86401.0,
+            epoch=1.5,
+            per_epoch=20,
         ),
-        Progress(10, 150, 9.9, timestamp_s=stamp(2023, 2, 1, 11), remaining_s=60.0, epoch=1 / 3),
+        Progress(
+            10,
+            150,
+            9.9,
+            timestamp_s=stamp(2023, 2, 1, 11),
+            remaining_s=60.0,
+            epoch=1 / 3,
+            per_epoch=30,
+        ),
     ]
 
 
@@ -102,14 +118,17 @@ def test_keras2_steps_inside_epochs_with_the_eta_and_epoch_times() -> None:
         isinstance(nan_step, Progress) and nan_step.loss is not None and math.isnan(nan_step.loss)
     )
     assert events[:4] + events[5:] == [
-        Progress(1, 8, elapsed_s=2.0, remaining_s=6.0, epoch=0.25),  # ETA 6 s for 3 steps left
-        Progress(3, 8, elapsed_s=3.0, remaining_s=1.0, epoch=0.75),
-        Progress(4, 8, 0.6, elapsed_s=5.0, epoch=1.0),
+        # ETA 6 s for 3 steps left
+        Progress(1, 8, elapsed_s=2.0, remaining_s=6.0, epoch=0.25, per_epoch=4),
+        Progress(3, 8, elapsed_s=3.0, remaining_s=1.0, epoch=0.75, per_epoch=4),
+        Progress(4, 8, 0.6, elapsed_s=5.0, epoch=1.0, per_epoch=4),
         Eval(4, train_loss=0.6, val_loss=0.65),
-        Progress(8, 8, 0.5, elapsed_s=9.0, epoch=2.0),
+        Progress(8, 8, 0.5, elapsed_s=9.0, epoch=2.0, per_epoch=4),
         Eval(8, train_loss=0.5, val_loss=0.55),
     ]
-    assert nan_step == Progress(6, 8, nan_step.loss, elapsed_s=7.0, remaining_s=2.0, epoch=1.5)
+    assert nan_step == Progress(
+        6, 8, nan_step.loss, elapsed_s=7.0, remaining_s=2.0, epoch=1.5, per_epoch=4
+    )
 
 
 def test_keras3_eta_then_elapsed_on_the_epochs_last_line() -> None:
@@ -127,12 +146,12 @@ def test_keras3_eta_then_elapsed_on_the_epochs_last_line() -> None:
     fmt, events = auto(lines)
     assert fmt == "keras"
     assert events == [
-        Progress(1, 6, elapsed_s=2.0, remaining_s=4.0, epoch=pytest.approx(1 / 3)),
-        Progress(2, 6, elapsed_s=2.0, remaining_s=1.0, epoch=pytest.approx(2 / 3)),
-        Progress(3, 6, 1.0, elapsed_s=pytest.approx(2.7), epoch=1.0),
-        Progress(3, 6, 1.0, elapsed_s=4.0, epoch=1.0),
+        Progress(1, 6, elapsed_s=2.0, remaining_s=4.0, epoch=pytest.approx(1 / 3), per_epoch=3),
+        Progress(2, 6, elapsed_s=2.0, remaining_s=1.0, epoch=pytest.approx(2 / 3), per_epoch=3),
+        Progress(3, 6, 1.0, elapsed_s=pytest.approx(2.7), epoch=1.0, per_epoch=3),
+        Progress(3, 6, 1.0, elapsed_s=4.0, epoch=1.0, per_epoch=3),
         Eval(3, train_loss=1.0, val_loss=1.1),
-        Progress(4, 6, elapsed_s=5.0, remaining_s=2.0, epoch=pytest.approx(4 / 3)),
+        Progress(4, 6, elapsed_s=5.0, remaining_s=2.0, epoch=pytest.approx(4 / 3), per_epoch=3),
     ]
 
 
@@ -144,9 +163,9 @@ def test_keras_log_with_only_finished_epochs_counts_epochs() -> None:
         "50/50 [==============================] - 2s - loss: 0.4000 - val_loss: 0.5000",
     ]
     assert feed_all(make_parser("keras"), lines) == [
-        Progress(1, 3, 0.5, elapsed_s=3.0, epoch=1.0),
+        Progress(1, 3, 0.5, elapsed_s=3.0, epoch=1.0, per_epoch=1),
         Eval(1, train_loss=0.5, val_loss=0.6),
-        Progress(2, 3, 0.4, elapsed_s=5.0, epoch=2.0),
+        Progress(2, 3, 0.4, elapsed_s=5.0, epoch=2.0, per_epoch=1),
         Eval(2, train_loss=0.4, val_loss=0.5),
     ]
 
@@ -180,10 +199,10 @@ def test_ultralytics_epochs_with_train_and_validation_time() -> None:
     fmt, events = auto(lines)
     assert fmt == "ultralytics"
     assert events == [
-        Progress(1, 3, pytest.approx(4.9), elapsed_s=10.0, epoch=1.0),
-        Progress(1, 3, pytest.approx(4.9), elapsed_s=12.0, epoch=1.0),
-        Progress(2, 3, 4.0, elapsed_s=77.0, epoch=2.0),
-        Progress(2, 3, 4.0, elapsed_s=79.5, epoch=2.0),
+        Progress(1, 3, pytest.approx(4.9), elapsed_s=10.0, epoch=1.0, per_epoch=1),
+        Progress(1, 3, pytest.approx(4.9), elapsed_s=12.0, epoch=1.0, per_epoch=1),
+        Progress(2, 3, 4.0, elapsed_s=77.0, epoch=2.0, per_epoch=1),
+        Progress(2, 3, 4.0, elapsed_s=79.5, epoch=2.0, per_epoch=1),
         TrainingEnd(reason="completed"),
     ]
 
@@ -216,9 +235,9 @@ def test_ultralytics_results_csv_rows() -> None:
     fmt, events = auto(lines)
     assert fmt == "ultralytics_csv"
     assert events == [
-        Progress(1, loss=5.25, elapsed_s=60.5, epoch=1.0),
+        Progress(1, loss=5.25, elapsed_s=60.5, epoch=1.0, per_epoch=1),
         Eval(1, train_loss=5.25, val_loss=4.75),
-        Progress(2, loss=4.25, elapsed_s=121.25, epoch=2.0),
+        Progress(2, loss=4.25, elapsed_s=121.25, epoch=2.0, per_epoch=1),
         Eval(2, train_loss=4.25, val_loss=4.25),
     ]
     old = [  # before the `time` column: fields padded to 23 characters
@@ -226,7 +245,7 @@ def test_ultralytics_results_csv_rows() -> None:
         "                      1,                    1.5,                   1.25",
     ]
     assert feed_all(make_parser("ultralytics_csv"), old) == [
-        Progress(1, loss=1.5, epoch=1.0),
+        Progress(1, loss=1.5, epoch=1.0, per_epoch=1),
         Eval(1, train_loss=1.5, val_loss=1.25),
     ]
 
@@ -248,10 +267,10 @@ def test_lightning_wandb_output_log_counts_epochs() -> None:
     assert fmt == "lightning"
     assert events == [
         # The epoch as printed (0-based); `done` the epochs done: 2.0 of max_epochs=2 at the end.
-        Progress(0, loss=3.2, elapsed_s=10.0, epoch=0.98, done=0.98),
-        Progress(1, loss=2.8, elapsed_s=19.0, epoch=1.98, done=1.98),
+        Progress(0, loss=3.2, elapsed_s=10.0, epoch=0.98, done=0.98, per_epoch=1),
+        Progress(1, loss=2.8, elapsed_s=19.0, epoch=1.98, done=1.98, per_epoch=1),
         Eval(1, val_loss=2.9),
-        Progress(1, loss=2.7, elapsed_s=20.0, epoch=2.0, done=2.0),
+        Progress(1, loss=2.7, elapsed_s=20.0, epoch=2.0, done=2.0, per_epoch=1),
         TrainingEnd(reason="completed"),
     ]
 
@@ -271,15 +290,24 @@ def test_lightning_hydra_epoch_callback_day_first_then_month_first() -> None:
     assert fmt == "lightning"
     assert events == [
         # Printed at the epoch's end: `Epoch 0:` is one epoch done.
-        Progress(0, loss=2.5, timestamp_s=stamp(2024, 2, 3, 10, 5), epoch=1.0, done=1.0),
+        Progress(
+            0, loss=2.5, timestamp_s=stamp(2024, 2, 3, 10, 5), epoch=1.0, done=1.0, per_epoch=1
+        ),
         Eval(0, train_loss=2.5, val_loss=2.0),
-        Progress(1, loss=2.0, timestamp_s=stamp(2024, 2, 25, 10, 10, 30), epoch=2.0, done=2.0),
+        Progress(
+            1,
+            loss=2.0,
+            timestamp_s=stamp(2024, 2, 25, 10, 10, 30),
+            epoch=2.0,
+            done=2.0,
+            per_epoch=1,
+        ),
         Eval(1, train_loss=2.0, val_loss=1.5),
         TrainingEnd(reason="completed"),
     ]
     month_first = [line("02/13/2024", "09:00:00", "Epoch 7: loss 1.0")]
     assert progress(feed_all(make_parser("lightning"), month_first)) == [
-        Progress(7, loss=1.0, timestamp_s=stamp(2024, 2, 13, 9), epoch=8.0, done=8.0)
+        Progress(7, loss=1.0, timestamp_s=stamp(2024, 2, 13, 9), epoch=8.0, done=8.0, per_epoch=1)
     ]
 
 
