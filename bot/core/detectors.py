@@ -29,6 +29,10 @@ the same type is sent again for the run):
   A crash before the launch's first iteration that says the program never got going (an exit
   code 126 or 127, not executable or not found; Python's `can't open file`,
   `ModuleNotFoundError`, `ImportError`) has the cause `could_not_start`: nothing to resume.
+  A failure whose first exception is a `KeyboardInterrupt` (Ctrl-C, or SIGINT from a
+  scheduler) is no crash but a `stopped` warning with the cause `interrupted` (its owner may
+  not have asked for it); one that came during another failure (an OOM, an exception first in
+  a chain) stays that failure.
 - `nan` (critical): a non-finite training or eval loss. Intermittent NaNs are one condition:
   it re-arms only after `NAN_REARM_POINTS` finite losses in a row.
 - `loss_spike` (warning): a robust z-score (median/MAD of the recent losses) above
@@ -57,7 +61,7 @@ the same type is sent again for the run):
   back part of the way or to about zero (see launches.py); the last iteration or a clean exit
   (with the evidence of the end: time taken, first estimate of the total, best and last val
   loss, exit code). `stopped` (info): the launched process ended on request (`/stop`), who
-  asked in `by`.
+  asked in `by`; (warning) a `KeyboardInterrupt` ended the run, see `crash`.
 """
 
 from __future__ import annotations
@@ -77,7 +81,7 @@ from bot.core.gpu import (
     sm_clock_ratio,
 )
 from bot.core.launches import NEW
-from bot.core.lifecycle import NOT_STARTED
+from bot.core.lifecycle import INTERRUPTED, NOT_STARTED
 from bot.core.notices import (
     Alert,
     AlertType,
@@ -122,6 +126,7 @@ WARMUP_S = 600.0  # run clock after a session's first line: loaders and compilat
 WARMUP_SHARE = 0.02  # and this share of the total, where known (epoch 0's caches)
 NOT_STARTED_EXIT_CODES = (126, 127)  # not executable, not found (what a shell returns)
 NOT_STARTED_ERROR = re.compile(r"can't open file|ModuleNotFoundError|ImportError")
+INTERRUPT_ERROR = re.compile(r"KeyboardInterrupt\b")
 # GPUs not known to be the run's are judged only while its log moves: a progress line within
 # this share of the idle window, or this many usual intervals.
 LOG_MOVING_SHARE = 0.5
@@ -419,7 +424,11 @@ class Detectors:
                 return alerts + self._stopped(ev, state)
             return alerts + self._finished(state, ev.exit_code)
         self._life.over = True
-        return self._crash(state, CrashEvidence(cause=ev.reason or "exit", exit_code=ev.exit_code))
+        pending = self._incident.pending
+        # an interrupted process exits on the signal: its exit is the interruption's consequence
+        interrupted = pending is not None and pending.cause == INTERRUPTED
+        cause = None if interrupted else ev.reason or "exit"
+        return self._crash(state, CrashEvidence(cause=cause, exit_code=ev.exit_code))
 
     # Failures ------------------------------------------------------------------------------
     def _error(self, ev: ErrorText, state: RunState, wall_s: float) -> list[Alert]:
@@ -448,6 +457,11 @@ class Detectors:
             return self._crash(state, CrashEvidence())
         if kind == "fatal":
             return self._crash(state, CrashEvidence()) if inc.pending.error is not None else []
+        if INTERRUPT_ERROR.match(ev.text):
+            # Ctrl-C or SIGINT; once an exception told what failed, it is that failure's end
+            if inc.pending.error is None:
+                inc.pending = CrashEvidence(cause=INTERRUPTED, error=ev.text)
+            return self._crash(state, CrashEvidence()) if self._repeated(ev) else []
         # the latest exception line: the one the program died of
         inc.pending = dataclasses.replace(inc.pending, error=ev.text)
         return self._crash(state, CrashEvidence()) if kind == "cuda" or self._repeated(ev) else []
@@ -525,9 +539,20 @@ class Detectors:
         inc.pending = None
         inc.crashed = True
         self._life.over = True
+        if merged.cause == INTERRUPTED:
+            return alerts + self._interrupted(state, merged.exit_code)
         if self._iter is None and _could_not_start(merged):
             merged = dataclasses.replace(merged, cause=NOT_STARTED)
         return alerts + self._fire("crash", AlertType.CRASH, CRITICAL, inc.iter, inc.t_s, merged)
+
+    def _interrupted(self, state: RunState, exit_code: int | None) -> list[Alert]:
+        """Ctrl-C or SIGINT ended the run (not `/stop`): a stop, said as a warning, at the
+        incident's iteration; one end per incident, as a crash."""
+        inc = self._incident
+        evidence = dataclasses.replace(
+            _ending(StoppedEvidence, state, exit_code), cause=INTERRUPTED
+        )
+        return self._fire("crash", AlertType.STOPPED, WARNING, inc.iter, inc.t_s, evidence)
 
     def _flush_held_oom(self, state: RunState) -> list[Alert]:
         held, self._incident.held_oom = self._incident.held_oom, None

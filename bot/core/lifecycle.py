@@ -24,6 +24,7 @@ from bot.core.notices import (
     RunningAgainEvidence,
     Severity,
     Slowed,
+    StoppedEvidence,
 )
 
 
@@ -36,7 +37,7 @@ class Phase(StrEnum):
     STALLED = "stalled"  # a stall was said and nothing moved since
     CRASHED = "crashed"
     NOT_STARTED = "not_started"  # the process could not start (exit 127, ModuleNotFoundError...)
-    STOPPED = "stopped"  # on request (`/stop`)
+    STOPPED = "stopped"  # on request (`/stop`), or interrupted (Ctrl-C, SIGINT)
     FINISHED = "finished"
 
 
@@ -45,6 +46,7 @@ NO_COUNTDOWN = ENDED | {Phase.STALLED}  # no finish time is shown for these
 
 
 NOT_STARTED = "could_not_start"  # the cause of a crash when the program never got going
+INTERRUPTED = "interrupted"  # the cause of a stop etagram did not make: Ctrl-C or SIGINT
 
 
 class WaitReason(StrEnum):
@@ -84,6 +86,7 @@ class RunLife:
         self.slowed = False
         self.waiting: WaitReason | None = None
         self.stopped_by: str | None = None  # who asked for the stop (`/stop`), when known
+        self.interrupted = False  # the stop was Ctrl-C or SIGINT, not `/stop`
 
     def phase(self, progressed: bool) -> Phase:
         """The run's phase; `progressed`: a progress line was read."""
@@ -135,6 +138,7 @@ class RunLife:
             ev = alert.evidence
             not_started = isinstance(ev, CrashEvidence) and ev.cause == NOT_STARTED
             self.ending = Phase.NOT_STARTED if not_started else _ENDINGS[kind]
+            self.interrupted = isinstance(ev, StoppedEvidence) and ev.cause == INTERRUPTED
             self.ending_iter = alert.iter
             self.stalled = self.slowed = False
         elif kind == AlertType.STALL:

@@ -239,6 +239,7 @@ class FinishedEvidence(_Ending):
 class StoppedEvidence(_Ending):
     TYPE: ClassVar[AlertType] = AlertType.STOPPED
     by: str | None = None  # who asked, on Telegram
+    cause: str | None = None  # `interrupted`: a KeyboardInterrupt (Ctrl-C, SIGINT) ended it
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Protocol, assert_never
 
-from bot.core.lifecycle import NOT_STARTED
+from bot.core.lifecycle import INTERRUPTED, NOT_STARTED
 from bot.core.notices import (
     Alert,
     AlertType,
@@ -79,7 +79,10 @@ def _body(tr: Tr, a: Alert) -> Html:
 
 
 def _kind(a: Alert) -> str:
-    """The alert's type, or what it really is: a crash before anything ran could not start."""
+    """The alert's type, or what it really is: a crash before anything ran could not start, a
+    stop nobody asked etagram for was an interruption."""
+    if isinstance(a.evidence, StoppedEvidence) and a.evidence.cause == INTERRUPTED:
+        return "interrupted"
     return "could_not_start" if _not_started(a.evidence) else a.type
 
 

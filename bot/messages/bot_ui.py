@@ -248,7 +248,10 @@ def _plot_subtitle(ui: Tr, state: RunState) -> tuple[str, ...]:
         where = ui.t("status.iter", iter=it)
     phase = state.phase
     if phase in PLOT_ENDINGS:
-        finish = ui.t(PLOT_ENDINGS[phase], elapsed=ui.dur(eta.elapsed_s))
+        key = PLOT_ENDINGS[phase]
+        if phase == Phase.STOPPED and state.life.interrupted:
+            key = "ui.plot.interrupted"  # Ctrl-C or SIGINT, not `/stop`
+        finish = ui.t(key, elapsed=ui.dur(eta.elapsed_s))
     elif phase == Phase.STALLED:
         last = state.last_progress_wall_s
         finish = ui.t("ui.plot.stalled", ago=ui.dur(ui.ctx.now_s - last if last else None))

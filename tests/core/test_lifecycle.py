@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.core.events import Eval, Event, Progress
 from bot.core.lifecycle import Phase, WaitReason
 from bot.core.monitor import RunMonitor
-from bot.core.notices import Alert, CrashEvidence, RunningAgainEvidence
+from bot.core.notices import Alert, CrashEvidence, RunningAgainEvidence, StoppedEvidence
 from bot.core.parsers import errors
 
 
@@ -127,3 +127,79 @@ def test_catch_up_folds_line_by_line_out_of_a_stall() -> None:
     fold(run, steps(0, 300))
     run.tick(30 + 700)
     assert run.apply_steady([300, 310], [3.0, 3.0], [1.0, 1.0], None, 800) is False
+
+
+# What Python prints when Ctrl-C (or a scheduler's SIGINT) ends a script mid-step.
+INTERRUPT_TRACEBACK = [
+    "Traceback (most recent call last):",
+    '  File "train.py", line 377, in <module>',
+    "    loss.backward()",
+    '  File "/opt/torch/_tensor.py", line 521, in backward',
+    "    torch.autograd.backward(",
+    "KeyboardInterrupt",
+]
+OOM_LINE = (
+    "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 512.00 MiB. GPU 0 has a "
+    "total capacity of 79.15 GiB of which 201.00 MiB is free."
+)
+
+
+def nanogpt_lines(stop: int) -> list[str]:
+    return [f"iter {i}: loss 3.0000, time 170.00ms, mfu 30.00%" for i in range(0, stop, 10)]
+
+
+def watched(lines: list[str]) -> tuple[RunMonitor, list[Alert]]:
+    """A log etagram did not launch, read to its end (as replay does)."""
+    run = RunMonitor("r", "nanogpt")
+    notices = [n for _, said in run.feed(lines, 0.0) for n in said]
+    notices += run.end_of_log()
+    return run, [n for n in notices if isinstance(n, Alert)]
+
+
+def test_a_watched_run_ended_by_ctrl_c_is_interrupted_as_a_warning_not_a_crash() -> None:
+    run, found = watched([*nanogpt_lines(500), *INTERRUPT_TRACEBACK])
+    assert kinds(found) == ["started", "stopped"]
+    stopped = found[-1]
+    assert stopped.severity == "warning" and stopped.iter == 490
+    assert stopped.evidence == StoppedEvidence(
+        elapsed_s=stopped.evidence.elapsed_s, cause="interrupted"
+    )
+    assert run.state.phase == Phase.STOPPED and run.state.life.interrupted
+    assert run.state.life.stopped_by is None
+
+
+def test_every_rank_interrupted_at_once_is_one_interruption() -> None:
+    ranks = [f"[rank{r}]: KeyboardInterrupt" for r in range(4)]
+    _, found = watched([*nanogpt_lines(300), "Traceback (most recent call last):", *ranks])
+    assert kinds(found) == ["started", "stopped"] and found[-1].severity == "warning"
+
+
+def test_ctrl_c_during_an_oom_stays_the_oom() -> None:
+    oom = ["Traceback (most recent call last):", OOM_LINE]
+    run, found = watched([*nanogpt_lines(300), *oom, *INTERRUPT_TRACEBACK])
+    assert kinds(found) == ["started", "oom"] and run.state.phase == Phase.CRASHED
+
+
+def test_ctrl_c_while_handling_an_error_stays_that_error() -> None:
+    chain = [
+        "Traceback (most recent call last):",
+        "RuntimeError: shape mismatch",
+        "",
+        "During handling of the above exception, another exception occurred:",
+        "",
+        *INTERRUPT_TRACEBACK,
+    ]
+    run, found = watched([*nanogpt_lines(300), *chain])
+    assert kinds(found) == ["started", "crash"] and run.state.phase == Phase.CRASHED
+    assert found[-1].evidence.error == "RuntimeError: shape mismatch"
+
+
+def test_a_launched_run_interrupted_from_outside_is_interrupted_with_its_exit_code() -> None:
+    run = RunMonitor("r", total_iters=1000)
+    fold(run, steps(0, 50))
+    interrupted = errors.scan("KeyboardInterrupt")
+    assert interrupted is not None and fold(run, [interrupted], 10) == []
+    (stopped,) = [a for a in run.end(130, 20) if isinstance(a, Alert)]
+    assert (stopped.type, stopped.severity) == ("stopped", "warning")
+    assert stopped.evidence.cause == "interrupted" and stopped.evidence.exit_code == 130
+    assert stopped.evidence.by is None and run.state.phase == Phase.STOPPED

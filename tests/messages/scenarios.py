@@ -303,6 +303,17 @@ STOPPED = Alert(
         machine="gpu07",
     ),
 )
+# Ctrl-C or SIGINT ended a run etagram did not launch: no one to name, no exit code known.
+INTERRUPTED = Alert(
+    RUN,
+    "stopped",
+    "warning",
+    1300,
+    228.0,
+    StoppedEvidence(
+        cause="interrupted", elapsed_s=228.0, best_val_loss=1.4697, best_iter=1000, machine="gpu07"
+    ),
+)
 RUNNING_AGAIN = Alert(
     RUN, "running_again", "info", 1310, 240.0, RunningAgainEvidence("stall", 754.0)
 )
@@ -638,6 +649,11 @@ SCENARIOS = [
     Scenario("unknown_command", lambda c: bot_ui.unknown_input_text("/stat", c)),
     Scenario("plain_text", lambda c: bot_ui.unknown_input_text(None, c)),
     Scenario("alert_stopped", lambda c: alert_text(STOPPED, c), names=("Telegram", "gpu07")),
+    Scenario(
+        "alert_interrupted",
+        lambda c: alert_text(INTERRUPTED, c),
+        names=("KeyboardInterrupt", "Ctrl-C", "SIGINT", "gpu07"),
+    ),
     Scenario("stop_confirm", lambda c: stop_confirm_text(RUN, 30.0, 60.0, c)),
     Scenario("stop_sent", lambda c: stop_sent_text(RUN, "@alice", 30.0, c)),
     Scenario("stop_cancelled", lambda c: stop_cancelled_text(RUN, "@alice", c)),

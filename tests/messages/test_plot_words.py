@@ -15,7 +15,15 @@ from bot.core.notices import Alert
 from bot.messages import Ctx
 from bot.messages.bot_ui import ALERT_WORDS, PLOT_WORDS, PlotLabels, plot_labels
 from tests.messages import checks
-from tests.messages.scenarios import NOW, PARIS, RUN, SLOWDOWN, STALL, reference_run
+from tests.messages.scenarios import (
+    INTERRUPTED,
+    NOW,
+    PARIS,
+    RUN,
+    SLOWDOWN,
+    STALL,
+    reference_run,
+)
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 
@@ -38,12 +46,14 @@ def dump(lang: str) -> str:
     finished = labels(lang, TrainingEnd(0, "completed"))
     stalled, slowed = labels(lang, said=STALL), labels(lang, said=SLOWDOWN)
     stopped = labels(lang, TrainingEnd(130, "stopped", "@alice"))
+    interrupted = labels(lang, said=INTERRUPTED)
     lines = [
         f"title = {running.title}",
         *(f"subtitle = {line}" for line in running.subtitle),
         f"subtitle, crashed = {crashed.subtitle[-1]}",
         f"subtitle, finished = {finished.subtitle[-1]}",
         f"subtitle, stopped = {stopped.subtitle[-1]}",
+        f"subtitle, interrupted = {interrupted.subtitle[-1]}",
         f"subtitle, stalled = {stalled.subtitle[-1]}",
         *(f"subtitle, slowed = {line}" for line in slowed.subtitle[1:]),
         f"gpu, one = {finished.gpu}",
