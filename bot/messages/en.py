@@ -76,6 +76,10 @@ MESSAGES: dict[str, str] = {
     "eta.no_total": (
         "Total number of iterations unknown: restart etagram with {flag} to get a finish time."
     ),
+    "eta.no_epochs": (
+        "Number of epochs unknown: restart etagram with {flag} (your training's max_epochs) "
+        "to get a finish time."
+    ),
     "eta.no_step": "Step time not measured yet: at least two progress lines are needed.",
     "run.no_progress": "No progress line yet for this run.",
     "run.none": (

@@ -98,6 +98,10 @@ _MESSAGES = {
         "Nombre total d'itérations inconnu : relancez etagram avec {flag} pour avoir une "
         "heure de fin."
     ),
+    "eta.no_epochs": (
+        "Nombre d'époques inconnu : relancez etagram avec {flag} (le max_epochs de votre "
+        "entraînement) pour avoir une heure de fin."
+    ),
     "eta.no_step": (
         "Durée d'une itération pas encore mesurée : il faut au moins deux lignes de progression."
     ),

@@ -99,7 +99,7 @@ def _eta_body(tr: Tr, state: RunState, eta: EtaEstimate, finish_at: float | None
         known = eta.total_iters is not None and eta.total_iters > 0
         return join([_iters_line(tr, eta) if known else Html(""), phase_line(tr, state, eta)])
     if eta.remaining_s is None:
-        return _partial(tr, eta)
+        return _partial(tr, eta, by_epoch=state.per_epoch is not None)
     return join(
         [
             phase_line(tr, state, eta),
@@ -138,12 +138,15 @@ def _spread(tr: Tr, eta: EtaEstimate) -> Html:
     return Html(f" ({spread})") if spread else Html("")
 
 
-def _partial(tr: Tr, eta: EtaEstimate) -> Html:
-    """What is known when the total or the step time is not: and what to do about it."""
+def _partial(tr: Tr, eta: EtaEstimate, *, by_epoch: bool) -> Html:
+    """What is known when the total or the step time is not: and what to do about it
+    (`by_epoch`: the log counts epochs, so their number is what the user knows)."""
     lines = [tr.plural("eta.done_only", eta.iters_done or 0)]
     if finite(eta.step_s):
         lines.append(tr.t("eta.step_only", step=tr.dur(eta.step_s)))
-    if "total_iters" in eta.missing or eta.total_iters is None:
+    if ("total_iters" in eta.missing or eta.total_iters is None) and by_epoch:
+        lines.append(tr.t("eta.no_epochs", flag=code("--max-epochs N")))
+    elif "total_iters" in eta.missing or eta.total_iters is None:
         lines.append(tr.t("eta.no_total", flag=code("--max-iters N")))
     else:
         lines.append(tr.t("eta.no_step"))

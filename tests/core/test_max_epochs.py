@@ -14,6 +14,7 @@ import pytest
 from bot.core.events import Progress, RunConfig
 from bot.core.monitor import RunMonitor
 from bot.core.parsers.lightning import LightningParser
+from bot.messages import Ctx, eta_text
 from tests.core.parsers.helpers import SHARED_LOGS, SHARED_LOGS2, feed_all, split_lines
 from tests.generated import lightning_log
 
@@ -60,6 +61,19 @@ def test_without_max_epochs_there_is_no_total() -> None:
     assert monitor.state.total_iters is None
     assert monitor.state.per_epoch == 20
     assert all(left is None for _, left in seen)
+
+
+def test_eta_without_a_total_on_an_epoch_log_asks_for_max_epochs() -> None:
+    """/eta says what the user knows: the number of epochs, not of batches; a log counting
+    steps still asks for --max-iters."""
+    text, _ = lightning_log(2, 20)
+    monitor = RunMonitor("lightning")
+    monitor.feed(split_lines(text.encode())[: len(text.splitlines()) // 2], 0.0)  # mid-run
+    ctx = Ctx(lang="en", tz="UTC", now_s=0.0)
+    assert "--max-epochs N" in eta_text(monitor.state, ctx)
+    steps = RunMonitor("gpt", "nanogpt")
+    steps.feed([f"iter {i}: loss 3.0, time 170.00ms, mfu 1.00%" for i in range(30)], 0.0)
+    assert "--max-iters N" in eta_text(steps.state, ctx)
 
 
 def test_max_iters_wins_over_max_epochs() -> None:

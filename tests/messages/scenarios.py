@@ -115,6 +115,14 @@ def reference_run(eta: EtaEstimate = REFERENCE, name: str = RUN, now: float = NO
     return run
 
 
+def epoch_run() -> FixedRun:
+    """The reference run with no total, read from a log that counts epochs (a Lightning bar
+    of 93 batches per epoch)."""
+    run = reference_run(UNKNOWN_TOTAL)
+    run.per_epoch = 93
+    return run
+
+
 @dataclass(frozen=True)
 class Gpu:
     index: int
@@ -480,6 +488,7 @@ def _all_phases() -> list[RunState]:
 SCENARIOS = [
     Scenario("eta_reference", lambda c: eta_text(reference_run(), c)),
     Scenario("eta_unknown_total", lambda c: eta_text(reference_run(UNKNOWN_TOTAL), c)),
+    Scenario("eta_unknown_epochs", lambda c: eta_text(epoch_run(), c)),
     Scenario(
         "eta_tomorrow",
         lambda c: eta_text(reference_run(TOMORROW, now=c.now_s), c),
