@@ -90,6 +90,8 @@ class Fold:
         # Pushes said but not yet in the outbox (it failed: disk full...), first to go next
         # time: their lines are folded already and are not read again.
         self._unqueued: collections.deque[tuple[RunState, Push, str]] = collections.deque()
+        # One queuer at a time: the periodic checks say things while a message is folded.
+        self._queueing = asyncio.Lock()
 
     async def start(self) -> None:
         self.supervisor.every(("tick", ""), TICK_S, TICK_S, self._tick)
@@ -243,10 +245,11 @@ class Fold:
     async def _queue_unqueued(self) -> None:
         """Queue the pushes said and not queued yet, in order; one that fails stays first
         (the exception goes on to the supervisor, which restarts the caller)."""
-        while self._unqueued:
-            state, push, host = self._unqueued[0]
-            await self.notifier.deliver(state, push, host=host, log=self.logs.get(state.name))
-            self._unqueued.popleft()
+        async with self._queueing:
+            while self._unqueued:
+                state, push, host = self._unqueued[0]
+                await self.notifier.deliver(state, push, host=host, log=self.logs.get(state.name))
+                self._unqueued.popleft()
 
     def host_shown(self, run: str) -> str:
         """The machine to name in messages about `run`: past one machine (a hub that heard
@@ -264,8 +267,7 @@ class Fold:
         async def check(name: str, monitor: RunMonitor) -> None:
             await self.notify(name, self.host_gpus.name_hosts(monitor.tick(self.now())))
 
-        async with self._folding:
-            await self._queue_unqueued()
+        await self._queue_unqueued()  # those a failure left, when no message comes to send them
         await self.supervisor.each("checks", self.monitors, check, "checks")
 
     async def _resources(self) -> None:
