@@ -4,6 +4,7 @@ restarted and named by /status, ..."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
 import os
@@ -49,6 +50,23 @@ async def stub() -> AsyncIterator[BotApiStub]:
         yield server
 
 
+@contextlib.asynccontextmanager
+async def serving(stub: BotApiStub, tmp_path: Path, spec: RunSpec) -> AsyncIterator[Service]:
+    """etagram following `spec`'s log against the stand-in, stopped at the end."""
+    service = assemble.embedded(
+        make_config(stub, tmp_path / "state.sqlite3"),
+        [spec],
+        console=Console(io.StringIO()),
+        outbox=FAST,
+    )
+    task = asyncio.create_task(service.serve())
+    try:
+        yield service
+    finally:
+        service.stop()
+        await asyncio.wait_for(task, 20)
+
+
 async def alert_rows(service: Service) -> dict[str, str | None]:
     assert service.store is not None
     return {k: v for k, v in (await service.store.outcomes()).items() if ":alert:oom" in k}
@@ -61,14 +79,7 @@ async def test_a_follower_that_fails_is_restarted_and_status_says_so(
     The failure is logged once, /status names it, and once there is room again the follower
     starts again and the OOM alert goes out."""
     log = tmp_path / RUN
-    service = assemble.embedded(
-        make_config(stub, tmp_path / "state.sqlite3"),
-        [RunSpec(RUN, log)],
-        console=Console(io.StringIO()),
-        outbox=FAST,
-    )
-    serving = asyncio.create_task(service.serve())
-    try:
+    async with serving(stub, tmp_path, RunSpec(RUN, log)) as service:
         await stub.wait_for("setMyCommands", timeout=10)
         append(log, HEADER + run_lines(0, 100))
         await until(lambda: _caught_up(service, 90), 10, "first lines")
@@ -100,9 +111,6 @@ async def test_a_follower_that_fails_is_restarted_and_status_says_so(
         ooms = [t for t in texts if "memory" in t.lower()]
         assert ooms and len(ooms) == len(set(ooms)), ooms
         assert not [k for k in await alert_rows(service) if re.search(r":oom:\d+:\d+:", k)]
-    finally:
-        service.stop()
-        await asyncio.wait_for(serving, 20)
 
 
 async def _caught_up(service: Service, it: int) -> bool:
@@ -125,23 +133,13 @@ async def test_a_log_name_that_is_not_utf8_still_gets_its_alerts(
     which neither SQLite nor Telegram take): its run is followed and its OOM alert sent."""
     log = tmp_path / os.fsdecode(b"train\xff.log")
     name = log.name
-    service = assemble.embedded(
-        make_config(stub, tmp_path / "state.sqlite3"),
-        [RunSpec(name, log)],
-        console=Console(io.StringIO()),
-        outbox=FAST,
-    )
-    serving = asyncio.create_task(service.serve())
-    try:
+    async with serving(stub, tmp_path, RunSpec(name, log)):
         await stub.wait_for("setMyCommands", timeout=10)
         append(log, HEADER + run_lines(0, 200, frozenset({150})))
         alert = await stub.wait_for(
             lambda c: c.ok and "out of memory" in str(c.text).lower(), timeout=15
         )
         assert "train\ufffd.log" in str(alert.text) or "train?.log" in str(alert.text)
-    finally:
-        service.stop()
-        await asyncio.wait_for(serving, 20)
 
 
 @pytest.fixture
@@ -167,12 +165,12 @@ async def test_a_poisoned_stream_entry_is_skipped_and_the_hub_goes_on(
         )
         bus = RedisBus(redis_server.url, stream=stream)
         hub = assemble.hub(config, bus, console=Console(out))
-        serving = asyncio.create_task(hub.serve())
+        task = asyncio.create_task(hub.serve())
         try:
             await until(lambda o=out: _said(o, "out of memory"), 15, "the OOM alert")
         finally:
             hub.stop()
-            await asyncio.wait_for(serving, 20)
+            await asyncio.wait_for(task, 20)
     assert sum("skipped" in r.getMessage() for r in caplog.records) >= 1
     assert (await raw.xpending(stream, "hub"))["pending"] == 0
     await agent.aclose()
@@ -189,14 +187,7 @@ async def test_a_huge_retry_after_holds_up_neither_commands_nor_the_outbox_for_l
     """Telegram answers one send with retry_after: 86400. The owner's /eta is answered at
     once, and the alert that got the 429 waits the outbox's longest back-off, not a day."""
     log = tmp_path / RUN
-    service = assemble.embedded(
-        make_config(stub, tmp_path / "state.sqlite3"),
-        [RunSpec(RUN, log)],
-        console=Console(io.StringIO()),
-        outbox=FAST,
-    )
-    serving = asyncio.create_task(service.serve())
-    try:
+    async with serving(stub, tmp_path, RunSpec(RUN, log)):
         await stub.wait_for("setMyCommands", timeout=10)
         stub.fail("429", methods={"sendMessage"}, times=1, retry_after=86400)
         append(log, HEADER + run_lines(0, 200, frozenset({150})))
@@ -207,9 +198,6 @@ async def test_a_huge_retry_after_holds_up_neither_commands_nor_the_outbox_for_l
         await stub.wait_for(
             lambda c: c.ok and "out of memory" in str(c.text).lower(), since=n, timeout=10
         )
-    finally:
-        service.stop()
-        await asyncio.wait_for(serving, 20)
 
 
 FAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
@@ -268,14 +256,7 @@ async def test_strangers_get_one_refusal_per_hour_and_cost_the_owner_nothing(
 ) -> None:
     """A stranger and a stranger group send 40 commands each, then the owner asks /eta: the
     owner is answered at once, and each stranger chat got one refusal."""
-    service = assemble.embedded(
-        make_config(stub, tmp_path / "state.sqlite3"),
-        [RunSpec(RUN, tmp_path / RUN)],
-        console=Console(io.StringIO()),
-        outbox=FAST,
-    )
-    serving = asyncio.create_task(service.serve())
-    try:
+    async with serving(stub, tmp_path, RunSpec(RUN, tmp_path / RUN)):
         await stub.wait_for("setMyCommands", timeout=10)
         n = len(stub.sent)
         for i in range(40):
@@ -286,9 +267,6 @@ async def test_strangers_get_one_refusal_per_hour_and_cost_the_owner_nothing(
         await asyncio.sleep(0.5)
         refusals = [c.chat_id for c in stub.sent[n:] if c.method == "sendMessage"]
         assert sorted(c for c in refusals if c != OWNER) == [STRANGER_GROUP, STRANGER]
-    finally:
-        service.stop()
-        await asyncio.wait_for(serving, 20)
 
 
 async def test_strangers_from_many_chats_cost_the_owner_a_few_refusals(
@@ -296,14 +274,7 @@ async def test_strangers_from_many_chats_cost_the_owner_a_few_refusals(
 ) -> None:
     """A hundred stranger chats write once each (one refusal apiece would be a hundred sends
     the owner's /eta waits behind): a minute's refusals stay few, the owner is answered."""
-    service = assemble.embedded(
-        make_config(stub, tmp_path / "state.sqlite3"),
-        [RunSpec(RUN, tmp_path / RUN)],
-        console=Console(io.StringIO()),
-        outbox=FAST,
-    )
-    serving = asyncio.create_task(service.serve())
-    try:
+    async with serving(stub, tmp_path, RunSpec(RUN, tmp_path / RUN)):
         await stub.wait_for("setMyCommands", timeout=10)
         n = len(stub.sent)
         for chat in range(10_000, 10_100):
@@ -312,9 +283,6 @@ async def test_strangers_from_many_chats_cost_the_owner_a_few_refusals(
         await stub.wait_for(lambda c: c.ok and c.chat_id == OWNER, since=n, timeout=10)
         refusals = [c for c in stub.sent[n:] if c.method == "sendMessage" and c.chat_id != OWNER]
         assert len(refusals) <= 20, len(refusals)
-    finally:
-        service.stop()
-        await asyncio.wait_for(serving, 20)
 
 
 async def test_a_hub_caps_the_runs_it_creates_with_one_alert(tmp_path: Path) -> None:
@@ -338,24 +306,14 @@ async def test_another_poller_on_the_token_is_one_clear_line(
 ) -> None:
     """Telegram answers getUpdates with 409 Conflict (another program polls this token):
     one line says so, no traceback, however long it lasts; polling resumes after."""
-    service = assemble.embedded(
-        make_config(stub, tmp_path / "state.sqlite3"),
-        [RunSpec(RUN, tmp_path / RUN)],
-        console=Console(io.StringIO()),
-        outbox=FAST,
-    )
     stub.fail("409", methods={"getUpdates"}, seconds=4.0)
-    serving = asyncio.create_task(service.serve())
-    try:
+    async with serving(stub, tmp_path, RunSpec(RUN, tmp_path / RUN)):
         with caplog.at_level(logging.DEBUG):
             await stub.wait_for("setMyCommands", timeout=10)
             await asyncio.sleep(4.0)
             n = len(stub.sent)
             stub.push_message(OWNER, "/help")
             await stub.wait_for(lambda c: c.ok and c.chat_id == OWNER, since=n, timeout=40)
-    finally:
-        service.stop()
-        await asyncio.wait_for(serving, 20)
     loud = [r for r in caplog.records if r.levelno >= logging.WARNING]
     conflict = [r for r in loud if "409" in r.getMessage() or "onflict" in r.getMessage()]
     assert len(conflict) == 1, [r.getMessage() for r in loud]
@@ -369,16 +327,6 @@ async def test_a_captive_portal_at_start_up_only_delays_the_bot(
     the alert written meanwhile goes out once Telegram answers."""
     log = tmp_path / RUN
     stub.fail("garbage", seconds=2.0)
-    service = assemble.embedded(
-        make_config(stub, tmp_path / "state.sqlite3"),
-        [RunSpec(RUN, log)],
-        console=Console(io.StringIO()),
-        outbox=FAST,
-    )
-    serving = asyncio.create_task(service.serve())
-    try:
+    async with serving(stub, tmp_path, RunSpec(RUN, log)):
         append(log, HEADER + run_lines(0, 200, frozenset({150})))
         await stub.wait_for(lambda c: c.ok and "out of memory" in str(c.text).lower(), timeout=30)
-    finally:
-        service.stop()
-        await asyncio.wait_for(serving, 20)
